@@ -1,0 +1,14 @@
+/* commands.h - the heapsnap subcommands.
+ *
+ * Each takes the arguments after the subcommand name (argv[0] is the subcommand) and
+ * returns the process exit status: 0 ok, 1 the operation failed, 2 bad usage.  Each
+ * prints its own errors as one line "heapsnap: ..." on stderr.
+ */
+#pragma once
+
+int cmd_run(int argc, char **argv);
+int cmd_collect(int argc, char **argv);
+int cmd_snap(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_info(int argc, char **argv);

@@ -1,0 +1,55 @@
+/* main.c - the heapsnap command: dispatches to its subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "config.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} subcommands[] = {
+	{ "run", cmd_run, "run a program traced, then report where its snapshots went" },
+	{ "snap", cmd_snap, "ask a traced process for a snapshot and print its path" },
+	{ "top", cmd_top, "top allocation sites of a snapshot, tracemalloc style" },
+	{ "diff", cmd_diff, "compare two snapshots, tracemalloc style" },
+	{ "info", cmd_info, "show a snapshot's header: process, trigger, totals, losses" },
+	{ "collect", cmd_collect, "the collector process (started by the shim; internal)" },
+};
+
+static void help(FILE *out)
+{
+	fprintf(out,
+		"Usage: heapsnap COMMAND [OPTIONS...]\n\n"
+		"Trace every heap allocation of a program with its call stack, and read the\n"
+		"snapshots tracemalloc style.\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+	fprintf(out,
+		"\nExample:\n"
+		"  heapsnap run -- ./prog args      # writes heapsnap.<pid>.exit.pb.gz\n"
+		"  heapsnap top heapsnap.1234.exit.pb.gz\n\n"
+		"'heapsnap COMMAND --help' describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		help(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		help(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("heapsnap %s\n", HEAPSNAP_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (!strcmp(argv[1], subcommands[i].name))
+			return subcommands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "heapsnap: unknown command '%s'; see 'heapsnap --help'\n", argv[1]);
+	return 2;
+}

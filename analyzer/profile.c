@@ -1,0 +1,234 @@
+/* profile.c - building and releasing in-memory heap profiles.
+ *
+ * Memory comes from a chunked bump arena, so a profile with millions of samples is a
+ * few large allocations and is freed in one pass.  Strings are interned through a
+ * uthash table so equal strings share one pointer.  The three growable arrays
+ * (mappings, locations, samples) are plain realloc'd vectors.
+ */
+#include "profile.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#define ARENA_CHUNK (1u << 20)
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, size;
+	max_align_t data[];
+};
+
+struct interned {
+	UT_hash_handle hh;
+	size_t len;
+	char str[];
+};
+
+struct profile_store {
+	struct arena_chunk *chunks;
+	struct interned *strings;
+	size_t mappings_cap, locations_cap, samples_cap, comments_cap;
+};
+
+static const char *const value_types[PV_COUNT] = {
+	"alloc_objects", "alloc_space", "inuse_objects",
+	"inuse_space", "peak_objects", "peak_space",
+};
+
+const char *profile_value_type(enum profile_value v)
+{
+	return v < PV_COUNT ? value_types[v] : NULL;
+}
+
+const char *profile_value_unit(enum profile_value v)
+{
+	return (v & 1) ? "bytes" : "count";
+}
+
+profile_t *profile_new(void)
+{
+	profile_t *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->store = calloc(1, sizeof(*p->store));
+	if (!p->store) {
+		free(p);
+		return NULL;
+	}
+	int64_t *nums[] = {
+		&p->meta.pid, &p->meta.time_nanos, &p->meta.duration_nanos,
+		&p->meta.frame_limit, &p->meta.sampling_period, &p->meta.current_bytes,
+		&p->meta.peak_bytes, &p->meta.lost_events, &p->meta.untracked_events,
+		&p->meta.corrupt_records, &p->meta.unmatched_frees, &p->meta.dropped_stacks,
+		&p->meta.merged_requests, &p->meta.overhead_bytes,
+	};
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+		*nums[i] = -1;
+	return p;
+}
+
+void profile_free(profile_t *p)
+{
+	if (!p)
+		return;
+	struct interned *s, *tmp;
+	HASH_ITER(hh, p->store->strings, s, tmp) {
+		HASH_DELETE(hh, p->store->strings, s);
+		free(s);
+	}
+	for (struct arena_chunk *c = p->store->chunks, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(p->mappings);
+	free(p->locations);
+	free(p->samples);
+	free(p->comments);
+	free(p->store);
+	free(p);
+}
+
+void *profile_alloc(profile_t *p, size_t n)
+{
+	const size_t align = sizeof(max_align_t);
+	n = (n + align - 1) / align * align;
+	if (n == 0)
+		n = align;
+	struct arena_chunk *c = p->store->chunks;
+	if (!c || c->size - c->used < n) {
+		size_t size = n > ARENA_CHUNK / 4 ? n : ARENA_CHUNK;
+		c = malloc(sizeof(*c) + size);
+		if (!c)
+			return NULL;
+		c->size = size;
+		c->used = 0;
+		/* A big one-off block goes behind the current chunk so its free space stays usable. */
+		if (size != ARENA_CHUNK && p->store->chunks) {
+			c->next = p->store->chunks->next;
+			p->store->chunks->next = c;
+		} else {
+			c->next = p->store->chunks;
+			p->store->chunks = c;
+		}
+	}
+	void *r = (char *)c->data + c->used;
+	c->used += n;
+	memset(r, 0, n);
+	return r;
+}
+
+const char *profile_intern_len(profile_t *p, const char *s, size_t len)
+{
+	if (!s)
+		return NULL;
+	struct interned *found;
+	HASH_FIND(hh, p->store->strings, s, len, found);
+	if (found)
+		return found->str;
+	found = malloc(sizeof(*found) + len + 1);
+	if (!found)
+		return NULL;
+	found->len = len;
+	memcpy(found->str, s, len);
+	found->str[len] = '\0';
+	HASH_ADD_KEYPTR(hh, p->store->strings, found->str, len, found);
+	return found->str;
+}
+
+const char *profile_intern(profile_t *p, const char *s)
+{
+	return s ? profile_intern_len(p, s, strlen(s)) : NULL;
+}
+
+/* Makes room for one more element in *vec; returns 0 or -ENOMEM. */
+static int grow(void **vec, size_t *cap, size_t count, size_t elem)
+{
+	if (count < *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : 16;
+	void *n = realloc(*vec, ncap * elem);
+	if (!n)
+		return -ENOMEM;
+	*vec = n;
+	*cap = ncap;
+	return 0;
+}
+
+/* Interns s into *out; returns false when out of memory. */
+static bool intern_into(profile_t *p, const char *s, const char **out)
+{
+	*out = profile_intern(p, s);
+	return !s || *out;
+}
+
+int profile_add_mapping(profile_t *p, const profile_mapping_t *m, uint32_t *index_out)
+{
+	profile_mapping_t copy = *m;
+	if (p->nmappings == PROFILE_NONE - 1 ||
+	    !intern_into(p, m->path, &copy.path) || !intern_into(p, m->build_id, &copy.build_id) ||
+	    grow((void **)&p->mappings, &p->store->mappings_cap, p->nmappings, sizeof(copy)))
+		return -ENOMEM;
+	p->mappings[p->nmappings] = copy;
+	*index_out = p->nmappings++;
+	return 0;
+}
+
+int profile_add_location(profile_t *p, uint64_t address, uint32_t mapping,
+			 const profile_line_t *lines, uint32_t nlines, uint32_t *index_out)
+{
+	if (p->nlocations == PROFILE_NONE - 1)
+		return -ENOMEM;
+	profile_line_t *copy = NULL;
+	if (nlines) {
+		copy = profile_alloc(p, nlines * sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < nlines; i++) {
+			copy[i].line = lines[i].line;
+			if (!intern_into(p, lines[i].function, &copy[i].function) ||
+			    !intern_into(p, lines[i].file, &copy[i].file))
+				return -ENOMEM;
+		}
+	}
+	if (grow((void **)&p->locations, &p->store->locations_cap, p->nlocations,
+		 sizeof(*p->locations)))
+		return -ENOMEM;
+	p->locations[p->nlocations] = (profile_location_t){
+		.address = address, .mapping = mapping, .nlines = nlines, .lines = copy,
+	};
+	*index_out = p->nlocations++;
+	return 0;
+}
+
+int profile_add_sample(profile_t *p, const uint32_t *locs, uint32_t nlocs,
+		       const int64_t value[PV_COUNT], int64_t domain, bool truncated)
+{
+	uint32_t *copy = NULL;
+	if (nlocs) {
+		copy = profile_alloc(p, nlocs * sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, locs, nlocs * sizeof(*copy));
+	}
+	if (grow((void **)&p->samples, &p->store->samples_cap, p->nsamples, sizeof(*p->samples)))
+		return -ENOMEM;
+	profile_sample_t *s = &p->samples[p->nsamples++];
+	s->nlocs = nlocs;
+	s->locs = copy;
+	memcpy(s->value, value, sizeof(s->value));
+	s->domain = domain;
+	s->truncated = truncated;
+	return 0;
+}
+
+int profile_add_comment(profile_t *p, const char *comment)
+{
+	const char *c = profile_intern(p, comment);
+	if (!c || grow((void **)&p->comments, &p->store->comments_cap, p->ncomments,
+		       sizeof(*p->comments)))
+		return -ENOMEM;
+	p->comments[p->ncomments++] = c;
+	return 0;
+}

@@ -1,0 +1,124 @@
+/* profile.h - the in-memory heap profile shared by the snapshot writer and readers.
+ *
+ * A profile is what one snapshot file holds: header facts, the mappings (modules) the
+ * frames live in, the symbolized locations, and one sample per unique (stack, domain)
+ * with six values (see enum profile_value).  The collector builds one and encodes it
+ * as gzip-compressed pprof (pprof.c); the readers decode a file back into one.
+ *
+ * All strings and arrays belong to the profile: strings are interned (equal strings
+ * share one pointer, so grouping can compare pointers), and everything is released by
+ * profile_free().  Indices, not pointers, link samples to locations and locations to
+ * mappings, so the arrays may grow while a profile is being built.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The sample values, in file order.  A file read from elsewhere may lack some:
+ * profile_t.has_value says which were present. */
+enum profile_value {
+	PV_ALLOC_OBJECTS,
+	PV_ALLOC_SPACE,
+	PV_INUSE_OBJECTS,
+	PV_INUSE_SPACE,
+	PV_PEAK_OBJECTS,
+	PV_PEAK_SPACE,
+	PV_COUNT
+};
+
+#define PROFILE_NONE UINT32_MAX
+
+typedef struct profile_line {
+	const char *function; /* demangled name, or NULL when unknown */
+	const char *file;     /* source file, or NULL when unknown */
+	int64_t line;         /* 0 when unknown */
+} profile_line_t;
+
+typedef struct profile_mapping {
+	uint64_t start;       /* first address of the mapping in the traced process */
+	uint64_t limit;       /* one past its last address */
+	uint64_t offset;      /* file offset that start corresponds to */
+	const char *path;     /* module path, or NULL */
+	const char *build_id; /* lowercase hex, or NULL */
+} profile_mapping_t;
+
+typedef struct profile_location {
+	uint64_t address;       /* the frame's address in the traced process */
+	uint32_t mapping;       /* index into profile_t.mappings, or PROFILE_NONE */
+	uint32_t nlines;
+	profile_line_t *lines;  /* innermost inlined function first, the real frame last */
+} profile_location_t;
+
+typedef struct profile_sample {
+	uint32_t nlocs;
+	uint32_t *locs;           /* indices into profile_t.locations, innermost first */
+	int64_t value[PV_COUNT];  /* 0 for values the file does not have */
+	int64_t domain;           /* heapsnap_track() domain; 0 for the heap */
+	bool truncated;           /* the stack had more frames than were kept */
+} profile_sample_t;
+
+/* Header facts.  Numbers are -1 when the file does not say. */
+typedef struct profile_meta {
+	int64_t pid;
+	const char *command;      /* the traced command line, or NULL */
+	const char *trigger;      /* "signal 3", "exit", "killed by SIGSEGV", ... or NULL */
+	int64_t time_nanos;       /* when the snapshot was taken (Unix epoch) */
+	int64_t duration_nanos;   /* time since tracing started */
+	int64_t frame_limit;      /* frames kept per stack */
+	int64_t sampling_period;  /* 0: every allocation is traced */
+	int64_t current_bytes;    /* traced bytes live at the snapshot */
+	int64_t peak_bytes;       /* highest traced total so far */
+	int64_t lost_events;      /* events that could not be recorded */
+	int64_t untracked_events; /* allocations passed through untraced (shim re-entry) */
+	int64_t corrupt_records;  /* ring or stack-table records the collector rejected */
+	int64_t unmatched_frees;  /* frees of blocks never seen allocated */
+	int64_t dropped_stacks;   /* events whose stack did not fit the stack table */
+	int64_t merged_requests;  /* snapshot requests folded into this one */
+	int64_t overhead_bytes;   /* the tracer's own memory */
+} profile_meta_t;
+
+typedef struct profile {
+	profile_meta_t meta;
+	bool has_value[PV_COUNT];
+
+	profile_mapping_t *mappings;
+	uint32_t nmappings;
+	profile_location_t *locations;
+	uint32_t nlocations;
+	profile_sample_t *samples;
+	size_t nsamples;
+
+	/* Comments that are not heapsnap header facts, in file order. */
+	const char **comments;
+	uint32_t ncomments;
+
+	struct profile_store *store; /* arena and string intern table; private */
+} profile_t;
+
+/* Returns a new empty profile with every meta number set to -1 and no value present,
+ * or NULL when out of memory. */
+profile_t *profile_new(void);
+void profile_free(profile_t *p);
+
+/* Returns the interned copy of s (NULL for NULL), or NULL when out of memory. */
+const char *profile_intern(profile_t *p, const char *s);
+const char *profile_intern_len(profile_t *p, const char *s, size_t len);
+
+/* Returns a zeroed block of n bytes that lives as long as p, or NULL. */
+void *profile_alloc(profile_t *p, size_t n);
+
+/* Each add function copies its input (strings are interned), stores the new entry's
+ * index in *index_out and returns 0, or returns -ENOMEM and changes nothing. */
+int profile_add_mapping(profile_t *p, const profile_mapping_t *m, uint32_t *index_out);
+int profile_add_location(profile_t *p, uint64_t address, uint32_t mapping,
+			 const profile_line_t *lines, uint32_t nlines, uint32_t *index_out);
+int profile_add_sample(profile_t *p, const uint32_t *locs, uint32_t nlocs,
+		       const int64_t value[PV_COUNT], int64_t domain, bool truncated);
+int profile_add_comment(profile_t *p, const char *comment);
+
+/* The pprof sample type names for each value ("alloc_objects", "inuse_space", ...)
+ * and their units ("count" or "bytes"). */
+const char *profile_value_type(enum profile_value v);
+const char *profile_value_unit(enum profile_value v);
