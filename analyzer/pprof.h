@@ -33,6 +33,14 @@ int pprof_write_fd(const profile_t *p, int fd);
  * or returns -EINVAL (bad input, reason in err) / -ENOMEM and leaves *out untouched. */
 int pprof_decode(const uint8_t *buf, size_t len, profile_t **out, pprof_error_t *err);
 
+/* Inflates gzip data (one or more concatenated members) into a malloc'd buffer of at
+ * most limit bytes.  Returns 0 and sets *out and *out_len, or returns -EINVAL (reason in
+ * err: "truncated gzip stream", "corrupt gzip stream (...)", "uncompressed size over
+ * N GiB") / -ENOMEM and leaves them untouched.  The output grows with the data
+ * actually inflated, never with the size the gzip trailer claims. */
+int pprof_gunzip(const uint8_t *in, size_t len, size_t limit, uint8_t **out, size_t *out_len,
+		 pprof_error_t *err);
+
 /* Reads a snapshot file: gzip-compressed (or plain) pprof.  Returns 0 and sets *out, or
  * a negative errno with the reason in err ("No such file or directory", "not gzip ...").
  * Input larger than 4 GiB uncompressed is refused. */
