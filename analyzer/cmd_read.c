@@ -1,6 +1,444 @@
-/* placeholder, replaced in this session */
+/* cmd_read.c - the subcommands that read snapshots: top, diff and info.
+ *
+ * Each is help() / parse_argv() / run() (systemd style).  top and diff share one option
+ * table and one parser; the work is stats_group() or stats_compare() followed by a
+ * printer from format.h.  Errors are reported here, once, as one "heapsnap: ..." line.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "commands.h"
-int cmd_top(int argc, char **argv) { (void)argc; (void)argv; fputs("heapsnap: top: not built yet\n", stderr); return 1; }
-int cmd_diff(int argc, char **argv) { (void)argc; (void)argv; fputs("heapsnap: diff: not built yet\n", stderr); return 1; }
-int cmd_info(int argc, char **argv) { (void)argc; (void)argv; fputs("heapsnap: info: not built yet\n", stderr); return 1; }
+#include "format.h"
+#include "pprof.h"
+#include "stats.h"
+
+enum color_mode { COLOR_AUTO, COLOR_NEVER, COLOR_ALWAYS };
+
+/* parse_argv() results besides a negative errno (bad usage, already reported). */
+enum { PARSE_RUN = 0, PARSE_HELP = 1 };
+
+struct read_args {
+	const char *cmd;         /* "top", "diff" or "info" */
+	const char *files[2];
+	size_t nfiles;
+	stats_options_t opt;
+	stats_filter_t filters[STATS_MAX_FILTERS];
+	const char **skip;       /* points into argv */
+	size_t limit;
+	bool all_frames;
+	bool json;
+	enum color_mode color;
+};
+
+enum {
+	OPT_CUMULATIVE = 0x100,
+	OPT_ALL_FRAMES,
+	OPT_SKIP,
+	OPT_KEEP_RUNTIME,
+	OPT_DOMAIN,
+	OPT_JSON,
+	OPT_COLOR,
+};
+
+static const struct option stats_long_options[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "limit", required_argument, NULL, 'n' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "cumulative", no_argument, NULL, OPT_CUMULATIVE },
+	{ "metric", required_argument, NULL, 'm' },
+	{ "include", required_argument, NULL, 'i' },
+	{ "exclude", required_argument, NULL, 'x' },
+	{ "all-frames", no_argument, NULL, OPT_ALL_FRAMES },
+	{ "skip", required_argument, NULL, OPT_SKIP },
+	{ "keep-runtime", no_argument, NULL, OPT_KEEP_RUNTIME },
+	{ "domain", required_argument, NULL, OPT_DOMAIN },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "color", required_argument, NULL, OPT_COLOR },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option info_long_options[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "color", required_argument, NULL, OPT_COLOR },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char stats_options_help[] =
+	"Options:\n"
+	"  -n, --limit N           list the top N entries (default 10; 0 lists all)\n"
+	"  -k, --key KEY           group by KEY (default lineno):\n"
+	"                            lineno     FILE:LINE of the charged frame\n"
+	"                            filename   FILE of the charged frame\n"
+	"                            function   FUNCTION at FILE (MODULE)\n"
+	"                            traceback  the stack from the charged frame outward\n"
+	"      --cumulative        every frame of a stack adds to its own key\n"
+	"                          (lineno, filename and function only)\n"
+	"  -m, --metric METRIC     inuse (live now, default), peak (live at the traced\n"
+	"                          peak) or alloc (allocated since the start)\n"
+	"  -i, --include PATTERN[:LINE]  keep allocations whose file matches the glob\n"
+	"  -x, --exclude PATTERN[:LINE]  drop allocations whose file matches the glob\n"
+	"      --all-frames        filters test every frame, not only the charged one\n"
+	"      --skip GLOB         also skip frames of functions matching GLOB when\n"
+	"                          charging (your own wrappers: --skip 'xmalloc*')\n"
+	"      --keep-runtime      charge frames in libc, libstdc++, the loader, ... too\n"
+	"      --domain N          only allocations of tracking domain N (0: the heap)\n"
+	"      --json              print one JSON object (sizes in bytes)\n"
+	"      --color=WHEN        auto (default: on a terminal), never or always\n"
+	"  -h, --help              show this help\n"
+	"\n"
+	"Each allocation is charged to the innermost frame of its stack outside the\n"
+	"allocator runtime (the shim, libc, libstdc++, libgcc_s, the dynamic loader,\n"
+	"jemalloc, tcmalloc).  Patterns are fnmatch globs on the source file name ('*'\n"
+	"matches '/'; case-sensitive), tested as Python's tracemalloc.Filter: an entry is\n"
+	"kept if some --include matches (or there is none) and no --exclude matches.\n"
+	"A frame without line information shows as 'FUNCTION (MODULE)', or as\n"
+	"'0xOFFSET (MODULE)' with no function either.\n";
+
+static void help_top(FILE *out)
+{
+	fprintf(out,
+		"Usage: heapsnap top FILE [OPTIONS...]\n\n"
+		"Show the top allocation sites of a snapshot, like tracemalloc's\n"
+		"Snapshot.statistics(): sorted by size, then count, then key.\n\n%s\n"
+		"Example:\n"
+		"  heapsnap top heapsnap.1234.exit.pb.gz -n 20 -x '*/tests/*'\n"
+		"  heapsnap top heapsnap.1234.1.pb.gz -k traceback -m peak --skip 'xmalloc'\n",
+		stats_options_help);
+}
+
+static void help_diff(FILE *out)
+{
+	fprintf(out,
+		"Usage: heapsnap diff OLD NEW [OPTIONS...]\n\n"
+		"Compare two snapshots, like tracemalloc's Snapshot.compare_to(): entries are\n"
+		"matched by their symbolized key and sorted by the absolute size difference,\n"
+		"size, absolute count difference, count, then key.\n\n%s\n"
+		"Example:\n"
+		"  heapsnap diff heapsnap.1234.1.pb.gz heapsnap.1234.2.pb.gz -n 5\n",
+		stats_options_help);
+}
+
+static void help_info(FILE *out)
+{
+	fputs("Usage: heapsnap info FILE [OPTIONS...]\n\n"
+	      "Show a snapshot's header: process, command, trigger, time, traced totals and\n"
+	      "peak, sample types, numbers of samples, locations and mappings, totals per\n"
+	      "metric, and a WARNING line for every non-zero count of lost, untracked,\n"
+	      "corrupt or dropped events.\n\n"
+	      "Options:\n"
+	      "      --json              print one JSON object\n"
+	      "      --color=WHEN        auto (default: on a terminal), never or always\n"
+	      "  -h, --help              show this help\n\n"
+	      "Example:\n"
+	      "  heapsnap info heapsnap.1234.exit.pb.gz\n",
+	      out);
+}
+
+static int usage_error(const struct read_args *a, const char *fmt, const char *what)
+{
+	fprintf(stderr, "heapsnap: %s: ", a->cmd);
+	fprintf(stderr, fmt, what);
+	fprintf(stderr, "; see 'heapsnap %s --help'\n", a->cmd);
+	return -EINVAL;
+}
+
+/* Parses a whole decimal number into *out; returns false if s is not one. */
+static bool parse_int64(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (!*s || *end || errno)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Adds an include or exclude filter from "PATTERN[:LINE]". */
+static int add_filter(struct read_args *a, bool inclusive, const char *arg)
+{
+	if (a->opt.nfilters == STATS_MAX_FILTERS)
+		return usage_error(a, "too many filters (at most %s)", "64");
+	stats_filter_t *f = &a->filters[a->opt.nfilters];
+	const char *colon = strrchr(arg, ':');
+	int64_t line = -1;
+	size_t len = strlen(arg);
+	if (colon && colon[1] >= '0' && colon[1] <= '9' && parse_int64(colon + 1, &line))
+		len = colon - arg;
+	char *pattern = strndup(arg, len);
+	if (!pattern) {
+		fprintf(stderr, "heapsnap: %s: out of memory\n", a->cmd);
+		return -ENOMEM;
+	}
+	*f = (stats_filter_t){ .inclusive = inclusive, .pattern = pattern, .lineno = line };
+	a->opt.nfilters++;
+	return 0;
+}
+
+static void read_args_free(struct read_args *a)
+{
+	for (size_t i = 0; i < a->opt.nfilters; i++)
+		free((char *)a->filters[i].pattern);
+	free(a->skip);
+}
+
+static int parse_color(struct read_args *a, const char *arg)
+{
+	if (!strcmp(arg, "auto"))
+		a->color = COLOR_AUTO;
+	else if (!strcmp(arg, "never"))
+		a->color = COLOR_NEVER;
+	else if (!strcmp(arg, "always"))
+		a->color = COLOR_ALWAYS;
+	else
+		return usage_error(a, "bad --color '%s' (auto, never or always)", arg);
+	return 0;
+}
+
+/* Parses the options of top/diff (nfiles_want 1 or 2) or info (info true) into *a,
+ * which the caller has zeroed.  Returns PARSE_RUN, PARSE_HELP, or a negative errno
+ * after reporting the problem. */
+static int parse_argv(int argc, char **argv, struct read_args *a, size_t nfiles_want, bool info)
+{
+	a->cmd = argv[0];
+	a->limit = 10;
+	a->opt.sort_limit = a->limit;
+	a->skip = calloc(argc + 1, sizeof(*a->skip));
+	if (!a->skip) {
+		fprintf(stderr, "heapsnap: %s: out of memory\n", a->cmd);
+		return -ENOMEM;
+	}
+	a->opt.skip = a->skip;
+	a->opt.filters = a->filters;
+	optind = 0; /* full reset: the parser may run more than once per process */
+	opterr = 0;
+	const char *shorts = info ? ":h" : ":hn:k:m:i:x:";
+	const struct option *longs = info ? info_long_options : stats_long_options;
+	int c, r = 0;
+	int64_t n;
+	while (!r && (c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			(info ? help_info : nfiles_want == 2 ? help_diff : help_top)(stdout);
+			return PARSE_HELP;
+		case 'n':
+			if (optarg[0] < '0' || optarg[0] > '9' || !parse_int64(optarg, &n))
+				return usage_error(a, "bad --limit '%s' (a number, 0 for all)", optarg);
+			a->limit = (size_t)n;
+			a->opt.sort_limit = a->limit;
+			break;
+		case 'k':
+			if (stats_key_parse(optarg, &a->opt.key))
+				return usage_error(a, "bad --key '%s' (lineno, filename, function or traceback)",
+						   optarg);
+			break;
+		case 'm':
+			if (stats_metric_parse(optarg, &a->opt.metric))
+				return usage_error(a, "bad --metric '%s' (inuse, peak or alloc)", optarg);
+			break;
+		case 'i':
+		case 'x':
+			r = add_filter(a, c == 'i', optarg);
+			break;
+		case OPT_CUMULATIVE:
+			a->opt.cumulative = true;
+			break;
+		case OPT_ALL_FRAMES:
+			a->all_frames = true;
+			break;
+		case OPT_SKIP:
+			a->skip[a->opt.nskip++] = optarg;
+			break;
+		case OPT_KEEP_RUNTIME:
+			a->opt.keep_runtime = true;
+			break;
+		case OPT_DOMAIN:
+			if (!parse_int64(optarg, &a->opt.domain))
+				return usage_error(a, "bad --domain '%s' (a number)", optarg);
+			a->opt.has_domain = true;
+			break;
+		case OPT_JSON:
+			a->json = true;
+			break;
+		case OPT_COLOR:
+			r = parse_color(a, optarg);
+			break;
+		case ':':
+			return usage_error(a, "option '%s' needs an argument", argv[optind - 1]);
+		default:
+			if (optopt) {
+				char opt[3] = { '-', (char)optopt, 0 };
+				return usage_error(a, "unknown option '%s'", opt);
+			}
+			return usage_error(a, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (r)
+		return r;
+	for (size_t i = 0; i < a->opt.nfilters; i++)
+		a->filters[i].all_frames = a->all_frames;
+	if (a->opt.cumulative && a->opt.key == STATS_KEY_TRACEBACK)
+		return usage_error(a, "%s does not apply to -k traceback", "--cumulative");
+	size_t nfiles = argc - optind;
+	if (nfiles < nfiles_want)
+		return usage_error(a, "missing %s", nfiles_want == 2 ? "OLD and NEW files" : "FILE");
+	if (nfiles > nfiles_want)
+		return usage_error(a, "unexpected argument '%s'", argv[optind + nfiles_want]);
+	for (size_t i = 0; i < nfiles_want; i++)
+		a->files[i] = argv[optind + i];
+	a->nfiles = nfiles_want;
+	return PARSE_RUN;
+}
+
+static bool use_color(enum color_mode m)
+{
+	if (m != COLOR_AUTO)
+		return m == COLOR_ALWAYS;
+	const char *term = getenv("TERM");
+	return isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb"));
+}
+
+/* Reads a snapshot; on failure reports it and returns NULL. */
+static profile_t *read_snapshot(const char *path)
+{
+	profile_t *p = NULL;
+	pprof_error_t err = { .why = "" };
+	int r = pprof_read_file(path, &p, &err);
+	if (r < 0 || !p) {
+		fprintf(stderr, "heapsnap: cannot read '%s': %s\n", path,
+			err.why[0] ? err.why : strerror(r < 0 ? -r : EIO));
+		return NULL;
+	}
+	return p;
+}
+
+/* Says on stderr when a snapshot misses events, since its statistics are then short. */
+static void warn_incomplete(const char *path, const profile_t *p)
+{
+	const profile_meta_t *m = &p->meta;
+	int64_t lost = (m->lost_events > 0 ? m->lost_events : 0) +
+		       (m->untracked_events > 0 ? m->untracked_events : 0) +
+		       (m->corrupt_records > 0 ? m->corrupt_records : 0) +
+		       (m->dropped_stacks > 0 ? m->dropped_stacks : 0);
+	if (lost)
+		fprintf(stderr, "heapsnap: warning: '%s' misses %" PRId64
+			" events (lost, untracked, corrupt or dropped); see 'heapsnap info'\n",
+			path, lost);
+}
+
+static int finish_output(void)
+{
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "heapsnap: cannot write output: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* Reports a stats_group()/stats_compare() failure for path. */
+static int stats_error(const struct read_args *a, const char *path, int r)
+{
+	if (r == -ENODATA)
+		fprintf(stderr, "heapsnap: '%s' has no %s values (not a heapsnap snapshot?)\n", path,
+			stats_metric_name(a->opt.metric));
+	else
+		fprintf(stderr, "heapsnap: %s: %s\n", a->cmd, strerror(-r));
+	return 1;
+}
+
+static int run_top(const struct read_args *a)
+{
+	profile_t *p = read_snapshot(a->files[0]);
+	if (!p)
+		return 1;
+	warn_incomplete(a->files[0], p);
+	stats_t *s = NULL;
+	int r = stats_group(p, &a->opt, &s);
+	if (r) {
+		profile_free(p);
+		return stats_error(a, a->files[0], r);
+	}
+	format_opts_t o = { .file = a->files[0], .limit = a->limit, .color = use_color(a->color) };
+	(a->json ? print_top_json : print_top_text)(stdout, s, &o);
+	stats_free(s);
+	profile_free(p);
+	return finish_output();
+}
+
+static int run_diff(const struct read_args *a)
+{
+	profile_t *old_p = read_snapshot(a->files[0]);
+	if (!old_p)
+		return 1;
+	profile_t *new_p = read_snapshot(a->files[1]);
+	if (!new_p) {
+		profile_free(old_p);
+		return 1;
+	}
+	warn_incomplete(a->files[0], old_p);
+	warn_incomplete(a->files[1], new_p);
+	stats_t *s = NULL;
+	int r = stats_compare(old_p, new_p, &a->opt, &s);
+	if (r) {
+		/* Name the file that lacks the metric. */
+		const char *path = a->files[0];
+		if (r == -ENODATA && old_p->has_value[stats_metric_space(a->opt.metric)])
+			path = a->files[1];
+		profile_free(old_p);
+		profile_free(new_p);
+		return stats_error(a, path, r);
+	}
+	format_opts_t o = { .old_file = a->files[0], .new_file = a->files[1], .limit = a->limit,
+			    .color = use_color(a->color) };
+	(a->json ? print_diff_json : print_diff_text)(stdout, s, &o);
+	stats_free(s);
+	profile_free(old_p);
+	profile_free(new_p);
+	return finish_output();
+}
+
+static int run_info(const struct read_args *a)
+{
+	profile_t *p = read_snapshot(a->files[0]);
+	if (!p)
+		return 1;
+	format_opts_t o = { .file = a->files[0], .color = use_color(a->color) };
+	(a->json ? print_info_json : print_info_text)(stdout, p, &o);
+	profile_free(p);
+	return finish_output();
+}
+
+/* Parses, runs, and maps the outcome to an exit status. */
+static int read_command(int argc, char **argv, size_t nfiles, bool info,
+			int (*run)(const struct read_args *a))
+{
+	struct read_args a = { 0 };
+	int r = parse_argv(argc, argv, &a, nfiles, info);
+	if (r == PARSE_RUN)
+		r = run(&a);
+	else
+		r = r == PARSE_HELP ? finish_output() : r == -ENOMEM ? 1 : 2;
+	read_args_free(&a);
+	return r;
+}
+
+int cmd_top(int argc, char **argv)
+{
+	return read_command(argc, argv, 1, false, run_top);
+}
+
+int cmd_diff(int argc, char **argv)
+{
+	return read_command(argc, argv, 2, false, run_diff);
+}
+
+int cmd_info(int argc, char **argv)
+{
+	return read_command(argc, argv, 1, true, run_info);
+}

@@ -1,1 +1,478 @@
-/* placeholder, replaced in this session */
+/* format.c - text and JSON rendering of statistics and profile headers.
+ *
+ * Sizes follow CPython's tracemalloc._format_size exactly (printf rounding on the
+ * binary value, unit steps of 1024, TiB as the last unit).  Every printer takes the
+ * computed struct and a FILE; colours are plain ANSI sequences, used only when the
+ * caller asks (the CLI decides from --color and isatty).
+ */
+#include "format.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#define ANSI_RED "\033[31m"
+#define ANSI_GREEN "\033[32m"
+#define ANSI_BOLD "\033[1m"
+#define ANSI_BOLD_RED "\033[1;31m"
+#define ANSI_RESET "\033[0m"
+
+const char *format_size_f(char buf[FORMAT_SIZE_MAX], double size, bool sign)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	for (size_t i = 0;; i++) {
+		double mag = size < 0 ? -size : size;
+		if (i > 0 && mag < 100) {
+			snprintf(buf, FORMAT_SIZE_MAX, sign ? "%+.1f %s" : "%.1f %s", size, units[i]);
+			return buf;
+		}
+		if (mag < 10 * 1024 || i == 4) {
+			snprintf(buf, FORMAT_SIZE_MAX, sign ? "%+.0f %s" : "%.0f %s", size, units[i]);
+			return buf;
+		}
+		size /= 1024;
+	}
+}
+
+const char *format_size(char buf[FORMAT_SIZE_MAX], int64_t size, bool sign)
+{
+	return format_size_f(buf, (double)size, sign);
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+void format_json_string(FILE *out, const char *str)
+{
+	if (!str) {
+		fputs("null", out);
+		return;
+	}
+	const unsigned char *s = (const unsigned char *)str;
+	putc('"', out);
+	while (*s) {
+		unsigned char c = *s;
+		size_t n;
+		if (c == '"' || c == '\\') {
+			putc('\\', out);
+			putc(c, out);
+			s++;
+		} else if (c >= 0x20 && c < 0x7f) {
+			putc(c, out);
+			s++;
+		} else if (c == '\n' || c == '\t' || c == '\r' || c == '\b' || c == '\f') {
+			putc('\\', out);
+			putc(c == '\n' ? 'n' : c == '\t' ? 't' : c == '\r' ? 'r' : c == '\b' ? 'b' : 'f',
+			     out);
+			s++;
+		} else if (c >= 0x80 && (n = utf8_len(s))) {
+			fwrite(s, 1, n, out);
+			s += n;
+		} else {
+			fprintf(out, "\\u%04x", c);
+			s++;
+		}
+	}
+	putc('"', out);
+}
+
+void format_frame(FILE *out, const stats_frame_t *f, bool with_line)
+{
+	if (f->empty) {
+		fputs("[no frames]", out);
+		return;
+	}
+	if (f->function)
+		fputs(f->function, out);
+	else
+		fprintf(out, "0x%" PRIx64, f->address);
+	if (f->file) {
+		fprintf(out, " at %s", f->file);
+		if (with_line)
+			fprintf(out, ":%" PRId64, f->line);
+	}
+	if (f->module)
+		fprintf(out, " (%s)", f->module);
+}
+
+void format_site(FILE *out, enum stats_key key, const stats_frame_t *site)
+{
+	if (key == STATS_KEY_FUNCTION && site->function)
+		format_frame(out, site, false);
+	else if (site->file && key == STATS_KEY_FILENAME)
+		fputs(site->file, out);
+	else if (site->file)
+		fprintf(out, "%s:%" PRId64, site->file, site->line);
+	else
+		format_frame(out, site, false);
+}
+
+static void print_diff_size(FILE *out, int64_t diff, bool color)
+{
+	char b[FORMAT_SIZE_MAX];
+	const char *c = !color || !diff ? NULL : diff > 0 ? ANSI_RED : ANSI_GREEN;
+	fprintf(out, "%s%s%s", c ? c : "", format_size(b, diff, true), c ? ANSI_RESET : "");
+}
+
+void format_statistic(FILE *out, const stats_t *s, const stats_entry_t *e, bool color)
+{
+	char b[FORMAT_SIZE_MAX];
+	format_site(out, s->key, &e->site);
+	fprintf(out, ": size=%s", format_size(b, e->size, false));
+	if (s->is_diff) {
+		fputs(" (", out);
+		print_diff_size(out, e->size_diff, color);
+		fputc(')', out);
+	}
+	fprintf(out, ", count=%" PRId64, e->count);
+	if (s->is_diff)
+		fprintf(out, " (%+" PRId64 ")", e->count_diff);
+	if (e->count)
+		fprintf(out, ", average=%s", format_size_f(b, (double)e->size / e->count, false));
+}
+
+/* "size=..., count=..." (with diffs for a comparison) of a sum of entries. */
+static void print_sum(FILE *out, const stats_t *s, int64_t size, int64_t count,
+		      int64_t size_diff, int64_t count_diff, bool color)
+{
+	char b[FORMAT_SIZE_MAX];
+	fprintf(out, "size=%s", format_size(b, size, false));
+	if (s->is_diff) {
+		fputs(" (", out);
+		print_diff_size(out, size_diff, color);
+		fputc(')', out);
+	}
+	fprintf(out, ", count=%" PRId64, count);
+	if (s->is_diff)
+		fprintf(out, " (%+" PRId64 ")", count_diff);
+	fputc('\n', out);
+}
+
+static void print_text(FILE *out, const stats_t *s, const format_opts_t *o)
+{
+	bool c = o->color;
+	fputs(c ? ANSI_BOLD : "", out);
+	if (o->limit)
+		fprintf(out, "Top %zu ", o->limit);
+	else
+		fputs("All ", out);
+	if (s->is_diff)
+		fprintf(out, "differences from '%s' to '%s'", o->old_file, o->new_file);
+	else
+		fprintf(out, "statistics of '%s'", o->file);
+	fprintf(out, " by %s%s, metric %s%s\n", stats_key_name(s->key),
+		s->cumulative ? " (cumulative)" : "", stats_metric_name(s->metric),
+		c ? ANSI_RESET : "");
+
+	size_t n = o->limit && o->limit < s->nentries ? o->limit : s->nentries;
+	for (size_t i = 0; i < n; i++) {
+		const stats_entry_t *e = &s->entries[i];
+		fprintf(out, "#%zu: ", i + 1);
+		format_statistic(out, s, e, c);
+		fputc('\n', out);
+		for (uint32_t f = 0; f < e->nframes; f++) {
+			fputs("    ", out);
+			format_frame(out, stats_entry_frame(e, f), true);
+			fputc('\n', out);
+		}
+		if (e->nframes && e->truncated)
+			fputs("    [truncated: the stack had more frames than were kept]\n", out);
+	}
+	stats_entry_t rest;
+	size_t nrest = stats_rest(s, o->limit, &rest);
+	if (nrest) {
+		fprintf(out, "%zu other: ", nrest);
+		print_sum(out, s, rest.size, rest.count, rest.size_diff, rest.count_diff, c);
+	}
+	fputs("Total: ", out);
+	print_sum(out, s, s->total_size, s->total_count, s->total_size_diff,
+		  s->total_count_diff, c);
+}
+
+void print_top_text(FILE *out, const stats_t *s, const format_opts_t *o)
+{
+	print_text(out, s, o);
+}
+
+void print_diff_text(FILE *out, const stats_t *s, const format_opts_t *o)
+{
+	print_text(out, s, o);
+}
+
+static void json_frame_fields(FILE *out, const stats_frame_t *f)
+{
+	fputs("\"file\":", out);
+	format_json_string(out, f->file);
+	fprintf(out, ",\"line\":%" PRId64 ",\"function\":", f->line);
+	format_json_string(out, f->function);
+	fputs(",\"module\":", out);
+	format_json_string(out, f->module);
+	if (!f->function && !f->file && !f->empty)
+		fprintf(out, ",\"address\":\"0x%" PRIx64 "\"", f->address);
+}
+
+static void json_sum(FILE *out, const stats_t *s, int64_t size, int64_t count,
+		     int64_t size_diff, int64_t count_diff)
+{
+	fprintf(out, "\"size\":%" PRId64 ",\"count\":%" PRId64, size, count);
+	if (s->is_diff)
+		fprintf(out, ",\"size_diff\":%" PRId64 ",\"count_diff\":%" PRId64, size_diff,
+			count_diff);
+}
+
+static void print_json(FILE *out, const stats_t *s, const format_opts_t *o)
+{
+	if (s->is_diff) {
+		fputs("{\"old\":", out);
+		format_json_string(out, o->old_file);
+		fputs(",\"new\":", out);
+		format_json_string(out, o->new_file);
+	} else {
+		fputs("{\"file\":", out);
+		format_json_string(out, o->file);
+	}
+	fprintf(out, ",\"key\":\"%s\",\"metric\":\"%s\",\"cumulative\":%s,\"stats\":[",
+		stats_key_name(s->key), stats_metric_name(s->metric),
+		s->cumulative ? "true" : "false");
+	size_t n = o->limit && o->limit < s->nentries ? o->limit : s->nentries;
+	for (size_t i = 0; i < n; i++) {
+		const stats_entry_t *e = &s->entries[i];
+		fputs(i ? ",\n{" : "\n{", out);
+		json_frame_fields(out, &e->site);
+		fputc(',', out);
+		json_sum(out, s, e->size, e->count, e->size_diff, e->count_diff);
+		if (s->key == STATS_KEY_TRACEBACK) {
+			fprintf(out, ",\"truncated\":%s,\"frames\":[", e->truncated ? "true" : "false");
+			for (uint32_t f = 0; f < e->nframes; f++) {
+				fputs(f ? ",{" : "{", out);
+				json_frame_fields(out, stats_entry_frame(e, f));
+				fputc('}', out);
+			}
+			fputc(']', out);
+		}
+		fputc('}', out);
+	}
+	stats_entry_t rest;
+	size_t nrest = stats_rest(s, o->limit, &rest);
+	fprintf(out, "%s],\n\"other\":{\"entries\":%zu,", n ? "\n" : "", nrest);
+	json_sum(out, s, rest.size, rest.count, rest.size_diff, rest.count_diff);
+	fputs("},\n\"total\":{", out);
+	json_sum(out, s, s->total_size, s->total_count, s->total_size_diff, s->total_count_diff);
+	fputs("}}\n", out);
+}
+
+void print_top_json(FILE *out, const stats_t *s, const format_opts_t *o)
+{
+	print_json(out, s, o);
+}
+
+void print_diff_json(FILE *out, const stats_t *s, const format_opts_t *o)
+{
+	print_json(out, s, o);
+}
+
+#define MAX_WARNINGS 4
+
+/* Fills texts with a sentence per non-zero loss count of p; returns how many. */
+static size_t info_warnings(const profile_t *p, char texts[MAX_WARNINGS][160])
+{
+	const struct {
+		int64_t n;
+		const char *what;
+	} w[MAX_WARNINGS] = {
+		{ p->meta.lost_events, "events were lost (not recorded): totals are incomplete" },
+		{ p->meta.untracked_events,
+		  "allocations passed through untraced: totals are incomplete" },
+		{ p->meta.corrupt_records, "corrupt records were rejected by the collector" },
+		{ p->meta.dropped_stacks,
+		  "events were dropped because their stack did not fit the stack table" },
+	};
+	size_t n = 0;
+	for (size_t i = 0; i < MAX_WARNINGS; i++)
+		if (w[i].n > 0)
+			snprintf(texts[n++], sizeof(texts[0]), "%" PRId64 " %s", w[i].n, w[i].what);
+	return n;
+}
+
+static void format_time(char *buf, size_t n, int64_t nanos)
+{
+	time_t t = (time_t)(nanos / 1000000000);
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm)) {
+		snprintf(buf, n, "%" PRId64 " ns", nanos);
+		return;
+	}
+	size_t len = strlen(buf);
+	snprintf(buf + len, n - len, ".%03d UTC", (int)(nanos % 1000000000 / 1000000));
+}
+
+static void info_num(FILE *out, const char *label, int64_t v)
+{
+	if (v >= 0)
+		fprintf(out, "%-17s %" PRId64 "\n", label, v);
+}
+
+static void info_bytes(FILE *out, const char *label, int64_t v)
+{
+	char b[FORMAT_SIZE_MAX];
+	if (v >= 0)
+		fprintf(out, "%-17s %s (%" PRId64 " B)\n", label, format_size(b, v, false), v);
+}
+
+void print_info_text(FILE *out, const profile_t *p, const format_opts_t *o)
+{
+	const profile_meta_t *m = &p->meta;
+	char b[FORMAT_SIZE_MAX], tb[64];
+	fprintf(out, "%-17s %s\n", "file:", o->file);
+	info_num(out, "pid:", m->pid);
+	if (m->command)
+		fprintf(out, "%-17s %s\n", "command:", m->command);
+	if (m->trigger)
+		fprintf(out, "%-17s %s\n", "trigger:", m->trigger);
+	if (m->time_nanos >= 0) {
+		format_time(tb, sizeof(tb), m->time_nanos);
+		fprintf(out, "%-17s %s\n", "time:", tb);
+	}
+	if (m->duration_nanos >= 0)
+		fprintf(out, "%-17s %.3f s\n", "duration:", m->duration_nanos / 1e9);
+	info_num(out, "frame limit:", m->frame_limit);
+	if (m->sampling_period == 0)
+		fprintf(out, "%-17s 0 (every allocation is traced)\n", "sampling period:");
+	else
+		info_num(out, "sampling period:", m->sampling_period);
+	info_bytes(out, "traced current:", m->current_bytes);
+	info_bytes(out, "traced peak:", m->peak_bytes);
+	info_bytes(out, "tracer overhead:", m->overhead_bytes);
+	info_num(out, "lost events:", m->lost_events);
+	info_num(out, "untracked events:", m->untracked_events);
+	info_num(out, "corrupt records:", m->corrupt_records);
+	info_num(out, "dropped stacks:", m->dropped_stacks);
+	info_num(out, "unmatched frees:", m->unmatched_frees);
+	info_num(out, "merged requests:", m->merged_requests);
+
+	fprintf(out, "%-17s", "sample types:");
+	for (int v = 0; v < PV_COUNT; v++)
+		if (p->has_value[v])
+			fprintf(out, " %s", profile_value_type(v));
+	fputc('\n', out);
+	fprintf(out, "%-17s %zu\n%-17s %" PRIu32 "\n%-17s %" PRIu32 "\n", "samples:",
+		p->nsamples, "locations:", p->nlocations, "mappings:", p->nmappings);
+	int64_t totals[PV_COUNT];
+	stats_totals(p, totals);
+	for (enum stats_metric mt = STATS_METRIC_INUSE; mt <= STATS_METRIC_ALLOC; mt++) {
+		enum profile_value vs = stats_metric_space(mt), vo = stats_metric_objects(mt);
+		if (!p->has_value[vs] && !p->has_value[vo])
+			continue;
+		char label[32];
+		snprintf(label, sizeof(label), "total %s:", stats_metric_name(mt));
+		fprintf(out, "%-17s size=%s, count=%" PRId64 "\n", label,
+			format_size(b, totals[vs], false), totals[vo]);
+	}
+	for (uint32_t i = 0; i < p->ncomments; i++)
+		fprintf(out, "%-17s %s\n", "comment:", p->comments[i]);
+
+	char w[MAX_WARNINGS][160];
+	size_t nw = info_warnings(p, w);
+	for (size_t i = 0; i < nw; i++)
+		fprintf(out, "%sWARNING: %s%s\n", o->color ? ANSI_BOLD_RED : "", w[i],
+			o->color ? ANSI_RESET : "");
+}
+
+static void json_num(FILE *out, const char *key, int64_t v)
+{
+	if (v >= 0)
+		fprintf(out, ",\"%s\":%" PRId64, key, v);
+}
+
+void print_info_json(FILE *out, const profile_t *p, const format_opts_t *o)
+{
+	const profile_meta_t *m = &p->meta;
+	fputs("{\"file\":", out);
+	format_json_string(out, o->file);
+	json_num(out, "pid", m->pid);
+	if (m->command) {
+		fputs(",\"command\":", out);
+		format_json_string(out, m->command);
+	}
+	if (m->trigger) {
+		fputs(",\"trigger\":", out);
+		format_json_string(out, m->trigger);
+	}
+	json_num(out, "time_nanos", m->time_nanos);
+	json_num(out, "duration_nanos", m->duration_nanos);
+	json_num(out, "frame_limit", m->frame_limit);
+	json_num(out, "sampling_period", m->sampling_period);
+	json_num(out, "current_bytes", m->current_bytes);
+	json_num(out, "peak_bytes", m->peak_bytes);
+	json_num(out, "overhead_bytes", m->overhead_bytes);
+	json_num(out, "lost_events", m->lost_events);
+	json_num(out, "untracked_events", m->untracked_events);
+	json_num(out, "corrupt_records", m->corrupt_records);
+	json_num(out, "dropped_stacks", m->dropped_stacks);
+	json_num(out, "unmatched_frees", m->unmatched_frees);
+	json_num(out, "merged_requests", m->merged_requests);
+	fputs(",\"sample_types\":[", out);
+	bool first = true;
+	for (int v = 0; v < PV_COUNT; v++) {
+		if (p->has_value[v]) {
+			fprintf(out, "%s\"%s\"", first ? "" : ",", profile_value_type(v));
+			first = false;
+		}
+	}
+	fprintf(out, "],\"samples\":%zu,\"locations\":%" PRIu32 ",\"mappings\":%" PRIu32
+		     ",\"totals\":{",
+		p->nsamples, p->nlocations, p->nmappings);
+	int64_t totals[PV_COUNT];
+	stats_totals(p, totals);
+	first = true;
+	for (enum stats_metric mt = STATS_METRIC_INUSE; mt <= STATS_METRIC_ALLOC; mt++) {
+		enum profile_value vs = stats_metric_space(mt), vo = stats_metric_objects(mt);
+		if (!p->has_value[vs] && !p->has_value[vo])
+			continue;
+		fprintf(out, "%s\"%s\":{\"size\":%" PRId64 ",\"count\":%" PRId64 "}",
+			first ? "" : ",", stats_metric_name(mt), totals[vs], totals[vo]);
+		first = false;
+	}
+	fputs("},\"comments\":[", out);
+	for (uint32_t i = 0; i < p->ncomments; i++) {
+		if (i)
+			fputc(',', out);
+		format_json_string(out, p->comments[i]);
+	}
+	fputs("],\"warnings\":[", out);
+	char w[MAX_WARNINGS][160];
+	size_t nw = info_warnings(p, w);
+	for (size_t i = 0; i < nw; i++) {
+		if (i)
+			fputc(',', out);
+		format_json_string(out, w[i]);
+	}
+	fputs("]}\n", out);
+}

@@ -1,1 +1,1053 @@
-/* placeholder, replaced in this session */
+/* stats.c - grouping heap profile samples into tracemalloc-style statistics.
+ *
+ * Everything that depends only on a frame is computed once per distinct frame, never
+ * per sample.  A first pass expands every location into its frames (inlined lines
+ * innermost first) and interns each frame's identity (function, file, line, module and,
+ * for frames with neither function nor file, the module offset) into a frame table
+ * keyed by the profile's interned pointers.  Per distinct frame it then records whether
+ * charging skips it (allocator runtime module, --skip glob), which filters match it (a
+ * bit mask) and its group key id.  The sample pass only walks uint32 ids: it finds the
+ * charged frame, tests the filter masks and adds the values to a group found by key id
+ * (an array index) or, for tracebacks, by the sequence of frame ids (an open-addressing
+ * table).  Comparing two profiles matches groups by string content, since interned
+ * pointers are private to each profile.
+ */
+#include "stats.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NO_ID UINT32_MAX
+
+/* An insert-only set of frames compared by pointer identity; ids are dense. */
+typedef struct frametab {
+	stats_frame_t *frames;
+	uint32_t n, cap;
+	uint32_t *slots; /* id + 1, 0 when free */
+	size_t mask;     /* number of slots - 1 */
+} frametab_t;
+
+/* A group being accumulated.  For tracebacks, off/len locate its frame ids. */
+struct group {
+	uint64_t hash;
+	size_t off;
+	uint32_t len;
+	uint32_t key;
+	int64_t size, count;
+	bool truncated;
+};
+
+struct stats_store {
+	frametab_t full;    /* every distinct frame; traceback entries index it */
+	frametab_t keys;    /* projected keys, for the other keys */
+	uint32_t *seqbuf;   /* traceback frame ids, back to back */
+	stats_t *parts[2];  /* stats_compare(): the grouped old and new profiles */
+};
+
+static inline uint64_t hash_mix(uint64_t h, uint64_t v)
+{
+	h = (h << 5 | h >> 59) ^ v;
+	return h * 0x9e3779b97f4a7c15ull;
+}
+
+static inline uint64_t hash_finish(uint64_t h)
+{
+	return h ^ (h >> 29) ^ (h >> 47);
+}
+
+static uint64_t frame_hash_ptr(const stats_frame_t *f)
+{
+	uint64_t h = hash_mix(0, (uintptr_t)f->function);
+	h = hash_mix(h, (uintptr_t)f->file);
+	h = hash_mix(h, (uint64_t)f->line);
+	h = hash_mix(h, (uintptr_t)f->module);
+	h = hash_mix(h, f->address);
+	return hash_finish(hash_mix(h, f->empty));
+}
+
+static bool frame_eq_ptr(const stats_frame_t *a, const stats_frame_t *b)
+{
+	return a->function == b->function && a->file == b->file && a->line == b->line &&
+	       a->module == b->module && a->address == b->address && a->empty == b->empty;
+}
+
+static void frametab_free(frametab_t *t)
+{
+	free(t->frames);
+	free(t->slots);
+}
+
+static int frametab_rehash(frametab_t *t, size_t nslots)
+{
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (uint32_t id = 0; id < t->n; id++) {
+		size_t i = frame_hash_ptr(&t->frames[id]) & (nslots - 1);
+		while (slots[i])
+			i = (i + 1) & (nslots - 1);
+		slots[i] = id + 1;
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->mask = nslots - 1;
+	return 0;
+}
+
+/* Stores the id of f in *id, adding f when new (*added tells).  Returns 0 or -ENOMEM. */
+static int frametab_intern(frametab_t *t, const stats_frame_t *f, uint32_t *id, bool *added)
+{
+	if (!t->slots || (size_t)t->n * 2 >= t->mask + 1) {
+		size_t nslots = t->slots ? (t->mask + 1) * 2 : 1024;
+		if (frametab_rehash(t, nslots))
+			return -ENOMEM;
+	}
+	size_t i = frame_hash_ptr(f) & t->mask;
+	for (; t->slots[i]; i = (i + 1) & t->mask) {
+		if (frame_eq_ptr(&t->frames[t->slots[i] - 1], f)) {
+			*id = t->slots[i] - 1;
+			*added = false;
+			return 0;
+		}
+	}
+	if (t->n == t->cap) {
+		uint32_t ncap = t->cap ? t->cap * 2 : 256;
+		stats_frame_t *n = realloc(t->frames, ncap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		t->frames = n;
+		t->cap = ncap;
+	}
+	t->frames[t->n] = *f;
+	t->slots[i] = t->n + 1;
+	*id = t->n++;
+	*added = true;
+	return 0;
+}
+
+/* Makes room for n more elements of size elem in *vec. */
+static int vec_reserve(void **vec, size_t *cap, size_t count, size_t n, size_t elem)
+{
+	if (count + n <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : 64;
+	while (ncap < count + n)
+		ncap *= 2;
+	void *v = realloc(*vec, ncap * elem);
+	if (!v)
+		return -ENOMEM;
+	*vec = v;
+	*cap = ncap;
+	return 0;
+}
+
+bool stats_module_is_runtime(const char *module)
+{
+	static const char *const globs[] = {
+		"libheapsnap.so*", "libc.so*", "libc-2.*.so", "libstdc++.so*", "libgcc_s.so*",
+		"ld-linux*.so*", "ld-*.so*", "libjemalloc.so*", "libtcmalloc*.so*",
+	};
+	if (!module)
+		return false;
+	for (size_t i = 0; i < sizeof(globs) / sizeof(globs[0]); i++)
+		if (!fnmatch(globs[i], module, 0))
+			return true;
+	return false;
+}
+
+/* The key of frame f for key k (see enum stats_key). */
+static stats_frame_t frame_project(enum stats_key k, const stats_frame_t *f)
+{
+	stats_frame_t r = { .empty = f->empty };
+	if (f->empty)
+		return r;
+	if (k == STATS_KEY_TRACEBACK)
+		return *f;
+	if (k == STATS_KEY_FUNCTION && f->function) {
+		r.function = f->function;
+		r.file = f->file;
+		r.module = f->module;
+	} else if (f->file) {
+		r.file = f->file;
+		if (k != STATS_KEY_FILENAME)
+			r.line = f->line;
+		if (k == STATS_KEY_FUNCTION)
+			r.module = f->module;
+	} else {
+		r.function = f->function;
+		r.module = f->module;
+		r.address = f->address;
+	}
+	return r;
+}
+
+/* Per-grouping state: the expanded frames and the per-frame facts. */
+struct grouper {
+	const profile_t *p;
+	const stats_options_t *opt;
+	stats_t *s;
+	uint32_t *loc_first;  /* per location: its first expanded frame */
+	uint32_t *frame_id;   /* per expanded frame: its id in full */
+	size_t nexpanded;
+	uint32_t empty_id;    /* the frame of samples without a stack */
+	/* Per id in full, grown as ids are added. */
+	uint8_t *skip;
+	uint64_t *fmask;
+	uint32_t *key_id;
+	uint32_t *key_rep;    /* per key id: first full id seen with it */
+	size_t info_cap, rep_cap;
+	uint64_t include_mask, all_frames_mask;
+	/* Groups. */
+	struct group *groups;
+	size_t ngroups, groups_cap;
+	uint32_t *key_group;  /* non-traceback: key id -> group */
+	uint32_t *slots;      /* traceback: group index + 1 */
+	size_t slot_mask;
+	size_t seq_n, seq_cap;
+	uint32_t *scratch;
+	size_t scratch_cap;
+};
+
+static bool filter_matches(const stats_filter_t *flt, const stats_frame_t *f)
+{
+	if (fnmatch(flt->pattern, f->file ? f->file : "", 0))
+		return false;
+	return flt->lineno < 0 || flt->lineno == f->line;
+}
+
+/* Records the per-frame facts of new full id. */
+static int grouper_describe(struct grouper *g, uint32_t id, bool runtime)
+{
+	const stats_options_t *opt = g->opt;
+	if (id >= g->info_cap) {
+		size_t cap = g->info_cap ? g->info_cap * 2 : 1024;
+		uint8_t *sk = realloc(g->skip, cap * sizeof(*sk));
+		if (sk)
+			g->skip = sk;
+		uint64_t *fm = sk ? realloc(g->fmask, cap * sizeof(*fm)) : NULL;
+		if (fm)
+			g->fmask = fm;
+		uint32_t *ki = fm ? realloc(g->key_id, cap * sizeof(*ki)) : NULL;
+		if (!ki)
+			return -ENOMEM;
+		g->key_id = ki;
+		g->info_cap = cap;
+	}
+
+	const stats_frame_t *f = &g->s->store->full.frames[id];
+	bool skip = runtime && !opt->keep_runtime;
+	for (size_t i = 0; !skip && f->function && i < opt->nskip; i++)
+		skip = !fnmatch(opt->skip[i], f->function, 0);
+	g->skip[id] = skip;
+
+	uint64_t m = 0;
+	for (size_t i = 0; i < opt->nfilters; i++)
+		if (filter_matches(&opt->filters[i], f))
+			m |= 1ull << i;
+	g->fmask[id] = m;
+
+	if (opt->key == STATS_KEY_TRACEBACK) {
+		g->key_id[id] = id;
+		return 0;
+	}
+	stats_frame_t k = frame_project(opt->key, f);
+	uint32_t kid;
+	bool added;
+	if (frametab_intern(&g->s->store->keys, &k, &kid, &added))
+		return -ENOMEM;
+	if (added) {
+		if (vec_reserve((void **)&g->key_rep, &g->rep_cap, kid, 1, sizeof(*g->key_rep)))
+			return -ENOMEM;
+		g->key_rep[kid] = id;
+	}
+	g->key_id[id] = kid;
+	return 0;
+}
+
+static int grouper_intern(struct grouper *g, const stats_frame_t *f, bool runtime, uint32_t *id)
+{
+	bool added;
+	if (frametab_intern(&g->s->store->full, f, id, &added))
+		return -ENOMEM;
+	return added ? grouper_describe(g, *id, runtime) : 0;
+}
+
+/* Expands every location into frames and describes each distinct frame. */
+static int grouper_expand(struct grouper *g)
+{
+	const profile_t *p = g->p;
+	const char **module = calloc(p->nmappings + 1, sizeof(*module));
+	bool *runtime = calloc(p->nmappings + 1, sizeof(*runtime));
+	g->loc_first = malloc((p->nlocations + 1) * sizeof(*g->loc_first));
+	size_t n = 0;
+	for (uint32_t l = 0; l < p->nlocations; l++)
+		n += p->locations[l].nlines ? p->locations[l].nlines : 1;
+	g->frame_id = malloc((n + 1) * sizeof(*g->frame_id));
+	int r = -ENOMEM;
+	if (!module || !runtime || !g->loc_first || !g->frame_id)
+		goto out;
+	for (uint32_t m = 0; m < p->nmappings; m++) {
+		const char *path = p->mappings[m].path;
+		const char *slash = path ? strrchr(path, '/') : NULL;
+		module[m] = slash ? slash + 1 : path;
+		runtime[m] = stats_module_is_runtime(module[m]);
+	}
+	n = 0;
+	for (uint32_t l = 0; l < p->nlocations; l++) {
+		const profile_location_t *loc = &p->locations[l];
+		uint32_t m = loc->mapping < p->nmappings ? loc->mapping : p->nmappings;
+		uint64_t addr = loc->address;
+		if (m < p->nmappings)
+			addr = addr - p->mappings[m].start + p->mappings[m].offset;
+		g->loc_first[l] = n;
+		for (uint32_t i = 0; i < (loc->nlines ? loc->nlines : 1); i++) {
+			stats_frame_t f = { .module = module[m] };
+			if (loc->nlines) {
+				f.function = loc->lines[i].function;
+				f.file = loc->lines[i].file;
+				f.line = f.file ? loc->lines[i].line : 0;
+			}
+			if (!f.function && !f.file)
+				f.address = addr;
+			if (grouper_intern(g, &f, runtime[m], &g->frame_id[n++]))
+				goto out;
+		}
+	}
+	g->loc_first[p->nlocations] = n;
+	g->nexpanded = n;
+	stats_frame_t empty = { .empty = true };
+	r = grouper_intern(g, &empty, false, &g->empty_id);
+out:
+	free(module);
+	free(runtime);
+	return r;
+}
+
+static uint32_t loc_nframes(const struct grouper *g, uint32_t l)
+{
+	return g->loc_first[l + 1] - g->loc_first[l];
+}
+
+/* Whether the filters keep a sample charged to frame id c. */
+static bool grouper_keeps(const struct grouper *g, const profile_sample_t *smp, uint32_t c)
+{
+	const stats_options_t *opt = g->opt;
+	if (!opt->nfilters)
+		return true;
+	uint64_t any = 0;
+	if (g->all_frames_mask) {
+		for (uint32_t li = 0; li < smp->nlocs; li++) {
+			uint32_t l = smp->locs[li];
+			if (l >= g->p->nlocations)
+				continue;
+			for (uint32_t k = g->loc_first[l]; k < g->loc_first[l + 1]; k++)
+				any |= g->fmask[g->frame_id[k]];
+		}
+	}
+	uint64_t match = (g->fmask[c] & ~g->all_frames_mask) | (any & g->all_frames_mask);
+	if (g->include_mask && !(match & g->include_mask))
+		return false;
+	return !(match & ~g->include_mask);
+}
+
+static struct group *grouper_new_group(struct grouper *g)
+{
+	if (vec_reserve((void **)&g->groups, &g->groups_cap, g->ngroups, 1, sizeof(*g->groups)))
+		return NULL;
+	struct group *gr = &g->groups[g->ngroups++];
+	memset(gr, 0, sizeof(*gr));
+	return gr;
+}
+
+static int grouper_add_key(struct grouper *g, uint32_t kid, int64_t size, int64_t count)
+{
+	if (g->key_group[kid] == NO_ID) {
+		struct group *gr = grouper_new_group(g);
+		if (!gr)
+			return -ENOMEM;
+		gr->key = kid;
+		g->key_group[kid] = g->ngroups - 1;
+	}
+	struct group *gr = &g->groups[g->key_group[kid]];
+	gr->size += size;
+	gr->count += count;
+	return 0;
+}
+
+static int grouper_add_seq(struct grouper *g, const uint32_t *seq, uint32_t len, int64_t size,
+			   int64_t count, bool truncated)
+{
+	uint64_t h = len;
+	for (uint32_t i = 0; i < len; i++)
+		h = hash_mix(h, seq[i]);
+	h = hash_finish(h);
+	if (!g->slots || g->ngroups * 2 >= g->slot_mask + 1) {
+		size_t nslots = g->slots ? (g->slot_mask + 1) * 2 : 4096;
+		uint32_t *slots = calloc(nslots, sizeof(*slots));
+		if (!slots)
+			return -ENOMEM;
+		for (size_t gi = 0; gi < g->ngroups; gi++) {
+			size_t i = g->groups[gi].hash & (nslots - 1);
+			while (slots[i])
+				i = (i + 1) & (nslots - 1);
+			slots[i] = gi + 1;
+		}
+		free(g->slots);
+		g->slots = slots;
+		g->slot_mask = nslots - 1;
+	}
+	size_t i = h & g->slot_mask;
+	uint32_t *seqbuf = g->s->store->seqbuf;
+	for (; g->slots[i]; i = (i + 1) & g->slot_mask) {
+		struct group *gr = &g->groups[g->slots[i] - 1];
+		if (gr->hash == h && gr->len == len &&
+		    !memcmp(seqbuf + gr->off, seq, len * sizeof(*seq))) {
+			gr->size += size;
+			gr->count += count;
+			gr->truncated |= truncated;
+			return 0;
+		}
+	}
+	if (vec_reserve((void **)&g->s->store->seqbuf, &g->seq_cap, g->seq_n, len,
+			sizeof(*seq)))
+		return -ENOMEM;
+	struct group *gr = grouper_new_group(g);
+	if (!gr)
+		return -ENOMEM;
+	memcpy(g->s->store->seqbuf + g->seq_n, seq, len * sizeof(*seq));
+	*gr = (struct group){ .hash = h, .off = g->seq_n, .len = len, .size = size,
+			      .count = count, .truncated = truncated };
+	g->seq_n += len;
+	g->slots[i] = g->ngroups;
+	return 0;
+}
+
+/* Adds one sample, charged at expanded-frame position (li, k), to its group(s). */
+static int grouper_charge(struct grouper *g, const profile_sample_t *smp, uint32_t li,
+			  uint32_t k, int64_t size, int64_t count)
+{
+	const stats_options_t *opt = g->opt;
+	if (li == smp->nlocs) /* no frames */
+		return opt->key == STATS_KEY_TRACEBACK
+			       ? grouper_add_seq(g, &g->empty_id, 1, size, count, smp->truncated)
+			       : grouper_add_key(g, g->key_id[g->empty_id], size, count);
+	if (!opt->cumulative && opt->key != STATS_KEY_TRACEBACK)
+		return grouper_add_key(g, g->key_id[g->frame_id[k]], size, count);
+
+	uint32_t len = 0;
+	bool first = true;
+	for (; li < smp->nlocs; li++) {
+		uint32_t l = smp->locs[li];
+		if (l >= g->p->nlocations)
+			continue;
+		if (!first)
+			k = g->loc_first[l];
+		for (; k < g->loc_first[l + 1]; k++, first = false) {
+			uint32_t id = g->frame_id[k];
+			if (opt->cumulative) {
+				if ((first || !g->skip[id]) && grouper_add_key(g, g->key_id[id], size, count))
+					return -ENOMEM;
+				continue;
+			}
+			if (len == g->scratch_cap) {
+				size_t ncap = g->scratch_cap ? g->scratch_cap * 2 : 64;
+				uint32_t *n = realloc(g->scratch, ncap * sizeof(*n));
+				if (!n)
+					return -ENOMEM;
+				g->scratch = n;
+				g->scratch_cap = ncap;
+			}
+			g->scratch[len++] = id;
+		}
+	}
+	if (opt->cumulative)
+		return 0;
+	return grouper_add_seq(g, g->scratch, len, size, count, smp->truncated);
+}
+
+static int grouper_run(struct grouper *g)
+{
+	const profile_t *p = g->p;
+	const stats_options_t *opt = g->opt;
+	enum profile_value vs = stats_metric_space(opt->metric);
+	enum profile_value vo = stats_metric_objects(opt->metric);
+	for (size_t i = 0; i < opt->nfilters; i++) {
+		if (opt->filters[i].inclusive)
+			g->include_mask |= 1ull << i;
+		if (opt->filters[i].all_frames)
+			g->all_frames_mask |= 1ull << i;
+	}
+	int r = grouper_expand(g);
+	if (r)
+		return r;
+	if (opt->key != STATS_KEY_TRACEBACK) {
+		g->key_group = malloc((g->s->store->keys.n + 1) * sizeof(*g->key_group));
+		if (!g->key_group)
+			return -ENOMEM;
+		memset(g->key_group, 0xff, (g->s->store->keys.n + 1) * sizeof(*g->key_group));
+	}
+	for (size_t si = 0; si < p->nsamples; si++) {
+		const profile_sample_t *smp = &p->samples[si];
+		if (opt->has_domain && smp->domain != opt->domain)
+			continue;
+		int64_t size = smp->value[vs], count = smp->value[vo];
+		if (!size && !count)
+			continue;
+		/* The charged frame: the innermost one not skipped, else the innermost one. */
+		uint32_t cli = smp->nlocs, ck = 0;
+		for (uint32_t li = 0; li < smp->nlocs && cli == smp->nlocs; li++) {
+			uint32_t l = smp->locs[li];
+			if (l >= p->nlocations)
+				continue;
+			for (uint32_t k = g->loc_first[l]; k < g->loc_first[l + 1]; k++) {
+				if (!g->skip[g->frame_id[k]]) {
+					cli = li;
+					ck = k;
+					break;
+				}
+			}
+		}
+		for (uint32_t li = 0; li < smp->nlocs && cli == smp->nlocs; li++) {
+			if (smp->locs[li] < p->nlocations && loc_nframes(g, smp->locs[li])) {
+				cli = li;
+				ck = g->loc_first[smp->locs[li]];
+			}
+		}
+		uint32_t cid = cli == smp->nlocs ? g->empty_id : g->frame_id[ck];
+		if (!grouper_keeps(g, smp, cid))
+			continue;
+		if (grouper_charge(g, smp, cli, ck, size, count))
+			return -ENOMEM;
+		g->s->total_size += size;
+		g->s->total_count += count;
+	}
+	return 0;
+}
+
+static int null_strcmp(const char *a, const char *b)
+{
+	if (a == b)
+		return 0;
+	if (!a || !b)
+		return a ? 1 : -1;
+	return strcmp(a, b);
+}
+
+static int cmp_num(int64_t a, int64_t b)
+{
+	return (a > b) - (a < b);
+}
+
+static int frame_cmp(const stats_frame_t *a, const stats_frame_t *b)
+{
+	int c;
+	if ((c = null_strcmp(a->file, b->file)) || (c = cmp_num(a->line, b->line)) ||
+	    (c = null_strcmp(a->function, b->function)) || (c = null_strcmp(a->module, b->module)))
+		return c;
+	if (a->address != b->address)
+		return a->address > b->address ? 1 : -1;
+	return (int)a->empty - (int)b->empty;
+}
+
+/* Total order on the keys of two entries of one kind. */
+static int key_cmp(const stats_entry_t *a, const stats_entry_t *b)
+{
+	int c = frame_cmp(&a->site, &b->site);
+	for (uint32_t i = 1; !c && i < a->nframes && i < b->nframes; i++)
+		c = frame_cmp(stats_entry_frame(a, i), stats_entry_frame(b, i));
+	return c ? c : cmp_num(a->nframes, b->nframes);
+}
+
+/* The sort key of an entry: up to four numbers compared first (descending), then the
+ * entry's key.  Sorting these small records instead of the entries keeps a million-entry
+ * sort in cache. */
+struct sortrec {
+	int64_t k[4];
+	const stats_entry_t *e;
+};
+
+static int sortrec_cmp(const void *pa, const void *pb)
+{
+	const struct sortrec *a = pa, *b = pb;
+	for (int i = 0; i < 4; i++)
+		if (a->k[i] != b->k[i])
+			return a->k[i] < b->k[i] ? 1 : -1;
+	return key_cmp(b->e, a->e);
+}
+
+static int64_t abs64(int64_t v)
+{
+	return v < 0 ? -v : v;
+}
+
+/* Moves the k first records (in sortrec_cmp order) of recs[0..n) to its front, sorted;
+ * the others follow in an unspecified order.  A heap of the k best seen so far keeps
+ * this O(n log k), which matters when a million entries are listed as a top ten. */
+static void sortrec_select(struct sortrec *recs, size_t n, size_t k)
+{
+	if (k * 4 >= n) {
+		qsort(recs, n, sizeof(*recs), sortrec_cmp);
+		return;
+	}
+	/* recs[0..k) is a heap whose root is the worst of the k best so far. */
+	for (size_t i = 0; i < n; i++) {
+		size_t at;
+		if (i < k) {
+			at = i;
+			while (at && sortrec_cmp(&recs[(at - 1) / 2], &recs[at]) < 0) {
+				struct sortrec t = recs[at];
+				recs[at] = recs[(at - 1) / 2];
+				recs[(at - 1) / 2] = t;
+				at = (at - 1) / 2;
+			}
+			continue;
+		}
+		if (sortrec_cmp(&recs[i], &recs[0]) >= 0)
+			continue;
+		struct sortrec t = recs[0];
+		recs[0] = recs[i];
+		recs[i] = t;
+		for (at = 0;;) {
+			size_t c = 2 * at + 1, worst = at;
+			if (c < k && sortrec_cmp(&recs[c], &recs[worst]) > 0)
+				worst = c;
+			if (c + 1 < k && sortrec_cmp(&recs[c + 1], &recs[worst]) > 0)
+				worst = c + 1;
+			if (worst == at)
+				break;
+			t = recs[at];
+			recs[at] = recs[worst];
+			recs[worst] = t;
+			at = worst;
+		}
+	}
+	qsort(recs, k, sizeof(*recs), sortrec_cmp);
+}
+
+/* Orders s->entries descending by (size, count, key), or for a comparison by
+ * (|size_diff|, size, |count_diff|, count, key): all of them, or with limit > 0 only
+ * the first limit ones (the others follow unordered).  Returns 0 or -ENOMEM. */
+static int sort_entries(stats_t *s, size_t limit)
+{
+	size_t n = s->nentries;
+	size_t k = limit && limit < n ? limit : n;
+	struct sortrec *recs = malloc((n + 1) * sizeof(*recs));
+	stats_entry_t *top = malloc((k + 1) * sizeof(*top));
+	bool *taken = calloc(n + 1, sizeof(*taken));
+	if (!recs || !top || !taken) {
+		free(recs);
+		free(top);
+		free(taken);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const stats_entry_t *e = &s->entries[i];
+		recs[i].e = e;
+		if (s->is_diff) {
+			recs[i].k[0] = abs64(e->size_diff);
+			recs[i].k[1] = e->size;
+			recs[i].k[2] = abs64(e->count_diff);
+			recs[i].k[3] = e->count;
+		} else {
+			recs[i].k[0] = e->size;
+			recs[i].k[1] = e->count;
+			recs[i].k[2] = recs[i].k[3] = 0;
+		}
+	}
+	sortrec_select(recs, n, k);
+	for (size_t i = 0; i < k; i++) {
+		top[i] = *recs[i].e;
+		taken[recs[i].e - s->entries] = true;
+	}
+	/* The others keep their order and move to the back, then the top goes in front. */
+	for (size_t r = n, w = n; r-- > 0;)
+		if (!taken[r])
+			s->entries[--w] = s->entries[r];
+	memcpy(s->entries, top, k * sizeof(*top));
+	free(recs);
+	free(top);
+	free(taken);
+	return 0;
+}
+
+/* Turns the groups into s->entries. */
+static int grouper_finish(struct grouper *g)
+{
+	stats_t *s = g->s;
+	struct stats_store *st = s->store;
+	s->entries = malloc((g->ngroups + 1) * sizeof(*s->entries));
+	if (!s->entries)
+		return -ENOMEM;
+	for (size_t i = 0; i < g->ngroups; i++) {
+		const struct group *gr = &g->groups[i];
+		stats_entry_t *e = &s->entries[i];
+		*e = (stats_entry_t){ .size = gr->size, .count = gr->count,
+				      .truncated = gr->truncated };
+		if (g->opt->key == STATS_KEY_TRACEBACK) {
+			e->frame_table = st->full.frames;
+			e->frame_ids = st->seqbuf + gr->off;
+			e->nframes = gr->len;
+			e->site = st->full.frames[e->frame_ids[0]];
+		} else {
+			e->site = st->keys.frames[gr->key];
+			if (g->opt->key == STATS_KEY_LINENO && e->site.file) {
+				const stats_frame_t *rep = &st->full.frames[g->key_rep[gr->key]];
+				e->site.function = rep->function;
+				e->site.module = rep->module;
+			}
+		}
+	}
+	s->nentries = g->ngroups;
+	return g->opt->sort_limit == SIZE_MAX ? 0 : sort_entries(s, g->opt->sort_limit);
+}
+
+static void grouper_free(struct grouper *g)
+{
+	free(g->loc_first);
+	free(g->frame_id);
+	free(g->skip);
+	free(g->fmask);
+	free(g->key_id);
+	free(g->key_rep);
+	free(g->groups);
+	free(g->key_group);
+	free(g->slots);
+	free(g->scratch);
+}
+
+void stats_free(stats_t *s)
+{
+	if (!s)
+		return;
+	if (s->store) {
+		frametab_free(&s->store->full);
+		frametab_free(&s->store->keys);
+		free(s->store->seqbuf);
+		stats_free(s->store->parts[0]);
+		stats_free(s->store->parts[1]);
+		free(s->store);
+	}
+	free(s->entries);
+	free(s);
+}
+
+static int check_options(const profile_t *p, const stats_options_t *opt)
+{
+	if ((opt->cumulative && opt->key == STATS_KEY_TRACEBACK) ||
+	    opt->nfilters > STATS_MAX_FILTERS || opt->key > STATS_KEY_TRACEBACK ||
+	    opt->metric > STATS_METRIC_ALLOC)
+		return -EINVAL;
+	if (!p->has_value[stats_metric_space(opt->metric)])
+		return -ENODATA;
+	return 0;
+}
+
+int stats_group(const profile_t *p, const stats_options_t *opt, stats_t **out)
+{
+	int r = check_options(p, opt);
+	if (r)
+		return r;
+	stats_t *s = calloc(1, sizeof(*s));
+	if (!s || !(s->store = calloc(1, sizeof(*s->store)))) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->key = opt->key;
+	s->metric = opt->metric;
+	s->cumulative = opt->cumulative;
+	struct grouper g = { .p = p, .opt = opt, .s = s };
+	r = grouper_run(&g);
+	if (!r)
+		r = grouper_finish(&g);
+	grouper_free(&g);
+	/* The key table is needed only for grouping; the sites were copied out. */
+	frametab_free(&s->store->keys);
+	memset(&s->store->keys, 0, sizeof(s->store->keys));
+	if (r) {
+		stats_free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+static uint64_t str_hash(uint64_t h, const char *s)
+{
+	if (!s)
+		return hash_mix(h, 1);
+	uint64_t x = 0xcbf29ce484222325ull;
+	for (; *s; s++)
+		x = (x ^ (unsigned char)*s) * 0x100000001b3ull;
+	return hash_mix(h, x);
+}
+
+static uint64_t frame_hash_str(const stats_frame_t *f)
+{
+	uint64_t h = str_hash(0, f->function);
+	h = str_hash(h, f->file);
+	h = str_hash(h, f->module);
+	h = hash_mix(h, (uint64_t)f->line);
+	h = hash_mix(h, f->address);
+	return hash_finish(hash_mix(h, f->empty));
+}
+
+/* Matching the groups of two profiles: strings are compared by content.  For
+ * tracebacks each distinct frame of the new profile is first mapped to the equal frame
+ * of the old one, so stacks then compare as id sequences. */
+struct matcher {
+	enum stats_key key;
+	uint32_t *map; /* traceback: new frame id -> old frame id, or NO_ID */
+};
+
+/* Fills m->map from the frame tables of old and new.  Returns 0 or -ENOMEM. */
+static int matcher_map_frames(struct matcher *m, const stats_t *old, const stats_t *new)
+{
+	const frametab_t *ot = &old->store->full, *nt = &new->store->full;
+	size_t nslots = 16;
+	while (nslots < (size_t)ot->n * 2 + 2)
+		nslots *= 2;
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	uint64_t *hashes = malloc(((size_t)ot->n + 1) * sizeof(*hashes));
+	m->map = malloc(((size_t)nt->n + 1) * sizeof(*m->map));
+	if (!slots || !hashes || !m->map) {
+		free(slots);
+		free(hashes);
+		return -ENOMEM;
+	}
+	for (uint32_t id = 0; id < ot->n; id++) {
+		hashes[id] = frame_hash_str(&ot->frames[id]);
+		size_t j = hashes[id] & (nslots - 1);
+		while (slots[j])
+			j = (j + 1) & (nslots - 1);
+		slots[j] = id + 1;
+	}
+	for (uint32_t id = 0; id < nt->n; id++) {
+		uint64_t h = frame_hash_str(&nt->frames[id]);
+		m->map[id] = NO_ID;
+		for (size_t j = h & (nslots - 1); slots[j]; j = (j + 1) & (nslots - 1)) {
+			uint32_t oid = slots[j] - 1;
+			if (hashes[oid] == h && !frame_cmp(&ot->frames[oid], &nt->frames[id])) {
+				m->map[id] = oid;
+				break;
+			}
+		}
+	}
+	free(slots);
+	free(hashes);
+	return 0;
+}
+
+/* The hash of an entry's key; for a new traceback entry with a frame the old profile
+ * lacks, returns false (it cannot match). */
+static bool matcher_hash(const struct matcher *m, const stats_entry_t *e, bool is_new,
+			 uint64_t *hash)
+{
+	if (m->key != STATS_KEY_TRACEBACK) {
+		stats_frame_t site = frame_project(m->key, &e->site);
+		*hash = frame_hash_str(&site);
+		return true;
+	}
+	uint64_t h = e->nframes;
+	for (uint32_t i = 0; i < e->nframes; i++) {
+		uint32_t id = is_new ? m->map[e->frame_ids[i]] : e->frame_ids[i];
+		if (id == NO_ID)
+			return false;
+		h = hash_mix(h, id);
+	}
+	*hash = hash_finish(h);
+	return true;
+}
+
+static bool matcher_eq(const struct matcher *m, const stats_entry_t *old_e,
+		       const stats_entry_t *new_e)
+{
+	if (m->key != STATS_KEY_TRACEBACK) {
+		stats_frame_t a = frame_project(m->key, &old_e->site);
+		stats_frame_t b = frame_project(m->key, &new_e->site);
+		return !frame_cmp(&a, &b);
+	}
+	if (old_e->nframes != new_e->nframes)
+		return false;
+	for (uint32_t i = 0; i < new_e->nframes; i++)
+		if (m->map[new_e->frame_ids[i]] != old_e->frame_ids[i])
+			return false;
+	return true;
+}
+
+/* Matches the entries of old and new into s->entries. */
+static int compare_match(stats_t *s, const stats_t *old, const stats_t *new, size_t limit)
+{
+	struct matcher m = { .key = s->key };
+	size_t nslots = 16;
+	while (nslots < old->nentries * 2 + 2)
+		nslots *= 2;
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	uint64_t *hashes = malloc((old->nentries + 1) * sizeof(*hashes));
+	bool *matched = calloc(old->nentries + 1, sizeof(*matched));
+	s->entries = malloc((old->nentries + new->nentries + 1) * sizeof(*s->entries));
+	if (!slots || !hashes || !matched || !s->entries ||
+	    (m.key == STATS_KEY_TRACEBACK && matcher_map_frames(&m, old, new))) {
+		free(slots);
+		free(hashes);
+		free(matched);
+		free(m.map);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < old->nentries; i++) {
+		matcher_hash(&m, &old->entries[i], false, &hashes[i]);
+		size_t j = hashes[i] & (nslots - 1);
+		while (slots[j])
+			j = (j + 1) & (nslots - 1);
+		slots[j] = i + 1;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < new->nentries; i++) {
+		const stats_entry_t *ne = &new->entries[i];
+		stats_entry_t *e = &s->entries[n++];
+		*e = *ne;
+		e->size_diff = ne->size;
+		e->count_diff = ne->count;
+		uint64_t h;
+		if (!matcher_hash(&m, ne, true, &h))
+			continue;
+		for (size_t j = h & (nslots - 1); slots[j]; j = (j + 1) & (nslots - 1)) {
+			size_t oi = slots[j] - 1;
+			if (hashes[oi] == h && !matched[oi] && matcher_eq(&m, &old->entries[oi], ne)) {
+				matched[oi] = true;
+				e->size_diff -= old->entries[oi].size;
+				e->count_diff -= old->entries[oi].count;
+				break;
+			}
+		}
+	}
+	for (size_t i = 0; i < old->nentries; i++) {
+		if (matched[i])
+			continue;
+		stats_entry_t *e = &s->entries[n++];
+		*e = old->entries[i];
+		e->size_diff = -e->size;
+		e->count_diff = -e->count;
+		e->size = e->count = 0;
+	}
+	s->nentries = n;
+	free(slots);
+	free(hashes);
+	free(matched);
+	free(m.map);
+	return sort_entries(s, limit);
+}
+
+int stats_compare(const profile_t *old_p, const profile_t *new_p, const stats_options_t *opt,
+		  stats_t **out)
+{
+	int r = check_options(old_p, opt);
+	if (!r)
+		r = check_options(new_p, opt);
+	if (r)
+		return r;
+	stats_t *s = calloc(1, sizeof(*s));
+	if (!s || !(s->store = calloc(1, sizeof(*s->store)))) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->key = opt->key;
+	s->metric = opt->metric;
+	s->cumulative = opt->cumulative;
+	s->is_diff = true;
+	/* The groups of each side are matched, not listed: no need to sort them. */
+	stats_options_t part_opt = *opt;
+	part_opt.sort_limit = SIZE_MAX;
+	r = stats_group(old_p, &part_opt, &s->store->parts[0]);
+	if (!r)
+		r = stats_group(new_p, &part_opt, &s->store->parts[1]);
+	if (!r)
+		r = compare_match(s, s->store->parts[0], s->store->parts[1], opt->sort_limit);
+	if (r) {
+		stats_free(s);
+		return r;
+	}
+	const stats_t *o = s->store->parts[0], *n = s->store->parts[1];
+	s->total_size = n->total_size;
+	s->total_count = n->total_count;
+	s->total_size_diff = n->total_size - o->total_size;
+	s->total_count_diff = n->total_count - o->total_count;
+	/* The matched entries point into the sides' frame tables, not their entries. */
+	for (int i = 0; i < 2; i++) {
+		free(s->store->parts[i]->entries);
+		s->store->parts[i]->entries = NULL;
+		s->store->parts[i]->nentries = 0;
+	}
+	*out = s;
+	return 0;
+}
+
+size_t stats_rest(const stats_t *s, size_t limit, stats_entry_t *rest)
+{
+	memset(rest, 0, sizeof(*rest));
+	if (!limit || limit >= s->nentries)
+		return 0;
+	for (size_t i = limit; i < s->nentries; i++) {
+		rest->size += s->entries[i].size;
+		rest->count += s->entries[i].count;
+		rest->size_diff += s->entries[i].size_diff;
+		rest->count_diff += s->entries[i].count_diff;
+	}
+	return s->nentries - limit;
+}
+
+void stats_totals(const profile_t *p, int64_t totals[PV_COUNT])
+{
+	memset(totals, 0, PV_COUNT * sizeof(*totals));
+	for (size_t i = 0; i < p->nsamples; i++)
+		for (int v = 0; v < PV_COUNT; v++)
+			totals[v] += p->samples[i].value[v];
+}
+
+enum profile_value stats_metric_space(enum stats_metric m)
+{
+	return m == STATS_METRIC_PEAK ? PV_PEAK_SPACE
+	       : m == STATS_METRIC_ALLOC ? PV_ALLOC_SPACE : PV_INUSE_SPACE;
+}
+
+enum profile_value stats_metric_objects(enum stats_metric m)
+{
+	return m == STATS_METRIC_PEAK ? PV_PEAK_OBJECTS
+	       : m == STATS_METRIC_ALLOC ? PV_ALLOC_OBJECTS : PV_INUSE_OBJECTS;
+}
+
+static const char *const key_names[] = { "lineno", "filename", "function", "traceback" };
+static const char *const metric_names[] = { "inuse", "peak", "alloc" };
+
+const char *stats_key_name(enum stats_key k)
+{
+	return k <= STATS_KEY_TRACEBACK ? key_names[k] : "?";
+}
+
+const char *stats_metric_name(enum stats_metric m)
+{
+	return m <= STATS_METRIC_ALLOC ? metric_names[m] : "?";
+}
+
+int stats_key_parse(const char *name, enum stats_key *out)
+{
+	for (size_t i = 0; i < sizeof(key_names) / sizeof(key_names[0]); i++) {
+		if (!strcmp(name, key_names[i])) {
+			*out = (enum stats_key)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int stats_metric_parse(const char *name, enum stats_metric *out)
+{
+	for (size_t i = 0; i < sizeof(metric_names) / sizeof(metric_names[0]); i++) {
+		if (!strcmp(name, metric_names[i])) {
+			*out = (enum stats_metric)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}

@@ -1,0 +1,71 @@
+/* format.h - rendering statistics and profile headers as text or JSON.
+ *
+ * Nothing here computes: stats.h fills the structs, these functions print them.  Text
+ * follows Python's tracemalloc (format_size, Statistic and StatisticDiff lines,
+ * display_top); JSON is one object per command with exact byte counts.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "profile.h"
+#include "stats.h"
+
+/* Enough for any format_size() result. */
+#define FORMAT_SIZE_MAX 48
+
+/* tracemalloc's _format_size(): writes "4096 B", "12.3 KiB", "-512 KiB", "+0 B" (with
+ * sign) into buf and returns buf.  format_size_f() takes a fractional size (averages). */
+const char *format_size(char buf[FORMAT_SIZE_MAX], int64_t size, bool sign);
+const char *format_size_f(char buf[FORMAT_SIZE_MAX], double size, bool sign);
+
+/* Writes s as a JSON string literal, or null when s is NULL.  Quotes, backslashes and
+ * control characters are escaped; bytes that are not valid UTF-8 become \u00XX (the
+ * byte's value), so file names that are not UTF-8 survive. */
+void format_json_string(FILE *out, const char *s);
+
+/* One frame: "function at file:line (module)"; without with_line "function at file
+ * (module)".  Unknown parts are left out: "function (module)", and with no function the
+ * module offset "0x1a2b (module)".  A sample without frames prints "[no frames]". */
+void format_frame(FILE *out, const stats_frame_t *f, bool with_line);
+
+/* The label of a group: lineno and traceback "file:line", filename "file", function
+ * "function at file (module)"; a frame without a file falls back to format_frame(). */
+void format_site(FILE *out, enum stats_key key, const stats_frame_t *site);
+
+/* tracemalloc's Statistic (or StatisticDiff when s->is_diff) line without the "#N: "
+ * prefix and newline: "file:line: size=1024 B (+512 B), count=2 (+1), average=512 B".
+ * With color, size differences are red when growing and green when shrinking. */
+void format_statistic(FILE *out, const stats_t *s, const stats_entry_t *e, bool color);
+
+typedef struct format_opts {
+	const char *file;     /* top and info: the snapshot file name */
+	const char *old_file; /* diff */
+	const char *new_file; /* diff */
+	size_t limit;         /* entries to list; 0 lists all */
+	bool color;           /* ANSI colours */
+} format_opts_t;
+
+/* display_top: a title line, "#1: ..." per listed entry (for tracebacks followed by the
+ * stack, one indented frame per line, and a note when it was cut), "N other: ..." when
+ * entries were left out, and "Total: ...". */
+void print_top_text(FILE *out, const stats_t *s, const format_opts_t *o);
+void print_diff_text(FILE *out, const stats_t *s, const format_opts_t *o);
+
+/* One JSON object: {"file" (top) or "old" and "new" (diff), "key", "metric",
+ * "cumulative", "stats": [{"file", "line", "function", "module", ["address"], "size",
+ * "count", ["size_diff", "count_diff"], ["truncated", "frames": [{"function", "file",
+ * "line", "module", ["address"]}]]}], "other": {"entries", "size", "count", [diffs]},
+ * "total": {"size", "count", [diffs]}}, then a newline. */
+void print_top_json(FILE *out, const stats_t *s, const format_opts_t *o);
+void print_diff_json(FILE *out, const stats_t *s, const format_opts_t *o);
+
+/* The header of a profile: every known fact (numbers of -1 are left out), the sample
+ * types present, the numbers of samples, locations and mappings, the totals per metric,
+ * the comments, and one "WARNING: ..." line per non-zero count of lost, untracked,
+ * corrupt or dropped events (red with color). */
+void print_info_text(FILE *out, const profile_t *p, const format_opts_t *o);
+/* The same as one JSON object; "warnings" lists the warning texts. */
+void print_info_json(FILE *out, const profile_t *p, const format_opts_t *o);

@@ -1,0 +1,149 @@
+/* stats.h - tracemalloc-style statistics and comparisons of heap profiles.
+ *
+ * stats_group() is Snapshot.statistics(): it charges every sample of a profile to one
+ * frame of its stack (the innermost one outside the allocator runtime), groups the
+ * samples by a key of that frame (or of the whole stack) and sorts the groups.
+ * stats_compare() is Snapshot.compare_to(): it groups two profiles the same way and
+ * matches the groups by their symbolized key (strings, never addresses).  The results
+ * are plain structs; format.h renders them.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profile.h"
+
+enum stats_key {
+	STATS_KEY_LINENO,    /* file and line of the charged frame */
+	STATS_KEY_FILENAME,  /* file of the charged frame */
+	STATS_KEY_FUNCTION,  /* function, its file and its module */
+	STATS_KEY_TRACEBACK, /* every frame from the charged one outward */
+};
+
+enum stats_metric {
+	STATS_METRIC_INUSE, /* PV_INUSE_SPACE, PV_INUSE_OBJECTS */
+	STATS_METRIC_PEAK,  /* PV_PEAK_SPACE, PV_PEAK_OBJECTS */
+	STATS_METRIC_ALLOC, /* PV_ALLOC_SPACE, PV_ALLOC_OBJECTS */
+};
+
+/* At most this many filters per grouping. */
+#define STATS_MAX_FILTERS 64
+
+/* tracemalloc's Filter: pattern is an fnmatch(3) glob on the file name without
+ * FNM_PATHNAME (so '*' matches '/'), case-sensitive; a frame without a file name is
+ * matched as "".  lineno < 0 matches any line.  all_frames false tests the charged
+ * frame only; true tests every frame of the stack.  A sample is kept iff there is no
+ * inclusive filter or some inclusive filter matches, and no exclusive filter matches. */
+typedef struct stats_filter {
+	bool inclusive;
+	const char *pattern;
+	int64_t lineno;
+	bool all_frames;
+} stats_filter_t;
+
+typedef struct stats_options {
+	enum stats_key key;
+	enum stats_metric metric;
+	/* Every frame from the charged one outward adds to its own key, except frames that
+	 * charging skips (runtime, --skip); a key met twice in a stack counts twice.  Not
+	 * with STATS_KEY_TRACEBACK. */
+	bool cumulative;
+	bool keep_runtime; /* charge allocator runtime frames too */
+	const char *const *skip; /* function-name globs also skipped when charging */
+	size_t nskip;
+	const stats_filter_t *filters;
+	size_t nfilters;   /* at most STATS_MAX_FILTERS */
+	bool has_domain;   /* keep only samples of this domain */
+	int64_t domain;
+	/* 0 sorts every entry; N > 0 guarantees only that the first N entries are the
+	 * greatest, in order (the others follow unordered), which is much faster for a
+	 * top N of many entries; SIZE_MAX leaves every entry unordered. */
+	size_t sort_limit;
+} stats_options_t;
+
+/* One symbolized frame, or the key of a group.  Strings belong to the profile.  address
+ * is the frame's offset in its module (its absolute address when the mapping is
+ * unknown); it is set only when both function and file are unknown, and is then part
+ * of the frame's identity, so distinct unknown sites never merge. */
+typedef struct stats_frame {
+	const char *function; /* NULL when unknown */
+	const char *file;     /* NULL when unknown */
+	int64_t line;         /* 0 when unknown */
+	const char *module;   /* basename of the mapping path, or NULL */
+	uint64_t address;
+	bool empty;           /* the sample had no frames at all */
+} stats_frame_t;
+
+/* One group.  For STATS_KEY_LINENO, site.function and site.module are those of the
+ * first frame seen with that file and line (informative, not part of the key).  For
+ * STATS_KEY_TRACEBACK, frame_ids lists the stack from the charged frame outward as
+ * indices into frame_table; nframes is 0 for other keys. */
+typedef struct stats_entry {
+	stats_frame_t site;
+	int64_t size, count;
+	int64_t size_diff, count_diff; /* stats_compare() only: new minus old */
+	const stats_frame_t *frame_table;
+	const uint32_t *frame_ids;
+	uint32_t nframes;
+	bool truncated; /* some sample of the group had a cut stack */
+} stats_entry_t;
+
+typedef struct stats {
+	enum stats_key key;
+	enum stats_metric metric;
+	bool cumulative;
+	bool is_diff;
+	stats_entry_t *entries; /* sorted, see stats_group() and stats_compare() */
+	size_t nentries;
+	/* Sums over every sample kept by the filters (for cumulative, each sample once). */
+	int64_t total_size, total_count;
+	int64_t total_size_diff, total_count_diff;
+	struct stats_store *store; /* private */
+} stats_t;
+
+/* The frame at position i (0 = charged frame) of a traceback entry. */
+static inline const stats_frame_t *stats_entry_frame(const stats_entry_t *e, uint32_t i)
+{
+	return &e->frame_table[e->frame_ids[i]];
+}
+
+/* Groups the samples of p.  Entries are sorted (see sort_limit) by (size, count, key)
+ * descending, where keys compare by file, line, function, module, address (strings by
+ * strcmp, NULL first), then for tracebacks frame by frame and shorter first.  The result points
+ * into p, which must outlive it.  Returns 0 and sets *out; -ENODATA when p has no
+ * space values for the metric; -EINVAL for bad options (cumulative traceback, too
+ * many filters); -ENOMEM.  *out is untouched on failure. */
+int stats_group(const profile_t *p, const stats_options_t *opt, stats_t **out);
+
+/* Groups old_p and new_p and matches groups by key.  A key only in new_p has diffs
+ * equal to its size and count; one only in old_p has size 0 and negative diffs.
+ * Entries are sorted (see sort_limit) by (|size_diff|, size, |count_diff|, count, key)
+ * descending.
+ * Both profiles must outlive the result.  Returns as stats_group(). */
+int stats_compare(const profile_t *old_p, const profile_t *new_p, const stats_options_t *opt,
+		  stats_t **out);
+
+void stats_free(stats_t *s);
+
+/* Sums the entries past the first limit ones into *rest (sizes, counts and diffs) and
+ * returns how many there are; limit 0 means none are past it. */
+size_t stats_rest(const stats_t *s, size_t limit, stats_entry_t *rest);
+
+/* Sums every sample's values of p into totals (all domains). */
+void stats_totals(const profile_t *p, int64_t totals[PV_COUNT]);
+
+/* The values a metric reads, and names for keys and metrics ("lineno", "inuse"). */
+enum profile_value stats_metric_space(enum stats_metric m);
+enum profile_value stats_metric_objects(enum stats_metric m);
+const char *stats_key_name(enum stats_key k);
+const char *stats_metric_name(enum stats_metric m);
+
+/* Parses a key or metric name; returns 0, or -EINVAL leaving *out untouched. */
+int stats_key_parse(const char *name, enum stats_key *out);
+int stats_metric_parse(const char *name, enum stats_metric *out);
+
+/* Whether a module (mapping path basename) belongs to the allocator runtime: the shim,
+ * libc, libstdc++, libgcc_s, the dynamic loader, jemalloc, tcmalloc. */
+bool stats_module_is_runtime(const char *module);

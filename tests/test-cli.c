@@ -1,0 +1,498 @@
+/* test-cli.c - heapsnap top, diff and info run in-process on small snapshot files.
+ *
+ * Each test works in a fresh temporary directory (Check's fork mode keeps the chdir and
+ * the stdout redirection inside the test), writes profiles built in memory with
+ * pprof_write_fd(), runs cmd_top()/cmd_diff()/cmd_info() with stdout and stderr sent to
+ * files, and compares exit status and output.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "pprof.h"
+#include "profile.h"
+
+struct result {
+	int status;
+	char *out;
+	char *err;
+};
+
+static char tmpdir[64];
+
+static void enter_tmpdir(void)
+{
+	strcpy(tmpdir, "/tmp/heapsnap-cli-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	ck_assert_int_eq(chdir(tmpdir), 0);
+}
+
+static void leave_tmpdir(void)
+{
+	const char *files[] = { "snap.pb.gz", "old.pb.gz", "new.pb.gz", "junk.pb.gz",
+				"nopeak.pb.gz", "out", "err" };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		unlink(files[i]);
+	ck_assert_int_eq(chdir("/"), 0);
+	rmdir(tmpdir);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	char *buf = NULL;
+	size_t cap = 0, n = 0, r;
+	do {
+		if (n + 4096 > cap) {
+			cap = (cap + 4096) * 2;
+			buf = realloc(buf, cap);
+			ck_assert_ptr_nonnull(buf);
+		}
+		r = fread(buf + n, 1, cap - n - 1, f);
+		n += r;
+	} while (r);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Runs cmd on the NULL-terminated arguments with stdout/stderr captured. */
+static struct result run(int (*cmd)(int, char **), const char *arg0, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	va_list ap;
+	va_start(ap, arg0);
+	for (const char *a = arg0; a; a = va_arg(ap, const char *))
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+
+	fflush(stdout);
+	fflush(stderr);
+	int saved_out = dup(1), saved_err = dup(2);
+	int out = open("out", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int err = open("err", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(out, 0);
+	ck_assert_int_ge(err, 0);
+	dup2(out, 1);
+	dup2(err, 2);
+	struct result r = { .status = cmd(argc, argv) };
+	fflush(stdout);
+	fflush(stderr);
+	dup2(saved_out, 1);
+	dup2(saved_err, 2);
+	close(out);
+	close(err);
+	close(saved_out);
+	close(saved_err);
+	r.out = slurp("out");
+	r.err = slurp("err");
+	return r;
+}
+
+static void result_free(struct result *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+static void write_profile(const profile_t *p, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pprof_write_fd(p, fd), 0);
+	close(fd);
+}
+
+static uint32_t loc(profile_t *p, uint32_t map, uint64_t addr, const char *fn,
+		    const char *file, int64_t line)
+{
+	profile_line_t l = { fn, file, line };
+	uint32_t idx;
+	ck_assert_int_eq(profile_add_location(p, p->mappings[map].start + addr, map, &l,
+					      fn || file ? 1 : 0, &idx), 0);
+	return idx;
+}
+
+static void sample(profile_t *p, int64_t size, int64_t count, uint32_t nlocs,
+		   const uint32_t *locs)
+{
+	int64_t v[PV_COUNT] = {
+		[PV_INUSE_SPACE] = size, [PV_INUSE_OBJECTS] = count,
+		[PV_PEAK_SPACE] = size * 2, [PV_PEAK_OBJECTS] = count * 2,
+		[PV_ALLOC_SPACE] = size * 10, [PV_ALLOC_OBJECTS] = count * 10,
+	};
+	ck_assert_int_eq(profile_add_sample(p, locs, nlocs, v, 0, false), 0);
+}
+
+/* The known small profile: scale multiplies the first site's values (for diffs). */
+static profile_t *known_profile(int64_t scale)
+{
+	profile_t *p = profile_new();
+	ck_assert_ptr_nonnull(p);
+	for (int v = 0; v < PV_COUNT; v++)
+		p->has_value[v] = true;
+	p->meta.pid = 4242;
+	p->meta.command = profile_intern(p, "./prog --fast");
+	p->meta.trigger = profile_intern(p, "exit");
+	p->meta.time_nanos = 1700000000123000000;
+	p->meta.frame_limit = 64;
+	p->meta.sampling_period = 0;
+	p->meta.current_bytes = 24686;
+	p->meta.peak_bytes = 50000;
+	p->meta.lost_events = 0;
+	p->meta.untracked_events = 0;
+	p->meta.corrupt_records = 0;
+	p->meta.dropped_stacks = 0;
+	const profile_mapping_t maps[] = {
+		{ 0x400000, 0x500000, 0, "/usr/bin/prog", NULL },
+		{ 0x7f0000000000, 0x7f0000200000, 0, "/lib/x86_64-linux-gnu/libc.so.6", NULL },
+		{ 0x7f1000000000, 0x7f1000100000, 0, "/usr/lib/libfoo.so.1", NULL },
+	};
+	uint32_t idx;
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_int_eq(profile_add_mapping(p, &maps[i], &idx), 0);
+	uint32_t malloc_ = loc(p, 1, 0x100, "malloc", NULL, 0);
+	uint32_t main_ = loc(p, 0, 0x10, "main", "prog.c", 30);
+	uint32_t load = loc(p, 0, 0x20, "load", "prog.c", 12);
+	profile_line_t il[2] = { { "vec_push", "vec.h", 22 }, { "parse", "parse.c", 80 } };
+	uint32_t parse;
+	ck_assert_int_eq(profile_add_location(p, 0x400030, 0, il, 2, &parse), 0);
+	uint32_t foo = loc(p, 2, 0x1234, NULL, NULL, 0);
+
+	sample(p, 20480 * scale, 10 * scale, 3, (uint32_t[]){ malloc_, parse, main_ });
+	sample(p, 4096, 2, 3, (uint32_t[]){ malloc_, load, main_ });
+	sample(p, 100, 1, 2, (uint32_t[]){ malloc_, main_ });
+	sample(p, 10, 1, 2, (uint32_t[]){ foo, main_ });
+	return p;
+}
+
+static void write_known(const char *path, int64_t scale)
+{
+	profile_t *p = known_profile(scale);
+	write_profile(p, path);
+	profile_free(p);
+}
+
+START_TEST(top_text)
+{
+	enter_tmpdir();
+	write_known("snap.pb.gz", 1);
+	struct result r = run(cmd_top, "top", "snap.pb.gz", "-n", "2", NULL);
+	ck_assert_str_eq(r.err, "");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "Top 2 statistics of 'snap.pb.gz' by lineno, metric inuse\n"
+			 "#1: vec.h:22: size=20.0 KiB, count=10, average=2048 B\n"
+			 "#2: prog.c:12: size=4096 B, count=2, average=2048 B\n"
+			 "2 other: size=110 B, count=2\n"
+			 "Total: size=24.1 KiB, count=14\n");
+	result_free(&r);
+
+	r = run(cmd_top, "top", "--metric=alloc", "-k", "function", "snap.pb.gz", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "Top 10 statistics of 'snap.pb.gz' by function, metric alloc\n"
+			 "#1: vec_push at vec.h (prog): size=200 KiB, count=100, average=2048 B\n"
+			 "#2: load at prog.c (prog): size=40.0 KiB, count=20, average=2048 B\n"
+			 "#3: main at prog.c (prog): size=1000 B, count=10, average=100 B\n"
+			 "#4: 0x1234 (libfoo.so.1): size=100 B, count=10, average=10 B\n"
+			 "Total: size=241 KiB, count=140\n");
+	result_free(&r);
+
+	/* prog.c:12 and prog.c:30 in one stack count twice. */
+	r = run(cmd_top, "top", "snap.pb.gz", "--cumulative", "-k", "filename", "-x", "vec.h",
+		"--color=never", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "Top 10 statistics of 'snap.pb.gz' by filename (cumulative), metric inuse\n"
+			 "#1: prog.c: size=8302 B, count=6, average=1384 B\n"
+			 "#2: 0x1234 (libfoo.so.1): size=10 B, count=1, average=10 B\n"
+			 "Total: size=4206 B, count=4\n");
+	result_free(&r);
+
+	r = run(cmd_top, "top", "snap.pb.gz", "--keep-runtime", "-n", "1", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "Top 1 statistics of 'snap.pb.gz' by lineno, metric inuse\n"
+			 "#1: malloc (libc.so.6): size=24.1 KiB, count=13, average=1898 B\n"
+			 "1 other: size=10 B, count=1\n"
+			 "Total: size=24.1 KiB, count=14\n");
+	result_free(&r);
+	leave_tmpdir();
+}
+END_TEST
+
+START_TEST(top_traceback)
+{
+	enter_tmpdir();
+	write_known("snap.pb.gz", 1);
+	struct result r = run(cmd_top, "top", "snap.pb.gz", "-k", "traceback", "-n", "1",
+			      "-i", "*.h:22", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "Top 1 statistics of 'snap.pb.gz' by traceback, metric inuse\n"
+			 "#1: vec.h:22: size=20.0 KiB, count=10, average=2048 B\n"
+			 "    vec_push at vec.h:22 (prog)\n"
+			 "    parse at parse.c:80 (prog)\n"
+			 "    main at prog.c:30 (prog)\n"
+			 "Total: size=20.0 KiB, count=10\n");
+	result_free(&r);
+
+	r = run(cmd_top, "top", "snap.pb.gz", "-k", "traceback", "-n", "1", "--all-frames",
+		"-i", "parse.c", "-i", "*parse.c", "--json", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "{\"file\":\"snap.pb.gz\",\"key\":\"traceback\",\"metric\":\"inuse\","
+			 "\"cumulative\":false,\"stats\":[\n"
+			 "{\"file\":\"vec.h\",\"line\":22,\"function\":\"vec_push\",\"module\":\"prog\","
+			 "\"size\":20480,\"count\":10,\"truncated\":false,\"frames\":["
+			 "{\"file\":\"vec.h\",\"line\":22,\"function\":\"vec_push\",\"module\":\"prog\"},"
+			 "{\"file\":\"parse.c\",\"line\":80,\"function\":\"parse\",\"module\":\"prog\"},"
+			 "{\"file\":\"prog.c\",\"line\":30,\"function\":\"main\",\"module\":\"prog\"}]}\n"
+			 "],\n\"other\":{\"entries\":0,\"size\":0,\"count\":0},\n"
+			 "\"total\":{\"size\":20480,\"count\":10}}\n");
+	result_free(&r);
+	leave_tmpdir();
+}
+END_TEST
+
+START_TEST(top_json)
+{
+	enter_tmpdir();
+	write_known("snap.pb.gz", 1);
+	struct result r = run(cmd_top, "top", "snap.pb.gz", "--json", "-n", "3", "-m", "peak",
+			      NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "{\"file\":\"snap.pb.gz\",\"key\":\"lineno\",\"metric\":\"peak\","
+			 "\"cumulative\":false,\"stats\":[\n"
+			 "{\"file\":\"vec.h\",\"line\":22,\"function\":\"vec_push\",\"module\":\"prog\","
+			 "\"size\":40960,\"count\":20},\n"
+			 "{\"file\":\"prog.c\",\"line\":12,\"function\":\"load\",\"module\":\"prog\","
+			 "\"size\":8192,\"count\":4},\n"
+			 "{\"file\":\"prog.c\",\"line\":30,\"function\":\"main\",\"module\":\"prog\","
+			 "\"size\":200,\"count\":2}\n],\n"
+			 "\"other\":{\"entries\":1,\"size\":20,\"count\":2},\n"
+			 "\"total\":{\"size\":49372,\"count\":28}}\n");
+	result_free(&r);
+	leave_tmpdir();
+}
+END_TEST
+
+START_TEST(diff_text_json)
+{
+	enter_tmpdir();
+	write_known("old.pb.gz", 1);
+	write_known("new.pb.gz", 3);
+	struct result r = run(cmd_diff, "diff", "old.pb.gz", "new.pb.gz", "-n", "2", NULL);
+	ck_assert_str_eq(r.err, "");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "Top 2 differences from 'old.pb.gz' to 'new.pb.gz' by lineno, metric inuse\n"
+			 "#1: vec.h:22: size=60.0 KiB (+40.0 KiB), count=30 (+20), average=2048 B\n"
+			 "#2: prog.c:12: size=4096 B (+0 B), count=2 (+0), average=2048 B\n"
+			 "2 other: size=110 B (+0 B), count=2 (+0)\n"
+			 "Total: size=64.1 KiB (+40.0 KiB), count=34 (+20)\n");
+	result_free(&r);
+
+	r = run(cmd_diff, "diff", "--json", "-n", "1", "new.pb.gz", "old.pb.gz", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "{\"old\":\"new.pb.gz\",\"new\":\"old.pb.gz\",\"key\":\"lineno\",\"metric\":"
+			 "\"inuse\",\"cumulative\":false,\"stats\":[\n"
+			 "{\"file\":\"vec.h\",\"line\":22,\"function\":\"vec_push\",\"module\":\"prog\","
+			 "\"size\":20480,\"count\":10,\"size_diff\":-40960,\"count_diff\":-20}\n],\n"
+			 "\"other\":{\"entries\":3,\"size\":4206,\"count\":4,\"size_diff\":0,"
+			 "\"count_diff\":0},\n"
+			 "\"total\":{\"size\":24686,\"count\":14,\"size_diff\":-40960,"
+			 "\"count_diff\":-20}}\n");
+	result_free(&r);
+	leave_tmpdir();
+}
+END_TEST
+
+START_TEST(info_text_json)
+{
+	enter_tmpdir();
+	profile_t *p = known_profile(1);
+	p->meta.lost_events = 7;
+	write_profile(p, "snap.pb.gz");
+	profile_free(p);
+	struct result r = run(cmd_info, "info", "snap.pb.gz", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "file:             snap.pb.gz\n"
+			 "pid:              4242\n"
+			 "command:          ./prog --fast\n"
+			 "trigger:          exit\n"
+			 "time:             2023-11-14 22:13:20.123 UTC\n"
+			 "frame limit:      64\n"
+			 "sampling period:  0 (every allocation is traced)\n"
+			 "traced current:   24.1 KiB (24686 B)\n"
+			 "traced peak:      48.8 KiB (50000 B)\n"
+			 "lost events:      7\n"
+			 "untracked events: 0\n"
+			 "corrupt records:  0\n"
+			 "dropped stacks:   0\n"
+			 "sample types:     alloc_objects alloc_space inuse_objects inuse_space "
+			 "peak_objects peak_space\n"
+			 "samples:          4\n"
+			 "locations:        5\n"
+			 "mappings:         3\n"
+			 "total inuse:      size=24.1 KiB, count=14\n"
+			 "total peak:       size=48.2 KiB, count=28\n"
+			 "total alloc:      size=241 KiB, count=140\n"
+			 "WARNING: 7 events were lost (not recorded): totals are incomplete\n");
+	result_free(&r);
+
+	r = run(cmd_info, "info", "--json", "snap.pb.gz", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "{\"file\":\"snap.pb.gz\",\"pid\":4242,\"command\":\"./prog --fast\","
+			 "\"trigger\":\"exit\",\"time_nanos\":1700000000123000000,\"frame_limit\":64,"
+			 "\"sampling_period\":0,\"current_bytes\":24686,\"peak_bytes\":50000,"
+			 "\"lost_events\":7,\"untracked_events\":0,\"corrupt_records\":0,"
+			 "\"dropped_stacks\":0,\"sample_types\":[\"alloc_objects\",\"alloc_space\","
+			 "\"inuse_objects\",\"inuse_space\",\"peak_objects\",\"peak_space\"],"
+			 "\"samples\":4,\"locations\":5,\"mappings\":3,\"totals\":{\"inuse\":{\"size\":"
+			 "24686,\"count\":14},\"peak\":{\"size\":49372,\"count\":28},\"alloc\":{\"size\":"
+			 "246860,\"count\":140}},\"comments\":[],\"warnings\":[\"7 events were lost "
+			 "(not recorded): totals are incomplete\"]}\n");
+	result_free(&r);
+
+	/* top says so on stderr too. */
+	r = run(cmd_top, "top", "snap.pb.gz", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.err, "heapsnap: warning: 'snap.pb.gz' misses 7 events"));
+	result_free(&r);
+	leave_tmpdir();
+}
+END_TEST
+
+/* One line on stderr starting with prefix, nothing on stdout, exit status. */
+static void assert_fails(struct result r, int status, const char *prefix)
+{
+	ck_assert_int_eq(r.status, status);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_msg(!strncmp(r.err, prefix, strlen(prefix)), "stderr '%s' lacks '%s'", r.err,
+		      prefix);
+	ck_assert_ptr_nonnull(strchr(r.err, '\n'));
+	ck_assert_ptr_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
+	result_free(&r);
+}
+
+START_TEST(usage_errors)
+{
+	enter_tmpdir();
+	write_known("snap.pb.gz", 1);
+	assert_fails(run(cmd_top, "top", NULL), 2, "heapsnap: top: missing FILE");
+	assert_fails(run(cmd_top, "top", "a", "b", NULL), 2, "heapsnap: top: unexpected argument 'b'");
+	assert_fails(run(cmd_diff, "diff", "snap.pb.gz", NULL), 2,
+		     "heapsnap: diff: missing OLD and NEW");
+	assert_fails(run(cmd_top, "top", "--bogus", "snap.pb.gz", NULL), 2,
+		     "heapsnap: top: unknown option '--bogus'");
+	assert_fails(run(cmd_top, "top", "-q", "snap.pb.gz", NULL), 2,
+		     "heapsnap: top: unknown option '-q'");
+	assert_fails(run(cmd_top, "top", "snap.pb.gz", "-n", NULL), 2,
+		     "heapsnap: top: option '-n' needs an argument");
+	assert_fails(run(cmd_top, "top", "snap.pb.gz", "-n", "ten", NULL), 2,
+		     "heapsnap: top: bad --limit 'ten'");
+	assert_fails(run(cmd_top, "top", "snap.pb.gz", "-n", "-1", NULL), 2,
+		     "heapsnap: top: bad --limit '-1'");
+	assert_fails(run(cmd_top, "top", "snap.pb.gz", "-k", "line", NULL), 2,
+		     "heapsnap: top: bad --key 'line'");
+	assert_fails(run(cmd_top, "top", "snap.pb.gz", "-m", "max", NULL), 2,
+		     "heapsnap: top: bad --metric 'max'");
+	assert_fails(run(cmd_top, "top", "snap.pb.gz", "--domain", "1x", NULL), 2,
+		     "heapsnap: top: bad --domain '1x'");
+	assert_fails(run(cmd_top, "top", "snap.pb.gz", "--color=sometimes", NULL), 2,
+		     "heapsnap: top: bad --color 'sometimes'");
+	assert_fails(run(cmd_diff, "diff", "a", "b", "-k", "traceback", "--cumulative", NULL), 2,
+		     "heapsnap: diff: --cumulative does not apply to -k traceback");
+	assert_fails(run(cmd_info, "info", "-n", "3", "snap.pb.gz", NULL), 2,
+		     "heapsnap: info: unknown option '-n'");
+	leave_tmpdir();
+}
+END_TEST
+
+START_TEST(help)
+{
+	struct result r = run(cmd_top, "top", "--help", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap top FILE"));
+	ck_assert_ptr_nonnull(strstr(r.out, "Example:"));
+	ck_assert_str_eq(r.err, "");
+	result_free(&r);
+	r = run(cmd_diff, "diff", "-h", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap diff OLD NEW"));
+	result_free(&r);
+	r = run(cmd_info, "info", "--help", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap info FILE"));
+	ck_assert_ptr_nonnull(strstr(r.out, "Example:"));
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(read_errors)
+{
+	enter_tmpdir();
+	assert_fails(run(cmd_top, "top", "nope.pb.gz", NULL), 1,
+		     "heapsnap: cannot read 'nope.pb.gz': No such file or directory");
+	FILE *f = fopen("junk.pb.gz", "w");
+	fputs("this is not a profile", f);
+	fclose(f);
+	assert_fails(run(cmd_info, "info", "junk.pb.gz", NULL), 1,
+		     "heapsnap: cannot read 'junk.pb.gz': ");
+	write_known("snap.pb.gz", 1);
+	assert_fails(run(cmd_diff, "diff", "snap.pb.gz", "junk.pb.gz", NULL), 1,
+		     "heapsnap: cannot read 'junk.pb.gz': ");
+
+	profile_t *p = known_profile(1);
+	p->has_value[PV_PEAK_SPACE] = p->has_value[PV_PEAK_OBJECTS] = false;
+	write_profile(p, "nopeak.pb.gz");
+	profile_free(p);
+	assert_fails(run(cmd_top, "top", "-m", "peak", "nopeak.pb.gz", NULL), 1,
+		     "heapsnap: 'nopeak.pb.gz' has no peak values (not a heapsnap snapshot?)");
+	assert_fails(run(cmd_diff, "diff", "-m", "peak", "snap.pb.gz", "nopeak.pb.gz", NULL), 1,
+		     "heapsnap: 'nopeak.pb.gz' has no peak values");
+	struct result r = run(cmd_top, "top", "nopeak.pb.gz", NULL);
+	ck_assert_int_eq(r.status, 0);
+	result_free(&r);
+	leave_tmpdir();
+}
+END_TEST
+
+static Suite *cli_suite(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, top_text);
+	tcase_add_test(tc, top_traceback);
+	tcase_add_test(tc, top_json);
+	tcase_add_test(tc, diff_text_json);
+	tcase_add_test(tc, info_text_json);
+	tcase_add_test(tc, usage_errors);
+	tcase_add_test(tc, help);
+	tcase_add_test(tc, read_errors);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(cli_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
