@@ -1,4 +1,325 @@
-/* placeholder, replaced in this session */
+/* cmd_collect.c - `heapsnap collect`, the collector process the shim starts.
+ *
+ * The loop drains the ring, answers snapshot requests at the ring position each was
+ * made at, and sleeps on a futex when there is nothing to do (producers wake it when
+ * the ring fills up; it wakes itself every few milliseconds to look at requests and
+ * at the process).  It ends when the traced process is gone (pidfd) or has exec'd
+ * (its maps no longer hold our segment): it then drains what is left, writes the exit
+ * snapshot, and, under `heapsnap run`, reports the file on the run pipe.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector.h"
 #include "commands.h"
-int cmd_collect(int argc, char **argv) { (void)argc; (void)argv; fputs("heapsnap: collect: not built yet\n", stderr); return 1; }
+#include "snapfile.h"
+
+#define IDLE_SLEEP_NS (5 * 1000 * 1000)
+#define EXEC_CHECK_NS (250 * 1000 * 1000ull)
+#define BATCH 65536
+#define MERGE_BACKLOG 8
+
+struct collect_args {
+	int shm_fd;
+	pid_t pid;
+	const char *dir;
+	int run_fd;
+};
+
+struct session {
+	collector_t c;
+	struct collect_args a;
+	char command[4096];
+	int pidfd;
+	uint64_t memfd_inode;
+	uint64_t handled;       /* requests answered or merged so far */
+	uint64_t snapshots;     /* files written */
+	uint64_t last_exec_check;
+};
+
+static uint64_t mono_nanos(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void help(FILE *out)
+{
+	fprintf(out,
+		"Usage: heapsnap collect --shm-fd FD --pid PID --dir DIR [--run-fd FD]\n\n"
+		"The collector process.  libheapsnap.so starts it; it is not meant to be run\n"
+		"by hand.  It drains the traced process's event ring from FD and writes\n"
+		"DIR/heapsnap.PID.N.pb.gz on each snapshot request and heapsnap.PID.exit.pb.gz\n"
+		"when the process ends.\n");
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_argv(int argc, char **argv, struct collect_args *a)
+{
+	static const struct option opts[] = {
+		{ "shm-fd", required_argument, NULL, 'f' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "signal", required_argument, NULL, 's' },
+		{ "run-fd", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	*a = (struct collect_args){ .shm_fd = -1, .run_fd = -1 };
+	long v;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+		case 'r':
+			if (parse_int(optarg, 0, INT_MAX, &v) < 0) {
+				fprintf(stderr, "heapsnap: collect: bad fd '%s'\n", optarg);
+				return -EINVAL;
+			}
+			*(opt == 'f' ? &a->shm_fd : &a->run_fd) = (int)v;
+			break;
+		case 'p':
+			if (parse_int(optarg, 1, INT_MAX, &v) < 0) {
+				fprintf(stderr, "heapsnap: collect: bad pid '%s'\n", optarg);
+				return -EINVAL;
+			}
+			a->pid = (pid_t)v;
+			break;
+		case 'd':
+			a->dir = optarg;
+			break;
+		case 's':
+			break;
+		case 'h':
+			help(stdout);
+			return 1;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (a->shm_fd < 0 || a->pid <= 0 || !a->dir || optind != argc) {
+		fprintf(stderr, "heapsnap: collect: needs --shm-fd, --pid and --dir; "
+				"see 'heapsnap collect --help'\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The traced command line, from the control block (the shim read it at start). */
+static void read_command(struct session *s)
+{
+	const struct hs_ctl *ctl = s->c.ctl;
+	size_t n = ctl->command_len < sizeof(ctl->command) ? ctl->command_len : sizeof(ctl->command);
+	if (n >= sizeof(s->command))
+		n = sizeof(s->command) - 1;
+	memcpy(s->command, ctl->command, n);
+	for (size_t i = 0; i < n; i++)
+		if (s->command[i] == '\0')
+			s->command[i] = ' ';
+	while (n > 0 && s->command[n - 1] == ' ')
+		n--;
+	s->command[n] = '\0';
+}
+
+/* Writes one snapshot.  Returns 0 with the path in path_out, or -errno (reported). */
+static int write_snapshot(struct session *s, const char *name, const char *trigger,
+			  uint64_t merged, char *path_out, size_t path_len)
+{
+	profile_t *p;
+	int r = collector_profile(&s->c, trigger, merged, &p);
+	if (r == 0) {
+		if (s->command[0])
+			p->meta.command = profile_intern(p, s->command);
+		char base[128];
+		snprintf(base, sizeof(base), "heapsnap.%d.%s", (int)s->a.pid, name);
+		r = snapfile_write(p, s->a.dir, base, path_out, path_len);
+		profile_free(p);
+		if (r < 0)
+			fprintf(stderr, "heapsnap: cannot write snapshot '%s/%s.pb.gz': %s\n",
+				s->a.dir, base, strerror(-r));
+	} else {
+		fprintf(stderr, "heapsnap: cannot build snapshot %s: %s\n", name, strerror(-r));
+	}
+	if (r == 0)
+		s->snapshots++;
+	return r;
+}
+
+/* Finds the next snapshot request to answer: the oldest one not yet answered, unless
+ * more than MERGE_BACKLOG are waiting (a signal storm), in which case all of them are
+ * merged into the newest.  Returns true with its number and ring position. */
+static bool pending_request(struct session *s, uint64_t *n_out, uint64_t *pos_out)
+{
+	struct hs_ctl *ctl = s->c.ctl;
+	uint64_t count = atomic_load(&ctl->req_count);
+	if (count <= s->handled)
+		return false;
+	uint64_t n = count - s->handled > MERGE_BACKLOG ? count : s->handled + 1;
+	struct hs_request *r = &ctl->req[n % HS_REQ_SLOTS];
+	uint64_t seen = atomic_load_explicit(&r->n, memory_order_acquire);
+	if (seen > n) {
+		/* Overwritten by a later request: this one merges into the newest. */
+		n = count;
+		r = &ctl->req[n % HS_REQ_SLOTS];
+		seen = atomic_load_explicit(&r->n, memory_order_acquire);
+	}
+	if (seen != n)
+		return false; /* the handler is still writing it */
+	*n_out = n;
+	*pos_out = atomic_load(&r->pos);
+	return true;
+}
+
+/* Writes the snapshot for request n once everything before pos is consumed. */
+static void answer_request(struct session *s, uint64_t n, uint64_t pos, bool at_end)
+{
+	while (s->c.pos < pos) {
+		uint64_t got = collector_drain(&s->c, pos, BATCH, at_end);
+		if (!got && !at_end)
+			return; /* not yet published: come back later */
+		if (!got)
+			break;
+	}
+	char name[32], trigger[48], path[PATH_MAX];
+	snprintf(name, sizeof(name), "%" PRIu64, n);
+	snprintf(trigger, sizeof(trigger), "signal %" PRIu64, n);
+	write_snapshot(s, name, trigger, n - s->handled - 1, path, sizeof(path));
+	s->handled = n;
+}
+
+static bool process_gone(struct session *s)
+{
+	if (s->pidfd >= 0) {
+		struct pollfd p = { .fd = s->pidfd, .events = POLLIN };
+		return poll(&p, 1, 0) > 0;
+	}
+	return kill(s->a.pid, 0) < 0 && errno == ESRCH;
+}
+
+/* True when the process no longer maps our segment but maps others: it has exec'd.
+ * A process whose exit hook ran is exiting, never exec'ing. */
+static bool process_execd(struct session *s)
+{
+	uint64_t now = mono_nanos();
+	if (now - s->last_exec_check < EXEC_CHECK_NS || atomic_load(&s->c.ctl->exit_pos))
+		return false;
+	s->last_exec_check = now;
+	return symbolizer_maps_inode(s->c.sym, 0, s->memfd_inode) == 0;
+}
+
+static void idle_wait(struct session *s)
+{
+	struct hs_ctl *ctl = s->c.ctl;
+	atomic_store(&ctl->collector_sleeping, 1);
+	struct hs_rec *slot = &hs_ring(ctl)[s->c.pos & (ctl->ring_cap - 1)];
+	if (atomic_load(&slot->seq) == s->c.pos + 1 || atomic_load(&ctl->req_count) > s->handled) {
+		atomic_store(&ctl->collector_sleeping, 0);
+		return;
+	}
+	struct timespec ts = { 0, IDLE_SLEEP_NS };
+	syscall(SYS_futex, &ctl->collector_sleeping, FUTEX_WAIT, 1, &ts, NULL, 0);
+	atomic_store(&ctl->collector_sleeping, 0);
+}
+
+static const char *end_trigger(struct session *s, bool execd)
+{
+	if (execd)
+		return "exec";
+	return atomic_load(&s->c.ctl->exit_pos) ? "exit" : "ended without exit (killed or crashed)";
+}
+
+static int run(struct session *s)
+{
+	bool execd = false;
+	for (;;) {
+		uint64_t n, pos;
+		if (pending_request(s, &n, &pos)) {
+			answer_request(s, n, pos, false);
+			if (s->handled == n)
+				continue;
+		}
+		uint64_t limit = pending_request(s, &n, &pos) ? pos : UINT64_MAX;
+		if (collector_drain(&s->c, limit, BATCH, false))
+			continue;
+		if (process_gone(s))
+			break;
+		if (process_execd(s)) {
+			execd = true;
+			break;
+		}
+		idle_wait(s);
+	}
+	uint64_t n, pos;
+	if (pending_request(s, &n, &pos))
+		answer_request(s, n, pos, true);
+	while (collector_drain(&s->c, UINT64_MAX, BATCH, true))
+		;
+	char path[PATH_MAX];
+	int r = write_snapshot(s, execd ? "exec" : "exit", end_trigger(s, execd), 0, path,
+			       sizeof(path));
+	if (s->a.run_fd >= 0) {
+		char line[PATH_MAX + 128];
+		int len = r == 0 ? snprintf(line, sizeof(line), "%d %" PRId64 " %s\n", (int)s->a.pid,
+					    s->c.peak_bytes, path)
+				 : snprintf(line, sizeof(line), "%d %" PRId64 " -\n", (int)s->a.pid,
+					    s->c.peak_bytes);
+		if (write(s->a.run_fd, line, (size_t)len) < 0)
+			r = r ? r : -errno;
+	}
+	return r < 0 ? 1 : 0;
+}
+
+int cmd_collect(int argc, char **argv)
+{
+	static struct session s;
+	int r = parse_argv(argc, argv, &s.a);
+	if (r)
+		return r > 0 ? 0 : 2;
+	signal(SIGPIPE, SIG_IGN);
+	struct stat st;
+	if (fstat(s.a.shm_fd, &st) < 0) {
+		fprintf(stderr, "heapsnap: collect: fd %d: %s\n", s.a.shm_fd, strerror(errno));
+		return 1;
+	}
+	s.memfd_inode = st.st_ino;
+	r = collector_attach(&s.c, s.a.shm_fd, s.a.pid);
+	if (r < 0) {
+		fprintf(stderr, "heapsnap: collect: fd %d: %s\n", s.a.shm_fd,
+			r == -EINVAL ? "not a heapsnap ring" : strerror(-r));
+		return 1;
+	}
+	close(s.a.shm_fd);
+	atomic_store(&s.c.ctl->collector_pid, (int32_t)getpid());
+	atomic_store(&s.c.ctl->collector_state, HS_COLLECTOR_RUNNING);
+	s.pidfd = (int)syscall(SYS_pidfd_open, s.a.pid, 0);
+	s.last_exec_check = mono_nanos();
+	read_command(&s);
+	r = run(&s);
+	atomic_store(&s.c.ctl->collector_state, HS_COLLECTOR_DONE);
+	collector_detach(&s.c);
+	return r;
+}

@@ -1,5 +1,461 @@
-/* placeholder, replaced in this session */
+/* cmd_run.c - `heapsnap run` (launch a program traced) and `heapsnap snap` (ask a
+ * traced process for a snapshot).
+ *
+ * run sets LD_PRELOAD to the shim, hands the shim a pipe (HEAPSNAP_RUN_FD) that only
+ * the collector keeps open, waits for the program, then for the collector to report
+ * the exit snapshot, prints where it went, and exits the way the program did (same
+ * status; the same signal re-raised).  snap finds the process's collector, sends the
+ * snapshot signal and prints the path of the file that request produced.
+ */
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <glob.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "commands.h"
-int cmd_run(int argc, char **argv) { (void)argc; (void)argv; fputs("heapsnap: run: not built yet\n", stderr); return 1; }
-int cmd_snap(int argc, char **argv) { (void)argc; (void)argv; fputs("heapsnap: snap: not built yet\n", stderr); return 1; }
+#include "config.h"
+#include "format.h"
+#include "shmlayout.h"
+
+extern char **environ;
+
+static void run_help(FILE *out)
+{
+	fprintf(out,
+		"Usage: heapsnap run [OPTIONS] [--] PROGRAM [ARGS...]\n\n"
+		"Run PROGRAM with every heap allocation traced.  Snapshots are written as\n"
+		"heapsnap.PID.N.pb.gz on each snapshot signal (kill -USR2 PID, or\n"
+		"'heapsnap snap PID') and heapsnap.PID.exit.pb.gz when it ends.\n\n"
+		"Options:\n"
+		"  -o, --dir DIR       write snapshots to DIR (default: the current directory)\n"
+		"  -f, --frames N      frames kept per stack, 1..256 (default 16)\n"
+		"  -s, --signal SIG    snapshot signal: USR1, USR2, RTMIN+N, a number, or none\n"
+		"  -q, --quiet         do not report the snapshot files at the end\n"
+		"  -h, --help          show this help\n\n"
+		"Example:\n"
+		"  heapsnap run -- ./prog --input big.json\n"
+		"  heapsnap top heapsnap.4242.exit.pb.gz\n");
+}
+
+/* Finds `name` the way execvp would; returns false when it is not an executable. */
+static bool find_program(const char *name, char *out, size_t len)
+{
+	if (strchr(name, '/')) {
+		snprintf(out, len, "%s", name);
+		return access(out, X_OK) == 0;
+	}
+	const char *path = getenv("PATH");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		snprintf(out, len, "%.*s/%s", (int)n, n ? path : ".", name);
+		struct stat st;
+		if (access(out, X_OK) == 0 && stat(out, &st) == 0 && S_ISREG(st.st_mode))
+			return true;
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
+
+/* Says why LD_PRELOAD cannot trace the program, or returns NULL when it can. */
+static const char *untraceable(const char *prog)
+{
+	struct stat st;
+	if (stat(prog, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID)))
+		return "is setuid or setgid; the loader ignores LD_PRELOAD for it";
+	int fd = open(prog, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	Elf64_Ehdr eh;
+	const char *why = NULL;
+	if (pread(fd, &eh, sizeof(eh), 0) == sizeof(eh) && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
+	    eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr)) {
+		bool interp = false, dynamic = false;
+		for (int i = 0; i < eh.e_phnum; i++) {
+			Elf64_Phdr ph;
+			if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * sizeof(ph))) !=
+			    sizeof(ph))
+				break;
+			interp |= ph.p_type == PT_INTERP;
+			dynamic |= ph.p_type == PT_DYNAMIC;
+		}
+		if (!interp && !(eh.e_type == ET_DYN && dynamic))
+			why = "is statically linked; LD_PRELOAD cannot trace it";
+	}
+	close(fd);
+	return why;
+}
+
+/* The shim next to this binary: the build tree, then the install tree. */
+static bool find_shim(char *out, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		*strrchr(self, '/') = '\0';
+		static const char *const rel[] = {
+			"/../preload/libheapsnap.so", "/../lib/x86_64-linux-gnu/libheapsnap.so",
+			"/../lib64/libheapsnap.so", "/../lib/libheapsnap.so",
+		};
+		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+			snprintf(out, len, "%s%s", self, rel[i]);
+			char *real = realpath(out, NULL);
+			if (real) {
+				snprintf(out, len, "%s", real);
+				free(real);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+struct run_args {
+	const char *dir;
+	const char *frames;
+	const char *signal;
+	bool quiet;
+	char **argv;
+};
+
+static int run_parse_argv(int argc, char **argv, struct run_args *a)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'o' },
+		{ "frames", required_argument, NULL, 'f' },
+		{ "signal", required_argument, NULL, 's' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	*a = (struct run_args){ 0 };
+	int opt;
+	while ((opt = getopt_long(argc, argv, "+o:f:s:qh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'o':
+			a->dir = optarg;
+			break;
+		case 'f': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || end == optarg || v < 1 || v > HS_FRAMES_MAX) {
+				fprintf(stderr, "heapsnap: run: --frames takes 1..%d, not '%s'\n",
+					HS_FRAMES_MAX, optarg);
+				return -EINVAL;
+			}
+			a->frames = optarg;
+			break;
+		}
+		case 's':
+			a->signal = optarg;
+			break;
+		case 'q':
+			a->quiet = true;
+			break;
+		case 'h':
+			run_help(stdout);
+			return 1;
+		default:
+			fprintf(stderr, "heapsnap: run: see 'heapsnap run --help'\n");
+			return -EINVAL;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "heapsnap: run: no program given; see 'heapsnap run --help'\n");
+		return -EINVAL;
+	}
+	a->argv = argv + optind;
+	return 0;
+}
+
+/* Builds the program's LD_PRELOAD: the shim first, then whatever was there. */
+static char *preload_value(const char *shim)
+{
+	const char *old = getenv("LD_PRELOAD");
+	size_t len = strlen(shim) + (old ? strlen(old) + 1 : 0) + 1;
+	char *v = malloc(len);
+	if (v)
+		snprintf(v, len, "%s%s%s", shim, old && *old ? ":" : "", old ? old : "");
+	return v;
+}
+
+static void report_snapshots(int fd, bool quiet)
+{
+	FILE *f = fdopen(fd, "r");
+	if (!f)
+		return;
+	char line[PATH_MAX + 128];
+	while (fgets(line, sizeof(line), f)) {
+		int pid;
+		int64_t peak;
+		char path[PATH_MAX];
+		if (sscanf(line, "%d %" SCNd64 " %4095s", &pid, &peak, path) != 3 || quiet)
+			continue;
+		char size[FORMAT_SIZE_MAX];
+		format_size(size, peak, false);
+		if (strcmp(path, "-"))
+			fprintf(stderr, "heapsnap: %s (pid %d, traced peak %s)\n", path, pid, size);
+		else
+			fprintf(stderr, "heapsnap: pid %d: the exit snapshot could not be written\n",
+				pid);
+	}
+	fclose(f);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_args a;
+	int r = run_parse_argv(argc, argv, &a);
+	if (r)
+		return r > 0 ? 0 : 2;
+	char prog[PATH_MAX], shim[PATH_MAX], self[PATH_MAX];
+	if (!find_program(a.argv[0], prog, sizeof(prog))) {
+		fprintf(stderr, "heapsnap: run: '%s': no such program\n", a.argv[0]);
+		return 1;
+	}
+	const char *why = untraceable(prog);
+	if (why) {
+		fprintf(stderr, "heapsnap: %s %s\n", prog, why);
+		return 1;
+	}
+	if (!find_shim(shim, sizeof(shim))) {
+		fprintf(stderr, "heapsnap: run: cannot find libheapsnap.so next to this binary\n");
+		return 1;
+	}
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		fprintf(stderr, "heapsnap: run: /proc/self/exe: %s\n", strerror(errno));
+		return 1;
+	}
+	self[n] = '\0';
+	if (a.dir) {
+		struct stat st;
+		if (stat(a.dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(a.dir, W_OK) < 0) {
+			fprintf(stderr, "heapsnap: run: cannot write snapshots to '%s': %s\n", a.dir,
+				errno ? strerror(errno) : "not a directory");
+			return 1;
+		}
+	}
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		fprintf(stderr, "heapsnap: run: pipe: %s\n", strerror(errno));
+		return 1;
+	}
+	char *preload = preload_value(shim);
+	if (!preload) {
+		fprintf(stderr, "heapsnap: run: out of memory\n");
+		return 1;
+	}
+	pid_t child = fork();
+	if (child < 0) {
+		fprintf(stderr, "heapsnap: run: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (child == 0) {
+		char fdbuf[16];
+		int wfd = fcntl(pipefd[1], F_DUPFD, 3); /* inheritable copy for the shim */
+		snprintf(fdbuf, sizeof(fdbuf), "%d", wfd);
+		setenv("LD_PRELOAD", preload, 1);
+		setenv(HS_ENV_RUN_FD, fdbuf, 1);
+		setenv(HS_ENV_COLLECTOR, self, 1);
+		if (a.dir)
+			setenv("HEAPSNAP_DIR", a.dir, 1);
+		if (a.frames)
+			setenv("HEAPSNAP_FRAMES", a.frames, 1);
+		if (a.signal)
+			setenv("HEAPSNAP_SIGNAL", a.signal, 1);
+		execv(prog, a.argv);
+		fprintf(stderr, "heapsnap: run: cannot execute '%s': %s\n", prog, strerror(errno));
+		_exit(127);
+	}
+	free(preload);
+	close(pipefd[1]);
+	/* Like time(1): the terminal's signals are for the program. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	int status;
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR) {
+			fprintf(stderr, "heapsnap: run: waitpid: %s\n", strerror(errno));
+			return 1;
+		}
+	report_snapshots(pipefd[0], a.quiet);
+	if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+		signal(sig, SIG_DFL);
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		raise(sig);
+		return 128 + sig;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+/* ---- snap ---- */
+
+static void snap_help(FILE *out)
+{
+	fprintf(out,
+		"Usage: heapsnap snap [--timeout SECONDS] PID\n\n"
+		"Ask traced process PID for a snapshot and print the path of the file once it\n"
+		"is written.  Exit status 1 if PID is not traced or no file appears in time\n"
+		"(default 30 seconds).\n\n"
+		"Example:\n"
+		"  heapsnap snap 4242      # prints e.g. ./heapsnap.4242.3.pb.gz\n");
+}
+
+/* Finds the collector of pid: its --dir and --signal.  Returns false when none. */
+static bool find_collector(pid_t pid, char *dir, size_t dirlen, int *sig)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return false;
+	bool found = false;
+	struct dirent *e;
+	char want[32];
+	snprintf(want, sizeof(want), "%d", (int)pid);
+	while (!found && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char path[300], buf[8192];
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		/* argv: heapsnap collect --shm-fd 3 --pid P --dir D --signal S ... */
+		char *args[16];
+		int na = 0;
+		for (char *p = buf; p < buf + n && na < 16; p += strlen(p) + 1)
+			args[na++] = p;
+		if (na < 10 || strcmp(args[1], "collect"))
+			continue;
+		const char *apid = NULL, *adir = NULL, *asig = NULL;
+		for (int i = 2; i + 1 < na; i++) {
+			if (!strcmp(args[i], "--pid"))
+				apid = args[i + 1];
+			else if (!strcmp(args[i], "--dir"))
+				adir = args[i + 1];
+			else if (!strcmp(args[i], "--signal"))
+				asig = args[i + 1];
+		}
+		if (apid && adir && asig && !strcmp(apid, want)) {
+			snprintf(dir, dirlen, "%s", adir);
+			*sig = atoi(asig);
+			found = true;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* The highest request number among DIR/heapsnap.PID.N.pb.gz files, and its path. */
+static long newest_snapshot(const char *dir, pid_t pid, char *path, size_t len)
+{
+	char pattern[PATH_MAX];
+	snprintf(pattern, sizeof(pattern), "%s/heapsnap.%d.*.pb.gz", dir, (int)pid);
+	glob_t g;
+	long best = 0;
+	if (glob(pattern, 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			const char *base = strrchr(g.gl_pathv[i], '/') + 1;
+			char *end;
+			const char *num = strchr(base + strlen("heapsnap."), '.') + 1;
+			long n = strtol(num, &end, 10);
+			if (end != num && n > best) {
+				best = n;
+				snprintf(path, len, "%s", g.gl_pathv[i]);
+			}
+		}
+		globfree(&g);
+	}
+	return best;
+}
+
+int cmd_snap(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	double timeout = 30;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
+		char *end;
+		switch (opt) {
+		case 't':
+			timeout = strtod(optarg, &end);
+			if (*end || end == optarg || !(timeout > 0)) {
+				fprintf(stderr, "heapsnap: snap: bad --timeout '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			snap_help(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "heapsnap: snap: see 'heapsnap snap --help'\n");
+			return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "heapsnap: snap: needs one PID; see 'heapsnap snap --help'\n");
+		return 2;
+	}
+	char *end;
+	long pid = strtol(argv[optind], &end, 10);
+	if (*end || pid <= 0 || pid > INT_MAX) {
+		fprintf(stderr, "heapsnap: snap: '%s' is not a pid\n", argv[optind]);
+		return 2;
+	}
+	char dir[PATH_MAX], path[PATH_MAX];
+	int sig;
+	if (!find_collector((pid_t)pid, dir, sizeof(dir), &sig)) {
+		fprintf(stderr, "heapsnap: snap: process %ld is not traced by heapsnap (no collector "
+				"found)\n", pid);
+		return 1;
+	}
+	if (!sig) {
+		fprintf(stderr, "heapsnap: snap: process %ld was started with HEAPSNAP_SIGNAL=none\n",
+			pid);
+		return 1;
+	}
+	long before = newest_snapshot(dir, (pid_t)pid, path, sizeof(path));
+	if (kill((pid_t)pid, sig) < 0) {
+		fprintf(stderr, "heapsnap: snap: cannot signal %ld: %s\n", pid, strerror(errno));
+		return 1;
+	}
+	struct timespec step = { 0, 10 * 1000 * 1000 };
+	for (double waited = 0; waited < timeout; waited += 0.01) {
+		if (newest_snapshot(dir, (pid_t)pid, path, sizeof(path)) > before) {
+			printf("%s\n", path);
+			return 0;
+		}
+		nanosleep(&step, NULL);
+	}
+	fprintf(stderr, "heapsnap: snap: no snapshot of %ld appeared in %s within %g s\n", pid,
+		dir, timeout);
+	return 1;
+}

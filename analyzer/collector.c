@@ -1,1 +1,470 @@
-/* placeholder, replaced in this session */
+/* collector.c - draining the ring into the live table and per-stack counters.
+ *
+ * Records are consumed strictly in ring order, so for every address the collector sees
+ * its allocation and release in the order the allocator performed them (the shim
+ * reserves releases before the real free).  Every field read from shared memory is
+ * checked: a bad kind or stack id is counted as corrupt; a stack's frames are copied
+ * out once, bounds-checked, on first sight, with the module of each frame resolved
+ * while the process still maps it.
+ */
+#include "collector.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t now_nanos(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* Whether [off, off + count * size) lies inside a segment of total bytes. */
+static bool fits(uint64_t off, uint64_t count, uint64_t size, uint64_t total)
+{
+	return off <= total && count <= (total - off) / size;
+}
+
+int collector_attach(collector_t *c, int fd, pid_t pid)
+{
+	memset(c, 0, sizeof(*c));
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	uint64_t total = (uint64_t)st.st_size;
+	if (total < sizeof(struct hs_ctl))
+		return -EINVAL;
+	struct hs_ctl *ctl = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (ctl == MAP_FAILED)
+		return -errno;
+	if (ctl->magic != HS_SHM_MAGIC || ctl->version != HS_SHM_VERSION ||
+	    ctl->total_size != total || !is_pow2(ctl->ring_cap) || !is_pow2(ctl->slots_cap) ||
+	    !fits(ctl->ring_off, ctl->ring_cap, sizeof(struct hs_rec), total) ||
+	    !fits(ctl->slots_off, ctl->slots_cap, sizeof(struct hs_slot), total) ||
+	    !fits(ctl->stacks_off, ctl->stacks_cap, sizeof(struct hs_stack), total) ||
+	    !fits(ctl->frames_off, ctl->frames_cap, sizeof(uint64_t), total) ||
+	    !fits(ctl->modules_off, ctl->modules_cap, sizeof(struct hs_module), total) ||
+	    !fits(ctl->paths_off, ctl->paths_cap, 1, total) ||
+	    ctl->stacks_cap > UINT32_MAX || ctl->frame_limit == 0 ||
+	    ctl->frame_limit > HS_FRAMES_MAX) {
+		munmap(ctl, total);
+		return -EINVAL;
+	}
+	c->ctl = ctl;
+	c->shm_size = total;
+	c->pid = pid;
+	c->pos = atomic_load(&ctl->tail);
+	int r = addrtab_init(&c->live);
+	if (r == 0 && !(c->sym = symbolizer_new(pid)))
+		r = -ENOMEM;
+	if (r < 0)
+		collector_detach(c);
+	return r;
+}
+
+void collector_detach(collector_t *c)
+{
+	if (c->ctl)
+		munmap(c->ctl, c->shm_size);
+	addrtab_free(&c->live);
+	symbolizer_free(c->sym);
+	free(c->stats);
+	free(c->stacks);
+	free(c->frames);
+	free(c->frame_modules);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Copies module entries the shim has published since the last call. */
+static void modules_sync(collector_t *c)
+{
+	struct hs_ctl *ctl = c->ctl;
+	uint64_t n = atomic_load_explicit(&ctl->nmodules, memory_order_acquire);
+	if (n > ctl->modules_cap)
+		n = ctl->modules_cap;
+	for (; c->nmodules_seen < n; c->nmodules_seen++) {
+		struct hs_module m = hs_modules(ctl)[c->nmodules_seen];
+		char path[4096];
+		if (m.path_len >= sizeof(path) || m.path_off > ctl->paths_cap ||
+		    m.path_len > ctl->paths_cap - m.path_off) {
+			c->corrupt++;
+			continue;
+		}
+		memcpy(path, hs_paths(ctl) + m.path_off, m.path_len);
+		path[m.path_len] = '\0';
+		symbolizer_add_module(c->sym, path, m.lo, m.hi, m.bias, m.offset);
+	}
+}
+
+static uint32_t module_of(collector_t *c, uint64_t ip)
+{
+	uint32_t m = symbolizer_module_of(c->sym, ip);
+	if (m == SYM_NO_MODULE &&
+	    atomic_load_explicit(&c->ctl->nmodules, memory_order_acquire) > c->nmodules_seen) {
+		modules_sync(c);
+		m = symbolizer_module_of(c->sym, ip);
+	}
+	return m;
+}
+
+/* Makes room for stack ids below n.  Returns false when out of memory. */
+static bool stats_reserve(collector_t *c, uint64_t n)
+{
+	if (n <= c->nstats)
+		return true;
+	uint64_t cap = c->nstats ? c->nstats : 1024;
+	while (cap < n)
+		cap *= 2;
+	struct stack_stats *s = realloc(c->stats, cap * sizeof(*s));
+	if (!s)
+		return false;
+	c->stats = s;
+	struct stack_copy *k = realloc(c->stacks, cap * sizeof(*k));
+	if (!k)
+		return false;
+	c->stacks = k;
+	memset(c->stats + c->nstats, 0, (cap - c->nstats) * sizeof(*s));
+	memset(c->stacks + c->nstats, 0, (cap - c->nstats) * sizeof(*k));
+	c->nstats = cap;
+	return true;
+}
+
+/* Copies stack id's frames out of shared memory on first sight.  Returns false (the
+ * caller counts a corrupt record) when the entry does not make sense. */
+static bool stack_copy(collector_t *c, uint32_t id)
+{
+	struct stack_copy *k = &c->stacks[id];
+	if (k->seen)
+		return true;
+	k->seen = 1;
+	if (id == HS_STACK_UNKNOWN)
+		return true;
+	struct hs_stack e = hs_stacks(c->ctl)[id];
+	if (e.nframes > c->ctl->frame_limit || e.first > c->ctl->frames_cap ||
+	    e.nframes > c->ctl->frames_cap - e.first)
+		return false;
+	if (c->nframes + e.nframes > c->frames_cap) {
+		uint64_t cap = c->frames_cap ? c->frames_cap * 2 : 4096;
+		while (cap < c->nframes + e.nframes)
+			cap *= 2;
+		uint64_t *f = realloc(c->frames, cap * sizeof(*f));
+		if (!f)
+			return false;
+		c->frames = f;
+		uint32_t *m = realloc(c->frame_modules, cap * sizeof(*m));
+		if (!m)
+			return false;
+		c->frame_modules = m;
+		c->frames_cap = cap;
+	}
+	if (c->nframes > UINT32_MAX - e.nframes)
+		return false;
+	k->first = (uint32_t)c->nframes;
+	k->nframes = e.nframes;
+	k->flags = (uint8_t)(e.flags & HS_STACK_TRUNCATED);
+	const uint64_t *src = &hs_frames(c->ctl)[e.first];
+	for (uint16_t i = 0; i < e.nframes; i++) {
+		uint64_t ip = src[i];
+		c->frames[c->nframes + i] = ip;
+		c->frame_modules[c->nframes + i] = module_of(c, ip);
+	}
+	c->nframes += e.nframes;
+	return true;
+}
+
+/* Brings s's at-peak counters up to date before it changes (design.md's epochs). */
+static inline void stats_touch(collector_t *c, struct stack_stats *s)
+{
+	if (s->mod_epoch < c->epoch) {
+		s->peak_bytes = s->inuse_bytes;
+		s->peak_blocks = s->inuse_blocks;
+		s->mod_epoch = c->epoch;
+	}
+}
+
+static void release(collector_t *c, uint32_t stack, uint64_t size)
+{
+	struct stack_stats *s = &c->stats[stack];
+	stats_touch(c, s);
+	s->inuse_bytes -= (int64_t)size;
+	s->inuse_blocks--;
+	c->current_bytes -= (int64_t)size;
+}
+
+static void on_alloc(collector_t *c, const struct hs_rec *r)
+{
+	uint32_t stack = r->stack;
+	uint64_t nstacks = atomic_load_explicit(&c->ctl->nstacks, memory_order_acquire);
+	if (stack >= c->ctl->stacks_cap || stack >= nstacks || !stats_reserve(c, stack + 1ull) ||
+	    !stack_copy(c, stack)) {
+		c->corrupt++;
+		stack = HS_STACK_UNKNOWN;
+		if (!stats_reserve(c, 1))
+			return;
+		c->stacks[0].seen = 1;
+	}
+	if (!r->addr || r->size > (uint64_t)INT64_MAX / 4) {
+		c->corrupt++;
+		return;
+	}
+	uint64_t old_size;
+	uint32_t old_stack;
+	int err;
+	if (addrtab_put(&c->live, r->addr, r->size, stack, &old_size, &old_stack, &err)) {
+		/* The block's release was never seen (passed through untraced): drop it. */
+		c->missed_frees++;
+		release(c, old_stack, old_size);
+	}
+	if (err < 0) {
+		c->corrupt++;
+		return;
+	}
+	struct stack_stats *s = &c->stats[stack];
+	stats_touch(c, s);
+	s->inuse_bytes += (int64_t)r->size;
+	s->inuse_blocks++;
+	s->alloc_bytes += (int64_t)r->size;
+	s->alloc_blocks++;
+	c->current_bytes += (int64_t)r->size;
+	if (c->current_bytes > c->peak_bytes) {
+		c->peak_bytes = c->current_bytes;
+		c->epoch++;
+	}
+}
+
+static void on_free(collector_t *c, const struct hs_rec *r)
+{
+	uint64_t size;
+	uint32_t stack;
+	if (addrtab_take(&c->live, r->addr, &size, &stack))
+		release(c, stack, size);
+	else
+		c->unmatched_frees++;
+}
+
+static void apply(collector_t *c, const struct hs_rec *r)
+{
+	switch (r->kind) {
+	case HS_REC_ALLOC:
+		on_alloc(c, r);
+		break;
+	case HS_REC_FREE:
+		on_free(c, r);
+		break;
+	case HS_REC_NOOP:
+		break;
+	default:
+		c->corrupt++;
+	}
+	c->events++;
+}
+
+static void publish_tail(collector_t *c)
+{
+	struct hs_ctl *ctl = c->ctl;
+	atomic_store_explicit(&ctl->tail, c->pos, memory_order_release);
+	if (atomic_load(&ctl->space_waiters)) {
+		atomic_fetch_add(&ctl->space_seq, 1);
+		syscall(SYS_futex, &ctl->space_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	}
+}
+
+uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_end)
+{
+	struct hs_ctl *ctl = c->ctl;
+	struct hs_rec *ring = hs_ring(ctl);
+	uint64_t mask = ctl->ring_cap - 1, n = 0;
+	uint64_t head = atomic_load(&ctl->head);
+	uint64_t end = at_end ? c->pos + ctl->ring_cap : UINT64_MAX;
+	if (at_end && head < end)
+		end = head;
+	while (c->pos < limit && c->pos < end && n < max) {
+		struct hs_rec *slot = &ring[c->pos & mask];
+		if (atomic_load_explicit(&slot->seq, memory_order_acquire) != c->pos + 1) {
+			if (!at_end)
+				break;
+			c->lost_at_end++;
+		} else {
+			struct hs_rec r;
+			r.addr = slot->addr;
+			r.size = slot->size;
+			r.stack = slot->stack;
+			r.kind = slot->kind;
+			r.domain = slot->domain;
+			apply(c, &r);
+		}
+		c->pos++;
+		n++;
+		if ((n & 4095) == 0)
+			publish_tail(c);
+	}
+	if (at_end && c->pos == end && head > end) {
+		/* Reserved by threads still waiting for room when the process ended. */
+		c->lost_at_end += head - end;
+		c->pos = head;
+	}
+	if (n)
+		publish_tail(c);
+	return n;
+}
+
+uint64_t collector_memory(const collector_t *c)
+{
+	return addrtab_memory(&c->live) + c->nstats * (sizeof(*c->stats) + sizeof(*c->stacks)) +
+	       c->frames_cap * (sizeof(*c->frames) + sizeof(*c->frame_modules)) +
+	       symbolizer_memory(c->sym);
+}
+
+/* Bytes of the shared segment in use: the ring, and the stack table so far. */
+static uint64_t shm_memory(const struct hs_ctl *ctl)
+{
+	uint64_t stacks = atomic_load(&((struct hs_ctl *)ctl)->nstacks);
+	uint64_t frames = atomic_load(&((struct hs_ctl *)ctl)->nframes);
+	if (stacks > ctl->stacks_cap)
+		stacks = ctl->stacks_cap;
+	if (frames > ctl->frames_cap)
+		frames = ctl->frames_cap;
+	return ctl->ring_cap * sizeof(struct hs_rec) +
+	       stacks * (sizeof(struct hs_stack) + 2 * sizeof(struct hs_slot)) +
+	       frames * sizeof(uint64_t);
+}
+
+struct loc_slot {
+	uint64_t ip;
+	uint32_t module;
+	uint32_t loc; /* PROFILE_NONE: empty */
+};
+
+/* A per-profile map from (module, frame address) to location index. */
+struct loc_map {
+	struct loc_slot *slots;
+	uint64_t mask, count;
+};
+
+static struct loc_slot *loc_find(struct loc_map *m, uint64_t ip, uint32_t module)
+{
+	uint64_t i = ((ip ^ ((uint64_t)module << 40)) * 0x9e3779b97f4a7c15ull >> 17) & m->mask;
+	while (m->slots[i].loc != PROFILE_NONE &&
+	       (m->slots[i].ip != ip || m->slots[i].module != module))
+		i = (i + 1) & m->mask;
+	return &m->slots[i];
+}
+
+static int loc_map_init(struct loc_map *m, uint64_t cap)
+{
+	m->slots = malloc(cap * sizeof(*m->slots));
+	if (!m->slots)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < cap; i++)
+		m->slots[i].loc = PROFILE_NONE;
+	m->mask = cap - 1;
+	m->count = 0;
+	return 0;
+}
+
+/* Doubles the map when it is half full.  Returns 0 or -ENOMEM. */
+static int loc_map_grow(struct loc_map *m)
+{
+	if (m->count * 2 < m->mask + 1)
+		return 0;
+	struct loc_map bigger;
+	if (loc_map_init(&bigger, (m->mask + 1) * 2) < 0)
+		return -ENOMEM;
+	for (uint64_t i = 0; i <= m->mask; i++)
+		if (m->slots[i].loc != PROFILE_NONE)
+			*loc_find(&bigger, m->slots[i].ip, m->slots[i].module) = m->slots[i];
+	bigger.count = m->count;
+	free(m->slots);
+	*m = bigger;
+	return 0;
+}
+
+static int add_sample(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t *mapping_cache,
+		      uint32_t id)
+{
+	const struct stack_copy *k = &c->stacks[id];
+	const struct stack_stats *s = &c->stats[id];
+	uint32_t locs[HS_FRAMES_MAX];
+	for (uint16_t i = 0; i < k->nframes; i++) {
+		uint64_t ip = c->frames[k->first + i];
+		uint32_t module = c->frame_modules[k->first + i];
+		if (loc_map_grow(lm) < 0)
+			return -ENOMEM;
+		struct loc_slot *slot = loc_find(lm, ip, module);
+		if (slot->loc == PROFILE_NONE) {
+			int r = symbolizer_add_location(c->sym, p, module, ip, mapping_cache, &slot->loc);
+			if (r < 0)
+				return r;
+			slot->ip = ip;
+			slot->module = module;
+			lm->count++;
+		}
+		locs[i] = slot->loc;
+	}
+	bool at_peak = s->mod_epoch == c->epoch;
+	int64_t value[PV_COUNT] = {
+		[PV_ALLOC_OBJECTS] = s->alloc_blocks,
+		[PV_ALLOC_SPACE] = s->alloc_bytes,
+		[PV_INUSE_OBJECTS] = s->inuse_blocks,
+		[PV_INUSE_SPACE] = s->inuse_bytes,
+		[PV_PEAK_OBJECTS] = at_peak ? s->peak_blocks : s->inuse_blocks,
+		[PV_PEAK_SPACE] = at_peak ? s->peak_bytes : s->inuse_bytes,
+	};
+	return profile_add_sample(p, locs, k->nframes, value, 0, k->flags & HS_STACK_TRUNCATED);
+}
+
+int collector_profile(collector_t *c, const char *trigger, uint64_t merged, profile_t **out)
+{
+	profile_t *p = profile_new();
+	if (!p)
+		return -ENOMEM;
+	struct hs_ctl *ctl = c->ctl;
+	uint64_t now = now_nanos();
+	p->meta.pid = c->pid;
+	p->meta.trigger = profile_intern(p, trigger);
+	p->meta.time_nanos = (int64_t)now;
+	p->meta.duration_nanos = now > ctl->start_nanos ? (int64_t)(now - ctl->start_nanos) : 0;
+	p->meta.frame_limit = ctl->frame_limit;
+	p->meta.sampling_period = 0;
+	p->meta.current_bytes = c->current_bytes;
+	p->meta.peak_bytes = c->peak_bytes;
+	p->meta.lost_events = (int64_t)(atomic_load(&ctl->lost) + c->lost_at_end);
+	p->meta.corrupt_records = (int64_t)c->corrupt;
+	p->meta.unmatched_frees = (int64_t)c->unmatched_frees;
+	p->meta.dropped_stacks = (int64_t)atomic_load(&ctl->dropped_stacks);
+	p->meta.merged_requests = (int64_t)merged;
+	p->meta.overhead_bytes = (int64_t)(collector_memory(c) + shm_memory(ctl));
+	for (int v = 0; v < PV_COUNT; v++)
+		p->has_value[v] = true;
+
+	uint32_t nmod = symbolizer_modules(c->sym);
+	uint32_t *mapping_cache = malloc((nmod + 1) * sizeof(*mapping_cache));
+	struct loc_map lm = { 0 };
+	int r = mapping_cache ? loc_map_init(&lm, 4096) : -ENOMEM;
+	for (uint32_t i = 0; mapping_cache && i <= nmod; i++)
+		mapping_cache[i] = PROFILE_NONE;
+	for (uint64_t id = 0; r == 0 && id < c->nstats; id++)
+		if (c->stacks[id].seen && c->stats[id].alloc_blocks > 0)
+			r = add_sample(c, p, &lm, mapping_cache, (uint32_t)id);
+	free(lm.slots);
+	free(mapping_cache);
+	if (r < 0) {
+		profile_free(p);
+		return r;
+	}
+	*out = p;
+	return 0;
+}

@@ -1,1 +1,396 @@
-/* placeholder, replaced in this session */
+/* symbolize.c - modules and lines for frame addresses (see symbolize.h).
+ *
+ * Modules come from the shim's shared module table (path, executable range, load
+ * bias), kept here in a sorted array of ranges for lookup.  Each module gets its own
+ * libdwfl session on first use, reported offline from the file on disk, so a module
+ * symbolizes after its process has exited; results are cached per (module, address).
+ */
+#include "symbolize.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+#include <unistd.h>
+
+/* From libstdc++ (C linkage). */
+char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+struct mapping {
+	uint64_t start, end, offset;
+	uint32_t module;
+};
+
+struct module {
+	char *path;           /* as the maps file names it, " (deleted)" removed */
+	bool elf_tried;
+	uint64_t exec_start, exec_end, exec_offset; /* its (first) executable segment */
+	int64_t bias;         /* process address - file virtual address */
+	bool bias_known;
+	Dwfl *dwfl;
+	Dwfl_Module *dwmod;
+	char *build_id;
+};
+
+struct sym_line {
+	char *function, *file;
+	int64_t line;
+};
+
+struct sym_cache {
+	struct {
+		uint32_t module;
+		uint64_t ip;
+	} key;
+	uint32_t nlines;
+	struct sym_line *lines;
+	UT_hash_handle hh;
+};
+
+struct symbolizer {
+	pid_t pid;
+	struct mapping *maps;
+	size_t nmaps, maps_cap;
+	struct module *modules;
+	uint32_t nmodules, modules_cap;
+	struct sym_cache *cache;
+	size_t cache_bytes;
+};
+
+static const Dwfl_Callbacks offline_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+};
+
+symbolizer_t *symbolizer_new(pid_t pid)
+{
+	symbolizer_t *s = calloc(1, sizeof(*s));
+	if (s)
+		s->pid = pid;
+	elf_version(EV_CURRENT);
+	return s;
+}
+
+static void free_lines(struct sym_line *lines, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		free(lines[i].function);
+		free(lines[i].file);
+	}
+	free(lines);
+}
+
+void symbolizer_free(symbolizer_t *s)
+{
+	if (!s)
+		return;
+	struct sym_cache *c, *tmp;
+	HASH_ITER(hh, s->cache, c, tmp) {
+		HASH_DEL(s->cache, c);
+		free_lines(c->lines, c->nlines);
+		free(c);
+	}
+	for (uint32_t i = 0; i < s->nmodules; i++) {
+		if (s->modules[i].dwfl)
+			dwfl_end(s->modules[i].dwfl);
+		free(s->modules[i].path);
+		free(s->modules[i].build_id);
+	}
+	free(s->modules);
+	free(s->maps);
+	free(s);
+}
+
+uint32_t symbolizer_modules(const symbolizer_t *s)
+{
+	return s->nmodules;
+}
+
+size_t symbolizer_memory(const symbolizer_t *s)
+{
+	return sizeof(*s) + s->maps_cap * sizeof(*s->maps) +
+	       s->modules_cap * sizeof(*s->modules) + s->cache_bytes;
+}
+
+static int map_cmp(const void *a, const void *b)
+{
+	const struct mapping *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+uint32_t symbolizer_add_module(symbolizer_t *s, const char *path, uint64_t lo, uint64_t hi,
+			       uint64_t bias, uint64_t offset)
+{
+	if (lo >= hi)
+		return SYM_NO_MODULE;
+	uint32_t m = SYM_NO_MODULE;
+	for (uint32_t i = 0; i < s->nmodules; i++)
+		if ((uint64_t)s->modules[i].bias == bias && !strcmp(s->modules[i].path, path))
+			m = i;
+	if (m == SYM_NO_MODULE) {
+		if (s->nmodules == s->modules_cap) {
+			uint32_t cap = s->modules_cap ? s->modules_cap * 2 : 32;
+			struct module *n = realloc(s->modules, cap * sizeof(*n));
+			if (!n)
+				return SYM_NO_MODULE;
+			s->modules = n;
+			s->modules_cap = cap;
+		}
+		char *copy = strdup(path);
+		if (!copy)
+			return SYM_NO_MODULE;
+		s->modules[s->nmodules] = (struct module){
+			.path = copy, .exec_start = lo, .exec_end = hi, .exec_offset = offset,
+			.bias = (int64_t)bias, .bias_known = true,
+		};
+		m = s->nmodules++;
+	}
+	if (s->nmaps == s->maps_cap) {
+		size_t cap = s->maps_cap ? s->maps_cap * 2 : 64;
+		struct mapping *n = realloc(s->maps, cap * sizeof(*n));
+		if (!n)
+			return SYM_NO_MODULE;
+		s->maps = n;
+		s->maps_cap = cap;
+	}
+	/* A later module at the same addresses (dlclose, then dlopen) replaces the range. */
+	for (size_t i = 0; i < s->nmaps; i++)
+		if (s->maps[i].start < hi && lo < s->maps[i].end)
+			s->maps[i] = s->maps[--s->nmaps];
+	s->maps[s->nmaps++] = (struct mapping){ lo, hi, offset, m };
+	qsort(s->maps, s->nmaps, sizeof(*s->maps), map_cmp);
+	return m;
+}
+
+uint32_t symbolizer_module_of(symbolizer_t *s, uint64_t ip)
+{
+	size_t lo = 0, hi = s->nmaps;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (ip < s->maps[mid].start)
+			hi = mid;
+		else if (ip >= s->maps[mid].end)
+			lo = mid + 1;
+		else
+			return s->maps[mid].module;
+	}
+	return SYM_NO_MODULE;
+}
+
+int symbolizer_maps_inode(symbolizer_t *s, uint64_t dev, uint64_t inode)
+{
+	(void)dev;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	char line[4096 + 256];
+	int found = 0, lines = 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		uint64_t ino;
+		lines++;
+		if (sscanf(line, "%*x-%*x %*s %*x %*x:%*x %" SCNu64, &ino) == 1 && ino == inode)
+			found = 1;
+		/* A line longer than the buffer continues in the next read; skip the rest. */
+		while (!strchr(line, '\n') && fgets(line, sizeof(line), f))
+			;
+	}
+	fclose(f);
+	/* An exiting process has no mappings left: that is not an exec. */
+	return found ? 1 : lines ? 0 : -ESRCH;
+}
+
+/* Opens module m in a libdwfl session of its own; false when its file is unusable. */
+static bool module_open(struct module *m)
+{
+	if (m->elf_tried)
+		return m->dwmod != NULL;
+	m->elf_tried = true;
+	m->dwfl = dwfl_begin(&offline_callbacks);
+	if (!m->dwfl)
+		return false;
+	m->dwmod = dwfl_report_offline(m->dwfl, m->path, m->path, -1);
+	dwfl_report_end(m->dwfl, NULL, NULL);
+	if (!m->dwmod)
+		return false;
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int len = dwfl_module_build_id(m->dwmod, &bits, &vaddr);
+	if (len > 0 && (m->build_id = malloc((size_t)len * 2 + 1))) {
+		for (int i = 0; i < len; i++)
+			sprintf(m->build_id + 2 * i, "%02x", bits[i]);
+	}
+	return true;
+}
+
+static char *demangle(const char *name)
+{
+	if (!name)
+		return NULL;
+	if (name[0] == '_' && name[1] == 'Z') {
+		int status;
+		char *d = __cxa_demangle(name, NULL, NULL, &status);
+		if (d && status == 0)
+			return d;
+		free(d);
+	}
+	return strdup(name);
+}
+
+static const char *die_function_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *name = NULL;
+	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
+	    dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
+		name = dwarf_formstring(&attr);
+	if (!name && dwarf_attr_integrate(die, DW_AT_name, &attr))
+		name = dwarf_formstring(&attr);
+	return name;
+}
+
+/* Fills lines for the address: innermost inlined function first.  Returns the count
+ * (0 when nothing is known), or -ENOMEM. */
+static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line **out)
+{
+	Dwarf_Addr cu_bias;
+	Dwarf_Die *cudie = dwfl_module_addrdie(m->dwmod, addr, &cu_bias);
+	Dwfl_Line *dl = dwfl_module_getsrc(m->dwmod, addr);
+	const char *file = NULL;
+	int line = 0;
+	if (dl)
+		file = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
+	Dwarf_Die *scopes = NULL;
+	int nscopes = cudie ? dwarf_getscopes(cudie, addr - cu_bias, &scopes) : 0;
+	if (nscopes < 0)
+		nscopes = 0;
+	Dwarf_Files *files = NULL;
+	size_t nfiles = 0;
+	if (cudie)
+		dwarf_getsrcfiles(cudie, &files, &nfiles);
+
+	struct sym_line *lines = calloc((size_t)nscopes + 1, sizeof(*lines));
+	if (!lines) {
+		free(scopes);
+		return -ENOMEM;
+	}
+	int n = 0;
+	for (int i = 0; i < nscopes; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
+			continue;
+		lines[n].function = demangle(die_function_name(&scopes[i]));
+		lines[n].file = file ? strdup(file) : NULL;
+		lines[n].line = line;
+		n++;
+		if (tag == DW_TAG_subprogram)
+			break;
+		/* The next outer function is at this inlined call's site. */
+		Dwarf_Attribute attr;
+		Dwarf_Word v;
+		file = NULL;
+		line = 0;
+		if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &attr), &v) == 0 &&
+		    files && v < nfiles)
+			file = dwarf_filesrc(files, v, NULL, NULL);
+		if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &attr), &v) == 0)
+			line = (int)v;
+	}
+	free(scopes);
+	if (n == 0 && file) {
+		lines[0].file = strdup(file);
+		lines[0].line = line;
+		n = 1;
+	}
+	*out = lines;
+	return n;
+}
+
+/* Symbolizes (module m, ip) into a new cache entry. */
+static struct sym_cache *symbolize(symbolizer_t *s, uint32_t m, uint64_t ip)
+{
+	struct sym_cache *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->key.module = m;
+	c->key.ip = ip;
+	struct module *mod = m < s->nmodules ? &s->modules[m] : NULL;
+	if (mod && mod->bias_known && module_open(mod)) {
+		Dwarf_Addr dw_bias = 0;
+		dwfl_module_getelf(mod->dwmod, &dw_bias);
+		/* A return address: look up the call instruction just before it. */
+		Dwarf_Addr addr = (Dwarf_Addr)((int64_t)(ip - 1) - mod->bias) + dw_bias;
+		struct sym_line *lines = NULL;
+		int n = lines_from_dwarf(mod, addr, &lines);
+		if (n < 0) {
+			free(c);
+			return NULL;
+		}
+		if (n > 0 && !lines[n - 1].function) {
+			const char *name = dwfl_module_addrname(mod->dwmod, addr);
+			lines[n - 1].function = demangle(name);
+		}
+		if (n == 0) {
+			const char *name = dwfl_module_addrname(mod->dwmod, addr);
+			if (name) {
+				lines[0].function = demangle(name);
+				n = 1;
+			}
+		}
+		if (n == 0)
+			free(lines);
+		else {
+			c->lines = lines;
+			c->nlines = (uint32_t)n;
+		}
+	}
+	s->cache_bytes += sizeof(*c) + 64 + c->nlines * (sizeof(struct sym_line) + 64);
+	HASH_ADD(hh, s->cache, key, sizeof(c->key), c);
+	return c;
+}
+
+int symbolizer_add_location(symbolizer_t *s, profile_t *p, uint32_t m, uint64_t ip,
+			    uint32_t *mapping_cache, uint32_t *index_out)
+{
+	struct sym_cache *c;
+	struct {
+		uint32_t module;
+		uint64_t ip;
+	} key;
+	memset(&key, 0, sizeof(key));
+	key.module = m;
+	key.ip = ip;
+	HASH_FIND(hh, s->cache, &key, sizeof(key), c);
+	if (!c && !(c = symbolize(s, m, ip)))
+		return -ENOMEM;
+
+	uint32_t mapping = PROFILE_NONE;
+	if (m < s->nmodules) {
+		if (mapping_cache[m] == PROFILE_NONE) {
+			struct module *mod = &s->modules[m];
+			profile_mapping_t pm = {
+				.start = mod->exec_start, .limit = mod->exec_end,
+				.offset = mod->exec_offset, .path = mod->path,
+				.build_id = mod->build_id,
+			};
+			if (profile_add_mapping(p, &pm, &mapping_cache[m]) < 0)
+				return -ENOMEM;
+		}
+		mapping = mapping_cache[m];
+	}
+	profile_line_t lines[64];
+	uint32_t n = c->nlines < 64 ? c->nlines : 64;
+	for (uint32_t i = 0; i < n; i++)
+		lines[i] = (profile_line_t){ c->lines[i].function, c->lines[i].file, c->lines[i].line };
+	return profile_add_location(p, ip, mapping, lines, n, index_out);
+}

@@ -1,0 +1,76 @@
+/* collector.h - the collector's view of one traced process image.
+ *
+ * It drains the shared ring in position order, keeps the live table and per-stack
+ * counters (inuse, alloc since start, and at the traced peak with the O(1) epoch
+ * method of design.md), copies each stack out of shared memory the first time it is
+ * seen (so later scribbles cannot change it), and builds profiles for snapshots.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "addrtab.h"
+#include "profile.h"
+#include "shmlayout.h"
+#include "symbolize.h"
+
+struct stack_stats {
+	int64_t inuse_bytes, inuse_blocks;
+	int64_t alloc_bytes, alloc_blocks;
+	int64_t peak_bytes, peak_blocks; /* valid when mod_epoch == the current epoch */
+	uint64_t mod_epoch;              /* epoch of the last change */
+};
+
+struct stack_copy {
+	uint32_t first;   /* into collector_t.frames / frame_modules */
+	uint16_t nframes;
+	uint8_t flags;
+	uint8_t seen;
+};
+
+typedef struct collector {
+	struct hs_ctl *ctl;
+	uint64_t shm_size;
+	uint64_t pos;           /* next ring position to consume */
+	pid_t pid;
+
+	addrtab_t live;
+	struct stack_stats *stats;  /* indexed by stack id */
+	struct stack_copy *stacks;  /* indexed by stack id */
+	uint64_t nstats;            /* entries allocated in stats and stacks */
+	uint64_t *frames;           /* private copies of stack frames */
+	uint32_t *frame_modules;    /* module of each frame, or SYM_NO_MODULE */
+	uint64_t nframes, frames_cap;
+	uint64_t nmodules_seen;     /* shim module entries copied so far */
+
+	int64_t current_bytes, peak_bytes;
+	uint64_t epoch;             /* bumped at each new traced peak */
+
+	uint64_t corrupt;           /* records rejected */
+	uint64_t unmatched_frees;   /* frees of addresses not live */
+	uint64_t missed_frees;      /* allocations at an address still live */
+	uint64_t lost_at_end;       /* slots reserved but never published at the end */
+	uint64_t events;            /* records consumed */
+
+	symbolizer_t *sym;
+} collector_t;
+
+/* Maps the segment in fd and checks its header.  Returns 0, -EINVAL (not a heapsnap
+ * segment, or sizes that do not fit the file) or -errno. */
+int collector_attach(collector_t *c, int fd, pid_t pid);
+void collector_detach(collector_t *c);
+
+/* Consumes published records at positions below limit, at most max of them.  With
+ * at_end (the process is gone), a slot that was reserved but never published is
+ * counted in lost_at_end and skipped instead of waited for.  Returns the number of
+ * positions consumed. */
+uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_end);
+
+/* Builds the profile of the current state.  Returns 0 and *out, or -ENOMEM. */
+int collector_profile(collector_t *c, const char *trigger, uint64_t merged,
+		      profile_t **out);
+
+/* The collector's own memory use, in bytes (tables, copies, caches). */
+uint64_t collector_memory(const collector_t *c);

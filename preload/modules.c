@@ -1,0 +1,91 @@
+/* modules.c - registering loaded modules in the shared module table.
+ *
+ * The collector must know which file each frame address belongs to, and at what load
+ * bias, even after the process has exited or dlclose'd the library.  So the shim
+ * registers modules itself, on the rare path where a new stack is interned: any frame
+ * outside every registered executable segment triggers one dl_iterate_phdr pass that
+ * adds the segments not yet known.  The entry is complete before nmodules is
+ * published (release), and the stack entry is published after that, so the collector
+ * always finds a stack's modules.  A spinlock serializes writers; it is never taken
+ * on the hot path.
+ */
+#include <limits.h>
+#include <link.h>
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+static _Atomic int lock;
+static char exe_path[PATH_MAX];
+
+static bool known(struct hs_ctl *c, uint64_t ip)
+{
+	uint64_t n = atomic_load_explicit(&c->nmodules, memory_order_acquire);
+	const struct hs_module *m = hs_modules(c);
+	for (uint64_t i = 0; i < n; i++)
+		if (ip - m[i].lo < m[i].hi - m[i].lo)
+			return true;
+	return false;
+}
+
+static bool registered(struct hs_ctl *c, uint64_t lo, uint64_t hi)
+{
+	uint64_t n = atomic_load_explicit(&c->nmodules, memory_order_relaxed);
+	const struct hs_module *m = hs_modules(c);
+	for (uint64_t i = 0; i < n; i++)
+		if (m[i].lo == lo && m[i].hi == hi)
+			return true;
+	return false;
+}
+
+static int add_segments(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct hs_ctl *c = data;
+	const char *path = info->dlpi_name;
+	if (!path || !*path) {
+		if (!exe_path[0]) {
+			ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
+			exe_path[n > 0 ? n : 0] = '\0';
+		}
+		path = exe_path;
+	}
+	size_t len = strlen(path);
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		uint64_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+		uint64_t n = atomic_load_explicit(&c->nmodules, memory_order_relaxed);
+		if (registered(c, lo, hi) || n >= c->modules_cap || c->paths_used + len > c->paths_cap)
+			continue;
+		memcpy(hs_paths(c) + c->paths_used, path, len);
+		hs_modules(c)[n] = (struct hs_module){
+			.lo = lo, .hi = hi, .bias = info->dlpi_addr, .offset = ph->p_offset,
+			.path_off = (uint32_t)c->paths_used, .path_len = (uint32_t)len,
+		};
+		c->paths_used += len;
+		atomic_store_explicit(&c->nmodules, n + 1, memory_order_release);
+	}
+	return 0;
+}
+
+void modules_note(struct hs_ctl *c, const uint64_t *frames, unsigned n)
+{
+	unsigned i = 0;
+	while (i < n && known(c, frames[i]))
+		i++;
+	if (i == n)
+		return;
+	while (atomic_exchange_explicit(&lock, 1, memory_order_acquire))
+		sched_yield();
+	dl_iterate_phdr(add_segments, c);
+	atomic_store_explicit(&lock, 0, memory_order_release);
+}
+
+void modules_reset(void)
+{
+	atomic_store(&lock, 0);
+}

@@ -1,0 +1,351 @@
+/* shim.c - the wrapped allocator entry points of libheapsnap.so.
+ *
+ * Every C allocation function and every C++ operator new/delete is wrapped.  A wrapper
+ * calls whatever definition comes next in the lookup order (glibc, jemalloc, ...) and
+ * records the event around it: allocations after the real call, releases reserved
+ * before it (design.md invariant 1).  The thread-local guard makes nested calls (the
+ * real operator new calling malloc, libunwind allocating) pass straight through, so
+ * each program-level call is recorded once.  Until dlsym has found the real functions,
+ * allocations come from a small static pool whose blocks are never freed.
+ *
+ * errno is left exactly as the real function left it.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+static struct {
+	void *(*malloc)(size_t);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void (*free)(void *);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+} real;
+
+/* ---- bootstrap: before the real functions are known ---- */
+
+#define POOL_SIZE (256 * 1024)
+static _Alignas(16) char pool[POOL_SIZE];
+static _Atomic size_t pool_used;
+static _Atomic int resolve_state; /* 0 not yet, 1 in progress, 2 done */
+static __thread int resolving TLS_IE;
+
+static inline bool in_pool(const void *p)
+{
+	return (const char *)p >= pool && (const char *)p < pool + POOL_SIZE;
+}
+
+static void *pool_alloc(size_t size)
+{
+	size_t need = ((size + 15) & ~(size_t)15) + 16;
+	if (size > POOL_SIZE)
+		goto full;
+	size_t off = atomic_fetch_add(&pool_used, need);
+	if (off + need > POOL_SIZE)
+		goto full;
+	memcpy(pool + off, &size, sizeof(size));
+	return pool + off + 16;
+full:
+	errno = ENOMEM;
+	return NULL;
+}
+
+static size_t pool_size(const void *p)
+{
+	size_t size;
+	memcpy(&size, (const char *)p - 16, sizeof(size));
+	return size;
+}
+
+static void resolve(void)
+{
+	int expect = 0;
+	if (atomic_compare_exchange_strong(&resolve_state, &expect, 1)) {
+		resolving = 1;
+		real.malloc = dlsym(RTLD_NEXT, "malloc");
+		real.calloc = dlsym(RTLD_NEXT, "calloc");
+		real.realloc = dlsym(RTLD_NEXT, "realloc");
+		real.free = dlsym(RTLD_NEXT, "free");
+		real.posix_memalign = dlsym(RTLD_NEXT, "posix_memalign");
+		real.aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");
+		real.memalign = dlsym(RTLD_NEXT, "memalign");
+		real.valloc = dlsym(RTLD_NEXT, "valloc");
+		real.pvalloc = dlsym(RTLD_NEXT, "pvalloc");
+		resolving = 0;
+		atomic_store(&resolve_state, 2);
+		return;
+	}
+	while (!resolving && atomic_load(&resolve_state) != 2)
+		sched_yield();
+}
+
+/* True when the real functions can be called; false while this thread resolves them. */
+static inline bool ready(void)
+{
+	if (LIKELY(atomic_load_explicit(&resolve_state, memory_order_acquire) == 2))
+		return true;
+	resolve();
+	return atomic_load(&resolve_state) == 2;
+}
+
+/* ---- entering and leaving the traced path ---- */
+
+/* Returns true, with the guard set, when this call is to be traced. */
+static inline bool enter(void)
+{
+	if (UNLIKELY(shim_guard))
+		return false;
+	int s = atomic_load_explicit(&shim_state, memory_order_relaxed);
+	if (UNLIKELY(s != SHIM_ON)) {
+		if (s == SHIM_OFF)
+			return false;
+		trace_setup();
+		if (atomic_load(&shim_state) != SHIM_ON)
+			return false;
+	}
+	shim_guard = 1;
+	return true;
+}
+
+static inline void leave(void)
+{
+	shim_guard = 0;
+}
+
+static void leave_cleanup(int *unused)
+{
+	(void)unused;
+	shim_guard = 0;
+}
+
+static inline void record_alloc(void *p, size_t size)
+{
+	int saved = errno;
+	trace_alloc(p, size);
+	errno = saved;
+}
+
+static inline void record_free(void *p)
+{
+	int saved = errno;
+	trace_free(p);
+	errno = saved;
+}
+
+/* ---- C ---- */
+
+EXPORT void *malloc(size_t size)
+{
+	if (UNLIKELY(!ready()))
+		return pool_alloc(size);
+	if (!enter())
+		return real.malloc(size);
+	void *p = real.malloc(size);
+	if (p)
+		record_alloc(p, size);
+	leave();
+	return p;
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+	if (UNLIKELY(!ready())) {
+		if (size && n > SIZE_MAX / size) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return pool_alloc(n * size); /* the pool is static, so already zero */
+	}
+	if (!enter())
+		return real.calloc(n, size);
+	void *p = real.calloc(n, size);
+	if (p)
+		record_alloc(p, n * size);
+	leave();
+	return p;
+}
+
+EXPORT void free(void *p)
+{
+	if (UNLIKELY(!p || in_pool(p)))
+		return;
+	if (UNLIKELY(!ready()))
+		return;
+	if (!enter()) {
+		real.free(p);
+		return;
+	}
+	record_free(p);
+	real.free(p);
+	leave();
+}
+
+EXPORT void *realloc(void *old, size_t size)
+{
+	if (UNLIKELY(!ready() || in_pool(old))) {
+		void *p = ready() ? malloc(size) : pool_alloc(size);
+		if (p && old && in_pool(old)) {
+			size_t have = pool_size(old);
+			memcpy(p, old, have < size ? have : size);
+		}
+		return p;
+	}
+	if (!old)
+		return malloc(size);
+	if (!enter())
+		return real.realloc(old, size);
+	uint64_t pos = trace_reserve();
+	void *p = real.realloc(old, size);
+	int saved = errno;
+	/* glibc frees the block and returns NULL for realloc(p, 0). */
+	trace_settle(pos, old, p != NULL || size == 0);
+	errno = saved;
+	if (p)
+		record_alloc(p, size);
+	leave();
+	return p;
+}
+
+EXPORT void *reallocarray(void *old, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(old, n * size);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+	if (UNLIKELY(!ready()))
+		return ENOMEM;
+	if (!enter())
+		return real.posix_memalign(out, align, size);
+	int r = real.posix_memalign(out, align, size);
+	if (r == 0 && *out)
+		record_alloc(*out, size);
+	leave();
+	return r;
+}
+
+/* aligned_alloc, memalign, valloc and pvalloc share one shape. */
+#define ALIGNED_WRAPPER(name, params, args)                  \
+	EXPORT void *name params                             \
+	{                                                    \
+		if (UNLIKELY(!ready())) {                    \
+			errno = ENOMEM;                      \
+			return NULL;                         \
+		}                                            \
+		if (!enter())                                \
+			return real.name args;               \
+		void *p = real.name args;                    \
+		if (p)                                       \
+			record_alloc(p, size);               \
+		leave();                                     \
+		return p;                                    \
+	}
+
+ALIGNED_WRAPPER(aligned_alloc, (size_t align, size_t size), (align, size))
+ALIGNED_WRAPPER(memalign, (size_t align, size_t size), (align, size))
+ALIGNED_WRAPPER(valloc, (size_t size), (size))
+ALIGNED_WRAPPER(pvalloc, (size_t size), (size))
+
+/* ---- C++ ----
+ * Each operator forwards to the next definition (libstdc++'s), found on first use so a
+ * libstdc++ loaded later by dlopen works too.  A throwing operator new may unwind
+ * through the wrapper: the guard is reset by a cleanup handler (built with
+ * -fexceptions).  When no next definition exists, malloc and free stand in.
+ */
+
+static void *next_symbol(const char *name)
+{
+	int old = shim_guard;
+	shim_guard = 1;
+	void *f = dlsym(RTLD_NEXT, name);
+	shim_guard = old;
+	return f;
+}
+
+#define NEW_WRAPPER(name, params, args)                                           \
+	EXPORT void *name params                                                  \
+	{                                                                         \
+		typedef void *(*fn_t) params;                                     \
+		static fn_t next;                                                 \
+		if (UNLIKELY(!next) && !(next = (fn_t)next_symbol(#name)))        \
+			return malloc(size);                                      \
+		if (!enter())                                                     \
+			return next args;                                         \
+		int guard __attribute__((cleanup(leave_cleanup))) = 1;            \
+		(void)guard;                                                      \
+		void *p = next args;                                              \
+		if (p)                                                            \
+			record_alloc(p, size);                                    \
+		return p;                                                         \
+	}
+
+#define DELETE_WRAPPER(name, params, args)                                 \
+	EXPORT void name params                                            \
+	{                                                                  \
+		typedef void (*fn_t) params;                               \
+		static fn_t next;                                          \
+		if (UNLIKELY(!next) && !(next = (fn_t)next_symbol(#name))) { \
+			free(p);                                           \
+			return;                                            \
+		}                                                          \
+		if (!p || !enter()) {                                      \
+			next args;                                         \
+			return;                                            \
+		}                                                          \
+		record_free(p);                                            \
+		next args;                                                 \
+		leave();                                                   \
+	}
+
+NEW_WRAPPER(_Znwm, (size_t size), (size))
+NEW_WRAPPER(_Znam, (size_t size), (size))
+NEW_WRAPPER(_ZnwmRKSt9nothrow_t, (size_t size, const void *nt), (size, nt))
+NEW_WRAPPER(_ZnamRKSt9nothrow_t, (size_t size, const void *nt), (size, nt))
+NEW_WRAPPER(_ZnwmSt11align_val_t, (size_t size, size_t al), (size, al))
+NEW_WRAPPER(_ZnamSt11align_val_t, (size_t size, size_t al), (size, al))
+NEW_WRAPPER(_ZnwmSt11align_val_tRKSt9nothrow_t, (size_t size, size_t al, const void *nt),
+	    (size, al, nt))
+NEW_WRAPPER(_ZnamSt11align_val_tRKSt9nothrow_t, (size_t size, size_t al, const void *nt),
+	    (size, al, nt))
+
+DELETE_WRAPPER(_ZdlPv, (void *p), (p))
+DELETE_WRAPPER(_ZdaPv, (void *p), (p))
+DELETE_WRAPPER(_ZdlPvm, (void *p, size_t n), (p, n))
+DELETE_WRAPPER(_ZdaPvm, (void *p, size_t n), (p, n))
+DELETE_WRAPPER(_ZdlPvRKSt9nothrow_t, (void *p, const void *nt), (p, nt))
+DELETE_WRAPPER(_ZdaPvRKSt9nothrow_t, (void *p, const void *nt), (p, nt))
+DELETE_WRAPPER(_ZdlPvSt11align_val_t, (void *p, size_t al), (p, al))
+DELETE_WRAPPER(_ZdaPvSt11align_val_t, (void *p, size_t al), (p, al))
+DELETE_WRAPPER(_ZdlPvmSt11align_val_t, (void *p, size_t n, size_t al), (p, n, al))
+DELETE_WRAPPER(_ZdaPvmSt11align_val_t, (void *p, size_t n, size_t al), (p, n, al))
+DELETE_WRAPPER(_ZdlPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t al, const void *nt),
+	       (p, al, nt))
+DELETE_WRAPPER(_ZdaPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t al, const void *nt),
+	       (p, al, nt))
+
+/* ---- process start and end ---- */
+
+__attribute__((constructor)) static void shim_start(void)
+{
+	if (ready() && atomic_load(&shim_state) == SHIM_UNINIT)
+		trace_setup();
+}
+
+__attribute__((destructor)) static void shim_end(void)
+{
+	trace_exit_hook();
+}

@@ -1,0 +1,120 @@
+/* signal.c - the snapshot signal.
+ *
+ * The handler only records "request n at ring position p" in the control block with
+ * atomic operations and wakes the collector (design.md invariant 3): it may have
+ * interrupted a thread holding an unpublished ring slot, so it never touches the ring.
+ *
+ * The program keeps the last word on its signals: sigaction() and signal() are wrapped
+ * so that a program installing its own handler for our signal gets it (we say once on
+ * stderr that snapshots need another HEAPSNAP_SIGNAL), and a program asking what the
+ * handler is sees what it would see without us.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+static sigaction_fn real_sigaction;
+static _Atomic int own_signal; /* the signal whose handler is ours, or 0 */
+
+static void on_snapshot_signal(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	struct hs_ctl *c = shim_ctl;
+	if (c && atomic_load_explicit(&shim_state, memory_order_relaxed) == SHIM_ON) {
+		uint64_t n = atomic_fetch_add(&c->req_count, 1) + 1;
+		struct hs_request *r = &c->req[n % HS_REQ_SLOTS];
+		atomic_store(&r->pos, atomic_load(&c->head));
+		atomic_store_explicit(&r->n, n, memory_order_release);
+		if (atomic_exchange(&c->collector_sleeping, 0))
+			syscall(SYS_futex, &c->collector_sleeping, FUTEX_WAKE, 1, NULL, NULL, 0);
+	}
+	errno = saved;
+}
+
+static sigaction_fn get_real_sigaction(void)
+{
+	if (!real_sigaction)
+		real_sigaction = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
+	return real_sigaction;
+}
+
+void signal_install(void)
+{
+	int sig = shim_opt.signal;
+	if (!sig || !get_real_sigaction())
+		return;
+	struct sigaction old, sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_snapshot_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (real_sigaction(sig, NULL, &old) < 0)
+		return;
+	if (old.sa_handler != SIG_DFL) {
+		report("signal %d already has a handler; set HEAPSNAP_SIGNAL to another signal "
+		       "to take snapshots", sig);
+		return;
+	}
+	if (real_sigaction(sig, &sa, NULL) == 0)
+		atomic_store(&own_signal, sig);
+}
+
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *oldact)
+{
+	sigaction_fn real = get_real_sigaction();
+	if (!real) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int own = atomic_load(&own_signal);
+	if (!own || sig != own)
+		return real(sig, act, oldact);
+	int r = real(sig, act, oldact);
+	if (r < 0)
+		return r;
+	if (oldact) {
+		/* Before the program's first change, what it would have seen is the default. */
+		memset(oldact, 0, sizeof(*oldact));
+		oldact->sa_handler = SIG_DFL;
+	}
+	if (act) {
+		atomic_store(&own_signal, 0);
+		report("the program installed its own handler for signal %d; set "
+		       "HEAPSNAP_SIGNAL to another signal to take snapshots", sig);
+	}
+	return r;
+}
+
+EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+	static sighandler_t (*real_signal)(int, sighandler_t);
+	int own = atomic_load(&own_signal);
+	if (!own || sig != own) {
+		if (!real_signal)
+			real_signal = (sighandler_t(*)(int, sighandler_t))dlsym(RTLD_NEXT, "signal");
+		if (!real_signal) {
+			errno = ENOSYS;
+			return SIG_ERR;
+		}
+		return real_signal(sig, handler);
+	}
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_RESTART; /* glibc's signal() has BSD semantics */
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, sig);
+	if (sigaction(sig, &sa, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}

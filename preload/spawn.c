@@ -1,0 +1,179 @@
+/* spawn.c - starting the collector process.
+ *
+ * The collector is `heapsnap collect`, exec'd in a grandchild that the program can
+ * neither see nor reap: both forks are raw clone(2)s with no exit signal, so the
+ * program gets no SIGCHLD and its waitpid(-1) never returns them; the intermediate is
+ * reaped here with __WCLONE.  The grandchild starts a session of its own (a terminal's
+ * Ctrl-C must not kill it before it writes the exit snapshot), keeps only stderr and
+ * the memfd (as fd 3; the `heapsnap run` pipe as fd 4 when there is one), and gets the
+ * program's environment without LD_PRELOAD so it is not traced itself.
+ *
+ * Everything here runs inside the program, possibly from malloc: memory comes from
+ * mmap, and the child side only makes async-signal-safe calls.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "shim.h"
+
+extern char **environ;
+
+static bool executable(const char *path)
+{
+	return access(path, X_OK) == 0;
+}
+
+/* Finds the heapsnap binary: HEAPSNAP_COLLECTOR, then beside the shim (build tree or
+ * install tree), then the configured bindir.  Returns false when there is none. */
+static bool find_collector(char *out, size_t size)
+{
+	if (shim_opt.collector) {
+		snprintf(out, size, "%s", shim_opt.collector);
+		return executable(out);
+	}
+	Dl_info info;
+	if (dladdr((void *)find_collector, &info) && info.dli_fname && info.dli_fname[0] == '/') {
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", info.dli_fname);
+		char *slash = strrchr(dir, '/');
+		*slash = '\0';
+		static const char *const rel[] = {
+			"/../analyzer/heapsnap", "/../bin/heapsnap", "/../../bin/heapsnap",
+		};
+		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+			snprintf(out, size, "%s%s", dir, rel[i]);
+			if (executable(out))
+				return true;
+		}
+	}
+	snprintf(out, size, "%s/heapsnap", HEAPSNAP_BINDIR);
+	return executable(out);
+}
+
+static pid_t raw_fork(void)
+{
+	/* No CLONE_* flags and no exit signal: a fork the parent is never signalled for. */
+	return (pid_t)syscall(SYS_clone, 0, NULL, NULL, NULL, NULL);
+}
+
+/* Runs in the grandchild: never returns. */
+static void exec_collector(const char *path, char **argv, char **envp, int memfd, int runfd)
+{
+	struct hs_ctl *c = shim_ctl;
+	atomic_store(&c->collector_pid, (int32_t)getpid());
+	setsid();
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	int null = open("/dev/null", O_RDWR);
+	if (dup2(memfd, 3) < 0)
+		_exit(127);
+	if (runfd >= 0 && dup2(runfd, 4) < 0)
+		_exit(127);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+	}
+	syscall(SYS_close_range, runfd >= 0 ? 5 : 4, ~0u, 0);
+	execve(path, argv, envp);
+	atomic_store(&c->collector_state, HS_COLLECTOR_DONE);
+	_exit(127);
+}
+
+/* The program's environment less LD_PRELOAD and HEAPSNAP_RUN_FD, in `area`. */
+static char **collector_env(char *area, size_t nslots)
+{
+	char **envp = (char **)area;
+	size_t n = 0;
+	for (char **e = environ; e && *e && n + 1 < nslots; e++)
+		if (strncmp(*e, "LD_PRELOAD=", 11) && strncmp(*e, HS_ENV_RUN_FD "=", 16))
+			envp[n++] = *e;
+	envp[n] = NULL;
+	return envp;
+}
+
+/* Takes the `heapsnap run` pipe fd from the environment, once. */
+static int take_run_fd(void)
+{
+	const char *v = secure_getenv(HS_ENV_RUN_FD);
+	if (!v)
+		return -1;
+	char *end;
+	long fd = strtol(v, &end, 10);
+	if (*end || fd < 3 || fd > INT_MAX || fcntl((int)fd, F_GETFD) < 0)
+		return -1;
+	return (int)fd;
+}
+
+int spawn_collector(int memfd, const char *dir)
+{
+	char path[PATH_MAX];
+	if (!find_collector(path, sizeof(path))) {
+		report("cannot find the heapsnap binary (set HEAPSNAP_COLLECTOR); not tracing");
+		return -ENOENT;
+	}
+	size_t nenv = 0;
+	for (char **e = environ; e && *e; e++)
+		nenv++;
+	size_t area_size = (nenv + 2) * sizeof(char *) + 4096;
+	char *area = mmap(NULL, area_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	if (area == MAP_FAILED) {
+		report("cannot start the collector: %s; not tracing", strerror(errno));
+		return -errno;
+	}
+	char **envp = collector_env(area + 4096, nenv + 2);
+	char pid_arg[24], sig_arg[16];
+	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)getpid());
+	snprintf(sig_arg, sizeof(sig_arg), "%d", shim_opt.signal);
+	char *argv[] = {
+		path, "collect", "--shm-fd", "3", "--pid", pid_arg, "--dir", (char *)dir,
+		"--signal", sig_arg, NULL, NULL, NULL,
+	};
+	int runfd = take_run_fd();
+	if (runfd >= 0) {
+		argv[10] = "--run-fd";
+		argv[11] = "4";
+	}
+
+	int r;
+	pid_t mid = raw_fork();
+	if (mid == 0) {
+		pid_t gc = raw_fork();
+		if (gc == 0)
+			exec_collector(path, argv, envp, memfd, runfd);
+		_exit(gc < 0 ? 1 : 0);
+	}
+	if (mid < 0) {
+		r = -errno;
+		report("cannot start the collector: %s; not tracing", strerror(errno));
+	} else {
+		int st = 0;
+		while (waitpid(mid, &st, __WCLONE) < 0 && errno == EINTR)
+			;
+		r = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -ECHILD;
+		if (r < 0)
+			report("cannot start the collector; not tracing");
+	}
+	if (runfd >= 0) {
+		close(runfd);
+		unsetenv(HS_ENV_RUN_FD);
+	}
+	munmap(area, area_size);
+	return r;
+}

@@ -1,0 +1,187 @@
+/* tracetest.c - helpers for tests that run real programs under the real shim. */
+#include "tracetest.h"
+
+#include <check.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pprof.h"
+
+static const char *env_path(const char *name)
+{
+	const char *v = getenv(name);
+	ck_assert_msg(v && *v, "environment variable %s is not set (run through meson test)", name);
+	return v;
+}
+
+void tt_tempdir(char *out, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(out, len, "%s/heapsnap-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(out));
+}
+
+static void slurp(int fd, char *buf, size_t len)
+{
+	size_t used = 0;
+	for (;;) {
+		char scratch[4096];
+		ssize_t n = read(fd, used + 1 < len ? buf + used : scratch,
+				 used + 1 < len ? len - used - 1 : sizeof(scratch));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (used + 1 < len)
+			used += (size_t)n;
+	}
+	buf[used] = '\0';
+}
+
+/* Runs argv with its stdout and stderr captured (stderr to a file, so a chatty
+ * program cannot block on a full pipe while we read stdout). */
+static void spawn(char *const argv[], char *const env[], struct run_result *r)
+{
+	int out[2];
+	ck_assert_int_eq(pipe(out), 0);
+	FILE *errf = tmpfile();
+	ck_assert_ptr_nonnull(errf);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(fileno(errf), 2);
+		close(out[0]);
+		close(out[1]);
+		for (int i = 0; env && env[i]; i++)
+			putenv(env[i]);
+		execv(argv[0], argv);
+		fprintf(stderr, "cannot execute %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(out[1]);
+	slurp(out[0], r->out, sizeof(r->out));
+	close(out[0]);
+	ck_assert_int_eq(waitpid(pid, &r->status, 0), pid);
+	rewind(errf);
+	slurp(fileno(errf), r->err, sizeof(r->err));
+	fclose(errf);
+}
+
+static char *prog_path(const char *name)
+{
+	static char path[PATH_MAX];
+	if (name[0] == '/')
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "%s/%s", env_path("PROGS"), name);
+	return path;
+}
+
+void tt_run(const char *dir, char *const argv[], char *const env[], struct run_result *r)
+{
+	char *full[64];
+	int n = 0;
+	full[n++] = (char *)env_path("HEAPSNAP");
+	full[n++] = "run";
+	full[n++] = "--dir";
+	full[n++] = (char *)dir;
+	full[n++] = "--";
+	full[n++] = prog_path(argv[0]);
+	for (int i = 1; argv[i] && n < 63; i++)
+		full[n++] = argv[i];
+	full[n] = NULL;
+	spawn(full, env, r);
+}
+
+void tt_run_plain(char *const argv[], struct run_result *r)
+{
+	char *full[64];
+	int n = 0;
+	full[n++] = prog_path(argv[0]);
+	for (int i = 1; argv[i] && n < 63; i++)
+		full[n++] = argv[i];
+	full[n] = NULL;
+	spawn(full, NULL, r);
+}
+
+profile_t *tt_snapshot(const char *dir, pid_t pid, const char *name, double wait_s)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/heapsnap.%d.%s.pb.gz", dir, (int)pid, name);
+	struct timespec step = { 0, 10 * 1000 * 1000 };
+	for (double waited = 0; access(path, F_OK) != 0 && waited < wait_s; waited += 0.01)
+		nanosleep(&step, NULL);
+	profile_t *p = NULL;
+	pprof_error_t err;
+	int r = pprof_read_file(path, &p, &err);
+	if (r < 0) {
+		char listing[2048] = "";
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		while (d && (e = readdir(d)))
+			if (e->d_name[0] != '.' && strlen(listing) + strlen(e->d_name) + 2 < sizeof(listing))
+				strcat(strcat(listing, " "), e->d_name);
+		if (d)
+			closedir(d);
+		ck_abort_msg("cannot read %s: %s (the directory holds:%s)", path, err.why, listing);
+	}
+	return p;
+}
+
+int tt_site_line(const char *file, const char *site)
+{
+	char path[PATH_MAX], line[1024];
+	snprintf(path, sizeof(path), "%s/%s", env_path("PROGS_SRC"), file);
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	size_t len = strlen(site);
+	for (int n = 1; fgets(line, sizeof(line), f); n++) {
+		for (const char *at = line; (at = strstr(at, "site:")); ) {
+			at += 5;
+			if (!strncmp(at, site, len) && !isalnum((unsigned char)at[len]) &&
+			    at[len] != '_') {
+				fclose(f);
+				return n;
+			}
+		}
+	}
+	fclose(f);
+	ck_abort_msg("no marker site:%s in %s", site, path);
+	return -1;
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+int tt_site_values(const profile_t *p, const char *file, int line, int64_t v[PV_COUNT])
+{
+	int matched = 0;
+	memset(v, 0, PV_COUNT * sizeof(*v));
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const profile_sample_t *s = &p->samples[i];
+		if (!s->nlocs)
+			continue;
+		const profile_location_t *loc = &p->locations[s->locs[0]];
+		if (!loc->nlines || !loc->lines[0].file || loc->lines[0].line != line ||
+		    strcmp(basename_of(loc->lines[0].file), file))
+			continue;
+		for (int k = 0; k < PV_COUNT; k++)
+			v[k] += s->value[k];
+		matched++;
+	}
+	return matched;
+}

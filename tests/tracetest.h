@@ -1,0 +1,43 @@
+/* tracetest.h - helpers for tests that run real programs under the real shim.
+ *
+ * A test program marks its allocation sites with "site:NAME" comments; site_line()
+ * finds the line, and site_values() sums a snapshot's samples whose innermost frame is
+ * that file:line, so assertions name sites, never hard-coded line numbers.  Paths come
+ * from the environment meson sets: HEAPSNAP (the binary), HEAPSNAP_SHIM (the shim),
+ * PROGS (built test programs) and PROGS_SRC (their sources).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "profile.h"
+
+struct run_result {
+	int status;        /* waitpid status of the traced program */
+	char out[8192];    /* its stdout */
+	char err[8192];    /* its stderr, and heapsnap run's */
+};
+
+/* A fresh empty directory under $TMPDIR for one test's snapshots. */
+void tt_tempdir(char *out, size_t len);
+
+/* Runs argv (argv[0] a program name in $PROGS, or an absolute path) traced with
+ * `heapsnap run --dir dir`, extra environment entries env (NULL-terminated "K=V"
+ * list, or NULL).  Fails the test if it cannot be started. */
+void tt_run(const char *dir, char *const argv[], char *const env[], struct run_result *r);
+
+/* Same, but untraced: the baseline for output and status comparisons. */
+void tt_run_plain(char *const argv[], struct run_result *r);
+
+/* Reads dir/heapsnap.PID.NAME.pb.gz, waiting up to `wait_s` seconds for it to appear.
+ * Fails the test when it does not appear or cannot be read. */
+profile_t *tt_snapshot(const char *dir, pid_t pid, const char *name, double wait_s);
+
+/* The line of "site:NAME" in $PROGS_SRC/file; fails the test when absent. */
+int tt_site_line(const char *file, const char *site);
+
+/* Sums values of samples whose innermost frame is file:line (file matched by its
+ * basename) into v.  Returns the number of samples that matched. */
+int tt_site_values(const profile_t *p, const char *file, int line, int64_t v[PV_COUNT]);
