@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# setup.sh - install what heapsnap needs (Debian 12), build it, and trace the bundled
+# example: the Quick start's first command.  Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+packages=(build-essential g++ meson ninja-build pkg-config libunwind-dev libdw-dev
+          libelf-dev zlib1g-dev check uthash-dev golang-go)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+[ -f build/build.ninja ] || meson setup build
+meson compile -C build
+
+out=$(mktemp -d)
+echo "setup: tracing the example: heapsnap run -- build/examples/wordcount"
+build/analyzer/heapsnap run --dir "$out" -- build/examples/wordcount
+snapshot=$(ls "$out"/heapsnap.*.exit.pb.gz)
+echo "setup: heapsnap top $snapshot"
+build/analyzer/heapsnap top "$snapshot"
