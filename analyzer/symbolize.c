@@ -259,6 +259,44 @@ static const char *die_function_name(Dwarf_Die *die)
 	return name;
 }
 
+/* Returns a malloc'd absolute, lexically normalized form of file: relative names in
+ * DWARF are relative to the compilation directory.  NULL for NULL. */
+static char *source_path(const char *comp_dir, const char *file)
+{
+	if (!file)
+		return NULL;
+	if (file[0] == '/' || !comp_dir || comp_dir[0] != '/')
+		return strdup(file);
+	size_t len = strlen(comp_dir) + strlen(file) + 2;
+	char *joined = malloc(len), *out = malloc(len);
+	if (!joined || !out) {
+		free(joined);
+		free(out);
+		return NULL;
+	}
+	snprintf(joined, len, "%s/%s", comp_dir, file);
+	/* Walk the components, dropping "." and resolving ".." against what precedes. */
+	size_t o = 0;
+	for (char *part = strtok(joined, "/"); part; part = strtok(NULL, "/")) {
+		if (!strcmp(part, "."))
+			continue;
+		if (!strcmp(part, "..")) {
+			while (o > 0 && out[--o] != '/')
+				;
+			continue;
+		}
+		out[o++] = '/';
+		size_t n = strlen(part);
+		memcpy(out + o, part, n);
+		o += n;
+	}
+	if (o == 0)
+		out[o++] = '/';
+	out[o] = '\0';
+	free(joined);
+	return out;
+}
+
 /* Fills lines for the address: innermost inlined function first.  Returns the count
  * (0 when nothing is known), or -ENOMEM. */
 static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line **out)
@@ -276,8 +314,12 @@ static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line *
 		nscopes = 0;
 	Dwarf_Files *files = NULL;
 	size_t nfiles = 0;
-	if (cudie)
+	const char *comp_dir = NULL;
+	if (cudie) {
 		dwarf_getsrcfiles(cudie, &files, &nfiles);
+		Dwarf_Attribute attr;
+		comp_dir = dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &attr));
+	}
 
 	struct sym_line *lines = calloc((size_t)nscopes + 1, sizeof(*lines));
 	if (!lines) {
@@ -290,7 +332,7 @@ static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line *
 		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
 			continue;
 		lines[n].function = demangle(die_function_name(&scopes[i]));
-		lines[n].file = file ? strdup(file) : NULL;
+		lines[n].file = source_path(comp_dir, file);
 		lines[n].line = line;
 		n++;
 		if (tag == DW_TAG_subprogram)
@@ -308,7 +350,7 @@ static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line *
 	}
 	free(scopes);
 	if (n == 0 && file) {
-		lines[0].file = strdup(file);
+		lines[0].file = source_path(comp_dir, file);
 		lines[0].line = line;
 		n = 1;
 	}
