@@ -19,42 +19,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NO_ID UINT32_MAX
+#include "stats_internal.h"
 
-/* An insert-only set of frames compared by pointer identity; ids are dense. */
-typedef struct frametab {
-	stats_frame_t *frames;
-	uint32_t n, cap;
-	uint32_t *slots; /* id + 1, 0 when free */
-	size_t mask;     /* number of slots - 1 */
-} frametab_t;
-
-/* A group being accumulated.  For tracebacks, off/len locate its frame ids. */
-struct group {
-	uint64_t hash;
-	size_t off;
-	uint32_t len;
-	uint32_t key;
-	int64_t size, count;
-	bool truncated;
-};
-
-struct stats_store {
-	frametab_t full;    /* every distinct frame; traceback entries index it */
-	frametab_t keys;    /* projected keys, for the other keys */
-	uint32_t *seqbuf;   /* traceback frame ids, back to back */
-	stats_t *parts[2];  /* stats_compare(): the grouped old and new profiles */
-};
-
-static inline uint64_t hash_mix(uint64_t h, uint64_t v)
+/* The key of frame f for key k (see enum stats_key). */
+stats_frame_t stats_frame_project(enum stats_key k, const stats_frame_t *f)
 {
-	h = (h << 5 | h >> 59) ^ v;
-	return h * 0x9e3779b97f4a7c15ull;
-}
-
-static inline uint64_t hash_finish(uint64_t h)
-{
-	return h ^ (h >> 29) ^ (h >> 47);
+	stats_frame_t r = { .empty = f->empty };
+	if (f->empty)
+		return r;
+	if (k == STATS_KEY_TRACEBACK)
+		return *f;
+	if (k == STATS_KEY_FUNCTION && f->function) {
+		r.function = f->function;
+		r.file = f->file;
+		r.module = f->module;
+	} else if (f->file) {
+		r.file = f->file;
+		if (k != STATS_KEY_FILENAME)
+			r.line = f->line;
+		if (k == STATS_KEY_FUNCTION)
+			r.module = f->module;
+	} else {
+		r.function = f->function;
+		r.module = f->module;
+		r.address = f->address;
+	}
+	return r;
 }
 
 static uint64_t frame_hash_ptr(const stats_frame_t *f)
@@ -157,32 +147,6 @@ bool stats_module_is_runtime(const char *module)
 	return false;
 }
 
-/* The key of frame f for key k (see enum stats_key). */
-static stats_frame_t frame_project(enum stats_key k, const stats_frame_t *f)
-{
-	stats_frame_t r = { .empty = f->empty };
-	if (f->empty)
-		return r;
-	if (k == STATS_KEY_TRACEBACK)
-		return *f;
-	if (k == STATS_KEY_FUNCTION && f->function) {
-		r.function = f->function;
-		r.file = f->file;
-		r.module = f->module;
-	} else if (f->file) {
-		r.file = f->file;
-		if (k != STATS_KEY_FILENAME)
-			r.line = f->line;
-		if (k == STATS_KEY_FUNCTION)
-			r.module = f->module;
-	} else {
-		r.function = f->function;
-		r.module = f->module;
-		r.address = f->address;
-	}
-	return r;
-}
-
 /* Per-grouping state: the expanded frames and the per-frame facts. */
 struct grouper {
 	const profile_t *p;
@@ -252,7 +216,7 @@ static int grouper_describe(struct grouper *g, uint32_t id, bool runtime)
 		g->key_id[id] = id;
 		return 0;
 	}
-	stats_frame_t k = frame_project(opt->key, f);
+	stats_frame_t k = stats_frame_project(opt->key, f);
 	uint32_t kid;
 	bool added;
 	if (frametab_intern(&g->s->store->keys, &k, &kid, &added))
@@ -526,152 +490,6 @@ static int grouper_run(struct grouper *g)
 	return 0;
 }
 
-static int null_strcmp(const char *a, const char *b)
-{
-	if (a == b)
-		return 0;
-	if (!a || !b)
-		return a ? 1 : -1;
-	return strcmp(a, b);
-}
-
-static int cmp_num(int64_t a, int64_t b)
-{
-	return (a > b) - (a < b);
-}
-
-static int frame_cmp(const stats_frame_t *a, const stats_frame_t *b)
-{
-	int c;
-	if ((c = null_strcmp(a->file, b->file)) || (c = cmp_num(a->line, b->line)) ||
-	    (c = null_strcmp(a->function, b->function)) || (c = null_strcmp(a->module, b->module)))
-		return c;
-	if (a->address != b->address)
-		return a->address > b->address ? 1 : -1;
-	return (int)a->empty - (int)b->empty;
-}
-
-/* Total order on the keys of two entries of one kind. */
-static int key_cmp(const stats_entry_t *a, const stats_entry_t *b)
-{
-	int c = frame_cmp(&a->site, &b->site);
-	for (uint32_t i = 1; !c && i < a->nframes && i < b->nframes; i++)
-		c = frame_cmp(stats_entry_frame(a, i), stats_entry_frame(b, i));
-	return c ? c : cmp_num(a->nframes, b->nframes);
-}
-
-/* The sort key of an entry: up to four numbers compared first (descending), then the
- * entry's key.  Sorting these small records instead of the entries keeps a million-entry
- * sort in cache. */
-struct sortrec {
-	int64_t k[4];
-	const stats_entry_t *e;
-};
-
-static int sortrec_cmp(const void *pa, const void *pb)
-{
-	const struct sortrec *a = pa, *b = pb;
-	for (int i = 0; i < 4; i++)
-		if (a->k[i] != b->k[i])
-			return a->k[i] < b->k[i] ? 1 : -1;
-	return key_cmp(b->e, a->e);
-}
-
-static int64_t abs64(int64_t v)
-{
-	return v < 0 ? -v : v;
-}
-
-/* Moves the k first records (in sortrec_cmp order) of recs[0..n) to its front, sorted;
- * the others follow in an unspecified order.  A heap of the k best seen so far keeps
- * this O(n log k), which matters when a million entries are listed as a top ten. */
-static void sortrec_select(struct sortrec *recs, size_t n, size_t k)
-{
-	if (k * 4 >= n) {
-		qsort(recs, n, sizeof(*recs), sortrec_cmp);
-		return;
-	}
-	/* recs[0..k) is a heap whose root is the worst of the k best so far. */
-	for (size_t i = 0; i < n; i++) {
-		size_t at;
-		if (i < k) {
-			at = i;
-			while (at && sortrec_cmp(&recs[(at - 1) / 2], &recs[at]) < 0) {
-				struct sortrec t = recs[at];
-				recs[at] = recs[(at - 1) / 2];
-				recs[(at - 1) / 2] = t;
-				at = (at - 1) / 2;
-			}
-			continue;
-		}
-		if (sortrec_cmp(&recs[i], &recs[0]) >= 0)
-			continue;
-		struct sortrec t = recs[0];
-		recs[0] = recs[i];
-		recs[i] = t;
-		for (at = 0;;) {
-			size_t c = 2 * at + 1, worst = at;
-			if (c < k && sortrec_cmp(&recs[c], &recs[worst]) > 0)
-				worst = c;
-			if (c + 1 < k && sortrec_cmp(&recs[c + 1], &recs[worst]) > 0)
-				worst = c + 1;
-			if (worst == at)
-				break;
-			t = recs[at];
-			recs[at] = recs[worst];
-			recs[worst] = t;
-			at = worst;
-		}
-	}
-	qsort(recs, k, sizeof(*recs), sortrec_cmp);
-}
-
-/* Orders s->entries descending by (size, count, key), or for a comparison by
- * (|size_diff|, size, |count_diff|, count, key): all of them, or with limit > 0 only
- * the first limit ones (the others follow unordered).  Returns 0 or -ENOMEM. */
-static int sort_entries(stats_t *s, size_t limit)
-{
-	size_t n = s->nentries;
-	size_t k = limit && limit < n ? limit : n;
-	struct sortrec *recs = malloc((n + 1) * sizeof(*recs));
-	stats_entry_t *top = malloc((k + 1) * sizeof(*top));
-	bool *taken = calloc(n + 1, sizeof(*taken));
-	if (!recs || !top || !taken) {
-		free(recs);
-		free(top);
-		free(taken);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const stats_entry_t *e = &s->entries[i];
-		recs[i].e = e;
-		if (s->is_diff) {
-			recs[i].k[0] = abs64(e->size_diff);
-			recs[i].k[1] = e->size;
-			recs[i].k[2] = abs64(e->count_diff);
-			recs[i].k[3] = e->count;
-		} else {
-			recs[i].k[0] = e->size;
-			recs[i].k[1] = e->count;
-			recs[i].k[2] = recs[i].k[3] = 0;
-		}
-	}
-	sortrec_select(recs, n, k);
-	for (size_t i = 0; i < k; i++) {
-		top[i] = *recs[i].e;
-		taken[recs[i].e - s->entries] = true;
-	}
-	/* The others keep their order and move to the back, then the top goes in front. */
-	for (size_t r = n, w = n; r-- > 0;)
-		if (!taken[r])
-			s->entries[--w] = s->entries[r];
-	memcpy(s->entries, top, k * sizeof(*top));
-	free(recs);
-	free(top);
-	free(taken);
-	return 0;
-}
-
 /* Turns the groups into s->entries. */
 static int grouper_finish(struct grouper *g)
 {
@@ -700,7 +518,7 @@ static int grouper_finish(struct grouper *g)
 		}
 	}
 	s->nentries = g->ngroups;
-	return g->opt->sort_limit == SIZE_MAX ? 0 : sort_entries(s, g->opt->sort_limit);
+	return g->opt->sort_limit == SIZE_MAX ? 0 : stats_sort(s, g->opt->sort_limit);
 }
 
 static void grouper_free(struct grouper *g)
@@ -733,7 +551,7 @@ void stats_free(stats_t *s)
 	free(s);
 }
 
-static int check_options(const profile_t *p, const stats_options_t *opt)
+int stats_check_options(const profile_t *p, const stats_options_t *opt)
 {
 	if ((opt->cumulative && opt->key == STATS_KEY_TRACEBACK) ||
 	    opt->nfilters > STATS_MAX_FILTERS || opt->key > STATS_KEY_TRACEBACK ||
@@ -744,19 +562,27 @@ static int check_options(const profile_t *p, const stats_options_t *opt)
 	return 0;
 }
 
-int stats_group(const profile_t *p, const stats_options_t *opt, stats_t **out)
+stats_t *stats_alloc(const stats_options_t *opt)
 {
-	int r = check_options(p, opt);
-	if (r)
-		return r;
 	stats_t *s = calloc(1, sizeof(*s));
 	if (!s || !(s->store = calloc(1, sizeof(*s->store)))) {
 		free(s);
-		return -ENOMEM;
+		return NULL;
 	}
 	s->key = opt->key;
 	s->metric = opt->metric;
 	s->cumulative = opt->cumulative;
+	return s;
+}
+
+int stats_group(const profile_t *p, const stats_options_t *opt, stats_t **out)
+{
+	int r = stats_check_options(p, opt);
+	if (r)
+		return r;
+	stats_t *s = stats_alloc(opt);
+	if (!s)
+		return -ENOMEM;
 	struct grouper g = { .p = p, .opt = opt, .s = s };
 	r = grouper_run(&g);
 	if (!r)
@@ -768,216 +594,6 @@ int stats_group(const profile_t *p, const stats_options_t *opt, stats_t **out)
 	if (r) {
 		stats_free(s);
 		return r;
-	}
-	*out = s;
-	return 0;
-}
-
-static uint64_t str_hash(uint64_t h, const char *s)
-{
-	if (!s)
-		return hash_mix(h, 1);
-	uint64_t x = 0xcbf29ce484222325ull;
-	for (; *s; s++)
-		x = (x ^ (unsigned char)*s) * 0x100000001b3ull;
-	return hash_mix(h, x);
-}
-
-static uint64_t frame_hash_str(const stats_frame_t *f)
-{
-	uint64_t h = str_hash(0, f->function);
-	h = str_hash(h, f->file);
-	h = str_hash(h, f->module);
-	h = hash_mix(h, (uint64_t)f->line);
-	h = hash_mix(h, f->address);
-	return hash_finish(hash_mix(h, f->empty));
-}
-
-/* Matching the groups of two profiles: strings are compared by content.  For
- * tracebacks each distinct frame of the new profile is first mapped to the equal frame
- * of the old one, so stacks then compare as id sequences. */
-struct matcher {
-	enum stats_key key;
-	uint32_t *map; /* traceback: new frame id -> old frame id, or NO_ID */
-};
-
-/* Fills m->map from the frame tables of old and new.  Returns 0 or -ENOMEM. */
-static int matcher_map_frames(struct matcher *m, const stats_t *old, const stats_t *new)
-{
-	const frametab_t *ot = &old->store->full, *nt = &new->store->full;
-	size_t nslots = 16;
-	while (nslots < (size_t)ot->n * 2 + 2)
-		nslots *= 2;
-	uint32_t *slots = calloc(nslots, sizeof(*slots));
-	uint64_t *hashes = malloc(((size_t)ot->n + 1) * sizeof(*hashes));
-	m->map = malloc(((size_t)nt->n + 1) * sizeof(*m->map));
-	if (!slots || !hashes || !m->map) {
-		free(slots);
-		free(hashes);
-		return -ENOMEM;
-	}
-	for (uint32_t id = 0; id < ot->n; id++) {
-		hashes[id] = frame_hash_str(&ot->frames[id]);
-		size_t j = hashes[id] & (nslots - 1);
-		while (slots[j])
-			j = (j + 1) & (nslots - 1);
-		slots[j] = id + 1;
-	}
-	for (uint32_t id = 0; id < nt->n; id++) {
-		uint64_t h = frame_hash_str(&nt->frames[id]);
-		m->map[id] = NO_ID;
-		for (size_t j = h & (nslots - 1); slots[j]; j = (j + 1) & (nslots - 1)) {
-			uint32_t oid = slots[j] - 1;
-			if (hashes[oid] == h && !frame_cmp(&ot->frames[oid], &nt->frames[id])) {
-				m->map[id] = oid;
-				break;
-			}
-		}
-	}
-	free(slots);
-	free(hashes);
-	return 0;
-}
-
-/* The hash of an entry's key; for a new traceback entry with a frame the old profile
- * lacks, returns false (it cannot match). */
-static bool matcher_hash(const struct matcher *m, const stats_entry_t *e, bool is_new,
-			 uint64_t *hash)
-{
-	if (m->key != STATS_KEY_TRACEBACK) {
-		stats_frame_t site = frame_project(m->key, &e->site);
-		*hash = frame_hash_str(&site);
-		return true;
-	}
-	uint64_t h = e->nframes;
-	for (uint32_t i = 0; i < e->nframes; i++) {
-		uint32_t id = is_new ? m->map[e->frame_ids[i]] : e->frame_ids[i];
-		if (id == NO_ID)
-			return false;
-		h = hash_mix(h, id);
-	}
-	*hash = hash_finish(h);
-	return true;
-}
-
-static bool matcher_eq(const struct matcher *m, const stats_entry_t *old_e,
-		       const stats_entry_t *new_e)
-{
-	if (m->key != STATS_KEY_TRACEBACK) {
-		stats_frame_t a = frame_project(m->key, &old_e->site);
-		stats_frame_t b = frame_project(m->key, &new_e->site);
-		return !frame_cmp(&a, &b);
-	}
-	if (old_e->nframes != new_e->nframes)
-		return false;
-	for (uint32_t i = 0; i < new_e->nframes; i++)
-		if (m->map[new_e->frame_ids[i]] != old_e->frame_ids[i])
-			return false;
-	return true;
-}
-
-/* Matches the entries of old and new into s->entries. */
-static int compare_match(stats_t *s, const stats_t *old, const stats_t *new, size_t limit)
-{
-	struct matcher m = { .key = s->key };
-	size_t nslots = 16;
-	while (nslots < old->nentries * 2 + 2)
-		nslots *= 2;
-	uint32_t *slots = calloc(nslots, sizeof(*slots));
-	uint64_t *hashes = malloc((old->nentries + 1) * sizeof(*hashes));
-	bool *matched = calloc(old->nentries + 1, sizeof(*matched));
-	s->entries = malloc((old->nentries + new->nentries + 1) * sizeof(*s->entries));
-	if (!slots || !hashes || !matched || !s->entries ||
-	    (m.key == STATS_KEY_TRACEBACK && matcher_map_frames(&m, old, new))) {
-		free(slots);
-		free(hashes);
-		free(matched);
-		free(m.map);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < old->nentries; i++) {
-		matcher_hash(&m, &old->entries[i], false, &hashes[i]);
-		size_t j = hashes[i] & (nslots - 1);
-		while (slots[j])
-			j = (j + 1) & (nslots - 1);
-		slots[j] = i + 1;
-	}
-	size_t n = 0;
-	for (size_t i = 0; i < new->nentries; i++) {
-		const stats_entry_t *ne = &new->entries[i];
-		stats_entry_t *e = &s->entries[n++];
-		*e = *ne;
-		e->size_diff = ne->size;
-		e->count_diff = ne->count;
-		uint64_t h;
-		if (!matcher_hash(&m, ne, true, &h))
-			continue;
-		for (size_t j = h & (nslots - 1); slots[j]; j = (j + 1) & (nslots - 1)) {
-			size_t oi = slots[j] - 1;
-			if (hashes[oi] == h && !matched[oi] && matcher_eq(&m, &old->entries[oi], ne)) {
-				matched[oi] = true;
-				e->size_diff -= old->entries[oi].size;
-				e->count_diff -= old->entries[oi].count;
-				break;
-			}
-		}
-	}
-	for (size_t i = 0; i < old->nentries; i++) {
-		if (matched[i])
-			continue;
-		stats_entry_t *e = &s->entries[n++];
-		*e = old->entries[i];
-		e->size_diff = -e->size;
-		e->count_diff = -e->count;
-		e->size = e->count = 0;
-	}
-	s->nentries = n;
-	free(slots);
-	free(hashes);
-	free(matched);
-	free(m.map);
-	return sort_entries(s, limit);
-}
-
-int stats_compare(const profile_t *old_p, const profile_t *new_p, const stats_options_t *opt,
-		  stats_t **out)
-{
-	int r = check_options(old_p, opt);
-	if (!r)
-		r = check_options(new_p, opt);
-	if (r)
-		return r;
-	stats_t *s = calloc(1, sizeof(*s));
-	if (!s || !(s->store = calloc(1, sizeof(*s->store)))) {
-		free(s);
-		return -ENOMEM;
-	}
-	s->key = opt->key;
-	s->metric = opt->metric;
-	s->cumulative = opt->cumulative;
-	s->is_diff = true;
-	/* The groups of each side are matched, not listed: no need to sort them. */
-	stats_options_t part_opt = *opt;
-	part_opt.sort_limit = SIZE_MAX;
-	r = stats_group(old_p, &part_opt, &s->store->parts[0]);
-	if (!r)
-		r = stats_group(new_p, &part_opt, &s->store->parts[1]);
-	if (!r)
-		r = compare_match(s, s->store->parts[0], s->store->parts[1], opt->sort_limit);
-	if (r) {
-		stats_free(s);
-		return r;
-	}
-	const stats_t *o = s->store->parts[0], *n = s->store->parts[1];
-	s->total_size = n->total_size;
-	s->total_count = n->total_count;
-	s->total_size_diff = n->total_size - o->total_size;
-	s->total_count_diff = n->total_count - o->total_count;
-	/* The matched entries point into the sides' frame tables, not their entries. */
-	for (int i = 0; i < 2; i++) {
-		free(s->store->parts[i]->entries);
-		s->store->parts[i]->entries = NULL;
-		s->store->parts[i]->nentries = 0;
 	}
 	*out = s;
 	return 0;

@@ -1,0 +1,434 @@
+/* pprof_encode.c - writing profiles as gzip-compressed pprof.
+ *
+ * The encoder first gives every string a string-table index and every distinct
+ * (function, file) pair a Function id, keyed on the profile's interned pointers with
+ * uthash over two preallocated pools, then writes the Profile message in field order
+ * into one growable buffer, which pprof_write_fd deflates to the file in chunks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(elt) ((elt)->oom = true)
+#include <uthash.h>
+
+#include "pbwire.h"
+#include "pprof.h"
+#include "pprof_format.h"
+
+struct strent {
+	UT_hash_handle hh;
+	const char *ptr; /* the key: an interned string pointer */
+	bool oom;
+};
+
+struct funcent {
+	UT_hash_handle hh;
+	struct {
+		const char *name, *file;
+	} key;
+	uint64_t name_idx, file_idx;
+	bool oom;
+};
+
+struct mapping_flags {
+	bool functions, filenames, line_numbers, inline_frames;
+};
+
+struct encoder {
+	const profile_t *p;
+	pbuf_t out, msg;
+	struct strent *strs; /* the string table, index order; [0] is "" */
+	size_t nstrs, strs_cap;
+	struct strent *strhash;
+	struct funcent *funcs; /* Function id i + 1 is funcs[i] */
+	size_t nfuncs, funcs_cap;
+	struct funcent *funchash;
+	struct mapping_flags *mflags;
+	char *facts[ARRAY_SIZE(meta_keys)];
+	size_t nfacts;
+	uint64_t type_idx[PV_COUNT], unit_idx[PV_COUNT];
+	uint64_t space_idx, bytes_idx, domain_idx, truncated_idx, true_idx;
+	bool oom;
+};
+
+/* Returns the string-table index of s, adding it when new; NULL and "" are index 0. */
+static uint64_t enc_string(struct encoder *e, const char *s)
+{
+	if (!s || !*s)
+		return 0;
+	struct strent *ent;
+	HASH_FIND(hh, e->strhash, &s, sizeof(s), ent);
+	if (ent)
+		return (uint64_t)(ent - e->strs);
+	if (e->nstrs == e->strs_cap) { /* cannot happen: enc_prepare counted them all */
+		e->oom = true;
+		return 0;
+	}
+	ent = &e->strs[e->nstrs++];
+	ent->ptr = s;
+	HASH_ADD(hh, e->strhash, ptr, sizeof(ent->ptr), ent);
+	if (ent->oom)
+		e->oom = true;
+	return (uint64_t)(ent - e->strs);
+}
+
+/* A line that knows nothing is written as no Line at all. */
+static bool line_is_empty(const profile_line_t *l)
+{
+	return !l->function && !l->file && !l->line;
+}
+
+/* Returns the Function for a line, adding it when new.  A line without function or
+ * file still gets one (named ""): go tool pprof rejects a Line without a function. */
+static struct funcent *enc_function(struct encoder *e, const profile_line_t *l)
+{
+	struct funcent probe, *ent;
+	memset(&probe.key, 0, sizeof(probe.key));
+	probe.key.name = l->function;
+	probe.key.file = l->file;
+	HASH_FIND(hh, e->funchash, &probe.key, sizeof(probe.key), ent);
+	if (ent)
+		return ent;
+	if (e->nfuncs == e->funcs_cap) { /* cannot happen: one per line at most */
+		e->oom = true;
+		return &e->funcs[0];
+	}
+	ent = &e->funcs[e->nfuncs++];
+	ent->key = probe.key;
+	ent->name_idx = enc_string(e, l->function);
+	ent->file_idx = enc_string(e, l->file);
+	HASH_ADD(hh, e->funchash, key, sizeof(ent->key), ent);
+	if (ent->oom)
+		e->oom = true;
+	return ent;
+}
+
+/* Builds the "heapsnap.key=value" comments for the facts p has. */
+static int enc_facts(struct encoder *e)
+{
+	const profile_meta_t *m = &e->p->meta;
+	for (size_t i = 0; i < ARRAY_SIZE(meta_keys); i++) {
+		const struct meta_key *k = &meta_keys[i];
+		int n = 0;
+		char *s = NULL;
+		if (k->kind == META_VERSION)
+			n = asprintf(&s, "%s=%d", k->key, META_VERSION_VALUE);
+		else if (k->kind == META_NUM && meta_get_num(m, k) >= 0)
+			n = asprintf(&s, "%s=%" PRId64, k->key, meta_get_num(m, k));
+		else if (k->kind == META_STR && meta_get_str(m, k))
+			n = asprintf(&s, "%s=%s", k->key, meta_get_str(m, k));
+		else
+			continue;
+		if (n < 0)
+			return -ENOMEM;
+		e->facts[e->nfacts++] = s;
+	}
+	return 0;
+}
+
+/* Sizes the pools, then assigns string indices and Function ids in the order the
+ * encoder will write them.  Returns 0 or -ENOMEM. */
+static int enc_prepare(struct encoder *e)
+{
+	const profile_t *p = e->p;
+	size_t nlines = 0;
+	for (uint32_t i = 0; i < p->nlocations; i++)
+		nlines += p->locations[i].nlines;
+
+	e->strs_cap = 1 + 2 * PV_COUNT + 5 + 2 * (size_t)p->nmappings + 2 * nlines +
+		      p->ncomments + ARRAY_SIZE(meta_keys);
+	e->strs = calloc(e->strs_cap, sizeof(*e->strs));
+	e->funcs_cap = nlines ? nlines : 1;
+	e->funcs = calloc(e->funcs_cap, sizeof(*e->funcs));
+	e->mflags = calloc(p->nmappings ? p->nmappings : 1, sizeof(*e->mflags));
+	if (!e->strs || !e->funcs || !e->mflags || enc_facts(e) < 0)
+		return -ENOMEM;
+	e->strs[0].ptr = "";
+	e->nstrs = 1;
+
+	for (enum profile_value v = 0; v < PV_COUNT; v++) {
+		e->type_idx[v] = enc_string(e, profile_value_type(v));
+		e->unit_idx[v] = enc_string(e, profile_value_unit(v));
+	}
+	e->space_idx = enc_string(e, "space");
+	e->bytes_idx = enc_string(e, profile_value_unit(PV_ALLOC_SPACE));
+	e->domain_idx = enc_string(e, "domain");
+	e->truncated_idx = enc_string(e, "truncated");
+	e->true_idx = enc_string(e, "true");
+	for (uint32_t i = 0; i < p->nmappings; i++) {
+		enc_string(e, p->mappings[i].path);
+		enc_string(e, p->mappings[i].build_id);
+	}
+	for (uint32_t i = 0; i < p->nlocations; i++) {
+		const profile_location_t *loc = &p->locations[i];
+		struct mapping_flags *mf =
+			loc->mapping < p->nmappings ? &e->mflags[loc->mapping] : NULL;
+		for (uint32_t j = 0; j < loc->nlines; j++) {
+			const profile_line_t *l = &loc->lines[j];
+			if (line_is_empty(l))
+				continue;
+			enc_function(e, l);
+			if (mf) {
+				mf->functions |= l->function != NULL;
+				mf->filenames |= l->file != NULL;
+				mf->line_numbers |= l->line != 0;
+				/* The symbolizer reports inlined frames whenever it finds a
+				 * function, so a symbolized location is complete. */
+				mf->inline_frames |= l->function != NULL;
+			}
+		}
+	}
+	for (size_t i = 0; i < e->nfacts; i++)
+		enc_string(e, e->facts[i]);
+	for (uint32_t i = 0; i < p->ncomments; i++)
+		enc_string(e, p->comments[i]);
+	return e->oom ? -ENOMEM : 0;
+}
+
+static void enc_value_type(struct encoder *e, uint32_t field, uint64_t type, uint64_t unit)
+{
+	e->msg.len = 0;
+	pbuf_put_uint_nz(&e->msg, VALUE_TYPE_TYPE, type);
+	pbuf_put_uint_nz(&e->msg, VALUE_TYPE_UNIT, unit);
+	pbuf_put_message(&e->out, field, &e->msg);
+}
+
+static size_t label_size(uint64_t key, uint64_t v)
+{
+	return 1 + pb_varint_size(key) + 1 + pb_varint_size(v);
+}
+
+static void enc_label(pbuf_t *b, uint64_t key, uint32_t field, uint64_t v)
+{
+	pbuf_put_tag(b, SAMPLE_LABEL, PB_LEN);
+	pbuf_put_varint(b, label_size(key, v));
+	pbuf_put_uint(b, LABEL_KEY, key);
+	pbuf_put_uint(b, field, v);
+}
+
+static void enc_sample(struct encoder *e, const profile_sample_t *s)
+{
+	const profile_t *p = e->p;
+	pbuf_t *b = &e->msg;
+	b->len = 0;
+	if (s->nlocs) {
+		size_t n = 0;
+		for (uint32_t i = 0; i < s->nlocs; i++)
+			n += pb_varint_size((uint64_t)s->locs[i] + 1);
+		pbuf_put_tag(b, SAMPLE_LOCATION_ID, PB_LEN);
+		pbuf_put_varint(b, n);
+		if (pbuf_reserve(b, n))
+			for (uint32_t i = 0; i < s->nlocs; i++)
+				pbuf_put_varint_unchecked(b, (uint64_t)s->locs[i] + 1);
+	}
+	size_t n = 0;
+	for (enum profile_value v = 0; v < PV_COUNT; v++)
+		if (p->has_value[v])
+			n += pb_varint_size((uint64_t)s->value[v]);
+	if (n) {
+		pbuf_put_tag(b, SAMPLE_VALUE, PB_LEN);
+		pbuf_put_varint(b, n);
+		for (enum profile_value v = 0; v < PV_COUNT; v++)
+			if (p->has_value[v])
+				pbuf_put_varint(b, (uint64_t)s->value[v]);
+	}
+	if (s->domain)
+		enc_label(b, e->domain_idx, LABEL_NUM, (uint64_t)s->domain);
+	if (s->truncated)
+		enc_label(b, e->truncated_idx, LABEL_STR, e->true_idx);
+	pbuf_put_message(&e->out, PROFILE_SAMPLE, b);
+}
+
+static void enc_mapping(struct encoder *e, uint32_t i)
+{
+	const profile_mapping_t *m = &e->p->mappings[i];
+	const struct mapping_flags *mf = &e->mflags[i];
+	pbuf_t *b = &e->msg;
+	b->len = 0;
+	pbuf_put_uint(b, MAPPING_ID, (uint64_t)i + 1);
+	pbuf_put_uint_nz(b, MAPPING_MEMORY_START, m->start);
+	pbuf_put_uint_nz(b, MAPPING_MEMORY_LIMIT, m->limit);
+	pbuf_put_uint_nz(b, MAPPING_FILE_OFFSET, m->offset);
+	pbuf_put_uint_nz(b, MAPPING_FILENAME, enc_string(e, m->path));
+	pbuf_put_uint_nz(b, MAPPING_BUILD_ID, enc_string(e, m->build_id));
+	pbuf_put_uint_nz(b, MAPPING_HAS_FUNCTIONS, mf->functions);
+	pbuf_put_uint_nz(b, MAPPING_HAS_FILENAMES, mf->filenames);
+	pbuf_put_uint_nz(b, MAPPING_HAS_LINE_NUMBERS, mf->line_numbers);
+	pbuf_put_uint_nz(b, MAPPING_HAS_INLINE_FRAMES, mf->inline_frames);
+	pbuf_put_message(&e->out, PROFILE_MAPPING, b);
+}
+
+static void enc_location(struct encoder *e, uint32_t i)
+{
+	const profile_location_t *loc = &e->p->locations[i];
+	pbuf_t *b = &e->msg;
+	b->len = 0;
+	pbuf_put_uint(b, LOCATION_ID, (uint64_t)i + 1);
+	if (loc->mapping < e->p->nmappings)
+		pbuf_put_uint(b, LOCATION_MAPPING_ID, (uint64_t)loc->mapping + 1);
+	pbuf_put_uint_nz(b, LOCATION_ADDRESS, loc->address);
+	for (uint32_t j = 0; j < loc->nlines; j++) {
+		const profile_line_t *l = &loc->lines[j];
+		if (line_is_empty(l))
+			continue;
+		uint64_t fid = (uint64_t)(enc_function(e, l) - e->funcs) + 1;
+		size_t n = 1 + pb_varint_size(fid) +
+			   (l->line ? 1 + pb_varint_size((uint64_t)l->line) : 0);
+		pbuf_put_tag(b, LOCATION_LINE, PB_LEN);
+		pbuf_put_varint(b, n);
+		pbuf_put_uint(b, LINE_FUNCTION_ID, fid);
+		pbuf_put_uint_nz(b, LINE_LINE, (uint64_t)l->line);
+	}
+	pbuf_put_message(&e->out, PROFILE_LOCATION, b);
+}
+
+static void enc_function_msg(struct encoder *e, size_t i)
+{
+	const struct funcent *f = &e->funcs[i];
+	pbuf_t *b = &e->msg;
+	b->len = 0;
+	pbuf_put_uint(b, FUNCTION_ID, (uint64_t)i + 1);
+	pbuf_put_uint_nz(b, FUNCTION_NAME, f->name_idx);
+	pbuf_put_uint_nz(b, FUNCTION_SYSTEM_NAME, f->name_idx);
+	pbuf_put_uint_nz(b, FUNCTION_FILENAME, f->file_idx);
+	pbuf_put_message(&e->out, PROFILE_FUNCTION, b);
+}
+
+static void enc_profile(struct encoder *e)
+{
+	const profile_t *p = e->p;
+	const profile_meta_t *m = &p->meta;
+	for (enum profile_value v = 0; v < PV_COUNT; v++)
+		if (p->has_value[v])
+			enc_value_type(e, PROFILE_SAMPLE_TYPE, e->type_idx[v], e->unit_idx[v]);
+	for (size_t i = 0; i < p->nsamples; i++)
+		enc_sample(e, &p->samples[i]);
+	for (uint32_t i = 0; i < p->nmappings; i++)
+		enc_mapping(e, i);
+	for (uint32_t i = 0; i < p->nlocations; i++)
+		enc_location(e, i);
+	for (size_t i = 0; i < e->nfuncs; i++)
+		enc_function_msg(e, i);
+	for (size_t i = 0; i < e->nstrs; i++)
+		pbuf_put_bytes(&e->out, PROFILE_STRING_TABLE, e->strs[i].ptr, strlen(e->strs[i].ptr));
+	if (m->time_nanos >= 0)
+		pbuf_put_uint(&e->out, PROFILE_TIME_NANOS, (uint64_t)m->time_nanos);
+	if (m->duration_nanos >= 0)
+		pbuf_put_uint(&e->out, PROFILE_DURATION_NANOS, (uint64_t)m->duration_nanos);
+	enc_value_type(e, PROFILE_PERIOD_TYPE, e->space_idx, e->bytes_idx);
+	if (m->sampling_period >= 0)
+		pbuf_put_uint(&e->out, PROFILE_PERIOD, (uint64_t)m->sampling_period);
+	size_t n = 0, ncomments = e->nfacts + p->ncomments;
+	uint64_t *idx = malloc((ncomments ? ncomments : 1) * sizeof(*idx));
+	if (!idx) {
+		e->out.failed = true;
+		return;
+	}
+	for (size_t i = 0; i < e->nfacts; i++)
+		idx[i] = enc_string(e, e->facts[i]);
+	for (uint32_t i = 0; i < p->ncomments; i++)
+		idx[e->nfacts + i] = enc_string(e, p->comments[i]);
+	for (size_t i = 0; i < ncomments; i++)
+		n += pb_varint_size(idx[i]);
+	if (n) {
+		pbuf_put_tag(&e->out, PROFILE_COMMENT, PB_LEN);
+		pbuf_put_varint(&e->out, n);
+		for (size_t i = 0; i < ncomments; i++)
+			pbuf_put_varint(&e->out, idx[i]);
+	}
+	free(idx);
+	if (p->has_value[PV_INUSE_SPACE])
+		pbuf_put_uint(&e->out, PROFILE_DEFAULT_SAMPLE_TYPE, e->type_idx[PV_INUSE_SPACE]);
+}
+
+int pprof_encode(const profile_t *p, uint8_t **buf, size_t *len)
+{
+	struct encoder e = { .p = p };
+	int r = enc_prepare(&e);
+	if (r == 0) {
+		enc_profile(&e);
+		r = e.out.failed || e.msg.failed || e.oom ? -ENOMEM : 0;
+	}
+	if (r == 0) {
+		*buf = e.out.data;
+		*len = e.out.len;
+		e.out.data = NULL;
+	}
+	HASH_CLEAR(hh, e.strhash);
+	HASH_CLEAR(hh, e.funchash);
+	for (size_t i = 0; i < e.nfacts; i++)
+		free(e.facts[i]);
+	free(e.strs);
+	free(e.funcs);
+	free(e.mflags);
+	free(e.msg.data);
+	free(e.out.data);
+	return r;
+}
+
+/* Writes all of buf to fd; returns 0 or a negative errno. */
+
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Gzips buf to fd in GZIP_CHUNK pieces; returns 0 or a negative errno. */
+static int gzip_write_fd(const uint8_t *buf, size_t len, int fd)
+{
+	z_stream zs = { 0 };
+	if (deflateInit2(&zs, GZIP_LEVEL, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	uint8_t *chunk = malloc(GZIP_CHUNK);
+	int r = chunk ? 0 : -ENOMEM, zr = Z_OK;
+	zs.next_in = (Bytef *)buf;
+	while (r == 0 && zr != Z_STREAM_END) {
+		if (zs.avail_in == 0 && len) {
+			zs.avail_in = len > (1u << 30) ? (1u << 30) : (uInt)len;
+			len -= zs.avail_in;
+		}
+		zs.next_out = chunk;
+		zs.avail_out = GZIP_CHUNK;
+		zr = deflate(&zs, len ? Z_NO_FLUSH : Z_FINISH);
+		if (zr == Z_STREAM_ERROR)
+			r = -EIO;
+		else
+			r = write_all(fd, chunk, GZIP_CHUNK - zs.avail_out);
+	}
+	deflateEnd(&zs);
+	free(chunk);
+	return r;
+}
+
+int pprof_write_fd(const profile_t *p, int fd)
+{
+	uint8_t *buf;
+	size_t len;
+	int r = pprof_encode(p, &buf, &len);
+	if (r < 0)
+		return r;
+	r = gzip_write_fd(buf, len, fd);
+	free(buf);
+	return r;
+}

@@ -1,0 +1,63 @@
+/* stats_internal.h - what stats.c (grouping), stats_sort.c (orders) and
+ * stats_compare.c (diffs) share.  Internal to analyzer/. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "stats.h"
+
+#define NO_ID UINT32_MAX
+
+/* An insert-only set of frames compared by pointer identity; ids are dense. */
+typedef struct frametab {
+	stats_frame_t *frames;
+	uint32_t n, cap;
+	uint32_t *slots; /* id + 1, 0 when free */
+	size_t mask;     /* number of slots - 1 */
+} frametab_t;
+
+/* A group being accumulated.  For tracebacks, off/len locate its frame ids. */
+struct group {
+	uint64_t hash;
+	size_t off;
+	uint32_t len;
+	uint32_t key;
+	int64_t size, count;
+	bool truncated;
+};
+
+struct stats_store {
+	frametab_t full;    /* every distinct frame; traceback entries index it */
+	frametab_t keys;    /* projected keys, for the other keys */
+	uint32_t *seqbuf;   /* traceback frame ids, back to back */
+	stats_t *parts[2];  /* stats_compare(): the grouped old and new profiles */
+};
+
+static inline uint64_t hash_mix(uint64_t h, uint64_t v)
+{
+	h = (h << 5 | h >> 59) ^ v;
+	return h * 0x9e3779b97f4a7c15ull;
+}
+
+static inline uint64_t hash_finish(uint64_t h)
+{
+	return h ^ (h >> 29) ^ (h >> 47);
+}
+
+/* Sorts s's entries in its order (statistics or compare); with limit, only the first
+ * limit entries are selected and sorted.  Returns 0 or -ENOMEM. */
+int stats_sort(stats_t *s, size_t limit);
+
+/* Orders two frames by function, file, line, module (a total order). */
+int stats_frame_cmp(const stats_frame_t *a, const stats_frame_t *b);
+
+/* Checks options against the profile: -ENODATA for a metric it lacks, -EINVAL for
+ * a bad combination.  Returns 0 when they fit. */
+int stats_check_options(const profile_t *p, const stats_options_t *opt);
+
+/* The part of frame f that key k groups by (all of it for traceback). */
+stats_frame_t stats_frame_project(enum stats_key k, const stats_frame_t *f);
+
+/* A new empty result for opt's key and metric, or NULL when out of memory. */
+stats_t *stats_alloc(const stats_options_t *opt);
