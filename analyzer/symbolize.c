@@ -297,17 +297,30 @@ static char *source_path(const char *comp_dir, const char *file)
 	return out;
 }
 
+/* The compilation unit holding addr.  libdw finds it through .debug_aranges, which
+ * clang does not emit; then every CU's ranges are searched instead. */
+static Dwarf_Die *cu_of(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Addr *bias)
+{
+	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, bias);
+	if (cu)
+		return cu;
+	while ((cu = dwfl_module_nextcu(mod, cu, bias)))
+		if (dwarf_haspc(cu, addr - *bias) > 0)
+			return cu;
+	return NULL;
+}
+
 /* Fills lines for the address: innermost inlined function first.  Returns the count
  * (0 when nothing is known), or -ENOMEM. */
 static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line **out)
 {
-	Dwarf_Addr cu_bias;
-	Dwarf_Die *cudie = dwfl_module_addrdie(m->dwmod, addr, &cu_bias);
-	Dwfl_Line *dl = dwfl_module_getsrc(m->dwmod, addr);
-	const char *file = NULL;
+	Dwarf_Addr cu_bias = 0;
+	Dwarf_Die *cudie = cu_of(m->dwmod, addr, &cu_bias);
+	Dwarf_Line *dl = cudie ? dwarf_getsrc_die(cudie, addr - cu_bias) : NULL;
+	const char *file = dl ? dwarf_linesrc(dl, NULL, NULL) : NULL;
 	int line = 0;
 	if (dl)
-		file = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
+		dwarf_lineno(dl, &line);
 	Dwarf_Die *scopes = NULL;
 	int nscopes = cudie ? dwarf_getscopes(cudie, addr - cu_bias, &scopes) : 0;
 	if (nscopes < 0)

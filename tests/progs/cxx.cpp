@@ -20,7 +20,8 @@ int main()
 		delete ints[i];
 	delete[] arr;
 	try {
-		char *huge = new char[(size_t)1 << 62]; // site:new_huge
+		volatile size_t too_much = (size_t)1 << 62;
+		char *huge = new char[too_much]; // site:new_huge
 		std::printf("unexpected %p\n", (void *)huge);
 	} catch (const std::bad_alloc &) {
 		std::printf("bad_alloc caught\n");
