@@ -76,6 +76,9 @@ static void spawn(char *const argv[], char *const env[], struct run_result *r)
 	rewind(errf);
 	slurp(fileno(errf), r->err, sizeof(r->err));
 	fclose(errf);
+	/* Under -Db_sanitize the collector is sanitized and reports on this stderr. */
+	ck_assert_msg(!strstr(r->err, "Sanitizer") && !strstr(r->err, "runtime error:"),
+		      "sanitizer report: %s", r->err);
 }
 
 static char *prog_path(const char *name)
