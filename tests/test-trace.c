@@ -256,6 +256,131 @@ START_TEST(stress_collector_memory_per_live_block)
 }
 END_TEST
 
+/* ---- go tool pprof reads our files and charges the same bytes to each line ---- */
+
+#define MAX_LINES 64
+
+struct line_bytes {
+	char key[160]; /* basename:line */
+	long long bytes;
+};
+
+static const char *base_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+static void add_line(struct line_bytes *t, int *n, const char *file, long line, long long b)
+{
+	char key[160];
+	snprintf(key, sizeof(key), "%s:%ld", base_of(file), line);
+	for (int i = 0; i < *n; i++)
+		if (!strcmp(t[i].key, key)) {
+			t[i].bytes += b;
+			return;
+		}
+	ck_assert_int_lt(*n, MAX_LINES);
+	snprintf(t[*n].key, sizeof(t[*n].key), "%s", key);
+	t[(*n)++].bytes = b;
+}
+
+/* Flat bytes per line from `go tool pprof -top -lines`. */
+static int pprof_lines(const char *file, const char *index, struct line_bytes *t)
+{
+	char cmd[1024], line[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "go tool pprof -top -lines -sample_index=%s -unit=B -nodecount=1000 "
+		 "-nodefraction=0 '%s' 2>&1",
+		 index, file);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	int n = 0;
+	bool table = false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "flat%")) {
+			table = true;
+			continue;
+		}
+		long long flat;
+		char *colon = strrchr(line, ':'), *end;
+		/* Only FILE:LINE entries; frames without line information have none. */
+		if (!table || sscanf(line, " %lldB", &flat) != 1 || flat == 0 || !colon ||
+		    strtol(colon + 1, &end, 10) <= 0 || (*end != '\n' && *end != '\0'))
+			continue;
+		*colon = '\0';
+		char *file_start = strrchr(line, ' ');
+		ck_assert_ptr_nonnull(file_start);
+		add_line(t, &n, file_start + 1, atol(colon + 1), flat);
+	}
+	ck_assert_int_eq(pclose(f), 0);
+	return n;
+}
+
+/* Bytes per line from `heapsnap top --keep-runtime --json` (the innermost frame, as
+ * pprof's flat column counts). */
+static int heapsnap_lines(const char *file, const char *metric, struct line_bytes *t)
+{
+	char cmd[1024], line[4096];
+	snprintf(cmd, sizeof(cmd), "'%s' top --keep-runtime -n 0 --json -m %s '%s'",
+		 getenv("HEAPSNAP"), metric, file);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	int n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *fp = strstr(line, "{\"file\":\""), *lp = strstr(line, "\"line\":"),
+		     *sp = strstr(line, "\"size\":");
+		if (!fp || !lp || !sp || strstr(line, "\"key\""))
+			continue;
+		fp += 9;
+		*strchr(fp, '"') = '\0';
+		long long size = atoll(sp + 7);
+		if (size)
+			add_line(t, &n, fp, atol(lp + 7), size);
+	}
+	ck_assert_int_eq(pclose(f), 0);
+	return n;
+}
+
+static void assert_pprof_agrees(const char *file)
+{
+	static const char *const metrics[][2] = {
+		{ "inuse", "inuse_space" }, { "alloc", "alloc_space" }, { "peak", "peak_space" },
+	};
+	for (size_t m = 0; m < 3; m++) {
+		struct line_bytes ours[MAX_LINES], theirs[MAX_LINES];
+		int n = heapsnap_lines(file, metrics[m][0], ours);
+		int k = pprof_lines(file, metrics[m][1], theirs);
+		ck_assert_int_gt(n, 0);
+		ck_assert_msg(n == k, "%s: heapsnap has %d lines, pprof %d", metrics[m][0], n, k);
+		for (int i = 0; i < n; i++) {
+			int j = 0;
+			while (j < k && strcmp(ours[i].key, theirs[j].key))
+				j++;
+			ck_assert_msg(j < k, "%s: pprof has no %s", metrics[m][0], ours[i].key);
+			ck_assert_msg(ours[i].bytes == theirs[j].bytes, "%s %s: heapsnap %lld, pprof %lld",
+				      metrics[m][0], ours[i].key, ours[i].bytes, theirs[j].bytes);
+		}
+	}
+}
+
+START_TEST(pprof_agrees_per_line)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	const char *progs[] = { "basic", "cxx" };
+	for (int i = 0; i < 2; i++) {
+		char *argv[] = { (char *)progs[i], NULL };
+		struct run_result r;
+		tt_run(dir, argv, NULL, &r);
+		char path[512];
+		snprintf(path, sizeof(path), "%s/heapsnap.%d.exit.pb.gz", dir, (int)traced_pid(&r));
+		profile_free(tt_snapshot(dir, traced_pid(&r), "exit", 10));
+		assert_pprof_agrees(path);
+	}
+}
+END_TEST
+
 static Suite *stress_suite(void)
 {
 	Suite *s = suite_create("stress");
@@ -278,6 +403,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, fork_child_traced_alone);
 	tcase_add_test(tc, sigkill_still_writes_exit_snapshot);
 	tcase_add_test(tc, cxx_operators_at_their_lines);
+	tcase_add_test(tc, pprof_agrees_per_line);
 	suite_add_tcase(s, tc);
 	return s;
 }
