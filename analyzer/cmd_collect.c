@@ -5,7 +5,8 @@
  * the ring fills up; it wakes itself every few milliseconds to look at requests and
  * at the process).  It ends when the traced process is gone (pidfd) or has exec'd
  * (its maps no longer hold our segment): it then drains what is left, writes the exit
- * snapshot, and, under `heapsnap run`, reports the file on the run pipe.
+ * snapshot (its trigger says how the process ended), and, under `heapsnap run`,
+ * reports the file on the run socket.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +33,7 @@
 #define EXEC_CHECK_NS (250 * 1000 * 1000ull)
 #define BATCH 65536
 #define MERGE_BACKLOG 8
+#define RUN_STATUS_WAIT_MS 2000
 
 struct collect_args {
 	int shm_fd;
@@ -225,7 +228,9 @@ static bool process_gone(struct session *s)
 static bool process_execd(struct session *s)
 {
 	uint64_t now = mono_nanos();
-	if (now - s->last_exec_check < EXEC_CHECK_NS || atomic_load(&s->c.ctl->exit_pos))
+	bool pending = atomic_load(&s->c.ctl->exec_pending);
+	if ((!pending && now - s->last_exec_check < EXEC_CHECK_NS) ||
+	    atomic_load(&s->c.ctl->exit_pos))
 		return false;
 	s->last_exec_check = now;
 	return symbolizer_maps_inode(s->c.sym, 0, s->memfd_inode) == 0;
@@ -245,11 +250,62 @@ static void idle_wait(struct session *s)
 	atomic_store(&ctl->collector_sleeping, 0);
 }
 
-static const char *end_trigger(struct session *s, bool execd)
+/* The wait status of the ended process: from heapsnap run when it launched it (it
+ * waits for the program and tells us), else from the zombie's /proc/PID/stat while
+ * its parent has not reaped it yet.  Returns false when it cannot be known. */
+static bool exit_status(struct session *s, int *status)
 {
-	if (execd)
-		return "exec";
-	return atomic_load(&s->c.ctl->exit_pos) ? "exit" : "ended without exit (killed or crashed)";
+	if (s->a.run_fd >= 0) {
+		struct pollfd p = { .fd = s->a.run_fd, .events = POLLIN };
+		char buf[64];
+		ssize_t n;
+		if (poll(&p, 1, RUN_STATUS_WAIT_MS) > 0 &&
+		    (n = read(s->a.run_fd, buf, sizeof(buf) - 1)) > 0) {
+			buf[n] = '\0';
+			if (sscanf(buf, "status %d", status) == 1)
+				return true;
+		}
+	}
+	char path[64], stat[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)s->a.pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	stat[n] = '\0';
+	/* Fields after the command name (which may hold spaces); exit_code is field 52. */
+	char *p = strrchr(stat, ')');
+	if (!p || p[1] != ' ' || p[2] != 'Z')
+		return false;
+	int field = 2;
+	for (; *p && field < 52; p++)
+		if (*p == ' ')
+			field++;
+	return field == 52 && sscanf(p, "%d", status) == 1;
+}
+
+static void end_trigger(struct session *s, bool execd, char *out, size_t len)
+{
+	int st = 0;
+	bool known = !execd && exit_status(s, &st);
+	if (execd) {
+		snprintf(out, len, "exec");
+	} else if (known && WIFEXITED(st)) {
+		snprintf(out, len, "exit %d", WEXITSTATUS(st));
+	} else if (known && WIFSIGNALED(st)) {
+		const char *name = sigabbrev_np(WTERMSIG(st));
+		char number[16];
+		snprintf(number, sizeof(number), "%d", WTERMSIG(st));
+		snprintf(out, len, "killed by %s%s%s", name ? "SIG" : "signal ", name ? name : number,
+			 WCOREDUMP(st) ? " (core dumped)" : "");
+	} else if (atomic_load(&s->c.ctl->exit_pos)) {
+		snprintf(out, len, "exit");
+	} else {
+		snprintf(out, len, "ended without exit (killed or crashed)");
+	}
 }
 
 static int run(struct session *s)
@@ -265,8 +321,10 @@ static int run(struct session *s)
 		uint64_t limit = pending_request(s, &n, &pos) ? pos : UINT64_MAX;
 		if (collector_drain(&s->c, limit, BATCH, false))
 			continue;
-		if (process_gone(s))
+		if (process_gone(s)) {
+			execd = atomic_load(&s->c.ctl->exec_pending);
 			break;
+		}
 		if (process_execd(s)) {
 			execd = true;
 			break;
@@ -278,9 +336,9 @@ static int run(struct session *s)
 		answer_request(s, n, pos, true);
 	while (collector_drain(&s->c, UINT64_MAX, BATCH, true))
 		;
-	char path[PATH_MAX];
-	int r = write_snapshot(s, execd ? "exec" : "exit", end_trigger(s, execd), 0, path,
-			       sizeof(path));
+	char path[PATH_MAX], trigger[96];
+	end_trigger(s, execd, trigger, sizeof(trigger));
+	int r = write_snapshot(s, execd ? "exec" : "exit", trigger, 0, path, sizeof(path));
 	if (s->a.run_fd >= 0) {
 		char line[PATH_MAX + 128];
 		int len = r == 0 ? snprintf(line, sizeof(line), "%d %" PRId64 " %s\n", (int)s->a.pid,

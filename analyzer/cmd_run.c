@@ -1,10 +1,10 @@
 /* cmd_run.c - `heapsnap run` (launch a program traced) and `heapsnap snap` (ask a
  * traced process for a snapshot).
  *
- * run sets LD_PRELOAD to the shim, hands the shim a pipe (HEAPSNAP_RUN_FD) that only
- * the collector keeps open, waits for the program, then for the collector to report
- * the exit snapshot, prints where it went, and exits the way the program did (same
- * status; the same signal re-raised).  snap finds the process's collector, sends the
+ * run sets LD_PRELOAD to the shim, hands the shim a socket (HEAPSNAP_RUN_FD) that only
+ * the collector keeps open, waits for the program, tells the collector how it ended,
+ * waits for it to report the exit snapshot, prints where it went, and exits the way
+ * the program did (same status; the same signal re-raised).  snap finds the process's collector, sends the
  * snapshot signal and prints the path of the file that request produced.
  */
 #include <dirent.h>
@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -251,9 +252,11 @@ int cmd_run(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* The collector reports its files on this socket, and learns from it how the
+	 * program ended. */
 	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		fprintf(stderr, "heapsnap: run: pipe: %s\n", strerror(errno));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipefd) < 0) {
+		fprintf(stderr, "heapsnap: run: socketpair: %s\n", strerror(errno));
 		return 1;
 	}
 	char *preload = preload_value(shim);
@@ -294,6 +297,11 @@ int cmd_run(int argc, char **argv)
 			fprintf(stderr, "heapsnap: run: waitpid: %s\n", strerror(errno));
 			return 1;
 		}
+	char msg[32];
+	int len = snprintf(msg, sizeof(msg), "status %d\n", status);
+	/* The collector may be gone already (the program exec'd): no SIGPIPE for that. */
+	if (send(pipefd[0], msg, (size_t)len, MSG_NOSIGNAL) < 0 && errno != EPIPE)
+		fprintf(stderr, "heapsnap: run: telling the collector: %s\n", strerror(errno));
 	report_snapshots(pipefd[0], a.quiet);
 	if (WIFSIGNALED(status)) {
 		int sig = WTERMSIG(status);

@@ -82,7 +82,7 @@ START_TEST(basic_sites_exact)
 
 	/* Exit: realloc(z, 0) freed the calloc block; the failed malloc left no trace. */
 	profile_t *e = tt_snapshot(dir, pid, "exit", 10);
-	ck_assert_str_eq(e->meta.trigger, "exit");
+	ck_assert_str_eq(e->meta.trigger, "exit 7");
 	ck_assert_int_eq(e->meta.lost_events, 0);
 	ck_assert_int_eq(e->meta.corrupt_records, 0);
 	ck_assert_int_eq(e->meta.frame_limit, 16);
@@ -189,8 +189,49 @@ START_TEST(sigkill_still_writes_exit_snapshot)
 	ck_assert_int_eq(WTERMSIG(r.status), SIGKILL);
 	ck_assert_str_eq(r.out, "about to die\n");
 	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
-	ck_assert_ptr_nonnull(strstr(e->meta.trigger, "without exit"));
+	ck_assert_str_eq(e->meta.trigger, "killed by SIGKILL");
 	ASSERT_SITE(e, "killed.c", "before_kill", 100, 6400, 100, 6400, 100, 6400);
+	profile_free(e);
+}
+END_TEST
+
+START_TEST(exec_traced_afresh)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "execer", NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "stderr: %s", r.err);
+	pid_t pid = pid_from(r.out, "first image ");
+	ck_assert_int_eq(pid_from(r.out, "second image "), pid);
+	/* The first image's snapshot, written when it exec'd... */
+	profile_t *before = tt_snapshot(dir, pid, "exec", 10);
+	ck_assert_str_eq(before->meta.trigger, "exec");
+	ASSERT_SITE(before, "execer.c", "before_exec", 1, 300, 1, 300, 1, 300);
+	ASSERT_SITE(before, "execer.c", "after_exec", 0, 0, 0, 0, 0, 0);
+	profile_free(before);
+	/* ...and the second image's, on its own. */
+	profile_t *after = tt_snapshot(dir, pid, "exit", 10);
+	ASSERT_SITE(after, "execer.c", "after_exec", 1, 700, 1, 700, 1, 700);
+	ASSERT_SITE(after, "execer.c", "before_exec", 0, 0, 0, 0, 0, 0);
+	ck_assert_int_eq(after->meta.lost_events, 0);
+	profile_free(after);
+}
+END_TEST
+
+START_TEST(underscore_exit_says_status)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "quick_exit", NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert(WIFEXITED(r.status));
+	ck_assert_int_eq(WEXITSTATUS(r.status), 5);
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	ck_assert_str_eq(e->meta.trigger, "exit 5");
+	ASSERT_SITE(e, "quick_exit.c", "before_exit", 1, 123, 1, 123, 1, 123);
 	profile_free(e);
 }
 END_TEST
@@ -403,6 +444,8 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, fork_child_traced_alone);
 	tcase_add_test(tc, sigkill_still_writes_exit_snapshot);
 	tcase_add_test(tc, cxx_operators_at_their_lines);
+	tcase_add_test(tc, exec_traced_afresh);
+	tcase_add_test(tc, underscore_exit_says_status);
 	tcase_add_test(tc, pprof_agrees_per_line);
 	suite_add_tcase(s, tc);
 	return s;
