@@ -378,27 +378,32 @@ static bool find_collector(pid_t pid, char *dir, size_t dirlen, int *sig)
 	return found;
 }
 
-/* The highest request number among DIR/heapsnap.PID.N.pb.gz files, and its path. */
-static long newest_snapshot(const char *dir, pid_t pid, char *path, size_t len)
+/* The signal snapshots of pid in dir: DIR/heapsnap.PID.N.pb.gz and their -K
+ * variants (exit and exec snapshots are not answers to a request). */
+static int list_snapshots(const char *dir, pid_t pid, glob_t *g)
 {
-	char pattern[PATH_MAX];
-	snprintf(pattern, sizeof(pattern), "%s/heapsnap.%d.*.pb.gz", dir, (int)pid);
-	glob_t g;
-	long best = 0;
-	if (glob(pattern, 0, NULL, &g) == 0) {
-		for (size_t i = 0; i < g.gl_pathc; i++) {
-			const char *base = strrchr(g.gl_pathv[i], '/') + 1;
-			char *end;
-			const char *num = strchr(base + strlen("heapsnap."), '.') + 1;
-			long n = strtol(num, &end, 10);
-			if (end != num && n > best) {
-				best = n;
-				snprintf(path, len, "%s", g.gl_pathv[i]);
-			}
-		}
-		globfree(&g);
+	char pattern[PATH_MAX + 64];
+	snprintf(pattern, sizeof(pattern), "%s/heapsnap.%d.[0-9]*.pb.gz", dir, (int)pid);
+	int r = glob(pattern, 0, NULL, g);
+	if (r == GLOB_NOMATCH) {
+		g->gl_pathc = 0;
+		g->gl_pathv = NULL;
+		return 0;
 	}
-	return best;
+	return r == 0 ? 0 : -EIO;
+}
+
+/* A file in now that is not in before, or NULL. */
+static const char *new_snapshot(const glob_t *before, const glob_t *now)
+{
+	for (size_t i = 0; i < now->gl_pathc; i++) {
+		bool seen = false;
+		for (size_t j = 0; !seen && j < before->gl_pathc; j++)
+			seen = !strcmp(now->gl_pathv[i], before->gl_pathv[j]);
+		if (!seen)
+			return now->gl_pathv[i];
+	}
+	return NULL;
 }
 
 int cmd_snap(int argc, char **argv)
@@ -438,7 +443,7 @@ int cmd_snap(int argc, char **argv)
 		fprintf(stderr, "heapsnap: snap: '%s' is not a pid\n", argv[optind]);
 		return 2;
 	}
-	char dir[PATH_MAX], path[PATH_MAX];
+	char dir[PATH_MAX];
 	int sig;
 	if (!find_collector((pid_t)pid, dir, sizeof(dir), &sig)) {
 		fprintf(stderr, "heapsnap: snap: process %ld is not traced by heapsnap (no collector "
@@ -450,19 +455,35 @@ int cmd_snap(int argc, char **argv)
 			pid);
 		return 1;
 	}
-	long before = newest_snapshot(dir, (pid_t)pid, path, sizeof(path));
+	glob_t before;
+	if (list_snapshots(dir, (pid_t)pid, &before) < 0) {
+		fprintf(stderr, "heapsnap: snap: cannot list '%s'\n", dir);
+		return 1;
+	}
 	if (kill((pid_t)pid, sig) < 0) {
 		fprintf(stderr, "heapsnap: snap: cannot signal %ld: %s\n", pid, strerror(errno));
+		globfree(&before);
 		return 1;
 	}
 	struct timespec step = { 0, 10 * 1000 * 1000 };
 	for (double waited = 0; waited < timeout; waited += 0.01) {
-		if (newest_snapshot(dir, (pid_t)pid, path, sizeof(path)) > before) {
-			printf("%s\n", path);
-			return 0;
+		glob_t now;
+		if (list_snapshots(dir, (pid_t)pid, &now) == 0) {
+			const char *found = new_snapshot(&before, &now);
+			if (found)
+				printf("%s\n", found);
+			if (now.gl_pathc)
+				globfree(&now);
+			if (found) {
+				if (before.gl_pathc)
+					globfree(&before);
+				return 0;
+			}
 		}
 		nanosleep(&step, NULL);
 	}
+	if (before.gl_pathc)
+		globfree(&before);
 	fprintf(stderr, "heapsnap: snap: no snapshot of %ld appeared in %s within %g s\n", pid,
 		dir, timeout);
 	return 1;

@@ -71,8 +71,11 @@ void stack_forget_thread_cache(void) HIDDEN;
 void modules_note(struct hs_ctl *c, const uint64_t *frames, unsigned n) HIDDEN;
 void modules_reset(void) HIDDEN;
 
-/* spawn.c: create the shared memory and start the collector. */
+/* spawn.c: start the collector.  The `heapsnap run` socket (HEAPSNAP_RUN_FD) is
+ * taken out of the environment at start and handed to the first collector only. */
 int spawn_collector(int memfd, const char *dir) HIDDEN;
+void spawn_take_run_fd(void) HIDDEN;
+void spawn_drop_run_fd(void) HIDDEN;
 
 /* signal.c: the snapshot signal. */
 void signal_install(void) HIDDEN;

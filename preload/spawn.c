@@ -68,18 +68,33 @@ static pid_t raw_fork(void)
 	return (pid_t)syscall(SYS_clone, 0, NULL, NULL, NULL, NULL);
 }
 
-/* Runs in the grandchild: never returns. */
+/* The kernel's struct sigaction, for setting SIG_IGN without libc (whose wrappers
+ * resolve to the shim's own, and may call dlsym). */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+static void ignore_signal(int sig)
+{
+	struct kernel_sigaction ksa = { .handler = SIG_IGN };
+	syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+}
+
+/* Runs in the grandchild, a copy of a possibly multithreaded process: only raw
+ * system calls from here on.  Never returns. */
 static void exec_collector(const char *path, char **argv, char **envp, int memfd, int runfd)
 {
 	struct hs_ctl *c = shim_ctl;
-	atomic_store(&c->collector_pid, (int32_t)getpid());
-	setsid();
-	sigset_t all;
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
+	atomic_store(&c->collector_pid, (int32_t)syscall(SYS_getpid));
+	syscall(SYS_setsid);
+	uint64_t none = 0;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
+	ignore_signal(SIGINT);
+	ignore_signal(SIGHUP);
+	ignore_signal(SIGPIPE);
 	int null = open("/dev/null", O_RDWR);
 	if (dup2(memfd, 3) < 0)
 		_exit(127);
@@ -90,7 +105,7 @@ static void exec_collector(const char *path, char **argv, char **envp, int memfd
 		dup2(null, 1);
 	}
 	syscall(SYS_close_range, runfd >= 0 ? 5 : 4, ~0u, 0);
-	execve(path, argv, envp);
+	syscall(SYS_execve, path, argv, envp);
 	atomic_store(&c->collector_state, HS_COLLECTOR_DONE);
 	_exit(127);
 }
@@ -107,17 +122,28 @@ static char **collector_env(char *area, size_t nslots)
 	return envp;
 }
 
-/* Takes the `heapsnap run` pipe fd from the environment, once. */
-static int take_run_fd(void)
+static int run_fd = -1;
+
+void spawn_take_run_fd(void)
 {
-	const char *v = secure_getenv(HS_ENV_RUN_FD);
+	const char *v = getenv(HS_ENV_RUN_FD);
 	if (!v)
-		return -1;
+		return;
 	char *end;
 	long fd = strtol(v, &end, 10);
-	if (*end || fd < 3 || fd > INT_MAX || fcntl((int)fd, F_GETFD) < 0)
-		return -1;
-	return (int)fd;
+	if (!*end && fd >= 3 && fd <= INT_MAX && fcntl((int)fd, F_GETFD) >= 0) {
+		/* Ours until the collector has it: not the program's, nor its children's. */
+		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+		run_fd = (int)fd;
+	}
+	unsetenv(HS_ENV_RUN_FD);
+}
+
+void spawn_drop_run_fd(void)
+{
+	if (run_fd >= 0)
+		close(run_fd);
+	run_fd = -1;
 }
 
 int spawn_collector(int memfd, const char *dir)
@@ -145,7 +171,7 @@ int spawn_collector(int memfd, const char *dir)
 		path, "collect", "--shm-fd", "3", "--pid", pid_arg, "--dir", (char *)dir,
 		"--signal", sig_arg, NULL, NULL, NULL,
 	};
-	int runfd = take_run_fd();
+	int runfd = run_fd;
 	if (runfd >= 0) {
 		argv[10] = "--run-fd";
 		argv[11] = "4";
@@ -170,10 +196,7 @@ int spawn_collector(int memfd, const char *dir)
 		if (r < 0)
 			report("cannot start the collector; not tracing");
 	}
-	if (runfd >= 0) {
-		close(runfd);
-		unsetenv(HS_ENV_RUN_FD);
-	}
+	spawn_drop_run_fd();
 	munmap(area, area_size);
 	return r;
 }

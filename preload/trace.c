@@ -14,6 +14,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -129,15 +130,27 @@ static void setup_locked(void)
 	int was = atomic_load(&shim_state);
 	if (was == SHIM_UNINIT) {
 		options_load();
+		spawn_take_run_fd();
 		if (shim_opt.disabled) {
+			spawn_drop_run_fd();
 			atomic_store(&shim_state, SHIM_OFF);
 			return;
 		}
-		if (!shim_opt.dir) {
-			if (!getcwd(start_dir, sizeof(start_dir)))
-				strcpy(start_dir, ".");
-			shim_opt.dir = start_dir;
-		}
+		/* Absolute, so the files go where the program started whatever it does
+		 * later, and heapsnap snap finds them from anywhere. */
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)))
+			strcpy(cwd, ".");
+		if (!shim_opt.dir)
+			snprintf(start_dir, sizeof(start_dir), "%s", cwd);
+		else if (!strcmp(shim_opt.dir, "."))
+			snprintf(start_dir, sizeof(start_dir), "%s", cwd);
+		else if (shim_opt.dir[0] != '/')
+			snprintf(start_dir, sizeof(start_dir), "%s/%s", cwd,
+				 shim_opt.dir + (strncmp(shim_opt.dir, "./", 2) ? 0 : 2));
+		else
+			snprintf(start_dir, sizeof(start_dir), "%s", shim_opt.dir);
+		shim_opt.dir = start_dir;
 		stack_init();
 		pthread_atfork(NULL, NULL, fork_child);
 	}
@@ -145,6 +158,7 @@ static void setup_locked(void)
 	int fd = shm_create(&c);
 	if (fd < 0) {
 		report("cannot create the shared ring: %s; not tracing", strerror(-fd));
+		spawn_drop_run_fd();
 		atomic_store(&shim_state, SHIM_OFF);
 		return;
 	}

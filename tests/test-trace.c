@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "tracetest.h"
 
@@ -236,6 +237,55 @@ START_TEST(underscore_exit_says_status)
 }
 END_TEST
 
+/* heapsnap snap PID: signals a running traced process and prints the new file. */
+START_TEST(snap_prints_the_new_file)
+{
+	char dir[256], waiter[512];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(waiter, sizeof(waiter), "%s/waiter", getenv("PROGS"));
+	int out[2];
+	ck_assert_int_eq(pipe(out), 0);
+	pid_t run = fork();
+	if (run == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		execl(getenv("HEAPSNAP"), "heapsnap", "run", "-q", "--dir", dir, "--", waiter,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	FILE *f = fdopen(out[0], "r");
+	int pid = 0;
+	ck_assert_int_eq(fscanf(f, "ready %d", &pid), 1);
+	char cmd[1024], path[1024] = "";
+	for (int i = 1; i <= 2; i++) {
+		snprintf(cmd, sizeof(cmd), "'%s' snap %d", getenv("HEAPSNAP"), pid);
+		FILE *p = popen(cmd, "r");
+		ck_assert_ptr_nonnull(fgets(path, sizeof(path), p));
+		ck_assert_int_eq(pclose(p), 0);
+		char want[512];
+		snprintf(want, sizeof(want), "%s/heapsnap.%d.%d.pb.gz\n", dir, pid, i);
+		ck_assert_str_eq(path, want);
+	}
+	char n[8];
+	snprintf(n, sizeof(n), "%d", 2);
+	profile_t *s = tt_snapshot(dir, pid, n, 1);
+	ASSERT_SITE(s, "waiter.c", "before_snap", 64, 64 * 32, 64, 64 * 32, 64, 64 * 32);
+	profile_free(s);
+	/* Not traced: a clear error and status 1. */
+	snprintf(cmd, sizeof(cmd), "'%s' snap %d 2>&1", getenv("HEAPSNAP"), (int)getpid());
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(fgets(path, sizeof(path), p));
+	ck_assert_ptr_nonnull(strstr(path, "is not traced by heapsnap"));
+	ck_assert_int_eq(WEXITSTATUS(pclose(p)), 1);
+	kill(pid, SIGTERM);
+	int st;
+	ck_assert_int_eq(waitpid(run, &st, 0), run);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	fclose(f);
+}
+END_TEST
+
 START_TEST(cxx_operators_at_their_lines)
 {
 	char dir[256];
@@ -445,6 +495,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, sigkill_still_writes_exit_snapshot);
 	tcase_add_test(tc, cxx_operators_at_their_lines);
 	tcase_add_test(tc, exec_traced_afresh);
+	tcase_add_test(tc, snap_prints_the_new_file);
 	tcase_add_test(tc, underscore_exit_says_status);
 	tcase_add_test(tc, pprof_agrees_per_line);
 	suite_add_tcase(s, tc);
