@@ -34,6 +34,7 @@
 #define BATCH 65536
 #define MERGE_BACKLOG 8
 #define RUN_STATUS_WAIT_MS 2000
+#define GAVE_UP_GRACE_NS (100 * 1000 * 1000ull)
 
 struct collect_args {
 	int shm_fd;
@@ -51,6 +52,7 @@ struct session {
 	uint64_t handled;       /* requests answered or merged so far */
 	uint64_t snapshots;     /* files written */
 	uint64_t last_exec_check;
+	uint64_t gave_up_seen;  /* when the shim's give-up was first seen, or 0 */
 };
 
 static uint64_t mono_nanos(void)
@@ -236,6 +238,23 @@ static bool process_execd(struct session *s)
 	return symbolizer_maps_inode(s->c.sym, 0, s->memfd_inode) == 0;
 }
 
+/* Once the shim has given up, positions it reserved and abandoned will never be
+ * published: after a grace period for writers still in flight, they are skipped and
+ * counted as lost.  Returns whether anything was consumed. */
+static bool gave_up_drain(struct session *s, uint64_t limit)
+{
+	if (atomic_load(&s->c.ctl->trace_state) != HS_GAVE_UP)
+		return false;
+	uint64_t now = mono_nanos();
+	if (!s->gave_up_seen) {
+		s->gave_up_seen = now;
+		return false;
+	}
+	if (now - s->gave_up_seen < GAVE_UP_GRACE_NS)
+		return false;
+	return collector_drain(&s->c, limit, BATCH, true) > 0;
+}
+
 static void idle_wait(struct session *s)
 {
 	struct hs_ctl *ctl = s->c.ctl;
@@ -320,6 +339,8 @@ static int run(struct session *s)
 		}
 		uint64_t limit = pending_request(s, &n, &pos) ? pos : UINT64_MAX;
 		if (collector_drain(&s->c, limit, BATCH, false))
+			continue;
+		if (gave_up_drain(s, limit))
 			continue;
 		if (process_gone(s)) {
 			execd = atomic_load(&s->c.ctl->exec_pending);

@@ -445,7 +445,15 @@ int cmd_snap(int argc, char **argv)
 	}
 	char dir[PATH_MAX];
 	int sig;
-	if (!find_collector((pid_t)pid, dir, sizeof(dir), &sig)) {
+	/* A process that has just started may not have exec'd its collector yet. */
+	bool found = false;
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	for (int tries = 0; !found && tries < 50 && kill((pid_t)pid, 0) == 0; tries++) {
+		found = find_collector((pid_t)pid, dir, sizeof(dir), &sig);
+		if (!found)
+			nanosleep(&pause, NULL);
+	}
+	if (!found) {
 		fprintf(stderr, "heapsnap: snap: process %ld is not traced by heapsnap (no collector "
 				"found)\n", pid);
 		return 1;

@@ -107,8 +107,11 @@ static inline bool enter(void)
 		return false;
 	int s = atomic_load_explicit(&shim_state, memory_order_relaxed);
 	if (UNLIKELY(s != SHIM_ON)) {
-		if (s == SHIM_OFF)
+		if (s == SHIM_OFF) {
+			if (atomic_load_explicit(&shim_gave_up, memory_order_relaxed))
+				trace_count_lost();
 			return false;
+		}
 		trace_setup();
 		if (atomic_load(&shim_state) != SHIM_ON)
 			return false;

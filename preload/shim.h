@@ -27,6 +27,8 @@ enum shim_state {
 };
 
 extern _Atomic int shim_state HIDDEN;
+/* Set once tracing gave up (collector gone or stalled): events are then counted. */
+extern _Atomic int shim_gave_up HIDDEN;
 extern struct hs_ctl *shim_ctl HIDDEN;
 /* Nesting guard: set while the shim works, so allocations it causes pass through. */
 extern __thread int shim_guard TLS_IE HIDDEN;
@@ -57,6 +59,8 @@ uint64_t trace_reserve(void) HIDDEN;
 /* ...and settle it afterwards: a FREE of old, or a NOOP when the call failed. */
 void trace_settle(uint64_t pos, void *old, bool freed) HIDDEN;
 void trace_give_up(const char *why) HIDDEN;
+/* Counts an event that tracing no longer records (after giving up). */
+void trace_count_lost(void) HIDDEN;
 void trace_fork_child(void) HIDDEN;
 void trace_exit_hook(void) HIDDEN;
 #define TRACE_NO_POS UINT64_MAX

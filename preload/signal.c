@@ -30,7 +30,9 @@ static void on_snapshot_signal(int sig)
 	(void)sig;
 	int saved = errno;
 	struct hs_ctl *c = shim_ctl;
-	if (c && atomic_load_explicit(&shim_state, memory_order_relaxed) == SHIM_ON) {
+	/* After giving up, requests are still answered: the files then say what was lost. */
+	if (c && (atomic_load_explicit(&shim_state, memory_order_relaxed) == SHIM_ON ||
+		  atomic_load_explicit(&shim_gave_up, memory_order_relaxed))) {
 		uint64_t n = atomic_fetch_add(&c->req_count, 1) + 1;
 		struct hs_request *r = &c->req[n % HS_REQ_SLOTS];
 		atomic_store(&r->pos, atomic_load(&c->head));

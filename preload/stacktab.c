@@ -18,9 +18,13 @@
 
 #include "shim.h"
 
-/* Leading frames that may belong to the shim or libunwind before the caller's. */
-#define SKIP_SLACK 8
+/* The most leading frames of the shim's own that a stack can start with. */
+#define OWN_FRAMES_MAX 16
 #define CACHE_SIZE 256
+
+/* How many own frames to unwind past, learnt: most entry points have 3 (wrapper,
+ * trace_alloc, stack_capture); a few nest one deeper (reallocarray -> realloc). */
+static _Atomic unsigned own_frames = 3;
 
 struct code_range {
 	uintptr_t lo, hi;
@@ -153,15 +157,32 @@ static uint32_t stacktab_intern(struct hs_ctl *c, uint64_t hash, const uint64_t 
 	return HS_STACK_UNKNOWN;
 }
 
-uint32_t stack_capture(void)
+static unsigned count_own(void *const *ips, int got)
 {
-	struct hs_ctl *c = shim_ctl;
-	void *ips[HS_FRAMES_MAX + SKIP_SLACK + 1];
-	unsigned limit = shim_opt.frames;
-	int got = unw_backtrace(ips, (int)(limit + SKIP_SLACK + 1));
 	unsigned skip = 0;
 	while (skip < (unsigned)got && is_own_frame((uintptr_t)ips[skip]))
 		skip++;
+	return skip;
+}
+
+uint32_t stack_capture(void)
+{
+	struct hs_ctl *c = shim_ctl;
+	void *ips[HS_FRAMES_MAX + OWN_FRAMES_MAX + 1];
+	unsigned limit = shim_opt.frames;
+	unsigned own = atomic_load_explicit(&own_frames, memory_order_relaxed);
+	int want = (int)(limit + own + 1);
+	int got = unw_backtrace(ips, want);
+	unsigned skip = count_own(ips, got);
+	if (UNLIKELY(skip > own) && skip < OWN_FRAMES_MAX) {
+		/* A deeper entry path: learn it, and unwind again if the buffer filled up,
+		 * or a truncated stack would look complete. */
+		atomic_store_explicit(&own_frames, skip, memory_order_relaxed);
+		if (got == want) {
+			got = unw_backtrace(ips, (int)(limit + skip + 1));
+			skip = count_own(ips, got);
+		}
+	}
 	unsigned n = (unsigned)got - skip, flags = 0;
 	if (n > limit) {
 		n = limit;

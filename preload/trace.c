@@ -25,6 +25,7 @@
 #include "shim.h"
 
 _Atomic int shim_state HIDDEN = SHIM_UNINIT;
+_Atomic int shim_gave_up HIDDEN;
 struct hs_ctl *shim_ctl HIDDEN;
 __thread int shim_guard TLS_IE HIDDEN;
 
@@ -214,16 +215,33 @@ void trace_give_up(const char *why)
 	if (!atomic_compare_exchange_strong(&shim_state, &expect, SHIM_OFF))
 		return;
 	atomic_store(&c->trace_state, HS_GAVE_UP);
+	atomic_store(&shim_gave_up, 1);
 	report("%s; tracing stopped, the program continues untraced", why);
 }
 
-/* Whether the collector process still exists and has not finished. */
+/* Whether the collector process still exists and has not finished.  A zombie (its
+ * parent, maybe a container's init, has not reaped it) counts as gone. */
 static bool collector_alive(struct hs_ctl *c)
 {
 	if (atomic_load(&c->collector_state) == HS_COLLECTOR_DONE)
 		return false;
 	pid_t pid = atomic_load(&c->collector_pid);
-	return pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH;
+	if (pid <= 0)
+		return true; /* still starting */
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return false;
+	char path[48], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	const char *paren = strrchr(buf, ')');
+	return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
 }
 
 static void wake_collector(struct hs_ctl *c)
@@ -273,13 +291,13 @@ static __attribute__((noinline)) bool ring_wait(struct hs_ctl *c, uint64_t pos)
 	}
 }
 
+/* Reserves the next ring position, or returns TRACE_NO_POS after giving up; the
+ * abandoned position is never published, and the collector counts it as lost. */
 static inline uint64_t ring_reserve(struct hs_ctl *c)
 {
 	uint64_t pos = atomic_fetch_add_explicit(&c->head, 1, memory_order_relaxed);
-	if (UNLIKELY(pos - cached_tail >= c->ring_cap) && !ring_wait(c, pos)) {
-		atomic_fetch_add_explicit(&c->lost, 1, memory_order_relaxed);
+	if (UNLIKELY(pos - cached_tail >= c->ring_cap) && !ring_wait(c, pos))
 		return TRACE_NO_POS;
-	}
 	return pos;
 }
 
@@ -293,13 +311,16 @@ static inline void ring_publish(struct hs_ctl *c, uint64_t pos, unsigned kind, v
 	r->kind = (uint16_t)kind;
 	r->domain = 0;
 	atomic_store_explicit(&r->seq, pos + 1, memory_order_release);
+	/* Wake a sleeping collector only once a sixteenth of the ring waits for it.  The
+	 * tail must be read afresh: cached_tail is only refreshed when the ring is full,
+	 * and a stale one made almost every publish a futex wake. */
 	if (UNLIKELY(atomic_load_explicit(&c->collector_sleeping, memory_order_relaxed)) &&
-	    pos - cached_tail >= c->ring_cap / 16)
+	    pos - (cached_tail = atomic_load_explicit(&c->tail, memory_order_relaxed)) >=
+		    c->ring_cap / 16)
 		wake_collector(c);
 }
 
-/* Counts an event that tracing no longer records. */
-static void count_lost(void)
+void trace_count_lost(void)
 {
 	struct hs_ctl *c = shim_ctl;
 	if (c)
@@ -310,10 +331,6 @@ void trace_alloc(void *p, size_t size)
 {
 	struct hs_ctl *c = shim_ctl;
 	uint32_t stack = stack_capture();
-	if (atomic_load_explicit(&shim_state, memory_order_relaxed) != SHIM_ON) {
-		count_lost();
-		return;
-	}
 	uint64_t pos = ring_reserve(c);
 	if (pos != TRACE_NO_POS)
 		ring_publish(c, pos, HS_REC_ALLOC, p, size, stack);

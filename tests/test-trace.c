@@ -286,6 +286,118 @@ START_TEST(snap_prints_the_new_file)
 }
 END_TEST
 
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *at = hay; (at = strstr(at, needle)); at++)
+		n++;
+	return n;
+}
+
+/* The collector dies: the program finishes unharmed, told once on stderr. */
+START_TEST(collector_killed_program_unharmed)
+{
+	char dir[256], err[8192], line[64];
+	tt_tempdir(dir, sizeof(dir));
+	struct tt_proc p;
+	tt_start(dir, "churn", NULL, &p);
+	pid_t collector = tt_collector_pid(p.pid);
+	ck_assert_int_gt(collector, 0);
+	ck_assert_int_eq(kill(collector, SIGKILL), 0);
+	fputs("go\n", p.in);
+	fflush(p.in);
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), p.out));
+	ck_assert_str_eq(line, "churn done\n");
+	int st = tt_finish(&p, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
+	ck_assert_int_eq(count_of(err, "tracing stopped"), 1);
+	ck_assert_ptr_nonnull(strstr(err, "the collector is gone"));
+}
+END_TEST
+
+/* The collector is stopped: producers wait, then give up after the stall timeout; once
+ * it continues, the exit snapshot counts what was lost. */
+START_TEST(collector_stalled_gives_up_and_counts)
+{
+	char dir[256], err[8192], line[64];
+	tt_tempdir(dir, sizeof(dir));
+	char *env[] = { "HEAPSNAP_STALL_TIMEOUT=0.5", NULL };
+	struct tt_proc p;
+	tt_start(dir, "churn", env, &p);
+	pid_t collector = tt_collector_pid(p.pid);
+	ck_assert_int_gt(collector, 0);
+	ck_assert_int_eq(kill(collector, SIGSTOP), 0);
+	fputs("go\n", p.in);
+	fflush(p.in);
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), p.out));
+	ck_assert_str_eq(line, "churn done\n");
+	ck_assert_int_eq(kill(collector, SIGCONT), 0);
+	int st = tt_finish(&p, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
+	ck_assert_int_eq(count_of(err, "tracing stopped"), 1);
+	ck_assert_ptr_nonnull(strstr(err, "HEAPSNAP_STALL_TIMEOUT"));
+	profile_t *e = tt_snapshot(dir, p.pid, "exit", 10);
+	ck_assert_str_eq(e->meta.trigger, "exit 0");
+	/* Every event is either in the file or counted lost: 2,000,000 mallocs plus stdio's
+	 * two buffers, and 2,000,000 frees less the 1024 of NULL (each slot's first). */
+	int64_t allocs = 0, live = 0;
+	for (size_t i = 0; i < e->nsamples; i++) {
+		allocs += e->samples[i].value[PV_ALLOC_OBJECTS];
+		live += e->samples[i].value[PV_INUSE_OBJECTS];
+	}
+	int64_t frees = allocs - live + e->meta.unmatched_frees;
+	ck_assert_int_gt(e->meta.lost_events, 0);
+	ck_assert_int_eq(allocs + frees + e->meta.lost_events, 2000002 + 1998976);
+	profile_free(e);
+}
+END_TEST
+
+/* The sample of the innermost frame at site: its frame count and truncation. */
+static const profile_sample_t *site_sample(const profile_t *p, const char *file, const char *site)
+{
+	int line = tt_site_line(file, site);
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const profile_sample_t *s = &p->samples[i];
+		const profile_location_t *l = s->nlocs ? &p->locations[s->locs[0]] : NULL;
+		if (l && l->nlines && l->lines[0].line == line && l->lines[0].file &&
+		    strstr(l->lines[0].file, file))
+			return s;
+	}
+	ck_abort_msg("no sample at %s:%d", file, line);
+	return NULL;
+}
+
+static void check_frames(const char *frames, unsigned limit)
+{
+	char dir[256], env[64];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(env, sizeof(env), "HEAPSNAP_FRAMES=%s", frames);
+	char *envv[] = { env, NULL }, *argv[] = { "deep", NULL };
+	struct run_result r;
+	tt_run(dir, argv, frames ? envv : NULL, &r);
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	ck_assert_int_eq(e->meta.frame_limit, limit);
+	const profile_sample_t *deep = site_sample(e, "deep.c", "deep_malloc");
+	ck_assert(deep->truncated);
+	ck_assert_uint_eq(deep->nlocs, limit);
+	/* reallocarray goes through realloc: one more frame of the shim's to skip. */
+	const profile_sample_t *ra = site_sample(e, "deep.c", "deep_reallocarray");
+	ck_assert(ra->truncated);
+	ck_assert_uint_eq(ra->nlocs, limit);
+	ck_assert_int_eq(ra->value[PV_ALLOC_SPACE], 20);
+	const profile_sample_t *shallow = site_sample(e, "deep.c", "shallow");
+	ck_assert(!shallow->truncated);
+	ck_assert_uint_lt(shallow->nlocs, limit);
+	profile_free(e);
+}
+
+START_TEST(frame_limit_and_truncation)
+{
+	check_frames(NULL, 16);
+	check_frames("8", 8);
+}
+END_TEST
+
 START_TEST(cxx_operators_at_their_lines)
 {
 	char dir[256];
@@ -496,6 +608,9 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, cxx_operators_at_their_lines);
 	tcase_add_test(tc, exec_traced_afresh);
 	tcase_add_test(tc, snap_prints_the_new_file);
+	tcase_add_test(tc, collector_killed_program_unharmed);
+	tcase_add_test(tc, frame_limit_and_truncation);
+	tcase_add_test(tc, collector_stalled_gives_up_and_counts);
 	tcase_add_test(tc, underscore_exit_says_status);
 	tcase_add_test(tc, pprof_agrees_per_line);
 	suite_add_tcase(s, tc);

@@ -188,3 +188,94 @@ int tt_site_values(const profile_t *p, const char *file, int line, int64_t v[PV_
 	}
 	return matched;
 }
+
+static pid_t collector_pid_once(pid_t pid)
+{
+	char want[32];
+	snprintf(want, sizeof(want), "%d", (int)pid);
+	DIR *d = opendir("/proc");
+	ck_assert_ptr_nonnull(d);
+	pid_t found = 0;
+	struct dirent *e;
+	while (!found && (e = readdir(d))) {
+		char path[300], buf[4096];
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		const char *sub = buf + strlen(buf) + 1;
+		if (sub >= buf + n || strcmp(sub, "collect"))
+			continue;
+		for (const char *a = sub; a < buf + n; a += strlen(a) + 1)
+			if (!strcmp(a, "--pid") && a + strlen(a) + 1 < buf + n &&
+			    !strcmp(a + strlen(a) + 1, want))
+				found = (pid_t)atoi(e->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+void tt_start(const char *dir, const char *prog, char *const env[], struct tt_proc *p)
+{
+	int in[2], out[2];
+	ck_assert_int_eq(pipe(in), 0);
+	ck_assert_int_eq(pipe(out), 0);
+	FILE *errf = tmpfile();
+	ck_assert_ptr_nonnull(errf);
+	p->err_fd = dup(fileno(errf));
+	fclose(errf);
+	p->run = fork();
+	ck_assert_int_ge(p->run, 0);
+	if (p->run == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(p->err_fd, 2);
+		close(in[1]);
+		close(out[0]);
+		for (int i = 0; env && env[i]; i++)
+			putenv(env[i]);
+		execl(env_path("HEAPSNAP"), "heapsnap", "run", "--dir", dir, "--",
+		      prog_path(prog), (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	p->in = fdopen(in[1], "w");
+	p->out = fdopen(out[0], "r");
+	int pid = 0;
+	char line[64];
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), p->out));
+	ck_assert_int_eq(sscanf(line, "ready %d", &pid), 1);
+	p->pid = (pid_t)pid;
+}
+
+int tt_finish(struct tt_proc *p, char *err, size_t len)
+{
+	if (p->in)
+		fclose(p->in);
+	fclose(p->out);
+	int st;
+	ck_assert_int_eq(waitpid(p->run, &st, 0), p->run);
+	lseek(p->err_fd, 0, SEEK_SET);
+	slurp(p->err_fd, err, len);
+	close(p->err_fd);
+	return st;
+}
+
+pid_t tt_collector_pid(pid_t pid)
+{
+	/* The collector's command line exists once it has exec'd: give it a moment. */
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	for (int tries = 0; tries < 100; tries++) {
+		pid_t c = collector_pid_once(pid);
+		if (c)
+			return c;
+		nanosleep(&pause, NULL);
+	}
+	return 0;
+}

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "profile.h"
@@ -41,3 +42,21 @@ int tt_site_line(const char *file, const char *site);
 /* Sums values of samples whose innermost frame is file:line (file matched by its
  * basename) into v.  Returns the number of samples that matched. */
 int tt_site_values(const profile_t *p, const char *file, int line, int64_t v[PV_COUNT]);
+
+/* The pid of the collector tracing pid, or 0 when there is none. */
+pid_t tt_collector_pid(pid_t pid);
+
+/* A traced program started in the background with pipes to its stdin and stdout. */
+struct tt_proc {
+	pid_t run;     /* the heapsnap run process */
+	pid_t pid;     /* the traced program, from its "ready PID" line */
+	FILE *in, *out;
+	int err_fd;    /* a temporary file holding the run's stderr */
+};
+
+/* Starts `heapsnap run --dir dir -- PROGS/prog` with extra environment env, and reads
+ * its "ready PID" line. */
+void tt_start(const char *dir, const char *prog, char *const env[], struct tt_proc *p);
+
+/* Waits for the run to end; returns its wait status, and its stderr in err. */
+int tt_finish(struct tt_proc *p, char *err, size_t len);
