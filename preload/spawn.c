@@ -95,11 +95,13 @@ static void exec_collector(const char *path, char **argv, char **envp, int memfd
 	ignore_signal(SIGINT);
 	ignore_signal(SIGHUP);
 	ignore_signal(SIGPIPE);
+	/* Move our fds above 3 and 4 first: the memfd may itself be 3, and dup2(3, 3)
+	 * would leave it close-on-exec. */
+	int m = fcntl(memfd, F_DUPFD, 10);
+	int r = runfd >= 0 ? fcntl(runfd, F_DUPFD, 10) : -1;
+	if (m < 0 || (runfd >= 0 && r < 0) || dup2(m, 3) < 0 || (r >= 0 && dup2(r, 4) < 0))
+		_exit(127);
 	int null = open("/dev/null", O_RDWR);
-	if (dup2(memfd, 3) < 0)
-		_exit(127);
-	if (runfd >= 0 && dup2(runfd, 4) < 0)
-		_exit(127);
 	if (null >= 0) {
 		dup2(null, 0);
 		dup2(null, 1);

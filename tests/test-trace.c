@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -398,6 +400,36 @@ START_TEST(frame_limit_and_truncation)
 }
 END_TEST
 
+/* The program's fds are its own: the same numbers as untraced.  The only extra ones
+ * (libunwind's pipe) sit at the top of the fd range, close-on-exec. */
+START_TEST(program_fds_unchanged)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "fds", NULL };
+	struct run_result traced, plain;
+	tt_run(dir, argv, NULL, &traced);
+	tt_run_plain(argv, &plain);
+	struct rlimit rl;
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	long high = rl.rlim_cur > 128 ? (long)rl.rlim_cur - 64 : 3;
+	char low_traced[4096] = "", low_plain[4096] = "", *save;
+	for (char *l = strtok_r(traced.out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		long fd;
+		unsigned flags;
+		ck_assert_int_eq(sscanf(l, "%ld %o", &fd, &flags), 2);
+		if (fd >= high)
+			ck_assert_msg(flags & O_CLOEXEC, "fd %ld is not close-on-exec", fd);
+		else if (fd > 2) /* 0-2 differ: the runs' stdout pipes */
+			strcat(strcat(low_traced, l), ";");
+	}
+	for (char *l = strtok_r(plain.out, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		if (atol(l) > 2)
+			strcat(strcat(low_plain, l), ";");
+	ck_assert_str_eq(low_traced, low_plain);
+}
+END_TEST
+
 START_TEST(cxx_operators_at_their_lines)
 {
 	char dir[256];
@@ -610,6 +642,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, snap_prints_the_new_file);
 	tcase_add_test(tc, collector_killed_program_unharmed);
 	tcase_add_test(tc, frame_limit_and_truncation);
+	tcase_add_test(tc, program_fds_unchanged);
 	tcase_add_test(tc, collector_stalled_gives_up_and_counts);
 	tcase_add_test(tc, underscore_exit_says_status);
 	tcase_add_test(tc, pprof_agrees_per_line);
