@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -430,6 +431,98 @@ START_TEST(program_fds_unchanged)
 }
 END_TEST
 
+/* The whole text and JSON of heapsnap top on a real snapshot with known sites. */
+static void read_all_of(const char *cmd, char *out, size_t len)
+{
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	ck_assert_int_eq(pclose(f), 0);
+}
+
+START_TEST(top_golden_text_and_json)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "basic", NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	char file[512], src[512], cmd[2048], got[8192], want[8192];
+	snprintf(file, sizeof(file), "%s/heapsnap.%d.exit.pb.gz", dir, (int)traced_pid(&r));
+	profile_free(tt_snapshot(dir, traced_pid(&r), "exit", 10));
+	ck_assert_ptr_nonnull(realpath(getenv("PROGS_SRC"), src));
+	strcat(src, "/basic.c");
+	int l48 = tt_site_line("basic.c", "malloc48"), lrb = tt_site_line("basic.c", "realloc_b");
+	int lpf = tt_site_line("basic.c", "printf"), lpm = tt_site_line("basic.c", "posix_memalign");
+
+	snprintf(cmd, sizeof(cmd), "'%s' top '%s'", getenv("HEAPSNAP"), file);
+	read_all_of(cmd, got, sizeof(got));
+	snprintf(want, sizeof(want),
+		 "Top 10 statistics of '%s' by lineno, metric inuse\n"
+		 "#1: %s:%d: size=11.7 KiB, count=250, average=48 B\n"
+		 "#2: %s:%d: size=5000 B, count=1, average=5000 B\n"
+		 "#3: %s:%d: size=4096 B, count=1, average=4096 B\n"
+		 "#4: %s:%d: size=640 B, count=1, average=640 B\n"
+		 "Total: size=21.2 KiB, count=253\n",
+		 file, src, l48, src, lrb, src, lpf, src, lpm);
+	ck_assert_str_eq(got, want);
+
+	snprintf(cmd, sizeof(cmd), "'%s' top --json -n 2 '%s'", getenv("HEAPSNAP"), file);
+	read_all_of(cmd, got, sizeof(got));
+	snprintf(want, sizeof(want),
+		 "{\"file\":\"%s\",\"key\":\"lineno\",\"metric\":\"inuse\",\"cumulative\":false,"
+		 "\"stats\":[\n"
+		 "{\"file\":\"%s\",\"line\":%d,\"function\":\"main\",\"module\":\"basic\","
+		 "\"size\":12000,\"count\":250},\n"
+		 "{\"file\":\"%s\",\"line\":%d,\"function\":\"main\",\"module\":\"basic\","
+		 "\"size\":5000,\"count\":1}\n],\n"
+		 "\"other\":{\"entries\":2,\"size\":4736,\"count\":2},\n"
+		 "\"total\":{\"size\":21736,\"count\":253}}\n",
+		 file, src, l48, src, lrb);
+	ck_assert_str_eq(got, want);
+}
+END_TEST
+
+START_TEST(crash_says_signal)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "crash", NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert(WIFSIGNALED(r.status));
+	ck_assert_int_eq(WTERMSIG(r.status), SIGSEGV);
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	ck_assert_str_eq(e->meta.trigger, "killed by SIGSEGV");
+	ASSERT_SITE(e, "crash.c", "before_crash", 1, 4242, 1, 4242, 1, 4242);
+	profile_free(e);
+}
+END_TEST
+
+/* HEAPSNAP_SIGNAL by name: a real-time signal takes snapshots, USR2 is left alone. */
+START_TEST(snapshot_signal_by_name)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *env[] = { "HEAPSNAP_SIGNAL=RTMIN+3", NULL };
+	struct tt_proc p;
+	tt_start(dir, "waiter", env, &p);
+	char cmd[512], line[512];
+	snprintf(cmd, sizeof(cmd), "'%s' snap %d", getenv("HEAPSNAP"), (int)p.pid);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+	ck_assert_int_eq(pclose(f), 0);
+	profile_t *s = tt_snapshot(dir, p.pid, "1", 1);
+	ck_assert_str_eq(s->meta.trigger, "signal 1");
+	profile_free(s);
+	kill(p.pid, SIGTERM);
+	char err[4096];
+	int st = tt_finish(&p, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
+}
+END_TEST
+
 START_TEST(cxx_operators_at_their_lines)
 {
 	char dir[256];
@@ -643,6 +736,9 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, collector_killed_program_unharmed);
 	tcase_add_test(tc, frame_limit_and_truncation);
 	tcase_add_test(tc, program_fds_unchanged);
+	tcase_add_test(tc, top_golden_text_and_json);
+	tcase_add_test(tc, crash_says_signal);
+	tcase_add_test(tc, snapshot_signal_by_name);
 	tcase_add_test(tc, collector_stalled_gives_up_and_counts);
 	tcase_add_test(tc, underscore_exit_says_status);
 	tcase_add_test(tc, pprof_agrees_per_line);

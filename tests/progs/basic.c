@@ -34,7 +34,7 @@ int main(void)
 	free(realloc(z, 0));
 	free(aa);
 	free(ma);
-	printf("basic done\n");
+	printf("basic done\n"); /* site:printf */
 	(void)al;
 	return 7;
 }
