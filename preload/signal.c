@@ -63,8 +63,9 @@ void signal_install(void)
 	if (real_sigaction(sig, NULL, &old) < 0)
 		return;
 	if (old.sa_handler != SIG_DFL) {
-		report("signal %d already has a handler; set HEAPSNAP_SIGNAL to another signal "
-		       "to take snapshots", sig);
+		const char *name = sigabbrev_np(sig);
+		report("SIG%s is not at its default action; set HEAPSNAP_SIGNAL to another "
+		       "signal to take snapshots", name ? name : "?");
 		return;
 	}
 	if (real_sigaction(sig, &sa, NULL) == 0)
@@ -91,8 +92,9 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
 	}
 	if (act) {
 		atomic_store(&own_signal, 0);
-		report("the program installed its own handler for signal %d; set "
-		       "HEAPSNAP_SIGNAL to another signal to take snapshots", sig);
+		const char *name = sigabbrev_np(sig);
+		report("the program installed its own handler for SIG%s; set HEAPSNAP_SIGNAL to "
+		       "another signal to take snapshots", name ? name : "?");
 	}
 	return r;
 }

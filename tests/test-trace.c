@@ -721,6 +721,130 @@ static Suite *stress_suite(void)
 	return s;
 }
 
+/* ---- the awkward cases (tests/progs/awkward.c, one mode each) ---- */
+
+/* Runs awkward MODE [ARG] traced and untraced: same stdout and status.  Returns the
+ * traced run's exit snapshot. */
+static profile_t *awkward(const char *mode, const char *arg, char *dir, size_t dirlen,
+			  struct run_result *traced)
+{
+	tt_tempdir(dir, dirlen);
+	char *argv[] = { "awkward", (char *)mode, (char *)arg, NULL };
+	struct run_result plain;
+	tt_run(dir, argv, NULL, traced);
+	tt_run_plain(argv, &plain);
+	ck_assert_str_eq(traced->out, plain.out);
+	ck_assert_int_eq(traced->status, plain.status);
+	ck_assert_msg(WIFEXITED(traced->status) && WEXITSTATUS(traced->status) == 0, "%s: %s",
+		      mode, traced->err);
+	profile_t *e = tt_snapshot(dir, traced_pid(traced), "exit", 10);
+	ck_assert_int_eq(e->meta.lost_events, 0);
+	ck_assert_int_eq(e->meta.corrupt_records, 0);
+	return e;
+}
+
+START_TEST(edge_cases_same_results)
+{
+	char dir[256];
+	struct run_result r;
+	profile_t *e = awkward("edge", NULL, dir, sizeof(dir), &r);
+	ck_assert_ptr_nonnull(strstr(r.out, "malloc(huge) NULL errno=ENOMEM"));
+	ck_assert_ptr_nonnull(strstr(r.out, "posix_memalign(3) = EINVAL"));
+	ASSERT_SITE(e, "awkward.c", "malloc0", 1, 0, 1, 0, 1, 0);
+	/* realloc(p, 0) freed the realloc(NULL, 24) block, before the traced peak. */
+	ASSERT_SITE(e, "awkward.c", "realloc_null", 1, 24, 0, 0, 0, 0);
+	ASSERT_SITE(e, "awkward.c", "pm64", 1, 100, 0, 0, 0, 0);
+	ASSERT_SITE(e, "awkward.c", "aligned4096", 1, 12288, 1, 12288, 1, 12288);
+	/* The failed realloc left its block live, where it was. */
+	ASSERT_SITE(e, "awkward.c", "kept", 1, 100, 1, 100, 1, 100);
+	ck_assert_int_eq(e->meta.unmatched_frees, 0);
+	profile_free(e);
+}
+END_TEST
+
+START_TEST(threads_in_a_loop_with_tls_destructors)
+{
+	char dir[256];
+	struct run_result r;
+	profile_t *e = awkward("threads", NULL, dir, sizeof(dir), &r);
+	/* Each freed at its thread's exit; the traced peak is stdout's buffer, later. */
+	ASSERT_SITE(e, "awkward.c", "tls", 200, 8000, 0, 0, 0, 0);
+	ck_assert_int_eq(e->meta.unmatched_frees, 0);
+	profile_free(e);
+}
+END_TEST
+
+START_TEST(allocation_in_a_signal_handler)
+{
+	char dir[256];
+	struct run_result r;
+	profile_t *e = awkward("handler", NULL, dir, sizeof(dir), &r);
+	ASSERT_SITE(e, "awkward.c", "in_handler", 1, 555, 1, 555, 1, 555);
+	profile_free(e);
+}
+END_TEST
+
+START_TEST(program_keeps_its_own_handler)
+{
+	char dir[256];
+	struct run_result r;
+	profile_t *e = awkward("own-signal", NULL, dir, sizeof(dir), &r);
+	ck_assert_ptr_nonnull(strstr(r.out, "before: default"));
+	ck_assert_ptr_nonnull(strstr(r.out, "own handler ran 2 times"));
+	ck_assert_int_eq(count_of(r.err, "installed its own handler for SIGUSR2"), 1);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/heapsnap.%d.1.pb.gz", dir, (int)traced_pid(&r));
+	ck_assert_int_eq(access(path, F_OK), -1); /* the signals were the program's */
+	profile_free(e);
+}
+END_TEST
+
+START_TEST(closes_all_fds_and_clears_env)
+{
+	char dir[256];
+	struct run_result r;
+	profile_t *e = awkward("closefds", NULL, dir, sizeof(dir), &r);
+	ASSERT_SITE(e, "awkward.c", "after_close", 50, 50 * 77, 50, 50 * 77, 50, 50 * 77);
+	profile_free(e);
+}
+END_TEST
+
+START_TEST(dlclosed_library_still_symbolizes)
+{
+	char dir[256], lib[512];
+	snprintf(lib, sizeof(lib), "%s/libplugin.so", getenv("PROGS"));
+	struct run_result r;
+	profile_t *e = awkward("plugin", lib, dir, sizeof(dir), &r);
+	ASSERT_SITE(e, "plugin.c", "plugin", 1, 321, 1, 321, 1, 321);
+	ASSERT_SITE(e, "awkward.c", "after_dlclose", 1, 9, 1, 9, 1, 9);
+	profile_free(e);
+}
+END_TEST
+
+START_TEST(vfork_and_posix_spawn_children)
+{
+	char dir[256];
+	struct run_result r;
+	profile_t *e = awkward("spawn", NULL, dir, sizeof(dir), &r);
+	ASSERT_SITE(e, "awkward.c", "spawner", 1, 111, 1, 111, 1, 111);
+	profile_free(e);
+}
+END_TEST
+
+START_TEST(daemon_traced_on_its_own)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "awkward", "daemon", NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	profile_t *d = tt_snapshot(dir, pid_from(r.out, "daemon "), "exit", 10);
+	ASSERT_SITE(d, "awkward.c", "daemon", 1, 888, 1, 888, 1, 888);
+	profile_free(d);
+}
+END_TEST
+
 static Suite *trace_suite(void)
 {
 	Suite *s = suite_create("trace");
@@ -743,6 +867,17 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, underscore_exit_says_status);
 	tcase_add_test(tc, pprof_agrees_per_line);
 	suite_add_tcase(s, tc);
+	TCase *aw = tcase_create("awkward");
+	tcase_set_timeout(aw, 120);
+	tcase_add_test(aw, edge_cases_same_results);
+	tcase_add_test(aw, threads_in_a_loop_with_tls_destructors);
+	tcase_add_test(aw, allocation_in_a_signal_handler);
+	tcase_add_test(aw, program_keeps_its_own_handler);
+	tcase_add_test(aw, closes_all_fds_and_clears_env);
+	tcase_add_test(aw, dlclosed_library_still_symbolizes);
+	tcase_add_test(aw, vfork_and_posix_spawn_children);
+	tcase_add_test(aw, daemon_traced_on_its_own);
+	suite_add_tcase(s, aw);
 	return s;
 }
 
