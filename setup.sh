@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(build-essential g++ meson ninja-build pkg-config libunwind-dev libdw-dev
-          libelf-dev zlib1g-dev check uthash-dev golang-go)
+          libelf-dev zlib1g-dev check uthash-dev golang-go libjemalloc2
+          libtcmalloc-minimal4)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -72,11 +72,15 @@ static bool find_program(const char *name, char *out, size_t len)
 	return false;
 }
 
-/* Says why LD_PRELOAD cannot trace the program, or returns NULL when it can. */
+/* Says why LD_PRELOAD cannot trace the program, or returns NULL when it can.  An ELF
+ * file without an interpreter (static, static-pie) never runs the dynamic loader; a
+ * setuid or setgid file run by someone else gets a secure loader that drops
+ * LD_PRELOAD.  Scripts are not judged: their interpreter is what runs. */
 static const char *untraceable(const char *prog)
 {
 	struct stat st;
-	if (stat(prog, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID)))
+	if (stat(prog, &st) == 0 && (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+				     ((st.st_mode & S_ISGID) && st.st_gid != getegid())))
 		return "is setuid or setgid; the loader ignores LD_PRELOAD for it";
 	int fd = open(prog, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -85,16 +89,15 @@ static const char *untraceable(const char *prog)
 	const char *why = NULL;
 	if (pread(fd, &eh, sizeof(eh), 0) == sizeof(eh) && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
 	    eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr)) {
-		bool interp = false, dynamic = false;
+		bool interp = false;
 		for (int i = 0; i < eh.e_phnum; i++) {
 			Elf64_Phdr ph;
 			if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * sizeof(ph))) !=
 			    sizeof(ph))
 				break;
 			interp |= ph.p_type == PT_INTERP;
-			dynamic |= ph.p_type == PT_DYNAMIC;
 		}
-		if (!interp && !(eh.e_type == ET_DYN && dynamic))
+		if (!interp)
 			why = "is statically linked; LD_PRELOAD cannot trace it";
 	}
 	close(fd);

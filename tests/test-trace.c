@@ -845,6 +845,88 @@ START_TEST(daemon_traced_on_its_own)
 }
 END_TEST
 
+START_TEST(exec_of_a_static_binary)
+{
+	char dir[256];
+	struct run_result r;
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "awkward", "exec-static", "/sbin/ldconfig", NULL };
+	struct run_result plain;
+	tt_run(dir, argv, NULL, &r);
+	tt_run_plain(argv, &plain);
+	ck_assert_str_eq(r.out, plain.out);
+	ck_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	pid_t pid = traced_pid(&r);
+	profile_t *e = tt_snapshot(dir, pid, "exec", 10);
+	ASSERT_SITE(e, "awkward.c", "before_static", 1, 222, 1, 222, 1, 222);
+	profile_free(e);
+}
+END_TEST
+
+/* heapsnap wraps whatever malloc comes next: jemalloc or tcmalloc preloaded. */
+static void under_allocator(const char *lib, const char *name, const char *package)
+{
+	char path[256], env[300], want[64];
+	snprintf(path, sizeof(path), "/usr/lib/x86_64-linux-gnu/%s", lib);
+	ck_assert_msg(access(path, R_OK) == 0, "%s is missing: apt-get install %s", path, package);
+	snprintf(env, sizeof(env), "LD_PRELOAD=%s", path);
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *envv[] = { env, NULL }, *argv[] = { "awkward", "allocator", NULL };
+	struct run_result r;
+	tt_run(dir, argv, envv, &r);
+	snprintf(want, sizeof(want), "allocator %s\n", name);
+	ck_assert_str_eq(r.out, want);
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	ck_assert_int_eq(e->meta.lost_events, 0);
+	/* 1000..1009 bytes; the even ones freed; all ten live at the peak. */
+	ASSERT_SITE(e, "awkward.c", "under_allocator", 10, 10045, 5, 5025, 10, 10045);
+	profile_free(e);
+}
+
+START_TEST(traced_over_jemalloc)
+{
+	under_allocator("libjemalloc.so.2", "jemalloc", "libjemalloc2");
+}
+END_TEST
+
+START_TEST(traced_over_tcmalloc)
+{
+	under_allocator("libtcmalloc_minimal.so.4", "tcmalloc", "libtcmalloc-minimal4");
+}
+END_TEST
+
+/* heapsnap run says plainly why it cannot trace a static or a setuid program. */
+START_TEST(run_refuses_what_it_cannot_trace)
+{
+	char cmd[1024], line[512];
+	snprintf(cmd, sizeof(cmd), "'%s' run -- /sbin/ldconfig --version 2>&1", getenv("HEAPSNAP"));
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+	ck_assert_int_eq(WEXITSTATUS(pclose(f)), 1);
+	ck_assert_str_eq(line, "heapsnap: /sbin/ldconfig is statically linked; LD_PRELOAD cannot "
+			       "trace it\n");
+
+	/* A setuid program owned by someone else: a copy owned by nobody when we are
+	 * root, else the system's own su. */
+	char dir[256], prog[300];
+	tt_tempdir(dir, sizeof(dir));
+	if (geteuid() == 0) {
+		snprintf(prog, sizeof(prog), "%s/suid-true", dir);
+		snprintf(cmd, sizeof(cmd), "cp /bin/true '%s' && chown nobody '%s' && chmod 4755 '%s'",
+			 prog, prog, prog);
+		ck_assert_int_eq(system(cmd), 0);
+	} else {
+		snprintf(prog, sizeof(prog), "/bin/su");
+	}
+	snprintf(cmd, sizeof(cmd), "'%s' run -- '%s' 2>&1", getenv("HEAPSNAP"), prog);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+	ck_assert_int_eq(WEXITSTATUS(pclose(f)), 1);
+	ck_assert_ptr_nonnull(strstr(line, "is setuid or setgid; the loader ignores LD_PRELOAD"));
+}
+END_TEST
+
 static Suite *trace_suite(void)
 {
 	Suite *s = suite_create("trace");
@@ -877,6 +959,10 @@ static Suite *trace_suite(void)
 	tcase_add_test(aw, dlclosed_library_still_symbolizes);
 	tcase_add_test(aw, vfork_and_posix_spawn_children);
 	tcase_add_test(aw, daemon_traced_on_its_own);
+	tcase_add_test(aw, exec_of_a_static_binary);
+	tcase_add_test(aw, traced_over_jemalloc);
+	tcase_add_test(aw, traced_over_tcmalloc);
+	tcase_add_test(aw, run_refuses_what_it_cannot_trace);
 	suite_add_tcase(s, aw);
 	return s;
 }

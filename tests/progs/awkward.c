@@ -201,6 +201,30 @@ static int daemonize(void)
 	return 0;
 }
 
+/* Which allocator is underneath: heapsnap wraps whatever malloc comes next. */
+static int allocator(void)
+{
+	const char *name = dlsym(RTLD_DEFAULT, "mallctl")     ? "jemalloc"
+			   : dlsym(RTLD_DEFAULT, "tc_malloc") ? "tcmalloc"
+							      : "glibc";
+	for (int i = 0; i < 10; i++)
+		keep[10 + i] = malloc(1000 + (size_t)i); /* site:under_allocator */
+	for (int i = 0; i < 10; i += 2)
+		free(keep[10 + i]);
+	printf("allocator %s\n", name);
+	return 0;
+}
+
+/* Exec of a static binary: the new image cannot be traced, and is left alone. */
+static int exec_static(const char *path)
+{
+	keep[20] = malloc(222); /* site:before_static */
+	fflush(stdout);
+	execl(path, path, "--version", (char *)NULL);
+	perror("execl");
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -220,7 +244,11 @@ int main(int argc, char **argv)
 		return spawn();
 	if (!strcmp(mode, "daemon"))
 		return daemonize();
+	if (!strcmp(mode, "allocator"))
+		return allocator();
+	if (!strcmp(mode, "exec-static") && argc > 2)
+		return exec_static(argv[2]);
 	fprintf(stderr, "usage: awkward edge|threads|handler|own-signal|closefds|"
-			"plugin LIB|spawn|daemon\n");
+			"plugin LIB|spawn|daemon|allocator|exec-static PATH\n");
 	return 2;
 }
