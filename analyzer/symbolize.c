@@ -321,8 +321,17 @@ static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line *
 	int line = 0;
 	if (dl)
 		dwarf_lineno(dl, &line);
+	/* dwarf_getscopes() continues from an inlined function's abstract definition
+	 * (it is made for variable lookup); the chain of callers is the concrete nesting
+	 * of the innermost scope's DIE, which dwarf_getscopes_die() gives. */
 	Dwarf_Die *scopes = NULL;
 	int nscopes = cudie ? dwarf_getscopes(cudie, addr - cu_bias, &scopes) : 0;
+	if (nscopes > 0) {
+		Dwarf_Die innermost = scopes[0];
+		free(scopes);
+		scopes = NULL;
+		nscopes = dwarf_getscopes_die(&innermost, &scopes);
+	}
 	if (nscopes < 0)
 		nscopes = 0;
 	Dwarf_Files *files = NULL;
