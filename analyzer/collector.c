@@ -19,6 +19,22 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <uthash.h>
+
+struct domain_live {
+	uint16_t domain;
+	addrtab_t live;
+	UT_hash_handle hh;
+};
+
+struct domain_stats {
+	struct {
+		uint32_t stack;
+		uint32_t domain;
+	} key;
+	struct stack_stats s;
+	UT_hash_handle hh;
+};
 
 static uint64_t now_nanos(void)
 {
@@ -80,6 +96,17 @@ void collector_detach(collector_t *c)
 	if (c->ctl)
 		munmap(c->ctl, c->shm_size);
 	addrtab_free(&c->live);
+	struct domain_live *d, *dtmp;
+	HASH_ITER(hh, c->domains, d, dtmp) {
+		HASH_DEL(c->domains, d);
+		addrtab_free(&d->live);
+		free(d);
+	}
+	struct domain_stats *ds, *dstmp;
+	HASH_ITER(hh, c->dstats, ds, dstmp) {
+		HASH_DEL(c->dstats, ds);
+		free(ds);
+	}
 	symbolizer_free(c->sym);
 	free(c->stats);
 	free(c->stacks);
@@ -185,6 +212,46 @@ static bool stack_copy(collector_t *c, uint32_t id)
 	return true;
 }
 
+/* The live table of a domain, created on first use; NULL when out of memory. */
+static addrtab_t *live_of(collector_t *c, uint16_t domain)
+{
+	if (domain == 0)
+		return &c->live;
+	struct domain_live *d;
+	HASH_FIND(hh, c->domains, &domain, sizeof(domain), d);
+	if (!d) {
+		d = calloc(1, sizeof(*d));
+		if (!d || addrtab_init(&d->live) < 0) {
+			free(d);
+			return NULL;
+		}
+		d->domain = domain;
+		HASH_ADD(hh, c->domains, domain, sizeof(d->domain), d);
+	}
+	return &d->live;
+}
+
+/* The counters of a stack in a domain, created on first use; NULL when out of memory.
+ * For domain 0, stats_reserve() must have made room for the stack id. */
+static struct stack_stats *stats_of(collector_t *c, uint32_t stack, uint16_t domain)
+{
+	if (domain == 0)
+		return &c->stats[stack];
+	struct domain_stats *d, key;
+	memset(&key, 0, sizeof(key));
+	key.key.stack = stack;
+	key.key.domain = domain;
+	HASH_FIND(hh, c->dstats, &key.key, sizeof(key.key), d);
+	if (!d) {
+		d = calloc(1, sizeof(*d));
+		if (!d)
+			return NULL;
+		d->key = key.key;
+		HASH_ADD(hh, c->dstats, key, sizeof(d->key), d);
+	}
+	return &d->s;
+}
+
 /* Brings s's at-peak counters up to date before it changes (design.md's epochs). */
 static inline void stats_touch(collector_t *c, struct stack_stats *s)
 {
@@ -195,9 +262,13 @@ static inline void stats_touch(collector_t *c, struct stack_stats *s)
 	}
 }
 
-static void release(collector_t *c, uint32_t stack, uint64_t size)
+static void release(collector_t *c, uint32_t stack, uint16_t domain, uint64_t size)
 {
-	struct stack_stats *s = &c->stats[stack];
+	struct stack_stats *s = stats_of(c, stack, domain);
+	if (!s) {
+		c->corrupt++;
+		return;
+	}
 	stats_touch(c, s);
 	s->inuse_bytes -= (int64_t)size;
 	s->inuse_blocks--;
@@ -223,16 +294,21 @@ static void on_alloc(collector_t *c, const struct hs_rec *r)
 	uint64_t old_size;
 	uint32_t old_stack;
 	int err;
-	if (addrtab_put(&c->live, r->addr, r->size, stack, &old_size, &old_stack, &err)) {
+	addrtab_t *live = live_of(c, r->domain);
+	struct stack_stats *s = stats_of(c, stack, r->domain);
+	if (!live || !s) {
+		c->corrupt++;
+		return;
+	}
+	if (addrtab_put(live, r->addr, r->size, stack, &old_size, &old_stack, &err)) {
 		/* The block's release was never seen (passed through untraced): drop it. */
 		c->missed_frees++;
-		release(c, old_stack, old_size);
+		release(c, old_stack, r->domain, old_size);
 	}
 	if (err < 0) {
 		c->corrupt++;
 		return;
 	}
-	struct stack_stats *s = &c->stats[stack];
 	stats_touch(c, s);
 	s->inuse_bytes += (int64_t)r->size;
 	s->inuse_blocks++;
@@ -249,8 +325,9 @@ static void on_free(collector_t *c, const struct hs_rec *r)
 {
 	uint64_t size;
 	uint32_t stack;
-	if (addrtab_take(&c->live, r->addr, &size, &stack))
-		release(c, stack, size);
+	addrtab_t *live = live_of(c, r->domain);
+	if (live && addrtab_take(live, r->addr, &size, &stack))
+		release(c, stack, r->domain, size);
 	else
 		c->unmatched_frees++;
 }
@@ -323,7 +400,12 @@ uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_e
 
 uint64_t collector_memory(const collector_t *c)
 {
-	return addrtab_memory(&c->live) + c->nstats * (sizeof(*c->stats) + sizeof(*c->stacks)) +
+	uint64_t domains = 0;
+	for (const struct domain_live *d = c->domains; d; d = d->hh.next)
+		domains += sizeof(*d) + addrtab_memory(&d->live);
+	domains += HASH_COUNT(c->dstats) * (sizeof(struct domain_stats) + 16);
+	return domains + addrtab_memory(&c->live) +
+	       c->nstats * (sizeof(*c->stats) + sizeof(*c->stacks)) +
 	       c->frames_cap * (sizeof(*c->frames) + sizeof(*c->frame_modules)) +
 	       symbolizer_memory(c->sym);
 }
@@ -393,10 +475,9 @@ static int loc_map_grow(struct loc_map *m)
 }
 
 static int add_sample(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t *mapping_cache,
-		      uint32_t id)
+		      uint32_t id, uint16_t domain, const struct stack_stats *s)
 {
 	const struct stack_copy *k = &c->stacks[id];
-	const struct stack_stats *s = &c->stats[id];
 	uint32_t locs[HS_FRAMES_MAX];
 	for (uint16_t i = 0; i < k->nframes; i++) {
 		uint64_t ip = c->frames[k->first + i];
@@ -423,7 +504,7 @@ static int add_sample(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t
 		[PV_PEAK_OBJECTS] = at_peak ? s->peak_blocks : s->inuse_blocks,
 		[PV_PEAK_SPACE] = at_peak ? s->peak_bytes : s->inuse_bytes,
 	};
-	return profile_add_sample(p, locs, k->nframes, value, 0, k->flags & HS_STACK_TRUNCATED);
+	return profile_add_sample(p, locs, k->nframes, value, domain, k->flags & HS_STACK_TRUNCATED);
 }
 
 int collector_profile(collector_t *c, const char *trigger, uint64_t merged, profile_t **out)
@@ -458,7 +539,11 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 		mapping_cache[i] = PROFILE_NONE;
 	for (uint64_t id = 0; r == 0 && id < c->nstats; id++)
 		if (c->stacks[id].seen && c->stats[id].alloc_blocks > 0)
-			r = add_sample(c, p, &lm, mapping_cache, (uint32_t)id);
+			r = add_sample(c, p, &lm, mapping_cache, (uint32_t)id, 0, &c->stats[id]);
+	for (const struct domain_stats *d = c->dstats; r == 0 && d; d = d->hh.next)
+		if (d->s.alloc_blocks > 0)
+			r = add_sample(c, p, &lm, mapping_cache, d->key.stack, (uint16_t)d->key.domain,
+				       &d->s);
 	free(lm.slots);
 	free(mapping_cache);
 	if (r < 0) {

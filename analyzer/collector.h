@@ -4,6 +4,8 @@
  * counters (inuse, alloc since start, and at the traced peak with the O(1) epoch
  * method of design.md), copies each stack out of shared memory the first time it is
  * seen (so later scribbles cannot change it), and builds profiles for snapshots.
+ * Blocks reported with heapsnap_track() live in domains of their own: an address may
+ * be live in the heap and in a domain at once (a pool's first object is its arena).
  */
 #pragma once
 
@@ -30,14 +32,19 @@ struct stack_copy {
 	uint8_t seen;
 };
 
+struct domain_live;   /* the live table of a heapsnap_track() domain */
+struct domain_stats;  /* a stack's counters in a heapsnap_track() domain */
+
 typedef struct collector {
 	struct hs_ctl *ctl;
 	uint64_t shm_size;
 	uint64_t pos;           /* next ring position to consume */
 	pid_t pid;
 
-	addrtab_t live;
-	struct stack_stats *stats;  /* indexed by stack id */
+	addrtab_t live;                  /* domain 0: the heap */
+	struct domain_live *domains;     /* the other domains' live tables */
+	struct stack_stats *stats;       /* domain 0, indexed by stack id */
+	struct domain_stats *dstats;     /* other domains, by (stack, domain) */
 	struct stack_copy *stacks;  /* indexed by stack id */
 	uint64_t nstats;            /* entries allocated in stats and stacks */
 	uint64_t *frames;           /* private copies of stack frames */

@@ -131,17 +131,17 @@ static void leave_cleanup(int *unused)
 	shim_guard = 0;
 }
 
-static inline void record_alloc(void *p, size_t size)
+static inline void record_alloc(const void *p, size_t size, uint16_t domain)
 {
 	int saved = errno;
-	trace_alloc(p, size);
+	trace_alloc(p, size, domain);
 	errno = saved;
 }
 
-static inline void record_free(void *p)
+static inline void record_free(const void *p, uint16_t domain)
 {
 	int saved = errno;
-	trace_free(p);
+	trace_free(p, domain);
 	errno = saved;
 }
 
@@ -155,7 +155,7 @@ EXPORT void *malloc(size_t size)
 		return real.malloc(size);
 	void *p = real.malloc(size);
 	if (p)
-		record_alloc(p, size);
+		record_alloc(p, size, 0);
 	leave();
 	return p;
 }
@@ -173,7 +173,7 @@ EXPORT void *calloc(size_t n, size_t size)
 		return real.calloc(n, size);
 	void *p = real.calloc(n, size);
 	if (p)
-		record_alloc(p, n * size);
+		record_alloc(p, n * size, 0);
 	leave();
 	return p;
 }
@@ -188,7 +188,7 @@ EXPORT void free(void *p)
 		real.free(p);
 		return;
 	}
-	record_free(p);
+	record_free(p, 0);
 	real.free(p);
 	leave();
 }
@@ -214,7 +214,7 @@ EXPORT void *realloc(void *old, size_t size)
 	trace_settle(pos, old, p != NULL || size == 0);
 	errno = saved;
 	if (p)
-		record_alloc(p, size);
+		record_alloc(p, size, 0);
 	leave();
 	return p;
 }
@@ -236,7 +236,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 		return real.posix_memalign(out, align, size);
 	int r = real.posix_memalign(out, align, size);
 	if (r == 0 && *out)
-		record_alloc(*out, size);
+		record_alloc(*out, size, 0);
 	leave();
 	return r;
 }
@@ -253,7 +253,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 			return real.name args;               \
 		void *p = real.name args;                    \
 		if (p)                                       \
-			record_alloc(p, size);               \
+			record_alloc(p, size, 0);               \
 		leave();                                     \
 		return p;                                    \
 	}
@@ -292,7 +292,7 @@ static void *next_symbol(const char *name)
 		(void)guard;                                                      \
 		void *p = next args;                                              \
 		if (p)                                                            \
-			record_alloc(p, size);                                    \
+			record_alloc(p, size, 0);                                    \
 		return p;                                                         \
 	}
 
@@ -309,7 +309,7 @@ static void *next_symbol(const char *name)
 			next args;                                         \
 			return;                                            \
 		}                                                          \
-		record_free(p);                                            \
+		record_free(p, 0);                                            \
 		next args;                                                 \
 		leave();                                                   \
 	}
@@ -339,6 +339,30 @@ DELETE_WRAPPER(_ZdlPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t al, const v
 	       (p, al, nt))
 DELETE_WRAPPER(_ZdaPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t al, const void *nt),
 	       (p, al, nt))
+
+/* ---- heapsnap.h: blocks of the program's own allocators ---- */
+
+EXPORT int heapsnap_track_impl(unsigned int domain, const void *ptr, size_t size)
+{
+	if (domain == 0 || domain > 65535)
+		return -1;
+	if (!ptr || !ready() || !enter())
+		return 0;
+	record_alloc(ptr, size, (uint16_t)domain);
+	leave();
+	return 0;
+}
+
+EXPORT int heapsnap_untrack_impl(unsigned int domain, const void *ptr)
+{
+	if (domain == 0 || domain > 65535)
+		return -1;
+	if (!ptr || !ready() || !enter())
+		return 0;
+	record_free(ptr, (uint16_t)domain);
+	leave();
+	return 0;
+}
 
 /* ---- process start and end ---- */
 

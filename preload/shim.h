@@ -52,8 +52,10 @@ void report(const char *fmt, ...) HIDDEN __attribute__((format(printf, 1, 2)));
 
 /* trace.c: setting up and recording. */
 void trace_setup(void) HIDDEN;     /* from SHIM_UNINIT or SHIM_CHILD_PENDING */
-void trace_alloc(void *p, size_t size) HIDDEN;
-void trace_free(void *p) HIDDEN;
+/* Record an allocation (after the real call) or a release (before it) in a domain:
+ * 0 for the heap, 1..65535 for heapsnap_track() blocks. */
+void trace_alloc(const void *p, size_t size, uint16_t domain) HIDDEN;
+void trace_free(const void *p, uint16_t domain) HIDDEN;
 /* realloc: reserve the release of the old block before the real call... */
 uint64_t trace_reserve(void) HIDDEN;
 /* ...and settle it afterwards: a FREE of old, or a NOOP when the call failed. */

@@ -301,15 +301,15 @@ static inline uint64_t ring_reserve(struct hs_ctl *c)
 	return pos;
 }
 
-static inline void ring_publish(struct hs_ctl *c, uint64_t pos, unsigned kind, void *addr,
-				uint64_t size, uint32_t stack)
+static inline void ring_publish(struct hs_ctl *c, uint64_t pos, unsigned kind, const void *addr,
+				uint64_t size, uint32_t stack, uint16_t domain)
 {
 	struct hs_rec *r = &hs_ring(c)[pos & (c->ring_cap - 1)];
 	r->addr = (uint64_t)(uintptr_t)addr;
 	r->size = size;
 	r->stack = stack;
 	r->kind = (uint16_t)kind;
-	r->domain = 0;
+	r->domain = domain;
 	atomic_store_explicit(&r->seq, pos + 1, memory_order_release);
 	/* Wake a sleeping collector only once a sixteenth of the ring waits for it.  The
 	 * tail must be read afresh: cached_tail is only refreshed when the ring is full,
@@ -327,21 +327,21 @@ void trace_count_lost(void)
 		atomic_fetch_add_explicit(&c->lost, 1, memory_order_relaxed);
 }
 
-void trace_alloc(void *p, size_t size)
+void trace_alloc(const void *p, size_t size, uint16_t domain)
 {
 	struct hs_ctl *c = shim_ctl;
 	uint32_t stack = stack_capture();
 	uint64_t pos = ring_reserve(c);
 	if (pos != TRACE_NO_POS)
-		ring_publish(c, pos, HS_REC_ALLOC, p, size, stack);
+		ring_publish(c, pos, HS_REC_ALLOC, p, size, stack, domain);
 }
 
-void trace_free(void *p)
+void trace_free(const void *p, uint16_t domain)
 {
 	struct hs_ctl *c = shim_ctl;
 	uint64_t pos = ring_reserve(c);
 	if (pos != TRACE_NO_POS)
-		ring_publish(c, pos, HS_REC_FREE, p, 0, 0);
+		ring_publish(c, pos, HS_REC_FREE, p, 0, 0, domain);
 }
 
 uint64_t trace_reserve(void)
@@ -353,7 +353,7 @@ void trace_settle(uint64_t pos, void *old, bool freed)
 {
 	if (pos == TRACE_NO_POS)
 		return;
-	ring_publish(shim_ctl, pos, freed ? HS_REC_FREE : HS_REC_NOOP, old, 0, 0);
+	ring_publish(shim_ctl, pos, freed ? HS_REC_FREE : HS_REC_NOOP, old, 0, 0, 0);
 }
 
 void trace_exit_hook(void)

@@ -927,6 +927,60 @@ START_TEST(run_refuses_what_it_cannot_trace)
 }
 END_TEST
 
+/* Sums the values of domain's samples whose innermost frame is site. */
+static void domain_site(const profile_t *p, int64_t domain, const char *file, const char *site,
+			int64_t v[PV_COUNT])
+{
+	int line = tt_site_line(file, site);
+	memset(v, 0, PV_COUNT * sizeof(*v));
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const profile_sample_t *s = &p->samples[i];
+		const profile_location_t *l = s->nlocs ? &p->locations[s->locs[0]] : NULL;
+		if (s->domain == domain && l && l->nlines && l->lines[0].line == line)
+			for (int k = 0; k < PV_COUNT; k++)
+				v[k] += s->value[k];
+	}
+}
+
+/* heapsnap.h: a pool's objects in domain 7, apart from the heap's blocks. */
+START_TEST(track_api_domains)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "pool", NULL };
+	struct run_result r, plain;
+	tt_run(dir, argv, NULL, &r);
+	tt_run_plain(argv, &plain);
+	ck_assert_str_eq(r.out, plain.out); /* untraced, the calls do nothing */
+	ck_assert_str_eq(r.out, "domain 0 refused: -1\npool done\n");
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	int64_t v[PV_COUNT];
+	domain_site(e, 7, "pool.c", "track", v);
+	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 10);
+	ck_assert_int_eq(v[PV_INUSE_OBJECTS], 7);
+	ck_assert_int_eq(v[PV_INUSE_SPACE], 7 * 48);
+	/* The arena is a heap block (domain 0) at the same address as the first object. */
+	domain_site(e, 0, "pool.c", "arena", v);
+	ck_assert_int_eq(v[PV_INUSE_SPACE], 64 * 48);
+	domain_site(e, 0, "pool.c", "track", v);
+	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 0);
+	profile_free(e);
+
+	/* top --domain 7 --skip pool_get charges the objects to pool_get's callers. */
+	char cmd[1024], got[4096];
+	snprintf(cmd, sizeof(cmd), "'%s' top --domain 7 --skip pool_get --json '%s/heapsnap.%d.exit.pb.gz'",
+		 getenv("HEAPSNAP"), dir, (int)traced_pid(&r));
+	read_all_of(cmd, got, sizeof(got));
+	char want_a[128], want_b[128];
+	snprintf(want_a, sizeof(want_a), "\"line\":%d,\"function\":\"main\",\"module\":\"pool\","
+		 "\"size\":144,\"count\":3}", tt_site_line("pool.c", "caller_a"));
+	snprintf(want_b, sizeof(want_b), "\"line\":%d,\"function\":\"main\",\"module\":\"pool\","
+		 "\"size\":192,\"count\":4}", tt_site_line("pool.c", "caller_b"));
+	ck_assert_msg(strstr(got, want_a) && strstr(got, want_b), "%s", got);
+	ck_assert_ptr_nonnull(strstr(got, "\"total\":{\"size\":336,\"count\":7}"));
+}
+END_TEST
+
 static Suite *trace_suite(void)
 {
 	Suite *s = suite_create("trace");
@@ -963,6 +1017,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(aw, traced_over_jemalloc);
 	tcase_add_test(aw, traced_over_tcmalloc);
 	tcase_add_test(aw, run_refuses_what_it_cannot_trace);
+	tcase_add_test(aw, track_api_domains);
 	suite_add_tcase(s, aw);
 	return s;
 }
