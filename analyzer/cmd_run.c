@@ -273,9 +273,14 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	if (child == 0) {
-		char fdbuf[16];
-		int wfd = fcntl(pipefd[1], F_DUPFD, 3); /* inheritable copy for the shim */
-		snprintf(fdbuf, sizeof(fdbuf), "%d", wfd);
+		/* An inheritable copy for the shim, named with its inode so that no other
+		 * process can mistake some other fd of that number for it. */
+		char fdbuf[48];
+		int wfd = fcntl(pipefd[1], F_DUPFD, 3);
+		struct stat st;
+		if (wfd < 0 || fstat(wfd, &st) < 0)
+			_exit(127);
+		snprintf(fdbuf, sizeof(fdbuf), "%d:%llu", wfd, (unsigned long long)st.st_ino);
 		setenv("LD_PRELOAD", preload, 1);
 		setenv(HS_ENV_RUN_FD, fdbuf, 1);
 		setenv(HS_ENV_COLLECTOR, self, 1);

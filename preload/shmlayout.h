@@ -160,6 +160,6 @@ static inline uint64_t *hs_frames(struct hs_ctl *c)
 	return (uint64_t *)((char *)c + c->frames_off);
 }
 
-/* Environment shared by heapsnap run and the shim. */
+/* Environment shared by heapsnap run and the shim.  HEAPSNAP_RUN_FD is FD:INODE. */
 #define HS_ENV_COLLECTOR "HEAPSNAP_COLLECTOR"
 #define HS_ENV_RUN_FD "HEAPSNAP_RUN_FD"

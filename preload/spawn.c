@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -126,6 +127,23 @@ static char **collector_env(char *area, size_t nslots)
 
 static int run_fd = -1;
 
+/* Removes every NAME=... from environ in place.  unsetenv() would do, but the call
+ * binds to the program's own unsetenv when it has one, and bash's does nothing
+ * before bash has started. */
+static void env_remove(const char *name)
+{
+	size_t len = strlen(name);
+	char **out = environ;
+	for (char **e = environ; e && *e; e++)
+		if (strncmp(*e, name, len) || (*e)[len] != '=')
+			*out++ = *e;
+	if (out)
+		*out = NULL;
+}
+
+/* HEAPSNAP_RUN_FD=FD:INODE names heapsnap run's socket.  Only a socket with that
+ * inode is taken: a child that inherited the variable (from a program that copied
+ * its environment early) may have anything at that fd number. */
 void spawn_take_run_fd(void)
 {
 	const char *v = getenv(HS_ENV_RUN_FD);
@@ -133,12 +151,17 @@ void spawn_take_run_fd(void)
 		return;
 	char *end;
 	long fd = strtol(v, &end, 10);
-	if (!*end && fd >= 3 && fd <= INT_MAX && fcntl((int)fd, F_GETFD) >= 0) {
+	unsigned long long ino = 0;
+	if (*end == ':')
+		ino = strtoull(end + 1, &end, 10);
+	struct stat st;
+	if (!*end && fd >= 3 && fd <= INT_MAX && ino && fstat((int)fd, &st) == 0 &&
+	    S_ISSOCK(st.st_mode) && st.st_ino == ino) {
 		/* Ours until the collector has it: not the program's, nor its children's. */
 		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
 		run_fd = (int)fd;
 	}
-	unsetenv(HS_ENV_RUN_FD);
+	env_remove(HS_ENV_RUN_FD);
 }
 
 void spawn_drop_run_fd(void)
