@@ -138,7 +138,8 @@ static int parse_argv(int argc, char **argv, struct collect_args *a)
 static void read_command(struct session *s)
 {
 	const struct hs_ctl *ctl = s->c.ctl;
-	size_t n = ctl->command_len < sizeof(ctl->command) ? ctl->command_len : sizeof(ctl->command);
+	uint32_t len = ctl->command_len; /* read once: the program could change it */
+	size_t n = len < sizeof(ctl->command) ? len : sizeof(ctl->command);
 	if (n >= sizeof(s->command))
 		n = sizeof(s->command) - 1;
 	memcpy(s->command, ctl->command, n);
@@ -259,7 +260,7 @@ static void idle_wait(struct session *s)
 {
 	struct hs_ctl *ctl = s->c.ctl;
 	atomic_store(&ctl->collector_sleeping, 1);
-	struct hs_rec *slot = &hs_ring(ctl)[s->c.pos & (ctl->ring_cap - 1)];
+	struct hs_rec *slot = &s->c.g.ring[s->c.pos & (s->c.g.ring_cap - 1)];
 	if (atomic_load(&slot->seq) == s->c.pos + 1 || atomic_load(&ctl->req_count) > s->handled) {
 		atomic_store(&ctl->collector_sleeping, 0);
 		return;

@@ -66,21 +66,39 @@ int collector_attach(collector_t *c, int fd, pid_t pid)
 	struct hs_ctl *ctl = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (ctl == MAP_FAILED)
 		return -errno;
-	if (ctl->magic != HS_SHM_MAGIC || ctl->version != HS_SHM_VERSION ||
-	    ctl->total_size != total || !is_pow2(ctl->ring_cap) || !is_pow2(ctl->slots_cap) ||
-	    !fits(ctl->ring_off, ctl->ring_cap, sizeof(struct hs_rec), total) ||
-	    !fits(ctl->slots_off, ctl->slots_cap, sizeof(struct hs_slot), total) ||
-	    !fits(ctl->stacks_off, ctl->stacks_cap, sizeof(struct hs_stack), total) ||
-	    !fits(ctl->frames_off, ctl->frames_cap, sizeof(uint64_t), total) ||
-	    !fits(ctl->modules_off, ctl->modules_cap, sizeof(struct hs_module), total) ||
-	    !fits(ctl->paths_off, ctl->paths_cap, 1, total) ||
-	    ctl->stacks_cap > UINT32_MAX || ctl->frame_limit == 0 ||
-	    ctl->frame_limit > HS_FRAMES_MAX) {
+	/* Each field is read once, then checked, then used: the program can write the
+	 * segment at any moment. */
+	volatile const struct hs_ctl *v = ctl;
+	uint64_t magic = v->magic, size = v->total_size;
+	uint32_t version = v->version, frame_limit = v->frame_limit;
+	uint64_t ring_off = v->ring_off, ring_cap = v->ring_cap, slots_off = v->slots_off,
+		 slots_cap = v->slots_cap, stacks_off = v->stacks_off, stacks_cap = v->stacks_cap,
+		 frames_off = v->frames_off, frames_cap = v->frames_cap,
+		 modules_off = v->modules_off, modules_cap = v->modules_cap,
+		 paths_off = v->paths_off, paths_cap = v->paths_cap, start = v->start_nanos;
+	if (magic != HS_SHM_MAGIC || version != HS_SHM_VERSION || size != total ||
+	    !is_pow2(ring_cap) || !is_pow2(slots_cap) ||
+	    !fits(ring_off, ring_cap, sizeof(struct hs_rec), total) ||
+	    !fits(slots_off, slots_cap, sizeof(struct hs_slot), total) ||
+	    !fits(stacks_off, stacks_cap, sizeof(struct hs_stack), total) ||
+	    !fits(frames_off, frames_cap, sizeof(uint64_t), total) ||
+	    !fits(modules_off, modules_cap, sizeof(struct hs_module), total) ||
+	    !fits(paths_off, paths_cap, 1, total) || stacks_cap > UINT32_MAX ||
+	    frame_limit == 0 || frame_limit > HS_FRAMES_MAX) {
 		munmap(ctl, total);
 		return -EINVAL;
 	}
 	c->ctl = ctl;
 	c->shm_size = total;
+	char *base = (char *)ctl;
+	c->g = (struct shm_geometry){
+		.ring = (struct hs_rec *)(base + ring_off), .ring_cap = ring_cap,
+		.stacks = (struct hs_stack *)(base + stacks_off), .stacks_cap = stacks_cap,
+		.frames = (uint64_t *)(base + frames_off), .frames_cap = frames_cap,
+		.modules = (struct hs_module *)(base + modules_off), .modules_cap = modules_cap,
+		.paths = base + paths_off, .paths_cap = paths_cap,
+		.frame_limit = frame_limit, .start_nanos = start,
+	};
 	c->pid = pid;
 	c->pos = atomic_load(&ctl->tail);
 	int r = addrtab_init(&c->live);
@@ -120,17 +138,17 @@ static void modules_sync(collector_t *c)
 {
 	struct hs_ctl *ctl = c->ctl;
 	uint64_t n = atomic_load_explicit(&ctl->nmodules, memory_order_acquire);
-	if (n > ctl->modules_cap)
-		n = ctl->modules_cap;
+	if (n > c->g.modules_cap)
+		n = c->g.modules_cap;
 	for (; c->nmodules_seen < n; c->nmodules_seen++) {
-		struct hs_module m = hs_modules(ctl)[c->nmodules_seen];
+		struct hs_module m = c->g.modules[c->nmodules_seen];
 		char path[4096];
-		if (m.path_len >= sizeof(path) || m.path_off > ctl->paths_cap ||
-		    m.path_len > ctl->paths_cap - m.path_off) {
+		if (m.path_len >= sizeof(path) || m.path_off > c->g.paths_cap ||
+		    m.path_len > c->g.paths_cap - m.path_off) {
 			c->corrupt++;
 			continue;
 		}
-		memcpy(path, hs_paths(ctl) + m.path_off, m.path_len);
+		memcpy(path, c->g.paths + m.path_off, m.path_len);
 		path[m.path_len] = '\0';
 		symbolizer_add_module(c->sym, path, m.lo, m.hi, m.bias, m.offset);
 	}
@@ -179,9 +197,9 @@ static bool stack_copy(collector_t *c, uint32_t id)
 	k->seen = 1;
 	if (id == HS_STACK_UNKNOWN)
 		return true;
-	struct hs_stack e = hs_stacks(c->ctl)[id];
-	if (e.nframes > c->ctl->frame_limit || e.first > c->ctl->frames_cap ||
-	    e.nframes > c->ctl->frames_cap - e.first)
+	struct hs_stack e = c->g.stacks[id];
+	if (e.nframes > c->g.frame_limit || e.first > c->g.frames_cap ||
+	    e.nframes > c->g.frames_cap - e.first)
 		return false;
 	if (c->nframes + e.nframes > c->frames_cap) {
 		uint64_t cap = c->frames_cap ? c->frames_cap * 2 : 4096;
@@ -202,7 +220,7 @@ static bool stack_copy(collector_t *c, uint32_t id)
 	k->first = (uint32_t)c->nframes;
 	k->nframes = e.nframes;
 	k->flags = (uint8_t)(e.flags & HS_STACK_TRUNCATED);
-	const uint64_t *src = &hs_frames(c->ctl)[e.first];
+	const uint64_t *src = &c->g.frames[e.first];
 	for (uint16_t i = 0; i < e.nframes; i++) {
 		uint64_t ip = src[i];
 		c->frames[c->nframes + i] = ip;
@@ -279,7 +297,7 @@ static void on_alloc(collector_t *c, const struct hs_rec *r)
 {
 	uint32_t stack = r->stack;
 	uint64_t nstacks = atomic_load_explicit(&c->ctl->nstacks, memory_order_acquire);
-	if (stack >= c->ctl->stacks_cap || stack >= nstacks || !stats_reserve(c, stack + 1ull) ||
+	if (stack >= c->g.stacks_cap || stack >= nstacks || !stats_reserve(c, stack + 1ull) ||
 	    !stack_copy(c, stack)) {
 		c->corrupt++;
 		stack = HS_STACK_UNKNOWN;
@@ -362,10 +380,10 @@ static void publish_tail(collector_t *c)
 uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_end)
 {
 	struct hs_ctl *ctl = c->ctl;
-	struct hs_rec *ring = hs_ring(ctl);
-	uint64_t mask = ctl->ring_cap - 1, n = 0;
+	struct hs_rec *ring = c->g.ring;
+	uint64_t mask = c->g.ring_cap - 1, n = 0;
 	uint64_t head = atomic_load(&ctl->head);
-	uint64_t end = at_end ? c->pos + ctl->ring_cap : UINT64_MAX;
+	uint64_t end = at_end ? c->pos + c->g.ring_cap : UINT64_MAX;
 	if (at_end && head < end)
 		end = head;
 	while (c->pos < limit && c->pos < end && n < max) {
@@ -411,15 +429,14 @@ uint64_t collector_memory(const collector_t *c)
 }
 
 /* Bytes of the shared segment in use: the ring, and the stack table so far. */
-static uint64_t shm_memory(const struct hs_ctl *ctl)
+static uint64_t shm_memory(const collector_t *c)
 {
-	uint64_t stacks = atomic_load(&((struct hs_ctl *)ctl)->nstacks);
-	uint64_t frames = atomic_load(&((struct hs_ctl *)ctl)->nframes);
-	if (stacks > ctl->stacks_cap)
-		stacks = ctl->stacks_cap;
-	if (frames > ctl->frames_cap)
-		frames = ctl->frames_cap;
-	return ctl->ring_cap * sizeof(struct hs_rec) +
+	uint64_t stacks = atomic_load(&c->ctl->nstacks), frames = atomic_load(&c->ctl->nframes);
+	if (stacks > c->g.stacks_cap)
+		stacks = c->g.stacks_cap;
+	if (frames > c->g.frames_cap)
+		frames = c->g.frames_cap;
+	return c->g.ring_cap * sizeof(struct hs_rec) +
 	       stacks * (sizeof(struct hs_stack) + 2 * sizeof(struct hs_slot)) +
 	       frames * sizeof(uint64_t);
 }
@@ -517,8 +534,8 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	p->meta.pid = c->pid;
 	p->meta.trigger = profile_intern(p, trigger);
 	p->meta.time_nanos = (int64_t)now;
-	p->meta.duration_nanos = now > ctl->start_nanos ? (int64_t)(now - ctl->start_nanos) : 0;
-	p->meta.frame_limit = ctl->frame_limit;
+	p->meta.duration_nanos = now > c->g.start_nanos ? (int64_t)(now - c->g.start_nanos) : 0;
+	p->meta.frame_limit = c->g.frame_limit;
 	p->meta.sampling_period = 0;
 	p->meta.current_bytes = c->current_bytes;
 	p->meta.peak_bytes = c->peak_bytes;
@@ -527,7 +544,7 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	p->meta.unmatched_frees = (int64_t)c->unmatched_frees;
 	p->meta.dropped_stacks = (int64_t)atomic_load(&ctl->dropped_stacks);
 	p->meta.merged_requests = (int64_t)merged;
-	p->meta.overhead_bytes = (int64_t)(collector_memory(c) + shm_memory(ctl));
+	p->meta.overhead_bytes = (int64_t)(collector_memory(c) + shm_memory(c));
 	for (int v = 0; v < PV_COUNT; v++)
 		p->has_value[v] = true;
 

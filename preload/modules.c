@@ -20,10 +20,17 @@
 static _Atomic int lock;
 static char exe_path[PATH_MAX];
 
+/* Published module entries, never more than the table holds. */
+static uint64_t nmodules(struct hs_ctl *c, memory_order order)
+{
+	uint64_t n = atomic_load_explicit(&c->nmodules, order);
+	return n < shim_geo.modules_cap ? n : shim_geo.modules_cap;
+}
+
 static bool known(struct hs_ctl *c, uint64_t ip)
 {
-	uint64_t n = atomic_load_explicit(&c->nmodules, memory_order_acquire);
-	const struct hs_module *m = hs_modules(c);
+	uint64_t n = nmodules(c, memory_order_acquire);
+	const struct hs_module *m = shim_geo.modules;
 	for (uint64_t i = 0; i < n; i++)
 		if (ip - m[i].lo < m[i].hi - m[i].lo)
 			return true;
@@ -32,8 +39,8 @@ static bool known(struct hs_ctl *c, uint64_t ip)
 
 static bool registered(struct hs_ctl *c, uint64_t lo, uint64_t hi)
 {
-	uint64_t n = atomic_load_explicit(&c->nmodules, memory_order_relaxed);
-	const struct hs_module *m = hs_modules(c);
+	uint64_t n = nmodules(c, memory_order_relaxed);
+	const struct hs_module *m = shim_geo.modules;
 	for (uint64_t i = 0; i < n; i++)
 		if (m[i].lo == lo && m[i].hi == hi)
 			return true;
@@ -58,15 +65,16 @@ static int add_segments(struct dl_phdr_info *info, size_t size, void *data)
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
 			continue;
 		uint64_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-		uint64_t n = atomic_load_explicit(&c->nmodules, memory_order_relaxed);
-		if (registered(c, lo, hi) || n >= c->modules_cap || c->paths_used + len > c->paths_cap)
+		uint64_t n = nmodules(c, memory_order_relaxed), used = c->paths_used;
+		if (registered(c, lo, hi) || n >= shim_geo.modules_cap ||
+		    used > shim_geo.paths_cap || len > shim_geo.paths_cap - used)
 			continue;
-		memcpy(hs_paths(c) + c->paths_used, path, len);
-		hs_modules(c)[n] = (struct hs_module){
+		memcpy(shim_geo.paths + used, path, len);
+		shim_geo.modules[n] = (struct hs_module){
 			.lo = lo, .hi = hi, .bias = info->dlpi_addr, .offset = ph->p_offset,
-			.path_off = (uint32_t)c->paths_used, .path_len = (uint32_t)len,
+			.path_off = (uint32_t)used, .path_len = (uint32_t)len,
 		};
-		c->paths_used += len;
+		c->paths_used = used + len;
 		atomic_store_explicit(&c->nmodules, n + 1, memory_order_release);
 	}
 	return 0;

@@ -100,12 +100,15 @@ static inline uint64_t hash_frames(const uint64_t *f, unsigned n, unsigned flags
 	return h < 2 ? h + 2 : h; /* 0 and HS_SLOT_BUSY mark empty and claimed slots */
 }
 
-static inline bool same_stack(struct hs_ctl *c, uint32_t id, const uint64_t *f, unsigned n,
-			      unsigned flags)
+/* Whether entry id holds these frames.  The entry is in shared memory, so its id and
+ * extent are checked before anything is read through them. */
+static inline bool same_stack(uint32_t id, const uint64_t *f, unsigned n, unsigned flags)
 {
-	const struct hs_stack *s = &hs_stacks(c)[id];
-	return s->nframes == n && s->flags == flags &&
-	       !memcmp(&hs_frames(c)[s->first], f, n * sizeof(*f));
+	if (id >= shim_geo.stacks_cap)
+		return false;
+	const struct hs_stack s = shim_geo.stacks[id];
+	return s.nframes == n && s.flags == flags && s.first <= shim_geo.frames_cap - n &&
+	       !memcmp(&shim_geo.frames[s.first], f, n * sizeof(*f));
 }
 
 /* Inserts or finds the stack in the shared table.  Returns its id, or
@@ -113,8 +116,8 @@ static inline bool same_stack(struct hs_ctl *c, uint32_t id, const uint64_t *f, 
 static uint32_t stacktab_intern(struct hs_ctl *c, uint64_t hash, const uint64_t *f,
 				unsigned n, unsigned flags)
 {
-	struct hs_slot *slots = hs_slots(c);
-	uint64_t mask = c->slots_cap - 1;
+	struct hs_slot *slots = shim_geo.slots;
+	uint64_t mask = shim_geo.slots_cap - 1;
 	for (uint64_t i = hash & mask, probes = 0; probes <= mask; i = (i + 1) & mask, probes++) {
 		struct hs_slot *s = &slots[i];
 		uint64_t h = atomic_load_explicit(&s->hash, memory_order_acquire);
@@ -130,11 +133,11 @@ static uint32_t stacktab_intern(struct hs_ctl *c, uint64_t hash, const uint64_t 
 									  memory_order_relaxed);
 				uint64_t first = atomic_fetch_add_explicit(&c->nframes, n,
 									   memory_order_relaxed);
-				if (want < c->stacks_cap && first + n <= c->frames_cap) {
+				if (want < shim_geo.stacks_cap && first <= shim_geo.frames_cap - n) {
 					id = (uint32_t)want;
 					modules_note(c, f, n);
-					memcpy(&hs_frames(c)[first], f, n * sizeof(*f));
-					hs_stacks(c)[id] = (struct hs_stack){
+					memcpy(&shim_geo.frames[first], f, n * sizeof(*f));
+					shim_geo.stacks[id] = (struct hs_stack){
 						.first = (uint32_t)first, .nframes = (uint16_t)n,
 						.flags = (uint16_t)flags,
 					};
@@ -150,7 +153,7 @@ static uint32_t stacktab_intern(struct hs_ctl *c, uint64_t hash, const uint64_t 
 		}
 		if (h == hash) {
 			uint32_t id = atomic_load_explicit(&s->id, memory_order_relaxed);
-			if (id == HS_STACK_UNKNOWN || same_stack(c, id, f, n, flags))
+			if (id == HS_STACK_UNKNOWN || same_stack(id, f, n, flags))
 				return id;
 		}
 	}
@@ -193,7 +196,7 @@ uint32_t stack_capture(void)
 
 	uint32_t gen = atomic_load_explicit(&cache_generation, memory_order_relaxed);
 	struct cache_entry *e = &thread_cache[hash & (CACHE_SIZE - 1)];
-	if (e->hash == hash && e->generation == gen && same_stack(c, e->id, f, n, flags))
+	if (e->hash == hash && e->generation == gen && same_stack(e->id, f, n, flags))
 		return e->id;
 	uint32_t id = stacktab_intern(c, hash, f, n, flags);
 	if (id == HS_STACK_UNKNOWN) {

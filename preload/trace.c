@@ -25,6 +25,7 @@
 #include "shim.h"
 
 _Atomic int shim_state HIDDEN = SHIM_UNINIT;
+struct shim_geometry shim_geo HIDDEN;
 _Atomic int shim_gave_up HIDDEN;
 struct hs_ctl *shim_ctl HIDDEN;
 __thread int shim_guard TLS_IE HIDDEN;
@@ -111,6 +112,12 @@ static int shm_create(struct hs_ctl **out)
 	c->signal = shim_opt.signal;
 	c->start_nanos = now_nanos(CLOCK_REALTIME);
 	atomic_store(&c->nstacks, 1); /* id 0 is HS_STACK_UNKNOWN */
+	shim_geo = (struct shim_geometry){
+		.ring = hs_ring(c), .ring_cap = ring_cap, .slots = hs_slots(c),
+		.slots_cap = slots_cap, .stacks = hs_stacks(c), .stacks_cap = stacks_cap,
+		.frames = hs_frames(c), .frames_cap = frames_cap, .modules = hs_modules(c),
+		.modules_cap = modules_cap, .paths = hs_paths(c), .paths_cap = paths_cap,
+	};
 	int cmd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 	if (cmd >= 0) {
 		ssize_t n = read(cmd, c->command, sizeof(c->command));
@@ -255,7 +262,7 @@ static __attribute__((noinline)) bool ring_wait(struct hs_ctl *c, uint64_t pos)
 {
 	for (int spin = 0; spin < 200; spin++) {
 		cached_tail = atomic_load_explicit(&c->tail, memory_order_acquire);
-		if (pos - cached_tail < c->ring_cap)
+		if (pos - cached_tail < shim_geo.ring_cap)
 			return true;
 		if (spin == 0)
 			wake_collector(c);
@@ -267,7 +274,7 @@ static __attribute__((noinline)) bool ring_wait(struct hs_ctl *c, uint64_t pos)
 		uint32_t seq = atomic_load(&c->space_seq);
 		atomic_fetch_add(&c->space_waiters, 1);
 		cached_tail = atomic_load_explicit(&c->tail, memory_order_acquire);
-		if (pos - cached_tail < c->ring_cap) {
+		if (pos - cached_tail < shim_geo.ring_cap) {
 			atomic_fetch_sub(&c->space_waiters, 1);
 			return true;
 		}
@@ -278,7 +285,7 @@ static __attribute__((noinline)) bool ring_wait(struct hs_ctl *c, uint64_t pos)
 		if (atomic_load(&shim_state) != SHIM_ON)
 			return false;
 		cached_tail = atomic_load_explicit(&c->tail, memory_order_acquire);
-		if (pos - cached_tail < c->ring_cap)
+		if (pos - cached_tail < shim_geo.ring_cap)
 			return true;
 		if (!collector_alive(c)) {
 			trace_give_up("the collector is gone");
@@ -296,7 +303,7 @@ static __attribute__((noinline)) bool ring_wait(struct hs_ctl *c, uint64_t pos)
 static inline uint64_t ring_reserve(struct hs_ctl *c)
 {
 	uint64_t pos = atomic_fetch_add_explicit(&c->head, 1, memory_order_relaxed);
-	if (UNLIKELY(pos - cached_tail >= c->ring_cap) && !ring_wait(c, pos))
+	if (UNLIKELY(pos - cached_tail >= shim_geo.ring_cap) && !ring_wait(c, pos))
 		return TRACE_NO_POS;
 	return pos;
 }
@@ -304,7 +311,7 @@ static inline uint64_t ring_reserve(struct hs_ctl *c)
 static inline void ring_publish(struct hs_ctl *c, uint64_t pos, unsigned kind, const void *addr,
 				uint64_t size, uint32_t stack, uint16_t domain)
 {
-	struct hs_rec *r = &hs_ring(c)[pos & (c->ring_cap - 1)];
+	struct hs_rec *r = &shim_geo.ring[pos & (shim_geo.ring_cap - 1)];
 	r->addr = (uint64_t)(uintptr_t)addr;
 	r->size = size;
 	r->stack = stack;
@@ -316,7 +323,7 @@ static inline void ring_publish(struct hs_ctl *c, uint64_t pos, unsigned kind, c
 	 * and a stale one made almost every publish a futex wake. */
 	if (UNLIKELY(atomic_load_explicit(&c->collector_sleeping, memory_order_relaxed)) &&
 	    pos - (cached_tail = atomic_load_explicit(&c->tail, memory_order_relaxed)) >=
-		    c->ring_cap / 16)
+		    shim_geo.ring_cap / 16)
 		wake_collector(c);
 }
 

@@ -1,0 +1,67 @@
+/* scribble.c - a hostile program: while it allocates, it overwrites the ring and the
+ * stack table of its own heapsnap segment with random bytes.  Neither it nor the
+ * collector may crash or hang; the collector counts what it rejects. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shmlayout.h"
+
+/* The heapsnap segment's mapping in this process, from /proc/self/maps. */
+static struct hs_ctl *find_segment(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned long lo = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "/memfd:heapsnap") && sscanf(line, "%lx-", &lo) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (struct hs_ctl *)lo;
+}
+
+static void scribble(char *start, uint64_t len, unsigned *x)
+{
+	for (int i = 0; i < 64 && len > 64; i++) {
+		*x = *x * 1103515245u + 12345u;
+		uint64_t at = ((uint64_t)*x << 16 ^ *x) % (len - 64);
+		for (int k = 0; k < 64; k++) {
+			*x = *x * 1103515245u + 12345u;
+			start[at + (uint64_t)k] = (char)(*x >> 16);
+		}
+	}
+}
+
+int main(void)
+{
+	static void *keep[4096];
+	for (int i = 0; i < 4096; i++)
+		keep[i] = malloc(32); /* site:before */
+	struct hs_ctl *c = find_segment();
+	if (!c || c->magic != HS_SHM_MAGIC) {
+		printf("no heapsnap segment\n");
+		return 0;
+	}
+	/* Let the collector consume everything so far: the allocations above are exact. */
+	for (int i = 0; i < 2000 && atomic_load(&c->tail) < atomic_load(&c->head); i++)
+		usleep(1000);
+	/* Read the layout once, before any scribbling. */
+	char *base = (char *)c;
+	uint64_t ring_off = c->ring_off, ring_len = c->ring_cap * sizeof(struct hs_rec);
+	uint64_t table_off = c->slots_off, table_len = c->modules_off - c->slots_off;
+	unsigned x = 12345;
+	for (int round = 0; round < 200; round++) {
+		scribble(base + ring_off, ring_len, &x);
+		scribble(base + table_off, table_len, &x);
+		for (int i = 0; i < 1000; i++) {
+			unsigned k = (unsigned)(round * 1000 + i) % 4096;
+			free(keep[k]);
+			keep[k] = malloc(16 + (size_t)(i % 300)); /* site:during */
+		}
+	}
+	printf("scribbled 200 rounds\n");
+	return 0;
+}
