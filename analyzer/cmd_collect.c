@@ -380,6 +380,9 @@ int cmd_collect(int argc, char **argv)
 	if (r)
 		return r > 0 ? 0 : 2;
 	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit makes a write fail with EFBIG, like a full disk: that snapshot
+	 * is reported and the next one is tried again, instead of the collector dying. */
+	signal(SIGXFSZ, SIG_IGN);
 	struct stat st;
 	if (fstat(s.a.shm_fd, &st) < 0) {
 		fprintf(stderr, "heapsnap: collect: fd %d: %s\n", s.a.shm_fd, strerror(errno));

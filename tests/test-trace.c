@@ -7,11 +7,16 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <time.h>
+#include <grp.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pprof.h"
 #include "tracetest.h"
 
 /* Asserts the six values of site in p. */
@@ -545,17 +550,23 @@ START_TEST(cxx_operators_at_their_lines)
 }
 END_TEST
 
-/* Stress: ~10^6 events per thread, blocks freed by other threads; the ring fills and
- * producers wait for the collector.  Exact leaks, zero lost. */
-START_TEST(stress_handoff_4_threads)
+/* Load: 10^7 events in all, over 2, 8 and 64 threads that free each other's blocks;
+ * the ring fills and producers wait for the collector.  Exact leaks, zero lost. */
+START_TEST(load_2_threads)
 {
-	run_threads(4, 1000000);
+	run_threads(2, 5000000);
 }
 END_TEST
 
-START_TEST(stress_handoff_8_threads)
+START_TEST(load_8_threads)
 {
-	run_threads(8, 1000000);
+	run_threads(8, 1250000);
+}
+END_TEST
+
+START_TEST(load_64_threads)
+{
+	run_threads(64, 156250);
 }
 END_TEST
 
@@ -709,13 +720,196 @@ START_TEST(pprof_agrees_per_line)
 }
 END_TEST
 
+/* ---- soak: five minutes at full speed, a snapshot every second ---- */
+
+static int files_in(const char *dir);
+
+static long status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)))
+			kb = atol(line + strlen(field) + 1);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static int count_fds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	return files_in(path);
+}
+
+static int count_segment_maps(pid_t pid)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "r");
+	int n = 0;
+	while (f && fgets(line, sizeof(line), f))
+		n += strstr(line, "memfd:heapsnap") != NULL;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+START_TEST(soak_stays_flat)
+{
+	const char *env_s = getenv("SOAK_SECONDS");
+	int seconds = env_s ? atoi(env_s) : 300;
+	ck_assert_int_ge(seconds, 20);
+	char dir[256], err[8192], line[64], secs[48];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(secs, sizeof(secs), "SOAKER_SECONDS=%d", seconds);
+	char *env[] = { secs, NULL };
+	struct tt_proc p;
+	tt_start(dir, "soaker", env, &p);
+	pid_t c = tt_collector_pid(p.pid);
+	ck_assert_int_gt(c, 0);
+	int warm = seconds / 6;
+	long rss_warm = 0, rss_end = 0, rss_max = 0;
+	int fds_warm = 0, cfds_warm = 0, maps_warm = 0;
+	for (int t = 1; t < seconds - 2; t++) {
+		sleep(1);
+		ck_assert_int_eq(kill(p.pid, SIGUSR2), 0);
+		long rss = status_kb(c, "VmRSS:");
+		if (rss > rss_max)
+			rss_max = rss;
+		if (t == warm) {
+			rss_warm = rss;
+			fds_warm = count_fds(p.pid);
+			cfds_warm = count_fds(c);
+			maps_warm = count_segment_maps(p.pid) + count_segment_maps(c);
+		}
+		rss_end = rss;
+	}
+	int fds_end = count_fds(p.pid), cfds_end = count_fds(c);
+	int maps_end = count_segment_maps(p.pid) + count_segment_maps(c);
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), p.out));
+	ck_assert_ptr_nonnull(strstr(line, "soaked"));
+	line[strcspn(line, "\n")] = '\0';
+	int st = tt_finish(&p, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
+	fprintf(stderr, "soak: %d s, %s; collector RSS %ld KiB at %d s, %ld KiB at the end "
+			"(max %ld); fds %d/%d, collector fds %d/%d, segment maps %d/%d\n",
+		seconds, line, rss_warm, warm, rss_end, rss_max, fds_warm, fds_end, cfds_warm,
+		cfds_end, maps_warm, maps_end);
+	ck_assert_int_le(rss_end, rss_warm + rss_warm / 10 + 1024);
+	ck_assert_int_eq(fds_end, fds_warm);
+	ck_assert_int_eq(cfds_end, cfds_warm);
+	ck_assert_int_eq(maps_end, maps_warm);
+	/* A snapshot a second, all written, none losing anything. */
+	int files = files_in(dir);
+	ck_assert_int_ge(files, seconds - 10);
+	profile_t *e = tt_snapshot(dir, p.pid, "exit", 30);
+	ck_assert_int_eq(e->meta.lost_events, 0);
+	ck_assert_int_eq(e->meta.corrupt_records, 0);
+	profile_free(e);
+}
+END_TEST
+
+static Suite *soak_suite(void)
+{
+	Suite *s = suite_create("soak");
+	TCase *tc = tcase_create("soak");
+	tcase_set_timeout(tc, 1100);
+	tcase_add_test(tc, soak_stays_flat);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* ---- security: another uid cannot reach the shared segment ---- */
+
+/* Tries, as uid/gid nobody in a child, to open each path; true when every open fails. */
+static bool nobody_cannot_open(char *const paths[], int n)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		for (int i = 0; i < n; i++) {
+			int fd = open(paths[i], O_RDONLY);
+			if (fd >= 0) {
+				fprintf(stderr, "nobody could open %s\n", paths[i]);
+				_exit(1);
+			}
+		}
+		_exit(0);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 2, "cannot switch to uid nobody");
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+START_TEST(other_uid_cannot_map_the_segment)
+{
+	ck_assert_msg(geteuid() == 0, "the security suite runs as root: it switches to another "
+				      "uid (CI runs it as root)");
+	char dir[256], err[4096];
+	tt_tempdir(dir, sizeof(dir));
+	struct tt_proc p;
+	tt_start(dir, "waiter", NULL, &p);
+	pid_t c = tt_collector_pid(p.pid);
+	ck_assert_int_gt(c, 0);
+	/* The segment is reachable only through these: the collector's fd 3, and the
+	 * program's mapping.  It has no name anywhere (a memfd). */
+	char fd3[64], map[128], mem[64], line[512], range[64] = "";
+	snprintf(fd3, sizeof(fd3), "/proc/%d/fd/3", (int)c);
+	snprintf(mem, sizeof(mem), "/proc/%d/mem", (int)p.pid);
+	snprintf(map, sizeof(map), "/proc/%d/maps", (int)p.pid);
+	FILE *f = fopen(map, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "memfd:heapsnap") && sscanf(line, "%63s", range) == 1)
+			break;
+	if (f)
+		fclose(f);
+	ck_assert_str_ne(range, "");
+	snprintf(map, sizeof(map), "/proc/%d/map_files/%s", (int)p.pid, range);
+	/* As root the paths are right: they open. */
+	char *paths[] = { fd3, map, mem };
+	for (int i = 0; i < 3; i++) {
+		int fd = open(paths[i], O_RDONLY);
+		ck_assert_msg(fd >= 0, "root cannot open %s", paths[i]);
+		close(fd);
+	}
+	ck_assert(nobody_cannot_open(paths, 3));
+	ck_assert_int_eq(system("ls /dev/shm | grep -q heapsnap"), 256); /* grep found none */
+	kill(p.pid, SIGTERM);
+	int st = tt_finish(&p, err, sizeof(err));
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	char exitf[512];
+	snprintf(exitf, sizeof(exitf), "%s/heapsnap.%d.exit.pb.gz", dir, (int)p.pid);
+	profile_free(tt_snapshot(dir, p.pid, "exit", 10));
+	struct stat sb;
+	ck_assert_int_eq(stat(exitf, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+}
+END_TEST
+
+static Suite *security_suite(void)
+{
+	Suite *s = suite_create("security");
+	TCase *tc = tcase_create("segment");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, other_uid_cannot_map_the_segment);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 static Suite *stress_suite(void)
 {
 	Suite *s = suite_create("stress");
 	TCase *tc = tcase_create("load");
 	tcase_set_timeout(tc, 600);
-	tcase_add_test(tc, stress_handoff_4_threads);
-	tcase_add_test(tc, stress_handoff_8_threads);
+	tcase_add_test(tc, load_2_threads);
+	tcase_add_test(tc, load_8_threads);
+	tcase_add_test(tc, load_64_threads);
 	tcase_add_test(tc, stress_collector_memory_per_live_block);
 	suite_add_tcase(s, tc);
 	return s;
@@ -1009,6 +1203,146 @@ START_TEST(scribbled_shared_memory)
 }
 END_TEST
 
+/* Runs heapsnap snap PID with a timeout; returns its exit status, its stdout in out. */
+static int snap(pid_t pid, const char *timeout, char *out, size_t len)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "'%s' snap --timeout %s %d", getenv("HEAPSNAP"), timeout,
+		 (int)pid);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	return WEXITSTATUS(pclose(f));
+}
+
+static int files_in(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* The snapshot directory vanishes, then the disk is "full" (a file size limit on the
+ * collector): each failed snapshot says so on stderr and leaves no file; the program
+ * goes on; the next snapshot is written. */
+START_TEST(unwritable_dir_and_full_disk)
+{
+	char dir[256], out[512], err[8192];
+	tt_tempdir(dir, sizeof(dir));
+	struct tt_proc p;
+	tt_start(dir, "waiter", NULL, &p);
+	pid_t collector = tt_collector_pid(p.pid);
+	ck_assert_int_gt(collector, 0);
+
+	ck_assert_int_eq(rmdir(dir), 0);
+	ck_assert_int_eq(snap(p.pid, "1", out, sizeof(out)), 1);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(snap(p.pid, "10", out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, ".2.pb.gz"));
+
+	/* Above the size of the messages in the (file) stderr, below a snapshot's. */
+	struct rlimit small = { 400, RLIM_INFINITY }, none = { RLIM_INFINITY, RLIM_INFINITY };
+	ck_assert_int_eq(prlimit(collector, RLIMIT_FSIZE, &small, NULL), 0);
+	ck_assert_int_eq(snap(p.pid, "1", out, sizeof(out)), 1);
+	ck_assert_int_eq(files_in(dir), 1); /* request 3 left nothing behind */
+	ck_assert_int_eq(prlimit(collector, RLIMIT_FSIZE, &none, NULL), 0);
+	ck_assert_int_eq(snap(p.pid, "10", out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, ".4.pb.gz"));
+
+	kill(p.pid, SIGTERM);
+	int st = tt_finish(&p, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
+	ck_assert_int_eq(count_of(err, "cannot write snapshot"), 2);
+	ck_assert_ptr_nonnull(strstr(err, "No such file or directory"));
+	ck_assert_ptr_nonnull(strstr(err, "File too large"));
+	profile_t *e = tt_snapshot(dir, p.pid, "exit", 10);
+	ASSERT_SITE(e, "waiter.c", "before_snap", 64, 64 * 32, 64, 64 * 32, 64, 64 * 32);
+	profile_free(e);
+}
+END_TEST
+
+/* 1000 snapshot requests in about a second, on a real-time signal (which the kernel
+ * queues): no crash, no deadlock, and every request is written or merged into a file
+ * that counts it. */
+START_TEST(signal_storm)
+{
+	char dir[256], err[8192];
+	tt_tempdir(dir, sizeof(dir));
+	char *env[] = { "HEAPSNAP_SIGNAL=RTMIN+1", NULL };
+	struct tt_proc p;
+	tt_start(dir, "waiter", env, &p);
+	ck_assert_int_gt(tt_collector_pid(p.pid), 0);
+	struct timespec ms = { 0, 1000 * 1000 };
+	for (int i = 0; i < 1000; i++) {
+		ck_assert_int_eq(kill(p.pid, SIGRTMIN + 1), 0);
+		nanosleep(&ms, NULL);
+	}
+	/* Wait until the requests are all accounted for, then end the program. */
+	int64_t counted = 0;
+	for (int tries = 0; tries < 300 && counted < 1000; tries++) {
+		counted = 0;
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			/* heapsnap.PID.N.pb.gz: the signal snapshots */
+			char *end, *dot = strncmp(e->d_name, "heapsnap.", 9) ? NULL
+								       : strchr(e->d_name + 9, '.');
+			long n = dot ? strtol(dot + 1, &end, 10) : 0;
+			if (n <= 0 || strcmp(end, ".pb.gz"))
+				continue;
+			char path[600];
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			profile_t *s;
+			pprof_error_t perr;
+			if (pprof_read_file(path, &s, &perr) == 0) {
+				counted += 1 + s->meta.merged_requests;
+				profile_free(s);
+			}
+		}
+		if (d)
+			closedir(d);
+		if (counted < 1000)
+			nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+	}
+	ck_assert_int_eq(counted, 1000);
+	kill(p.pid, SIGTERM);
+	int st = tt_finish(&p, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
+}
+END_TEST
+
+/* A bad HEAPSNAP_* value: one warning naming the variable and the default used. */
+START_TEST(bad_settings_warn_and_use_defaults)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *env[] = { "HEAPSNAP_FRAMES=0", "HEAPSNAP_RING=1000", "HEAPSNAP_SIGNAL=KILL",
+			"HEAPSNAP_STALL_TIMEOUT=soon", NULL };
+	char *argv[] = { "basic", NULL };
+	struct run_result r;
+	tt_run(dir, argv, env, &r);
+	ck_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 7);
+	ck_assert_ptr_nonnull(strstr(r.err, "ignoring HEAPSNAP_FRAMES='0': invalid; using 16"));
+	ck_assert_ptr_nonnull(strstr(r.err, "ignoring HEAPSNAP_RING='1000': invalid; using 65536"));
+	ck_assert_ptr_nonnull(strstr(r.err, "ignoring HEAPSNAP_SIGNAL='KILL': invalid; using USR2"));
+	ck_assert_ptr_nonnull(
+		strstr(r.err, "ignoring HEAPSNAP_STALL_TIMEOUT='soon': invalid; using 10"));
+	ck_assert_int_eq(count_of(r.err, "ignoring HEAPSNAP_"), 4);
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	ck_assert_int_eq(e->meta.frame_limit, 16);
+	ASSERT_SITE(e, "basic.c", "malloc48", 1000, 48000, 250, 12000, 500, 24000);
+	profile_free(e);
+	/* The defaults were really used: USR2 still takes snapshots. */
+	profile_free(tt_snapshot(dir, traced_pid(&r), "1", 10));
+}
+END_TEST
+
 static Suite *trace_suite(void)
 {
 	Suite *s = suite_create("trace");
@@ -1047,14 +1381,21 @@ static Suite *trace_suite(void)
 	tcase_add_test(aw, run_refuses_what_it_cannot_trace);
 	tcase_add_test(aw, track_api_domains);
 	tcase_add_test(aw, scribbled_shared_memory);
+	tcase_add_test(aw, unwritable_dir_and_full_disk);
+	tcase_add_test(aw, signal_storm);
+	tcase_add_test(aw, bad_settings_warn_and_use_defaults);
 	suite_add_tcase(s, aw);
 	return s;
 }
 
 int main(int argc, char **argv)
 {
-	bool stress = argc > 1 && !strcmp(argv[1], "stress");
-	SRunner *sr = srunner_create(stress ? stress_suite() : trace_suite());
+	const char *which = argc > 1 ? argv[1] : "";
+	Suite *suite = !strcmp(which, "stress")	    ? stress_suite()
+		       : !strcmp(which, "soak")	    ? soak_suite()
+		       : !strcmp(which, "security") ? security_suite()
+						    : trace_suite();
+	SRunner *sr = srunner_create(suite);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
