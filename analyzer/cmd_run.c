@@ -7,7 +7,6 @@
  * the program did (same status; the same signal re-raised).  snap finds the process's collector, sends the
  * snapshot signal and prints the path of the file that request produced.
  */
-#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +28,7 @@
 #include "commands.h"
 #include "config.h"
 #include "format.h"
+#include "running.h"
 #include "shmlayout.h"
 
 extern char **environ;
@@ -337,55 +337,6 @@ static void snap_help(FILE *out)
 		"  heapsnap snap 4242      # prints e.g. ./heapsnap.4242.3.pb.gz\n");
 }
 
-/* Finds the collector of pid: its --dir and --signal.  Returns false when none. */
-static bool find_collector(pid_t pid, char *dir, size_t dirlen, int *sig)
-{
-	DIR *d = opendir("/proc");
-	if (!d)
-		return false;
-	bool found = false;
-	struct dirent *e;
-	char want[32];
-	snprintf(want, sizeof(want), "%d", (int)pid);
-	while (!found && (e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		char path[300], buf[8192];
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		/* argv: heapsnap collect --shm-fd 3 --pid P --dir D --signal S ... */
-		char *args[16];
-		int na = 0;
-		for (char *p = buf; p < buf + n && na < 16; p += strlen(p) + 1)
-			args[na++] = p;
-		if (na < 10 || strcmp(args[1], "collect"))
-			continue;
-		const char *apid = NULL, *adir = NULL, *asig = NULL;
-		for (int i = 2; i + 1 < na; i++) {
-			if (!strcmp(args[i], "--pid"))
-				apid = args[i + 1];
-			else if (!strcmp(args[i], "--dir"))
-				adir = args[i + 1];
-			else if (!strcmp(args[i], "--signal"))
-				asig = args[i + 1];
-		}
-		if (apid && adir && asig && !strcmp(apid, want)) {
-			snprintf(dir, dirlen, "%s", adir);
-			*sig = atoi(asig);
-			found = true;
-		}
-	}
-	closedir(d);
-	return found;
-}
-
 /* The signal snapshots of pid in dir: DIR/heapsnap.PID.N.pb.gz and their -K
  * variants (exit and exec snapshots are not answers to a request). */
 static int list_snapshots(const char *dir, pid_t pid, glob_t *g)
@@ -451,16 +402,17 @@ int cmd_snap(int argc, char **argv)
 		fprintf(stderr, "heapsnap: snap: '%s' is not a pid\n", argv[optind]);
 		return 2;
 	}
-	char dir[PATH_MAX];
-	int sig;
 	/* A process that has just started may not have exec'd its collector yet. */
+	static struct running_collector rc;
 	bool found = false;
 	struct timespec pause = { 0, 20 * 1000 * 1000 };
 	for (int tries = 0; !found && tries < 50 && kill((pid_t)pid, 0) == 0; tries++) {
-		found = find_collector((pid_t)pid, dir, sizeof(dir), &sig);
+		found = running_collector_find((pid_t)pid, &rc);
 		if (!found)
 			nanosleep(&pause, NULL);
 	}
+	const char *dir = rc.dir;
+	int sig = rc.signal;
 	if (!found) {
 		fprintf(stderr, "heapsnap: snap: process %ld is not traced by heapsnap (no collector "
 				"found)\n", pid);

@@ -91,14 +91,16 @@ int collector_attach(collector_t *c, int fd, pid_t pid)
 	c->ctl = ctl;
 	c->shm_size = total;
 	char *base = (char *)ctl;
-	c->g = (struct shm_geometry){
+	c->g = (struct hs_geometry){
 		.ring = (struct hs_rec *)(base + ring_off), .ring_cap = ring_cap,
+		.slots = (struct hs_slot *)(base + slots_off), .slots_cap = slots_cap,
 		.stacks = (struct hs_stack *)(base + stacks_off), .stacks_cap = stacks_cap,
 		.frames = (uint64_t *)(base + frames_off), .frames_cap = frames_cap,
 		.modules = (struct hs_module *)(base + modules_off), .modules_cap = modules_cap,
 		.paths = base + paths_off, .paths_cap = paths_cap,
-		.frame_limit = frame_limit, .start_nanos = start,
 	};
+	c->frame_limit = frame_limit;
+	c->start_nanos = start;
 	c->pid = pid;
 	c->pos = atomic_load(&ctl->tail);
 	int r = addrtab_init(&c->live);
@@ -198,7 +200,7 @@ static bool stack_copy(collector_t *c, uint32_t id)
 	if (id == HS_STACK_UNKNOWN)
 		return true;
 	struct hs_stack e = c->g.stacks[id];
-	if (e.nframes > c->g.frame_limit || e.first > c->g.frames_cap ||
+	if (e.nframes > c->frame_limit || e.first > c->g.frames_cap ||
 	    e.nframes > c->g.frames_cap - e.first)
 		return false;
 	if (c->nframes + e.nframes > c->frames_cap) {
@@ -534,8 +536,8 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	p->meta.pid = c->pid;
 	p->meta.trigger = profile_intern(p, trigger);
 	p->meta.time_nanos = (int64_t)now;
-	p->meta.duration_nanos = now > c->g.start_nanos ? (int64_t)(now - c->g.start_nanos) : 0;
-	p->meta.frame_limit = c->g.frame_limit;
+	p->meta.duration_nanos = now > c->start_nanos ? (int64_t)(now - c->start_nanos) : 0;
+	p->meta.frame_limit = c->frame_limit;
 	p->meta.sampling_period = 0;
 	p->meta.current_bytes = c->current_bytes;
 	p->meta.peak_bytes = c->peak_bytes;

@@ -35,27 +35,12 @@ struct stack_copy {
 struct domain_live;   /* the live table of a heapsnap_track() domain */
 struct domain_stats;  /* a stack's counters in a heapsnap_track() domain */
 
-/* The segment's layout, copied and checked once at attach: the collector never
- * re-reads sizes or offsets from shared memory, where the program could change them. */
-struct shm_geometry {
-	struct hs_rec *ring;
-	uint64_t ring_cap;
-	struct hs_stack *stacks;
-	uint64_t stacks_cap;
-	uint64_t *frames;
-	uint64_t frames_cap;
-	struct hs_module *modules;
-	uint64_t modules_cap;
-	const char *paths;
-	uint64_t paths_cap;
-	uint32_t frame_limit;
-	uint64_t start_nanos;
-};
-
 typedef struct collector {
 	struct hs_ctl *ctl;
 	uint64_t shm_size;
-	struct shm_geometry g;
+	struct hs_geometry g;       /* copied and checked at attach */
+	uint32_t frame_limit;       /* likewise */
+	uint64_t start_nanos;
 	uint64_t pos;           /* next ring position to consume */
 	pid_t pid;
 

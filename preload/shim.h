@@ -26,25 +26,10 @@ enum shim_state {
 	SHIM_CHILD_PENDING = 3, /* forked child: set up afresh at its first event */
 };
 
-/* The segment's layout, kept privately: the hot path reads no sizes from shared
- * memory, and a program scribbling over the segment cannot steer the shim's writes
- * outside it.  Shared counters (nstacks, nframes, nmodules) are bounds-checked
- * against these. */
-struct shim_geometry {
-	struct hs_rec *ring;
-	uint64_t ring_cap;
-	struct hs_slot *slots;
-	uint64_t slots_cap;
-	struct hs_stack *stacks;
-	uint64_t stacks_cap;
-	uint64_t *frames;
-	uint64_t frames_cap;
-	struct hs_module *modules;
-	uint64_t modules_cap;
-	char *paths;
-	uint64_t paths_cap;
-};
-extern struct shim_geometry shim_geo HIDDEN;
+/* The segment's layout, kept privately (see struct hs_geometry): the hot path reads
+ * no sizes from shared memory, and a program scribbling over the segment cannot
+ * steer the shim's writes outside it.  Shared counters are checked against it. */
+extern struct hs_geometry shim_geo HIDDEN;
 
 extern _Atomic int shim_state HIDDEN;
 /* Set once tracing gave up (collector gone or stalled): events are then counted. */

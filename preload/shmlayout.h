@@ -130,6 +130,24 @@ struct hs_ctl {
 	struct hs_request req[HS_REQ_SLOTS];
 };
 
+/* The segment's layout as each side keeps it, privately: after setup (the shim) or
+ * attach (the collector, which checks every field first), neither reads a size or
+ * offset from shared memory again, where the program could change it. */
+struct hs_geometry {
+	struct hs_rec *ring;
+	uint64_t ring_cap;
+	struct hs_slot *slots;
+	uint64_t slots_cap;
+	struct hs_stack *stacks;
+	uint64_t stacks_cap;
+	uint64_t *frames;
+	uint64_t frames_cap;
+	struct hs_module *modules;
+	uint64_t modules_cap;
+	char *paths;
+	uint64_t paths_cap;
+};
+
 static inline struct hs_rec *hs_ring(struct hs_ctl *c)
 {
 	return (struct hs_rec *)((char *)c + c->ring_off);

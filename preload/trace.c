@@ -25,7 +25,7 @@
 #include "shim.h"
 
 _Atomic int shim_state HIDDEN = SHIM_UNINIT;
-struct shim_geometry shim_geo HIDDEN;
+struct hs_geometry shim_geo HIDDEN;
 _Atomic int shim_gave_up HIDDEN;
 struct hs_ctl *shim_ctl HIDDEN;
 __thread int shim_guard TLS_IE HIDDEN;
@@ -112,7 +112,7 @@ static int shm_create(struct hs_ctl **out)
 	c->signal = shim_opt.signal;
 	c->start_nanos = now_nanos(CLOCK_REALTIME);
 	atomic_store(&c->nstacks, 1); /* id 0 is HS_STACK_UNKNOWN */
-	shim_geo = (struct shim_geometry){
+	shim_geo = (struct hs_geometry){
 		.ring = hs_ring(c), .ring_cap = ring_cap, .slots = hs_slots(c),
 		.slots_cap = slots_cap, .stacks = hs_stacks(c), .stacks_cap = stacks_cap,
 		.frames = hs_frames(c), .frames_cap = frames_cap, .modules = hs_modules(c),

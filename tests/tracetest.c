@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pprof.h"
+#include "running.h"
 
 static const char *env_path(const char *name)
 {
@@ -189,37 +190,6 @@ int tt_site_values(const profile_t *p, const char *file, int line, int64_t v[PV_
 	return matched;
 }
 
-static pid_t collector_pid_once(pid_t pid)
-{
-	char want[32];
-	snprintf(want, sizeof(want), "%d", (int)pid);
-	DIR *d = opendir("/proc");
-	ck_assert_ptr_nonnull(d);
-	pid_t found = 0;
-	struct dirent *e;
-	while (!found && (e = readdir(d))) {
-		char path[300], buf[4096];
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		const char *sub = buf + strlen(buf) + 1;
-		if (sub >= buf + n || strcmp(sub, "collect"))
-			continue;
-		for (const char *a = sub; a < buf + n; a += strlen(a) + 1)
-			if (!strcmp(a, "--pid") && a + strlen(a) + 1 < buf + n &&
-			    !strcmp(a + strlen(a) + 1, want))
-				found = (pid_t)atoi(e->d_name);
-	}
-	closedir(d);
-	return found;
-}
-
 void tt_start(const char *dir, const char *prog, char *const env[], struct tt_proc *p)
 {
 	int in[2], out[2];
@@ -270,11 +240,11 @@ int tt_finish(struct tt_proc *p, char *err, size_t len)
 pid_t tt_collector_pid(pid_t pid)
 {
 	/* The collector's command line exists once it has exec'd: give it a moment. */
+	static struct running_collector rc;
 	struct timespec pause = { 0, 20 * 1000 * 1000 };
 	for (int tries = 0; tries < 100; tries++) {
-		pid_t c = collector_pid_once(pid);
-		if (c)
-			return c;
+		if (running_collector_find(pid, &rc))
+			return rc.pid;
 		nanosleep(&pause, NULL);
 	}
 	return 0;

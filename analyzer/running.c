@@ -1,0 +1,69 @@
+/* running.c - finding the collector of a running traced process.
+ *
+ * The collector's command line says whom it traces and how: the shim starts it as
+ * `heapsnap collect --shm-fd 3 --pid PID --dir DIR --signal SIG [--run-fd 4]`.
+ */
+#include "running.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Reads /proc/NAME/cmdline into buf, NUL-separated; returns its length, or 0. */
+static size_t read_cmdline(const char *name, char *buf, size_t len)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "/proc/%s/cmdline", name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return (size_t)n;
+}
+
+bool running_collector_find(pid_t pid, struct running_collector *out)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return false;
+	char want[32];
+	snprintf(want, sizeof(want), "%d", (int)pid);
+	bool found = false;
+	struct dirent *e;
+	while (!found && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char buf[8192];
+		size_t n = read_cmdline(e->d_name, buf, sizeof(buf));
+		char *args[16];
+		int na = 0;
+		for (char *p = buf; p < buf + n && na < 16; p += strlen(p) + 1)
+			args[na++] = p;
+		if (na < 10 || strcmp(args[1], "collect"))
+			continue;
+		const char *apid = NULL, *adir = NULL, *asig = NULL;
+		for (int i = 2; i + 1 < na; i++) {
+			if (!strcmp(args[i], "--pid"))
+				apid = args[i + 1];
+			else if (!strcmp(args[i], "--dir"))
+				adir = args[i + 1];
+			else if (!strcmp(args[i], "--signal"))
+				asig = args[i + 1];
+		}
+		if (apid && adir && asig && !strcmp(apid, want)) {
+			out->pid = (pid_t)atoi(e->d_name);
+			snprintf(out->dir, sizeof(out->dir), "%s", adir);
+			out->signal = atoi(asig);
+			found = true;
+		}
+	}
+	closedir(d);
+	return found;
+}

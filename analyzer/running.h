@@ -1,0 +1,17 @@
+/* running.h - finding the collector of a running traced process. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct running_collector {
+	pid_t pid;          /* the collector's own pid */
+	char dir[PATH_MAX]; /* where it writes snapshots */
+	int signal;         /* the traced process's snapshot signal, 0 for none */
+};
+
+/* Looks through /proc for `heapsnap collect ... --pid PID`, the collector of traced
+ * process pid.  Returns true and fills *out, or false when there is none (the process
+ * is not traced, or its collector has not exec'd yet). */
+bool running_collector_find(pid_t pid, struct running_collector *out);
