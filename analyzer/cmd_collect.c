@@ -69,7 +69,9 @@ static void help(FILE *out)
 		"The collector process.  libheapsnap.so starts it; it is not meant to be run\n"
 		"by hand.  It drains the traced process's event ring from FD and writes\n"
 		"DIR/heapsnap.PID.N.pb.gz on each snapshot request and heapsnap.PID.exit.pb.gz\n"
-		"when the process ends.\n");
+		"when the process ends.\n\n"
+		"Example (what the shim runs, with the segment on fd 3):\n"
+		"  heapsnap collect --shm-fd 3 --pid 4242 --dir /home/me/work --signal 12\n");
 }
 
 static int parse_int(const char *s, long lo, long hi, long *out)
