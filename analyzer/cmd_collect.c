@@ -65,7 +65,7 @@ static uint64_t mono_nanos(void)
 static void help(FILE *out)
 {
 	fprintf(out,
-		"Usage: heapsnap collect --shm-fd FD --pid PID --dir DIR [--run-fd FD]\n\n"
+		"Usage: heapsnap collect --shm-fd FD --pid PID --dir DIR [--signal SIG] [--run-fd FD]\n\n"
 		"The collector process.  libheapsnap.so starts it; it is not meant to be run\n"
 		"by hand.  It drains the traced process's event ring from FD and writes\n"
 		"DIR/heapsnap.PID.N.pb.gz on each snapshot request and heapsnap.PID.exit.pb.gz\n"

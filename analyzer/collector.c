@@ -195,10 +195,12 @@ static bool stack_copy(collector_t *c, uint32_t id)
 {
 	struct stack_copy *k = &c->stacks[id];
 	if (k->seen)
+		return k->seen == 1;
+	if (id == HS_STACK_UNKNOWN) {
+		k->seen = 1;
 		return true;
-	k->seen = 1;
-	if (id == HS_STACK_UNKNOWN)
-		return true;
+	}
+	k->seen = 2; /* until the copy below succeeds */
 	struct hs_stack e = c->g.stacks[id];
 	if (e.nframes > c->frame_limit || e.first > c->g.frames_cap ||
 	    e.nframes > c->g.frames_cap - e.first)
@@ -229,16 +231,20 @@ static bool stack_copy(collector_t *c, uint32_t id)
 		c->frame_modules[c->nframes + i] = module_of(c, ip);
 	}
 	c->nframes += e.nframes;
+	k->seen = 1;
 	return true;
 }
 
-/* The live table of a domain, created on first use; NULL when out of memory. */
-static addrtab_t *live_of(collector_t *c, uint16_t domain)
+/* The live table of a domain, created on first use when create is set; NULL when out
+ * of memory, or when the domain has no table and create is not set. */
+static addrtab_t *live_of(collector_t *c, uint16_t domain, bool create)
 {
 	if (domain == 0)
 		return &c->live;
 	struct domain_live *d;
 	HASH_FIND(hh, c->domains, &domain, sizeof(domain), d);
+	if (!d && !create)
+		return NULL;
 	if (!d) {
 		d = calloc(1, sizeof(*d));
 		if (!d || addrtab_init(&d->live) < 0) {
@@ -314,7 +320,7 @@ static void on_alloc(collector_t *c, const struct hs_rec *r)
 	uint64_t old_size;
 	uint32_t old_stack;
 	int err;
-	addrtab_t *live = live_of(c, r->domain);
+	addrtab_t *live = live_of(c, r->domain, true);
 	struct stack_stats *s = stats_of(c, stack, r->domain);
 	if (!live || !s) {
 		c->corrupt++;
@@ -345,7 +351,8 @@ static void on_free(collector_t *c, const struct hs_rec *r)
 {
 	uint64_t size;
 	uint32_t stack;
-	addrtab_t *live = live_of(c, r->domain);
+	/* A release in a domain never seen is unmatched: it creates no table. */
+	addrtab_t *live = live_of(c, r->domain, false);
 	if (live && addrtab_take(live, r->addr, &size, &stack))
 		release(c, stack, r->domain, size);
 	else
@@ -544,6 +551,7 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	p->meta.lost_events = (int64_t)(atomic_load(&ctl->lost) + c->lost_at_end);
 	p->meta.corrupt_records = (int64_t)c->corrupt;
 	p->meta.unmatched_frees = (int64_t)c->unmatched_frees;
+	p->meta.missed_frees = (int64_t)c->missed_frees;
 	p->meta.dropped_stacks = (int64_t)atomic_load(&ctl->dropped_stacks);
 	p->meta.merged_requests = (int64_t)merged;
 	p->meta.overhead_bytes = (int64_t)(collector_memory(c) + shm_memory(c));
@@ -557,7 +565,7 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	for (uint32_t i = 0; mapping_cache && i <= nmod; i++)
 		mapping_cache[i] = PROFILE_NONE;
 	for (uint64_t id = 0; r == 0 && id < c->nstats; id++)
-		if (c->stacks[id].seen && c->stats[id].alloc_blocks > 0)
+		if (c->stacks[id].seen == 1 && c->stats[id].alloc_blocks > 0)
 			r = add_sample(c, p, &lm, mapping_cache, (uint32_t)id, 0, &c->stats[id]);
 	for (const struct domain_stats *d = c->dstats; r == 0 && d; d = d->hh.next)
 		if (d->s.alloc_blocks > 0)

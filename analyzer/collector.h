@@ -29,7 +29,7 @@ struct stack_copy {
 	uint32_t first;   /* into collector_t.frames / frame_modules */
 	uint16_t nframes;
 	uint8_t flags;
-	uint8_t seen;
+	uint8_t seen;     /* 1: copied; 2: its entry made no sense (every use is corrupt) */
 };
 
 struct domain_live;   /* the live table of a heapsnap_track() domain */

@@ -375,6 +375,7 @@ void print_info_text(FILE *out, const profile_t *p, const format_opts_t *o)
 	info_num(out, "corrupt records:", m->corrupt_records);
 	info_num(out, "dropped stacks:", m->dropped_stacks);
 	info_num(out, "unmatched frees:", m->unmatched_frees);
+	info_num(out, "missed frees:", m->missed_frees);
 	info_num(out, "merged requests:", m->merged_requests);
 
 	fprintf(out, "%-17s", "sample types:");
@@ -437,6 +438,7 @@ void print_info_json(FILE *out, const profile_t *p, const format_opts_t *o)
 	json_num(out, "corrupt_records", m->corrupt_records);
 	json_num(out, "dropped_stacks", m->dropped_stacks);
 	json_num(out, "unmatched_frees", m->unmatched_frees);
+	json_num(out, "missed_frees", m->missed_frees);
 	json_num(out, "merged_requests", m->merged_requests);
 	fputs(",\"sample_types\":[", out);
 	bool first = true;

@@ -70,6 +70,7 @@ static const struct meta_key {
 	{ "heapsnap.untracked_events", META_NUM, offsetof(profile_meta_t, untracked_events) },
 	{ "heapsnap.corrupt_records", META_NUM, offsetof(profile_meta_t, corrupt_records) },
 	{ "heapsnap.unmatched_frees", META_NUM, offsetof(profile_meta_t, unmatched_frees) },
+	{ "heapsnap.missed_frees", META_NUM, offsetof(profile_meta_t, missed_frees) },
 	{ "heapsnap.dropped_stacks", META_NUM, offsetof(profile_meta_t, dropped_stacks) },
 	{ "heapsnap.merged_requests", META_NUM, offsetof(profile_meta_t, merged_requests) },
 	{ "heapsnap.overhead_bytes", META_NUM, offsetof(profile_meta_t, overhead_bytes) },

@@ -61,7 +61,8 @@ profile_t *profile_new(void)
 		&p->meta.pid, &p->meta.time_nanos, &p->meta.duration_nanos,
 		&p->meta.frame_limit, &p->meta.sampling_period, &p->meta.current_bytes,
 		&p->meta.peak_bytes, &p->meta.lost_events, &p->meta.untracked_events,
-		&p->meta.corrupt_records, &p->meta.unmatched_frees, &p->meta.dropped_stacks,
+		&p->meta.corrupt_records, &p->meta.unmatched_frees, &p->meta.missed_frees,
+		&p->meta.dropped_stacks,
 		&p->meta.merged_requests, &p->meta.overhead_bytes,
 	};
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)

@@ -74,6 +74,7 @@ typedef struct profile_meta {
 	int64_t untracked_events; /* allocations passed through untraced (shim re-entry) */
 	int64_t corrupt_records;  /* ring or stack-table records the collector rejected */
 	int64_t unmatched_frees;  /* frees of blocks never seen allocated */
+	int64_t missed_frees;     /* blocks found replaced: their release was never seen */
 	int64_t dropped_stacks;   /* events whose stack did not fit the stack table */
 	int64_t merged_requests;  /* snapshot requests folded into this one */
 	int64_t overhead_bytes;   /* the tracer's own memory */

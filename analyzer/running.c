@@ -7,6 +7,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +30,40 @@ static size_t read_cmdline(const char *name, char *buf, size_t len)
 	return (size_t)n;
 }
 
+/* The owner of /proc/NAME, or -1. */
+static long owner_of(const char *name)
+{
+	char path[300];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%s", name);
+	return stat(path, &st) == 0 ? (long)st.st_uid : -1;
+}
+
+/* Whether sig could be a snapshot signal: the shim never takes these. */
+static bool snapshot_signal_ok(int sig)
+{
+	static const int never[] = { SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+				     SIGCHLD, SIGPIPE, SIGABRT, SIGTRAP, SIGSYS };
+	if (sig < 0 || sig > SIGRTMAX)
+		return false;
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+		if (sig == never[i])
+			return false;
+	return true;
+}
+
 bool running_collector_find(pid_t pid, struct running_collector *out)
 {
+	char want[32];
+	snprintf(want, sizeof(want), "%d", (int)pid);
+	/* Only a collector of the traced process's own user is believed: any process can
+	 * name itself 'heapsnap collect --pid PID --signal 9'. */
+	long owner = owner_of(want);
+	if (owner < 0)
+		return false;
 	DIR *d = opendir("/proc");
 	if (!d)
 		return false;
-	char want[32];
-	snprintf(want, sizeof(want), "%d", (int)pid);
 	bool found = false;
 	struct dirent *e;
 	while (!found && (e = readdir(d))) {
@@ -57,10 +86,13 @@ bool running_collector_find(pid_t pid, struct running_collector *out)
 			else if (!strcmp(args[i], "--signal"))
 				asig = args[i + 1];
 		}
-		if (apid && adir && asig && !strcmp(apid, want)) {
+		char *end;
+		long sig = asig ? strtol(asig, &end, 10) : -1;
+		if (apid && adir && asig && !strcmp(apid, want) && !*end &&
+		    snapshot_signal_ok((int)sig) && owner_of(e->d_name) == owner) {
 			out->pid = (pid_t)atoi(e->d_name);
 			snprintf(out->dir, sizeof(out->dir), "%s", adir);
-			out->signal = atoi(asig);
+			out->signal = (int)sig;
 			found = true;
 		}
 	}

@@ -12,6 +12,7 @@ struct running_collector {
 };
 
 /* Looks through /proc for `heapsnap collect ... --pid PID`, the collector of traced
- * process pid.  Returns true and fills *out, or false when there is none (the process
- * is not traced, or its collector has not exec'd yet). */
+ * process pid, owned by pid's own user and naming a signal the shim could use.
+ * Returns true and fills *out, or false when there is none (the process is not
+ * traced, or its collector has not exec'd yet). */
 bool running_collector_find(pid_t pid, struct running_collector *out);

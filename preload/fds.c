@@ -24,7 +24,7 @@ static int high_base(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
 	    rl.rlim_cur > 65536)
 		return 65536 - 64;
-	return rl.rlim_cur > 128 ? (int)rl.rlim_cur - 64 : 3;
+	return rl.rlim_cur > 128 ? (int)rl.rlim_cur - 64 : (int)rl.rlim_cur / 2;
 }
 
 static void move_high(int *fd, int base)

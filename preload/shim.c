@@ -107,17 +107,23 @@ static inline bool enter(void)
 		return false;
 	int s = atomic_load_explicit(&shim_state, memory_order_relaxed);
 	if (UNLIKELY(s != SHIM_ON)) {
-		if (s == SHIM_OFF) {
-			if (atomic_load_explicit(&shim_gave_up, memory_order_relaxed))
-				trace_count_lost();
+		if (s == SHIM_OFF)
 			return false;
-		}
 		trace_setup();
 		if (atomic_load(&shim_state) != SHIM_ON)
 			return false;
 	}
 	shim_guard = 1;
 	return true;
+}
+
+/* Counts, after tracing gave up, the events a call that passed through would have
+ * recorded.  Nested calls (the guard is set) are never the program's own. */
+static inline void passed(unsigned events)
+{
+	if (UNLIKELY(atomic_load_explicit(&shim_gave_up, memory_order_relaxed)) && !shim_guard &&
+	    events)
+		trace_count_lost(events);
 }
 
 static inline void leave(void)
@@ -151,8 +157,11 @@ EXPORT void *malloc(size_t size)
 {
 	if (UNLIKELY(!ready()))
 		return pool_alloc(size);
-	if (!enter())
-		return real.malloc(size);
+	if (!enter()) {
+		void *p = real.malloc(size);
+		passed(p != NULL);
+		return p;
+	}
 	void *p = real.malloc(size);
 	if (p)
 		record_alloc(p, size, 0);
@@ -169,8 +178,11 @@ EXPORT void *calloc(size_t n, size_t size)
 		}
 		return pool_alloc(n * size); /* the pool is static, so already zero */
 	}
-	if (!enter())
-		return real.calloc(n, size);
+	if (!enter()) {
+		void *p = real.calloc(n, size);
+		passed(p != NULL);
+		return p;
+	}
 	void *p = real.calloc(n, size);
 	if (p)
 		record_alloc(p, n * size, 0);
@@ -185,6 +197,7 @@ EXPORT void free(void *p)
 	if (UNLIKELY(!ready()))
 		return;
 	if (!enter()) {
+		passed(1);
 		real.free(p);
 		return;
 	}
@@ -205,8 +218,11 @@ EXPORT void *realloc(void *old, size_t size)
 	}
 	if (!old)
 		return malloc(size);
-	if (!enter())
-		return real.realloc(old, size);
+	if (!enter()) {
+		void *p = real.realloc(old, size);
+		passed(p ? 2 : size == 0); /* moved: a release and an allocation */
+		return p;
+	}
 	uint64_t pos = trace_reserve();
 	void *p = real.realloc(old, size);
 	int saved = errno;
@@ -232,8 +248,11 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
 	if (UNLIKELY(!ready()))
 		return ENOMEM;
-	if (!enter())
-		return real.posix_memalign(out, align, size);
+	if (!enter()) {
+		int r = real.posix_memalign(out, align, size);
+		passed(r == 0);
+		return r;
+	}
 	int r = real.posix_memalign(out, align, size);
 	if (r == 0 && *out)
 		record_alloc(*out, size, 0);
@@ -249,8 +268,11 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 			errno = ENOMEM;                      \
 			return NULL;                         \
 		}                                            \
-		if (!enter())                                \
-			return real.name args;               \
+		if (!enter()) {                              \
+			void *q = real.name args;            \
+			passed(q != NULL);                   \
+			return q;                            \
+		}                                            \
 		void *p = real.name args;                    \
 		if (p)                                       \
 			record_alloc(p, size, 0);               \
@@ -286,8 +308,11 @@ static void *next_symbol(const char *name)
 		static fn_t next;                                                 \
 		if (UNLIKELY(!next) && !(next = (fn_t)next_symbol(#name)))        \
 			return malloc(size);                                      \
-		if (!enter())                                                     \
-			return next args;                                         \
+		if (!enter()) {                                                   \
+			void *q = next args;                                      \
+			passed(q != NULL);                                        \
+			return q;                                                 \
+		}                                                                 \
 		int guard __attribute__((cleanup(leave_cleanup))) = 1;            \
 		(void)guard;                                                      \
 		void *p = next args;                                              \
@@ -306,6 +331,7 @@ static void *next_symbol(const char *name)
 			return;                                            \
 		}                                                          \
 		if (!p || !enter()) {                                      \
+			passed(p != NULL);                                 \
 			next args;                                         \
 			return;                                            \
 		}                                                          \
@@ -346,8 +372,10 @@ EXPORT int heapsnap_track_impl(unsigned int domain, const void *ptr, size_t size
 {
 	if (domain == 0 || domain > 65535)
 		return -1;
-	if (!ptr || !ready() || !enter())
+	if (!ptr || !ready() || !enter()) {
+		passed(ptr != NULL);
 		return 0;
+	}
 	record_alloc(ptr, size, (uint16_t)domain);
 	leave();
 	return 0;
@@ -357,8 +385,10 @@ EXPORT int heapsnap_untrack_impl(unsigned int domain, const void *ptr)
 {
 	if (domain == 0 || domain > 65535)
 		return -1;
-	if (!ptr || !ready() || !enter())
+	if (!ptr || !ready() || !enter()) {
+		passed(ptr != NULL);
 		return 0;
+	}
 	record_free(ptr, (uint16_t)domain);
 	leave();
 	return 0;

@@ -66,8 +66,8 @@ uint64_t trace_reserve(void) HIDDEN;
 /* ...and settle it afterwards: a FREE of old, or a NOOP when the call failed. */
 void trace_settle(uint64_t pos, void *old, bool freed) HIDDEN;
 void trace_give_up(const char *why) HIDDEN;
-/* Counts an event that tracing no longer records (after giving up). */
-void trace_count_lost(void) HIDDEN;
+/* Counts events that tracing no longer records (after giving up). */
+void trace_count_lost(unsigned events) HIDDEN;
 void trace_fork_child(void) HIDDEN;
 void trace_exit_hook(void) HIDDEN;
 #define TRACE_NO_POS UINT64_MAX

@@ -146,7 +146,7 @@ static void env_remove(const char *name)
  * its environment early) may have anything at that fd number. */
 void spawn_take_run_fd(void)
 {
-	const char *v = getenv(HS_ENV_RUN_FD);
+	const char *v = secure_getenv(HS_ENV_RUN_FD);
 	if (!v)
 		return;
 	char *end;

@@ -26,6 +26,7 @@
 
 _Atomic int shim_state HIDDEN = SHIM_UNINIT;
 struct hs_geometry shim_geo HIDDEN;
+static uint64_t shm_size; /* the segment's size, kept privately like shim_geo */
 _Atomic int shim_gave_up HIDDEN;
 struct hs_ctl *shim_ctl HIDDEN;
 __thread int shim_guard TLS_IE HIDDEN;
@@ -78,10 +79,12 @@ static int shm_create(struct hs_ctl **out)
 	uint64_t paths_off = off;
 	off = round_up(off + paths_cap, 4096);
 
-	int fd = memfd_create("heapsnap", MFD_CLOEXEC);
+	int fd = memfd_create("heapsnap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)off) < 0) {
+	/* Sealed against shrinking: the collector's reads can never fault (SIGBUS) on a
+	 * segment someone truncated through /proc/PID/map_files. */
+	if (ftruncate(fd, (off_t)off) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
 		int e = errno;
 		close(fd);
 		return -e;
@@ -96,6 +99,7 @@ static int shm_create(struct hs_ctl **out)
 	c->version = HS_SHM_VERSION;
 	c->frame_limit = shim_opt.frames;
 	c->total_size = off;
+	shm_size = off;
 	c->ring_off = ring_off;
 	c->ring_cap = ring_cap;
 	c->slots_off = slots_off;
@@ -174,7 +178,7 @@ static void setup_locked(void)
 	int r = spawn_collector(fd, shim_opt.dir);
 	close(fd);
 	if (r < 0) {
-		munmap(c, c->total_size);
+		munmap(c, shm_size);
 		shim_ctl = NULL;
 		atomic_store(&shim_state, SHIM_OFF);
 		return;
@@ -206,12 +210,15 @@ void trace_fork_child(void)
 	 * set up a ring and collector of our own at this process's first event. */
 	atomic_store(&setup_lock, 0);
 	modules_reset();
-	if (atomic_load(&shim_state) != SHIM_ON)
-		return;
 	struct hs_ctl *c = shim_ctl;
+	if (!c)
+		return; /* never traced: disabled, or setup failed */
+	/* Traced, or given up (then the child, a new process, starts afresh too): either
+	 * way the parent's segment and its counters must not see the child's events. */
 	shim_ctl = NULL;
+	atomic_store(&shim_gave_up, 0);
 	atomic_store(&shim_state, SHIM_CHILD_PENDING);
-	munmap(c, c->total_size);
+	munmap(c, shm_size);
 	stack_forget_thread_cache();
 }
 
@@ -327,11 +334,11 @@ static inline void ring_publish(struct hs_ctl *c, uint64_t pos, unsigned kind, c
 		wake_collector(c);
 }
 
-void trace_count_lost(void)
+void trace_count_lost(unsigned events)
 {
 	struct hs_ctl *c = shim_ctl;
 	if (c)
-		atomic_fetch_add_explicit(&c->lost, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&c->lost, events, memory_order_relaxed);
 }
 
 void trace_alloc(const void *p, size_t size, uint16_t domain)
