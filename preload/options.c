@@ -143,6 +143,14 @@ static bool opt_disable(const char *s)
 	return true;
 }
 
+static bool opt_verify_unwind(const char *s)
+{
+	if (strcmp(s, "0") && strcmp(s, "1"))
+		return false;
+	shim_opt.verify_unwind = s[0] == '1';
+	return true;
+}
+
 static const struct {
 	const char *name;
 	bool (*parse)(const char *value);
@@ -156,6 +164,7 @@ static const struct {
 	{ "HEAPSNAP_DIR", opt_dir, "the start directory" },
 	{ "HEAPSNAP_COLLECTOR", opt_collector, "found next to the shim" },
 	{ "HEAPSNAP_DISABLE", opt_disable, "0" },
+	{ "HEAPSNAP_VERIFY_UNWIND", opt_verify_unwind, "0" },
 };
 
 void options_load(void)

@@ -48,6 +48,7 @@ struct shim_options {
 	const char *dir;        /* HEAPSNAP_DIR, or NULL for the start directory */
 	const char *collector;  /* HEAPSNAP_COLLECTOR: path of the heapsnap binary */
 	bool disabled;          /* HEAPSNAP_DISABLE=1, or a setuid/setgid program */
+	bool verify_unwind;     /* HEAPSNAP_VERIFY_UNWIND=1: check the fast unwinder */
 };
 extern struct shim_options shim_opt HIDDEN;
 void options_load(void) HIDDEN;
@@ -71,6 +72,14 @@ void trace_count_lost(unsigned events) HIDDEN;
 void trace_fork_child(void) HIDDEN;
 void trace_exit_hook(void) HIDDEN;
 #define TRACE_NO_POS UINT64_MAX
+
+/* unwind.c: the caller's stack, starting at the first frame outside the shim; up to
+ * max return addresses in out, *more set when the stack went on.  unwind_fast()
+ * returns -1 when it cannot answer (a frame not in this thread's rule cache); then
+ * unwind_slow(), libunwind's full walk, answers and teaches it. */
+void unwind_init(void) HIDDEN;
+int unwind_fast(uint64_t *out, unsigned max, bool *more) HIDDEN;
+int unwind_slow(uint64_t *out, unsigned max, bool *more) HIDDEN;
 
 /* stacktab.c: capture the caller's stack and intern it; returns its id. */
 uint32_t stack_capture(void) HIDDEN;

@@ -1,37 +1,19 @@
 /* stacktab.c - capturing call stacks and interning them in the shared stack table.
  *
- * A stack is unwound with libunwind's unw_backtrace (per-thread trace cache), the
- * shim's and libunwind's own leading frames are dropped, and the rest (up to the frame
- * limit) is hashed.  A small per-thread direct-mapped cache maps hashes to stack ids;
+ * A stack is unwound by unwind.c (cached CFA rules, libunwind on a miss) from the first
+ * frame outside the shim, up to the frame limit, and hashed.  A small per-thread direct-mapped cache maps hashes to stack ids;
  * a hit is confirmed by comparing the frames with the table's copy, so a hash
  * collision can never merge two stacks.  A miss goes to the shared insert-only table
  * (see shmlayout.h for its protocol).  When the table is full, the event is recorded
  * with HS_STACK_UNKNOWN and counted, never dropped.
  */
-#include <dlfcn.h>
-#include <link.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
-
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
 
 #include "shim.h"
 
-/* The most leading frames of the shim's own that a stack can start with. */
-#define OWN_FRAMES_MAX 16
 #define CACHE_SIZE 256
-
-/* How many own frames to unwind past, learnt: most entry points have 3 (wrapper,
- * trace_alloc, stack_capture); a few nest one deeper (reallocarray -> realloc). */
-static _Atomic unsigned own_frames = 3;
-
-struct code_range {
-	uintptr_t lo, hi;
-};
-
-/* The text of the shim and of libunwind: frames there are ours, not the program's. */
-static struct code_range own_code[2];
 
 struct cache_entry {
 	uint64_t hash;
@@ -42,48 +24,14 @@ struct cache_entry {
 static __thread struct cache_entry thread_cache[CACHE_SIZE] TLS_IE;
 static _Atomic uint32_t cache_generation = 1;
 
-static int find_range(struct dl_phdr_info *info, size_t size, void *data)
-{
-	(void)size;
-	struct code_range *r = data;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-			continue;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-		if (r->lo >= lo && r->lo < hi) {
-			r->lo = lo;
-			r->hi = hi;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static void code_range_of(const void *fn, struct code_range *r)
-{
-	r->lo = (uintptr_t)fn;
-	r->hi = 0;
-	if (!dl_iterate_phdr(find_range, r))
-		r->lo = r->hi = 0;
-}
-
 void stack_init(void)
 {
-	code_range_of((const void *)stack_capture, &own_code[0]);
-	code_range_of((const void *)unw_backtrace, &own_code[1]);
-	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	unwind_init();
 }
 
 void stack_forget_thread_cache(void)
 {
 	atomic_fetch_add_explicit(&cache_generation, 1, memory_order_relaxed);
-}
-
-static inline bool is_own_frame(uintptr_t ip)
-{
-	return (ip - own_code[0].lo < own_code[0].hi - own_code[0].lo) ||
-	       (ip - own_code[1].lo < own_code[1].hi - own_code[1].lo);
 }
 
 static inline uint64_t hash_frames(const uint64_t *f, unsigned n, unsigned flags)
@@ -160,38 +108,37 @@ static uint32_t stacktab_intern(struct hs_ctl *c, uint64_t hash, const uint64_t 
 	return HS_STACK_UNKNOWN;
 }
 
-static unsigned count_own(void *const *ips, int got)
+/* HEAPSNAP_VERIFY_UNWIND, for testing: compares every fast walk with libunwind's, and
+ * on the first difference says so and aborts, so that no test can miss it. */
+static void verify(const uint64_t *fast, int n, bool more)
 {
-	unsigned skip = 0;
-	while (skip < (unsigned)got && is_own_frame((uintptr_t)ips[skip]))
-		skip++;
-	return skip;
+	static _Atomic int said;
+	uint64_t slow[HS_FRAMES_MAX];
+	bool slow_more;
+	int m = unwind_slow(slow, shim_opt.frames, &slow_more);
+	if (m == n && slow_more == more && !memcmp(fast, slow, (size_t)n * sizeof(*fast)))
+		return;
+	int k = 0;
+	while (k < n && k < m && fast[k] == slow[k])
+		k++;
+	if (!atomic_exchange(&said, 1))
+		report("unwind mismatch at frame %d of %d/%d: fast %#lx, libunwind %#lx", k, n, m,
+		       k < n ? (unsigned long)fast[k] : 0ul, k < m ? (unsigned long)slow[k] : 0ul);
+	abort();
 }
 
 uint32_t stack_capture(void)
 {
 	struct hs_ctl *c = shim_ctl;
-	void *ips[HS_FRAMES_MAX + OWN_FRAMES_MAX + 1];
-	unsigned limit = shim_opt.frames;
-	unsigned own = atomic_load_explicit(&own_frames, memory_order_relaxed);
-	int want = (int)(limit + own + 1);
-	int got = unw_backtrace(ips, want);
-	unsigned skip = count_own(ips, got);
-	if (UNLIKELY(skip > own) && skip < OWN_FRAMES_MAX) {
-		/* A deeper entry path: learn it, and unwind again if the buffer filled up,
-		 * or a truncated stack would look complete. */
-		atomic_store_explicit(&own_frames, skip, memory_order_relaxed);
-		if (got == want) {
-			got = unw_backtrace(ips, (int)(limit + skip + 1));
-			skip = count_own(ips, got);
-		}
-	}
-	unsigned n = (unsigned)got - skip, flags = 0;
-	if (n > limit) {
-		n = limit;
-		flags = HS_STACK_TRUNCATED;
-	}
-	const uint64_t *f = (const uint64_t *)&ips[skip];
+	uint64_t frames[HS_FRAMES_MAX];
+	bool more = false;
+	int got = unwind_fast(frames, shim_opt.frames, &more);
+	if (got < 0)
+		got = unwind_slow(frames, shim_opt.frames, &more);
+	else if (UNLIKELY(shim_opt.verify_unwind))
+		verify(frames, got, more);
+	unsigned n = (unsigned)got, flags = more ? HS_STACK_TRUNCATED : 0;
+	const uint64_t *f = frames;
 	uint64_t hash = hash_frames(f, n, flags);
 
 	uint32_t gen = atomic_load_explicit(&cache_generation, memory_order_relaxed);

@@ -44,7 +44,8 @@ static int edge(void)
 	void *a = aligned_alloc(4096, 4096 * 3); /* site:aligned4096 */
 	show("aligned_alloc(4096)", a, errno);
 	errno = 0;
-	void *m = memalign(24, 10);
+	volatile size_t odd = 24; /* not a power of two, on purpose */
+	void *m = memalign(odd, 10);
 	show("memalign(24)", m, errno);
 	free(m);
 	errno = 0;

@@ -1,0 +1,266 @@
+/* unwind.c - the caller's stack, fast: CFA rules cached per return address.
+ *
+ * libunwind's unw_backtrace costs about 90 instructions a frame, most of what tracing
+ * an allocation costs.  But at a given return address, a frame's layout is fixed:
+ * its CFA is RSP + k, or RBP + 16 when the function keeps a frame pointer, the return
+ * address is at CFA - 8, and the caller's RBP is either untouched or saved at a fixed
+ * offset from the CFA.  So each thread keeps a small direct-mapped cache from return
+ * address to that rule, and walks the stack with it in a few instructions a frame.
+ *
+ * The rules are libunwind's own answers: on any miss, the stack is unwound with a
+ * libunwind cursor, and for each frame the rule is derived from the registers before
+ * and after the step (and where libunwind says the caller's RBP was saved), then
+ * checked by replaying it on that very frame; a rule that does not reproduce
+ * libunwind's step, and signal frames, are cached as unusable, which sends every later
+ * stack through them to libunwind.  The fast walk checks that each CFA rises and stays
+ * below the top of the thread's stack, so it never reads outside the stack; anything
+ * else falls back to libunwind.  The shim's own frames are skipped through their frame
+ * pointers (preload/ is built with -fno-omit-frame-pointer).
+ */
+#include <link.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "shim.h"
+
+enum rule_kind {
+	RULE_EMPTY = 0,
+	RULE_SP = 1,   /* CFA = RSP + off */
+	RULE_BP = 2,   /* CFA = RBP + off (a frame pointer) */
+	RULE_END = 3,  /* the outermost frame */
+	RULE_NONE = 4, /* not cacheable (signal frame, RBP kept in a register...) */
+};
+
+struct rule {
+	uint64_t ip;
+	int32_t off;      /* CFA offset from the base register */
+	int16_t rbp_off;  /* caller's RBP saved at CFA + rbp_off, or 0: unchanged */
+	uint8_t kind;
+	uint8_t pad;
+};
+
+#define RULES 1024 /* 16 KiB a thread */
+
+static __thread struct rule rules[RULES] TLS_IE;
+static __thread uint64_t stack_top TLS_IE; /* 0 until known */
+
+static inline struct rule *rule_slot(uint64_t ip)
+{
+	return &rules[(ip * 0x9e3779b97f4a7c15ull) >> (64 - 10)];
+}
+
+struct code_range {
+	uintptr_t lo, hi;
+};
+
+/* The text of the shim and of libunwind: frames there are ours, not the program's. */
+static struct code_range own_code[2];
+
+static int find_range(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct code_range *r = data;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+		if (r->lo >= lo && r->lo < hi) {
+			r->lo = lo;
+			r->hi = hi;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void code_range_of(const void *fn, struct code_range *r)
+{
+	r->lo = (uintptr_t)fn;
+	r->hi = 0;
+	if (!dl_iterate_phdr(find_range, r))
+		r->lo = r->hi = 0;
+}
+
+void unwind_init(void)
+{
+	code_range_of((const void *)unwind_init, &own_code[0]);
+	code_range_of((const void *)unw_step, &own_code[1]);
+	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+}
+
+static inline bool unwind_is_own(uint64_t ip)
+{
+	return (ip - own_code[0].lo < own_code[0].hi - own_code[0].lo) ||
+	       (ip - own_code[1].lo < own_code[1].hi - own_code[1].lo);
+}
+
+/* The top of this thread's stack, or 0 when unknown (then the fast path is off). */
+static uint64_t thread_stack_top(void)
+{
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return 0;
+	uint64_t top = 0;
+	if (pthread_attr_getstack(&attr, &addr, &size) == 0)
+		top = (uint64_t)(uintptr_t)addr + size;
+	pthread_attr_destroy(&attr);
+	return top;
+}
+
+/* The first frame outside the shim, from the shim's own frame-pointer chain: its
+ * return address, stack pointer and RBP.  False when the chain looks wrong. */
+static inline bool first_frame(uint64_t *ip, uint64_t *sp, uint64_t *bp)
+{
+	const uint64_t *fp = __builtin_frame_address(0);
+	for (int own = 0; own < 16; own++) {
+		uint64_t ra = fp[1];
+		if (!unwind_is_own(ra)) {
+			*ip = ra;
+			*sp = (uint64_t)(uintptr_t)(fp + 2);
+			*bp = fp[0];
+			return true;
+		}
+		const uint64_t *next = (const uint64_t *)(uintptr_t)fp[0];
+		if (next <= fp)
+			return false;
+		fp = next;
+	}
+	return false;
+}
+
+__attribute__((noinline)) int unwind_fast(uint64_t *out, unsigned max, bool *more)
+{
+	uint64_t top = stack_top;
+	uint64_t ip, sp, bp;
+	if (!top || !first_frame(&ip, &sp, &bp))
+		return -1;
+	unsigned n = 0;
+	for (;;) {
+		if (n == max) {
+			*more = true; /* ip is one frame more than kept */
+			return (int)n;
+		}
+		out[n++] = ip;
+		const struct rule *r = rule_slot(ip);
+		if (r->ip != ip)
+			return -1;
+		uint64_t cfa;
+		switch (r->kind) {
+		case RULE_SP:
+			cfa = sp + (uint64_t)(int64_t)r->off;
+			break;
+		case RULE_BP:
+			cfa = bp + (uint64_t)(int64_t)r->off;
+			break;
+		case RULE_END:
+			*more = false;
+			return (int)n;
+		default:
+			return -1;
+		}
+		/* The CFA rises and stays in the stack; the saved RBP lies in this frame. */
+		if (cfa <= sp || cfa > top || cfa + (uint64_t)(int64_t)r->rbp_off < sp)
+			return -1;
+		uint64_t next_ip = ((const uint64_t *)(uintptr_t)cfa)[-1];
+		if (r->rbp_off)
+			bp = *(const uint64_t *)(uintptr_t)(cfa + (uint64_t)(int64_t)r->rbp_off);
+		sp = cfa;
+		ip = next_ip;
+		if (!ip) {
+			*more = false;
+			return (int)n;
+		}
+	}
+}
+
+/* Derives and checks the rule for the frame the cursor was at (ip, sp, bp) now that it
+ * has stepped (step is unw_step's result). */
+static void learn(unw_cursor_t *cur, uint64_t ip, uint64_t sp, uint64_t bp, int step,
+		  bool signal_frame)
+{
+	struct rule r = { .ip = ip, .kind = RULE_NONE };
+	unw_word_t cfa, next_ip, next_bp;
+	unw_save_loc_t loc;
+	if (signal_frame || step < 0) {
+		/* stays RULE_NONE */
+	} else if (step == 0) {
+		r.kind = RULE_END;
+	} else if (unw_get_reg(cur, UNW_REG_SP, &cfa) == 0 &&
+		   unw_get_reg(cur, UNW_REG_IP, &next_ip) == 0 &&
+		   unw_get_reg(cur, UNW_X86_64_RBP, &next_bp) == 0 &&
+		   unw_get_save_loc(cur, UNW_X86_64_RBP, &loc) == 0 && cfa > sp &&
+		   cfa - sp < (1u << 30)) {
+		/* libunwind says where the caller's RBP was last saved: in this frame (between
+		 * its SP and CFA) when this function saved it, deeper (below its SP) when a
+		 * callee did and this function left RBP alone. */
+		int64_t rbp_off = 0;
+		bool ok = true;
+		if (loc.type == UNW_SLT_MEMORY && loc.u.addr >= sp && loc.u.addr < cfa) {
+			rbp_off = (int64_t)(loc.u.addr - cfa);
+			ok = rbp_off > -32768;
+		} else if ((loc.type != UNW_SLT_MEMORY && loc.type != UNW_SLT_NONE) ||
+			   next_bp != bp) {
+			ok = false;
+		}
+		if (ok) {
+			r.rbp_off = (int16_t)rbp_off;
+			if (rbp_off == -16 && bp == cfa - 16) {
+				r.kind = RULE_BP;
+				r.off = 16;
+			} else {
+				r.kind = RULE_SP;
+				r.off = (int32_t)(cfa - sp);
+			}
+			/* Replay it on this frame: it must give libunwind's step. */
+			uint64_t c = r.kind == RULE_BP ? bp + 16 : sp + (uint64_t)r.off;
+			uint64_t b = rbp_off ? *(const uint64_t *)(uintptr_t)(c + (uint64_t)rbp_off) : bp;
+			if (c != cfa || ((const uint64_t *)(uintptr_t)c)[-1] != next_ip || b != next_bp)
+				r.kind = RULE_NONE;
+		}
+	}
+	*rule_slot(ip) = r;
+}
+
+__attribute__((noinline)) int unwind_slow(uint64_t *out, unsigned max, bool *more)
+{
+	if (!stack_top)
+		stack_top = thread_stack_top();
+	unw_context_t uc;
+	unw_cursor_t cur;
+	*more = false;
+	if (unw_getcontext(&uc) != 0 || unw_init_local(&cur, &uc) != 0)
+		return 0;
+	unw_word_t ip, sp, bp;
+	for (int own = 0;; own++) {
+		if (own > 32 || unw_get_reg(&cur, UNW_REG_IP, &ip) != 0)
+			return 0;
+		if (!unwind_is_own(ip))
+			break;
+		if (unw_step(&cur) <= 0)
+			return 0;
+	}
+	unsigned n = 0;
+	for (;;) {
+		if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0 || unw_get_reg(&cur, UNW_REG_SP, &sp) != 0 ||
+		    unw_get_reg(&cur, UNW_X86_64_RBP, &bp) != 0)
+			break;
+		if (n == max) {
+			*more = true;
+			break;
+		}
+		out[n++] = ip;
+		bool signal_frame = unw_is_signal_frame(&cur) > 0;
+		int step = unw_step(&cur);
+		learn(&cur, ip, sp, bp, step, signal_frame);
+		if (step <= 0)
+			break;
+	}
+	return (int)n;
+}
