@@ -76,9 +76,12 @@ void trace_exit_hook(void) HIDDEN;
 /* unwind.c: the caller's stack, starting at the first frame outside the shim; up to
  * max return addresses in out, *more set when the stack went on.  unwind_fast()
  * returns -1 when it cannot answer (a frame not in this thread's rule cache); then
- * unwind_slow(), libunwind's full walk, answers and teaches it. */
+ * unwind_backtrace() (libunwind's unw_backtrace) answers, and now and then
+ * unwind_slow(), libunwind's cursor walk, several times slower, answers and teaches
+ * the cache the rules of every frame it passes. */
 void unwind_init(void) HIDDEN;
 int unwind_fast(uint64_t *out, unsigned max, bool *more) HIDDEN;
+int unwind_backtrace(uint64_t *out, unsigned max, bool *more) HIDDEN;
 int unwind_slow(uint64_t *out, unsigned max, bool *more) HIDDEN;
 
 /* stacktab.c: capture the caller's stack and intern it; returns its id. */

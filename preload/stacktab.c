@@ -22,6 +22,7 @@ struct cache_entry {
 };
 
 static __thread struct cache_entry thread_cache[CACHE_SIZE] TLS_IE;
+static __thread unsigned fast_misses TLS_IE;
 static _Atomic uint32_t cache_generation = 1;
 
 void stack_init(void)
@@ -133,10 +134,17 @@ uint32_t stack_capture(void)
 	uint64_t frames[HS_FRAMES_MAX];
 	bool more = false;
 	int got = unwind_fast(frames, shim_opt.frames, &more);
-	if (got < 0)
+	if (got >= 0) {
+		if (UNLIKELY(shim_opt.verify_unwind))
+			verify(frames, got, more);
+	} else if ((++fast_misses & 63) == 1 || shim_opt.verify_unwind) {
+		/* Learning costs a cursor walk: one miss in 64 pays for it, so a program
+		 * whose stacks keep missing (a frame that cannot be cached, more call paths
+		 * than the cache holds) runs at libunwind's usual speed. */
 		got = unwind_slow(frames, shim_opt.frames, &more);
-	else if (UNLIKELY(shim_opt.verify_unwind))
-		verify(frames, got, more);
+	} else {
+		got = unwind_backtrace(frames, shim_opt.frames, &more);
+	}
 	unsigned n = (unsigned)got, flags = more ? HS_STACK_TRUNCATED : 0;
 	const uint64_t *f = frames;
 	uint64_t hash = hash_frames(f, n, flags);

@@ -43,14 +43,15 @@ struct rule {
 	uint8_t pad;
 };
 
-#define RULES 1024 /* 16 KiB a thread */
+#define RULES 2048 /* 32 KiB a thread */
+#define OWN_MAX 12  /* more own frames than any entry path has */
 
 static __thread struct rule rules[RULES] TLS_IE;
 static __thread uint64_t stack_top TLS_IE; /* 0 until known */
 
 static inline struct rule *rule_slot(uint64_t ip)
 {
-	return &rules[(ip * 0x9e3779b97f4a7c15ull) >> (64 - 10)];
+	return &rules[(ip * 0x9e3779b97f4a7c15ull) >> (64 - 11)];
 }
 
 struct code_range {
@@ -226,6 +227,25 @@ static void learn(unw_cursor_t *cur, uint64_t ip, uint64_t sp, uint64_t bp, int 
 		}
 	}
 	*rule_slot(ip) = r;
+}
+
+__attribute__((noinline)) int unwind_backtrace(uint64_t *out, unsigned max, bool *more)
+{
+	/* Room for the shim's own leading frames (4 or 5 on every path) and one more
+	 * than kept, to tell a stack at the limit from a longer one. */
+	void *ips[HS_FRAMES_MAX + OWN_MAX + 1];
+	int want = (int)max + OWN_MAX + 1;
+	int got = unw_backtrace(ips, want);
+	int skip = 0;
+	while (skip < got && unwind_is_own((uint64_t)(uintptr_t)ips[skip]))
+		skip++;
+	int n = got - skip;
+	*more = n > (int)max;
+	if (*more)
+		n = (int)max;
+	for (int i = 0; i < n; i++)
+		out[i] = (uint64_t)(uintptr_t)ips[skip + i];
+	return n;
 }
 
 __attribute__((noinline)) int unwind_slow(uint64_t *out, unsigned max, bool *more)
