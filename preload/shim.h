@@ -86,7 +86,6 @@ int unwind_slow(uint64_t *out, unsigned max, bool *more) HIDDEN;
 
 /* stacktab.c: capture the caller's stack and intern it; returns its id. */
 uint32_t stack_capture(void) HIDDEN;
-void stack_init(void) HIDDEN;
 void stack_forget_thread_cache(void) HIDDEN;
 
 /* modules.c: make sure the modules holding these frames are in the shared module

@@ -25,11 +25,6 @@ static __thread struct cache_entry thread_cache[CACHE_SIZE] TLS_IE;
 static __thread unsigned fast_misses TLS_IE;
 static _Atomic uint32_t cache_generation = 1;
 
-void stack_init(void)
-{
-	unwind_init();
-}
-
 void stack_forget_thread_cache(void)
 {
 	atomic_fetch_add_explicit(&cache_generation, 1, memory_order_relaxed);

@@ -163,7 +163,7 @@ static void setup_locked(void)
 		else
 			snprintf(start_dir, sizeof(start_dir), "%s", shim_opt.dir);
 		shim_opt.dir = start_dir;
-		stack_init();
+		unwind_init();
 		pthread_atfork(NULL, NULL, fork_child);
 	}
 	struct hs_ctl *c = NULL;
@@ -264,12 +264,19 @@ static void wake_collector(struct hs_ctl *c)
 		futex(&c->collector_sleeping, FUTEX_WAKE, 1, NULL);
 }
 
+/* Reads the collector's tail afresh (acquire: its reads of the slot are done) and
+ * says whether position pos is free. */
+static inline bool ring_has_room(struct hs_ctl *c, uint64_t pos)
+{
+	cached_tail = atomic_load_explicit(&c->tail, memory_order_acquire);
+	return pos - cached_tail < shim_geo.ring_cap;
+}
+
 /* Waits until position pos is free in the ring.  Returns false after giving up. */
 static __attribute__((noinline)) bool ring_wait(struct hs_ctl *c, uint64_t pos)
 {
 	for (int spin = 0; spin < 200; spin++) {
-		cached_tail = atomic_load_explicit(&c->tail, memory_order_acquire);
-		if (pos - cached_tail < shim_geo.ring_cap)
+		if (ring_has_room(c, pos))
 			return true;
 		if (spin == 0)
 			wake_collector(c);
@@ -280,8 +287,7 @@ static __attribute__((noinline)) bool ring_wait(struct hs_ctl *c, uint64_t pos)
 	for (;;) {
 		uint32_t seq = atomic_load(&c->space_seq);
 		atomic_fetch_add(&c->space_waiters, 1);
-		cached_tail = atomic_load_explicit(&c->tail, memory_order_acquire);
-		if (pos - cached_tail < shim_geo.ring_cap) {
+		if (ring_has_room(c, pos)) {
 			atomic_fetch_sub(&c->space_waiters, 1);
 			return true;
 		}
@@ -291,8 +297,7 @@ static __attribute__((noinline)) bool ring_wait(struct hs_ctl *c, uint64_t pos)
 		atomic_fetch_sub(&c->space_waiters, 1);
 		if (atomic_load(&shim_state) != SHIM_ON)
 			return false;
-		cached_tail = atomic_load_explicit(&c->tail, memory_order_acquire);
-		if (pos - cached_tail < shim_geo.ring_cap)
+		if (ring_has_room(c, pos))
 			return true;
 		if (!collector_alive(c)) {
 			trace_give_up("the collector is gone");
