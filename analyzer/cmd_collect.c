@@ -13,7 +13,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,13 +53,6 @@ struct session {
 	uint64_t last_exec_check;
 	uint64_t gave_up_seen;  /* when the shim's give-up was first seen, or 0 */
 };
-
-static uint64_t mono_nanos(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void help(FILE *out)
 {
@@ -232,7 +224,7 @@ static bool process_gone(struct session *s)
  * A process whose exit hook ran is exiting, never exec'ing. */
 static bool process_execd(struct session *s)
 {
-	uint64_t now = mono_nanos();
+	uint64_t now = prim_now_ns(CLOCK_MONOTONIC);
 	bool pending = atomic_load(&s->c.ctl->exec_pending);
 	if ((!pending && now - s->last_exec_check < EXEC_CHECK_NS) ||
 	    atomic_load(&s->c.ctl->exit_pos))
@@ -248,7 +240,7 @@ static bool gave_up_drain(struct session *s, uint64_t limit)
 {
 	if (atomic_load(&s->c.ctl->trace_state) != HS_GAVE_UP)
 		return false;
-	uint64_t now = mono_nanos();
+	uint64_t now = prim_now_ns(CLOCK_MONOTONIC);
 	if (!s->gave_up_seen) {
 		s->gave_up_seen = now;
 		return false;
@@ -256,20 +248,6 @@ static bool gave_up_drain(struct session *s, uint64_t limit)
 	if (now - s->gave_up_seen < GAVE_UP_GRACE_NS)
 		return false;
 	return collector_drain(&s->c, limit, BATCH, true) > 0;
-}
-
-static void idle_wait(struct session *s)
-{
-	struct hs_ctl *ctl = s->c.ctl;
-	atomic_store(&ctl->collector_sleeping, 1);
-	struct hs_rec *slot = &s->c.g.ring[s->c.pos & (s->c.g.ring_cap - 1)];
-	if (atomic_load(&slot->seq) == s->c.pos + 1 || atomic_load(&ctl->req_count) > s->handled) {
-		atomic_store(&ctl->collector_sleeping, 0);
-		return;
-	}
-	struct timespec ts = { 0, IDLE_SLEEP_NS };
-	syscall(SYS_futex, &ctl->collector_sleeping, FUTEX_WAIT, 1, &ts, NULL, 0);
-	atomic_store(&ctl->collector_sleeping, 0);
 }
 
 /* The wait status of the ended process: from heapsnap run when it launched it (it
@@ -288,25 +266,11 @@ static bool exit_status(struct session *s, int *status)
 				return true;
 		}
 	}
-	char path[64], stat[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)s->a.pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	struct proc_stat st;
+	if (prim_proc_stat(s->a.pid, &st) < 0 || st.state != 'Z' || st.exit_code < 0)
 		return false;
-	ssize_t n = read(fd, stat, sizeof(stat) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	stat[n] = '\0';
-	/* Fields after the command name (which may hold spaces); exit_code is field 52. */
-	char *p = strrchr(stat, ')');
-	if (!p || p[1] != ' ' || p[2] != 'Z')
-		return false;
-	int field = 2;
-	for (; *p && field < 52; p++)
-		if (*p == ' ')
-			field++;
-	return field == 52 && sscanf(p, "%d", status) == 1;
+	*status = st.exit_code;
+	return true;
 }
 
 static void end_trigger(struct session *s, bool execd, char *out, size_t len)
@@ -353,7 +317,7 @@ static int run(struct session *s)
 			execd = true;
 			break;
 		}
-		idle_wait(s);
+		ring_sleep(&s->c.ring, s->c.pos, s->handled, IDLE_SLEEP_NS);
 	}
 	uint64_t n, pos;
 	if (pending_request(s, &n, &pos))
@@ -401,7 +365,7 @@ int cmd_collect(int argc, char **argv)
 	atomic_store(&s.c.ctl->collector_pid, (int32_t)getpid());
 	atomic_store(&s.c.ctl->collector_state, HS_COLLECTOR_RUNNING);
 	s.pidfd = (int)syscall(SYS_pidfd_open, s.a.pid, 0);
-	s.last_exec_check = mono_nanos();
+	s.last_exec_check = prim_now_ns(CLOCK_MONOTONIC);
 	read_command(&s);
 	r = run(&s);
 	atomic_store(&s.c.ctl->collector_state, HS_COLLECTOR_DONE);

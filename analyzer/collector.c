@@ -11,12 +11,10 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <uthash.h>
@@ -36,24 +34,6 @@ struct domain_stats {
 	UT_hash_handle hh;
 };
 
-static uint64_t now_nanos(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static bool is_pow2(uint64_t v)
-{
-	return v && !(v & (v - 1));
-}
-
-/* Whether [off, off + count * size) lies inside a segment of total bytes. */
-static bool fits(uint64_t off, uint64_t count, uint64_t size, uint64_t total)
-{
-	return off <= total && count <= (total - off) / size;
-}
-
 int collector_attach(collector_t *c, int fd, pid_t pid)
 {
 	memset(c, 0, sizeof(*c));
@@ -66,41 +46,18 @@ int collector_attach(collector_t *c, int fd, pid_t pid)
 	struct hs_ctl *ctl = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (ctl == MAP_FAILED)
 		return -errno;
-	/* Each field is read once, then checked, then used: the program can write the
-	 * segment at any moment. */
-	volatile const struct hs_ctl *v = ctl;
-	uint64_t magic = v->magic, size = v->total_size;
-	uint32_t version = v->version, frame_limit = v->frame_limit;
-	uint64_t ring_off = v->ring_off, ring_cap = v->ring_cap, slots_off = v->slots_off,
-		 slots_cap = v->slots_cap, stacks_off = v->stacks_off, stacks_cap = v->stacks_cap,
-		 frames_off = v->frames_off, frames_cap = v->frames_cap,
-		 modules_off = v->modules_off, modules_cap = v->modules_cap,
-		 paths_off = v->paths_off, paths_cap = v->paths_cap, start = v->start_nanos;
-	if (magic != HS_SHM_MAGIC || version != HS_SHM_VERSION || size != total ||
-	    !is_pow2(ring_cap) || !is_pow2(slots_cap) ||
-	    !fits(ring_off, ring_cap, sizeof(struct hs_rec), total) ||
-	    !fits(slots_off, slots_cap, sizeof(struct hs_slot), total) ||
-	    !fits(stacks_off, stacks_cap, sizeof(struct hs_stack), total) ||
-	    !fits(frames_off, frames_cap, sizeof(uint64_t), total) ||
-	    !fits(modules_off, modules_cap, sizeof(struct hs_module), total) ||
-	    !fits(paths_off, paths_cap, 1, total) || stacks_cap > UINT32_MAX ||
-	    frame_limit == 0 || frame_limit > HS_FRAMES_MAX) {
+	struct hs_layout l;
+	uint32_t frame_limit;
+	if (hs_layout_read(ctl, total, &l, &frame_limit) < 0) {
 		munmap(ctl, total);
 		return -EINVAL;
 	}
 	c->ctl = ctl;
 	c->shm_size = total;
-	char *base = (char *)ctl;
-	c->g = (struct hs_geometry){
-		.ring = (struct hs_rec *)(base + ring_off), .ring_cap = ring_cap,
-		.slots = (struct hs_slot *)(base + slots_off), .slots_cap = slots_cap,
-		.stacks = (struct hs_stack *)(base + stacks_off), .stacks_cap = stacks_cap,
-		.frames = (uint64_t *)(base + frames_off), .frames_cap = frames_cap,
-		.modules = (struct hs_module *)(base + modules_off), .modules_cap = modules_cap,
-		.paths = base + paths_off, .paths_cap = paths_cap,
-	};
+	c->g = hs_geometry_of(ctl, &l);
+	ring_init(&c->ring, ctl, &c->g);
 	c->frame_limit = frame_limit;
-	c->start_nanos = start;
+	c->start_nanos = ((volatile struct hs_ctl *)ctl)->start_nanos;
 	c->pid = pid;
 	c->pos = atomic_load(&ctl->tail);
 	int r = addrtab_init(&c->live);
@@ -376,44 +333,27 @@ static void apply(collector_t *c, const struct hs_rec *r)
 	c->events++;
 }
 
-static void publish_tail(collector_t *c)
-{
-	struct hs_ctl *ctl = c->ctl;
-	atomic_store_explicit(&ctl->tail, c->pos, memory_order_release);
-	if (atomic_load(&ctl->space_waiters)) {
-		atomic_fetch_add(&ctl->space_seq, 1);
-		syscall(SYS_futex, &ctl->space_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-	}
-}
-
 uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_end)
 {
 	struct hs_ctl *ctl = c->ctl;
-	struct hs_rec *ring = c->g.ring;
-	uint64_t mask = c->g.ring_cap - 1, n = 0;
+	uint64_t n = 0;
 	uint64_t head = atomic_load(&ctl->head);
 	uint64_t end = at_end ? c->pos + c->g.ring_cap : UINT64_MAX;
 	if (at_end && head < end)
 		end = head;
 	while (c->pos < limit && c->pos < end && n < max) {
-		struct hs_rec *slot = &ring[c->pos & mask];
-		if (atomic_load_explicit(&slot->seq, memory_order_acquire) != c->pos + 1) {
+		struct hs_rec r;
+		if (ring_read(&c->ring, c->pos, &r)) {
+			apply(c, &r);
+		} else {
 			if (!at_end)
 				break;
 			c->lost_at_end++;
-		} else {
-			struct hs_rec r;
-			r.addr = slot->addr;
-			r.size = slot->size;
-			r.stack = slot->stack;
-			r.kind = slot->kind;
-			r.domain = slot->domain;
-			apply(c, &r);
 		}
 		c->pos++;
 		n++;
 		if ((n & 4095) == 0)
-			publish_tail(c);
+			ring_release(&c->ring, c->pos);
 	}
 	if (at_end && c->pos == end && head > end) {
 		/* Reserved by threads still waiting for room when the process ended. */
@@ -421,7 +361,7 @@ uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_e
 		c->pos = head;
 	}
 	if (n)
-		publish_tail(c);
+		ring_release(&c->ring, c->pos);
 	return n;
 }
 
@@ -539,7 +479,7 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	if (!p)
 		return -ENOMEM;
 	struct hs_ctl *ctl = c->ctl;
-	uint64_t now = now_nanos();
+	uint64_t now = prim_now_ns(CLOCK_REALTIME);
 	p->meta.pid = c->pid;
 	p->meta.trigger = profile_intern(p, trigger);
 	p->meta.time_nanos = (int64_t)now;

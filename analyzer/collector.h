@@ -15,6 +15,8 @@
 
 #include "addrtab.h"
 #include "profile.h"
+#include "prim.h"
+#include "ring.h"
 #include "shmlayout.h"
 #include "symbolize.h"
 
@@ -39,6 +41,7 @@ typedef struct collector {
 	struct hs_ctl *ctl;
 	uint64_t shm_size;
 	struct hs_geometry g;       /* copied and checked at attach */
+	struct ring ring;           /* the consumer's view of g's ring */
 	uint32_t frame_limit;       /* likewise */
 	uint64_t start_nanos;
 	uint64_t pos;           /* next ring position to consume */

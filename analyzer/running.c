@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "prim.h"
+
 /* Reads /proc/NAME/cmdline into buf, NUL-separated; returns its length, or 0. */
 static size_t read_cmdline(const char *name, char *buf, size_t len)
 {
@@ -37,19 +39,6 @@ static long owner_of(const char *name)
 	struct stat st;
 	snprintf(path, sizeof(path), "/proc/%s", name);
 	return stat(path, &st) == 0 ? (long)st.st_uid : -1;
-}
-
-/* Whether sig could be a snapshot signal: the shim never takes these. */
-static bool snapshot_signal_ok(int sig)
-{
-	static const int never[] = { SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE,
-				     SIGCHLD, SIGPIPE, SIGABRT, SIGTRAP, SIGSYS };
-	if (sig < 0 || sig > SIGRTMAX)
-		return false;
-	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
-		if (sig == never[i])
-			return false;
-	return true;
 }
 
 bool running_collector_find(pid_t pid, struct running_collector *out)
@@ -89,7 +78,7 @@ bool running_collector_find(pid_t pid, struct running_collector *out)
 		char *end;
 		long sig = asig ? strtol(asig, &end, 10) : -1;
 		if (apid && adir && asig && !strcmp(apid, want) && !*end &&
-		    snapshot_signal_ok((int)sig) && owner_of(e->d_name) == owner) {
+		    (sig == 0 || prim_signal_usable((int)sig)) && owner_of(e->d_name) == owner) {
 			out->pid = (pid_t)atoi(e->d_name);
 			snprintf(out->dir, sizeof(out->dir), "%s", adir);
 			out->signal = (int)sig;

@@ -7,36 +7,28 @@
  * our memory but has a pid of its own.  glibc's exec functions call execve
  * internally, not through the PLT, so each is wrapped on its own.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <unistd.h>
 
 #include "shim.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 extern char **environ;
 
 static void exec_begin(void)
 {
-	struct hs_ctl *c = shim_ctl;
+	struct hs_ctl *c = shim_seg.ctl;
 	if (c && atomic_load(&shim_state) == SHIM_ON && getpid() == c->pid)
 		atomic_store(&c->exec_pending, 1);
 }
 
 static void exec_failed(void)
 {
-	struct hs_ctl *c = shim_ctl;
+	struct hs_ctl *c = shim_seg.ctl;
 	int saved = errno;
 	if (c && atomic_load(&shim_state) == SHIM_ON && getpid() == c->pid)
 		atomic_store(&c->exec_pending, 0);
 	errno = saved;
-}
-
-static void *next(const char *name)
-{
-	return dlsym(RTLD_NEXT, name);
 }
 
 #define EXEC_WRAPPER(name, params, args)                         \
@@ -44,7 +36,7 @@ static void *next(const char *name)
 	{                                                        \
 		typedef int (*fn_t) params;                      \
 		static fn_t real;                                \
-		if (!real && !(real = (fn_t)next(#name))) {      \
+		if (!real && !(real = (fn_t)shim_next_symbol(#name))) {      \
 			errno = ENOSYS;                          \
 			return -1;                               \
 		}                                                \

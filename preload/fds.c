@@ -7,15 +7,12 @@
  * when the shim's guard is set — the call comes from inside the shim's own work — the
  * pipe is moved to high, close-on-exec numbers.  Every other call passes through.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "shim.h"
-
-#define EXPORT __attribute__((visibility("default")))
 
 /* Fds at or above this are out of the way: the top of the soft limit. */
 static int high_base(void)
@@ -39,7 +36,7 @@ static void move_high(int *fd, int base)
 EXPORT int pipe2(int fds[2], int flags)
 {
 	static int (*real)(int *, int);
-	if (!real && !(real = (int (*)(int *, int))dlsym(RTLD_NEXT, "pipe2"))) {
+	if (!real && !(real = (int (*)(int *, int))shim_next_symbol("pipe2"))) {
 		errno = ENOSYS;
 		return -1;
 	}

@@ -21,26 +21,26 @@ static _Atomic int lock;
 static char exe_path[PATH_MAX];
 
 /* Published module entries, never more than the table holds. */
-static uint64_t nmodules(struct hs_ctl *c, memory_order order)
+static uint64_t nmodules(const struct segment *s, memory_order order)
 {
-	uint64_t n = atomic_load_explicit(&c->nmodules, order);
-	return n < shim_geo.modules_cap ? n : shim_geo.modules_cap;
+	uint64_t n = atomic_load_explicit(&s->ctl->nmodules, order);
+	return n < s->geo.modules_cap ? n : s->geo.modules_cap;
 }
 
-static bool known(struct hs_ctl *c, uint64_t ip)
+static bool known(const struct segment *s, uint64_t ip)
 {
-	uint64_t n = nmodules(c, memory_order_acquire);
-	const struct hs_module *m = shim_geo.modules;
+	uint64_t n = nmodules(s, memory_order_acquire);
+	const struct hs_module *m = s->geo.modules;
 	for (uint64_t i = 0; i < n; i++)
 		if (ip - m[i].lo < m[i].hi - m[i].lo)
 			return true;
 	return false;
 }
 
-static bool registered(struct hs_ctl *c, uint64_t lo, uint64_t hi)
+static bool registered(const struct segment *s, uint64_t lo, uint64_t hi)
 {
-	uint64_t n = nmodules(c, memory_order_relaxed);
-	const struct hs_module *m = shim_geo.modules;
+	uint64_t n = nmodules(s, memory_order_relaxed);
+	const struct hs_module *m = s->geo.modules;
 	for (uint64_t i = 0; i < n; i++)
 		if (m[i].lo == lo && m[i].hi == hi)
 			return true;
@@ -50,7 +50,9 @@ static bool registered(struct hs_ctl *c, uint64_t lo, uint64_t hi)
 static int add_segments(struct dl_phdr_info *info, size_t size, void *data)
 {
 	(void)size;
-	struct hs_ctl *c = data;
+	struct segment *s = data;
+	struct hs_ctl *c = s->ctl;
+	const struct hs_geometry *g = &s->geo;
 	const char *path = info->dlpi_name;
 	if (!path || !*path) {
 		if (!exe_path[0]) {
@@ -65,12 +67,12 @@ static int add_segments(struct dl_phdr_info *info, size_t size, void *data)
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
 			continue;
 		uint64_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-		uint64_t n = nmodules(c, memory_order_relaxed), used = c->paths_used;
-		if (registered(c, lo, hi) || n >= shim_geo.modules_cap ||
-		    used > shim_geo.paths_cap || len > shim_geo.paths_cap - used)
+		uint64_t n = nmodules(s, memory_order_relaxed), used = c->paths_used;
+		if (registered(s, lo, hi) || n >= g->modules_cap || used > g->paths_cap ||
+		    len > g->paths_cap - used)
 			continue;
-		memcpy(shim_geo.paths + used, path, len);
-		shim_geo.modules[n] = (struct hs_module){
+		memcpy(g->paths + used, path, len);
+		g->modules[n] = (struct hs_module){
 			.lo = lo, .hi = hi, .bias = info->dlpi_addr, .offset = ph->p_offset,
 			.path_off = (uint32_t)used, .path_len = (uint32_t)len,
 		};
@@ -80,16 +82,16 @@ static int add_segments(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
-void modules_note(struct hs_ctl *c, const uint64_t *frames, unsigned n)
+void modules_note(struct segment *s, const uint64_t *frames, unsigned n)
 {
 	unsigned i = 0;
-	while (i < n && known(c, frames[i]))
+	while (i < n && known(s, frames[i]))
 		i++;
 	if (i == n)
 		return;
 	while (atomic_exchange_explicit(&lock, 1, memory_order_acquire))
 		sched_yield();
-	dl_iterate_phdr(add_segments, c);
+	dl_iterate_phdr(add_segments, s);
 	atomic_store_explicit(&lock, 0, memory_order_release);
 }
 

@@ -56,9 +56,7 @@ static bool opt_signal(const char *s)
 		return true;
 	}
 	if (parse_uint(s, 1, (unsigned long long)SIGRTMAX, &v)) {
-		if (v == SIGKILL || v == SIGSTOP || v == SIGSEGV || v == SIGBUS || v == SIGILL ||
-		    v == SIGFPE || v == SIGCHLD || v == SIGPIPE || v == SIGABRT || v == SIGTRAP ||
-		    v == SIGSYS)
+		if (!prim_signal_usable((int)v))
 			return false;
 		shim_opt.signal = (int)v;
 		return true;
@@ -93,7 +91,7 @@ static bool opt_signal(const char *s)
 static bool opt_ring(const char *s)
 {
 	unsigned long long v;
-	if (!parse_uint(s, 1024, 1ull << 26, &v) || (v & (v - 1)))
+	if (!parse_uint(s, HS_RING_MIN, HS_RING_MAX, &v) || (v & (v - 1)))
 		return false;
 	shim_opt.ring_records = v;
 	return true;
@@ -102,7 +100,7 @@ static bool opt_ring(const char *s)
 static bool opt_stacks(const char *s)
 {
 	unsigned long long v;
-	if (!parse_uint(s, 1024, 1ull << 24, &v))
+	if (!parse_uint(s, HS_STACKS_MIN, HS_STACKS_MAX, &v))
 		return false;
 	shim_opt.stacks = v;
 	return true;

@@ -18,7 +18,7 @@
 
 #include "shim.h"
 
-#define EXPORT __attribute__((visibility("default")))
+__thread int shim_guard TLS_IE HIDDEN;
 
 static struct {
 	void *(*malloc)(size_t);
@@ -72,15 +72,15 @@ static void resolve(void)
 	int expect = 0;
 	if (atomic_compare_exchange_strong(&resolve_state, &expect, 1)) {
 		resolving = 1;
-		real.malloc = dlsym(RTLD_NEXT, "malloc");
-		real.calloc = dlsym(RTLD_NEXT, "calloc");
-		real.realloc = dlsym(RTLD_NEXT, "realloc");
-		real.free = dlsym(RTLD_NEXT, "free");
-		real.posix_memalign = dlsym(RTLD_NEXT, "posix_memalign");
-		real.aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");
-		real.memalign = dlsym(RTLD_NEXT, "memalign");
-		real.valloc = dlsym(RTLD_NEXT, "valloc");
-		real.pvalloc = dlsym(RTLD_NEXT, "pvalloc");
+		real.malloc = shim_next_symbol("malloc");
+		real.calloc = shim_next_symbol("calloc");
+		real.realloc = shim_next_symbol("realloc");
+		real.free = shim_next_symbol("free");
+		real.posix_memalign = shim_next_symbol("posix_memalign");
+		real.aligned_alloc = shim_next_symbol("aligned_alloc");
+		real.memalign = shim_next_symbol("memalign");
+		real.valloc = shim_next_symbol("valloc");
+		real.pvalloc = shim_next_symbol("pvalloc");
 		resolving = 0;
 		atomic_store(&resolve_state, 2);
 		return;
@@ -109,7 +109,7 @@ static inline bool enter(void)
 	if (UNLIKELY(s != SHIM_ON)) {
 		if (s == SHIM_OFF)
 			return false;
-		trace_setup();
+		tracing_setup();
 		if (atomic_load(&shim_state) != SHIM_ON)
 			return false;
 	}
@@ -123,7 +123,7 @@ static inline void passed(unsigned events)
 {
 	if (UNLIKELY(atomic_load_explicit(&shim_gave_up, memory_order_relaxed)) && !shim_guard &&
 	    events)
-		trace_count_lost(events);
+		trace_count_lost(&shim_seg, events);
 }
 
 static inline void leave(void)
@@ -140,14 +140,14 @@ static void leave_cleanup(int *unused)
 static inline void record_alloc(const void *p, size_t size, uint16_t domain)
 {
 	int saved = errno;
-	trace_alloc(p, size, domain);
+	trace_alloc(&shim_seg, p, size, domain);
 	errno = saved;
 }
 
 static inline void record_free(const void *p, uint16_t domain)
 {
 	int saved = errno;
-	trace_free(p, domain);
+	trace_free(&shim_seg, p, domain);
 	errno = saved;
 }
 
@@ -223,11 +223,11 @@ EXPORT void *realloc(void *old, size_t size)
 		passed(p ? 2 : size == 0); /* moved: a release and an allocation */
 		return p;
 	}
-	uint64_t pos = trace_reserve();
+	uint64_t pos = trace_reserve(&shim_seg);
 	void *p = real.realloc(old, size);
 	int saved = errno;
 	/* glibc frees the block and returns NULL for realloc(p, 0). */
-	trace_settle(pos, old, p != NULL || size == 0);
+	trace_settle(&shim_seg, pos, old, p != NULL || size == 0);
 	errno = saved;
 	if (p)
 		record_alloc(p, size, 0);
@@ -292,7 +292,7 @@ ALIGNED_WRAPPER(pvalloc, (size_t size), (size))
  * -fexceptions).  When no next definition exists, malloc and free stand in.
  */
 
-static void *next_symbol(const char *name)
+void *shim_next_symbol(const char *name)
 {
 	int old = shim_guard;
 	shim_guard = 1;
@@ -306,7 +306,7 @@ static void *next_symbol(const char *name)
 	{                                                                         \
 		typedef void *(*fn_t) params;                                     \
 		static fn_t next;                                                 \
-		if (UNLIKELY(!next) && !(next = (fn_t)next_symbol(#name)))        \
+		if (UNLIKELY(!next) && !(next = (fn_t)shim_next_symbol(#name)))        \
 			return malloc(size);                                      \
 		if (!enter()) {                                                   \
 			void *q = next args;                                      \
@@ -326,7 +326,7 @@ static void *next_symbol(const char *name)
 	{                                                                  \
 		typedef void (*fn_t) params;                               \
 		static fn_t next;                                          \
-		if (UNLIKELY(!next) && !(next = (fn_t)next_symbol(#name))) { \
+		if (UNLIKELY(!next) && !(next = (fn_t)shim_next_symbol(#name))) { \
 			free(p);                                           \
 			return;                                            \
 		}                                                          \
@@ -399,10 +399,10 @@ EXPORT int heapsnap_untrack_impl(unsigned int domain, const void *ptr)
 __attribute__((constructor)) static void shim_start(void)
 {
 	if (ready() && atomic_load(&shim_state) == SHIM_UNINIT)
-		trace_setup();
+		tracing_setup();
 }
 
 __attribute__((destructor)) static void shim_end(void)
 {
-	trace_exit_hook();
+	tracing_exit();
 }

@@ -11,9 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "prim.h"
+#include "ring.h"
 #include "shmlayout.h"
 
 #define HIDDEN __attribute__((visibility("hidden")))
+#define EXPORT __attribute__((visibility("default")))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define TLS_IE __attribute__((tls_model("initial-exec")))
@@ -26,17 +29,15 @@ enum shim_state {
 	SHIM_CHILD_PENDING = 3, /* forked child: set up afresh at its first event */
 };
 
-/* The segment's layout, kept privately (see struct hs_geometry): the hot path reads
- * no sizes from shared memory, and a program scribbling over the segment cannot
- * steer the shim's writes outside it.  Shared counters are checked against it. */
-extern struct hs_geometry shim_geo HIDDEN;
-
 extern _Atomic int shim_state HIDDEN;
 /* Set once tracing gave up (collector gone or stalled): events are then counted. */
 extern _Atomic int shim_gave_up HIDDEN;
-extern struct hs_ctl *shim_ctl HIDDEN;
 /* Nesting guard: set while the shim works, so allocations it causes pass through. */
 extern __thread int shim_guard TLS_IE HIDDEN;
+
+/* shim.c: the real definition of name further down the lookup order (dlsym with
+ * RTLD_NEXT, under the guard: dlsym may allocate), or NULL. */
+void *shim_next_symbol(const char *name) HIDDEN;
 
 /* options.c: HEAPSNAP_* settings, read once. */
 struct shim_options {
@@ -56,22 +57,38 @@ void options_load(void) HIDDEN;
 /* report.c: one line on stderr with raw write(2); never allocates. */
 void report(const char *fmt, ...) HIDDEN __attribute__((format(printf, 1, 2)));
 
-/* trace.c: setting up and recording. */
-void trace_setup(void) HIDDEN;     /* from SHIM_UNINIT or SHIM_CHILD_PENDING */
-/* Record an allocation (after the real call) or a release (before it) in a domain:
- * 0 for the heap, 1..65535 for heapsnap_track() blocks. */
-void trace_alloc(const void *p, size_t size, uint16_t domain) HIDDEN;
-void trace_free(const void *p, uint16_t domain) HIDDEN;
-/* realloc: reserve the release of the old block before the real call... */
-uint64_t trace_reserve(void) HIDDEN;
+/* segment.c: this process image's shared segment.  Its layout is kept privately (see
+ * struct hs_geometry): the hot path reads no sizes from shared memory, and a program
+ * scribbling over the segment cannot steer the shim's writes outside it. */
+struct segment {
+	struct hs_ctl *ctl; /* NULL when this image has none (untraced, or a new child) */
+	uint64_t size;
+	struct hs_geometry geo;
+	struct ring ring;
+};
+extern struct segment shim_seg HIDDEN;
+/* Creates, sizes, seals and maps a segment for these options, and fills *s.  Returns
+ * the memfd (close-on-exec) or a negative errno, *s untouched. */
+int segment_create(struct segment *s, const struct shim_options *o) HIDDEN;
+void segment_unmap(struct segment *s) HIDDEN;
+
+/* tracing.c: setting up (from SHIM_UNINIT or SHIM_CHILD_PENDING), and the exit hook. */
+void tracing_setup(void) HIDDEN;
+void tracing_exit(void) HIDDEN;
+
+/* trace.c: recording, in a domain: 0 for the heap, 1..65535 for heapsnap_track()
+ * blocks.  An allocation is recorded after the real call, a release before it. */
+void trace_alloc(struct segment *s, const void *p, size_t size, uint16_t domain) HIDDEN;
+void trace_free(struct segment *s, const void *p, uint16_t domain) HIDDEN;
+/* realloc: reserve the release of the old block before the real call (RING_NO_POS
+ * after giving up)... */
+uint64_t trace_reserve(struct segment *s) HIDDEN;
 /* ...and settle it afterwards: a FREE of old, or a NOOP when the call failed. */
-void trace_settle(uint64_t pos, void *old, bool freed) HIDDEN;
-void trace_give_up(const char *why) HIDDEN;
+void trace_settle(struct segment *s, uint64_t pos, const void *old, bool freed) HIDDEN;
 /* Counts events that tracing no longer records (after giving up). */
-void trace_count_lost(unsigned events) HIDDEN;
-void trace_fork_child(void) HIDDEN;
-void trace_exit_hook(void) HIDDEN;
-#define TRACE_NO_POS UINT64_MAX
+void trace_count_lost(struct segment *s, unsigned events) HIDDEN;
+/* Forgets this thread's view of the ring (a new segment). */
+void trace_thread_reset(void) HIDDEN;
 
 /* unwind.c: the caller's stack, starting at the first frame outside the shim; up to
  * max return addresses in out, *more set when the stack went on.  unwind_fast()
@@ -84,18 +101,18 @@ int unwind_fast(uint64_t *out, unsigned max, bool *more) HIDDEN;
 int unwind_backtrace(uint64_t *out, unsigned max, bool *more) HIDDEN;
 int unwind_slow(uint64_t *out, unsigned max, bool *more) HIDDEN;
 
-/* stacktab.c: capture the caller's stack and intern it; returns its id. */
-uint32_t stack_capture(void) HIDDEN;
+/* stacktab.c: capture the caller's stack and intern it in s; returns its id. */
+uint32_t stack_capture(struct segment *s) HIDDEN;
 void stack_forget_thread_cache(void) HIDDEN;
 
 /* modules.c: make sure the modules holding these frames are in the shared module
  * table.  Called for each new stack, before it is published. */
-void modules_note(struct hs_ctl *c, const uint64_t *frames, unsigned n) HIDDEN;
+void modules_note(struct segment *s, const uint64_t *frames, unsigned n) HIDDEN;
 void modules_reset(void) HIDDEN;
 
 /* spawn.c: start the collector.  The `heapsnap run` socket (HEAPSNAP_RUN_FD) is
  * taken out of the environment at start and handed to the first collector only. */
-int spawn_collector(int memfd, const char *dir) HIDDEN;
+int spawn_collector(struct segment *s, int memfd, const char *dir) HIDDEN;
 void spawn_take_run_fd(void) HIDDEN;
 void spawn_drop_run_fd(void) HIDDEN;
 

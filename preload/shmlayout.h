@@ -1,4 +1,4 @@
-/* shmlayout.h - the shared-memory layout between the shim and the collector.
+/* shmlayout.h - the shared-memory contract between the shim and the collector.
  *
  * One memfd holds a control block, the event ring and the stack table.  The shim (the
  * traced process) is the only writer of ring records and stack entries; the collector
@@ -6,10 +6,11 @@
  * garbage (a buggy or hostile program can scribble over it), so it bounds-checks every
  * index and length before use (design.md invariant 6).
  *
- * Ring protocol: a producer reserves position p with one atomic add on `head`, waits
- * until p - tail < ring_cap, writes the record at slot p % ring_cap and publishes it by
- * storing seq = p + 1 with release order.  The collector consumes in position order: it
- * waits for seq == p + 1 (acquire), handles the record, then advances `tail` (release).
+ * The contract is this header with its siblings, each compiled into both sides:
+ * shmlayout.c computes the layout (both sides, one function) and checks a header
+ * someone else wrote; ring.h/ring.c hold the ring protocol; prim.h/prim.c the futex,
+ * clock, /proc and signal primitives.  Nothing in them reads an offset from shared
+ * memory after the layout was checked: each side keeps its own struct hs_geometry.
  *
  * Stack table: an insert-only open-addressing hash.  A slot goes 0 -> SLOT_BUSY (claimed
  * by CAS) -> hash (published with release once the entry and its frames are written).
@@ -83,6 +84,18 @@ enum hs_collector_state {
 	HS_COLLECTOR_DONE = 2,
 };
 
+/* Where each area lies in the segment: a pure function of the two capacities, so both
+ * sides compute it the same way and the collector never has to believe an offset. */
+struct hs_layout {
+	uint64_t total;                    /* bytes in the segment */
+	uint64_t ring_off, ring_cap;       /* ring_cap is a power of two */
+	uint64_t slots_off, slots_cap;     /* slots_cap is a power of two */
+	uint64_t stacks_off, stacks_cap;   /* entries; id < stacks_cap */
+	uint64_t frames_off, frames_cap;   /* uint64_t frame addresses */
+	uint64_t modules_off, modules_cap; /* struct hs_module */
+	uint64_t paths_off, paths_cap;     /* bytes of module paths */
+};
+
 struct hs_request {
 	_Atomic uint64_t n;   /* request number, written last */
 	_Atomic uint64_t pos; /* ring position at the time of the request */
@@ -95,13 +108,7 @@ struct hs_ctl {
 	uint64_t magic;
 	uint32_t version;
 	uint32_t frame_limit;
-	uint64_t total_size;
-	uint64_t ring_off, ring_cap;       /* ring_cap is a power of two */
-	uint64_t slots_off, slots_cap;     /* slots_cap is a power of two */
-	uint64_t stacks_off, stacks_cap;   /* entries; id < stacks_cap */
-	uint64_t frames_off, frames_cap;   /* uint64_t frame addresses */
-	uint64_t modules_off, modules_cap; /* struct hs_module */
-	uint64_t paths_off, paths_cap;     /* bytes of module paths */
+	struct hs_layout layout;           /* see hs_layout_compute() */
 	int32_t pid;
 	int32_t signal;                    /* the snapshot signal, 0 for none */
 	uint64_t start_nanos;              /* CLOCK_REALTIME when tracing started */
@@ -148,35 +155,29 @@ struct hs_geometry {
 	uint64_t paths_cap;
 };
 
-static inline struct hs_rec *hs_ring(struct hs_ctl *c)
-{
-	return (struct hs_rec *)((char *)c + c->ring_off);
-}
+#define HS_RING_MIN 1024u
+#define HS_RING_MAX (1u << 26)
+#define HS_STACKS_MIN 1024u
+#define HS_STACKS_MAX (1u << 24)
 
-static inline struct hs_slot *hs_slots(struct hs_ctl *c)
-{
-	return (struct hs_slot *)((char *)c + c->slots_off);
-}
+/* Computes the layout for a ring of ring_cap records (a power of two in
+ * [HS_RING_MIN, HS_RING_MAX]) and a stack table of stacks_cap entries (in
+ * [HS_STACKS_MIN, HS_STACKS_MAX]).  Returns 0, or -EINVAL for capacities out of range
+ * (*out untouched). */
+int hs_layout_compute(uint64_t ring_cap, uint64_t stacks_cap, struct hs_layout *out);
 
-static inline struct hs_stack *hs_stacks(struct hs_ctl *c)
-{
-	return (struct hs_stack *)((char *)c + c->stacks_off);
-}
+/* Writes the header of a new segment of l->total bytes at ctl. */
+void hs_layout_write(struct hs_ctl *ctl, const struct hs_layout *l, uint32_t frame_limit);
 
-static inline struct hs_module *hs_modules(struct hs_ctl *c)
-{
-	return (struct hs_module *)((char *)c + c->modules_off);
-}
+/* Reads the header of a segment of total bytes that someone else wrote, each field
+ * once, and checks it: magic, version, frame limit, and every offset and capacity
+ * against hs_layout_compute() of its capacities.  Returns 0 with *out filled, or
+ * -EINVAL. */
+int hs_layout_read(const struct hs_ctl *ctl, uint64_t total, struct hs_layout *out,
+		   uint32_t *frame_limit);
 
-static inline char *hs_paths(struct hs_ctl *c)
-{
-	return (char *)c + c->paths_off;
-}
-
-static inline uint64_t *hs_frames(struct hs_ctl *c)
-{
-	return (uint64_t *)((char *)c + c->frames_off);
-}
+/* The areas of the segment mapped at ctl, from a computed or checked layout. */
+struct hs_geometry hs_geometry_of(struct hs_ctl *ctl, const struct hs_layout *l);
 
 /* Environment shared by heapsnap run and the shim.  HEAPSNAP_RUN_FD is FD:INODE. */
 #define HS_ENV_COLLECTOR "HEAPSNAP_COLLECTOR"

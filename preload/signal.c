@@ -9,17 +9,12 @@
  * stderr that snapshots need another HEAPSNAP_SIGNAL), and a program asking what the
  * handler is sees what it would see without us.
  */
-#include <dlfcn.h>
 #include <errno.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shim.h"
-
-#define EXPORT __attribute__((visibility("default")))
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 static sigaction_fn real_sigaction;
@@ -29,24 +24,18 @@ static void on_snapshot_signal(int sig)
 {
 	(void)sig;
 	int saved = errno;
-	struct hs_ctl *c = shim_ctl;
+	struct hs_ctl *c = shim_seg.ctl;
 	/* After giving up, requests are still answered: the files then say what was lost. */
 	if (c && (atomic_load_explicit(&shim_state, memory_order_relaxed) == SHIM_ON ||
-		  atomic_load_explicit(&shim_gave_up, memory_order_relaxed))) {
-		uint64_t n = atomic_fetch_add(&c->req_count, 1) + 1;
-		struct hs_request *r = &c->req[n % HS_REQ_SLOTS];
-		atomic_store(&r->pos, atomic_load(&c->head));
-		atomic_store_explicit(&r->n, n, memory_order_release);
-		if (atomic_exchange(&c->collector_sleeping, 0))
-			syscall(SYS_futex, &c->collector_sleeping, FUTEX_WAKE, 1, NULL, NULL, 0);
-	}
+		  atomic_load_explicit(&shim_gave_up, memory_order_relaxed)))
+		ring_request_snapshot(c);
 	errno = saved;
 }
 
 static sigaction_fn get_real_sigaction(void)
 {
 	if (!real_sigaction)
-		real_sigaction = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
+		real_sigaction = (sigaction_fn)shim_next_symbol("sigaction");
 	return real_sigaction;
 }
 
@@ -105,7 +94,7 @@ EXPORT sighandler_t signal(int sig, sighandler_t handler)
 	int own = atomic_load(&own_signal);
 	if (!own || sig != own) {
 		if (!real_signal)
-			real_signal = (sighandler_t(*)(int, sighandler_t))dlsym(RTLD_NEXT, "signal");
+			real_signal = (sighandler_t(*)(int, sighandler_t))shim_next_symbol("signal");
 		if (!real_signal) {
 			errno = ENOSYS;
 			return SIG_ERR;

@@ -86,9 +86,9 @@ static void ignore_signal(int sig)
 
 /* Runs in the grandchild, a copy of a possibly multithreaded process: only raw
  * system calls from here on.  Never returns. */
-static void exec_collector(const char *path, char **argv, char **envp, int memfd, int runfd)
+static void exec_collector(struct hs_ctl *c, const char *path, char **argv, char **envp,
+			   int memfd, int runfd)
 {
-	struct hs_ctl *c = shim_ctl;
 	atomic_store(&c->collector_pid, (int32_t)syscall(SYS_getpid));
 	syscall(SYS_setsid);
 	uint64_t none = 0;
@@ -171,7 +171,7 @@ void spawn_drop_run_fd(void)
 	run_fd = -1;
 }
 
-int spawn_collector(int memfd, const char *dir)
+int spawn_collector(struct segment *s, int memfd, const char *dir)
 {
 	char path[PATH_MAX];
 	if (!find_collector(path, sizeof(path))) {
@@ -207,7 +207,7 @@ int spawn_collector(int memfd, const char *dir)
 	if (mid == 0) {
 		pid_t gc = raw_fork();
 		if (gc == 0)
-			exec_collector(path, argv, envp, memfd, runfd);
+			exec_collector(s->ctl, path, argv, envp, memfd, runfd);
 		_exit(gc < 0 ? 1 : 0);
 	}
 	if (mid < 0) {

@@ -46,22 +46,24 @@ static inline uint64_t hash_frames(const uint64_t *f, unsigned n, unsigned flags
 
 /* Whether entry id holds these frames.  The entry is in shared memory, so its id and
  * extent are checked before anything is read through them. */
-static inline bool same_stack(uint32_t id, const uint64_t *f, unsigned n, unsigned flags)
+static inline bool same_stack(const struct hs_geometry *g, uint32_t id, const uint64_t *f, unsigned n, unsigned flags)
 {
-	if (id >= shim_geo.stacks_cap)
+	if (id >= g->stacks_cap)
 		return false;
-	const struct hs_stack s = shim_geo.stacks[id];
-	return s.nframes == n && s.flags == flags && s.first <= shim_geo.frames_cap - n &&
-	       !memcmp(&shim_geo.frames[s.first], f, n * sizeof(*f));
+	const struct hs_stack s = g->stacks[id];
+	return s.nframes == n && s.flags == flags && s.first <= g->frames_cap - n &&
+	       !memcmp(&g->frames[s.first], f, n * sizeof(*f));
 }
 
 /* Inserts or finds the stack in the shared table.  Returns its id, or
  * HS_STACK_UNKNOWN when the table is full. */
-static uint32_t stacktab_intern(struct hs_ctl *c, uint64_t hash, const uint64_t *f,
+static uint32_t stacktab_intern(struct segment *sg, uint64_t hash, const uint64_t *f,
 				unsigned n, unsigned flags)
 {
-	struct hs_slot *slots = shim_geo.slots;
-	uint64_t mask = shim_geo.slots_cap - 1;
+	struct hs_ctl *c = sg->ctl;
+	const struct hs_geometry *g = &sg->geo;
+	struct hs_slot *slots = g->slots;
+	uint64_t mask = g->slots_cap - 1;
 	for (uint64_t i = hash & mask, probes = 0; probes <= mask; i = (i + 1) & mask, probes++) {
 		struct hs_slot *s = &slots[i];
 		uint64_t h = atomic_load_explicit(&s->hash, memory_order_acquire);
@@ -77,11 +79,11 @@ static uint32_t stacktab_intern(struct hs_ctl *c, uint64_t hash, const uint64_t 
 									  memory_order_relaxed);
 				uint64_t first = atomic_fetch_add_explicit(&c->nframes, n,
 									   memory_order_relaxed);
-				if (want < shim_geo.stacks_cap && first <= shim_geo.frames_cap - n) {
+				if (want < g->stacks_cap && first <= g->frames_cap - n) {
 					id = (uint32_t)want;
-					modules_note(c, f, n);
-					memcpy(&shim_geo.frames[first], f, n * sizeof(*f));
-					shim_geo.stacks[id] = (struct hs_stack){
+					modules_note(sg, f, n);
+					memcpy(&g->frames[first], f, n * sizeof(*f));
+					g->stacks[id] = (struct hs_stack){
 						.first = (uint32_t)first, .nframes = (uint16_t)n,
 						.flags = (uint16_t)flags,
 					};
@@ -97,7 +99,7 @@ static uint32_t stacktab_intern(struct hs_ctl *c, uint64_t hash, const uint64_t 
 		}
 		if (h == hash) {
 			uint32_t id = atomic_load_explicit(&s->id, memory_order_relaxed);
-			if (id == HS_STACK_UNKNOWN || same_stack(id, f, n, flags))
+			if (id == HS_STACK_UNKNOWN || same_stack(g, id, f, n, flags))
 				return id;
 		}
 	}
@@ -123,9 +125,8 @@ static void verify(const uint64_t *fast, int n, bool more)
 	abort();
 }
 
-uint32_t stack_capture(void)
+uint32_t stack_capture(struct segment *s)
 {
-	struct hs_ctl *c = shim_ctl;
 	uint64_t frames[HS_FRAMES_MAX];
 	bool more = false;
 	int got = unwind_fast(frames, shim_opt.frames, &more);
@@ -146,11 +147,11 @@ uint32_t stack_capture(void)
 
 	uint32_t gen = atomic_load_explicit(&cache_generation, memory_order_relaxed);
 	struct cache_entry *e = &thread_cache[hash & (CACHE_SIZE - 1)];
-	if (e->hash == hash && e->generation == gen && same_stack(e->id, f, n, flags))
+	if (e->hash == hash && e->generation == gen && same_stack(&s->geo, e->id, f, n, flags))
 		return e->id;
-	uint32_t id = stacktab_intern(c, hash, f, n, flags);
+	uint32_t id = stacktab_intern(s, hash, f, n, flags);
 	if (id == HS_STACK_UNKNOWN) {
-		atomic_fetch_add_explicit(&c->dropped_stacks, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&s->ctl->dropped_stacks, 1, memory_order_relaxed);
 		return id;
 	}
 	*e = (struct cache_entry){ .hash = hash, .id = id, .generation = gen };

@@ -25,6 +25,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include "arch.h"
 #include "shim.h"
 
 enum rule_kind {
@@ -140,7 +141,7 @@ __attribute__((noinline)) int unwind_fast(uint64_t *out, unsigned max, bool *mor
 {
 	uint64_t top = stack_top;
 	uint64_t ip, sp, bp;
-	if (!top || !first_frame(&ip, &sp, &bp))
+	if (!ARCH_FAST_UNWIND || !top || !first_frame(&ip, &sp, &bp))
 		return -1;
 	unsigned n = 0;
 	for (;;) {
@@ -189,14 +190,14 @@ static void learn(unw_cursor_t *cur, uint64_t ip, uint64_t sp, uint64_t bp, int 
 	struct rule r = { .ip = ip, .kind = RULE_NONE };
 	unw_word_t cfa, next_ip, next_bp;
 	unw_save_loc_t loc;
-	if (signal_frame || step < 0) {
+	if (!ARCH_FAST_UNWIND || signal_frame || step < 0) {
 		/* stays RULE_NONE */
 	} else if (step == 0) {
 		r.kind = RULE_END;
 	} else if (unw_get_reg(cur, UNW_REG_SP, &cfa) == 0 &&
 		   unw_get_reg(cur, UNW_REG_IP, &next_ip) == 0 &&
-		   unw_get_reg(cur, UNW_X86_64_RBP, &next_bp) == 0 &&
-		   unw_get_save_loc(cur, UNW_X86_64_RBP, &loc) == 0 && cfa > sp &&
+		   unw_get_reg(cur, ARCH_UNW_FP, &next_bp) == 0 &&
+		   unw_get_save_loc(cur, ARCH_UNW_FP, &loc) == 0 && cfa > sp &&
 		   cfa - sp < (1u << 30)) {
 		/* libunwind says where the caller's RBP was last saved: in this frame (between
 		 * its SP and CFA) when this function saved it, deeper (below its SP) when a
@@ -269,7 +270,7 @@ __attribute__((noinline)) int unwind_slow(uint64_t *out, unsigned max, bool *mor
 	unsigned n = 0;
 	for (;;) {
 		if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0 || unw_get_reg(&cur, UNW_REG_SP, &sp) != 0 ||
-		    unw_get_reg(&cur, UNW_X86_64_RBP, &bp) != 0)
+		    unw_get_reg(&cur, ARCH_UNW_FP, &bp) != 0)
 			break;
 		if (n == max) {
 			*more = true;

@@ -50,8 +50,8 @@ int main(void)
 		usleep(1000);
 	/* Read the layout once, before any scribbling. */
 	char *base = (char *)c;
-	uint64_t ring_off = c->ring_off, ring_len = c->ring_cap * sizeof(struct hs_rec);
-	uint64_t table_off = c->slots_off, table_len = c->modules_off - c->slots_off;
+	uint64_t ring_off = c->layout.ring_off, ring_len = c->layout.ring_cap * sizeof(struct hs_rec);
+	uint64_t table_off = c->layout.slots_off, table_len = c->layout.modules_off - c->layout.slots_off;
 	unsigned x = 12345;
 	for (int round = 0; round < 200; round++) {
 		scribble(base + ring_off, ring_len, &x);

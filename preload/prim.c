@@ -1,0 +1,99 @@
+/* prim.c - futexes, clocks, /proc/PID/stat and signal rules (see prim.h).
+ *
+ * Built into libheapsnap.so (hidden, like every shim symbol) and into the collector.
+ */
+#include "prim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int prim_futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ns)
+{
+	struct timespec ts = { (time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u) };
+	if (syscall(SYS_futex, word, FUTEX_WAIT, val, timeout_ns ? &ts : NULL, NULL, 0) == 0)
+		return 0;
+	return errno == ETIMEDOUT ? 0 : -errno;
+}
+
+int prim_futex_wake(_Atomic uint32_t *word, int n)
+{
+	long r = syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0);
+	return r < 0 ? 0 : (int)r;
+}
+
+uint64_t prim_now_ns(clockid_t clk)
+{
+	struct timespec ts;
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t prim_seconds_to_ns(double seconds)
+{
+	if (!(seconds > 0))
+		return 0;
+	if (seconds >= 1e10)
+		return UINT64_MAX / 2;
+	uint64_t ns = (uint64_t)(seconds * 1e9);
+	return ns ? ns : 1;
+}
+
+/* Field n (1-based, as proc(5) counts) after the command name, or NULL. */
+static const char *stat_field(const char *after_comm, int n)
+{
+	/* after_comm points at ") S ...": field 3 starts two bytes on. */
+	const char *p = after_comm + 2;
+	for (int field = 3; field < n; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return NULL;
+		p++;
+	}
+	return p;
+}
+
+int prim_proc_stat(pid_t pid, struct proc_stat *out)
+{
+	char path[48], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	int e = errno;
+	close(fd);
+	if (n < 0)
+		return e == ESRCH ? -ESRCH : -e;
+	buf[n] = '\0';
+	/* The command name may hold spaces and parentheses: the last ')' ends it. */
+	const char *paren = strrchr(buf, ')');
+	if (!paren || paren[1] != ' ' || !paren[2])
+		return -EINVAL;
+	struct proc_stat st = { .state = paren[2], .exit_code = -1, .ppid = 0 };
+	const char *f = stat_field(paren, 4);
+	if (!f || sscanf(f, "%d", &st.ppid) != 1)
+		return -EINVAL;
+	if (st.state == 'Z' && (f = stat_field(paren, 52)) && sscanf(f, "%d", &st.exit_code) != 1)
+		st.exit_code = -1;
+	*out = st;
+	return 0;
+}
+
+bool prim_signal_usable(int sig)
+{
+	static const int never[] = { SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+				     SIGCHLD, SIGPIPE, SIGABRT, SIGTRAP, SIGSYS };
+	if (sig <= 0 || sig > SIGRTMAX)
+		return false;
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+		if (sig == never[i])
+			return false;
+	return true;
+}

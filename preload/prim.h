@@ -1,0 +1,46 @@
+/* prim.h - the operating-system primitives both sides of the segment use.
+ *
+ * The shim (inside the traced program) and the collector (heapsnap collect) wait on
+ * the same futex words, read the same clocks and the same /proc files, and must agree
+ * on which signals can carry snapshot requests.  Each of these is written once, here,
+ * and compiled into both: preload/prim.c is a source of libheapsnap.so and of the
+ * analyzer's collector library.  Nothing here allocates, takes a lock or calls into
+ * the program's allocator, so the shim may call it from any wrapper; prim_proc_stat()
+ * uses only open/read/close, so it is safe after fork and from the shim's hot path.
+ */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* Sleeps while *word == val, at most timeout_ns (0 = no limit).  Returns 0 when woken
+ * or timed out, -EAGAIN when *word was not val, -EINTR on a signal. */
+int prim_futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ns);
+/* Wakes up to n waiters of word; returns how many were woken. */
+int prim_futex_wake(_Atomic uint32_t *word, int n);
+
+/* The clock in nanoseconds: CLOCK_MONOTONIC for intervals, CLOCK_REALTIME for
+ * timestamps written into files. */
+uint64_t prim_now_ns(clockid_t clk);
+
+/* Converts seconds to nanoseconds, rounding a positive value up to at least 1 ns so
+ * that a tiny timeout never turns into "no timeout"; 0 stays 0. */
+uint64_t prim_seconds_to_ns(double seconds);
+
+/* What /proc/PID/stat says about a process. */
+struct proc_stat {
+	char state;    /* 'R', 'S', 'Z' (zombie), 'X' (dead), 'T' (stopped)... */
+	int exit_code; /* the wait status, valid for a zombie (field 52), else -1 */
+	pid_t ppid;
+};
+
+/* Reads /proc/PID/stat.  Returns 0 and fills *out, or a negative errno (-ESRCH when
+ * the process does not exist, -EINVAL when the file does not parse). */
+int prim_proc_stat(pid_t pid, struct proc_stat *out);
+
+/* Whether sig may be the snapshot signal: a valid signal that does not report a fault,
+ * stop the process, or matter to the program's children and pipes. */
+bool prim_signal_usable(int sig);

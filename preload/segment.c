@@ -1,0 +1,68 @@
+/* segment.c - this process image's shared segment: created, mapped, dropped.
+ *
+ * One memfd holds the control block, the ring, the stack table and the module table
+ * (shmlayout.h).  It is created sealed against shrinking, mapped, and its fd is handed
+ * to the collector and then closed: the program is left with no extra fd.  The layout
+ * is computed once, here, and kept privately in struct segment; nothing on the hot
+ * path reads a size or offset back from shared memory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+struct segment shim_seg HIDDEN;
+
+/* The program's argv, as the collector and the snapshot files show it. */
+static void segment_read_command(struct hs_ctl *c)
+{
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, c->command, sizeof(c->command));
+	c->command_len = n > 0 ? (uint32_t)n : 0;
+	close(fd);
+}
+
+int segment_create(struct segment *s, const struct shim_options *o)
+{
+	struct hs_layout l;
+	int r = hs_layout_compute(o->ring_records, o->stacks, &l);
+	if (r < 0)
+		return r;
+	int fd = memfd_create("heapsnap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	/* Sealed against shrinking: the collector's reads can never fault (SIGBUS) on a
+	 * segment someone truncated through /proc/PID/map_files. */
+	struct hs_ctl *c = MAP_FAILED;
+	if (ftruncate(fd, (off_t)l.total) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0 ||
+	    (c = mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	hs_layout_write(c, &l, o->frames);
+	c->pid = (int32_t)getpid();
+	c->signal = o->signal;
+	c->start_nanos = prim_now_ns(CLOCK_REALTIME);
+	atomic_store(&c->nstacks, 1); /* id 0 is HS_STACK_UNKNOWN */
+	segment_read_command(c);
+	s->ctl = c;
+	s->size = l.total;
+	s->geo = hs_geometry_of(c, &l);
+	ring_init(&s->ring, c, &s->geo);
+	s->ring.stall_ns = prim_seconds_to_ns(o->stall_timeout);
+	return fd;
+}
+
+void segment_unmap(struct segment *s)
+{
+	if (s->ctl)
+		munmap(s->ctl, s->size);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,130 @@
+/* tracing.c - turning tracing on and off for this process image.
+ *
+ * Tracing starts at the first event (or the library's constructor): the options are
+ * read, the segment created, the collector started and the snapshot signal installed.
+ * A forked child drops its parent's segment and sets up its own at its first event.
+ * At exit, the ring's end is marked for the collector.  When the ring reports that the
+ * collector is gone or stalled, tracing gives up once, says so on stderr, and the
+ * program runs on untraced; later events are counted as lost.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+_Atomic int shim_state HIDDEN = SHIM_UNINIT;
+_Atomic int shim_gave_up HIDDEN;
+
+static _Atomic int setup_lock;
+static char start_dir[PATH_MAX];
+
+static void tracing_on_give_up(const char *why)
+{
+	atomic_store(&shim_state, SHIM_OFF);
+	atomic_store(&shim_gave_up, 1);
+	report("%s; tracing stopped, the program continues untraced", why);
+}
+
+/* The directory the files go to, made absolute against the start directory, so they
+ * go where the program started whatever it does later, and heapsnap snap finds them
+ * from anywhere. */
+static void tracing_resolve_dir(void)
+{
+	char cwd[PATH_MAX];
+	const char *dir = shim_opt.dir;
+	if (!getcwd(cwd, sizeof(cwd)))
+		strcpy(cwd, ".");
+	if (!dir || !strcmp(dir, "."))
+		snprintf(start_dir, sizeof(start_dir), "%s", cwd);
+	else if (dir[0] != '/')
+		snprintf(start_dir, sizeof(start_dir), "%s/%s", cwd,
+			 dir + (strncmp(dir, "./", 2) ? 0 : 2));
+	else
+		snprintf(start_dir, sizeof(start_dir), "%s", dir);
+	shim_opt.dir = start_dir;
+}
+
+static void tracing_fork_child(void)
+{
+	/* Only this thread exists now.  The parent's segment is the parent's: drop it and
+	 * set up a ring and collector of our own at this process's first event. */
+	atomic_store(&setup_lock, 0);
+	modules_reset();
+	if (!shim_seg.ctl)
+		return; /* never traced: disabled, or setup failed */
+	/* Traced, or given up (then the child, a new process, starts afresh too): either
+	 * way the parent's segment and its counters must not see the child's events. */
+	segment_unmap(&shim_seg);
+	atomic_store(&shim_gave_up, 0);
+	atomic_store(&shim_state, SHIM_CHILD_PENDING);
+	stack_forget_thread_cache();
+}
+
+/* Reads the options once per process image; false when tracing is off for good. */
+static bool tracing_first_setup(void)
+{
+	options_load();
+	spawn_take_run_fd();
+	if (shim_opt.disabled) {
+		spawn_drop_run_fd();
+		return false;
+	}
+	tracing_resolve_dir();
+	unwind_init();
+	pthread_atfork(NULL, NULL, tracing_fork_child);
+	return true;
+}
+
+static void tracing_setup_locked(void)
+{
+	int was = atomic_load(&shim_state);
+	if (was == SHIM_UNINIT && !tracing_first_setup()) {
+		atomic_store(&shim_state, SHIM_OFF);
+		return;
+	}
+	int fd = segment_create(&shim_seg, &shim_opt);
+	if (fd < 0) {
+		report("cannot create the shared ring: %s; not tracing", strerror(-fd));
+		spawn_drop_run_fd();
+		atomic_store(&shim_state, SHIM_OFF);
+		return;
+	}
+	shim_seg.ring.on_give_up = tracing_on_give_up;
+	int r = spawn_collector(&shim_seg, fd, shim_opt.dir);
+	close(fd);
+	if (r < 0) {
+		segment_unmap(&shim_seg);
+		atomic_store(&shim_state, SHIM_OFF);
+		return;
+	}
+	trace_thread_reset();
+	atomic_store(&shim_state, SHIM_ON);
+	if (was == SHIM_UNINIT)
+		signal_install();
+}
+
+void tracing_setup(void)
+{
+	int old_guard = shim_guard;
+	shim_guard = 1;
+	int saved = errno;
+	while (atomic_exchange_explicit(&setup_lock, 1, memory_order_acquire))
+		sched_yield();
+	int s = atomic_load(&shim_state);
+	if (s == SHIM_UNINIT || s == SHIM_CHILD_PENDING)
+		tracing_setup_locked();
+	atomic_store_explicit(&setup_lock, 0, memory_order_release);
+	errno = saved;
+	shim_guard = old_guard;
+}
+
+void tracing_exit(void)
+{
+	if (atomic_load(&shim_state) == SHIM_ON && shim_seg.ctl)
+		ring_mark_exit(shim_seg.ctl);
+}
