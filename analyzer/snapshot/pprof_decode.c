@@ -349,6 +349,8 @@ static int decode_comment(struct decoder *d, size_t i, uint64_t idx)
 			const struct meta_key *k = &meta_keys[i];
 			if (strlen(k->key) != klen || memcmp(k->key, s, klen) != 0)
 				continue;
+			if (k->kind == META_FIELD)
+				break; /* carried in a field of its own: a plain comment */
 			if (k->kind == META_STR) {
 				const char *str = profile_intern_len(d->p, v, vlen);
 				if (!str)
