@@ -282,13 +282,43 @@ static struct stack_stats *stats_of(collector_t *c, uint32_t stack, uint16_t dom
 }
 
 /* Brings s's at-peak counters up to date before it changes (design.md's epochs). */
-static inline void stats_touch(collector_t *c, struct stack_stats *s)
+static inline void stats_touch(const collector_t *c, struct stack_stats *s)
 {
 	if (s->mod_epoch < c->epoch) {
 		s->peak_bytes = s->inuse_bytes;
 		s->peak_blocks = s->inuse_blocks;
 		s->mod_epoch = c->epoch;
 	}
+}
+
+void collector_count_alloc(collector_t *c, struct stack_stats *s, int64_t size)
+{
+	stats_touch(c, s);
+	s->inuse_bytes += size;
+	s->inuse_blocks++;
+	s->alloc_bytes += size;
+	s->alloc_blocks++;
+	c->current_bytes += size;
+	if (c->current_bytes > c->peak_bytes) {
+		c->peak_bytes = c->current_bytes;
+		c->epoch++;
+	}
+}
+
+void collector_count_release(collector_t *c, struct stack_stats *s, int64_t size)
+{
+	stats_touch(c, s);
+	s->inuse_bytes -= size;
+	s->inuse_blocks--;
+	c->current_bytes -= size;
+}
+
+void collector_peak_of(const collector_t *c, const struct stack_stats *s, int64_t *bytes,
+		       int64_t *blocks)
+{
+	bool at_peak = s->mod_epoch == c->epoch;
+	*bytes = at_peak ? s->peak_bytes : s->inuse_bytes;
+	*blocks = at_peak ? s->peak_blocks : s->inuse_blocks;
 }
 
 static void release(collector_t *c, uint32_t stack, uint16_t domain, uint64_t size)
@@ -298,10 +328,7 @@ static void release(collector_t *c, uint32_t stack, uint16_t domain, uint64_t si
 		c->corrupt++;
 		return;
 	}
-	stats_touch(c, s);
-	s->inuse_bytes -= (int64_t)size;
-	s->inuse_blocks--;
-	c->current_bytes -= (int64_t)size;
+	collector_count_release(c, s, (int64_t)size);
 }
 
 static void on_alloc(collector_t *c, const struct hs_rec *r)
@@ -338,16 +365,7 @@ static void on_alloc(collector_t *c, const struct hs_rec *r)
 		c->corrupt++;
 		return;
 	}
-	stats_touch(c, s);
-	s->inuse_bytes += (int64_t)r->size;
-	s->inuse_blocks++;
-	s->alloc_bytes += (int64_t)r->size;
-	s->alloc_blocks++;
-	c->current_bytes += (int64_t)r->size;
-	if (c->current_bytes > c->peak_bytes) {
-		c->peak_bytes = c->current_bytes;
-		c->epoch++;
-	}
+	collector_count_alloc(c, s, (int64_t)r->size);
 }
 
 static void on_free(collector_t *c, const struct hs_rec *r)
@@ -525,14 +543,15 @@ static int add_sample(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t
 		if (r < 0)
 			return r;
 	}
-	bool at_peak = s->mod_epoch == c->epoch;
+	int64_t peak_bytes, peak_blocks;
+	collector_peak_of(c, s, &peak_bytes, &peak_blocks);
 	int64_t value[PV_COUNT] = {
 		[PV_ALLOC_OBJECTS] = s->alloc_blocks,
 		[PV_ALLOC_SPACE] = s->alloc_bytes,
 		[PV_INUSE_OBJECTS] = s->inuse_blocks,
 		[PV_INUSE_SPACE] = s->inuse_bytes,
-		[PV_PEAK_OBJECTS] = at_peak ? s->peak_blocks : s->inuse_blocks,
-		[PV_PEAK_SPACE] = at_peak ? s->peak_bytes : s->inuse_bytes,
+		[PV_PEAK_OBJECTS] = peak_blocks,
+		[PV_PEAK_SPACE] = peak_bytes,
 	};
 	return profile_add_sample(p, locs, k->nframes, value, domain, k->flags & HS_STACK_TRUNCATED);
 }

@@ -15,11 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
-
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(elt) ((elt)->oom = true)
-#include <uthash.h>
 
 #include "pbwire.h"
 #include "pprof.h"
