@@ -1,4 +1,6 @@
-/* test-cli.c - heapsnap top, diff and info run in-process on small snapshot files.
+/* test-cli.c - heapsnap top, diff and info run in-process on small snapshot files, and
+ * every subcommand's option parser (bad options, missing values, numbers out of
+ * range: exit status 2).
  *
  * Each test works in a fresh temporary directory (Check's fork mode keeps the chdir and
  * the stdout redirection inside the test), writes profiles built in memory with
@@ -423,6 +425,114 @@ START_TEST(usage_errors)
 }
 END_TEST
 
+/* A usage error whose report may span lines (getopt's own, then ours): status 2,
+ * nothing on stdout, and needle somewhere on stderr. */
+static void assert_usage(struct result r, const char *needle)
+{
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_msg(strstr(r.err, needle) != NULL, "stderr '%s' lacks '%s'", r.err, needle);
+	result_free(&r);
+}
+
+START_TEST(top_numbers_out_of_range)
+{
+	enter_tmpdir();
+	write_known("snap.pb.gz", 1);
+	assert_fails(run(cmd_top, "top", "snap.pb.gz", "-n", "99999999999999999999", NULL), 2,
+		     "heapsnap: top: bad --limit '99999999999999999999'");
+	assert_fails(run(cmd_top, "top", "snap.pb.gz", "--domain", "99999999999999999999", NULL),
+		     2, "heapsnap: top: bad --domain '99999999999999999999'");
+	assert_fails(run(cmd_top, "top", "--domain", NULL), 2,
+		     "heapsnap: top: option '--domain' needs an argument");
+	leave_tmpdir();
+}
+END_TEST
+
+START_TEST(run_usage)
+{
+	assert_fails(run(cmd_run, "run", NULL), 2, "heapsnap: run: no program given");
+	assert_fails(run(cmd_run, "run", "-q", NULL), 2, "heapsnap: run: no program given");
+	assert_fails(run(cmd_run, "run", "--frames", "0", "true", NULL), 2,
+		     "heapsnap: run: --frames takes 1..256, not '0'");
+	assert_fails(run(cmd_run, "run", "-f", "257", "true", NULL), 2,
+		     "heapsnap: run: --frames takes 1..256, not '257'");
+	assert_fails(run(cmd_run, "run", "--frames", "16x", "true", NULL), 2,
+		     "heapsnap: run: --frames takes 1..256, not '16x'");
+	assert_fails(run(cmd_run, "run", "--frames", "", "true", NULL), 2,
+		     "heapsnap: run: --frames takes 1..256, not ''");
+	assert_usage(run(cmd_run, "run", "--bogus", "true", NULL),
+		     "heapsnap: run: see 'heapsnap run --help'\n");
+	assert_usage(run(cmd_run, "run", "--dir", NULL), "heapsnap: run: see 'heapsnap run --help'\n");
+	/* Options stop at the program: its own options are not run's. */
+	assert_fails(run(cmd_run, "run", "/nonexistent/prog", "--bogus", NULL), 1,
+		     "heapsnap: run: '/nonexistent/prog': no such program");
+	struct result r = run(cmd_run, "run", "--help", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap run [OPTIONS] [--] PROGRAM"));
+	ck_assert_str_eq(r.err, "");
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(snap_usage)
+{
+	assert_fails(run(cmd_snap, "snap", NULL), 2, "heapsnap: snap: needs one PID");
+	assert_fails(run(cmd_snap, "snap", "1", "2", NULL), 2, "heapsnap: snap: needs one PID");
+	assert_fails(run(cmd_snap, "snap", "0", NULL), 2, "heapsnap: snap: '0' is not a pid");
+	assert_fails(run(cmd_snap, "snap", "--", "-5", NULL), 2, "heapsnap: snap: '-5' is not a pid");
+	assert_fails(run(cmd_snap, "snap", "12ab", NULL), 2, "heapsnap: snap: '12ab' is not a pid");
+	assert_fails(run(cmd_snap, "snap", "2147483648", NULL), 2,
+		     "heapsnap: snap: '2147483648' is not a pid");
+	assert_fails(run(cmd_snap, "snap", "--timeout", "0", "1", NULL), 2,
+		     "heapsnap: snap: bad --timeout '0'");
+	assert_fails(run(cmd_snap, "snap", "-t", "-1", "1", NULL), 2,
+		     "heapsnap: snap: bad --timeout '-1'");
+	assert_fails(run(cmd_snap, "snap", "-t", "nan", "1", NULL), 2,
+		     "heapsnap: snap: bad --timeout 'nan'");
+	assert_fails(run(cmd_snap, "snap", "-t", "3s", "1", NULL), 2,
+		     "heapsnap: snap: bad --timeout '3s'");
+	assert_usage(run(cmd_snap, "snap", "--timeout", NULL),
+		     "heapsnap: snap: see 'heapsnap snap --help'\n");
+	assert_usage(run(cmd_snap, "snap", "--bogus", "1", NULL),
+		     "heapsnap: snap: see 'heapsnap snap --help'\n");
+	struct result r = run(cmd_snap, "snap", "--help", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap snap [--timeout SECONDS] PID"));
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(collect_usage)
+{
+	const char *needs = "heapsnap: collect: needs --shm-fd, --pid and --dir";
+	assert_fails(run(cmd_collect, "collect", NULL), 2, needs);
+	assert_fails(run(cmd_collect, "collect", "--shm-fd", "3", "--pid", "7", NULL), 2, needs);
+	assert_fails(run(cmd_collect, "collect", "--shm-fd", "3", "--pid", "7", "--dir", ".",
+			 "extra", NULL), 2, needs);
+	assert_fails(run(cmd_collect, "collect", "--shm-fd", "-1", NULL), 2,
+		     "heapsnap: collect: bad fd '-1'");
+	assert_fails(run(cmd_collect, "collect", "--run-fd", "2147483648", NULL), 2,
+		     "heapsnap: collect: bad fd '2147483648'");
+	assert_fails(run(cmd_collect, "collect", "--pid", "0", NULL), 2,
+		     "heapsnap: collect: bad pid '0'");
+	assert_fails(run(cmd_collect, "collect", "--pid", "2147483648", NULL), 2,
+		     "heapsnap: collect: bad pid '2147483648'");
+	assert_fails(run(cmd_collect, "collect", "--pid", "", NULL), 2,
+		     "heapsnap: collect: bad pid ''");
+	struct result r = run(cmd_collect, "collect", "--pid", NULL);
+	ck_assert_int_eq(r.status, 2);
+	result_free(&r);
+	r = run(cmd_collect, "collect", "--bogus", NULL);
+	ck_assert_int_eq(r.status, 2);
+	result_free(&r);
+	r = run(cmd_collect, "collect", "--help", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap collect --shm-fd FD"));
+	result_free(&r);
+}
+END_TEST
+
 START_TEST(help)
 {
 	struct result r = run(cmd_top, "top", "--help", NULL);
@@ -484,6 +594,10 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, usage_errors);
 	tcase_add_test(tc, help);
 	tcase_add_test(tc, read_errors);
+	tcase_add_test(tc, top_numbers_out_of_range);
+	tcase_add_test(tc, run_usage);
+	tcase_add_test(tc, snap_usage);
+	tcase_add_test(tc, collect_usage);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,7 +4,6 @@
  * entries are selected (quickselect) and sorted. */
 #include "stats.h"
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,17 +1,15 @@
-/* cmd_run.c - `heapsnap run` (launch a program traced) and `heapsnap snap` (ask a
- * traced process for a snapshot).
+/* cmd_run.c - `heapsnap run`: launch a program traced.
  *
- * run sets LD_PRELOAD to the shim, hands the shim a socket (HEAPSNAP_RUN_FD) that only
- * the collector keeps open, waits for the program, tells the collector how it ended,
- * waits for it to report the exit snapshot, prints where it went, and exits the way
- * the program did (same status; the same signal re-raised).  snap finds the process's collector, sends the
- * snapshot signal and prints the path of the file that request produced.
+ * help() / parse_argv() / run(), like cmd_read.c.  run sets LD_PRELOAD to the shim,
+ * hands the shim a socket (HEAPSNAP_RUN_FD) that only the collector keeps open, waits
+ * for the program, tells the collector how it ended, waits for it to report the exit
+ * snapshot, prints where it went, and exits the way the program did (same status; the
+ * same signal re-raised).
  */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -22,18 +20,16 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
 #include "config.h"
 #include "format.h"
-#include "running.h"
 #include "shmlayout.h"
 
 extern char **environ;
 
-static void run_help(FILE *out)
+static void help(FILE *out)
 {
 	fprintf(out,
 		"Usage: heapsnap run [OPTIONS] [--] PROGRAM [ARGS...]\n\n"
@@ -129,6 +125,9 @@ static bool find_shim(char *out, size_t len)
 	return false;
 }
 
+/* parse_argv() results besides a negative errno (bad usage, already reported). */
+enum { PARSE_RUN = 0, PARSE_HELP = 1 };
+
 struct run_args {
 	const char *dir;
 	const char *frames;
@@ -137,7 +136,9 @@ struct run_args {
 	char **argv;
 };
 
-static int run_parse_argv(int argc, char **argv, struct run_args *a)
+/* Parses run's options into *a.  Returns PARSE_RUN, PARSE_HELP, or -EINVAL after
+ * reporting the problem. */
+static int parse_argv(int argc, char **argv, struct run_args *a)
 {
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'o' },
@@ -148,6 +149,7 @@ static int run_parse_argv(int argc, char **argv, struct run_args *a)
 		{ 0 },
 	};
 	*a = (struct run_args){ 0 };
+	optind = 0; /* full reset: the parser may run more than once per process */
 	int opt;
 	while ((opt = getopt_long(argc, argv, "+o:f:s:qh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -172,8 +174,8 @@ static int run_parse_argv(int argc, char **argv, struct run_args *a)
 			a->quiet = true;
 			break;
 		case 'h':
-			run_help(stdout);
-			return 1;
+			help(stdout);
+			return PARSE_HELP;
 		default:
 			fprintf(stderr, "heapsnap: run: see 'heapsnap run --help'\n");
 			return -EINVAL;
@@ -184,7 +186,7 @@ static int run_parse_argv(int argc, char **argv, struct run_args *a)
 		return -EINVAL;
 	}
 	a->argv = argv + optind;
-	return 0;
+	return PARSE_RUN;
 }
 
 /* Builds the program's LD_PRELOAD: the shim first, then whatever was there. */
@@ -221,81 +223,109 @@ static void report_snapshots(int fd, bool quiet)
 	fclose(f);
 }
 
-int cmd_run(int argc, char **argv)
+/* What run needs to know before it starts anything. */
+struct run_paths {
+	char prog[PATH_MAX]; /* the program, found as execvp would */
+	char shim[PATH_MAX]; /* libheapsnap.so */
+	char self[PATH_MAX]; /* this binary, the collector the shim starts */
+};
+
+/* Finds the program, the shim and this binary, and checks that the program can be
+ * traced and that the snapshot directory is writable.  Returns 0, or 1 after
+ * reporting what is wrong. */
+static int resolve(const struct run_args *a, struct run_paths *p)
 {
-	struct run_args a;
-	int r = run_parse_argv(argc, argv, &a);
-	if (r)
-		return r > 0 ? 0 : 2;
-	char prog[PATH_MAX], shim[PATH_MAX], self[PATH_MAX];
-	if (!find_program(a.argv[0], prog, sizeof(prog))) {
-		fprintf(stderr, "heapsnap: run: '%s': no such program\n", a.argv[0]);
+	if (!find_program(a->argv[0], p->prog, sizeof(p->prog))) {
+		fprintf(stderr, "heapsnap: run: '%s': no such program\n", a->argv[0]);
 		return 1;
 	}
-	const char *why = untraceable(prog);
+	const char *why = untraceable(p->prog);
 	if (why) {
-		fprintf(stderr, "heapsnap: %s %s\n", prog, why);
+		fprintf(stderr, "heapsnap: %s %s\n", p->prog, why);
 		return 1;
 	}
-	if (!find_shim(shim, sizeof(shim))) {
+	if (!find_shim(p->shim, sizeof(p->shim))) {
 		fprintf(stderr, "heapsnap: run: cannot find libheapsnap.so next to this binary\n");
 		return 1;
 	}
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	ssize_t n = readlink("/proc/self/exe", p->self, sizeof(p->self) - 1);
 	if (n <= 0) {
 		fprintf(stderr, "heapsnap: run: /proc/self/exe: %s\n", strerror(errno));
 		return 1;
 	}
-	self[n] = '\0';
-	if (a.dir) {
+	p->self[n] = '\0';
+	if (a->dir) {
 		struct stat st;
-		if (stat(a.dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(a.dir, W_OK) < 0) {
-			fprintf(stderr, "heapsnap: run: cannot write snapshots to '%s': %s\n", a.dir,
+		if (stat(a->dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(a->dir, W_OK) < 0) {
+			fprintf(stderr, "heapsnap: run: cannot write snapshots to '%s': %s\n", a->dir,
 				errno ? strerror(errno) : "not a directory");
 			return 1;
 		}
 	}
+	return 0;
+}
+
+/* In the forked child: sets the shim's environment and executes the program, handing
+ * the shim fd (the collector's end of the socket).  Never returns. */
+static void exec_traced(const struct run_args *a, const struct run_paths *p,
+			const char *preload, int fd)
+{
+	/* An inheritable copy for the shim, named with its inode so that no other
+	 * process can mistake some other fd of that number for it. */
+	char fdbuf[48];
+	int wfd = fcntl(fd, F_DUPFD, 3);
+	struct stat st;
+	if (wfd < 0 || fstat(wfd, &st) < 0)
+		_exit(127);
+	snprintf(fdbuf, sizeof(fdbuf), "%d:%llu", wfd, (unsigned long long)st.st_ino);
+	setenv("LD_PRELOAD", preload, 1);
+	setenv(HS_ENV_RUN_FD, fdbuf, 1);
+	setenv(HS_ENV_COLLECTOR, p->self, 1);
+	if (a->dir)
+		setenv("HEAPSNAP_DIR", a->dir, 1);
+	if (a->frames)
+		setenv("HEAPSNAP_FRAMES", a->frames, 1);
+	if (a->signal)
+		setenv("HEAPSNAP_SIGNAL", a->signal, 1);
+	execv(p->prog, a->argv);
+	fprintf(stderr, "heapsnap: run: cannot execute '%s': %s\n", p->prog, strerror(errno));
+	_exit(127);
+}
+
+/* Starts the program traced, the shim getting the far end of a new socket pair.
+ * Returns its pid and the near end in *sock, or -1 after reporting the failure. */
+static pid_t spawn_traced(const struct run_args *a, const struct run_paths *p, int *sock)
+{
 	/* The collector reports its files on this socket, and learns from it how the
 	 * program ended. */
 	int pipefd[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipefd) < 0) {
 		fprintf(stderr, "heapsnap: run: socketpair: %s\n", strerror(errno));
-		return 1;
+		return -1;
 	}
-	char *preload = preload_value(shim);
+	char *preload = preload_value(p->shim);
 	if (!preload) {
 		fprintf(stderr, "heapsnap: run: out of memory\n");
-		return 1;
+		return -1;
 	}
 	pid_t child = fork();
 	if (child < 0) {
 		fprintf(stderr, "heapsnap: run: fork: %s\n", strerror(errno));
-		return 1;
+		return -1;
 	}
-	if (child == 0) {
-		/* An inheritable copy for the shim, named with its inode so that no other
-		 * process can mistake some other fd of that number for it. */
-		char fdbuf[48];
-		int wfd = fcntl(pipefd[1], F_DUPFD, 3);
-		struct stat st;
-		if (wfd < 0 || fstat(wfd, &st) < 0)
-			_exit(127);
-		snprintf(fdbuf, sizeof(fdbuf), "%d:%llu", wfd, (unsigned long long)st.st_ino);
-		setenv("LD_PRELOAD", preload, 1);
-		setenv(HS_ENV_RUN_FD, fdbuf, 1);
-		setenv(HS_ENV_COLLECTOR, self, 1);
-		if (a.dir)
-			setenv("HEAPSNAP_DIR", a.dir, 1);
-		if (a.frames)
-			setenv("HEAPSNAP_FRAMES", a.frames, 1);
-		if (a.signal)
-			setenv("HEAPSNAP_SIGNAL", a.signal, 1);
-		execv(prog, a.argv);
-		fprintf(stderr, "heapsnap: run: cannot execute '%s': %s\n", prog, strerror(errno));
-		_exit(127);
-	}
+	if (child == 0)
+		exec_traced(a, p, preload, pipefd[1]);
 	free(preload);
 	close(pipefd[1]);
+	*sock = pipefd[0];
+	return child;
+}
+
+/* Waits for the program, tells the collector on sock how it ended, reports the
+ * snapshots, and ends the way the program did.  Returns the exit status for run's
+ * caller (when the program was not killed by a signal). */
+static int finish(pid_t child, int sock, bool quiet)
+{
 	/* Like time(1): the terminal's signals are for the program. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
@@ -308,9 +338,9 @@ int cmd_run(int argc, char **argv)
 	char msg[32];
 	int len = snprintf(msg, sizeof(msg), "status %d\n", status);
 	/* The collector may be gone already (the program exec'd): no SIGPIPE for that. */
-	if (send(pipefd[0], msg, (size_t)len, MSG_NOSIGNAL) < 0 && errno != EPIPE)
+	if (send(sock, msg, (size_t)len, MSG_NOSIGNAL) < 0 && errno != EPIPE)
 		fprintf(stderr, "heapsnap: run: telling the collector: %s\n", strerror(errno));
-	report_snapshots(pipefd[0], a.quiet);
+	report_snapshots(sock, quiet);
 	if (WIFSIGNALED(status)) {
 		int sig = WTERMSIG(status);
 		signal(sig, SIG_DFL);
@@ -324,135 +354,23 @@ int cmd_run(int argc, char **argv)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
-/* ---- snap ---- */
-
-static void snap_help(FILE *out)
+static int run(const struct run_args *a)
 {
-	fprintf(out,
-		"Usage: heapsnap snap [--timeout SECONDS] PID\n\n"
-		"Ask traced process PID for a snapshot and print the path of the file once it\n"
-		"is written.  Exit status 1 if PID is not traced or no file appears in time\n"
-		"(default 30 seconds).\n\n"
-		"Example:\n"
-		"  heapsnap snap 4242      # prints e.g. ./heapsnap.4242.3.pb.gz\n");
+	struct run_paths p;
+	if (resolve(a, &p))
+		return 1;
+	int sock;
+	pid_t child = spawn_traced(a, &p, &sock);
+	if (child < 0)
+		return 1;
+	return finish(child, sock, a->quiet);
 }
 
-/* The signal snapshots of pid in dir: DIR/heapsnap.PID.N.pb.gz and their -K
- * variants (exit and exec snapshots are not answers to a request). */
-static int list_snapshots(const char *dir, pid_t pid, glob_t *g)
+int cmd_run(int argc, char **argv)
 {
-	char pattern[PATH_MAX + 64];
-	snprintf(pattern, sizeof(pattern), "%s/heapsnap.%d.[0-9]*.pb.gz", dir, (int)pid);
-	int r = glob(pattern, 0, NULL, g);
-	if (r == GLOB_NOMATCH) {
-		g->gl_pathc = 0;
-		g->gl_pathv = NULL;
-		return 0;
-	}
-	return r == 0 ? 0 : -EIO;
-}
-
-/* A file in now that is not in before, or NULL. */
-static const char *new_snapshot(const glob_t *before, const glob_t *now)
-{
-	for (size_t i = 0; i < now->gl_pathc; i++) {
-		bool seen = false;
-		for (size_t j = 0; !seen && j < before->gl_pathc; j++)
-			seen = !strcmp(now->gl_pathv[i], before->gl_pathv[j]);
-		if (!seen)
-			return now->gl_pathv[i];
-	}
-	return NULL;
-}
-
-int cmd_snap(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	double timeout = 30;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
-		char *end;
-		switch (opt) {
-		case 't':
-			timeout = strtod(optarg, &end);
-			if (*end || end == optarg || !(timeout > 0)) {
-				fprintf(stderr, "heapsnap: snap: bad --timeout '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 'h':
-			snap_help(stdout);
-			return 0;
-		default:
-			fprintf(stderr, "heapsnap: snap: see 'heapsnap snap --help'\n");
-			return 2;
-		}
-	}
-	if (optind + 1 != argc) {
-		fprintf(stderr, "heapsnap: snap: needs one PID; see 'heapsnap snap --help'\n");
-		return 2;
-	}
-	char *end;
-	long pid = strtol(argv[optind], &end, 10);
-	if (*end || pid <= 0 || pid > INT_MAX) {
-		fprintf(stderr, "heapsnap: snap: '%s' is not a pid\n", argv[optind]);
-		return 2;
-	}
-	/* A process that has just started may not have exec'd its collector yet. */
-	static struct running_collector rc;
-	bool found = false;
-	struct timespec pause = { 0, 20 * 1000 * 1000 };
-	for (int tries = 0; !found && tries < 50 && kill((pid_t)pid, 0) == 0; tries++) {
-		found = running_collector_find((pid_t)pid, &rc);
-		if (!found)
-			nanosleep(&pause, NULL);
-	}
-	const char *dir = rc.dir;
-	int sig = rc.signal;
-	if (!found) {
-		fprintf(stderr, "heapsnap: snap: process %ld is not traced by heapsnap (no collector "
-				"found)\n", pid);
-		return 1;
-	}
-	if (!sig) {
-		fprintf(stderr, "heapsnap: snap: process %ld was started with HEAPSNAP_SIGNAL=none\n",
-			pid);
-		return 1;
-	}
-	glob_t before;
-	if (list_snapshots(dir, (pid_t)pid, &before) < 0) {
-		fprintf(stderr, "heapsnap: snap: cannot list '%s'\n", dir);
-		return 1;
-	}
-	if (kill((pid_t)pid, sig) < 0) {
-		fprintf(stderr, "heapsnap: snap: cannot signal %ld: %s\n", pid, strerror(errno));
-		globfree(&before);
-		return 1;
-	}
-	struct timespec step = { 0, 10 * 1000 * 1000 };
-	for (double waited = 0; waited < timeout; waited += 0.01) {
-		glob_t now;
-		if (list_snapshots(dir, (pid_t)pid, &now) == 0) {
-			const char *found = new_snapshot(&before, &now);
-			if (found)
-				printf("%s\n", found);
-			if (now.gl_pathc)
-				globfree(&now);
-			if (found) {
-				if (before.gl_pathc)
-					globfree(&before);
-				return 0;
-			}
-		}
-		nanosleep(&step, NULL);
-	}
-	if (before.gl_pathc)
-		globfree(&before);
-	fprintf(stderr, "heapsnap: snap: no snapshot of %ld appeared in %s within %g s\n", pid,
-		dir, timeout);
-	return 1;
+	struct run_args a;
+	int r = parse_argv(argc, argv, &a);
+	if (r)
+		return r == PARSE_HELP ? 0 : 2;
+	return run(&a);
 }

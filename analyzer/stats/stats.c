@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,70 +67,44 @@ static bool frame_eq_ptr(const stats_frame_t *a, const stats_frame_t *b)
 static void frametab_free(frametab_t *t)
 {
 	free(t->frames);
-	free(t->slots);
+	idxtab_free(&t->table);
 }
 
-static int frametab_rehash(frametab_t *t, size_t nslots)
+/* A frame looked up in a frametab. */
+struct frame_probe {
+	const frametab_t *t;
+	const stats_frame_t *f;
+};
+
+static bool frame_probe_eq(const void *ctx, uint32_t id)
 {
-	uint32_t *slots = calloc(nslots, sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	for (uint32_t id = 0; id < t->n; id++) {
-		size_t i = frame_hash_ptr(&t->frames[id]) & (nslots - 1);
-		while (slots[i])
-			i = (i + 1) & (nslots - 1);
-		slots[i] = id + 1;
-	}
-	free(t->slots);
-	t->slots = slots;
-	t->mask = nslots - 1;
-	return 0;
+	const struct frame_probe *p = ctx;
+	return frame_eq_ptr(&p->t->frames[id], p->f);
+}
+
+static uint64_t frametab_hash(const void *ctx, uint32_t id)
+{
+	return frame_hash_ptr(&((const frametab_t *)ctx)->frames[id]);
 }
 
 /* Stores the id of f in *id, adding f when new (*added tells).  Returns 0 or -ENOMEM. */
 static int frametab_intern(frametab_t *t, const stats_frame_t *f, uint32_t *id, bool *added)
 {
-	if (!t->slots || (size_t)t->n * 2 >= t->mask + 1) {
-		size_t nslots = t->slots ? (t->mask + 1) * 2 : 1024;
-		if (frametab_rehash(t, nslots))
-			return -ENOMEM;
+	if (idxtab_reserve(&t->table, (size_t)t->n + 1, t->n, frametab_hash, t))
+		return -ENOMEM;
+	uint32_t *slot = idxtab_probe(&t->table, frame_hash_ptr(f), frame_probe_eq,
+				      &(struct frame_probe){ t, f });
+	if (*slot) {
+		*id = *slot - 1;
+		*added = false;
+		return 0;
 	}
-	size_t i = frame_hash_ptr(f) & t->mask;
-	for (; t->slots[i]; i = (i + 1) & t->mask) {
-		if (frame_eq_ptr(&t->frames[t->slots[i] - 1], f)) {
-			*id = t->slots[i] - 1;
-			*added = false;
-			return 0;
-		}
-	}
-	if (t->n == t->cap) {
-		uint32_t ncap = t->cap ? t->cap * 2 : 256;
-		stats_frame_t *n = realloc(t->frames, ncap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		t->frames = n;
-		t->cap = ncap;
-	}
+	if (vec_reserve((void **)&t->frames, &t->cap, (size_t)t->n + 1, sizeof(*t->frames)))
+		return -ENOMEM;
 	t->frames[t->n] = *f;
-	t->slots[i] = t->n + 1;
+	*slot = t->n + 1;
 	*id = t->n++;
 	*added = true;
-	return 0;
-}
-
-/* Makes room for n more elements of size elem in *vec. */
-static int vec_reserve(void **vec, size_t *cap, size_t count, size_t n, size_t elem)
-{
-	if (count + n <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap : 64;
-	while (ncap < count + n)
-		ncap *= 2;
-	void *v = realloc(*vec, ncap * elem);
-	if (!v)
-		return -ENOMEM;
-	*vec = v;
-	*cap = ncap;
 	return 0;
 }
 
@@ -167,8 +142,7 @@ struct grouper {
 	struct group *groups;
 	size_t ngroups, groups_cap;
 	uint32_t *key_group;  /* non-traceback: key id -> group */
-	uint32_t *slots;      /* traceback: group index + 1 */
-	size_t slot_mask;
+	idxtab_t table;       /* traceback: groups by their frame id sequence */
 	size_t seq_n, seq_cap;
 	uint32_t *scratch;
 	size_t scratch_cap;
@@ -222,7 +196,8 @@ static int grouper_describe(struct grouper *g, uint32_t id, bool runtime)
 	if (frametab_intern(&g->s->store->keys, &k, &kid, &added))
 		return -ENOMEM;
 	if (added) {
-		if (vec_reserve((void **)&g->key_rep, &g->rep_cap, kid, 1, sizeof(*g->key_rep)))
+		if (vec_reserve((void **)&g->key_rep, &g->rep_cap, (size_t)kid + 1,
+				sizeof(*g->key_rep)))
 			return -ENOMEM;
 		g->key_rep[kid] = id;
 	}
@@ -318,7 +293,7 @@ static bool grouper_keeps(const struct grouper *g, const profile_sample_t *smp, 
 
 static struct group *grouper_new_group(struct grouper *g)
 {
-	if (vec_reserve((void **)&g->groups, &g->groups_cap, g->ngroups, 1, sizeof(*g->groups)))
+	if (vec_reserve((void **)&g->groups, &g->groups_cap, g->ngroups + 1, sizeof(*g->groups)))
 		return NULL;
 	struct group *gr = &g->groups[g->ngroups++];
 	memset(gr, 0, sizeof(*gr));
@@ -340,6 +315,27 @@ static int grouper_add_key(struct grouper *g, uint32_t kid, int64_t size, int64_
 	return 0;
 }
 
+static uint64_t group_hash(const void *ctx, uint32_t gi)
+{
+	return ((const struct grouper *)ctx)->groups[gi].hash;
+}
+
+/* A traceback (frame id sequence) looked up among a grouper's groups. */
+struct seq_probe {
+	const struct grouper *g;
+	const uint32_t *seq;
+	uint32_t len;
+	uint64_t hash;
+};
+
+static bool seq_probe_eq(const void *ctx, uint32_t gi)
+{
+	const struct seq_probe *p = ctx;
+	const struct group *gr = &p->g->groups[gi];
+	return gr->hash == p->hash && gr->len == p->len &&
+	       !memcmp(p->g->s->store->seqbuf + gr->off, p->seq, p->len * sizeof(*p->seq));
+}
+
 static int grouper_add_seq(struct grouper *g, const uint32_t *seq, uint32_t len, int64_t size,
 			   int64_t count, bool truncated)
 {
@@ -347,34 +343,18 @@ static int grouper_add_seq(struct grouper *g, const uint32_t *seq, uint32_t len,
 	for (uint32_t i = 0; i < len; i++)
 		h = hash_mix(h, seq[i]);
 	h = hash_finish(h);
-	if (!g->slots || g->ngroups * 2 >= g->slot_mask + 1) {
-		size_t nslots = g->slots ? (g->slot_mask + 1) * 2 : 4096;
-		uint32_t *slots = calloc(nslots, sizeof(*slots));
-		if (!slots)
-			return -ENOMEM;
-		for (size_t gi = 0; gi < g->ngroups; gi++) {
-			size_t i = g->groups[gi].hash & (nslots - 1);
-			while (slots[i])
-				i = (i + 1) & (nslots - 1);
-			slots[i] = gi + 1;
-		}
-		free(g->slots);
-		g->slots = slots;
-		g->slot_mask = nslots - 1;
+	if (idxtab_reserve(&g->table, g->ngroups + 1, g->ngroups, group_hash, g))
+		return -ENOMEM;
+	struct seq_probe probe = { g, seq, len, h };
+	uint32_t *slot = idxtab_probe(&g->table, h, seq_probe_eq, &probe);
+	if (*slot) {
+		struct group *gr = &g->groups[*slot - 1];
+		gr->size += size;
+		gr->count += count;
+		gr->truncated |= truncated;
+		return 0;
 	}
-	size_t i = h & g->slot_mask;
-	uint32_t *seqbuf = g->s->store->seqbuf;
-	for (; g->slots[i]; i = (i + 1) & g->slot_mask) {
-		struct group *gr = &g->groups[g->slots[i] - 1];
-		if (gr->hash == h && gr->len == len &&
-		    !memcmp(seqbuf + gr->off, seq, len * sizeof(*seq))) {
-			gr->size += size;
-			gr->count += count;
-			gr->truncated |= truncated;
-			return 0;
-		}
-	}
-	if (vec_reserve((void **)&g->s->store->seqbuf, &g->seq_cap, g->seq_n, len,
+	if (vec_reserve((void **)&g->s->store->seqbuf, &g->seq_cap, g->seq_n + len,
 			sizeof(*seq)))
 		return -ENOMEM;
 	struct group *gr = grouper_new_group(g);
@@ -384,7 +364,7 @@ static int grouper_add_seq(struct grouper *g, const uint32_t *seq, uint32_t len,
 	*gr = (struct group){ .hash = h, .off = g->seq_n, .len = len, .size = size,
 			      .count = count, .truncated = truncated };
 	g->seq_n += len;
-	g->slots[i] = g->ngroups;
+	*slot = g->ngroups;
 	return 0;
 }
 
@@ -531,7 +511,7 @@ static void grouper_free(struct grouper *g)
 	free(g->key_rep);
 	free(g->groups);
 	free(g->key_group);
-	free(g->slots);
+	idxtab_free(&g->table);
 	free(g->scratch);
 }
 

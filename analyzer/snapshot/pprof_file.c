@@ -14,10 +14,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(elt) ((elt)->oom = true)
-#include <uthash.h>
-
 #include "pbwire.h"
 #include "pprof.h"
 #include "pprof_format.h"

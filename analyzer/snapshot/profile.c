@@ -2,8 +2,8 @@
  *
  * Memory comes from a chunked bump arena, so a profile with millions of samples is a
  * few large allocations and is freed in one pass.  Strings are interned through a
- * uthash table so equal strings share one pointer.  The three growable arrays
- * (mappings, locations, samples) are plain realloc'd vectors.
+ * uthash table so equal strings share one pointer.  The four growable arrays
+ * (mappings, locations, samples, comments) are vec.h vectors.
  */
 #include "profile.h"
 
@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
+
+#include "vec.h"
 
 #define ARENA_CHUNK (1u << 20)
 
@@ -143,20 +145,6 @@ const char *profile_intern(profile_t *p, const char *s)
 	return s ? profile_intern_len(p, s, strlen(s)) : NULL;
 }
 
-/* Makes room for one more element in *vec; returns 0 or -ENOMEM. */
-static int grow(void **vec, size_t *cap, size_t count, size_t elem)
-{
-	if (count < *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 16;
-	void *n = realloc(*vec, ncap * elem);
-	if (!n)
-		return -ENOMEM;
-	*vec = n;
-	*cap = ncap;
-	return 0;
-}
-
 /* Interns s into *out; returns false when out of memory. */
 static bool intern_into(profile_t *p, const char *s, const char **out)
 {
@@ -169,7 +157,8 @@ int profile_add_mapping(profile_t *p, const profile_mapping_t *m, uint32_t *inde
 	profile_mapping_t copy = *m;
 	if (p->nmappings == PROFILE_NONE - 1 ||
 	    !intern_into(p, m->path, &copy.path) || !intern_into(p, m->build_id, &copy.build_id) ||
-	    grow((void **)&p->mappings, &p->store->mappings_cap, p->nmappings, sizeof(copy)))
+	    vec_reserve((void **)&p->mappings, &p->store->mappings_cap, p->nmappings + 1,
+			sizeof(copy)))
 		return -ENOMEM;
 	p->mappings[p->nmappings] = copy;
 	*index_out = p->nmappings++;
@@ -193,8 +182,8 @@ int profile_add_location(profile_t *p, uint64_t address, uint32_t mapping,
 				return -ENOMEM;
 		}
 	}
-	if (grow((void **)&p->locations, &p->store->locations_cap, p->nlocations,
-		 sizeof(*p->locations)))
+	if (vec_reserve((void **)&p->locations, &p->store->locations_cap, p->nlocations + 1,
+			sizeof(*p->locations)))
 		return -ENOMEM;
 	p->locations[p->nlocations] = (profile_location_t){
 		.address = address, .mapping = mapping, .nlines = nlines, .lines = copy,
@@ -213,7 +202,8 @@ int profile_add_sample(profile_t *p, const uint32_t *locs, uint32_t nlocs,
 			return -ENOMEM;
 		memcpy(copy, locs, nlocs * sizeof(*copy));
 	}
-	if (grow((void **)&p->samples, &p->store->samples_cap, p->nsamples, sizeof(*p->samples)))
+	if (vec_reserve((void **)&p->samples, &p->store->samples_cap, p->nsamples + 1,
+			sizeof(*p->samples)))
 		return -ENOMEM;
 	profile_sample_t *s = &p->samples[p->nsamples++];
 	s->nlocs = nlocs;
@@ -227,8 +217,8 @@ int profile_add_sample(profile_t *p, const uint32_t *locs, uint32_t nlocs,
 int profile_add_comment(profile_t *p, const char *comment)
 {
 	const char *c = profile_intern(p, comment);
-	if (!c || grow((void **)&p->comments, &p->store->comments_cap, p->ncomments,
-		       sizeof(*p->comments)))
+	if (!c || vec_reserve((void **)&p->comments, &p->store->comments_cap, p->ncomments + 1,
+			      sizeof(*p->comments)))
 		return -ENOMEM;
 	p->comments[p->ncomments++] = c;
 	return 0;

@@ -5,16 +5,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "idxtab.h"
 #include "stats.h"
+#include "vec.h"
 
 #define NO_ID UINT32_MAX
 
 /* An insert-only set of frames compared by pointer identity; ids are dense. */
 typedef struct frametab {
 	stats_frame_t *frames;
-	uint32_t n, cap;
-	uint32_t *slots; /* id + 1, 0 when free */
-	size_t mask;     /* number of slots - 1 */
+	uint32_t n;
+	size_t cap;
+	idxtab_t table; /* frames by hash_ptr: pointer identity */
 } frametab_t;
 
 /* A group being accumulated.  For tracebacks, off/len locate its frame ids. */

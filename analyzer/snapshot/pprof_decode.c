@@ -15,23 +15,25 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
-
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(elt) ((elt)->oom = true)
-#include <uthash.h>
 
 #include "pbwire.h"
 #include "pprof.h"
 #include "pprof_format.h"
+#include "idxtab.h"
+#include "vec.h"
 
 /* Maps the ids of one kind of message to their indices in file order. */
 struct idmap {
 	uint64_t *ids; /* the id of each index */
 	size_t n;
-	bool dense;      /* ids[i] == i + 1 throughout: no table needed */
-	uint32_t *slots; /* index + 1, or 0 when empty */
-	size_t mask;
+	bool dense; /* ids[i] == i + 1 throughout: no table needed */
+	idxtab_t table;
+};
+
+/* An id looked up in an idmap. */
+struct idkey {
+	const struct idmap *m;
+	uint64_t id;
 };
 
 /* Where in the file a message is, for error messages: "sample 5", or none. */
@@ -119,24 +121,6 @@ static int want(struct decoder *d, const struct where *w, const pbfield_t *f,
 		    f->number, f->at, (int)f->type, (int)want);
 }
 
-/* Makes room for need elements in *vec; returns 0 or -ENOMEM. */
-static int vec_reserve(void **vec, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap : 16;
-	while (ncap < need)
-		ncap *= 2;
-	if (ncap > SIZE_MAX / elem)
-		return -ENOMEM;
-	void *n = realloc(*vec, ncap * elem);
-	if (!n)
-		return -ENOMEM;
-	*vec = n;
-	*cap = ncap;
-	return 0;
-}
-
 /* Appends the values of a repeated varint field, packed or not, to v. */
 static int read_repeated(struct decoder *d, const struct where *w, const pbfield_t *f,
 			 struct u64vec *v)
@@ -211,6 +195,12 @@ static uint64_t id_hash(uint64_t id)
 	return id ^ (id >> 29);
 }
 
+static bool idkey_eq(const void *ctx, uint32_t i)
+{
+	const struct idkey *k = ctx;
+	return k->m->ids[i] == k->id;
+}
+
 /* Builds the lookup structure for m->ids; duplicate and zero ids are errors. */
 static int idmap_build(struct decoder *d, struct idmap *m, const char *what)
 {
@@ -219,22 +209,16 @@ static int idmap_build(struct decoder *d, struct idmap *m, const char *what)
 		m->dense = m->ids[i] == i + 1;
 	if (m->dense)
 		return 0;
-	size_t size = 16;
-	while (size < m->n * 2)
-		size *= 2;
-	m->slots = calloc(size, sizeof(*m->slots));
-	if (!m->slots)
+	if (idxtab_reserve(&m->table, m->n, 0, NULL, NULL))
 		return -ENOMEM;
-	m->mask = size - 1;
 	for (size_t i = 0; i < m->n; i++) {
-		uint64_t id = m->ids[i];
-		if (id == 0)
+		struct idkey k = { m, m->ids[i] };
+		if (k.id == 0)
 			return fail(d, &(struct where){ what, i }, "id 0 is reserved");
-		size_t h = id_hash(id) & m->mask;
-		for (; m->slots[h]; h = (h + 1) & m->mask)
-			if (m->ids[m->slots[h] - 1] == id)
-				return fail(d, &(struct where){ what, i }, "duplicate id %" PRIu64, id);
-		m->slots[h] = (uint32_t)i + 1;
+		uint32_t *slot = idxtab_probe(&m->table, id_hash(k.id), idkey_eq, &k);
+		if (*slot)
+			return fail(d, &(struct where){ what, i }, "duplicate id %" PRIu64, k.id);
+		*slot = (uint32_t)i + 1;
 	}
 	return 0;
 }
@@ -244,10 +228,9 @@ static uint32_t idmap_find(const struct idmap *m, uint64_t id)
 {
 	if (m->dense)
 		return id - 1 < m->n ? (uint32_t)(id - 1) : PROFILE_NONE;
-	for (size_t h = id_hash(id) & m->mask; m->slots[h]; h = (h + 1) & m->mask)
-		if (m->ids[m->slots[h] - 1] == id)
-			return m->slots[h] - 1;
-	return PROFILE_NONE;
+	struct idkey k = { m, id };
+	uint32_t *slot = idxtab_probe(&m->table, id_hash(id), idkey_eq, &k);
+	return *slot ? *slot - 1 : PROFILE_NONE;
 }
 
 /* Checks the top-level framing and wire types, and counts each kind of field. */
@@ -349,6 +332,8 @@ static int decode_comment(struct decoder *d, size_t i, uint64_t idx)
 			const struct meta_key *k = &meta_keys[i];
 			if (strlen(k->key) != klen || memcmp(k->key, s, klen) != 0)
 				continue;
+			if (k->kind == META_FIELD)
+				break; /* carried in a field of its own: a plain comment */
 			if (k->kind == META_STR) {
 				const char *str = profile_intern_len(d->p, v, vlen);
 				if (!str)
@@ -724,7 +709,7 @@ int pprof_decode(const uint8_t *buf, size_t len, profile_t **out, pprof_error_t 
 	struct idmap *maps[] = { &d.functions, &d.mappings, &d.locations };
 	for (size_t i = 0; i < ARRAY_SIZE(maps); i++) {
 		free(maps[i]->ids);
-		free(maps[i]->slots);
+		idxtab_free(&maps[i]->table);
 	}
 	free(d.strs);
 	free(d.vmap);

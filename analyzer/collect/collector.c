@@ -19,6 +19,9 @@
 #include <unistd.h>
 #include <uthash.h>
 
+#include "idxtab.h"
+#include "vec.h"
+
 struct domain_live {
 	uint16_t domain;
 	addrtab_t live;
@@ -236,13 +239,43 @@ static struct stack_stats *stats_of(collector_t *c, uint32_t stack, uint16_t dom
 }
 
 /* Brings s's at-peak counters up to date before it changes (design.md's epochs). */
-static inline void stats_touch(collector_t *c, struct stack_stats *s)
+static inline void stats_touch(const collector_t *c, struct stack_stats *s)
 {
 	if (s->mod_epoch < c->epoch) {
 		s->peak_bytes = s->inuse_bytes;
 		s->peak_blocks = s->inuse_blocks;
 		s->mod_epoch = c->epoch;
 	}
+}
+
+void collector_count_alloc(collector_t *c, struct stack_stats *s, int64_t size)
+{
+	stats_touch(c, s);
+	s->inuse_bytes += size;
+	s->inuse_blocks++;
+	s->alloc_bytes += size;
+	s->alloc_blocks++;
+	c->current_bytes += size;
+	if (c->current_bytes > c->peak_bytes) {
+		c->peak_bytes = c->current_bytes;
+		c->epoch++;
+	}
+}
+
+void collector_count_release(collector_t *c, struct stack_stats *s, int64_t size)
+{
+	stats_touch(c, s);
+	s->inuse_bytes -= size;
+	s->inuse_blocks--;
+	c->current_bytes -= size;
+}
+
+void collector_peak_of(const collector_t *c, const struct stack_stats *s, int64_t *bytes,
+		       int64_t *blocks)
+{
+	bool at_peak = s->mod_epoch == c->epoch;
+	*bytes = at_peak ? s->peak_bytes : s->inuse_bytes;
+	*blocks = at_peak ? s->peak_blocks : s->inuse_blocks;
 }
 
 static void release(collector_t *c, uint32_t stack, uint16_t domain, uint64_t size)
@@ -252,10 +285,7 @@ static void release(collector_t *c, uint32_t stack, uint16_t domain, uint64_t si
 		c->corrupt++;
 		return;
 	}
-	stats_touch(c, s);
-	s->inuse_bytes -= (int64_t)size;
-	s->inuse_blocks--;
-	c->current_bytes -= (int64_t)size;
+	collector_count_release(c, s, (int64_t)size);
 }
 
 static void on_alloc(collector_t *c, const struct hs_rec *r)
@@ -292,16 +322,7 @@ static void on_alloc(collector_t *c, const struct hs_rec *r)
 		c->corrupt++;
 		return;
 	}
-	stats_touch(c, s);
-	s->inuse_bytes += (int64_t)r->size;
-	s->inuse_blocks++;
-	s->alloc_bytes += (int64_t)r->size;
-	s->alloc_blocks++;
-	c->current_bytes += (int64_t)r->size;
-	if (c->current_bytes > c->peak_bytes) {
-		c->peak_bytes = c->current_bytes;
-		c->epoch++;
-	}
+	collector_count_alloc(c, s, (int64_t)r->size);
 }
 
 static void on_free(collector_t *c, const struct hs_rec *r)
@@ -390,53 +411,64 @@ static uint64_t shm_memory(const collector_t *c)
 	       frames * sizeof(uint64_t);
 }
 
-struct loc_slot {
+/* A location of the profile being built, by (module, frame address). */
+struct loc_key {
 	uint64_t ip;
 	uint32_t module;
-	uint32_t loc; /* PROFILE_NONE: empty */
+	uint32_t loc;
 };
 
 /* A per-profile map from (module, frame address) to location index. */
 struct loc_map {
-	struct loc_slot *slots;
-	uint64_t mask, count;
+	struct loc_key *keys; /* in the order first seen */
+	size_t n, cap;
+	idxtab_t table;       /* indexes keys */
 };
 
-static struct loc_slot *loc_find(struct loc_map *m, uint64_t ip, uint32_t module)
+static uint64_t loc_hash(uint64_t ip, uint32_t module)
 {
-	uint64_t i = ((ip ^ ((uint64_t)module << 40)) * 0x9e3779b97f4a7c15ull >> 17) & m->mask;
-	while (m->slots[i].loc != PROFILE_NONE &&
-	       (m->slots[i].ip != ip || m->slots[i].module != module))
-		i = (i + 1) & m->mask;
-	return &m->slots[i];
+	return (ip ^ ((uint64_t)module << 40)) * 0x9e3779b97f4a7c15ull >> 17;
 }
 
-static int loc_map_init(struct loc_map *m, uint64_t cap)
+static uint64_t loc_key_hash(const void *ctx, uint32_t i)
 {
-	m->slots = malloc(cap * sizeof(*m->slots));
-	if (!m->slots)
+	const struct loc_key *k = &((const struct loc_map *)ctx)->keys[i];
+	return loc_hash(k->ip, k->module);
+}
+
+/* A (module, frame address) looked up in a loc_map. */
+struct loc_probe {
+	const struct loc_map *m;
+	uint64_t ip;
+	uint32_t module;
+};
+
+static bool loc_probe_eq(const void *ctx, uint32_t i)
+{
+	const struct loc_probe *p = ctx;
+	return p->m->keys[i].ip == p->ip && p->m->keys[i].module == p->module;
+}
+
+/* Stores in *loc the location of frame ip in module, symbolizing it into p on first
+ * sight.  Returns 0 or a negative errno. */
+static int loc_of(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t *mapping_cache,
+		  uint64_t ip, uint32_t module, uint32_t *loc)
+{
+	if (idxtab_reserve(&lm->table, lm->n + 1, lm->n, loc_key_hash, lm))
 		return -ENOMEM;
-	for (uint64_t i = 0; i < cap; i++)
-		m->slots[i].loc = PROFILE_NONE;
-	m->mask = cap - 1;
-	m->count = 0;
-	return 0;
-}
-
-/* Doubles the map when it is half full.  Returns 0 or -ENOMEM. */
-static int loc_map_grow(struct loc_map *m)
-{
-	if (m->count * 2 < m->mask + 1)
+	struct loc_probe probe = { lm, ip, module };
+	uint32_t *slot = idxtab_probe(&lm->table, loc_hash(ip, module), loc_probe_eq, &probe);
+	if (*slot) {
+		*loc = lm->keys[*slot - 1].loc;
 		return 0;
-	struct loc_map bigger;
-	if (loc_map_init(&bigger, (m->mask + 1) * 2) < 0)
+	}
+	if (vec_reserve((void **)&lm->keys, &lm->cap, lm->n + 1, sizeof(*lm->keys)))
 		return -ENOMEM;
-	for (uint64_t i = 0; i <= m->mask; i++)
-		if (m->slots[i].loc != PROFILE_NONE)
-			*loc_find(&bigger, m->slots[i].ip, m->slots[i].module) = m->slots[i];
-	bigger.count = m->count;
-	free(m->slots);
-	*m = bigger;
+	int r = symbolizer_add_location(c->sym, p, module, ip, mapping_cache, loc);
+	if (r < 0)
+		return r;
+	lm->keys[lm->n] = (struct loc_key){ .ip = ip, .module = module, .loc = *loc };
+	*slot = (uint32_t)++lm->n;
 	return 0;
 }
 
@@ -446,29 +478,20 @@ static int add_sample(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t
 	const struct stack_copy *k = &c->stacks[id];
 	uint32_t locs[HS_FRAMES_MAX];
 	for (uint16_t i = 0; i < k->nframes; i++) {
-		uint64_t ip = c->frames[k->first + i];
-		uint32_t module = c->frame_modules[k->first + i];
-		if (loc_map_grow(lm) < 0)
-			return -ENOMEM;
-		struct loc_slot *slot = loc_find(lm, ip, module);
-		if (slot->loc == PROFILE_NONE) {
-			int r = symbolizer_add_location(c->sym, p, module, ip, mapping_cache, &slot->loc);
-			if (r < 0)
-				return r;
-			slot->ip = ip;
-			slot->module = module;
-			lm->count++;
-		}
-		locs[i] = slot->loc;
+		int r = loc_of(c, p, lm, mapping_cache, c->frames[k->first + i],
+			       c->frame_modules[k->first + i], &locs[i]);
+		if (r < 0)
+			return r;
 	}
-	bool at_peak = s->mod_epoch == c->epoch;
+	int64_t peak_bytes, peak_blocks;
+	collector_peak_of(c, s, &peak_bytes, &peak_blocks);
 	int64_t value[PV_COUNT] = {
 		[PV_ALLOC_OBJECTS] = s->alloc_blocks,
 		[PV_ALLOC_SPACE] = s->alloc_bytes,
 		[PV_INUSE_OBJECTS] = s->inuse_blocks,
 		[PV_INUSE_SPACE] = s->inuse_bytes,
-		[PV_PEAK_OBJECTS] = at_peak ? s->peak_blocks : s->inuse_blocks,
-		[PV_PEAK_SPACE] = at_peak ? s->peak_bytes : s->inuse_bytes,
+		[PV_PEAK_OBJECTS] = peak_blocks,
+		[PV_PEAK_SPACE] = peak_bytes,
 	};
 	return profile_add_sample(p, locs, k->nframes, value, domain, k->flags & HS_STACK_TRUNCATED);
 }
@@ -501,7 +524,7 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	uint32_t nmod = symbolizer_modules(c->sym);
 	uint32_t *mapping_cache = malloc((nmod + 1) * sizeof(*mapping_cache));
 	struct loc_map lm = { 0 };
-	int r = mapping_cache ? loc_map_init(&lm, 4096) : -ENOMEM;
+	int r = mapping_cache ? 0 : -ENOMEM;
 	for (uint32_t i = 0; mapping_cache && i <= nmod; i++)
 		mapping_cache[i] = PROFILE_NONE;
 	for (uint64_t id = 0; r == 0 && id < c->nstats; id++)
@@ -511,7 +534,8 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 		if (d->s.alloc_blocks > 0)
 			r = add_sample(c, p, &lm, mapping_cache, d->key.stack, (uint16_t)d->key.domain,
 				       &d->s);
-	free(lm.slots);
+	free(lm.keys);
+	idxtab_free(&lm.table);
 	free(mapping_cache);
 	if (r < 0) {
 		profile_free(p);

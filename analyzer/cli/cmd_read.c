@@ -201,6 +201,66 @@ static int parse_color(struct read_args *a, const char *arg)
 	return 0;
 }
 
+/* Applies option c (with optarg) of top/diff/info to *a.  Returns 0, PARSE_HELP, or a
+ * negative errno after reporting the problem. */
+static int parse_option(struct read_args *a, int c, char **argv, size_t nfiles_want, bool info)
+{
+	int64_t n;
+	switch (c) {
+	case 'h':
+		(info ? help_info : nfiles_want == 2 ? help_diff : help_top)(stdout);
+		return PARSE_HELP;
+	case 'n':
+		if (optarg[0] < '0' || optarg[0] > '9' || !parse_int64(optarg, &n))
+			return usage_error(a, "bad --limit '%s' (a number, 0 for all)", optarg);
+		a->limit = (size_t)n;
+		a->opt.sort_limit = a->limit;
+		return 0;
+	case 'k':
+		if (stats_key_parse(optarg, &a->opt.key))
+			return usage_error(a, "bad --key '%s' (lineno, filename, function or traceback)",
+					   optarg);
+		return 0;
+	case 'm':
+		if (stats_metric_parse(optarg, &a->opt.metric))
+			return usage_error(a, "bad --metric '%s' (inuse, peak or alloc)", optarg);
+		return 0;
+	case 'i':
+	case 'x':
+		return add_filter(a, c == 'i', optarg);
+	case OPT_CUMULATIVE:
+		a->opt.cumulative = true;
+		return 0;
+	case OPT_ALL_FRAMES:
+		a->all_frames = true;
+		return 0;
+	case OPT_SKIP:
+		a->skip[a->opt.nskip++] = optarg;
+		return 0;
+	case OPT_KEEP_RUNTIME:
+		a->opt.keep_runtime = true;
+		return 0;
+	case OPT_DOMAIN:
+		if (!parse_int64(optarg, &a->opt.domain))
+			return usage_error(a, "bad --domain '%s' (a number)", optarg);
+		a->opt.has_domain = true;
+		return 0;
+	case OPT_JSON:
+		a->json = true;
+		return 0;
+	case OPT_COLOR:
+		return parse_color(a, optarg);
+	case ':':
+		return usage_error(a, "option '%s' needs an argument", argv[optind - 1]);
+	default:
+		if (optopt) {
+			char opt[3] = { '-', (char)optopt, 0 };
+			return usage_error(a, "unknown option '%s'", opt);
+		}
+		return usage_error(a, "unknown option '%s'", argv[optind - 1]);
+	}
+}
+
 /* Parses the options of top/diff (nfiles_want 1 or 2) or info (info true) into *a,
  * which the caller has zeroed.  Returns PARSE_RUN, PARSE_HELP, or a negative errno
  * after reporting the problem. */
@@ -221,64 +281,8 @@ static int parse_argv(int argc, char **argv, struct read_args *a, size_t nfiles_
 	const char *shorts = info ? ":h" : ":hn:k:m:i:x:";
 	const struct option *longs = info ? info_long_options : stats_long_options;
 	int c, r = 0;
-	int64_t n;
-	while (!r && (c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			(info ? help_info : nfiles_want == 2 ? help_diff : help_top)(stdout);
-			return PARSE_HELP;
-		case 'n':
-			if (optarg[0] < '0' || optarg[0] > '9' || !parse_int64(optarg, &n))
-				return usage_error(a, "bad --limit '%s' (a number, 0 for all)", optarg);
-			a->limit = (size_t)n;
-			a->opt.sort_limit = a->limit;
-			break;
-		case 'k':
-			if (stats_key_parse(optarg, &a->opt.key))
-				return usage_error(a, "bad --key '%s' (lineno, filename, function or traceback)",
-						   optarg);
-			break;
-		case 'm':
-			if (stats_metric_parse(optarg, &a->opt.metric))
-				return usage_error(a, "bad --metric '%s' (inuse, peak or alloc)", optarg);
-			break;
-		case 'i':
-		case 'x':
-			r = add_filter(a, c == 'i', optarg);
-			break;
-		case OPT_CUMULATIVE:
-			a->opt.cumulative = true;
-			break;
-		case OPT_ALL_FRAMES:
-			a->all_frames = true;
-			break;
-		case OPT_SKIP:
-			a->skip[a->opt.nskip++] = optarg;
-			break;
-		case OPT_KEEP_RUNTIME:
-			a->opt.keep_runtime = true;
-			break;
-		case OPT_DOMAIN:
-			if (!parse_int64(optarg, &a->opt.domain))
-				return usage_error(a, "bad --domain '%s' (a number)", optarg);
-			a->opt.has_domain = true;
-			break;
-		case OPT_JSON:
-			a->json = true;
-			break;
-		case OPT_COLOR:
-			r = parse_color(a, optarg);
-			break;
-		case ':':
-			return usage_error(a, "option '%s' needs an argument", argv[optind - 1]);
-		default:
-			if (optopt) {
-				char opt[3] = { '-', (char)optopt, 0 };
-				return usage_error(a, "unknown option '%s'", opt);
-			}
-			return usage_error(a, "unknown option '%s'", argv[optind - 1]);
-		}
-	}
+	while (!r && (c = getopt_long(argc, argv, shorts, longs, NULL)) != -1)
+		r = parse_option(a, c, argv, nfiles_want, info);
 	if (r)
 		return r;
 	for (size_t i = 0; i < a->opt.nfilters; i++)

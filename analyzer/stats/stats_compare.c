@@ -3,7 +3,6 @@
  * rules for keys found in only one of them. */
 #include "stats.h"
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,40 +36,53 @@ struct matcher {
 	uint32_t *map; /* traceback: new frame id -> old frame id, or NO_ID */
 };
 
+static uint64_t hash_at(const void *hashes, uint32_t i)
+{
+	return ((const uint64_t *)hashes)[i];
+}
+
+/* Indexes n items whose hashes are given, each under its own slot (the items are
+ * distinct: no test for equality).  Room for n + 1 keeps the table sized as before
+ * it was an idxtab.  Returns 0 or -ENOMEM. */
+static int index_hashes(idxtab_t *t, const uint64_t *hashes, size_t n)
+{
+	return idxtab_reserve(t, n + 1, n, hash_at, hashes);
+}
+
+/* A frame of the new profile looked up among the old one's. */
+struct frame_probe {
+	const frametab_t *old;
+	const uint64_t *hashes;
+	const stats_frame_t *f;
+	uint64_t hash;
+};
+
+static bool frame_probe_eq(const void *ctx, uint32_t oid)
+{
+	const struct frame_probe *p = ctx;
+	return p->hashes[oid] == p->hash && !stats_frame_cmp(&p->old->frames[oid], p->f);
+}
+
 /* Fills m->map from the frame tables of old and new.  Returns 0 or -ENOMEM. */
 static int matcher_map_frames(struct matcher *m, const stats_t *old, const stats_t *new)
 {
 	const frametab_t *ot = &old->store->full, *nt = &new->store->full;
-	size_t nslots = 16;
-	while (nslots < (size_t)ot->n * 2 + 2)
-		nslots *= 2;
-	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	idxtab_t t = { 0 };
 	uint64_t *hashes = malloc(((size_t)ot->n + 1) * sizeof(*hashes));
 	m->map = malloc(((size_t)nt->n + 1) * sizeof(*m->map));
-	if (!slots || !hashes || !m->map) {
-		free(slots);
+	if (hashes)
+		for (uint32_t id = 0; id < ot->n; id++)
+			hashes[id] = frame_hash_str(&ot->frames[id]);
+	if (!hashes || !m->map || index_hashes(&t, hashes, ot->n)) {
 		free(hashes);
 		return -ENOMEM;
 	}
-	for (uint32_t id = 0; id < ot->n; id++) {
-		hashes[id] = frame_hash_str(&ot->frames[id]);
-		size_t j = hashes[id] & (nslots - 1);
-		while (slots[j])
-			j = (j + 1) & (nslots - 1);
-		slots[j] = id + 1;
-	}
 	for (uint32_t id = 0; id < nt->n; id++) {
-		uint64_t h = frame_hash_str(&nt->frames[id]);
-		m->map[id] = NO_ID;
-		for (size_t j = h & (nslots - 1); slots[j]; j = (j + 1) & (nslots - 1)) {
-			uint32_t oid = slots[j] - 1;
-			if (hashes[oid] == h && !stats_frame_cmp(&ot->frames[oid], &nt->frames[id])) {
-				m->map[id] = oid;
-				break;
-			}
-		}
+		struct frame_probe p = { ot, hashes, &nt->frames[id], frame_hash_str(&nt->frames[id]) };
+		uint32_t *slot = idxtab_probe(&t, p.hash, frame_probe_eq, &p);
+		m->map[id] = *slot ? *slot - 1 : NO_ID;
 	}
-	free(slots);
+	idxtab_free(&t);
 	free(hashes);
 	return 0;
 }
@@ -112,31 +124,40 @@ static bool matcher_eq(const struct matcher *m, const stats_entry_t *old_e,
 	return true;
 }
 
+/* An entry of the new profile looked up among the old one's unmatched entries. */
+struct entry_probe {
+	const struct matcher *m;
+	const stats_t *old;
+	const uint64_t *hashes;
+	const bool *matched;
+	const stats_entry_t *e;
+	uint64_t hash;
+};
+
+static bool entry_probe_eq(const void *ctx, uint32_t oi)
+{
+	const struct entry_probe *p = ctx;
+	return p->hashes[oi] == p->hash && !p->matched[oi] &&
+	       matcher_eq(p->m, &p->old->entries[oi], p->e);
+}
+
 /* Matches the entries of old and new into s->entries. */
 static int compare_match(stats_t *s, const stats_t *old, const stats_t *new, size_t limit)
 {
 	struct matcher m = { .key = s->key };
-	size_t nslots = 16;
-	while (nslots < old->nentries * 2 + 2)
-		nslots *= 2;
-	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	idxtab_t t = { 0 };
 	uint64_t *hashes = malloc((old->nentries + 1) * sizeof(*hashes));
 	bool *matched = calloc(old->nentries + 1, sizeof(*matched));
 	s->entries = malloc((old->nentries + new->nentries + 1) * sizeof(*s->entries));
-	if (!slots || !hashes || !matched || !s->entries ||
-	    (m.key == STATS_KEY_TRACEBACK && matcher_map_frames(&m, old, new))) {
-		free(slots);
+	bool ok = hashes && matched && s->entries &&
+		  !(m.key == STATS_KEY_TRACEBACK && matcher_map_frames(&m, old, new));
+	for (size_t i = 0; ok && i < old->nentries; i++)
+		matcher_hash(&m, &old->entries[i], false, &hashes[i]);
+	if (!ok || index_hashes(&t, hashes, old->nentries)) {
 		free(hashes);
 		free(matched);
 		free(m.map);
 		return -ENOMEM;
-	}
-	for (size_t i = 0; i < old->nentries; i++) {
-		matcher_hash(&m, &old->entries[i], false, &hashes[i]);
-		size_t j = hashes[i] & (nslots - 1);
-		while (slots[j])
-			j = (j + 1) & (nslots - 1);
-		slots[j] = i + 1;
 	}
 	size_t n = 0;
 	for (size_t i = 0; i < new->nentries; i++) {
@@ -148,14 +169,13 @@ static int compare_match(stats_t *s, const stats_t *old, const stats_t *new, siz
 		uint64_t h;
 		if (!matcher_hash(&m, ne, true, &h))
 			continue;
-		for (size_t j = h & (nslots - 1); slots[j]; j = (j + 1) & (nslots - 1)) {
-			size_t oi = slots[j] - 1;
-			if (hashes[oi] == h && !matched[oi] && matcher_eq(&m, &old->entries[oi], ne)) {
-				matched[oi] = true;
-				e->size_diff -= old->entries[oi].size;
-				e->count_diff -= old->entries[oi].count;
-				break;
-			}
+		struct entry_probe p = { &m, old, hashes, matched, ne, h };
+		uint32_t *slot = idxtab_probe(&t, h, entry_probe_eq, &p);
+		if (*slot) {
+			size_t oi = *slot - 1;
+			matched[oi] = true;
+			e->size_diff -= old->entries[oi].size;
+			e->count_diff -= old->entries[oi].count;
 		}
 	}
 	for (size_t i = 0; i < old->nentries; i++) {
@@ -168,7 +188,7 @@ static int compare_match(stats_t *s, const stats_t *old, const stats_t *new, siz
 		e->size = e->count = 0;
 	}
 	s->nentries = n;
-	free(slots);
+	idxtab_free(&t);
 	free(hashes);
 	free(matched);
 	free(m.map);

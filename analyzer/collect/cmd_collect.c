@@ -89,6 +89,7 @@ static int parse_argv(int argc, char **argv, struct collect_args *a)
 		{ 0 },
 	};
 	*a = (struct collect_args){ .shm_fd = -1, .run_fd = -1 };
+	optind = 0; /* full reset: the parser may run more than once per process */
 	long v;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

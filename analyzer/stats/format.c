@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "profile_meta.h"
+
 #define ANSI_RED "\033[31m"
 #define ANSI_GREEN "\033[32m"
 #define ANSI_BOLD "\033[1m"
@@ -333,50 +335,71 @@ static void format_time(char *buf, size_t n, int64_t nanos)
 	snprintf(buf + len, n - len, ".%03d UTC", (int)(nanos % 1000000000 / 1000000));
 }
 
-static void info_num(FILE *out, const char *label, int64_t v)
+/* The header fact shown in info row `row`, or NULL past the last. */
+static const struct meta_key *info_row(int row)
 {
-	if (v >= 0)
-		fprintf(out, "%-17s %" PRId64 "\n", label, v);
+	for (size_t i = 0; i < META_NKEYS; i++)
+		if (meta_keys[i].row == row)
+			return &meta_keys[i];
+	return NULL;
 }
 
-static void info_bytes(FILE *out, const char *label, int64_t v)
+/* Prints fact k of m as one "label value" line, or nothing when m does not have it. */
+static void info_fact_text(FILE *out, const profile_meta_t *m, const struct meta_key *k)
 {
-	char b[FORMAT_SIZE_MAX];
-	if (v >= 0)
-		fprintf(out, "%-17s %s (%" PRId64 " B)\n", label, format_size(b, v, false), v);
+	char b[FORMAT_SIZE_MAX], tb[64];
+	if (k->show == SHOW_STR) {
+		if (meta_get_str(m, k))
+			fprintf(out, "%-17s %s\n", k->label, meta_get_str(m, k));
+		return;
+	}
+	int64_t v = meta_get_num(m, k);
+	if (v < 0)
+		return;
+	switch (k->show) {
+	case SHOW_BYTES:
+		fprintf(out, "%-17s %s (%" PRId64 " B)\n", k->label, format_size(b, v, false), v);
+		break;
+	case SHOW_TIME:
+		format_time(tb, sizeof(tb), v);
+		fprintf(out, "%-17s %s\n", k->label, tb);
+		break;
+	case SHOW_SECONDS:
+		fprintf(out, "%-17s %.3f s\n", k->label, v / 1e9);
+		break;
+	case SHOW_PERIOD:
+		if (v == 0) {
+			fprintf(out, "%-17s 0 (every allocation is traced)\n", k->label);
+			break;
+		}
+		/* fall through */
+	default:
+		fprintf(out, "%-17s %" PRId64 "\n", k->label, v);
+	}
+}
+
+/* Prints fact k of m as one ',"name":value' member, or nothing when m does not
+ * have it. */
+static void info_fact_json(FILE *out, const profile_meta_t *m, const struct meta_key *k)
+{
+	const char *name = k->key + strlen("heapsnap.");
+	if (k->show == SHOW_STR) {
+		if (meta_get_str(m, k)) {
+			fprintf(out, ",\"%s\":", name);
+			format_json_string(out, meta_get_str(m, k));
+		}
+	} else if (meta_get_num(m, k) >= 0) {
+		fprintf(out, ",\"%s\":%" PRId64, name, meta_get_num(m, k));
+	}
 }
 
 void print_info_text(FILE *out, const profile_t *p, const format_opts_t *o)
 {
-	const profile_meta_t *m = &p->meta;
-	char b[FORMAT_SIZE_MAX], tb[64];
+	char b[FORMAT_SIZE_MAX];
 	fprintf(out, "%-17s %s\n", "file:", o->file);
-	info_num(out, "pid:", m->pid);
-	if (m->command)
-		fprintf(out, "%-17s %s\n", "command:", m->command);
-	if (m->trigger)
-		fprintf(out, "%-17s %s\n", "trigger:", m->trigger);
-	if (m->time_nanos >= 0) {
-		format_time(tb, sizeof(tb), m->time_nanos);
-		fprintf(out, "%-17s %s\n", "time:", tb);
-	}
-	if (m->duration_nanos >= 0)
-		fprintf(out, "%-17s %.3f s\n", "duration:", m->duration_nanos / 1e9);
-	info_num(out, "frame limit:", m->frame_limit);
-	if (m->sampling_period == 0)
-		fprintf(out, "%-17s 0 (every allocation is traced)\n", "sampling period:");
-	else
-		info_num(out, "sampling period:", m->sampling_period);
-	info_bytes(out, "traced current:", m->current_bytes);
-	info_bytes(out, "traced peak:", m->peak_bytes);
-	info_bytes(out, "tracer overhead:", m->overhead_bytes);
-	info_num(out, "lost events:", m->lost_events);
-	info_num(out, "untracked events:", m->untracked_events);
-	info_num(out, "corrupt records:", m->corrupt_records);
-	info_num(out, "dropped stacks:", m->dropped_stacks);
-	info_num(out, "unmatched frees:", m->unmatched_frees);
-	info_num(out, "missed frees:", m->missed_frees);
-	info_num(out, "merged requests:", m->merged_requests);
+	const struct meta_key *k;
+	for (int row = 0; (k = info_row(row)); row++)
+		info_fact_text(out, &p->meta, k);
 
 	fprintf(out, "%-17s", "sample types:");
 	for (int v = 0; v < PV_COUNT; v++)
@@ -406,54 +429,37 @@ void print_info_text(FILE *out, const profile_t *p, const format_opts_t *o)
 			o->color ? ANSI_RESET : "");
 }
 
-static void json_num(FILE *out, const char *key, int64_t v)
+/* Prints ,"name":[s0,s1,...] with each string JSON-quoted. */
+static void json_strings(FILE *out, const char *name, const char *const *s, size_t n)
 {
-	if (v >= 0)
-		fprintf(out, ",\"%s\":%" PRId64, key, v);
+	fprintf(out, ",\"%s\":[", name);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputc(',', out);
+		format_json_string(out, s[i]);
+	}
+	fputc(']', out);
 }
 
 void print_info_json(FILE *out, const profile_t *p, const format_opts_t *o)
 {
-	const profile_meta_t *m = &p->meta;
 	fputs("{\"file\":", out);
 	format_json_string(out, o->file);
-	json_num(out, "pid", m->pid);
-	if (m->command) {
-		fputs(",\"command\":", out);
-		format_json_string(out, m->command);
-	}
-	if (m->trigger) {
-		fputs(",\"trigger\":", out);
-		format_json_string(out, m->trigger);
-	}
-	json_num(out, "time_nanos", m->time_nanos);
-	json_num(out, "duration_nanos", m->duration_nanos);
-	json_num(out, "frame_limit", m->frame_limit);
-	json_num(out, "sampling_period", m->sampling_period);
-	json_num(out, "current_bytes", m->current_bytes);
-	json_num(out, "peak_bytes", m->peak_bytes);
-	json_num(out, "overhead_bytes", m->overhead_bytes);
-	json_num(out, "lost_events", m->lost_events);
-	json_num(out, "untracked_events", m->untracked_events);
-	json_num(out, "corrupt_records", m->corrupt_records);
-	json_num(out, "dropped_stacks", m->dropped_stacks);
-	json_num(out, "unmatched_frees", m->unmatched_frees);
-	json_num(out, "missed_frees", m->missed_frees);
-	json_num(out, "merged_requests", m->merged_requests);
-	fputs(",\"sample_types\":[", out);
-	bool first = true;
-	for (int v = 0; v < PV_COUNT; v++) {
-		if (p->has_value[v]) {
-			fprintf(out, "%s\"%s\"", first ? "" : ",", profile_value_type(v));
-			first = false;
-		}
-	}
-	fprintf(out, "],\"samples\":%zu,\"locations\":%" PRIu32 ",\"mappings\":%" PRIu32
+	const struct meta_key *k;
+	for (int row = 0; (k = info_row(row)); row++)
+		info_fact_json(out, &p->meta, k);
+	const char *types[PV_COUNT];
+	size_t ntypes = 0;
+	for (int v = 0; v < PV_COUNT; v++)
+		if (p->has_value[v])
+			types[ntypes++] = profile_value_type(v);
+	json_strings(out, "sample_types", types, ntypes);
+	fprintf(out, ",\"samples\":%zu,\"locations\":%" PRIu32 ",\"mappings\":%" PRIu32
 		     ",\"totals\":{",
 		p->nsamples, p->nlocations, p->nmappings);
 	int64_t totals[PV_COUNT];
 	stats_totals(p, totals);
-	first = true;
+	bool first = true;
 	for (enum stats_metric mt = STATS_METRIC_INUSE; mt <= STATS_METRIC_ALLOC; mt++) {
 		enum profile_value vs = stats_metric_space(mt), vo = stats_metric_objects(mt);
 		if (!p->has_value[vs] && !p->has_value[vo])
@@ -462,19 +468,13 @@ void print_info_json(FILE *out, const profile_t *p, const format_opts_t *o)
 			first ? "" : ",", stats_metric_name(mt), totals[vs], totals[vo]);
 		first = false;
 	}
-	fputs("},\"comments\":[", out);
-	for (uint32_t i = 0; i < p->ncomments; i++) {
-		if (i)
-			fputc(',', out);
-		format_json_string(out, p->comments[i]);
-	}
-	fputs("],\"warnings\":[", out);
+	fputc('}', out);
+	json_strings(out, "comments", p->comments, p->ncomments);
 	char w[MAX_WARNINGS][160];
+	const char *warnings[MAX_WARNINGS];
 	size_t nw = info_warnings(p, w);
-	for (size_t i = 0; i < nw; i++) {
-		if (i)
-			fputc(',', out);
-		format_json_string(out, w[i]);
-	}
-	fputs("]}\n", out);
+	for (size_t i = 0; i < nw; i++)
+		warnings[i] = w[i];
+	json_strings(out, "warnings", warnings, nw);
+	fputs("}\n", out);
 }

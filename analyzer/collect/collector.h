@@ -85,5 +85,16 @@ uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_e
 int collector_profile(collector_t *c, const char *trigger, uint64_t merged,
 		      profile_t **out);
 
+/* The per-stack counters and the traced peak (design.md, "What every snapshot
+ * holds"): counting an allocation or a release of size bytes against stack counters s
+ * first saves s's counters as its at-peak ones if s last changed before the current
+ * peak, then updates s and the traced total; an allocation that makes a new traced
+ * peak starts a new epoch.  O(1) each.  collector_peak_of gives s's bytes and blocks
+ * at the traced peak. */
+void collector_count_alloc(collector_t *c, struct stack_stats *s, int64_t size);
+void collector_count_release(collector_t *c, struct stack_stats *s, int64_t size);
+void collector_peak_of(const collector_t *c, const struct stack_stats *s, int64_t *bytes,
+		       int64_t *blocks);
+
 /* The collector's own memory use, in bytes (tables, copies, caches). */
 uint64_t collector_memory(const collector_t *c);

@@ -3,7 +3,7 @@
  * A profile is what one snapshot file holds: header facts, the mappings (modules) the
  * frames live in, the symbolized locations, and one sample per unique (stack, domain)
  * with six values (see enum profile_value).  The collector builds one and encodes it
- * as gzip-compressed pprof (pprof.c); the readers decode a file back into one.
+ * as gzip-compressed pprof (pprof_encode.c); the readers decode a file back into one.
  *
  * All strings and arrays belong to the profile: strings are interned (equal strings
  * share one pointer, so grouping can compare pointers), and everything is released by
