@@ -21,6 +21,9 @@
 #include <uthash.h>
 #include <unistd.h>
 
+#include "elfsyms.h"
+#include "scopeidx.h"
+
 /* From libstdc++ (C linkage). */
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
@@ -38,7 +41,12 @@ struct module {
 	Dwfl *dwfl;
 	Dwfl_Module *dwmod;
 	char *build_id;
+	elfsyms_t *syms;      /* built on first use */
+	scopeidx_t *scopes;
 };
+
+/* Inlined functions kept per address; a profile keeps 64 lines a location. */
+#define MAX_INLINE 64
 
 struct sym_line {
 	char *function, *file;
@@ -100,6 +108,8 @@ void symbolizer_free(symbolizer_t *s)
 		free(c);
 	}
 	for (uint32_t i = 0; i < s->nmodules; i++) {
+		elfsyms_free(s->modules[i].syms);
+		scopeidx_free(s->modules[i].scopes);
 		if (s->modules[i].dwfl)
 			dwfl_end(s->modules[i].dwfl);
 		free(s->modules[i].path);
@@ -297,43 +307,33 @@ static char *source_path(const char *comp_dir, const char *file)
 	return out;
 }
 
-/* The compilation unit holding addr.  libdw finds it through .debug_aranges, which
- * clang does not emit; then every CU's ranges are searched instead. */
-static Dwarf_Die *cu_of(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Addr *bias)
+/* The name of the symbol holding addr in m's symbol table, or NULL. */
+static const char *symbol_name(struct module *m, Dwarf_Addr addr)
 {
-	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, bias);
-	if (cu)
-		return cu;
-	while ((cu = dwfl_module_nextcu(mod, cu, bias)))
-		if (dwarf_haspc(cu, addr - *bias) > 0)
-			return cu;
-	return NULL;
+	if (!m->syms && !(m->syms = elfsyms_new(m->dwmod)))
+		return dwfl_module_addrname(m->dwmod, addr);
+	return elfsyms_lookup(m->syms, addr);
 }
 
 /* Fills lines for the address: innermost inlined function first.  Returns the count
  * (0 when nothing is known), or -ENOMEM. */
 static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line **out)
 {
+	if (!m->scopes && !(m->scopes = scopeidx_new(m->dwmod)))
+		return -ENOMEM;
 	Dwarf_Addr cu_bias = 0;
-	Dwarf_Die *cudie = cu_of(m->dwmod, addr, &cu_bias);
+	Dwarf_Die *cudie = scopeidx_cu(m->scopes, addr, &cu_bias);
 	Dwarf_Line *dl = cudie ? dwarf_getsrc_die(cudie, addr - cu_bias) : NULL;
 	const char *file = dl ? dwarf_linesrc(dl, NULL, NULL) : NULL;
 	int line = 0;
 	if (dl)
 		dwarf_lineno(dl, &line);
-	/* dwarf_getscopes() continues from an inlined function's abstract definition
-	 * (it is made for variable lookup); the chain of callers is the concrete nesting
-	 * of the innermost scope's DIE, which dwarf_getscopes_die() gives. */
-	Dwarf_Die *scopes = NULL;
-	int nscopes = cudie ? dwarf_getscopes(cudie, addr - cu_bias, &scopes) : 0;
-	if (nscopes > 0) {
-		Dwarf_Die innermost = scopes[0];
-		free(scopes);
-		scopes = NULL;
-		nscopes = dwarf_getscopes_die(&innermost, &scopes);
-	}
+	/* The chain of callers is the concrete nesting of the innermost scope. */
+	Dwarf_Die scopes[MAX_INLINE];
+	int nscopes = cudie ? scopeidx_functions(m->scopes, cudie, addr - cu_bias, scopes,
+						 MAX_INLINE) : 0;
 	if (nscopes < 0)
-		nscopes = 0;
+		return nscopes;
 	Dwarf_Files *files = NULL;
 	size_t nfiles = 0;
 	const char *comp_dir = NULL;
@@ -344,10 +344,8 @@ static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line *
 	}
 
 	struct sym_line *lines = calloc((size_t)nscopes + 1, sizeof(*lines));
-	if (!lines) {
-		free(scopes);
+	if (!lines)
 		return -ENOMEM;
-	}
 	int n = 0;
 	for (int i = 0; i < nscopes; i++) {
 		int tag = dwarf_tag(&scopes[i]);
@@ -370,7 +368,6 @@ static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line *
 		if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &attr), &v) == 0)
 			line = (int)v;
 	}
-	free(scopes);
 	if (n == 0 && file) {
 		lines[0].file = source_path(comp_dir, file);
 		lines[0].line = line;
@@ -400,12 +397,10 @@ static struct sym_cache *symbolize(symbolizer_t *s, uint32_t m, uint64_t ip)
 			free(c);
 			return NULL;
 		}
-		if (n > 0 && !lines[n - 1].function) {
-			const char *name = dwfl_module_addrname(mod->dwmod, addr);
-			lines[n - 1].function = demangle(name);
-		}
+		if (n > 0 && !lines[n - 1].function)
+			lines[n - 1].function = demangle(symbol_name(mod, addr));
 		if (n == 0) {
-			const char *name = dwfl_module_addrname(mod->dwmod, addr);
+			const char *name = symbol_name(mod, addr);
 			if (name) {
 				lines[0].function = demangle(name);
 				n = 1;
