@@ -119,6 +119,13 @@ static char *reference(void)
 	return ref;
 }
 
+static void assert_mode(const char *path, unsigned mode)
+{
+	struct stat sb;
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, mode);
+}
+
 /* The path of the one entry in the cache directory. */
 static void entry_path(char *out, size_t len)
 {
@@ -137,11 +144,8 @@ START_TEST(cache_created_private)
 	free(symbolize_self(&st));
 	char path[512];
 	entry_path(path, sizeof(path));
-	struct stat sb;
-	ck_assert_int_eq(stat(cache_dir, &sb), 0);
-	ck_assert_int_eq(sb.st_mode & 0777, 0700);
-	ck_assert_int_eq(stat(path, &sb), 0);
-	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	assert_mode(cache_dir, 0700);
+	assert_mode(path, 0600);
 	ck_assert_uint_eq(st.cache_stores, 0); /* counted before free, which stores */
 }
 END_TEST
@@ -334,9 +338,7 @@ START_TEST(xdg_cache_home_honoured)
 	free(symbolize_self(&st));
 	char dir[160];
 	snprintf(dir, sizeof(dir), "%s/heapsnap", xdg);
-	struct stat sb;
-	ck_assert_int_eq(stat(dir, &sb), 0);
-	ck_assert_int_eq(sb.st_mode & 0777, 0700);
+	assert_mode(dir, 0700);
 }
 END_TEST
 
@@ -349,9 +351,7 @@ START_TEST(home_fallback)
 	symcache_close(c);
 	char dir[160];
 	snprintf(dir, sizeof(dir), "%s/.cache/heapsnap", tmp);
-	struct stat sb;
-	ck_assert_int_eq(stat(dir, &sb), 0);
-	ck_assert_int_eq(sb.st_mode & 0777, 0700);
+	assert_mode(dir, 0700);
 }
 END_TEST
 
