@@ -92,7 +92,8 @@ static int read_sections(elfsyms_t *t, Dwfl_Module *mod)
 			sh->sh_addr + bias, sh->sh_addr + bias + sh->sh_size, (uint32_t)elf_ndxscn(scn),
 		};
 	}
-	qsort(t->sections, t->nsections, sizeof(*t->sections), section_cmp);
+	if (t->nsections > 1)
+		qsort(t->sections, t->nsections, sizeof(*t->sections), section_cmp);
 	return 0;
 }
 
@@ -150,7 +151,8 @@ static int read_symbols(elfsyms_t *t, Dwfl_Module *mod)
 
 static int build_index(elfsyms_t *t)
 {
-	qsort(t->syms, t->nsyms, sizeof(*t->syms), esym_cmp);
+	if (t->nsyms > 1)
+		qsort(t->syms, t->nsyms, sizeof(*t->syms), esym_cmp);
 	t->maxend_global = malloc((t->nsyms + 1) * sizeof(uint64_t));
 	t->maxend_all = malloc((t->nsyms + 1) * sizeof(uint64_t));
 	t->sized = malloc((t->nsized + 1) * sizeof(*t->sized));

@@ -13,7 +13,8 @@ static int interval_cmp(const void *a, const void *b)
 
 void intervals_sort(struct interval *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), interval_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), interval_cmp);
 	uint64_t max = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].hi > max)

@@ -457,9 +457,12 @@ static int writer_serialize(const struct writer *w, const char *build_id, uint8_
 	};
 	memcpy(h.magic, MAGIC, sizeof(MAGIC));
 	memcpy(b + sizeof(h), build_id, idlen);
-	memcpy(b + off_rec, w->recs, w->nrecs * sizeof(struct file_record));
-	memcpy(b + off_frame, w->frames, w->nframes * sizeof(struct file_frame));
-	memcpy(b + off_str, w->strings, w->strbytes);
+	if (w->nrecs)
+		memcpy(b + off_rec, w->recs, w->nrecs * sizeof(struct file_record));
+	if (w->nframes)
+		memcpy(b + off_frame, w->frames, w->nframes * sizeof(struct file_frame));
+	if (w->strbytes)
+		memcpy(b + off_str, w->strings, w->strbytes);
 	h.crc = (uint32_t)crc32(0, b + sizeof(h), (uInt)(total - sizeof(h)));
 	memcpy(b, &h, sizeof(h));
 	*out = b;
@@ -547,7 +550,8 @@ static void trim(symcache_t *c, const char *keep)
 		n++;
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), dir_ent_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), dir_ent_cmp);
 	for (size_t i = 0; i < n && total > c->limit; i++) {
 		if (!strcmp(v[i].name, keep) || unlinkat(c->dirfd, v[i].name, 0) < 0)
 			continue;
@@ -566,7 +570,8 @@ int symcache_store(symcache_t *c, const char *build_id, const struct symcache_re
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		sorted[i] = &recs[i];
-	qsort(sorted, n, sizeof(*sorted), record_ptr_cmp);
+	if (n > 1)
+		qsort(sorted, n, sizeof(*sorted), record_ptr_cmp);
 	symcache_table_t *old = NULL;
 	symcache_load(c, build_id, &old);  /* a missing or bad entry is simply replaced */
 	struct writer w = { 0 };
