@@ -9,6 +9,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <time.h>
 #include <grp.h>
 #include <sys/resource.h>
@@ -1434,8 +1435,21 @@ static Suite *trace_suite(void)
 	return s;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
 int main(int argc, char **argv)
 {
+	/* Collectors cache symbols under XDG_CACHE_HOME: a private one, never the
+	 * user's, removed at the end. */
+	char cache[] = "/tmp/test-trace-cache.XXXXXX";
+	if (!mkdtemp(cache) || setenv("XDG_CACHE_HOME", cache, 1) < 0) {
+		perror("test-trace: cache directory");
+		return EXIT_FAILURE;
+	}
 	const char *which = argc > 1 ? argv[1] : "";
 	Suite *suite = !strcmp(which, "stress")	    ? stress_suite()
 		       : !strcmp(which, "soak")	    ? soak_suite()
@@ -1445,5 +1459,6 @@ int main(int argc, char **argv)
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	nftw(cache, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

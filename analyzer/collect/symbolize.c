@@ -21,6 +21,10 @@
 #include <uthash.h>
 #include <unistd.h>
 
+#include "elfsyms.h"
+#include "scopeidx.h"
+#include "symcache.h"
+
 /* From libstdc++ (C linkage). */
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
@@ -38,7 +42,14 @@ struct module {
 	Dwfl *dwfl;
 	Dwfl_Module *dwmod;
 	char *build_id;
+	elfsyms_t *syms;      /* built on first use */
+	scopeidx_t *scopes;
+	symcache_table_t *stored; /* its on-disk cache entry, when there is one */
+	uint32_t fresh;       /* addresses symbolized here, not yet stored */
 };
+
+/* Inlined functions kept per address; a profile keeps 64 lines a location. */
+#define MAX_INLINE 64
 
 struct sym_line {
 	char *function, *file;
@@ -52,6 +63,7 @@ struct sym_cache {
 	} key;
 	uint32_t nlines;
 	struct sym_line *lines;
+	bool fresh;           /* symbolized from the files, not yet stored on disk */
 	UT_hash_handle hh;
 };
 
@@ -63,6 +75,8 @@ struct symbolizer {
 	uint32_t nmodules, modules_cap;
 	struct sym_cache *cache;
 	size_t cache_bytes;
+	symcache_t *disk;     /* NULL: no on-disk cache */
+	struct symbolizer_stats stats;
 };
 
 static const Dwfl_Callbacks offline_callbacks = {
@@ -74,8 +88,10 @@ static const Dwfl_Callbacks offline_callbacks = {
 symbolizer_t *symbolizer_new(pid_t pid)
 {
 	symbolizer_t *s = calloc(1, sizeof(*s));
-	if (s)
+	if (s) {
 		s->pid = pid;
+		s->disk = symcache_open();
+	}
 	elf_version(EV_CURRENT);
 	return s;
 }
@@ -93,6 +109,8 @@ void symbolizer_free(symbolizer_t *s)
 {
 	if (!s)
 		return;
+	symbolizer_flush(s);
+	symcache_close(s->disk);
 	struct sym_cache *c, *tmp;
 	HASH_ITER(hh, s->cache, c, tmp) {
 		HASH_DEL(s->cache, c);
@@ -100,6 +118,9 @@ void symbolizer_free(symbolizer_t *s)
 		free(c);
 	}
 	for (uint32_t i = 0; i < s->nmodules; i++) {
+		elfsyms_free(s->modules[i].syms);
+		symcache_table_free(s->modules[i].stored);
+		scopeidx_free(s->modules[i].scopes);
 		if (s->modules[i].dwfl)
 			dwfl_end(s->modules[i].dwfl);
 		free(s->modules[i].path);
@@ -117,8 +138,15 @@ uint32_t symbolizer_modules(const symbolizer_t *s)
 
 size_t symbolizer_memory(const symbolizer_t *s)
 {
-	return sizeof(*s) + s->maps_cap * sizeof(*s->maps) +
-	       s->modules_cap * sizeof(*s->modules) + s->cache_bytes;
+	size_t n = sizeof(*s) + s->maps_cap * sizeof(*s->maps) +
+		   s->modules_cap * sizeof(*s->modules) + s->cache_bytes;
+	for (uint32_t i = 0; i < s->nmodules; i++) {
+		const struct module *m = &s->modules[i];
+		n += (m->syms ? elfsyms_memory(m->syms) : 0) +
+		     (m->scopes ? scopeidx_memory(m->scopes) : 0) +
+		     (m->stored ? symcache_table_memory(m->stored) : 0);
+	}
+	return n;
 }
 
 static int map_cmp(const void *a, const void *b)
@@ -211,7 +239,7 @@ int symbolizer_maps_inode(symbolizer_t *s, uint64_t dev, uint64_t inode)
 }
 
 /* Opens module m in a libdwfl session of its own; false when its file is unusable. */
-static bool module_open(struct module *m)
+static bool module_open(symbolizer_t *s, struct module *m)
 {
 	if (m->elf_tried)
 		return m->dwmod != NULL;
@@ -230,6 +258,8 @@ static bool module_open(struct module *m)
 		for (int i = 0; i < len; i++)
 			sprintf(m->build_id + 2 * i, "%02x", bits[i]);
 	}
+	if (s->disk && m->build_id && symcache_load(s->disk, m->build_id, &m->stored) == -EBADMSG)
+		s->stats.cache_rejected++;
 	return true;
 }
 
@@ -297,43 +327,33 @@ static char *source_path(const char *comp_dir, const char *file)
 	return out;
 }
 
-/* The compilation unit holding addr.  libdw finds it through .debug_aranges, which
- * clang does not emit; then every CU's ranges are searched instead. */
-static Dwarf_Die *cu_of(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Addr *bias)
+/* The name of the symbol holding addr in m's symbol table, or NULL. */
+static const char *symbol_name(struct module *m, Dwarf_Addr addr)
 {
-	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, bias);
-	if (cu)
-		return cu;
-	while ((cu = dwfl_module_nextcu(mod, cu, bias)))
-		if (dwarf_haspc(cu, addr - *bias) > 0)
-			return cu;
-	return NULL;
+	if (!m->syms && !(m->syms = elfsyms_new(m->dwmod)))
+		return dwfl_module_addrname(m->dwmod, addr);
+	return elfsyms_lookup(m->syms, addr);
 }
 
 /* Fills lines for the address: innermost inlined function first.  Returns the count
  * (0 when nothing is known), or -ENOMEM. */
 static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line **out)
 {
+	if (!m->scopes && !(m->scopes = scopeidx_new(m->dwmod)))
+		return -ENOMEM;
 	Dwarf_Addr cu_bias = 0;
-	Dwarf_Die *cudie = cu_of(m->dwmod, addr, &cu_bias);
+	Dwarf_Die *cudie = scopeidx_cu(m->scopes, addr, &cu_bias);
 	Dwarf_Line *dl = cudie ? dwarf_getsrc_die(cudie, addr - cu_bias) : NULL;
 	const char *file = dl ? dwarf_linesrc(dl, NULL, NULL) : NULL;
 	int line = 0;
 	if (dl)
 		dwarf_lineno(dl, &line);
-	/* dwarf_getscopes() continues from an inlined function's abstract definition
-	 * (it is made for variable lookup); the chain of callers is the concrete nesting
-	 * of the innermost scope's DIE, which dwarf_getscopes_die() gives. */
-	Dwarf_Die *scopes = NULL;
-	int nscopes = cudie ? dwarf_getscopes(cudie, addr - cu_bias, &scopes) : 0;
-	if (nscopes > 0) {
-		Dwarf_Die innermost = scopes[0];
-		free(scopes);
-		scopes = NULL;
-		nscopes = dwarf_getscopes_die(&innermost, &scopes);
-	}
+	/* The chain of callers is the concrete nesting of the innermost scope. */
+	Dwarf_Die scopes[MAX_INLINE];
+	int nscopes = cudie ? scopeidx_functions(m->scopes, cudie, addr - cu_bias, scopes,
+						 MAX_INLINE) : 0;
 	if (nscopes < 0)
-		nscopes = 0;
+		return nscopes;
 	Dwarf_Files *files = NULL;
 	size_t nfiles = 0;
 	const char *comp_dir = NULL;
@@ -344,10 +364,8 @@ static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line *
 	}
 
 	struct sym_line *lines = calloc((size_t)nscopes + 1, sizeof(*lines));
-	if (!lines) {
-		free(scopes);
+	if (!lines)
 		return -ENOMEM;
-	}
 	int n = 0;
 	for (int i = 0; i < nscopes; i++) {
 		int tag = dwarf_tag(&scopes[i]);
@@ -370,7 +388,6 @@ static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line *
 		if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &attr), &v) == 0)
 			line = (int)v;
 	}
-	free(scopes);
 	if (n == 0 && file) {
 		lines[0].file = source_path(comp_dir, file);
 		lines[0].line = line;
@@ -378,6 +395,86 @@ static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line *
 	}
 	*out = lines;
 	return n;
+}
+
+/* Fills c from m's on-disk cache entry.  Returns 1 when it held ip, 0 when not, or
+ * -ENOMEM. */
+static int stored_lines(symbolizer_t *s, struct module *m, uint64_t ip, struct sym_cache *c)
+{
+	struct symcache_frame frames[MAX_INLINE + 1];
+	int n = m->stored ? symcache_table_find(m->stored, ip - 1 - (uint64_t)m->bias, frames,
+						MAX_INLINE + 1) : -1;
+	if (n < 0)
+		return 0;
+	if (n > 0 && !(c->lines = calloc((size_t)n, sizeof(*c->lines))))
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		c->lines[i].function = frames[i].function ? strdup(frames[i].function) : NULL;
+		c->lines[i].file = frames[i].file ? strdup(frames[i].file) : NULL;
+		c->lines[i].line = frames[i].line;
+	}
+	c->nlines = (uint32_t)n;
+	s->stats.cache_hits++;
+	return 1;
+}
+
+/* Stores module m's fresh addresses in its on-disk cache entry.  Returns 0 or a
+ * negative errno. */
+static int module_flush(symbolizer_t *s, uint32_t m)
+{
+	struct module *mod = &s->modules[m];
+	struct symcache_record *recs = calloc(mod->fresh, sizeof(*recs));
+	struct symcache_frame *frames = NULL;
+	size_t n = 0, nframes = 0;
+	struct sym_cache *c, *tmp;
+	HASH_ITER(hh, s->cache, c, tmp)
+		if (c->key.module == m && c->fresh)
+			nframes += c->nlines;
+	frames = calloc(nframes + 1, sizeof(*frames));
+	if (!recs || !frames) {
+		free(recs);
+		free(frames);
+		return -ENOMEM;
+	}
+	nframes = 0;
+	HASH_ITER(hh, s->cache, c, tmp) {
+		if (c->key.module != m || !c->fresh || n == mod->fresh)
+			continue;
+		recs[n++] = (struct symcache_record){ c->key.ip - 1 - (uint64_t)mod->bias, c->nlines,
+						      frames + nframes };
+		for (uint32_t i = 0; i < c->nlines; i++)
+			frames[nframes++] = (struct symcache_frame){ c->lines[i].function,
+								     c->lines[i].file, c->lines[i].line };
+	}
+	int r = symcache_store(s->disk, mod->build_id, recs, n);
+	if (r == 0) {
+		s->stats.cache_stores++;
+		mod->fresh = 0;
+		HASH_ITER(hh, s->cache, c, tmp)
+			if (c->key.module == m)
+				c->fresh = false;
+	}
+	free(recs);
+	free(frames);
+	return r;
+}
+
+int symbolizer_flush(symbolizer_t *s)
+{
+	int first = 0;
+	for (uint32_t m = 0; s->disk && m < s->nmodules; m++) {
+		if (!s->modules[m].fresh || !s->modules[m].build_id)
+			continue;
+		int r = module_flush(s, m);
+		if (r < 0 && first == 0)
+			first = r;
+	}
+	return first;
+}
+
+void symbolizer_stats(const symbolizer_t *s, struct symbolizer_stats *out)
+{
+	*out = s->stats;
 }
 
 /* Symbolizes (module m, ip) into a new cache entry. */
@@ -389,7 +486,14 @@ static struct sym_cache *symbolize(symbolizer_t *s, uint32_t m, uint64_t ip)
 	c->key.module = m;
 	c->key.ip = ip;
 	struct module *mod = m < s->nmodules ? &s->modules[m] : NULL;
-	if (mod && mod->bias_known && module_open(mod)) {
+	if (mod && mod->bias_known && module_open(s, mod)) {
+		int r = stored_lines(s, mod, ip, c);
+		if (r < 0) {
+			free(c);
+			return NULL;
+		}
+		if (r > 0)
+			goto done;
 		Dwarf_Addr dw_bias = 0;
 		dwfl_module_getelf(mod->dwmod, &dw_bias);
 		/* A return address: look up the call instruction just before it. */
@@ -400,12 +504,10 @@ static struct sym_cache *symbolize(symbolizer_t *s, uint32_t m, uint64_t ip)
 			free(c);
 			return NULL;
 		}
-		if (n > 0 && !lines[n - 1].function) {
-			const char *name = dwfl_module_addrname(mod->dwmod, addr);
-			lines[n - 1].function = demangle(name);
-		}
+		if (n > 0 && !lines[n - 1].function)
+			lines[n - 1].function = demangle(symbol_name(mod, addr));
 		if (n == 0) {
-			const char *name = dwfl_module_addrname(mod->dwmod, addr);
+			const char *name = symbol_name(mod, addr);
 			if (name) {
 				lines[0].function = demangle(name);
 				n = 1;
@@ -417,7 +519,11 @@ static struct sym_cache *symbolize(symbolizer_t *s, uint32_t m, uint64_t ip)
 			c->lines = lines;
 			c->nlines = (uint32_t)n;
 		}
+		s->stats.lookups++;
+		c->fresh = mod->build_id != NULL;
+		mod->fresh += c->fresh;
 	}
+done:
 	s->cache_bytes += sizeof(*c) + 64 + c->nlines * (sizeof(struct sym_line) + 64);
 	HASH_ADD(hh, s->cache, key, sizeof(c->key), c);
 	return c;

@@ -6,6 +6,11 @@
  * exited, still symbolize: lines come
  * from the module's file with elfutils libdw (DWARF lines and inlined frames, C++ names
  * demangled), or from its symbol table when it has no debug information.
+ *
+ * Each module's lookup structures (sorted symbols; per compilation unit, its line
+ * table and scopes) are built once, on first need, and every address is answered by
+ * binary search.  What a module with a build-id resolved is also kept on disk
+ * (symcache.h) and reused by every later symbolizer, in this process or another.
  */
 #pragma once
 
@@ -47,3 +52,17 @@ uint32_t symbolizer_modules(const symbolizer_t *s);
 
 /* Bytes of memory the symbolizer holds (caches, module list). */
 size_t symbolizer_memory(const symbolizer_t *s);
+
+/* Writes the addresses symbolized since the last flush to the on-disk cache (see
+ * symcache.h; symbolizer_free() does it too).  Returns 0, or the first negative errno
+ * of a module that could not be stored; the cache is only ever an optimisation. */
+int symbolizer_flush(symbolizer_t *s);
+
+struct symbolizer_stats {
+	uint64_t cache_hits;     /* addresses answered from the on-disk cache */
+	uint64_t lookups;        /* addresses symbolized from the module's files */
+	uint64_t cache_rejected; /* on-disk entries found invalid and ignored */
+	uint64_t cache_stores;   /* on-disk entries written */
+};
+
+void symbolizer_stats(const symbolizer_t *s, struct symbolizer_stats *out);

@@ -1,0 +1,432 @@
+/* test-symcache.c - the on-disk symbol cache (analyzer/collect/symcache.c) and its use by the
+ * symbolizer: private files, reuse across symbolizers, bad entries ignored and
+ * rebuilt, concurrent writers, HEAPSNAP_CACHE=off, XDG_CACHE_HOME and HOME, eviction.
+ * Each test gets its own temporary XDG_CACHE_HOME, removed afterwards.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "profile.h"
+#include "symbolize.h"
+#include "symcache.h"
+
+#define NADDRS 300
+
+static char tmp[64];
+static char cache_dir[128];
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static void setup(void)
+{
+	snprintf(tmp, sizeof(tmp), "/tmp/test-symcache.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmp));
+	snprintf(cache_dir, sizeof(cache_dir), "%s/xdg/heapsnap", tmp);
+	char xdg[96];
+	snprintf(xdg, sizeof(xdg), "%s/xdg", tmp);
+	setenv("XDG_CACHE_HOME", xdg, 1);
+	unsetenv("HEAPSNAP_CACHE");
+	umask(0); /* the modes below must not depend on the umask */
+}
+
+static void teardown(void)
+{
+	nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* This test program's executable segment, as the shim would register it. */
+struct segment {
+	uint64_t lo, hi, bias, offset;
+};
+
+static int find_exec(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct segment *seg = arg;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			seg->bias = info->dlpi_addr;
+			seg->lo = info->dlpi_addr + ph->p_vaddr;
+			seg->hi = seg->lo + ph->p_memsz;
+			seg->offset = ph->p_offset;
+			return 1; /* the first object is the program */
+		}
+	}
+	return 1;
+}
+
+/* Symbolizes NADDRS addresses spread over this program's code; returns all their
+ * lines as one malloc'd string, and the symbolizer's counters in *st. */
+static char *symbolize_self(struct symbolizer_stats *st)
+{
+	struct segment seg = { 0 };
+	dl_iterate_phdr(find_exec, &seg);
+	char path[4096];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	ck_assert_int_gt(n, 0);
+	path[n] = '\0';
+	symbolizer_t *s = symbolizer_new(getpid());
+	profile_t *p = profile_new();
+	ck_assert_ptr_nonnull(s);
+	ck_assert_ptr_nonnull(p);
+	uint32_t m = symbolizer_add_module(s, path, seg.lo, seg.hi, seg.bias, seg.offset);
+	ck_assert_uint_ne(m, SYM_NO_MODULE);
+	uint32_t mapping = PROFILE_NONE;
+	size_t cap = 1 << 20, len = 0;
+	char *out = malloc(cap);
+	ck_assert_ptr_nonnull(out);
+	for (uint64_t i = 0; i < NADDRS; i++) {
+		uint32_t loc;
+		uint64_t ip = seg.lo + 1 + (seg.hi - seg.lo - 2) / NADDRS * i;
+		ck_assert_int_eq(symbolizer_add_location(s, p, m, ip, &mapping, &loc), 0);
+		const profile_location_t *l = &p->locations[loc];
+		for (uint32_t k = 0; k < l->nlines && len + 600 < cap; k++)
+			len += (size_t)snprintf(out + len, cap - len, "%s %s:%ld;",
+						l->lines[k].function ? l->lines[k].function : "?",
+						l->lines[k].file ? l->lines[k].file : "?",
+						(long)l->lines[k].line);
+		len += (size_t)snprintf(out + len, cap - len, "\n");
+	}
+	symbolizer_stats(s, st);
+	symbolizer_free(s);
+	profile_free(p);
+	return out;
+}
+
+/* What the symbolizer says with no cache at all. */
+static char *reference(void)
+{
+	struct symbolizer_stats st;
+	setenv("HEAPSNAP_CACHE", "off", 1);
+	char *ref = symbolize_self(&st);
+	unsetenv("HEAPSNAP_CACHE");
+	ck_assert_uint_eq(st.lookups, NADDRS);
+	return ref;
+}
+
+static void assert_mode(const char *path, unsigned mode)
+{
+	struct stat sb;
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, mode);
+}
+
+/* The path of the one entry in the cache directory. */
+static void entry_path(char *out, size_t len)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "ls %s/*.sym", cache_dir);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(out, (int)len, f));
+	out[strcspn(out, "\n")] = '\0';
+	pclose(f);
+}
+
+START_TEST(cache_created_private)
+{
+	struct symbolizer_stats st;
+	free(symbolize_self(&st));
+	char path[512];
+	entry_path(path, sizeof(path));
+	assert_mode(cache_dir, 0700);
+	assert_mode(path, 0600);
+	ck_assert_uint_eq(st.cache_stores, 0); /* counted before free, which stores */
+}
+END_TEST
+
+START_TEST(entry_reused)
+{
+	char *ref = reference();
+	struct symbolizer_stats st;
+	char *cold = symbolize_self(&st);
+	ck_assert_uint_eq(st.lookups, NADDRS);
+	ck_assert_uint_eq(st.cache_hits, 0);
+	char *warm = symbolize_self(&st);
+	ck_assert_uint_eq(st.lookups, 0);
+	ck_assert_uint_eq(st.cache_hits, NADDRS);
+	ck_assert_str_eq(cold, ref);
+	ck_assert_str_eq(warm, ref);
+	free(ref);
+	free(cold);
+	free(warm);
+}
+END_TEST
+
+/* Damages the entry with f, then checks it is ignored, rebuilt and then used. */
+static void check_rebuilt(void (*damage)(const char *path))
+{
+	char *ref = reference();
+	struct symbolizer_stats st;
+	free(symbolize_self(&st));
+	char path[512];
+	entry_path(path, sizeof(path));
+	damage(path);
+	char *again = symbolize_self(&st);
+	ck_assert_uint_eq(st.cache_rejected, 1);
+	ck_assert_uint_eq(st.lookups, NADDRS);
+	ck_assert_str_eq(again, ref);
+	char *warm = symbolize_self(&st);
+	ck_assert_uint_eq(st.cache_rejected, 0);
+	ck_assert_uint_eq(st.cache_hits, NADDRS);
+	ck_assert_str_eq(warm, ref);
+	free(ref);
+	free(again);
+	free(warm);
+}
+
+static void flip_byte(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	off_t size = lseek(fd, 0, SEEK_END);
+	unsigned char b;
+	ck_assert_int_eq(pread(fd, &b, 1, size / 2), 1);
+	b ^= 0x5a;
+	ck_assert_int_eq(pwrite(fd, &b, 1, size / 2), 1);
+	close(fd);
+}
+
+static void cut_half(const char *path)
+{
+	struct stat sb;
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(truncate(path, sb.st_size / 2), 0);
+}
+
+static void cut_header(const char *path)
+{
+	ck_assert_int_eq(truncate(path, 10), 0);
+}
+
+/* A string offset out of range, with the checksum made to match. */
+static void bad_offset(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	off_t size = lseek(fd, 0, SEEK_END);
+	unsigned char *b = malloc((size_t)size);
+	ck_assert_int_eq(pread(fd, b, (size_t)size, 0), size);
+	uint32_t idlen, nrecords, nframes;
+	memcpy(&idlen, b + 12, 4);
+	memcpy(&nrecords, b + 16, 4);
+	memcpy(&nframes, b + 20, 4);
+	ck_assert_uint_gt(nframes, 0);
+	size_t frames = 32 + ((idlen + 7) & ~7u) + (size_t)nrecords * 16;
+	uint32_t huge = 0x7fffffff;
+	memcpy(b + frames, &huge, 4);
+	uint32_t crc = (uint32_t)crc32(0, b + 32, (uInt)(size - 32));
+	memcpy(b + 28, &crc, 4);
+	ck_assert_int_eq(pwrite(fd, b, (size_t)size, 0), size);
+	close(fd);
+	free(b);
+}
+
+START_TEST(corrupt_entry_rebuilt)
+{
+	check_rebuilt(flip_byte);
+}
+END_TEST
+
+START_TEST(truncated_entry_rebuilt)
+{
+	check_rebuilt(cut_half);
+}
+END_TEST
+
+START_TEST(truncated_header_rebuilt)
+{
+	check_rebuilt(cut_header);
+}
+END_TEST
+
+START_TEST(bad_offset_rebuilt)
+{
+	check_rebuilt(bad_offset);
+}
+END_TEST
+
+/* Writers in two processes storing one entry over and over leave a valid entry that
+ * holds one of their record sets, and no temporary file. */
+START_TEST(concurrent_writers)
+{
+	static const char id[] = "00112233445566778899aabbccddeeff00112233";
+	pid_t pids[2];
+	for (int w = 0; w < 2; w++) {
+		if ((pids[w] = fork()) == 0) {
+			symcache_t *c = symcache_open();
+			if (!c)
+				_exit(1);
+			for (int round = 0; round < 200; round++) {
+				struct symcache_frame f = { w ? "writer_b" : "writer_a", "/src/x.c", round };
+				struct symcache_record r[8];
+				for (int i = 0; i < 8; i++)
+					r[i] = (struct symcache_record){ 0x1000u * (uint64_t)(w * 8 + i + 1),
+									 1, &f };
+				if (symcache_store(c, id, r, 8) < 0)
+					_exit(2);
+			}
+			symcache_close(c);
+			_exit(0);
+		}
+		ck_assert_int_gt(pids[w], 0);
+	}
+	for (int w = 0; w < 2; w++) {
+		int status;
+		ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
+		ck_assert(WIFEXITED(status));
+		ck_assert_int_eq(WEXITSTATUS(status), 0);
+	}
+	symcache_t *c = symcache_open();
+	ck_assert_ptr_nonnull(c);
+	symcache_table_t *t = NULL;
+	ck_assert_int_eq(symcache_load(c, id, &t), 0);
+	struct symcache_frame f[4];
+	/* The last writer merged: the first address of each writer is there. */
+	ck_assert_int_eq(symcache_table_find(t, 0x1000, f, 4), 1);
+	ck_assert_str_eq(f[0].function, "writer_a");
+	ck_assert_int_eq(symcache_table_find(t, 0x9000, f, 4), 1);
+	ck_assert_str_eq(f[0].function, "writer_b");
+	ck_assert_int_eq(symcache_table_find(t, 0x500, f, 4), -1);
+	symcache_table_free(t);
+	symcache_close(c);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "ls %s | grep -c tmp", cache_dir);
+	FILE *p = popen(cmd, "r");
+	char line[32] = "";
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), p));
+	pclose(p);
+	ck_assert_str_eq(line, "0\n");
+}
+END_TEST
+
+START_TEST(cache_off_writes_nothing)
+{
+	setenv("HEAPSNAP_CACHE", "off", 1);
+	struct symbolizer_stats st;
+	free(symbolize_self(&st));
+	ck_assert_uint_eq(st.lookups, NADDRS);
+	char xdg[96];
+	snprintf(xdg, sizeof(xdg), "%s/xdg", tmp);
+	struct stat sb;
+	ck_assert_int_eq(stat(xdg, &sb), -1);
+	ck_assert_ptr_null(symcache_open());
+}
+END_TEST
+
+START_TEST(xdg_cache_home_honoured)
+{
+	char xdg[96];
+	snprintf(xdg, sizeof(xdg), "%s/deep/er/cache", tmp);
+	setenv("XDG_CACHE_HOME", xdg, 1);
+	struct symbolizer_stats st;
+	free(symbolize_self(&st));
+	char dir[160];
+	snprintf(dir, sizeof(dir), "%s/heapsnap", xdg);
+	assert_mode(dir, 0700);
+}
+END_TEST
+
+START_TEST(home_fallback)
+{
+	unsetenv("XDG_CACHE_HOME");
+	setenv("HOME", tmp, 1);
+	symcache_t *c = symcache_open();
+	ck_assert_ptr_nonnull(c);
+	symcache_close(c);
+	char dir[160];
+	snprintf(dir, sizeof(dir), "%s/.cache/heapsnap", tmp);
+	assert_mode(dir, 0700);
+}
+END_TEST
+
+START_TEST(directory_of_others_refused)
+{
+	char xdg[96];
+	snprintf(xdg, sizeof(xdg), "%s/xdg", tmp);
+	ck_assert_int_eq(mkdir(xdg, 0700), 0);
+	/* A symbolic link where the directory should be is not followed. */
+	ck_assert_int_eq(symlink(tmp, cache_dir), 0);
+	ck_assert_ptr_null(symcache_open());
+}
+END_TEST
+
+START_TEST(oldest_evicted)
+{
+	symcache_t *c = symcache_open();
+	ck_assert_ptr_nonnull(c);
+	static const char *ids[] = { "aaaa", "bbbb", "cccc" };
+	struct symcache_frame f = { "fn", "/src/big.c", 1 };
+	struct symcache_record r[64];
+	for (int i = 0; i < 64; i++)
+		r[i] = (struct symcache_record){ (uint64_t)i, 1, &f };
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(symcache_store(c, ids[i], r, 64), 0);
+		char path[256];
+		snprintf(path, sizeof(path), "%s/%s.sym", cache_dir, ids[i]);
+		struct timespec t[2] = { { 1000000 + i, 0 }, { 1000000 + i, 0 } };
+		ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+	}
+	struct stat sb;
+	char path[256];
+	snprintf(path, sizeof(path), "%s/aaaa.sym", cache_dir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	/* Room for two entries: storing one more drops the least recently used. */
+	symcache_set_limit(c, (uint64_t)sb.st_size * 2 + sb.st_size / 2);
+	ck_assert_int_eq(symcache_store(c, "dddd", r, 64), 0);
+	ck_assert_int_eq(stat(path, &sb), -1);
+	snprintf(path, sizeof(path), "%s/bbbb.sym", cache_dir);
+	ck_assert_int_eq(stat(path, &sb), -1);
+	snprintf(path, sizeof(path), "%s/cccc.sym", cache_dir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	snprintf(path, sizeof(path), "%s/dddd.sym", cache_dir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	symcache_close(c);
+}
+END_TEST
+
+static Suite *symcache_suite(void)
+{
+	Suite *s = suite_create("symcache");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, cache_created_private);
+	tcase_add_test(tc, entry_reused);
+	tcase_add_test(tc, corrupt_entry_rebuilt);
+	tcase_add_test(tc, truncated_entry_rebuilt);
+	tcase_add_test(tc, truncated_header_rebuilt);
+	tcase_add_test(tc, bad_offset_rebuilt);
+	tcase_add_test(tc, concurrent_writers);
+	tcase_add_test(tc, cache_off_writes_nothing);
+	tcase_add_test(tc, xdg_cache_home_honoured);
+	tcase_add_test(tc, home_fallback);
+	tcase_add_test(tc, directory_of_others_refused);
+	tcase_add_test(tc, oldest_evicted);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(symcache_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
