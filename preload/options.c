@@ -133,6 +133,14 @@ static bool opt_collector(const char *s)
 	return true;
 }
 
+static bool opt_run_socket(const char *s)
+{
+	if (s[0] != '/' || strlen(s) >= 108) /* sizeof(sockaddr_un.sun_path) */
+		return false;
+	shim_opt.run_socket = s;
+	return true;
+}
+
 static bool opt_disable(const char *s)
 {
 	if (strcmp(s, "0") && strcmp(s, "1"))
@@ -161,6 +169,7 @@ static const struct {
 	{ "HEAPSNAP_STALL_TIMEOUT", opt_stall, "10" },
 	{ "HEAPSNAP_DIR", opt_dir, "the start directory" },
 	{ "HEAPSNAP_COLLECTOR", opt_collector, "found next to the shim" },
+	{ "HEAPSNAP_RUN_SOCKET", opt_run_socket, "none" },
 	{ "HEAPSNAP_DISABLE", opt_disable, "0" },
 	{ "HEAPSNAP_VERIFY_UNWIND", opt_verify_unwind, "0" },
 };

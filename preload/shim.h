@@ -48,6 +48,7 @@ struct shim_options {
 	double stall_timeout;   /* HEAPSNAP_STALL_TIMEOUT: seconds, 0 = wait forever */
 	const char *dir;        /* HEAPSNAP_DIR, or NULL for the start directory */
 	const char *collector;  /* HEAPSNAP_COLLECTOR: path of the heapsnap binary */
+	const char *run_socket; /* HEAPSNAP_RUN_SOCKET: heapsnap run's socket, or NULL */
 	bool disabled;          /* HEAPSNAP_DISABLE=1, or a setuid/setgid program */
 	bool verify_unwind;     /* HEAPSNAP_VERIFY_UNWIND=1: check the fast unwinder */
 };
@@ -110,11 +111,9 @@ void stack_forget_thread_cache(void) HIDDEN;
 void modules_note(struct segment *s, const uint64_t *frames, unsigned n) HIDDEN;
 void modules_reset(void) HIDDEN;
 
-/* spawn.c: start the collector.  The `heapsnap run` socket (HEAPSNAP_RUN_FD) is
- * taken out of the environment at start and handed to the first collector only. */
+/* spawn.c: start the collector, connected to heapsnap run when there is one.
+ * Returns 0 or a negative errno (and has said why on stderr). */
 int spawn_collector(struct segment *s, int memfd, const char *dir) HIDDEN;
-void spawn_take_run_fd(void) HIDDEN;
-void spawn_drop_run_fd(void) HIDDEN;
 
 /* signal.c: the snapshot signal. */
 void signal_install(void) HIDDEN;

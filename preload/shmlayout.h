@@ -179,6 +179,7 @@ int hs_layout_read(const struct hs_ctl *ctl, uint64_t total, struct hs_layout *o
 /* The areas of the segment mapped at ctl, from a computed or checked layout. */
 struct hs_geometry hs_geometry_of(struct hs_ctl *ctl, const struct hs_layout *l);
 
-/* Environment shared by heapsnap run and the shim.  HEAPSNAP_RUN_FD is FD:INODE. */
+/* Environment shared by heapsnap run and the shim.  HEAPSNAP_RUN_SOCKET is the path of
+ * run's SOCK_SEQPACKET socket; every traced image connects to it for its collector. */
 #define HS_ENV_COLLECTOR "HEAPSNAP_COLLECTOR"
-#define HS_ENV_RUN_FD "HEAPSNAP_RUN_FD"
+#define HS_ENV_RUN_SOCKET "HEAPSNAP_RUN_SOCKET"

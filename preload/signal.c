@@ -27,8 +27,17 @@ static void on_snapshot_signal(int sig)
 	struct hs_ctl *c = shim_seg.ctl;
 	/* After giving up, requests are still answered: the files then say what was lost. */
 	if (c && (atomic_load_explicit(&shim_state, memory_order_relaxed) == SHIM_ON ||
-		  atomic_load_explicit(&shim_gave_up, memory_order_relaxed)))
+		  atomic_load_explicit(&shim_gave_up, memory_order_relaxed))) {
 		ring_request_snapshot(c);
+		/* kill() and write() only: a signal handler may not format. */
+		pid_t collector = atomic_load(&c->collector_pid);
+		if (collector > 0 && kill(collector, 0) < 0 && errno == ESRCH) {
+			static const char msg[] =
+				"heapsnap: the collector is gone: no snapshot will be written\n";
+			ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+			(void)w;
+		}
+	}
 	errno = saved;
 }
 

@@ -4,9 +4,11 @@
  * neither see nor reap: both forks are raw clone(2)s with no exit signal, so the
  * program gets no SIGCHLD and its waitpid(-1) never returns them; the intermediate is
  * reaped here with __WCLONE.  The grandchild starts a session of its own (a terminal's
- * Ctrl-C must not kill it before it writes the exit snapshot), keeps only stderr and
- * the memfd (as fd 3; the `heapsnap run` pipe as fd 4 when there is one), and gets the
- * program's environment without LD_PRELOAD so it is not traced itself.
+ * Ctrl-C must not kill it before it writes the exit snapshot), holds no fd of the
+ * program's — stdin, stdout and stderr are /dev/null, so nothing that waits for
+ * end-of-file on the program's output waits for us (design.md invariant 7) — only the
+ * memfd (as fd 3) and its own connection to `heapsnap run` (fd 4, when there is one),
+ * and gets the program's environment without LD_PRELOAD so it is not traced itself.
  *
  * Everything here runs inside the program, possibly from malloc: memory comes from
  * mmap, and the child side only makes async-signal-safe calls.
@@ -21,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -103,72 +107,60 @@ static void exec_collector(struct hs_ctl *c, const char *path, char **argv, char
 	if (m < 0 || (runfd >= 0 && r < 0) || dup2(m, 3) < 0 || (r >= 0 && dup2(r, 4) < 0))
 		_exit(127);
 	int null = open("/dev/null", O_RDWR);
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-	}
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+		_exit(127);
 	syscall(SYS_close_range, runfd >= 0 ? 5 : 4, ~0u, 0);
 	syscall(SYS_execve, path, argv, envp);
 	atomic_store(&c->collector_state, HS_COLLECTOR_DONE);
 	_exit(127);
 }
 
-/* The program's environment less LD_PRELOAD and HEAPSNAP_RUN_FD, in `area`. */
+/* The program's environment less LD_PRELOAD, in `area`. */
 static char **collector_env(char *area, size_t nslots)
 {
 	char **envp = (char **)area;
 	size_t n = 0;
 	for (char **e = environ; e && *e && n + 1 < nslots; e++)
-		if (strncmp(*e, "LD_PRELOAD=", 11) && strncmp(*e, HS_ENV_RUN_FD "=", 16))
+		if (strncmp(*e, "LD_PRELOAD=", 11))
 			envp[n++] = *e;
 	envp[n] = NULL;
 	return envp;
 }
 
-static int run_fd = -1;
-
-/* Removes every NAME=... from environ in place.  unsetenv() would do, but the call
- * binds to the program's own unsetenv when it has one, and bash's does nothing
- * before bash has started. */
-static void env_remove(const char *name)
+/* Connects to heapsnap run's socket (HEAPSNAP_RUN_SOCKET), when there is one: every
+ * traced process image of the tree gets a connection of its own, made here, before the
+ * program goes on, so run knows of each collector before the process can end.  The
+ * connection goes to the collector; the program never holds it.  Returns the fd or -1. */
+static int spawn_connect_run(const struct hs_ctl *c)
 {
-	size_t len = strlen(name);
-	char **out = environ;
-	for (char **e = environ; e && *e; e++)
-		if (strncmp(*e, name, len) || (*e)[len] != '=')
-			*out++ = *e;
-	if (out)
-		*out = NULL;
-}
-
-/* HEAPSNAP_RUN_FD=FD:INODE names heapsnap run's socket.  Only a socket with that
- * inode is taken: a child that inherited the variable (from a program that copied
- * its environment early) may have anything at that fd number. */
-void spawn_take_run_fd(void)
-{
-	const char *v = secure_getenv(HS_ENV_RUN_FD);
-	if (!v)
-		return;
-	char *end;
-	long fd = strtol(v, &end, 10);
-	unsigned long long ino = 0;
-	if (*end == ':')
-		ino = strtoull(end + 1, &end, 10);
-	struct stat st;
-	if (!*end && fd >= 3 && fd <= INT_MAX && ino && fstat((int)fd, &st) == 0 &&
-	    S_ISSOCK(st.st_mode) && st.st_ino == ino) {
-		/* Ours until the collector has it: not the program's, nor its children's. */
-		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
-		run_fd = (int)fd;
+	const char *path = shim_opt.run_socket;
+	if (!path)
+		return -1;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
 	}
-	env_remove(HS_ENV_RUN_FD);
-}
-
-void spawn_drop_run_fd(void)
-{
-	if (run_fd >= 0)
-		close(run_fd);
-	run_fd = -1;
+	/* Introduce this image now: if its collector dies before saying anything, run
+	 * still knows whose file is missing. */
+	char msg[64 + HS_COMMAND_MAX];
+	int n = snprintf(msg, sizeof(msg), "hello\t%d\t", (int)getpid());
+	uint32_t len = c->command_len < HS_COMMAND_MAX ? c->command_len : HS_COMMAND_MAX;
+	for (uint32_t i = 0; i < len; i++)
+		msg[n++] = c->command[i] ? c->command[i] : ' ';
+	while (n > 0 && msg[n - 1] == ' ')
+		n--;
+	if (send(fd, msg, (size_t)n, MSG_NOSIGNAL) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 int spawn_collector(struct segment *s, int memfd, const char *dir)
@@ -196,7 +188,7 @@ int spawn_collector(struct segment *s, int memfd, const char *dir)
 		path, "collect", "--shm-fd", "3", "--pid", pid_arg, "--dir", (char *)dir,
 		"--signal", sig_arg, NULL, NULL, NULL,
 	};
-	int runfd = run_fd;
+	int runfd = spawn_connect_run(s->ctl);
 	if (runfd >= 0) {
 		argv[10] = "--run-fd";
 		argv[11] = "4";
@@ -221,7 +213,8 @@ int spawn_collector(struct segment *s, int memfd, const char *dir)
 		if (r < 0)
 			report("cannot start the collector; not tracing");
 	}
-	spawn_drop_run_fd();
+	if (runfd >= 0)
+		close(runfd);
 	munmap(area, area_size);
 	return r;
 }

@@ -47,6 +47,9 @@ static void tracing_resolve_dir(void)
 	else
 		snprintf(start_dir, sizeof(start_dir), "%s", dir);
 	shim_opt.dir = start_dir;
+	/* Said once, now, rather than at the first snapshot the collector cannot write. */
+	if (access(start_dir, W_OK | X_OK) < 0)
+		report("cannot write snapshots to '%s': %s", start_dir, strerror(errno));
 }
 
 static void tracing_fork_child(void)
@@ -69,11 +72,8 @@ static void tracing_fork_child(void)
 static bool tracing_first_setup(void)
 {
 	options_load();
-	spawn_take_run_fd();
-	if (shim_opt.disabled) {
-		spawn_drop_run_fd();
+	if (shim_opt.disabled)
 		return false;
-	}
 	tracing_resolve_dir();
 	unwind_init();
 	pthread_atfork(NULL, NULL, tracing_fork_child);
@@ -90,7 +90,6 @@ static void tracing_setup_locked(void)
 	int fd = segment_create(&shim_seg, &shim_opt);
 	if (fd < 0) {
 		report("cannot create the shared ring: %s; not tracing", strerror(-fd));
-		spawn_drop_run_fd();
 		atomic_store(&shim_state, SHIM_OFF);
 		return;
 	}
@@ -125,6 +124,12 @@ void tracing_setup(void)
 
 void tracing_exit(void)
 {
-	if (atomic_load(&shim_state) == SHIM_ON && shim_seg.ctl)
-		ring_mark_exit(shim_seg.ctl);
+	/* After giving up too: the collector then still writes an exit file that says
+	 * what was lost, and must know that this was an exit. */
+	if (!shim_seg.ctl ||
+	    (atomic_load(&shim_state) != SHIM_ON && !atomic_load(&shim_gave_up)))
+		return;
+	ring_mark_exit(shim_seg.ctl);
+	if (!ring_collector_alive(&shim_seg.ring))
+		report("the collector is gone: no exit snapshot will be written");
 }

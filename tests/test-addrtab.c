@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "addrtab.h"
+#include "checkmain.h"
 
 #define N 20000
 
@@ -93,9 +94,5 @@ int main(void)
 	tcase_add_test(tc, random_operations_match_the_model);
 	tcase_add_test(tc, sixteen_bytes_a_slot_under_three_quarters_load);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "pprof.h"
 #include "profile.h"
+#include "checkmain.h"
 
 struct result {
 	int status;
@@ -604,9 +605,5 @@ static Suite *cli_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(cli_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(cli_suite());
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "collector.h"
+#include "checkmain.h"
 
 enum { NSTACKS = 4 };
 
@@ -147,9 +148,5 @@ int main(void)
 	tcase_add_test(tc, equal_total_is_not_a_new_peak);
 	tcase_add_test(tc, random_against_model);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return check_run(s);
 }

@@ -27,6 +27,7 @@
 #include "corpus/corpusrun.h"
 #include "corpus/inputs.h"
 #include "pprof.h"
+#include "checkmain.h"
 
 #define MAX_STEPS 4
 #define MAX_RUNS 9
@@ -547,9 +548,5 @@ static Suite *corpus_suite(void)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	SRunner *sr = srunner_create(corpus_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(corpus_suite());
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "format.h"
+#include "checkmain.h"
 
 /* Captures what fn prints into a malloc'd string. */
 #define CAPTURE(var, stmt)                                   \
@@ -408,9 +409,5 @@ static Suite *format_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(format_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(format_suite());
 }

@@ -19,6 +19,7 @@
 
 #include "pbwire.h"
 #include "pprof.h"
+#include "checkmain.h"
 
 /* ---- building and comparing profiles ---- */
 
@@ -821,9 +822,5 @@ static Suite *pprof_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(pprof_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(pprof_suite());
 }

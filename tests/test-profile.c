@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "profile.h"
+#include "checkmain.h"
 
 START_TEST(new_is_empty)
 {
@@ -148,9 +149,5 @@ int main(void)
 	tcase_add_test(tc, arrays_grow);
 	tcase_add_test(tc, alloc_is_zeroed);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return check_run(s);
 }

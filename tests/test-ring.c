@@ -13,6 +13,7 @@
 #include "prim.h"
 #include "ring.h"
 #include "shmlayout.h"
+#include "checkmain.h"
 
 struct seg {
 	struct hs_ctl *ctl;
@@ -308,9 +309,5 @@ int main(void)
 	tcase_add_test(tc, proc_stat_reads_state_and_exit_code);
 	tcase_add_test(tc, signal_rules);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -15,6 +15,7 @@
 
 #include "pprof.h"
 #include "snapfile.h"
+#include "checkmain.h"
 
 static char dir[256];
 
@@ -178,9 +179,5 @@ int main(void)
 	tcase_add_test(tc, missing_directory_fails_cleanly);
 	tcase_add_test(tc, full_disk_leaves_nothing);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

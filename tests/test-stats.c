@@ -8,6 +8,7 @@
 
 #include "format.h"
 #include "stats.h"
+#include "checkmain.h"
 
 enum { EXE, LIBC, LIBFOO, SHIM };
 
@@ -731,9 +732,5 @@ static Suite *stats_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(stats_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(stats_suite());
 }

@@ -19,6 +19,7 @@
 #include "profile.h"
 #include "symbolize.h"
 #include "symcache.h"
+#include "checkmain.h"
 
 #define NADDRS 300
 
@@ -424,9 +425,5 @@ static Suite *symcache_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(symcache_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(symcache_suite());
 }

@@ -1,10 +1,12 @@
-/* cmd_run.c - `heapsnap run`: launch a program traced.
+/* cmd_run.c - `heapsnap run`: launch a program traced, like `timeout` or `env` would.
  *
- * help() / parse_argv() / run(), like cmd_read.c.  run sets LD_PRELOAD to the shim,
- * hands the shim a socket (HEAPSNAP_RUN_FD) that only the collector keeps open, waits
- * for the program, tells the collector how it ended, waits for it to report the exit
- * snapshot, prints where it went, and exits the way the program did (same status; the
- * same signal re-raised).
+ * help() / parse_argv() / run(), like cmd_read.c.  run sets LD_PRELOAD to the shim and
+ * HEAPSNAP_RUN_SOCKET to a socket of its own (runtree.c) that every traced process of
+ * the tree connects its collector to; prints the program's pid; forwards the signals a
+ * user sends it (INT, TERM, HUP, QUIT, USR1, USR2) to the program; waits for the
+ * program and for every collector of the tree to report its file (bounded by --wait);
+ * prints the program's file and a summary of the tree; and exits the way the program
+ * did (same status; the same signal re-raised).
  */
 #include <elf.h>
 #include <errno.h>
@@ -25,9 +27,13 @@
 #include "commands.h"
 #include "config.h"
 #include "format.h"
+#include "runtree.h"
 #include "shmlayout.h"
 
 extern char **environ;
+
+/* What run forwards to the program. */
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
 static void help(FILE *out)
 {
@@ -40,7 +46,9 @@ static void help(FILE *out)
 		"  -o, --dir DIR       write snapshots to DIR (default: the current directory)\n"
 		"  -f, --frames N      frames kept per stack, 1..256 (default 16)\n"
 		"  -s, --signal SIG    snapshot signal: USR1, USR2, RTMIN+N, a number, or none\n"
-		"  -q, --quiet         do not report the snapshot files at the end\n"
+		"  -w, --wait SECONDS  after the program ends, wait at most this long for the\n"
+		"                      collectors of its process tree (default 60; 0: no limit)\n"
+		"  -q, --quiet         do not print the pid, nor report the files at the end\n"
 		"  -h, --help          show this help\n\n"
 		"Example:\n"
 		"  heapsnap run -- ./prog --input big.json\n"
@@ -132,6 +140,7 @@ struct run_args {
 	const char *dir;
 	const char *frames;
 	const char *signal;
+	unsigned wait;
 	bool quiet;
 	char **argv;
 };
@@ -144,14 +153,15 @@ static int parse_argv(int argc, char **argv, struct run_args *a)
 		{ "dir", required_argument, NULL, 'o' },
 		{ "frames", required_argument, NULL, 'f' },
 		{ "signal", required_argument, NULL, 's' },
+		{ "wait", required_argument, NULL, 'w' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	*a = (struct run_args){ 0 };
+	*a = (struct run_args){ .wait = 60 };
 	optind = 0; /* full reset: the parser may run more than once per process */
 	int opt;
-	while ((opt = getopt_long(argc, argv, "+o:f:s:qh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+o:f:s:w:qh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'o':
 			a->dir = optarg;
@@ -170,6 +180,17 @@ static int parse_argv(int argc, char **argv, struct run_args *a)
 		case 's':
 			a->signal = optarg;
 			break;
+		case 'w': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || end == optarg || v < 0 || v > 86400) {
+				fprintf(stderr, "heapsnap: run: --wait takes 0..86400 seconds, not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			a->wait = (unsigned)v;
+			break;
+		}
 		case 'q':
 			a->quiet = true;
 			break;
@@ -198,29 +219,6 @@ static char *preload_value(const char *shim)
 	if (v)
 		snprintf(v, len, "%s%s%s", shim, old && *old ? ":" : "", old ? old : "");
 	return v;
-}
-
-static void report_snapshots(int fd, bool quiet)
-{
-	FILE *f = fdopen(fd, "r");
-	if (!f)
-		return;
-	char line[PATH_MAX + 128];
-	while (fgets(line, sizeof(line), f)) {
-		int pid;
-		int64_t peak;
-		char path[PATH_MAX];
-		if (sscanf(line, "%d %" SCNd64 " %4095s", &pid, &peak, path) != 3 || quiet)
-			continue;
-		char size[FORMAT_SIZE_MAX];
-		format_size(size, peak, false);
-		if (strcmp(path, "-"))
-			fprintf(stderr, "heapsnap: %s (pid %d, traced peak %s)\n", path, pid, size);
-		else
-			fprintf(stderr, "heapsnap: pid %d: the exit snapshot could not be written\n",
-				pid);
-	}
-	fclose(f);
 }
 
 /* What run needs to know before it starts anything. */
@@ -265,21 +263,13 @@ static int resolve(const struct run_args *a, struct run_paths *p)
 	return 0;
 }
 
-/* In the forked child: sets the shim's environment and executes the program, handing
- * the shim fd (the collector's end of the socket).  Never returns. */
+/* In the forked child: sets the shim's environment and executes the program.
+ * Never returns. */
 static void exec_traced(const struct run_args *a, const struct run_paths *p,
-			const char *preload, int fd)
+			const char *preload, const char *sock)
 {
-	/* An inheritable copy for the shim, named with its inode so that no other
-	 * process can mistake some other fd of that number for it. */
-	char fdbuf[48];
-	int wfd = fcntl(fd, F_DUPFD, 3);
-	struct stat st;
-	if (wfd < 0 || fstat(wfd, &st) < 0)
-		_exit(127);
-	snprintf(fdbuf, sizeof(fdbuf), "%d:%llu", wfd, (unsigned long long)st.st_ino);
 	setenv("LD_PRELOAD", preload, 1);
-	setenv(HS_ENV_RUN_FD, fdbuf, 1);
+	setenv(HS_ENV_RUN_SOCKET, sock, 1);
 	setenv(HS_ENV_COLLECTOR, p->self, 1);
 	if (a->dir)
 		setenv("HEAPSNAP_DIR", a->dir, 1);
@@ -287,60 +277,77 @@ static void exec_traced(const struct run_args *a, const struct run_paths *p,
 		setenv("HEAPSNAP_FRAMES", a->frames, 1);
 	if (a->signal)
 		setenv("HEAPSNAP_SIGNAL", a->signal, 1);
+	/* The signals run forwards were blocked around fork: the program starts with the
+	 * mask run itself was given. */
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaddset(&set, forwarded[i]);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	execv(p->prog, a->argv);
 	fprintf(stderr, "heapsnap: run: cannot execute '%s': %s\n", p->prog, strerror(errno));
 	_exit(127);
 }
 
-/* Starts the program traced, the shim getting the far end of a new socket pair.
- * Returns its pid and the near end in *sock, or -1 after reporting the failure. */
-static pid_t spawn_traced(const struct run_args *a, const struct run_paths *p, int *sock)
+/* The program run forwards signals to, once it runs; and whether to stop waiting. */
+static volatile pid_t forward_to;
+static volatile int stop_waiting;
+
+/* Forwards a signal a user or program sent run; one the kernel sent (a terminal's ^C
+ * reaches the whole foreground process group, the program included) is not sent
+ * twice.  Once the program has ended, such a signal means: stop waiting. */
+static void on_forwarded(int sig, siginfo_t *info, void *ctx)
 {
-	/* The collector reports its files on this socket, and learns from it how the
-	 * program ended. */
-	int pipefd[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipefd) < 0) {
-		fprintf(stderr, "heapsnap: run: socketpair: %s\n", strerror(errno));
-		return -1;
-	}
+	(void)ctx;
+	int saved = errno;
+	pid_t to = forward_to;
+	if (to > 0 && info->si_code <= 0 && info->si_pid != to)
+		kill(to, sig);
+	if (to <= 0)
+		stop_waiting = 1;
+	errno = saved;
+}
+
+static void forward_signals(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_forwarded, .sa_flags = SA_SIGINFO | SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaction(forwarded[i], &sa, NULL);
+}
+
+/* Starts the program traced, its tree connecting to t.  Returns its pid, or -1 after
+ * reporting the failure. */
+static pid_t spawn_traced(const struct run_args *a, const struct run_paths *p,
+			  const struct runtree *t)
+{
 	char *preload = preload_value(p->shim);
 	if (!preload) {
 		fprintf(stderr, "heapsnap: run: out of memory\n");
 		return -1;
 	}
+	sigset_t set, old;
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaddset(&set, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	forward_signals();
 	pid_t child = fork();
-	if (child < 0) {
-		fprintf(stderr, "heapsnap: run: fork: %s\n", strerror(errno));
-		return -1;
-	}
 	if (child == 0)
-		exec_traced(a, p, preload, pipefd[1]);
+		exec_traced(a, p, preload, t->sock);
+	int e = errno;
 	free(preload);
-	close(pipefd[1]);
-	*sock = pipefd[0];
+	if (child > 0)
+		forward_to = child;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (child < 0)
+		fprintf(stderr, "heapsnap: run: fork: %s\n", strerror(e));
 	return child;
 }
 
-/* Waits for the program, tells the collector on sock how it ended, reports the
- * snapshots, and ends the way the program did.  Returns the exit status for run's
- * caller (when the program was not killed by a signal). */
-static int finish(pid_t child, int sock, bool quiet)
+/* Ends run the way the program ended: the same status, or the same signal. */
+static int exit_like(int status)
 {
-	/* Like time(1): the terminal's signals are for the program. */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
-	int status;
-	while (waitpid(child, &status, 0) < 0)
-		if (errno != EINTR) {
-			fprintf(stderr, "heapsnap: run: waitpid: %s\n", strerror(errno));
-			return 1;
-		}
-	char msg[32];
-	int len = snprintf(msg, sizeof(msg), "status %d\n", status);
-	/* The collector may be gone already (the program exec'd): no SIGPIPE for that. */
-	if (send(sock, msg, (size_t)len, MSG_NOSIGNAL) < 0 && errno != EPIPE)
-		fprintf(stderr, "heapsnap: run: telling the collector: %s\n", strerror(errno));
-	report_snapshots(sock, quiet);
 	if (WIFSIGNALED(status)) {
 		int sig = WTERMSIG(status);
 		signal(sig, SIG_DFL);
@@ -359,11 +366,27 @@ static int run(const struct run_args *a)
 	struct run_paths p;
 	if (resolve(a, &p))
 		return 1;
-	int sock;
-	pid_t child = spawn_traced(a, &p, &sock);
-	if (child < 0)
+	struct runtree t;
+	int r = runtree_listen(&t);
+	if (r < 0) {
+		fprintf(stderr, "heapsnap: run: cannot make its socket in %s: %s\n",
+			getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(-r));
 		return 1;
-	return finish(child, sock, a->quiet);
+	}
+	t.child = spawn_traced(a, &p, &t);
+	if (t.child < 0) {
+		runtree_close(&t);
+		return 1;
+	}
+	if (!a->quiet)
+		fprintf(stderr, "heapsnap: tracing pid %d; 'heapsnap snap %d' takes a snapshot\n",
+			(int)t.child, (int)t.child);
+	runtree_serve(&t, a->wait, &stop_waiting);
+	forward_to = 0;
+	runtree_report(&t, stderr, a->quiet);
+	int status = t.child_status;
+	runtree_close(&t);
+	return exit_like(status);
 }
 
 int cmd_run(int argc, char **argv)

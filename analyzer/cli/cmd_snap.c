@@ -112,6 +112,13 @@ static const char *new_snapshot(const glob_t *before, const glob_t *now)
  * started.  Returns 0, or 1 after reporting that there is none to ask. */
 static int find_collector(pid_t pid, struct running_collector *rc)
 {
+	if (kill(pid, 0) < 0) {
+		fprintf(stderr, errno == ESRCH ? "heapsnap: snap: no process %ld\n"
+					       : "heapsnap: snap: process %ld: permission denied "
+						 "(it belongs to another user)\n",
+			(long)pid);
+		return 1;
+	}
 	/* A process that has just started may not have exec'd its collector yet. */
 	bool found = false;
 	struct timespec pause = { 0, 20 * 1000 * 1000 };
@@ -154,9 +161,15 @@ static bool await_snapshot(const char *dir, pid_t pid, const glob_t *before, dou
 	return false;
 }
 
-static int run(const struct snap_args *a)
+static int run(const struct snap_args *in)
 {
 	static struct running_collector rc;
+	struct snap_args args = *in;
+	const struct snap_args *a = &args;
+	/* `heapsnap run`'s own pid stands for the program it runs. */
+	pid_t child = running_run_child(a->pid);
+	if (child > 0)
+		args.pid = child;
 	if (find_collector(a->pid, &rc))
 		return 1;
 	glob_t before;

@@ -88,3 +88,29 @@ bool running_collector_find(pid_t pid, struct running_collector *out)
 	closedir(d);
 	return found;
 }
+
+pid_t running_run_child(pid_t pid)
+{
+	char name[32], cmd[4096];
+	snprintf(name, sizeof(name), "%d", (int)pid);
+	size_t n = read_cmdline(name, cmd, sizeof(cmd));
+	const char *arg0 = cmd, *slash = strrchr(arg0, '/');
+	const char *base = slash ? slash + 1 : arg0;
+	size_t len0 = strlen(arg0);
+	if (!n || strcmp(base, "heapsnap") || len0 + 1 >= n || strcmp(arg0 + len0 + 1, "run"))
+		return 0;
+	/* run has one child, the program: its collectors are never run's children. */
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	pid_t child = 0;
+	struct dirent *e;
+	while (!child && (e = readdir(d))) {
+		struct proc_stat st;
+		pid_t p = (pid_t)atoi(e->d_name);
+		if (p > 0 && prim_proc_stat(p, &st) == 0 && st.ppid == pid)
+			child = p;
+	}
+	closedir(d);
+	return child;
+}

@@ -16,3 +16,6 @@ struct running_collector {
  * Returns true and fills *out, or false when there is none (the process is not
  * traced, or its collector has not exec'd yet). */
 bool running_collector_find(pid_t pid, struct running_collector *out);
+
+/* When pid is a `heapsnap run`, the program it runs (its child); else 0. */
+pid_t running_run_child(pid_t pid);

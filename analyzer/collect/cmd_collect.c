@@ -26,6 +26,7 @@
 
 #include "collector.h"
 #include "commands.h"
+#include "runlink.h"
 #include "snapfile.h"
 
 #define IDLE_SLEEP_NS (5 * 1000 * 1000)
@@ -52,6 +53,7 @@ struct session {
 	uint64_t snapshots;     /* files written */
 	uint64_t last_exec_check;
 	uint64_t gave_up_seen;  /* when the shim's give-up was first seen, or 0 */
+	struct runlink link;    /* where messages and reports go */
 };
 
 static void help(FILE *out)
@@ -160,10 +162,10 @@ static int write_snapshot(struct session *s, const char *name, const char *trigg
 		r = snapfile_write(p, s->a.dir, base, path_out, path_len);
 		profile_free(p);
 		if (r < 0)
-			fprintf(stderr, "heapsnap: cannot write snapshot '%s/%s.pb.gz': %s\n",
-				s->a.dir, base, strerror(-r));
+			runlink_say(&s->link, "cannot write snapshot '%s/%s.pb.gz': %s", s->a.dir,
+				    base, strerror(-r));
 	} else {
-		fprintf(stderr, "heapsnap: cannot build snapshot %s: %s\n", name, strerror(-r));
+		runlink_say(&s->link, "cannot build snapshot %s: %s", name, strerror(-r));
 	}
 	if (r == 0)
 		s->snapshots++;
@@ -256,17 +258,8 @@ static bool gave_up_drain(struct session *s, uint64_t limit)
  * its parent has not reaped it yet.  Returns false when it cannot be known. */
 static bool exit_status(struct session *s, int *status)
 {
-	if (s->a.run_fd >= 0) {
-		struct pollfd p = { .fd = s->a.run_fd, .events = POLLIN };
-		char buf[64];
-		ssize_t n;
-		if (poll(&p, 1, RUN_STATUS_WAIT_MS) > 0 &&
-		    (n = read(s->a.run_fd, buf, sizeof(buf) - 1)) > 0) {
-			buf[n] = '\0';
-			if (sscanf(buf, "status %d", status) == 1)
-				return true;
-		}
-	}
+	if (runlink_status(&s->link, status, RUN_STATUS_WAIT_MS))
+		return true;
 	struct proc_stat st;
 	if (prim_proc_stat(s->a.pid, &st) < 0 || st.state != 'Z' || st.exit_code < 0)
 		return false;
@@ -328,15 +321,8 @@ static int run(struct session *s)
 	char path[PATH_MAX], trigger[96];
 	end_trigger(s, execd, trigger, sizeof(trigger));
 	int r = write_snapshot(s, execd ? "exec" : "exit", trigger, 0, path, sizeof(path));
-	if (s->a.run_fd >= 0) {
-		char line[PATH_MAX + 128];
-		int len = r == 0 ? snprintf(line, sizeof(line), "%d %" PRId64 " %s\n", (int)s->a.pid,
-					    s->c.peak_bytes, path)
-				 : snprintf(line, sizeof(line), "%d %" PRId64 " -\n", (int)s->a.pid,
-					    s->c.peak_bytes);
-		if (write(s->a.run_fd, line, (size_t)len) < 0)
-			r = r ? r : -errno;
-	}
+	runlink_file(&s->link, r == 0 ? path : NULL, trigger, s->c.peak_bytes);
+	runlink_close(&s->link);
 	return r < 0 ? 1 : 0;
 }
 
@@ -350,16 +336,17 @@ int cmd_collect(int argc, char **argv)
 	/* A file size limit makes a write fail with EFBIG, like a full disk: that snapshot
 	 * is reported and the next one is tried again, instead of the collector dying. */
 	signal(SIGXFSZ, SIG_IGN);
+	runlink_open(&s.link, s.a.run_fd, s.a.dir, s.a.pid);
 	struct stat st;
 	if (fstat(s.a.shm_fd, &st) < 0) {
-		fprintf(stderr, "heapsnap: collect: fd %d: %s\n", s.a.shm_fd, strerror(errno));
+		runlink_say(&s.link, "collect: fd %d: %s", s.a.shm_fd, strerror(errno));
 		return 1;
 	}
 	s.memfd_inode = st.st_ino;
 	r = collector_attach(&s.c, s.a.shm_fd, s.a.pid);
 	if (r < 0) {
-		fprintf(stderr, "heapsnap: collect: fd %d: %s\n", s.a.shm_fd,
-			r == -EINVAL ? "not a heapsnap ring" : strerror(-r));
+		runlink_say(&s.link, "collect: fd %d: %s", s.a.shm_fd,
+			    r == -EINVAL ? "not a heapsnap ring" : strerror(-r));
 		return 1;
 	}
 	close(s.a.shm_fd);

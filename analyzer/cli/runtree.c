@@ -1,0 +1,382 @@
+/* runtree.c - heapsnap run's view of the traced process tree (see runtree.h).
+ *
+ * One poll loop serves the listening socket, every collector's connection and the
+ * program's pidfd.  What a collector sends is untrusted: messages are bounded by the
+ * packet size, fields are checked, and text is printed with control characters
+ * replaced, so a program cannot drive run's terminal through its collector.
+ */
+#include "runtree.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "prim.h"
+#include "runlink.h"
+#include "vec.h"
+
+#define POLL_MS 200
+#define SUMMARY_ROWS 10
+
+int runtree_listen(struct runtree *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->listen_fd = -1;
+	t->out = stderr;
+	const char *tmp = getenv("TMPDIR");
+	/* sun_path is short: fall back to /tmp for a long TMPDIR. */
+	if (!tmp || tmp[0] != '/' || strlen(tmp) > 40)
+		tmp = "/tmp";
+	snprintf(t->dir, sizeof(t->dir), "%s/heapsnap-run.XXXXXX", tmp);
+	if (!mkdtemp(t->dir)) {
+		t->dir[0] = '\0';
+		return -errno;
+	}
+	snprintf(t->sock, sizeof(t->sock), "%s/run.sock", t->dir);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", t->sock);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4096) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		runtree_close(t);
+		return -e;
+	}
+	t->listen_fd = fd;
+	return 0;
+}
+
+static int runtree_send(int fd, const char *msg)
+{
+	return send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -errno : 0;
+}
+
+static void runtree_send_status(const struct runtree *t, const struct runtree_conn *c)
+{
+	char msg[32];
+	snprintf(msg, sizeof(msg), "status\t%d", t->child_status);
+	runtree_send(c->fd, msg);
+}
+
+/* A new record for a collector; returns its index, or SIZE_MAX when out of memory. */
+static size_t runtree_add_proc(struct runtree *t, pid_t pid, const char *command)
+{
+	if (vec_reserve((void **)&t->procs, &t->procs_cap, t->nprocs + 1, sizeof(*t->procs)))
+		return SIZE_MAX;
+	t->procs[t->nprocs] = (struct runtree_proc){
+		.pid = pid, .command = strdup(command), .connected = true,
+	};
+	return t->nprocs++;
+}
+
+/* Copies text with control characters replaced, for printing. */
+static char *runtree_clean(const char *text)
+{
+	char *s = strdup(text);
+	for (char *p = s; p && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return s;
+}
+
+/* Splits msg at tabs into at most max fields; returns how many. */
+static int runtree_fields(char *msg, char **f, int max)
+{
+	int n = 0;
+	f[n++] = msg;
+	for (char *p = msg; *p && n < max; p++)
+		if (*p == '\t') {
+			*p = '\0';
+			f[n++] = p + 1;
+		}
+	return n;
+}
+
+static bool runtree_pid(const char *s, pid_t *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*end || end == s || v <= 0 || v > INT32_MAX)
+		return false;
+	*out = (pid_t)v;
+	return true;
+}
+
+static void runtree_on_hello(struct runtree *t, struct runtree_conn *c, char **f, int n)
+{
+	pid_t pid;
+	if (n < 3 || c->proc != SIZE_MAX || !runtree_pid(f[1], &pid))
+		return;
+	char *cmd = runtree_clean(f[2]);
+	c->proc = runtree_add_proc(t, pid, cmd ? cmd : "");
+	free(cmd);
+	bool main = pid == t->child;
+	runtree_send(c->fd, main ? "main" : "other");
+	if (main && t->child_done)
+		runtree_send_status(t, c);
+}
+
+static void runtree_on_file(struct runtree *t, struct runtree_conn *c, char **f, int n)
+{
+	pid_t pid;
+	char *end;
+	if (n < 5 || !runtree_pid(f[1], &pid))
+		return;
+	int64_t peak = strtoll(f[2], &end, 10);
+	if (*end || peak < 0)
+		return;
+	if (c->proc == SIZE_MAX)
+		c->proc = runtree_add_proc(t, pid, "");
+	if (c->proc == SIZE_MAX)
+		return;
+	struct runtree_proc *p = &t->procs[c->proc];
+	free(p->path);
+	free(p->trigger);
+	p->failed = !strcmp(f[4], "-");
+	p->path = p->failed ? NULL : runtree_clean(f[4]);
+	p->trigger = runtree_clean(f[3]);
+	p->peak = peak;
+}
+
+/* Handles one packet from a collector; false when the connection ended. */
+static bool runtree_on_message(struct runtree *t, struct runtree_conn *c)
+{
+	char msg[RUNLINK_MSG_MAX + 1];
+	ssize_t len = recv(c->fd, msg, sizeof(msg) - 1, MSG_DONTWAIT);
+	/* A collector that closes with a reply of ours unread resets the connection; the
+	 * error is reported once, before the packets it sent, which are still there. */
+	if (len < 0 && errno == ECONNRESET)
+		len = recv(c->fd, msg, sizeof(msg) - 1, MSG_DONTWAIT);
+	if (len < 0)
+		return errno == EAGAIN || errno == EINTR || errno == ECONNRESET;
+	if (len == 0)
+		return false;
+	msg[len] = '\0';
+	char *f[5];
+	int n = runtree_fields(msg, f, 5);
+	if (!strcmp(f[0], "hello"))
+		runtree_on_hello(t, c, f, n);
+	else if (!strcmp(f[0], "file"))
+		runtree_on_file(t, c, f, n);
+	else if (!strcmp(f[0], "say") && n == 2) {
+		char *text = runtree_clean(f[1]);
+		if (text)
+			fprintf(t->out, "heapsnap: %s\n", text);
+		free(text);
+	}
+	return true;
+}
+
+static void runtree_accept(struct runtree *t)
+{
+	for (;;) {
+		int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0)
+			return;
+		if (vec_reserve((void **)&t->conns, &t->conns_cap, t->nconns + 1, sizeof(*t->conns))) {
+			close(fd);
+			return;
+		}
+		t->conns[t->nconns++] = (struct runtree_conn){ .fd = fd, .proc = SIZE_MAX };
+	}
+}
+
+static void runtree_drop(struct runtree *t, size_t i)
+{
+	struct runtree_conn *c = &t->conns[i];
+	if (c->proc != SIZE_MAX)
+		t->procs[c->proc].connected = false;
+	close(c->fd);
+	t->conns[i] = t->conns[--t->nconns];
+}
+
+/* Reaps the program if it ended, and tells its collectors how. */
+static void runtree_reap(struct runtree *t)
+{
+	if (t->child_done)
+		return;
+	int st;
+	pid_t r = waitpid(t->child, &st, WNOHANG);
+	if (r != t->child)
+		return;
+	t->child_done = true;
+	t->child_status = st;
+	for (size_t i = 0; i < t->nconns; i++)
+		if (t->conns[i].proc != SIZE_MAX && t->procs[t->conns[i].proc].pid == t->child)
+			runtree_send_status(t, &t->conns[i]);
+}
+
+/* One round of poll over the program and every connection. */
+static void runtree_poll(struct runtree *t, int pidfd)
+{
+	struct pollfd *p = calloc(t->nconns + 2, sizeof(*p));
+	if (!p) {
+		usleep(POLL_MS * 1000);
+		return;
+	}
+	size_t n = 0;
+	p[n++] = (struct pollfd){ .fd = t->listen_fd, .events = POLLIN };
+	p[n++] = (struct pollfd){ .fd = t->child_done ? -1 : pidfd, .events = POLLIN };
+	for (size_t i = 0; i < t->nconns; i++)
+		p[n++] = (struct pollfd){ .fd = t->conns[i].fd, .events = POLLIN };
+	int r = poll(p, n, POLL_MS);
+	if (r > 0) {
+		/* Backwards, so that dropping a connection moves only ones already seen. */
+		for (size_t i = t->nconns; i-- > 0;)
+			if (p[i + 2].revents && !runtree_on_message(t, &t->conns[i]))
+				runtree_drop(t, i);
+		if (p[0].revents)
+			runtree_accept(t);
+	}
+	free(p);
+}
+
+int runtree_serve(struct runtree *t, unsigned timeout_s, volatile const int *stop)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, t->child, 0);
+	uint64_t ended = 0;
+	for (;;) {
+		runtree_reap(t);
+		if (t->child_done) {
+			if (!ended)
+				ended = prim_now_ns(CLOCK_MONOTONIC);
+			runtree_accept(t);
+			if (t->nconns == 0)
+				break;
+			if ((timeout_s && prim_now_ns(CLOCK_MONOTONIC) - ended >
+						  (uint64_t)timeout_s * 1000000000u) ||
+			    (stop && *stop)) {
+				if (pidfd >= 0)
+					close(pidfd);
+				return 1;
+			}
+		}
+		runtree_poll(t, pidfd);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return 0;
+}
+
+const struct runtree_proc *runtree_main(const struct runtree *t)
+{
+	const struct runtree_proc *last = NULL;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		const struct runtree_proc *p = &t->procs[i];
+		if (p->pid != t->child || (!p->path && !p->failed))
+			continue;
+		if (!last || !p->trigger || strcmp(p->trigger, "exec"))
+			last = p;
+	}
+	return last;
+}
+
+/* A command line as the summary shows it: the program's base name and its arguments. */
+static const char *runtree_short(const char *command)
+{
+	if (!command)
+		return "";
+	size_t first = strcspn(command, " ");
+	const char *base = command;
+	for (size_t i = 0; i < first; i++)
+		if (command[i] == '/')
+			base = command + i + 1;
+	return base;
+}
+
+static int runtree_by_peak(const void *a, const void *b)
+{
+	const struct runtree_proc *x = *(struct runtree_proc *const *)a;
+	const struct runtree_proc *y = *(struct runtree_proc *const *)b;
+	if (x->peak != y->peak)
+		return x->peak > y->peak ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* The largest peaks of a tree of more than one process image. */
+static void runtree_report_tree(const struct runtree *t, FILE *out)
+{
+	struct runtree_proc **rows = calloc(t->nprocs, sizeof(*rows));
+	size_t n = 0;
+	for (size_t i = 0; rows && i < t->nprocs; i++)
+		if (t->procs[i].path)
+			rows[n++] = &t->procs[i];
+	if (n > 1) {
+		qsort(rows, n, sizeof(*rows), runtree_by_peak);
+		fprintf(out, "heapsnap: %zu files from this process tree; the largest peaks:\n", n);
+		for (size_t i = 0; i < n && i < SUMMARY_ROWS; i++) {
+			char size[FORMAT_SIZE_MAX];
+			fprintf(out, "heapsnap:   %10s  pid %-7d %-30.30s %s\n",
+				format_size(size, rows[i]->peak, false), (int)rows[i]->pid,
+				runtree_short(rows[i]->command), rows[i]->path);
+		}
+		if (n > SUMMARY_ROWS)
+			fprintf(out, "heapsnap:   and %zu more ('heapsnap ls' lists them all)\n",
+				n - SUMMARY_ROWS);
+	}
+	free(rows);
+}
+
+void runtree_report(const struct runtree *t, FILE *out, bool quiet)
+{
+	const struct runtree_proc *m = runtree_main(t);
+	char size[FORMAT_SIZE_MAX];
+	if (!quiet && m && m->path)
+		fprintf(out, "heapsnap: %s (pid %d, traced peak %s)\n", m->path, (int)m->pid,
+			format_size(size, m->peak, false));
+	else if (m && m->failed)
+		fprintf(out, "heapsnap: pid %d: the exit snapshot could not be written\n",
+			(int)m->pid);
+	if (!quiet)
+		runtree_report_tree(t, out);
+	/* Lost files are said aloud, -q or not. */
+	for (size_t i = 0; i < t->nprocs; i++) {
+		const struct runtree_proc *p = &t->procs[i];
+		if (!p->connected && !p->path && !p->failed)
+			fprintf(out, "heapsnap: pid %d (%.40s): its collector ended without writing "
+				     "a file (killed?)\n", (int)p->pid, runtree_short(p->command));
+	}
+	size_t waiting = 0;
+	for (size_t i = 0; i < t->nprocs; i++)
+		waiting += t->procs[i].connected;
+	if (!waiting && !t->nconns)
+		return;
+	fprintf(out, "heapsnap: gave up waiting for %zu collector%s; their files may appear later:",
+		waiting + (t->nconns > waiting ? t->nconns - waiting : 0), waiting == 1 ? "" : "s");
+	for (size_t i = 0; i < t->nprocs; i++)
+		if (t->procs[i].connected)
+			fprintf(out, " pid %d (%.40s)", (int)t->procs[i].pid,
+				runtree_short(t->procs[i].command));
+	fputc('\n', out);
+}
+
+void runtree_close(struct runtree *t)
+{
+	for (size_t i = 0; i < t->nconns; i++)
+		close(t->conns[i].fd);
+	if (t->listen_fd >= 0)
+		close(t->listen_fd);
+	if (t->sock[0])
+		unlink(t->sock);
+	if (t->dir[0])
+		rmdir(t->dir);
+	for (size_t i = 0; i < t->nprocs; i++) {
+		free(t->procs[i].command);
+		free(t->procs[i].path);
+		free(t->procs[i].trigger);
+	}
+	free(t->procs);
+	free(t->conns);
+	memset(t, 0, sizeof(*t));
+	t->listen_fd = -1;
+}

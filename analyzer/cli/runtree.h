@@ -1,0 +1,64 @@
+/* runtree.h - heapsnap run's view of the traced process tree.
+ *
+ * run listens on a SOCK_SEQPACKET socket in a private directory (0700) and exports
+ * its path as HEAPSNAP_RUN_SOCKET; every traced process image of the tree, the
+ * program's descendants included, connects to it at setup and hands the connection to
+ * its collector (protocol in analyzer/collect/runlink.h).  run so knows every
+ * collector before its process can end, hears each one's files and messages, tells
+ * the program's own collectors how the program ended, and returns only when every
+ * collector is done, or after a timeout that names what is missing.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+struct runtree_proc {
+	pid_t pid;
+	char *command;   /* from hello; may be empty */
+	char *path;      /* its last file, or NULL */
+	char *trigger;   /* that file's trigger */
+	int64_t peak;
+	bool failed;     /* it said its file could not be written */
+	bool connected;  /* the collector is still running */
+};
+
+struct runtree_conn {
+	int fd;
+	size_t proc; /* index into procs */
+};
+
+struct runtree {
+	int listen_fd;
+	char dir[64];            /* the private directory */
+	char sock[96];           /* dir + "/run.sock" */
+	pid_t child;             /* the program */
+	int child_status;
+	bool child_done;
+	struct runtree_conn *conns;
+	size_t nconns, conns_cap;
+	struct runtree_proc *procs;
+	size_t nprocs, procs_cap;
+	FILE *out;               /* where collectors' messages go (stderr) */
+};
+
+/* Makes the private directory and the listening socket.  Returns 0 or -errno. */
+int runtree_listen(struct runtree *t);
+
+/* Serves collectors until the program (t->child) has ended and every collector is
+ * done, or until timeout_s seconds after the program ended (0: no limit), or until
+ * *stop becomes true after the program ended.  Returns 0 when everything finished,
+ * 1 on the timeout or stop. */
+int runtree_serve(struct runtree *t, unsigned timeout_s, volatile const int *stop);
+
+/* The program's own file: its last image's (the one that did not exec), or NULL. */
+const struct runtree_proc *runtree_main(const struct runtree *t);
+
+/* Prints the summary (the program's file, then the largest peaks of a tree) and, after
+ * a timeout, which collectors had not finished. */
+void runtree_report(const struct runtree *t, FILE *out, bool quiet);
+
+/* Closes every socket and removes the directory. */
+void runtree_close(struct runtree *t);

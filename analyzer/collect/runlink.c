@@ -1,0 +1,121 @@
+/* runlink.c - the collector's messages, to heapsnap run or a log file (see runlink.h). */
+#include "runlink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "prim.h"
+
+static bool runlink_send(struct runlink *l, const char *msg, size_t len)
+{
+	if (l->fd < 0)
+		return false;
+	if (send(l->fd, msg, len, MSG_NOSIGNAL) == (ssize_t)len)
+		return true;
+	/* run is gone (killed, or it gave up waiting): from now on, the log file. */
+	close(l->fd);
+	l->fd = -1;
+	return false;
+}
+
+void runlink_open(struct runlink *l, int fd, const char *dir, pid_t pid)
+{
+	*l = (struct runlink){ .fd = fd, .pid = pid, .dir = dir };
+}
+
+static void runlink_log(struct runlink *l, const char *text)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/heapsnap.%d.log", l->dir, (int)l->pid);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return; /* nowhere left to say it */
+	dprintf(fd, "heapsnap: %s\n", text);
+	close(fd);
+}
+
+void runlink_say(struct runlink *l, const char *fmt, ...)
+{
+	char msg[RUNLINK_MSG_MAX];
+	int n = snprintf(msg, sizeof(msg), "say\t");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (!runlink_send(l, msg, strlen(msg)))
+		runlink_log(l, msg + n);
+}
+
+void runlink_file(struct runlink *l, const char *path, const char *trigger, int64_t peak)
+{
+	char msg[RUNLINK_MSG_MAX];
+	int n = snprintf(msg, sizeof(msg), "file\t%d\t%" PRId64 "\t%s\t%s", (int)l->pid, peak,
+			 trigger, path ? path : "-");
+	runlink_send(l, msg, n < (int)sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+}
+
+/* Reads run's next message, waiting until deadline (CLOCK_MONOTONIC ns). */
+static bool runlink_recv(struct runlink *l, char *buf, size_t size, uint64_t deadline)
+{
+	while (l->fd >= 0) {
+		uint64_t now = prim_now_ns(CLOCK_MONOTONIC);
+		if (now >= deadline)
+			return false;
+		struct pollfd p = { .fd = l->fd, .events = POLLIN };
+		int r = poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		ssize_t n = recv(l->fd, buf, size - 1, 0);
+		if (n <= 0) {
+			close(l->fd);
+			l->fd = -1;
+			return false;
+		}
+		buf[n] = '\0';
+		return true;
+	}
+	return false;
+}
+
+bool runlink_status(struct runlink *l, int *status, int timeout_ms)
+{
+	uint64_t deadline = prim_now_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000000u;
+	char buf[64];
+	while (l->role != 2 && runlink_recv(l, buf, sizeof(buf), deadline)) {
+		if (!strcmp(buf, "main")) {
+			l->role = 1;
+		} else if (!strcmp(buf, "other")) {
+			l->role = 2;
+		} else if (l->role == 1 && !strncmp(buf, "status\t", 7)) {
+			char *end;
+			long v = strtol(buf + 7, &end, 10);
+			if (*end || end == buf + 7 || v < 0 || v > 0xffff)
+				return false;
+			*status = (int)v;
+			return true;
+		}
+	}
+	return false;
+}
+
+void runlink_close(struct runlink *l)
+{
+	if (l->fd < 0)
+		return;
+	/* Read what run said first: closing over unread packets would reset the
+	 * connection, and run could lose our last ones. */
+	char buf[64];
+	while (recv(l->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	close(l->fd);
+	l->fd = -1;
+}

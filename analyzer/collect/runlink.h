@@ -1,0 +1,52 @@
+/* runlink.h - what a collector says, and to whom: heapsnap run, or a log file.
+ *
+ * The collector holds no fd of the traced program's (design.md invariant 7): its
+ * stdin, stdout and stderr are /dev/null.  Under `heapsnap run`, the shim connected a
+ * SOCK_SEQPACKET socket to run for it (fd 4); everything the collector has to say goes
+ * there, one message a packet, fields separated by tabs:
+ *
+ *   shim -> run        hello <pid> <command>         on connecting, before the
+ *                                                    collector exists
+ *   collector -> run   say <text>                    a message for the user
+ *                      file <pid> <peak> <trigger> <path>
+ *                                                    a file written ("-" path: failed)
+ *   run -> collector   main | other                  the answer to hello: whether this
+ *                                                    is run's own child, whose exit
+ *                                                    status only run can know
+ *                      status <wait status>          for main, once run reaped it
+ *
+ * Without run (plain LD_PRELOAD), messages are appended to DIR/heapsnap.PID.log, made
+ * on the first message only.  Both ends treat what they read as untrusted.
+ */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define RUNLINK_MSG_MAX 8192
+
+struct runlink {
+	int fd;          /* connection to heapsnap run, or -1 */
+	int role;        /* 0 unknown, 1 main, 2 other */
+	pid_t pid;
+	const char *dir; /* where the log file goes */
+};
+
+/* Starts the link over fd (heapsnap run's connection, or -1 for none). */
+void runlink_open(struct runlink *l, int fd, const char *dir, pid_t pid);
+
+/* Says one line to the user: through run, else into the log file. */
+void runlink_say(struct runlink *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reports a snapshot file (path NULL when writing it failed). */
+void runlink_file(struct runlink *l, const char *path, const char *trigger, int64_t peak);
+
+/* The traced process's wait status, when run reaped it: waits up to timeout_ms for
+ * run's word.  Returns false when this process is not run's child, or run said
+ * nothing in time. */
+bool runlink_status(struct runlink *l, int *status, int timeout_ms);
+
+/* Ends the link, reading run's unread words first so that nothing we sent is lost. */
+void runlink_close(struct runlink *l);

@@ -1,0 +1,301 @@
+/* test-tree.c - whole process trees under `heapsnap run`: every process's file there
+ * when run returns, signals forwarded, snap through run's pid, the summary, and the
+ * collector holding none of the program's fds (design.md invariant 7). */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pprof.h"
+#include "tracetest.h"
+#include "checkmain.h"
+
+/* Names of the exit and exec files in dir; returns how many. */
+static int final_files(const char *dir, char names[][300], int max)
+{
+	DIR *d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if ((strstr(e->d_name, ".exit.pb.gz") || strstr(e->d_name, ".exec.pb.gz")) &&
+		    n < max)
+			snprintf(names[n++], 300, "%s", e->d_name);
+	closedir(d);
+	return n;
+}
+
+static profile_t *read_file(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	profile_t *p = NULL;
+	pprof_error_t err;
+	ck_assert_msg(pprof_read_file(path, &p, &err) == 0, "%s: %s", path, err.why);
+	return p;
+}
+
+/* The number in "N files from this process tree" of run's summary, or 1 without one. */
+static int summary_count(const char *err)
+{
+	const char *at = strstr(err, " files from this process tree");
+	if (!at)
+		return 1;
+	while (at > err && at[-1] >= '0' && at[-1] <= '9')
+		at--;
+	return atoi(at);
+}
+
+/* After run returns, each process of a shell's tree has its file: nothing is late. */
+START_TEST(every_file_is_there_when_run_returns)
+{
+	char dir[256], script[1024];
+	tt_tempdir(dir, sizeof(dir));
+	const char *b = getenv("PROGS");
+	snprintf(script, sizeof(script), "%s/basic & %s/basic & wait; %s/basic | cat >/dev/null",
+		 b, b, b);
+	char *argv[] = { "/bin/sh", "-c", script, NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	static char names[256][300];
+	int n = final_files(dir, names, 256); /* listed at once: no waiting */
+	ck_assert_int_eq(n, summary_count(r.err));
+	ck_assert_int_ge(n, 5); /* sh, three basic, cat (and subshells) */
+	int basics = 0, line = tt_site_line("basic.c", "malloc48");
+	for (int i = 0; i < n; i++) {
+		profile_t *p = read_file(dir, names[i]);
+		int64_t v[PV_COUNT];
+		if (p->meta.command && strstr(p->meta.command, "/basic") &&
+		    tt_site_values(p, "basic.c", line, v)) {
+			ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1000);
+			ck_assert_int_eq(v[PV_ALLOC_SPACE], 48000);
+			basics++;
+		}
+		profile_free(p);
+	}
+	ck_assert_int_eq(basics, 3);
+	ck_assert_ptr_nonnull(strstr(r.err, "heapsnap: tracing pid "));
+}
+END_TEST
+
+/* make, the compiler driver, cc1 and as: a real build's tree, each file present when
+ * run returns, and no collector left running. */
+START_TEST(a_make_build_leaves_every_file_and_no_process)
+{
+	char dir[256], src[256], path[PATH_MAX];
+	tt_tempdir(dir, sizeof(dir));
+	tt_tempdir(src, sizeof(src));
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/f%d.c", src, i);
+		FILE *f = fopen(path, "w");
+		fprintf(f, "int f%d(int x) { return x * %d; }\n", i, i + 2);
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/Makefile", src);
+	FILE *m = fopen(path, "w");
+	fprintf(m, "all: f0.o f1.o f2.o\n%%.o: %%.c\n\tcc -O2 -c $< -o $@\n");
+	fclose(m);
+	char *argv[] = { "/usr/bin/make", "-s", "-C", src, NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	static char names[256][300];
+	int n = final_files(dir, names, 256);
+	ck_assert_int_eq(n, summary_count(r.err));
+	int cc1 = 0;
+	for (int i = 0; i < n; i++) {
+		profile_t *p = read_file(dir, names[i]);
+		if (p->meta.command && strstr(p->meta.command, "cc1 "))
+			cc1++;
+		ck_assert_int_eq(tt_collector_pid((pid_t)atoi(names[i] + 9)), 0);
+		profile_free(p);
+	}
+	ck_assert_int_eq(cc1, 3);
+	ck_assert_int_ge(n, 10); /* make; cc, cc1 and as three times */
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/f%d.o", src, i);
+		ck_assert_int_eq(access(path, F_OK), 0);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/f%d.c", src, i);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/Makefile", src);
+	unlink(path);
+	rmdir(src);
+}
+END_TEST
+
+/* kill -USR2 and heapsnap snap on run's own pid reach the program; TERM is forwarded
+ * and run ends the way the program did. */
+START_TEST(run_forwards_signals_and_snap_by_its_pid)
+{
+	char dir[256], err[8192], cmd[1024], path[1024];
+	tt_tempdir(dir, sizeof(dir));
+	struct tt_proc p;
+	tt_start(dir, "waiter", NULL, &p);
+	ck_assert_int_eq(kill(p.run, SIGUSR2), 0);
+	profile_t *s = tt_snapshot(dir, p.pid, "1", 10);
+	ck_assert_str_eq(s->meta.trigger, "signal 1");
+	profile_free(s);
+	snprintf(cmd, sizeof(cmd), "'%s' snap %d", getenv("HEAPSNAP"), (int)p.run);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(fgets(path, sizeof(path), f));
+	ck_assert_int_eq(pclose(f), 0);
+	char want[512];
+	snprintf(want, sizeof(want), "%s/heapsnap.%d.2.pb.gz\n", dir, (int)p.pid);
+	ck_assert_str_eq(path, want);
+	ck_assert_int_eq(kill(p.run, SIGTERM), 0); /* waiter's handler: exit 0 */
+	int st = tt_finish(&p, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
+	char tracing[64];
+	snprintf(tracing, sizeof(tracing), "heapsnap: tracing pid %d;", (int)p.pid);
+	ck_assert_ptr_nonnull(strstr(err, tracing));
+
+	/* A program without a handler dies of the forwarded signal, and so does run. */
+	char *argv[] = { "/bin/sleep", "30", NULL };
+	pid_t run = fork();
+	if (run == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);
+		execl(getenv("HEAPSNAP"), "heapsnap", "run", "-q", "--dir", dir, "--", argv[0],
+		      argv[1], (char *)NULL);
+		_exit(127);
+	}
+	usleep(300 * 1000);
+	kill(run, SIGTERM);
+	ck_assert_int_eq(waitpid(run, &st, 0), run);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "status %d", st);
+}
+END_TEST
+
+/* The fds of pid that name pipes, sockets or files, as readlink shows them. */
+static int fd_targets(pid_t pid, char t[][128], int max)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && n < max) {
+		if (e->d_name[0] == '.')
+			continue;
+		char link[300];
+		snprintf(link, sizeof(link), "/proc/%d/fd/%s", (int)pid, e->d_name);
+		ssize_t len = readlink(link, t[n], 127);
+		if (len > 0)
+			t[n++][len] = '\0';
+	}
+	closedir(d);
+	return n;
+}
+
+/* The collector holds none of the program's fds: with it stopped, a reader of the
+ * program's stdout and stderr still sees end-of-file when the program ends. */
+START_TEST(collector_holds_no_program_fd)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	int out[2];
+	ck_assert_int_eq(pipe(out), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char env[PATH_MAX], dirv[300];
+		snprintf(env, sizeof(env), "LD_PRELOAD=%s", getenv("HEAPSNAP_SHIM"));
+		snprintf(dirv, sizeof(dirv), "HEAPSNAP_DIR=%s", dir);
+		putenv(env);
+		putenv(dirv);
+		dup2(out[1], 1);
+		dup2(out[1], 2);
+		close(out[0]);
+		char prog[PATH_MAX];
+		snprintf(prog, sizeof(prog), "%s/waiter", getenv("PROGS"));
+		execl(prog, prog, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	char line[64];
+	FILE *f = fdopen(out[0], "r");
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+	pid_t collector = tt_collector_pid(pid);
+	ck_assert_int_gt(collector, 0);
+	static char mine[64][128], theirs[64][128];
+	int nm = fd_targets(pid, mine, 64), nt = fd_targets(collector, theirs, 64);
+	for (int i = 0; i < nm; i++)
+		for (int j = 0; j < nt; j++)
+			ck_assert_msg(strcmp(mine[i], theirs[j]) || !strcmp(mine[i], "/dev/null"),
+				      "the collector holds the program's %s", mine[i]);
+	ck_assert_int_eq(kill(collector, SIGSTOP), 0);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	struct pollfd pf = { .fd = out[0], .events = POLLIN };
+	ck_assert_int_eq(poll(&pf, 1, 5000), 1);
+	ck_assert_ptr_null(fgets(line, sizeof(line), f)); /* end-of-file, not a hang */
+	fclose(f);
+	kill(collector, SIGCONT);
+	profile_t *s = tt_snapshot(dir, pid, "exit", 10);
+	profile_free(s);
+}
+END_TEST
+
+/* A collector killed under run: the program goes on, the shim says so at exit, and run
+ * says which process lost its file. */
+START_TEST(a_lost_exit_file_is_said_aloud)
+{
+	char dir[256], err[8192];
+	tt_tempdir(dir, sizeof(dir));
+	struct tt_proc p;
+	tt_start(dir, "waiter", NULL, &p);
+	pid_t collector = tt_collector_pid(p.pid);
+	ck_assert_int_gt(collector, 0);
+	ck_assert_int_eq(kill(collector, SIGKILL), 0);
+	/* Dead (reaped, or a zombie) before the program ends. */
+	char stat[64], buf[512];
+	snprintf(stat, sizeof(stat), "/proc/%d/stat", (int)collector);
+	for (int i = 0; i < 500; i++) {
+		FILE *f = fopen(stat, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		const char *paren = strrchr(buf, ')');
+		if (!f || (paren && paren[2] == 'Z'))
+			break;
+		usleep(10000);
+	}
+	ck_assert_int_eq(kill(p.pid, SIGTERM), 0);
+	int st = tt_finish(&p, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
+	ck_assert_ptr_nonnull(strstr(err, "the collector is gone: no exit snapshot"));
+	char want[128];
+	snprintf(want, sizeof(want), "heapsnap: pid %d (", (int)p.pid);
+	const char *at = strstr(err, want);
+	ck_assert_msg(at && strstr(at, "its collector ended without writing a file"), "%s", err);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("tree");
+	TCase *tc = tcase_create("tree");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, every_file_is_there_when_run_returns);
+	tcase_add_test(tc, a_make_build_leaves_every_file_and_no_process);
+	tcase_add_test(tc, run_forwards_signals_and_snap_by_its_pid);
+	tcase_add_test(tc, collector_holds_no_program_fd);
+	tcase_add_test(tc, a_lost_exit_file_is_said_aloud);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}
