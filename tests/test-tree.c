@@ -286,6 +286,41 @@ START_TEST(a_lost_exit_file_is_said_aloud)
 }
 END_TEST
 
+/* snap goes through the collector: a program that owns SIGUSR2, or runs without a
+ * snapshot signal, gets its snapshot and never sees a signal of ours. */
+START_TEST(snap_never_uses_the_program_signal)
+{
+	char dir[256], err[8192], cmd[1024], path[1024], want[512], line[64];
+	static char *const envs[][2] = { { "WAITER_OWN_USR2=1", NULL },
+					 { "HEAPSNAP_SIGNAL=none", NULL } };
+	for (int k = 0; k < 2; k++) {
+		tt_tempdir(dir, sizeof(dir));
+		struct tt_proc p;
+		tt_start(dir, "waiter", envs[k], &p);
+		snprintf(cmd, sizeof(cmd), "'%s' snap %d", getenv("HEAPSNAP"), (int)p.pid);
+		FILE *f = popen(cmd, "r");
+		ck_assert_ptr_nonnull(fgets(path, sizeof(path), f));
+		ck_assert_int_eq(pclose(f), 0);
+		snprintf(want, sizeof(want), "%s/heapsnap.%d.1.pb.gz\n", dir, (int)p.pid);
+		ck_assert_str_eq(path, want);
+		profile_t *s = tt_snapshot(dir, p.pid, "1", 1);
+		ck_assert_str_eq(s->meta.trigger, "request 1");
+		int64_t v[PV_COUNT];
+		tt_site_values(s, "waiter.c", tt_site_line("waiter.c", "before_snap"), v);
+		ck_assert_int_eq(v[PV_INUSE_OBJECTS], 64);
+		ck_assert_int_eq(v[PV_INUSE_SPACE], 64 * 32);
+		profile_free(s);
+		ck_assert_int_eq(kill(p.pid, SIGTERM), 0);
+		if (k == 0) {
+			ck_assert_ptr_nonnull(fgets(line, sizeof(line), p.out));
+			ck_assert_str_eq(line, "usr2 0\n"); /* its handler never ran */
+		}
+		int st = tt_finish(&p, err, sizeof(err));
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tree");
@@ -296,6 +331,7 @@ int main(void)
 	tcase_add_test(tc, run_forwards_signals_and_snap_by_its_pid);
 	tcase_add_test(tc, collector_holds_no_program_fd);
 	tcase_add_test(tc, a_lost_exit_file_is_said_aloud);
+	tcase_add_test(tc, snap_never_uses_the_program_signal);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

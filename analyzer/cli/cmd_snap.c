@@ -1,21 +1,26 @@
 /* cmd_snap.c - `heapsnap snap`: ask a traced process for a snapshot.
  *
  * help() / parse_argv() / run(), like cmd_read.c.  run finds the process's collector
- * (running.h), lists the signal snapshots already in its directory, sends the snapshot
- * signal, and prints the path of the first new file that appears within the timeout.
+ * (running.h), asks it on its control socket (collect/control.h) and prints the path
+ * it answers with.  The program's signals are never used, so snap works when the
+ * program owns SIGUSR2 or runs with HEAPSNAP_SIGNAL=none, and never runs a handler.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <glob.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "control.h"
+#include "prim.h"
 #include "running.h"
 
 /* parse_argv() results besides a negative errno (bad usage, already reported). */
@@ -31,10 +36,11 @@ static void help(FILE *out)
 	fprintf(out,
 		"Usage: heapsnap snap [--timeout SECONDS] PID\n\n"
 		"Ask traced process PID for a snapshot and print the path of the file once it\n"
-		"is written.  Exit status 1 if PID is not traced or no file appears in time\n"
-		"(default 30 seconds).\n\n"
+		"is written.  The request goes to PID's collector, never through the program's\n"
+		"signals.  PID may be a 'heapsnap run', for the program it runs.  Exit status 1\n"
+		"if PID is not traced or no file is written in time (default 30 seconds).\n\n"
 		"Example:\n"
-		"  heapsnap snap 4242      # prints e.g. ./heapsnap.4242.3.pb.gz\n");
+		"  heapsnap snap 4242      # prints e.g. /home/me/heapsnap.4242.3.pb.gz\n");
 }
 
 /* Parses snap's options into *a.  Returns PARSE_RUN, PARSE_HELP, or -EINVAL after
@@ -80,34 +86,6 @@ static int parse_argv(int argc, char **argv, struct snap_args *a)
 	return PARSE_RUN;
 }
 
-/* The signal snapshots of pid in dir: DIR/heapsnap.PID.N.pb.gz and their -K
- * variants (exit and exec snapshots are not answers to a request). */
-static int list_snapshots(const char *dir, pid_t pid, glob_t *g)
-{
-	char pattern[PATH_MAX + 64];
-	snprintf(pattern, sizeof(pattern), "%s/heapsnap.%d.[0-9]*.pb.gz", dir, (int)pid);
-	int r = glob(pattern, 0, NULL, g);
-	if (r == GLOB_NOMATCH) {
-		g->gl_pathc = 0;
-		g->gl_pathv = NULL;
-		return 0;
-	}
-	return r == 0 ? 0 : -EIO;
-}
-
-/* A file in now that is not in before, or NULL. */
-static const char *new_snapshot(const glob_t *before, const glob_t *now)
-{
-	for (size_t i = 0; i < now->gl_pathc; i++) {
-		bool seen = false;
-		for (size_t j = 0; !seen && j < before->gl_pathc; j++)
-			seen = !strcmp(now->gl_pathv[i], before->gl_pathv[j]);
-		if (!seen)
-			return now->gl_pathv[i];
-	}
-	return NULL;
-}
-
 /* Finds pid's collector into *rc, waiting up to a second for one that has just
  * started.  Returns 0, or 1 after reporting that there is none to ask. */
 static int find_collector(pid_t pid, struct running_collector *rc)
@@ -120,76 +98,75 @@ static int find_collector(pid_t pid, struct running_collector *rc)
 		return 1;
 	}
 	/* A process that has just started may not have exec'd its collector yet. */
-	bool found = false;
 	struct timespec pause = { 0, 20 * 1000 * 1000 };
-	for (int tries = 0; !found && tries < 50 && kill(pid, 0) == 0; tries++) {
-		found = running_collector_find(pid, rc);
-		if (!found)
-			nanosleep(&pause, NULL);
+	for (int tries = 0; tries < 50 && kill(pid, 0) == 0; tries++) {
+		if (running_collector_find(pid, rc))
+			return 0;
+		nanosleep(&pause, NULL);
 	}
-	if (!found) {
-		fprintf(stderr, "heapsnap: snap: process %ld is not traced by heapsnap (no collector "
-				"found)\n", (long)pid);
-		return 1;
-	}
-	if (!rc->signal) {
-		fprintf(stderr, "heapsnap: snap: process %ld was started with HEAPSNAP_SIGNAL=none\n",
-			(long)pid);
-		return 1;
-	}
-	return 0;
+	if (running_traced_without_collector(pid))
+		fprintf(stderr, "heapsnap: snap: process %ld is traced, but its collector is gone "
+				"(killed?): no snapshot can be written\n", (long)pid);
+	else
+		fprintf(stderr, "heapsnap: snap: process %ld is not traced by heapsnap (no "
+				"collector found)\n", (long)pid);
+	return 1;
 }
 
-/* Polls dir until a snapshot of pid that is not in before appears, and prints its
- * path.  Returns true then, false when none came within timeout seconds. */
-static bool await_snapshot(const char *dir, pid_t pid, const glob_t *before, double timeout)
+/* Asks the collector for a snapshot and waits for its answer, at most timeout seconds
+ * of elapsed time.  Returns 0 after printing the path, or 1 after saying why not. */
+static int ask_collector(const struct running_collector *rc, pid_t pid, double timeout)
 {
-	struct timespec step = { 0, 10 * 1000 * 1000 };
-	for (double waited = 0; waited < timeout; waited += 0.01) {
-		glob_t now;
-		if (list_snapshots(dir, pid, &now) == 0) {
-			const char *found = new_snapshot(before, &now);
-			if (found)
-				printf("%s\n", found);
-			if (now.gl_pathc)
-				globfree(&now);
-			if (found)
-				return true;
-		}
-		nanosleep(&step, NULL);
+	int fd = control_connect(rc->pid);
+	if (fd < 0) {
+		fprintf(stderr, "heapsnap: snap: cannot reach the collector of %ld: %s\n", (long)pid,
+			strerror(-fd));
+		return 1;
 	}
-	return false;
+	char msg[4200];
+	ssize_t n = -1;
+	uint64_t deadline = prim_now_ns(CLOCK_MONOTONIC) + prim_seconds_to_ns(timeout);
+	if (send(fd, "snap", 4, MSG_NOSIGNAL) == 4) {
+		for (uint64_t now; (now = prim_now_ns(CLOCK_MONOTONIC)) < deadline;) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			int r = poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r > 0)
+				n = recv(fd, msg, sizeof(msg) - 1, 0);
+			break;
+		}
+	}
+	close(fd);
+	if (n > 5 && !strncmp(msg, "file ", 5)) {
+		msg[n] = '\0';
+		printf("%s\n", msg + 5);
+		return 0;
+	}
+	if (n > 6 && !strncmp(msg, "error ", 6)) {
+		msg[n] = '\0';
+		fprintf(stderr, "heapsnap: snap: %ld: %s\n", (long)pid, msg + 6);
+	} else if (n < 0) {
+		fprintf(stderr, "heapsnap: snap: no snapshot of %ld was written within %g s\n",
+			(long)pid, timeout);
+	} else {
+		fprintf(stderr, "heapsnap: snap: the collector of %ld ended without a snapshot\n",
+			(long)pid);
+	}
+	return 1;
 }
 
-static int run(const struct snap_args *in)
+static int run(const struct snap_args *a)
 {
 	static struct running_collector rc;
-	struct snap_args args = *in;
-	const struct snap_args *a = &args;
+	pid_t pid = a->pid;
 	/* `heapsnap run`'s own pid stands for the program it runs. */
-	pid_t child = running_run_child(a->pid);
+	pid_t child = running_run_child(pid);
 	if (child > 0)
-		args.pid = child;
-	if (find_collector(a->pid, &rc))
+		pid = child;
+	if (find_collector(pid, &rc))
 		return 1;
-	glob_t before;
-	if (list_snapshots(rc.dir, a->pid, &before) < 0) {
-		fprintf(stderr, "heapsnap: snap: cannot list '%s'\n", rc.dir);
-		return 1;
-	}
-	int r = 0;
-	if (kill(a->pid, rc.signal) < 0) {
-		fprintf(stderr, "heapsnap: snap: cannot signal %ld: %s\n", (long)a->pid,
-			strerror(errno));
-		r = 1;
-	} else if (!await_snapshot(rc.dir, a->pid, &before, a->timeout)) {
-		fprintf(stderr, "heapsnap: snap: no snapshot of %ld appeared in %s within %g s\n",
-			(long)a->pid, rc.dir, a->timeout);
-		r = 1;
-	}
-	if (before.gl_pathc)
-		globfree(&before);
-	return r;
+	return ask_collector(&rc, pid, a->timeout);
 }
 
 int cmd_snap(int argc, char **argv)

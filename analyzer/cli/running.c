@@ -114,3 +114,17 @@ pid_t running_run_child(pid_t pid)
 	closedir(d);
 	return child;
 }
+
+bool running_traced_without_collector(pid_t pid)
+{
+	char path[64], line[4096];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	bool traced = false;
+	while (!traced && fgets(line, sizeof(line), f))
+		traced = strstr(line, "/libheapsnap.so") != NULL;
+	fclose(f);
+	return traced;
+}

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "collector.h"
+#include "control.h"
 #include "commands.h"
 #include "runlink.h"
 #include "snapfile.h"
@@ -33,6 +34,12 @@
 #define EXEC_CHECK_NS (250 * 1000 * 1000ull)
 #define BATCH 65536
 #define MERGE_BACKLOG 8
+/* Files for signal requests: bursts of SNAP_BURST, then SNAP_RATE a second.  Beyond
+ * that, waiting requests are merged into the newest, which is answered when the rate
+ * allows; the collector drains no further than its position meanwhile (docs/heapsnap.1,
+ * SNAPSHOT FILES). */
+#define SNAP_BURST 8.0
+#define SNAP_RATE 10.0
 #define RUN_STATUS_WAIT_MS 2000
 #define GAVE_UP_GRACE_NS (100 * 1000 * 1000ull)
 
@@ -54,6 +61,9 @@ struct session {
 	uint64_t last_exec_check;
 	uint64_t gave_up_seen;  /* when the shim's give-up was first seen, or 0 */
 	struct runlink link;    /* where messages and reports go */
+	struct control control; /* requests from outside: heapsnap snap */
+	double tokens;          /* files that may be written now (SNAP_RATE) */
+	uint64_t tokens_at;     /* when tokens was last refilled */
 };
 
 static void help(FILE *out)
@@ -173,15 +183,16 @@ static int write_snapshot(struct session *s, const char *name, const char *trigg
 }
 
 /* Finds the next snapshot request to answer: the oldest one not yet answered, unless
- * more than MERGE_BACKLOG are waiting (a signal storm), in which case all of them are
- * merged into the newest.  Returns true with its number and ring position. */
-static bool pending_request(struct session *s, uint64_t *n_out, uint64_t *pos_out)
+ * more than MERGE_BACKLOG are waiting (a signal storm) or newest is set (the rate
+ * limit), in which case all of them are merged into the newest.  Returns true with its
+ * number and ring position. */
+static bool pending_request(struct session *s, bool newest, uint64_t *n_out, uint64_t *pos_out)
 {
 	struct hs_ctl *ctl = s->c.ctl;
 	uint64_t count = atomic_load(&ctl->req_count);
 	if (count <= s->handled)
 		return false;
-	uint64_t n = count - s->handled > MERGE_BACKLOG ? count : s->handled + 1;
+	uint64_t n = newest || count - s->handled > MERGE_BACKLOG ? count : s->handled + 1;
 	struct hs_request *r = &ctl->req[n % HS_REQ_SLOTS];
 	uint64_t seen = atomic_load_explicit(&r->n, memory_order_acquire);
 	if (seen > n) {
@@ -209,9 +220,42 @@ static void answer_request(struct session *s, uint64_t n, uint64_t pos, bool at_
 	}
 	char name[32], trigger[48], path[PATH_MAX];
 	snprintf(name, sizeof(name), "%" PRIu64, n);
-	snprintf(trigger, sizeof(trigger), "signal %" PRIu64, n);
-	write_snapshot(s, name, trigger, n - s->handled - 1, path, sizeof(path));
+	snprintf(trigger, sizeof(trigger), "%s %" PRIu64,
+		 control_asked(&s->control, n) ? "request" : "signal", n);
+	int r = write_snapshot(s, name, trigger, n - s->handled - 1, path, sizeof(path));
+	control_answer(&s->control, n, r == 0 ? path : NULL, strerror(-r));
 	s->handled = n;
+}
+
+/* Whether the rate allows another file now (SNAP_BURST, SNAP_RATE). */
+static bool snapshot_allowed(struct session *s)
+{
+	uint64_t now = prim_now_ns(CLOCK_MONOTONIC);
+	s->tokens += (double)(now - s->tokens_at) * 1e-9 * SNAP_RATE;
+	if (s->tokens > SNAP_BURST)
+		s->tokens = SNAP_BURST;
+	s->tokens_at = now;
+	return s->tokens >= 1;
+}
+
+/* Answers the next request when the rate allows (or heapsnap snap asked for it).
+ * Returns whether one was answered; else *limit is where draining must stop. */
+static bool take_request(struct session *s, uint64_t *limit)
+{
+	uint64_t n, pos;
+	bool throttled = !snapshot_allowed(s);
+	*limit = UINT64_MAX;
+	if (!pending_request(s, throttled, &n, &pos))
+		return false;
+	if (!throttled || control_asked(&s->control, n)) {
+		answer_request(s, n, pos, false);
+		if (s->handled == n) {
+			s->tokens -= 1;
+			return true;
+		}
+	}
+	*limit = pos;
+	return false;
 }
 
 static bool process_gone(struct session *s)
@@ -292,13 +336,10 @@ static int run(struct session *s)
 {
 	bool execd = false;
 	for (;;) {
-		uint64_t n, pos;
-		if (pending_request(s, &n, &pos)) {
-			answer_request(s, n, pos, false);
-			if (s->handled == n)
-				continue;
-		}
-		uint64_t limit = pending_request(s, &n, &pos) ? pos : UINT64_MAX;
+		uint64_t limit;
+		if (take_request(s, &limit))
+			continue;
+		control_poll(&s->control);
 		if (collector_drain(&s->c, limit, BATCH, false))
 			continue;
 		if (gave_up_drain(s, limit))
@@ -314,7 +355,7 @@ static int run(struct session *s)
 		ring_sleep(&s->c.ring, s->c.pos, s->handled, IDLE_SLEEP_NS);
 	}
 	uint64_t n, pos;
-	if (pending_request(s, &n, &pos))
+	if (pending_request(s, false, &n, &pos))
 		answer_request(s, n, pos, true);
 	while (collector_drain(&s->c, UINT64_MAX, BATCH, true))
 		;
@@ -354,8 +395,14 @@ int cmd_collect(int argc, char **argv)
 	atomic_store(&s.c.ctl->collector_state, HS_COLLECTOR_RUNNING);
 	s.pidfd = (int)syscall(SYS_pidfd_open, s.a.pid, 0);
 	s.last_exec_check = prim_now_ns(CLOCK_MONOTONIC);
+	s.tokens = SNAP_BURST;
+	s.tokens_at = s.last_exec_check;
 	read_command(&s);
+	if (control_open(&s.control, s.c.ctl) < 0)
+		runlink_say(&s.link, "pid %d: no control socket; heapsnap snap needs the signal",
+			    (int)s.a.pid);
 	r = run(&s);
+	control_close(&s.control);
 	atomic_store(&s.c.ctl->collector_state, HS_COLLECTOR_DONE);
 	collector_detach(&s.c);
 	return r;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <uthash.h>
 #include <unistd.h>
 
@@ -244,13 +245,28 @@ static bool module_open(symbolizer_t *s, struct module *m)
 	if (m->elf_tried)
 		return m->dwmod != NULL;
 	m->elf_tried = true;
+	/* Non-blocking, and regular files only: a FIFO or device planted at a module's
+	 * path must not hang the collector (and with it heapsnap run). */
+	int fd = open(m->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return false;
+	}
 	m->dwfl = dwfl_begin(&offline_callbacks);
-	if (!m->dwfl)
+	if (!m->dwfl) {
+		close(fd);
 		return false;
-	m->dwmod = dwfl_report_offline(m->dwfl, m->path, m->path, -1);
+	}
+	/* libdwfl takes fd on success only. */
+	m->dwmod = dwfl_report_offline(m->dwfl, m->path, m->path, fd);
 	dwfl_report_end(m->dwfl, NULL, NULL);
-	if (!m->dwmod)
+	if (!m->dwmod) {
+		close(fd);
 		return false;
+	}
 	const unsigned char *bits;
 	GElf_Addr vaddr;
 	int len = dwfl_module_build_id(m->dwmod, &bits, &vaddr);

@@ -169,6 +169,7 @@ void corpus_exec(const struct corpus_env *e, enum corpus_mode mode, char *const 
 {
 	char *full[64], *envp[40];
 	char preload[PATH_MAX + 16], collector[PATH_MAX + 32], dir[PATH_MAX + 16];
+	char sock[PATH_MAX + 32];
 	int n = 0, m = 0;
 	for (int i = 0; i < e->nvars; i++)
 		envp[m++] = e->vars[i];
@@ -183,7 +184,15 @@ void corpus_exec(const struct corpus_env *e, enum corpus_mode mode, char *const 
 		snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", e->preload_count);
 		snprintf(collector, sizeof(collector), "HEAPSNAP_COLLECTOR=%s", e->heapsnap);
 		snprintf(dir, sizeof(dir), "HEAPSNAP_DIR=%s", snap_dir);
+		/* run's socket path has this shape and length (analyzer/cli/runtree.c). */
+		const char *tmp = "/tmp";
+		for (int i = 0; i < e->nvars; i++)
+			if (!strncmp(e->vars[i], "TMPDIR=/", 8) && strlen(e->vars[i] + 7) <= 40)
+				tmp = e->vars[i] + 7;
+		snprintf(sock, sizeof(sock), "HEAPSNAP_RUN_SOCKET=%s/heapsnap-run.XXXXXX/run.sock",
+			 tmp);
 		envp[m++] = preload;
+		envp[m++] = sock;
 		envp[m++] = collector;
 		envp[m++] = dir;
 	}

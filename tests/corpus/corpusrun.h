@@ -8,10 +8,10 @@
  *
  * Why the environments matter: a program may copy its environment onto the heap
  * (python's os.environ, bash's variables), so the counted run must see what the
- * traced run sees.  `heapsnap run` adds LD_PRELOAD=<shim>, HEAPSNAP_COLLECTOR=<itself>
- * and HEAPSNAP_DIR=<dir> (and HEAPSNAP_RUN_FD, which the shim removes before main).
- * The counted run gets the same three, its LD_PRELOAD padded with extra slashes to
- * the shim path's length.  Paths come from the environment meson sets: HEAPSNAP,
+ * traced run sees.  `heapsnap run` adds LD_PRELOAD=<shim>, HEAPSNAP_RUN_SOCKET=<its
+ * socket>, HEAPSNAP_COLLECTOR=<itself> and HEAPSNAP_DIR=<dir>.  The counted run gets
+ * the same four, its LD_PRELOAD padded with extra slashes to the shim path's length
+ * and a socket path of the same shape.  Paths come from the environment meson sets: HEAPSNAP,
  * HEAPSNAP_SHIM, COUNTSHIM and CORPUS_SRC.
  */
 #pragma once
