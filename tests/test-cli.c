@@ -661,14 +661,10 @@ START_TEST(directory_selection)
 	struct result r = run(cmd_top, "top", "--json", "-n", "1", "d/", NULL);
 	ck_assert_str_eq(r.err, "");
 	ck_assert_int_eq(r.status, 0);
-	ck_assert_msg(!strncmp(r.out,
-			       "{\"files\":[\"d/heapsnap.10.exit.pb.gz\",\"d/heapsnap.11.12.pb.gz\","
-			       "\"d/heapsnap.12.exec.pb.gz\",\"d/heapsnap.12.exit.pb.gz\","
-			       "\"d/heapsnap.12.exit-2.pb.gz\"],\"processes\":3,\"key\":\"lineno\"",
-			       strlen("{\"files\":[\"d/heapsnap.10.exit.pb.gz\",\"d/heapsnap.11.12.pb.gz\","
-				      "\"d/heapsnap.12.exec.pb.gz\",\"d/heapsnap.12.exit.pb.gz\","
-				      "\"d/heapsnap.12.exit-2.pb.gz\"],\"processes\":3,\"key\":\"lineno\"")),
-		      "%s", r.out);
+	const char *head = "{\"files\":[\"d/heapsnap.10.exit.pb.gz\",\"d/heapsnap.11.12.pb.gz\","
+			   "\"d/heapsnap.12.exec.pb.gz\",\"d/heapsnap.12.exit.pb.gz\","
+			   "\"d/heapsnap.12.exit-2.pb.gz\"],\"processes\":3,\"key\":\"lineno\"";
+	ck_assert_msg(!strncmp(r.out, head, strlen(head)), "%s", r.out);
 	/* Five files of the known profile: five times its totals. */
 	ck_assert_ptr_nonnull(strstr(r.out, "\"total\":{\"size\":123430,\"count\":70}}"));
 	result_free(&r);

@@ -154,7 +154,8 @@ int snapset_add(snapset_t *set, const char *path, bool all)
 	size_t n = 0;
 	int r = list_dir(path, &f, &n);
 	if (!r) {
-		qsort(f, n, sizeof(*f), found_cmp);
+		if (n)
+			qsort(f, n, sizeof(*f), found_cmp);
 		r = snapset_push_found(set, path, f, n, all);
 	}
 	for (size_t i = 0; i < n; i++)
