@@ -1,4 +1,4 @@
-/* test-cli.c - heapsnap top, diff and info run in-process on small snapshot files, and
+/* test-cli.c - heapsnap top, diff, info and ls run in-process on small snapshot files, and
  * every subcommand's option parser (bad options, missing values, numbers out of
  * range: exit status 2).
  *
@@ -8,16 +8,19 @@
  * files, and compares exit status and output.
  */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commands.h"
 #include "pprof.h"
 #include "profile.h"
+#include "snapset.h"
 #include "checkmain.h"
 
 struct result {
@@ -42,7 +45,9 @@ static void leave_tmpdir(void)
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		unlink(files[i]);
 	ck_assert_int_eq(chdir("/"), 0);
-	rmdir(tmpdir);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir); /* and the tests' subdirectories */
+	ck_assert_int_eq(system(cmd), 0);
 }
 
 static char *slurp(const char *path)
@@ -396,8 +401,24 @@ START_TEST(usage_errors)
 {
 	enter_tmpdir();
 	write_known("snap.pb.gz", 1);
-	assert_fails(run(cmd_top, "top", NULL), 2, "heapsnap: top: missing FILE");
-	assert_fails(run(cmd_top, "top", "a", "b", NULL), 2, "heapsnap: top: unexpected argument 'b'");
+	assert_fails(run(cmd_top, "top", NULL), 2, "heapsnap: top: missing FILE or DIR");
+	assert_fails(run(cmd_info, "info", "a", "b", NULL), 2,
+		     "heapsnap: info: unexpected argument 'b'");
+	assert_fails(run(cmd_diff, "diff", "a", "b", "c", NULL), 2,
+		     "heapsnap: diff: unexpected argument 'c'");
+	assert_fails(run(cmd_diff, "diff", "--old", "a", NULL), 2,
+		     "heapsnap: diff: --old needs --new");
+	assert_fails(run(cmd_diff, "diff", "--new", "a", "--all", NULL), 2,
+		     "heapsnap: diff: --new needs --old");
+	assert_fails(run(cmd_diff, "diff", "--old", "a", "--new", "b", "c", NULL), 2,
+		     "heapsnap: diff: unexpected argument 'c' (with --old and --new)");
+	assert_fails(run(cmd_diff, "diff", "--old", NULL), 2,
+		     "heapsnap: diff: option '--old' needs an argument");
+	assert_fails(run(cmd_top, "top", "--old", "a", "b", NULL), 2,
+		     "heapsnap: top: --old is an option of diff");
+	assert_fails(run(cmd_info, "info", "--all", "a", NULL), 2,
+		     "heapsnap: info: unknown option '--all'");
+	assert_fails(run(cmd_ls, "ls", "--bogus", NULL), 2, "heapsnap: ls: unknown option '--bogus'");
 	assert_fails(run(cmd_diff, "diff", "snap.pb.gz", NULL), 2,
 		     "heapsnap: diff: missing OLD and NEW");
 	assert_fails(run(cmd_top, "top", "--bogus", "snap.pb.gz", NULL), 2,
@@ -538,13 +559,20 @@ START_TEST(help)
 {
 	struct result r = run(cmd_top, "top", "--help", NULL);
 	ck_assert_int_eq(r.status, 0);
-	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap top FILE"));
+	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap top FILE|DIR..."));
 	ck_assert_ptr_nonnull(strstr(r.out, "Example:"));
 	ck_assert_str_eq(r.err, "");
 	result_free(&r);
 	r = run(cmd_diff, "diff", "-h", NULL);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap diff OLD NEW"));
+	ck_assert_ptr_nonnull(strstr(r.out, "heapsnap diff --old FILE|DIR... --new FILE|DIR..."));
+	ck_assert_ptr_nonnull(strstr(r.out, "Example:"));
+	result_free(&r);
+	r = run(cmd_ls, "ls", "--help", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap ls [OPTIONS...] [DIR|FILE...]"));
+	ck_assert_ptr_nonnull(strstr(r.out, "Example:"));
 	result_free(&r);
 	r = run(cmd_info, "info", "--help", NULL);
 	ck_assert_int_eq(r.status, 0);
@@ -583,6 +611,161 @@ START_TEST(read_errors)
 }
 END_TEST
 
+/* Writes the known profile (first site scaled) with pid and time as path. */
+static void write_known_as(const char *path, int64_t scale, int64_t pid, int64_t time_s)
+{
+	profile_t *p = known_profile(scale);
+	p->meta.pid = pid;
+	p->meta.time_nanos = time_s * 1000000000;
+	write_profile(p, path);
+	profile_free(p);
+}
+
+START_TEST(snapname_parsing)
+{
+	snapname_t n;
+	ck_assert_int_eq(snapname_parse("heapsnap.123.4.pb.gz", &n), 0);
+	ck_assert_int_eq(n.pid, 123);
+	ck_assert_int_eq(n.kind, SNAPNAME_NUMBERED);
+	ck_assert_int_eq(n.n, 4);
+	ck_assert_int_eq(n.dup, 1);
+	ck_assert_int_eq(snapname_parse("heapsnap.7.exit-3.pb.gz", &n), 0);
+	ck_assert_int_eq(n.pid, 7);
+	ck_assert_int_eq(n.kind, SNAPNAME_EXIT);
+	ck_assert_int_eq(n.dup, 3);
+	ck_assert_int_eq(snapname_parse("heapsnap.7.exec.pb.gz", &n), 0);
+	ck_assert_int_eq(n.kind, SNAPNAME_EXEC);
+	const char *bad[] = { "heapsnap.7.exit.pb", "heapsnap..exit.pb.gz", "heapsnap.7.pb.gz",
+			      "heapsnap.7.exits.pb.gz", "heapsnap.7.1-.pb.gz", "x.7.1.pb.gz",
+			      "heapsnap.12345678901.1.pb.gz", ".heapsnap.7.1.pb.gz.tmp" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(snapname_parse(bad[i], &n) == -EINVAL, "%s parsed", bad[i]);
+}
+END_TEST
+
+/* A directory stands for each pid's final files; --all for every file. */
+START_TEST(directory_selection)
+{
+	enter_tmpdir();
+	ck_assert_int_eq(mkdir("d", 0700), 0);
+	const char *names[] = { "heapsnap.10.1.pb.gz", "heapsnap.10.2.pb.gz",
+				"heapsnap.10.exit.pb.gz", "heapsnap.11.3.pb.gz",
+				"heapsnap.11.12.pb.gz", "heapsnap.12.exec.pb.gz",
+				"heapsnap.12.exit.pb.gz", "heapsnap.12.exit-2.pb.gz" };
+	char path[64];
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "d/%s", names[i]);
+		write_known_as(path, 1, 10 + (names[i][10] - '0'), 1700000000 + (int64_t)i);
+	}
+	FILE *f = fopen("d/notes.txt", "w");
+	fclose(f);
+	struct result r = run(cmd_top, "top", "--json", "-n", "1", "d/", NULL);
+	ck_assert_str_eq(r.err, "");
+	ck_assert_int_eq(r.status, 0);
+	const char *head = "{\"files\":[\"d/heapsnap.10.exit.pb.gz\",\"d/heapsnap.11.12.pb.gz\","
+			   "\"d/heapsnap.12.exec.pb.gz\",\"d/heapsnap.12.exit.pb.gz\","
+			   "\"d/heapsnap.12.exit-2.pb.gz\"],\"processes\":3,\"key\":\"lineno\"";
+	ck_assert_msg(!strncmp(r.out, head, strlen(head)), "%s", r.out);
+	/* Five files of the known profile: five times its totals. */
+	ck_assert_ptr_nonnull(strstr(r.out, "\"total\":{\"size\":123430,\"count\":70}}"));
+	result_free(&r);
+
+	r = run(cmd_top, "top", "--all", "-n", "1", "d", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "Top 1 statistics of 8 files (3 processes) by lineno, metric inuse\n"
+			 "#1: vec.h:22: size=160 KiB, count=80, average=2048 B\n"
+			 "3 other: size=32.9 KiB, count=32\n"
+			 "Total: size=193 KiB, count=112\n");
+	result_free(&r);
+
+	ck_assert_int_eq(mkdir("empty", 0700), 0);
+	assert_fails(run(cmd_top, "top", "empty", NULL), 1,
+		     "heapsnap: top: no snapshots (heapsnap.*.pb.gz) in 'empty'");
+	leave_tmpdir();
+}
+END_TEST
+
+/* top of several files: sums per key, the merge named in the title, the peak note. */
+START_TEST(top_merged)
+{
+	enter_tmpdir();
+	write_known("old.pb.gz", 1);
+	write_known("new.pb.gz", 3);
+	struct result r = run(cmd_top, "top", "old.pb.gz", "new.pb.gz", "-n", "2", "-m", "peak",
+			      NULL);
+	ck_assert_str_eq(r.err, "");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "Top 2 statistics of 2 files (1 process) by lineno, metric peak\n"
+			 "Peaks are each file's own peak added up: an upper bound of the peak of "
+			 "the processes together\n"
+			 "#1: vec.h:22: size=160 KiB, count=80, average=2048 B\n"
+			 "#2: prog.c:12: size=16.0 KiB, count=8, average=2048 B\n"
+			 "2 other: size=440 B, count=8\n"
+			 "Total: size=176 KiB, count=96\n");
+	result_free(&r);
+
+	/* One file on each side of a diff is the plain diff; a merge on one side names it. */
+	r = run(cmd_diff, "diff", "--old", "old.pb.gz", "--new", "new.pb.gz", "--new", "old.pb.gz",
+		"-n", "1", "-k", "traceback", NULL);
+	ck_assert_str_eq(r.err, "");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "Top 1 differences from 'old.pb.gz' to 2 files (1 process) by traceback, "
+			 "metric inuse\n"
+			 "#1: vec.h:22: size=80.0 KiB (+60.0 KiB), count=40 (+30), average=2048 B\n"
+			 "    vec_push at vec.h:22 (prog)\n"
+			 "    parse at parse.c:80 (prog)\n"
+			 "    main at prog.c:30 (prog)\n"
+			 "3 other: size=8412 B (+4206 B), count=8 (+4)\n"
+			 "Total: size=88.2 KiB (+64.1 KiB), count=48 (+34)\n");
+	result_free(&r);
+	leave_tmpdir();
+}
+END_TEST
+
+START_TEST(ls_lists_and_reports)
+{
+	enter_tmpdir();
+	ck_assert_int_eq(mkdir("d", 0700), 0);
+	write_known_as("d/heapsnap.20.exit.pb.gz", 1, 20, 1700000300);
+	write_known_as("d/heapsnap.9.1.pb.gz", 1, 9, 1700000100);
+	FILE *f = fopen("d/heapsnap.21.exit.pb.gz", "w");
+	fputs("junk", f);
+	fclose(f);
+	struct result r = run(cmd_ls, "ls", "d", NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.out,
+			 "PID  COMMAND        TRIGGER  TIME                             PEAK  PATH\n"
+			 "  9  ./prog --fast  exit     2023-11-14 22:15:00.000 UTC  48.8 KiB  "
+			 "d/heapsnap.9.1.pb.gz\n"
+			 " 20  ./prog --fast  exit     2023-11-14 22:18:20.000 UTC  48.8 KiB  "
+			 "d/heapsnap.20.exit.pb.gz\n"
+			 " 21  -              -        -                                   -  "
+			 "d/heapsnap.21.exit.pb.gz: not gzip or pprof (bad header)\n");
+	ck_assert_str_eq(r.err, "heapsnap: ls: 1 of the files could not be read or listed\n");
+	result_free(&r);
+
+	ck_assert_int_eq(chdir("d"), 0);
+	unlink("heapsnap.21.exit.pb.gz");
+	r = run(cmd_ls, "ls", "--json", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "{\"snapshots\":[\n"
+			 "{\"path\":\"heapsnap.9.1.pb.gz\",\"pid\":9,\"command\":\"./prog --fast\","
+			 "\"trigger\":\"exit\",\"time_nanos\":1700000100000000000,\"peak_bytes\":50000},\n"
+			 "{\"path\":\"heapsnap.20.exit.pb.gz\",\"pid\":20,\"command\":\"./prog --fast\","
+			 "\"trigger\":\"exit\",\"time_nanos\":1700000300000000000,\"peak_bytes\":50000}\n"
+			 "]}\n");
+	result_free(&r);
+	unlink("out");
+	unlink("err");
+	ck_assert_int_eq(chdir(".."), 0);
+	leave_tmpdir();
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -599,6 +782,10 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, run_usage);
 	tcase_add_test(tc, snap_usage);
 	tcase_add_test(tc, collect_usage);
+	tcase_add_test(tc, snapname_parsing);
+	tcase_add_test(tc, directory_selection);
+	tcase_add_test(tc, top_merged);
+	tcase_add_test(tc, ls_lists_and_reports);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,4 +1,5 @@
-/* test-stats.c - stats_group() and stats_compare() on profiles built in memory. */
+/* test-stats.c - stats_group(), stats_merge() and stats_compare() on profiles built in
+ * memory. */
 #include <check.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -576,6 +577,90 @@ START_TEST(diff_traceback)
 }
 END_TEST
 
+static stats_t *merge(const profile_t *const *ps, size_t n, stats_options_t o)
+{
+	stats_t *s = NULL;
+	ck_assert_int_eq(stats_merge(ps, n, &o, &s), 0);
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+/* Three profiles with the same lines at other addresses: groups add up by key. */
+START_TEST(merge_by_key)
+{
+	profile_t *p[3];
+	for (int i = 0; i < 3; i++) {
+		p[i] = mkprofile();
+		uint32_t f = loc(p[i], EXE, 0x10 + 0x100 * i, "f", "a.c", 1);
+		uint32_t g = loc(p[i], EXE, 0x20 + 0x100 * i, "g", "a.c", 9);
+		sample(p[i], 10 * (i + 1), 1, 2, f, g);
+		if (i == 2) {
+			uint32_t h = loc(p[i], EXE, 0x90, "h", "b.c", 4);
+			sample_d(p[i], 0, true, 7, 1, 2, h, g);
+		}
+	}
+	const profile_t *const ps[] = { p[0], p[1], p[2] };
+	stats_t *s = merge(ps, 3, (stats_options_t){ 0 });
+	ck_assert_uint_eq(s->nentries, 2);
+	assert_entry(s, 0, "a.c:1", 60, 3);
+	assert_entry(s, 1, "b.c:4", 7, 1);
+	ck_assert_int_eq(s->total_size, 67);
+	ck_assert_int_eq(s->total_count, 4);
+	stats_free(s);
+
+	/* Peak: the sum of each profile's peak breakdown. */
+	s = merge(ps, 3, (stats_options_t){ .metric = STATS_METRIC_PEAK });
+	assert_entry(s, 0, "a.c:1", 120, 6);
+	stats_free(s);
+
+	s = merge(ps, 3, (stats_options_t){ .key = STATS_KEY_TRACEBACK, .sort_limit = 1 });
+	ck_assert_uint_eq(s->nentries, 2);
+	assert_entry(s, 0, "a.c:1", 60, 3);
+	ck_assert_str_eq(frames(s, 0), "f at a.c:1 (prog); g at a.c:9 (prog)");
+	ck_assert(!s->entries[0].truncated);
+	ck_assert_str_eq(frames(s, 1), "h at b.c:4 (prog); g at a.c:9 (prog)");
+	ck_assert(s->entries[1].truncated);
+	stats_free(s);
+
+	/* One profile is stats_group(); none is an error. */
+	s = merge(ps, 1, (stats_options_t){ 0 });
+	assert_entry(s, 0, "a.c:1", 10, 1);
+	stats_free(s);
+	stats_options_t o = { 0 };
+	ck_assert_int_eq(stats_merge(ps, 0, &o, &s), -EINVAL);
+	for (int i = 0; i < 3; i++)
+		profile_free(p[i]);
+}
+END_TEST
+
+/* A diff of merges matches tracebacks across all of them. */
+START_TEST(compare_many_traceback)
+{
+	profile_t *p[4];
+	for (int i = 0; i < 4; i++) {
+		p[i] = mkprofile();
+		uint32_t f = loc(p[i], EXE, 0x10 + 0x40 * i, "f", "a.c", 1);
+		uint32_t g = loc(p[i], EXE, 0x20 + 0x40 * i, i == 3 ? "h" : "g", "a.c", 9 + (i == 3));
+		sample(p[i], 10, 1, 2, f, g);
+	}
+	const profile_t *const old[] = { p[0], p[1] }, *const new[] = { p[2], p[3] };
+	stats_options_t o = { .key = STATS_KEY_TRACEBACK };
+	stats_t *s = NULL;
+	ck_assert_int_eq(stats_compare_many(old, 2, new, 2, &o, &s), 0);
+	ck_assert_uint_eq(s->nentries, 2);
+	/* Ties on every number: the greater key first. */
+	ck_assert_str_eq(frames(s, 0), "f at a.c:1 (prog); h at a.c:10 (prog)");
+	ck_assert_int_eq(s->entries[0].size_diff, 10);
+	ck_assert_str_eq(frames(s, 1), "f at a.c:1 (prog); g at a.c:9 (prog)");
+	ck_assert_int_eq(s->entries[1].size, 10);
+	ck_assert_int_eq(s->entries[1].size_diff, -10);
+	ck_assert_int_eq(s->total_size_diff, 0);
+	stats_free(s);
+	for (int i = 0; i < 4; i++)
+		profile_free(p[i]);
+}
+END_TEST
+
 START_TEST(domain_and_metric)
 {
 	profile_t *p = mkprofile();
@@ -721,6 +806,8 @@ static Suite *stats_suite(void)
 	tcase_add_test(tc, diff_rules);
 	tcase_add_test(tc, diff_sort_ties);
 	tcase_add_test(tc, diff_traceback);
+	tcase_add_test(tc, merge_by_key);
+	tcase_add_test(tc, compare_many_traceback);
 	tcase_add_test(tc, domain_and_metric);
 	tcase_add_test(tc, zero_samples_skipped);
 	tcase_add_test(tc, unknown_frames);

@@ -499,6 +499,145 @@ START_TEST(top_golden_text_and_json)
 }
 END_TEST
 
+/* Sums the values at file:line over every snapshot file in dir. */
+static void dir_site_values(const char *dir, const char *file, int line, int64_t v[PV_COUNT])
+{
+	memset(v, 0, PV_COUNT * sizeof(*v));
+	DIR *d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "heapsnap.", 9))
+			continue;
+		char path[512];
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		profile_t *p = NULL;
+		pprof_error_t err;
+		ck_assert_int_eq(pprof_read_file(path, &p, &err), 0);
+		int64_t one[PV_COUNT];
+		tt_site_values(p, file, line, one);
+		for (int i = 0; i < PV_COUNT; i++)
+			v[i] += one[i];
+		profile_free(p);
+	}
+	closedir(d);
+}
+
+/* The number after "field": in the JSON entry of file:line, or -1 when absent. */
+static long long json_entry(const char *json, const char *file, int line, const char *field)
+{
+	char key[128];
+	snprintf(key, sizeof(key), "/%s\",\"line\":%d,", file, line);
+	const char *at = strstr(json, key);
+	if (!at)
+		return -1;
+	snprintf(key, sizeof(key), "\"%s\":", field);
+	const char *end = strchr(at, '}');
+	at = strstr(at, key);
+	return at && at < end ? atoll(at + strlen(key)) : -1;
+}
+
+/* Runs forker traced into dir and waits for both processes' exit files. */
+static void run_forker(const char *dir, pid_t pids[2])
+{
+	char *argv[] = { "forker", NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "stderr: %s", r.err);
+	pids[0] = pid_from(r.out, "parent ");
+	pids[1] = pid_from(r.out, "child ");
+	profile_free(tt_snapshot(dir, pids[0], "exit", 10));
+	profile_free(tt_snapshot(dir, pids[1], "exit", 10));
+}
+
+static const char *const forker_sites[] = { "parent_before", "child", "parent_after" };
+
+/* top DIR over a process tree: each line's bytes and blocks are the sums of the
+ * per-process files' at that file:line, for every metric. */
+START_TEST(top_of_a_tree_directory)
+{
+	char dir[256], cmd[1024], got[16384];
+	tt_tempdir(dir, sizeof(dir));
+	pid_t pids[2];
+	run_forker(dir, pids);
+	const char *metrics[] = { "inuse", "peak", "alloc" };
+	const enum profile_value space[] = { PV_INUSE_SPACE, PV_PEAK_SPACE, PV_ALLOC_SPACE };
+	for (int m = 0; m < 3; m++) {
+		snprintf(cmd, sizeof(cmd), "'%s' top --json -n 0 -m %s '%s'", getenv("HEAPSNAP"),
+			 metrics[m], dir);
+		read_all_of(cmd, got, sizeof(got));
+		ck_assert_msg(strstr(got, "\"processes\":2,") != NULL, "%s", got);
+		for (int i = 0; i < 3; i++) {
+			int line = tt_site_line("forker.c", forker_sites[i]);
+			int64_t v[PV_COUNT];
+			dir_site_values(dir, "forker.c", line, v);
+			ck_assert_int_eq(json_entry(got, "forker.c", line, "size"), v[space[m]]);
+			ck_assert_int_eq(json_entry(got, "forker.c", line, "count"), v[space[m] - 1]);
+		}
+	}
+	/* The two processes' own bytes: the parent's two blocks, the child's one. */
+	ck_assert_int_eq(json_entry(got, "forker.c", tt_site_line("forker.c", "child"), "size"), 2000);
+}
+END_TEST
+
+/* diff of two directories matches lines across runs and processes; ls lists every
+ * file with its pid and trigger. */
+START_TEST(diff_and_ls_of_directories)
+{
+	char d1[256], d2[256], cmd[1024], got[16384];
+	tt_tempdir(d1, sizeof(d1));
+	tt_tempdir(d2, sizeof(d2));
+	pid_t old[2], new[2];
+	run_forker(d1, old);
+	run_forker(d2, new);
+	char *argv[] = { "basic", NULL };
+	struct run_result r;
+	tt_run(d2, argv, NULL, &r);
+	pid_t basic = traced_pid(&r);
+	profile_free(tt_snapshot(d2, basic, "exit", 10));
+
+	snprintf(cmd, sizeof(cmd), "'%s' diff --json -n 0 '%s' '%s'", getenv("HEAPSNAP"), d1, d2);
+	read_all_of(cmd, got, sizeof(got));
+	/* basic's numbered snapshots are not its final state: only its exit file counts. */
+	ck_assert_msg(strstr(got, "\"old_processes\":2,") && strstr(got, "\"new_processes\":3,") &&
+			      !strstr(got, ".1.pb.gz"), "%s", got);
+	for (int i = 0; i < 3; i++) {
+		int line = tt_site_line("forker.c", forker_sites[i]);
+		int64_t v[PV_COUNT];
+		dir_site_values(d1, "forker.c", line, v);
+		ck_assert_int_eq(json_entry(got, "forker.c", line, "size"), v[PV_INUSE_SPACE]);
+		ck_assert_int_eq(json_entry(got, "forker.c", line, "size_diff"), 0);
+	}
+	int l48 = tt_site_line("basic.c", "malloc48");
+	ck_assert_int_eq(json_entry(got, "basic.c", l48, "size"), 12000);
+	ck_assert_int_eq(json_entry(got, "basic.c", l48, "size_diff"), 12000);
+
+	snprintf(cmd, sizeof(cmd), "'%s' ls '%s'", getenv("HEAPSNAP"), d2);
+	read_all_of(cmd, got, sizeof(got));
+	const struct {
+		pid_t pid;
+		const char *what, *trigger;
+	} want[] = { { new[0], "exit", "exit 0" }, { new[1], "exit", "exit" },
+		     { basic, "1", "signal 1" },   { basic, "2", "signal 2" },
+		     { basic, "exit", "exit 7" } };
+	ck_assert_int_eq(count_of(got, "\n"), 6); /* a header and five files */
+	for (size_t i = 0; i < 5; i++) {
+		char path[512], trigger[64];
+		snprintf(path, sizeof(path), "  %s/heapsnap.%d.%s.pb.gz\n", d2, (int)want[i].pid,
+			 want[i].what);
+		const char *end = strstr(got, path), *line = end;
+		ck_assert_msg(end != NULL, "no %s in %s", path, got);
+		while (line > got && line[-1] != '\n')
+			line--;
+		ck_assert_int_eq(atoi(line), want[i].pid);
+		snprintf(trigger, sizeof(trigger), "  %s  ", want[i].trigger);
+		const char *t = strstr(line, trigger);
+		ck_assert_msg(t && t < end, "no trigger '%s' in %.*s", want[i].trigger,
+			      (int)(end - line), line);
+	}
+}
+END_TEST
+
 START_TEST(crash_says_signal)
 {
 	char dir[256];
@@ -1413,6 +1552,8 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, collector_stalled_gives_up_and_counts);
 	tcase_add_test(tc, underscore_exit_says_status);
 	tcase_add_test(tc, pprof_agrees_per_line);
+	tcase_add_test(tc, top_of_a_tree_directory);
+	tcase_add_test(tc, diff_and_ls_of_directories);
 	suite_add_tcase(s, tc);
 	TCase *aw = tcase_create("awkward");
 	tcase_set_timeout(aw, 120);

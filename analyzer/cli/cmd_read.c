@@ -1,8 +1,10 @@
 /* cmd_read.c - the subcommands that read snapshots: top, diff and info.
  *
  * Each is help() / parse_argv() / run() (systemd style).  top and diff share one option
- * table and one parser; the work is stats_group() or stats_compare() followed by a
- * printer from format.h.  Errors are reported here, once, as one "heapsnap: ..." line.
+ * table and one parser; the work is stats_merge() or stats_compare_many() over the
+ * files named (a directory stands for its processes' final snapshots, snapset.h),
+ * followed by a printer from format.h.  One file is the plain stats_group() or
+ * stats_compare().  Errors are reported here, once, as one "heapsnap: ..." line.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +17,7 @@
 #include "commands.h"
 #include "format.h"
 #include "pprof.h"
+#include "snapset.h"
 #include "stats.h"
 
 enum color_mode { COLOR_AUTO, COLOR_NEVER, COLOR_ALWAYS };
@@ -24,8 +27,13 @@ enum { PARSE_RUN = 0, PARSE_HELP = 1 };
 
 struct read_args {
 	const char *cmd;         /* "top", "diff" or "info" */
-	const char *files[2];
+	/* top and info: the FILE or DIR arguments; diff: OLD (files[0]) and NEW (files[1]),
+	 * or every --old and --new.  All point into argv. */
+	const char **files;
 	size_t nfiles;
+	const char **old_files, **new_files;
+	size_t nold, nnew;
+	bool all;                /* a directory stands for every file in it */
 	stats_options_t opt;
 	stats_filter_t filters[STATS_MAX_FILTERS];
 	const char **skip;       /* points into argv */
@@ -43,6 +51,9 @@ enum {
 	OPT_DOMAIN,
 	OPT_JSON,
 	OPT_COLOR,
+	OPT_ALL,
+	OPT_OLD,
+	OPT_NEW,
 };
 
 static const struct option stats_long_options[] = {
@@ -59,6 +70,9 @@ static const struct option stats_long_options[] = {
 	{ "domain", required_argument, NULL, OPT_DOMAIN },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "color", required_argument, NULL, OPT_COLOR },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "old", required_argument, NULL, OPT_OLD },
+	{ "new", required_argument, NULL, OPT_NEW },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -90,6 +104,7 @@ static const char stats_options_help[] =
 	"      --domain N          only allocations of tracking domain N (0: the heap)\n"
 	"      --json              print one JSON object (sizes in bytes)\n"
 	"      --color=WHEN        auto (default: on a terminal), never or always\n"
+	"      --all               a directory stands for all of its snapshots\n"
 	"  -h, --help              show this help\n"
 	"\n"
 	"Each allocation is charged to the innermost frame of its stack outside the\n"
@@ -98,29 +113,43 @@ static const char stats_options_help[] =
 	"matches '/'; case-sensitive), tested as Python's tracemalloc.Filter: an entry is\n"
 	"kept if some --include matches (or there is none) and no --exclude matches.\n"
 	"A frame without line information shows as 'FUNCTION (MODULE)', or as\n"
-	"'0xOFFSET (MODULE)' with no function either.\n";
+	"'0xOFFSET (MODULE)' with no function either.\n"
+	"\n"
+	"Several files, or a directory, are merged as pprof merges profiles: entries with\n"
+	"the same key are added up, and so are the totals.  A directory stands for the\n"
+	"final snapshot of each process in it: its exit file and exec files, or its\n"
+	"highest-numbered heapsnap.PID.N.pb.gz when it has neither (earlier snapshots\n"
+	"of a process hold the same bytes again); --all takes every file.  The peak of a\n"
+	"merge adds up each file's own peak: an upper bound of the peak of the processes\n"
+	"together.\n";
 
 static void help_top(FILE *out)
 {
 	fprintf(out,
-		"Usage: heapsnap top FILE [OPTIONS...]\n\n"
-		"Show the top allocation sites of a snapshot, like tracemalloc's\n"
-		"Snapshot.statistics(): sorted by size, then count, then key.\n\n%s\n"
+		"Usage: heapsnap top FILE|DIR... [OPTIONS...]\n\n"
+		"Show the top allocation sites of a snapshot, or of several merged, like\n"
+		"tracemalloc's Snapshot.statistics(): sorted by size, then count, then key.\n\n%s\n"
 		"Example:\n"
 		"  heapsnap top heapsnap.1234.exit.pb.gz -n 20 -x '*/tests/*'\n"
-		"  heapsnap top heapsnap.1234.1.pb.gz -k traceback -m peak --skip 'xmalloc'\n",
+		"  heapsnap top heapsnap.1234.1.pb.gz -k traceback -m peak --skip 'xmalloc'\n"
+		"  heapsnap top snapshots/            # every process of a traced tree\n",
 		stats_options_help);
 }
 
 static void help_diff(FILE *out)
 {
 	fprintf(out,
-		"Usage: heapsnap diff OLD NEW [OPTIONS...]\n\n"
+		"Usage: heapsnap diff OLD NEW [OPTIONS...]\n"
+		"       heapsnap diff --old FILE|DIR... --new FILE|DIR... [OPTIONS...]\n\n"
 		"Compare two snapshots, like tracemalloc's Snapshot.compare_to(): entries are\n"
 		"matched by their symbolized key and sorted by the absolute size difference,\n"
-		"size, absolute count difference, count, then key.\n\n%s\n"
+		"size, absolute count difference, count, then key.  OLD and NEW may each be a\n"
+		"file or a directory; to merge several on a side, name each with --old or --new\n"
+		"(repeated as needed): --old FILE|DIR and --new FILE|DIR.\n\n%s\n"
 		"Example:\n"
-		"  heapsnap diff heapsnap.1234.1.pb.gz heapsnap.1234.2.pb.gz -n 5\n",
+		"  heapsnap diff heapsnap.1234.1.pb.gz heapsnap.1234.2.pb.gz -n 5\n"
+		"  heapsnap diff run1/ run2/             # two traced trees\n"
+		"  heapsnap diff --old a.pb.gz --old b.pb.gz --new run2/\n",
 		stats_options_help);
 }
 
@@ -186,6 +215,8 @@ static void read_args_free(struct read_args *a)
 	for (size_t i = 0; i < a->opt.nfilters; i++)
 		free((char *)a->filters[i].pattern);
 	free(a->skip);
+	free(a->old_files);
+	free(a->new_files);
 }
 
 static int parse_color(struct read_args *a, const char *arg)
@@ -198,6 +229,20 @@ static int parse_color(struct read_args *a, const char *arg)
 		a->color = COLOR_ALWAYS;
 	else
 		return usage_error(a, "bad --color '%s' (auto, never or always)", arg);
+	return 0;
+}
+
+/* Applies --all, --old or --new (diff only) to *a. */
+static int parse_file_option(struct read_args *a, int c, bool diff)
+{
+	if (c == OPT_ALL)
+		a->all = true;
+	else if (!diff)
+		return usage_error(a, "%s is an option of diff", c == OPT_OLD ? "--old" : "--new");
+	else if (c == OPT_OLD)
+		a->old_files[a->nold++] = optarg;
+	else
+		a->new_files[a->nnew++] = optarg;
 	return 0;
 }
 
@@ -250,6 +295,10 @@ static int parse_option(struct read_args *a, int c, char **argv, size_t nfiles_w
 		return 0;
 	case OPT_COLOR:
 		return parse_color(a, optarg);
+	case OPT_ALL:
+	case OPT_OLD:
+	case OPT_NEW:
+		return parse_file_option(a, c, nfiles_want == 2);
 	case ':':
 		return usage_error(a, "option '%s' needs an argument", argv[optind - 1]);
 	default:
@@ -261,6 +310,32 @@ static int parse_option(struct read_args *a, int c, char **argv, size_t nfiles_w
 	}
 }
 
+/* Takes the n arguments left after the options: info's FILE, top's FILE|DIR..., diff's
+ * OLD NEW (unless --old and --new named the sides).  Returns PARSE_RUN or -EINVAL. */
+static int parse_files(struct read_args *a, size_t n, const char **args, size_t nfiles_want,
+		       bool info)
+{
+	const char *missing = nfiles_want == 2 ? "OLD and NEW files" : info ? "FILE" : "FILE or DIR";
+	if (a->nold || a->nnew) {
+		if (!a->nold || !a->nnew)
+			return usage_error(a, "%s", a->nold ? "--old needs --new" : "--new needs --old");
+		if (n)
+			return usage_error(a, "unexpected argument '%s' (with --old and --new)", args[0]);
+		return PARSE_RUN;
+	}
+	if (!n || n < nfiles_want)
+		return usage_error(a, "missing %s", missing);
+	if ((info || nfiles_want == 2) && n > nfiles_want)
+		return usage_error(a, "unexpected argument '%s'", args[nfiles_want]);
+	a->files = args;
+	a->nfiles = n;
+	if (nfiles_want == 2) {
+		a->old_files[a->nold++] = args[0];
+		a->new_files[a->nnew++] = args[1];
+	}
+	return PARSE_RUN;
+}
+
 /* Parses the options of top/diff (nfiles_want 1 or 2) or info (info true) into *a,
  * which the caller has zeroed.  Returns PARSE_RUN, PARSE_HELP, or a negative errno
  * after reporting the problem. */
@@ -270,7 +345,9 @@ static int parse_argv(int argc, char **argv, struct read_args *a, size_t nfiles_
 	a->limit = 10;
 	a->opt.sort_limit = a->limit;
 	a->skip = calloc(argc + 1, sizeof(*a->skip));
-	if (!a->skip) {
+	a->old_files = calloc(argc + 1, sizeof(*a->old_files));
+	a->new_files = calloc(argc + 1, sizeof(*a->new_files));
+	if (!a->skip || !a->old_files || !a->new_files) {
 		fprintf(stderr, "heapsnap: %s: out of memory\n", a->cmd);
 		return -ENOMEM;
 	}
@@ -289,15 +366,7 @@ static int parse_argv(int argc, char **argv, struct read_args *a, size_t nfiles_
 		a->filters[i].all_frames = a->all_frames;
 	if (a->opt.cumulative && a->opt.key == STATS_KEY_TRACEBACK)
 		return usage_error(a, "%s does not apply to -k traceback", "--cumulative");
-	size_t nfiles = argc - optind;
-	if (nfiles < nfiles_want)
-		return usage_error(a, "missing %s", nfiles_want == 2 ? "OLD and NEW files" : "FILE");
-	if (nfiles > nfiles_want)
-		return usage_error(a, "unexpected argument '%s'", argv[optind + nfiles_want]);
-	for (size_t i = 0; i < nfiles_want; i++)
-		a->files[i] = argv[optind + i];
-	a->nfiles = nfiles_want;
-	return PARSE_RUN;
+	return parse_files(a, argc - optind, (const char **)argv + optind, nfiles_want, info);
 }
 
 static bool use_color(enum color_mode m)
@@ -345,66 +414,105 @@ static int finish_output(void)
 	return 0;
 }
 
-/* Reports a stats_group()/stats_compare() failure for path. */
-static int stats_error(const struct read_args *a, const char *path, int r)
+/* Reports a stats_merge()/stats_compare_many() failure: for a missing metric, names the
+ * first file of the sets that lacks it. */
+static int stats_error(const struct read_args *a, const snapset_t *sets, size_t nsets, int r)
 {
-	if (r == -ENODATA)
-		fprintf(stderr, "heapsnap: '%s' has no %s values (not a heapsnap snapshot?)\n", path,
-			stats_metric_name(a->opt.metric));
-	else
-		fprintf(stderr, "heapsnap: %s: %s\n", a->cmd, strerror(-r));
+	enum profile_value v = stats_metric_space(a->opt.metric);
+	for (size_t i = 0; r == -ENODATA && i < nsets; i++) {
+		for (size_t j = 0; j < sets[i].n; j++) {
+			if (sets[i].profiles[j]->has_value[v])
+				continue;
+			fprintf(stderr, "heapsnap: '%s' has no %s values (not a heapsnap snapshot?)\n",
+				sets[i].paths[j], stats_metric_name(a->opt.metric));
+			return 1;
+		}
+	}
+	fprintf(stderr, "heapsnap: %s: %s\n", a->cmd, strerror(-r));
 	return 1;
+}
+
+/* Expands paths (directories, see snapset.h) into set and reads every file.  Reports
+ * the first problem and returns 1, or returns 0 (with a warning per incomplete file). */
+static int load_files(const struct read_args *a, const char *const *paths, size_t n,
+		      snapset_t *set)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = snapset_add(set, paths[i], a->all);
+		if (r < 0) {
+			fprintf(stderr, "heapsnap: %s: cannot list '%s': %s\n", a->cmd, paths[i],
+				strerror(-r));
+			return 1;
+		}
+		if (r == 0) {
+			fprintf(stderr, "heapsnap: %s: no snapshots (heapsnap.*.pb.gz) in '%s'\n",
+				a->cmd, paths[i]);
+			return 1;
+		}
+	}
+	int failed = snapset_read(set);
+	if (failed < 0) {
+		fprintf(stderr, "heapsnap: %s: %s\n", a->cmd, strerror(-failed));
+		return 1;
+	}
+	for (size_t i = 0; i < set->n; i++) {
+		if (set->errors[i]) {
+			fprintf(stderr, "heapsnap: cannot read '%s': %s\n", set->paths[i],
+				set->errors[i]);
+			return 1;
+		}
+	}
+	for (size_t i = 0; i < set->n; i++)
+		warn_incomplete(set->paths[i], set->profiles[i]);
+	return 0;
+}
+
+static format_files_t files_of(const snapset_t *set)
+{
+	return (format_files_t){ .paths = (const char *const *)set->paths, .n = set->n,
+				 .nprocesses = snapset_processes(set) };
 }
 
 static int run_top(const struct read_args *a)
 {
-	profile_t *p = read_snapshot(a->files[0]);
-	if (!p)
-		return 1;
-	warn_incomplete(a->files[0], p);
+	snapset_t set = { 0 };
 	stats_t *s = NULL;
-	int r = stats_group(p, &a->opt, &s);
-	if (r) {
-		profile_free(p);
-		return stats_error(a, a->files[0], r);
+	int r = load_files(a, a->files, a->nfiles, &set);
+	if (!r && (r = stats_merge((const profile_t *const *)set.profiles, set.n, &a->opt, &s)))
+		r = stats_error(a, &set, 1, r);
+	if (!r) {
+		format_opts_t o = { .file = set.paths[0], .files = files_of(&set), .limit = a->limit,
+				    .color = use_color(a->color) };
+		(a->json ? print_top_json : print_top_text)(stdout, s, &o);
+		r = finish_output();
 	}
-	format_opts_t o = { .file = a->files[0], .limit = a->limit, .color = use_color(a->color) };
-	(a->json ? print_top_json : print_top_text)(stdout, s, &o);
 	stats_free(s);
-	profile_free(p);
-	return finish_output();
+	snapset_free(&set);
+	return r;
 }
 
 static int run_diff(const struct read_args *a)
 {
-	profile_t *old_p = read_snapshot(a->files[0]);
-	if (!old_p)
-		return 1;
-	profile_t *new_p = read_snapshot(a->files[1]);
-	if (!new_p) {
-		profile_free(old_p);
-		return 1;
-	}
-	warn_incomplete(a->files[0], old_p);
-	warn_incomplete(a->files[1], new_p);
+	snapset_t sets[2] = { { 0 }, { 0 } };
 	stats_t *s = NULL;
-	int r = stats_compare(old_p, new_p, &a->opt, &s);
-	if (r) {
-		/* Name the file that lacks the metric. */
-		const char *path = a->files[0];
-		if (r == -ENODATA && old_p->has_value[stats_metric_space(a->opt.metric)])
-			path = a->files[1];
-		profile_free(old_p);
-		profile_free(new_p);
-		return stats_error(a, path, r);
+	int r = load_files(a, a->old_files, a->nold, &sets[0]);
+	if (!r)
+		r = load_files(a, a->new_files, a->nnew, &sets[1]);
+	if (!r && (r = stats_compare_many((const profile_t *const *)sets[0].profiles, sets[0].n,
+					  (const profile_t *const *)sets[1].profiles, sets[1].n,
+					  &a->opt, &s)))
+		r = stats_error(a, sets, 2, r);
+	if (!r) {
+		format_opts_t o = { .old_file = sets[0].paths[0], .new_file = sets[1].paths[0],
+				    .old_files = files_of(&sets[0]), .new_files = files_of(&sets[1]),
+				    .limit = a->limit, .color = use_color(a->color) };
+		(a->json ? print_diff_json : print_diff_text)(stdout, s, &o);
+		r = finish_output();
 	}
-	format_opts_t o = { .old_file = a->files[0], .new_file = a->files[1], .limit = a->limit,
-			    .color = use_color(a->color) };
-	(a->json ? print_diff_json : print_diff_text)(stdout, s, &o);
 	stats_free(s);
-	profile_free(old_p);
-	profile_free(new_p);
-	return finish_output();
+	snapset_free(&sets[0]);
+	snapset_free(&sets[1]);
+	return r;
 }
 
 static int run_info(const struct read_args *a)

@@ -12,9 +12,10 @@ static const struct {
 } subcommands[] = {
 	{ "run", cmd_run, "run a program traced, then report where its snapshots went" },
 	{ "snap", cmd_snap, "ask a traced process for a snapshot and print its path" },
-	{ "top", cmd_top, "top allocation sites of a snapshot, tracemalloc style" },
-	{ "diff", cmd_diff, "compare two snapshots, tracemalloc style" },
+	{ "top", cmd_top, "top allocation sites of snapshots, tracemalloc style" },
+	{ "diff", cmd_diff, "compare two snapshots (or two merges), tracemalloc style" },
 	{ "info", cmd_info, "show a snapshot's header: process, trigger, totals, losses" },
+	{ "ls", cmd_ls, "list snapshots: pid, command, trigger, time, peak, path" },
 	{ "collect", cmd_collect, "the collector process (started by the shim; internal)" },
 };
 

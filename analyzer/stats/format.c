@@ -177,6 +177,21 @@ static void print_sum(FILE *out, const stats_t *s, int64_t size, int64_t count,
 	fputc('\n', out);
 }
 
+static bool is_merge(const stats_t *s, const format_opts_t *o)
+{
+	return s->is_diff ? o->old_files.n > 1 || o->new_files.n > 1 : o->files.n > 1;
+}
+
+/* One side of a title: 'FILE', or "N files (M processes)" for a merge. */
+static void print_side(FILE *out, const char *file, const format_files_t *f)
+{
+	if (f->n > 1)
+		fprintf(out, "%zu files (%zu process%s)", f->n, f->nprocesses,
+			f->nprocesses == 1 ? "" : "es");
+	else
+		fprintf(out, "'%s'", file);
+}
+
 static void print_text(FILE *out, const stats_t *s, const format_opts_t *o)
 {
 	bool c = o->color;
@@ -185,13 +200,21 @@ static void print_text(FILE *out, const stats_t *s, const format_opts_t *o)
 		fprintf(out, "Top %zu ", o->limit);
 	else
 		fputs("All ", out);
-	if (s->is_diff)
-		fprintf(out, "differences from '%s' to '%s'", o->old_file, o->new_file);
-	else
-		fprintf(out, "statistics of '%s'", o->file);
+	if (s->is_diff) {
+		fputs("differences from ", out);
+		print_side(out, o->old_file, &o->old_files);
+		fputs(" to ", out);
+		print_side(out, o->new_file, &o->new_files);
+	} else {
+		fputs("statistics of ", out);
+		print_side(out, o->file, &o->files);
+	}
 	fprintf(out, " by %s%s, metric %s%s\n", stats_key_name(s->key),
 		s->cumulative ? " (cumulative)" : "", stats_metric_name(s->metric),
 		c ? ANSI_RESET : "");
+	if (is_merge(s, o) && s->metric == STATS_METRIC_PEAK)
+		fputs("Peaks are each file's own peak added up: an upper bound of the peak of the "
+		      "processes together\n", out);
 
 	size_t n = o->limit && o->limit < s->nentries ? o->limit : s->nentries;
 	for (size_t i = 0; i < n; i++) {
@@ -249,9 +272,38 @@ static void json_sum(FILE *out, const stats_t *s, int64_t size, int64_t count,
 			count_diff);
 }
 
+/* Prints "name":[paths...],"name_processes":M (the prefix "" gives "files"). */
+static void json_files(FILE *out, const char *prefix, const format_files_t *f)
+{
+	fprintf(out, "\"%sfiles\":[", prefix);
+	for (size_t i = 0; i < f->n; i++) {
+		if (i)
+			fputc(',', out);
+		format_json_string(out, f->paths[i]);
+	}
+	fprintf(out, "],\"%sprocesses\":%zu", prefix, f->nprocesses);
+}
+
+/* The opening members of a merge's object, up to "key". */
+static void json_merge_head(FILE *out, const stats_t *s, const format_opts_t *o)
+{
+	fputc('{', out);
+	if (s->is_diff) {
+		json_files(out, "old_", &o->old_files);
+		fputc(',', out);
+		json_files(out, "new_", &o->new_files);
+	} else {
+		json_files(out, "", &o->files);
+	}
+	if (s->metric == STATS_METRIC_PEAK)
+		fputs(",\"peak_is_sum\":true", out);
+}
+
 static void print_json(FILE *out, const stats_t *s, const format_opts_t *o)
 {
-	if (s->is_diff) {
+	if (is_merge(s, o)) {
+		json_merge_head(out, s, o);
+	} else if (s->is_diff) {
 		fputs("{\"old\":", out);
 		format_json_string(out, o->old_file);
 		fputs(",\"new\":", out);
@@ -323,7 +375,7 @@ static size_t info_warnings(const profile_t *p, char texts[MAX_WARNINGS][160])
 	return n;
 }
 
-static void format_time(char *buf, size_t n, int64_t nanos)
+void format_time(char *buf, size_t n, int64_t nanos)
 {
 	time_t t = (time_t)(nanos / 1000000000);
 	struct tm tm;

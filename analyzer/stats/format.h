@@ -40,10 +40,21 @@ void format_site(FILE *out, enum stats_key key, const stats_frame_t *site);
  * With color, size differences are red when growing and green when shrinking. */
 void format_statistic(FILE *out, const stats_t *s, const stats_entry_t *e, bool color);
 
+/* The files of a merge (stats_merge()): their paths and how many processes they
+ * came from. */
+typedef struct format_files {
+	const char *const *paths;
+	size_t n;
+	size_t nprocesses;
+} format_files_t;
+
 typedef struct format_opts {
 	const char *file;     /* top and info: the snapshot file name */
 	const char *old_file; /* diff */
 	const char *new_file; /* diff */
+	/* A merge when files.n (top), or old_files.n or new_files.n (diff), is over 1;
+	 * then these name the files instead of file, old_file and new_file. */
+	format_files_t files, old_files, new_files;
 	size_t limit;         /* entries to list; 0 lists all */
 	bool color;           /* ANSI colours */
 } format_opts_t;
@@ -54,13 +65,22 @@ typedef struct format_opts {
 void print_top_text(FILE *out, const stats_t *s, const format_opts_t *o);
 void print_diff_text(FILE *out, const stats_t *s, const format_opts_t *o);
 
+/* A merge's title names "N files (M processes)" instead of a file, and with the peak
+ * metric a second line says that the peaks are per-file peaks added up. */
 /* One JSON object: {"file" (top) or "old" and "new" (diff), "key", "metric",
  * "cumulative", "stats": [{"file", "line", "function", "module", ["address"], "size",
  * "count", ["size_diff", "count_diff"], ["truncated", "frames": [{"function", "file",
  * "line", "module", ["address"]}]]}], "other": {"entries", "size", "count", [diffs]},
- * "total": {"size", "count", [diffs]}}, then a newline. */
+ * "total": {"size", "count", [diffs]}}, then a newline.  A merge has "files" and
+ * "processes" (top), or "old_files", "old_processes", "new_files" and "new_processes"
+ * (diff), instead of "file" or "old" and "new", and "peak_is_sum": true with the peak
+ * metric. */
 void print_top_json(FILE *out, const stats_t *s, const format_opts_t *o);
 void print_diff_json(FILE *out, const stats_t *s, const format_opts_t *o);
+
+/* Writes a snapshot time (Unix nanoseconds) as "2023-11-14 22:13:20.123 UTC" into buf,
+ * or as "N ns" when it is out of range. */
+void format_time(char *buf, size_t n, int64_t nanos);
 
 /* The header of a profile: every known fact (numbers of -1 are left out), the sample
  * types present, the numbers of samples, locations and mappings, the totals per metric,

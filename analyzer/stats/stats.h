@@ -125,6 +125,21 @@ int stats_group(const profile_t *p, const stats_options_t *opt, stats_t **out);
 int stats_compare(const profile_t *old_p, const profile_t *new_p, const stats_options_t *opt,
 		  stats_t **out);
 
+/* Groups the samples of n profiles together, as pprof merges profiles: each profile
+ * is grouped as by stats_group(), and groups with the same symbolized key (matched as
+ * stats_compare() matches them) are added up; totals are sums.  With the peak metric
+ * each profile contributes its own peak breakdown, so the result is an upper bound of
+ * what the processes held at any one moment together.  n == 1 is stats_group().  The
+ * profiles must outlive the result.  Returns as stats_group(), or -EINVAL when n is 0. */
+int stats_merge(const profile_t *const *ps, size_t n, const stats_options_t *opt,
+		stats_t **out);
+
+/* stats_compare() of two merges: the old side is stats_merge() of old_ps, the new
+ * side of new_ps.  Returns as stats_merge(). */
+int stats_compare_many(const profile_t *const *old_ps, size_t nold,
+		       const profile_t *const *new_ps, size_t nnew, const stats_options_t *opt,
+		       stats_t **out);
+
 void stats_free(stats_t *s);
 
 /* Sums the entries past the first limit ones into *rest (sizes, counts and diffs) and

@@ -1,6 +1,7 @@
-/* stats_compare.c - Snapshot.compare_to(): both profiles are grouped, then entries
- * are matched by their symbolized key (strings, never addresses), with tracemalloc's
- * rules for keys found in only one of them. */
+/* stats_compare.c - Snapshot.compare_to(): both profiles (or both merges of profiles)
+ * are grouped, then entries are matched by their symbolized key (strings, never
+ * addresses), with tracemalloc's rules for keys found in only one of them.
+ * stats_match() is the one matcher: stats_merge() adds groups up with it too. */
 #include "stats.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -141,15 +142,13 @@ static bool entry_probe_eq(const void *ctx, uint32_t oi)
 	       matcher_eq(p->m, &p->old->entries[oi], p->e);
 }
 
-/* Matches the entries of old and new into s->entries. */
-static int compare_match(stats_t *s, const stats_t *old, const stats_t *new, size_t limit)
+int stats_match(const stats_t *old, const stats_t *new, uint32_t *match, uint32_t **frame_map)
 {
-	struct matcher m = { .key = s->key };
+	struct matcher m = { .key = new->key };
 	idxtab_t t = { 0 };
 	uint64_t *hashes = malloc((old->nentries + 1) * sizeof(*hashes));
 	bool *matched = calloc(old->nentries + 1, sizeof(*matched));
-	s->entries = malloc((old->nentries + new->nentries + 1) * sizeof(*s->entries));
-	bool ok = hashes && matched && s->entries &&
+	bool ok = hashes && matched &&
 		  !(m.key == STATS_KEY_TRACEBACK && matcher_map_frames(&m, old, new));
 	for (size_t i = 0; ok && i < old->nentries; i++)
 		matcher_hash(&m, &old->entries[i], false, &hashes[i]);
@@ -159,6 +158,41 @@ static int compare_match(stats_t *s, const stats_t *old, const stats_t *new, siz
 		free(m.map);
 		return -ENOMEM;
 	}
+	for (size_t i = 0; i < new->nentries; i++) {
+		const stats_entry_t *ne = &new->entries[i];
+		uint64_t h;
+		match[i] = NO_ID;
+		if (!matcher_hash(&m, ne, true, &h))
+			continue;
+		struct entry_probe p = { &m, old, hashes, matched, ne, h };
+		uint32_t *slot = idxtab_probe(&t, h, entry_probe_eq, &p);
+		if (*slot) {
+			match[i] = *slot - 1;
+			matched[*slot - 1] = true;
+		}
+	}
+	idxtab_free(&t);
+	free(hashes);
+	free(matched);
+	if (frame_map)
+		*frame_map = m.map;
+	else
+		free(m.map);
+	return 0;
+}
+
+/* Lists the entries of new with their differences from old, then those only in old,
+ * into s->entries, and sorts them. */
+static int compare_match(stats_t *s, const stats_t *old, const stats_t *new, size_t limit)
+{
+	uint32_t *match = malloc((new->nentries + 1) * sizeof(*match));
+	bool *matched = calloc(old->nentries + 1, sizeof(*matched));
+	s->entries = malloc((old->nentries + new->nentries + 1) * sizeof(*s->entries));
+	if (!match || !matched || !s->entries || stats_match(old, new, match, NULL)) {
+		free(match);
+		free(matched);
+		return -ENOMEM;
+	}
 	size_t n = 0;
 	for (size_t i = 0; i < new->nentries; i++) {
 		const stats_entry_t *ne = &new->entries[i];
@@ -166,16 +200,10 @@ static int compare_match(stats_t *s, const stats_t *old, const stats_t *new, siz
 		*e = *ne;
 		e->size_diff = ne->size;
 		e->count_diff = ne->count;
-		uint64_t h;
-		if (!matcher_hash(&m, ne, true, &h))
-			continue;
-		struct entry_probe p = { &m, old, hashes, matched, ne, h };
-		uint32_t *slot = idxtab_probe(&t, h, entry_probe_eq, &p);
-		if (*slot) {
-			size_t oi = *slot - 1;
-			matched[oi] = true;
-			e->size_diff -= old->entries[oi].size;
-			e->count_diff -= old->entries[oi].count;
+		if (match[i] != NO_ID) {
+			matched[match[i]] = true;
+			e->size_diff -= old->entries[match[i]].size;
+			e->count_diff -= old->entries[match[i]].count;
 		}
 	}
 	for (size_t i = 0; i < old->nentries; i++) {
@@ -188,21 +216,22 @@ static int compare_match(stats_t *s, const stats_t *old, const stats_t *new, siz
 		e->size = e->count = 0;
 	}
 	s->nentries = n;
-	idxtab_free(&t);
-	free(hashes);
+	free(match);
 	free(matched);
-	free(m.map);
 	return stats_sort(s, limit);
 }
 
-int stats_compare(const profile_t *old_p, const profile_t *new_p, const stats_options_t *opt,
-		  stats_t **out)
+int stats_compare_many(const profile_t *const *old_ps, size_t nold,
+		       const profile_t *const *new_ps, size_t nnew, const stats_options_t *opt,
+		       stats_t **out)
 {
-	int r = stats_check_options(old_p, opt);
-	if (!r)
-		r = stats_check_options(new_p, opt);
+	int r = 0;
+	for (size_t i = 0; !r && i < nold + nnew; i++)
+		r = stats_check_options(i < nold ? old_ps[i] : new_ps[i - nold], opt);
 	if (r)
 		return r;
+	if (!nold || !nnew)
+		return -EINVAL;
 	stats_t *s = stats_alloc(opt);
 	if (!s)
 		return -ENOMEM;
@@ -210,9 +239,9 @@ int stats_compare(const profile_t *old_p, const profile_t *new_p, const stats_op
 	/* The groups of each side are matched, not listed: no need to sort them. */
 	stats_options_t part_opt = *opt;
 	part_opt.sort_limit = SIZE_MAX;
-	r = stats_group(old_p, &part_opt, &s->store->parts[0]);
+	r = stats_merge(old_ps, nold, &part_opt, &s->store->parts[0]);
 	if (!r)
-		r = stats_group(new_p, &part_opt, &s->store->parts[1]);
+		r = stats_merge(new_ps, nnew, &part_opt, &s->store->parts[1]);
 	if (!r)
 		r = compare_match(s, s->store->parts[0], s->store->parts[1], opt->sort_limit);
 	if (r) {
@@ -234,3 +263,8 @@ int stats_compare(const profile_t *old_p, const profile_t *new_p, const stats_op
 	return 0;
 }
 
+int stats_compare(const profile_t *old_p, const profile_t *new_p, const stats_options_t *opt,
+		  stats_t **out)
+{
+	return stats_compare_many(&old_p, 1, &new_p, 1, opt, out);
+}

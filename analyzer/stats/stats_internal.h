@@ -63,3 +63,11 @@ stats_frame_t stats_frame_project(enum stats_key k, const stats_frame_t *f);
 
 /* A new empty result for opt's key and metric, or NULL when out of memory. */
 stats_t *stats_alloc(const stats_options_t *opt);
+
+/* Matches the entries of new to those of old by symbolized key (strings, never
+ * pointers): match[i] (room for new->nentries) becomes the index of the entry of old
+ * with the key of new's entry i, or NO_ID.  Both must have one key and no key twice.
+ * For tracebacks, when frame_map is not NULL, *frame_map becomes a malloc'd map from
+ * new's frame ids to old's (NO_ID where old lacks the frame) for the caller to free.
+ * Returns 0, or -ENOMEM leaving *frame_map untouched. */
+int stats_match(const stats_t *old, const stats_t *new, uint32_t *match, uint32_t **frame_map);
