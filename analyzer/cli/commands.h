@@ -12,3 +12,4 @@ int cmd_snap(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_flame(int argc, char **argv);

@@ -14,6 +14,7 @@ static const struct {
 	{ "snap", cmd_snap, "ask a traced process for a snapshot and print its path" },
 	{ "top", cmd_top, "top allocation sites of a snapshot, tracemalloc style" },
 	{ "diff", cmd_diff, "compare two snapshots, tracemalloc style" },
+	{ "flame", cmd_flame, "a snapshot's stacks folded, for flame graph tools" },
 	{ "info", cmd_info, "show a snapshot's header: process, trigger, totals, losses" },
 	{ "collect", cmd_collect, "the collector process (started by the shim; internal)" },
 };
