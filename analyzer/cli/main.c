@@ -15,6 +15,7 @@ static const struct {
 	{ "top", cmd_top, "top allocation sites of a snapshot, tracemalloc style" },
 	{ "diff", cmd_diff, "compare two snapshots, tracemalloc style" },
 	{ "flame", cmd_flame, "a snapshot's stacks folded, for flame graph tools" },
+	{ "report", cmd_report, "one offline HTML page: flame graph, top tables, diff" },
 	{ "info", cmd_info, "show a snapshot's header: process, trigger, totals, losses" },
 	{ "collect", cmd_collect, "the collector process (started by the shim; internal)" },
 };
