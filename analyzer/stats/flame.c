@@ -153,19 +153,38 @@ static uint32_t flame_child(flame_t *f, uint32_t parent, uint32_t frame)
 	return n;
 }
 
+/* The previous stack's path, outermost first: consecutive stacks often share their
+ * outer frames, which then need no lookup. */
+struct flame_path {
+	uint32_t *frames, *nodes;
+	size_t len, cap, nodes_cap;
+};
+
 /* Adds one traceback entry; map caches the grouping's frame ids as ours. */
-static int flame_add_entry(flame_t *f, const stats_entry_t *e, uint32_t *map, size_t set,
-			   size_t v)
+static int flame_add_entry(flame_t *f, const stats_entry_t *e, uint32_t *map,
+			   struct flame_path *prev, size_t set, size_t v)
 {
 	uint32_t node = 0;
-	for (uint32_t i = e->nframes; i-- > 0;) {
+	size_t depth = 0;
+	if (vec_reserve((void **)&prev->frames, &prev->cap, e->nframes, sizeof(uint32_t)) ||
+	    vec_reserve((void **)&prev->nodes, &prev->nodes_cap, e->nframes, sizeof(uint32_t)))
+		return -ENOMEM;
+	for (uint32_t i = e->nframes; i-- > 0; depth++) {
 		uint32_t gid = e->frame_ids[i];
 		if (map[gid] == FLAME_NONE && flame_intern_frame(f, &e->frame_table[gid], &map[gid]))
 			return -ENOMEM;
+		if (depth < prev->len && prev->frames[depth] == map[gid]) {
+			node = prev->nodes[depth];
+			continue;
+		}
+		prev->len = depth; /* the paths part here */
 		node = flame_child(f, node, map[gid]);
 		if (node == FLAME_NONE)
 			return -ENOMEM;
+		prev->frames[depth] = map[gid];
+		prev->nodes[depth] = node;
 	}
+	prev->len = depth;
 	for (uint32_t n = node; n != FLAME_NONE; n = f->nodes[n].parent) {
 		int64_t *t = flame_total(f, n, set);
 		t[v] += e->size;
@@ -181,7 +200,7 @@ int flame_add(flame_t *f, const profile_t *p, size_t set, const stats_options_t 
 	stats_options_t o = *opt;
 	o.key = STATS_KEY_TRACEBACK;
 	o.cumulative = false;
-	o.sort_limit = 0; /* sorted: nodes come in a stable order */
+	o.sort_limit = SIZE_MAX; /* unordered: groups come in the order samples are met */
 	stats_t *s = NULL;
 	int r = stats_group(p, &o, &s);
 	if (r)
@@ -191,8 +210,11 @@ int flame_add(flame_t *f, const profile_t *p, size_t set, const stats_options_t 
 	r = map ? 0 : -ENOMEM;
 	if (map)
 		memset(map, 0xff, ((size_t)nfull + 1) * sizeof(*map));
+	struct flame_path prev = { 0 };
 	for (size_t i = 0; !r && i < s->nentries; i++)
-		r = flame_add_entry(f, &s->entries[i], map, set, flame_value(o.metric, false));
+		r = flame_add_entry(f, &s->entries[i], map, &prev, set, flame_value(o.metric, false));
+	free(prev.frames);
+	free(prev.nodes);
 	free(map);
 	stats_free(s);
 	return r;

@@ -97,15 +97,21 @@ async function testPage(browser, outdir, file, expects) {
   await evaluate(page, 'const s = document.getElementById("search"); s.value = "";' +
     ' s.dispatchEvent(new Event("input"))');
 
-  /* A click on the first table row marks its frames. */
-  const row = await evaluate(page, '(() => { const r = document.querySelector("#table tbody tr");' +
-    ' r.scrollIntoView(); const b = r.getBoundingClientRect();' +
-    ' return { x: b.left + 40, y: b.top + b.height / 2 }; })()');
-  await click(page, row.x, row.y);
-  const rowMarked = Number(await evaluate(page, 'document.getElementById("flame").dataset.marked'));
-  const selected = await evaluate(page, 'document.querySelectorAll("#table tr.selected").length');
-  check(rowMarked > 0 && selected === 1, `${name}: the row click marked ${rowMarked} frames`);
-
+  /* A click on a table row marks its frames: the first row whose frames the page
+   * holds (in a 100k-stack page, a light line's frames may be merged into "other"). */
+  let rowMarked = 0, drawnMarked = 0, selected = 0;
+  for (let i = 0; i < 10 && !rowMarked; i++) {
+    const row = await evaluate(page, `(() => { const r = document.querySelectorAll("#table tbody tr")[${i}];` +
+      ' r.scrollIntoView({ block: "center" }); const b = r.getBoundingClientRect();' +
+      ' return { x: b.left + 40, y: b.top + b.height / 2 }; })()');
+    await click(page, row.x, row.y);
+    rowMarked = await evaluate(page,
+      'Array.from(heapsnapReport.state.rowHits || []).reduce((a, b) => a + b, 0)');
+    drawnMarked = Number(await evaluate(page, 'document.getElementById("flame").dataset.marked'));
+    selected = await evaluate(page, 'document.querySelectorAll("#table tr.selected").length');
+    check(selected === 1, `${name}: row ${i + 1} was not selected`);
+  }
+  check(rowMarked > 0, `${name}: no row click marked frames`);
   await evaluate(page, 'window.scrollTo(0, 0)');
   const shot = await page.send('Page.captureScreenshot', { format: 'png' });
   fs.writeFileSync(path.join(outdir, name + '.png'), Buffer.from(shot.data, 'base64'));
@@ -119,7 +125,7 @@ async function testPage(browser, outdir, file, expects) {
     .map((e) => e.params.request.url).filter((u) => u !== url);
   check(!requests.length, `${name}: requests besides the page: ${requests.join(' ')}`);
   console.log(`${name}: ok (zoom '${after}', search '${word}' marked ${marked},` +
-    ` row marked ${rowMarked})`);
+    ` row marked ${rowMarked} frames, ${drawnMarked} drawn)`);
 }
 
 async function main() {

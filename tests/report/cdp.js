@@ -103,9 +103,15 @@ class Browser {
     try {
       await Promise.race([this.send('Browser.close'), new Promise((r) => setTimeout(r, 3000))]);
     } catch (e) { /* it may be gone already */ }
-    if (this.proc.exitCode === null)
-      this.proc.kill('SIGKILL');
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (this.proc.exitCode === null) {
+      const exited = new Promise((r) => this.proc.once('exit', r));
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      if (this.proc.exitCode === null) {
+        this.proc.kill('SIGKILL');
+        await exited;
+      }
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true, maxRetries: 5 });
   }
 }
 
