@@ -555,6 +555,34 @@ START_TEST(collect_usage)
 }
 END_TEST
 
+START_TEST(flame_usage)
+{
+	enter_tmpdir();
+	write_known("snap.pb.gz", 1);
+	assert_fails(run(cmd_flame, "flame", NULL), 2, "heapsnap: flame: missing FILE");
+	assert_fails(run(cmd_flame, "flame", "a", "b", NULL), 2,
+		     "heapsnap: flame: unexpected argument 'b'");
+	assert_fails(run(cmd_flame, "flame", "-m", "max", "snap.pb.gz", NULL), 2,
+		     "heapsnap: flame: bad --metric 'max'");
+	assert_fails(run(cmd_flame, "flame", "--domain", "x", "snap.pb.gz", NULL), 2,
+		     "heapsnap: flame: bad --domain 'x'");
+	assert_fails(run(cmd_flame, "flame", "--bogus", "snap.pb.gz", NULL), 2,
+		     "heapsnap: flame: unknown option '--bogus'");
+	assert_fails(run(cmd_flame, "flame", "nope.pb.gz", NULL), 1,
+		     "heapsnap: cannot read 'nope.pb.gz'");
+	struct result r = run(cmd_flame, "flame", "snap.pb.gz", "-x", "prog.c", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, "main (prog.c:30);parse (parse.c:80);vec_push (vec.h:22) 20480\n"
+				"main (prog.c:30);0x1234 (libfoo.so.1) 10\n");
+	result_free(&r);
+	r = run(cmd_flame, "flame", "--help", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap flame FILE"));
+	result_free(&r);
+	leave_tmpdir();
+}
+END_TEST
+
 START_TEST(help)
 {
 	struct result r = run(cmd_top, "top", "--help", NULL);
@@ -777,6 +805,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, info_text_json);
 	tcase_add_test(tc, usage_errors);
 	tcase_add_test(tc, help);
+	tcase_add_test(tc, flame_usage);
 	tcase_add_test(tc, read_errors);
 	tcase_add_test(tc, top_numbers_out_of_range);
 	tcase_add_test(tc, run_usage);

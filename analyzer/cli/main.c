@@ -14,6 +14,8 @@ static const struct {
 	{ "snap", cmd_snap, "ask a traced process for a snapshot and print its path" },
 	{ "top", cmd_top, "top allocation sites of snapshots, tracemalloc style" },
 	{ "diff", cmd_diff, "compare two snapshots (or two merges), tracemalloc style" },
+	{ "flame", cmd_flame, "a snapshot's stacks folded, for flame graph tools" },
+	{ "report", cmd_report, "one offline HTML page: flame graph, top tables, diff" },
 	{ "info", cmd_info, "show a snapshot's header: process, trigger, totals, losses" },
 	{ "ls", cmd_ls, "list snapshots: pid, command, trigger, time, peak, path" },
 	{ "collect", cmd_collect, "the collector process (started by the shim; internal)" },

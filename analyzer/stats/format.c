@@ -7,7 +7,9 @@
  */
 #include "format.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -529,4 +531,65 @@ void print_info_json(FILE *out, const profile_t *p, const format_opts_t *o)
 		warnings[i] = w[i];
 	json_strings(out, "warnings", warnings, nw);
 	fputs("}\n", out);
+}
+
+/* Writes s with ';' and control characters as '_'. */
+static void put_folded(FILE *out, const char *s)
+{
+	for (; *s; s++)
+		fputc(*s == ';' || (unsigned char)*s < 0x20 ? '_' : *s, out);
+}
+
+void format_flame_frame(FILE *out, const stats_frame_t *f)
+{
+	if (f->empty) {
+		fputs("[no frames]", out);
+		return;
+	}
+	if (f->function)
+		put_folded(out, f->function);
+	else if (f->file)
+		fputs("?", out);
+	else
+		fprintf(out, "0x%" PRIx64, f->address);
+	if (f->file) {
+		fputs(" (", out);
+		put_folded(out, f->file);
+		fprintf(out, ":%" PRId64 ")", f->line);
+	} else if (f->module) {
+		fputs(" (", out);
+		put_folded(out, f->module);
+		fputc(')', out);
+	}
+}
+
+int print_flame_folded(FILE *out, const flame_t *f, enum stats_metric m, bool blocks)
+{
+	int64_t *self = malloc((f->nnodes + 1) * sizeof(*self));
+	uint32_t *path = malloc((f->nnodes + 1) * sizeof(*path));
+	if (!self || !path) {
+		free(self);
+		free(path);
+		return -ENOMEM;
+	}
+	flame_self(f, 0, flame_value(m, blocks), self);
+	for (size_t n = 1; n < f->nnodes; n++) {
+		if (!self[n])
+			continue;
+		size_t len = 0;
+		for (uint32_t i = (uint32_t)n; i != 0; i = f->nodes[i].parent)
+			path[len++] = i;
+		while (len-- > 0) {
+			uint32_t fr = f->nodes[path[len]].frame;
+			if (fr == FLAME_NONE)
+				fputs("other", out);
+			else
+				format_flame_frame(out, &f->frames[fr]);
+			fputc(len ? ';' : ' ', out);
+		}
+		fprintf(out, "%" PRId64 "\n", self[n]);
+	}
+	free(self);
+	free(path);
+	return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "flame.h"
 #include "profile.h"
 #include "stats.h"
 
@@ -89,3 +90,14 @@ void format_time(char *buf, size_t n, int64_t nanos);
 void print_info_text(FILE *out, const profile_t *p, const format_opts_t *o);
 /* The same as one JSON object; "warnings" lists the warning texts. */
 void print_info_json(FILE *out, const profile_t *p, const format_opts_t *o);
+
+/* A flame graph frame's name: "function (file:line)", "function (module)" without a
+ * file, "0x1a2b (module)" with no function either, "[no frames]" for a sample without
+ * a stack; ';' and control characters become '_', since folded lines use them. */
+void format_flame_frame(FILE *out, const stats_frame_t *f);
+
+/* Folded stacks, the input of flamegraph.pl, inferno and speedscope: one line
+ * "outer;...;inner VALUE" per node with a non-zero share of its own, VALUE being the
+ * bytes (or blocks) of metric m in set 0, in node order.  Returns 0, or -ENOMEM having
+ * printed nothing. */
+int print_flame_folded(FILE *out, const flame_t *f, enum stats_metric m, bool blocks);

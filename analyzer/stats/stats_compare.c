@@ -19,7 +19,7 @@ static uint64_t str_hash(uint64_t h, const char *s)
 	return hash_mix(h, x);
 }
 
-static uint64_t frame_hash_str(const stats_frame_t *f)
+uint64_t stats_frame_hash_str(const stats_frame_t *f)
 {
 	uint64_t h = str_hash(0, f->function);
 	h = str_hash(h, f->file);
@@ -73,13 +73,14 @@ static int matcher_map_frames(struct matcher *m, const stats_t *old, const stats
 	m->map = malloc(((size_t)nt->n + 1) * sizeof(*m->map));
 	if (hashes)
 		for (uint32_t id = 0; id < ot->n; id++)
-			hashes[id] = frame_hash_str(&ot->frames[id]);
+			hashes[id] = stats_frame_hash_str(&ot->frames[id]);
 	if (!hashes || !m->map || index_hashes(&t, hashes, ot->n)) {
 		free(hashes);
 		return -ENOMEM;
 	}
 	for (uint32_t id = 0; id < nt->n; id++) {
-		struct frame_probe p = { ot, hashes, &nt->frames[id], frame_hash_str(&nt->frames[id]) };
+		struct frame_probe p = { ot, hashes, &nt->frames[id],
+					 stats_frame_hash_str(&nt->frames[id]) };
 		uint32_t *slot = idxtab_probe(&t, p.hash, frame_probe_eq, &p);
 		m->map[id] = *slot ? *slot - 1 : NO_ID;
 	}
@@ -95,7 +96,7 @@ static bool matcher_hash(const struct matcher *m, const stats_entry_t *e, bool i
 {
 	if (m->key != STATS_KEY_TRACEBACK) {
 		stats_frame_t site = stats_frame_project(m->key, &e->site);
-		*hash = frame_hash_str(&site);
+		*hash = stats_frame_hash_str(&site);
 		return true;
 	}
 	uint64_t h = e->nframes;

@@ -54,6 +54,10 @@ int stats_sort(stats_t *s, size_t limit);
 /* Orders two frames by function, file, line, module (a total order). */
 int stats_frame_cmp(const stats_frame_t *a, const stats_frame_t *b);
 
+/* A hash of frame f by the content of its strings, equal for frames of two profiles
+ * that stats_frame_cmp() finds equal. */
+uint64_t stats_frame_hash_str(const stats_frame_t *f);
+
 /* Checks options against the profile: -ENODATA for a metric it lacks, -EINVAL for
  * a bad combination.  Returns 0 when they fit. */
 int stats_check_options(const profile_t *p, const stats_options_t *opt);

@@ -1,0 +1,33 @@
+/* snapread.c - reading a snapshot file for flame and report, reporting failure once. */
+#include "snapread.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pprof.h"
+
+profile_t *snapread(const char *path)
+{
+	profile_t *p = NULL;
+	pprof_error_t err = { .why = "" };
+	int r = pprof_read_file(path, &p, &err);
+	if (r < 0 || !p) {
+		fprintf(stderr, "heapsnap: cannot read '%s': %s\n", path,
+			err.why[0] ? err.why : strerror(r < 0 ? -r : EIO));
+		return NULL;
+	}
+	return p;
+}
+
+bool snapread_int64(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (!*s || *end || errno)
+		return false;
+	*out = v;
+	return true;
+}

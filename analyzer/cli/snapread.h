@@ -1,0 +1,15 @@
+/* snapread.h - reading a snapshot file for a subcommand, reporting failure once. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "profile.h"
+
+/* Reads the snapshot at path.  On failure prints "heapsnap: cannot read 'PATH': WHY"
+ * on stderr and returns NULL. */
+profile_t *snapread(const char *path);
+
+/* Parses a whole decimal number into *out; returns false (out untouched) if s is not
+ * one or is out of range. */
+bool snapread_int64(const char *s, int64_t *out);
