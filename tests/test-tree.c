@@ -89,6 +89,35 @@ START_TEST(every_file_is_there_when_run_returns)
 }
 END_TEST
 
+/* Twelve processes ending at once, one symbolizer at a time: all files written, in
+ * turn, none lost, nothing stuck. */
+START_TEST(symbolizers_take_turns)
+{
+	char dir[256], script[1024];
+	tt_tempdir(dir, sizeof(dir));
+	const char *b = getenv("PROGS");
+	snprintf(script, sizeof(script), "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do %s/basic & done; wait",
+		 b);
+	char *argv[] = { "/bin/sh", "-c", script, NULL };
+	char *env[] = { "HEAPSNAP_SYMBOLIZERS=1", NULL };
+	struct run_result r;
+	tt_run(dir, argv, env, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	static char names[256][300];
+	int n = final_files(dir, names, 256);
+	ck_assert_int_eq(n, summary_count(r.err));
+	int basics = 0;
+	for (int i = 0; i < n; i++) {
+		profile_t *p = read_file(dir, names[i]);
+		basics += p->meta.command && strstr(p->meta.command, "/basic") &&
+			  !strstr(p->meta.command, "sh -c") && strstr(names[i], ".exit.");
+		profile_free(p);
+	}
+	ck_assert_int_eq(basics, 12);
+	ck_assert_ptr_null(strstr(r.err, "gave up waiting"));
+}
+END_TEST
+
 /* make, the compiler driver, cc1 and as: a real build's tree, each file present when
  * run returns, and no collector left running. */
 START_TEST(a_make_build_leaves_every_file_and_no_process)
@@ -328,6 +357,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, every_file_is_there_when_run_returns);
 	tcase_add_test(tc, a_make_build_leaves_every_file_and_no_process);
+	tcase_add_test(tc, symbolizers_take_turns);
 	tcase_add_test(tc, run_forwards_signals_and_snap_by_its_pid);
 	tcase_add_test(tc, collector_holds_no_program_fd);
 	tcase_add_test(tc, a_lost_exit_file_is_said_aloud);

@@ -53,6 +53,13 @@ int runtree_listen(struct runtree *t)
 		return -e;
 	}
 	t->listen_fd = fd;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	const char *want = getenv("HEAPSNAP_SYMBOLIZERS");
+	char *end;
+	long n = want ? strtol(want, &end, 10) : 0;
+	if (want && !*end && n >= 1 && n <= 4096)
+		cpus = n;
+	t->max_turns = cpus > 0 ? (unsigned)cpus : 1;
 	return 0;
 }
 
@@ -148,6 +155,25 @@ static void runtree_on_file(struct runtree *t, struct runtree_conn *c, char **f,
 	p->peak = peak;
 }
 
+/* Gives the turn to symbolize to waiting collectors, oldest request first, while
+ * fewer than max_turns have one: a tree of many short processes never has more
+ * symbolizers at once than CPUs. */
+static void runtree_grant(struct runtree *t)
+{
+	while (t->turns < t->max_turns) {
+		struct runtree_conn *next = NULL;
+		for (size_t i = 0; i < t->nconns; i++)
+			if (t->conns[i].asked && !t->conns[i].has_turn &&
+			    (!next || t->conns[i].asked < next->asked))
+				next = &t->conns[i];
+		if (!next)
+			return;
+		next->has_turn = true;
+		t->turns++;
+		runtree_send(next->fd, "go");
+	}
+}
+
 /* Handles one packet from a collector; false when the connection ended. */
 static bool runtree_on_message(struct runtree *t, struct runtree_conn *c)
 {
@@ -168,7 +194,10 @@ static bool runtree_on_message(struct runtree *t, struct runtree_conn *c)
 		runtree_on_hello(t, c, f, n);
 	else if (!strcmp(f[0], "file"))
 		runtree_on_file(t, c, f, n);
-	else if (!strcmp(f[0], "say") && n == 2) {
+	else if (!strcmp(f[0], "turn") && !c->asked) {
+		c->asked = prim_now_ns(CLOCK_MONOTONIC);
+		runtree_grant(t);
+	} else if (!strcmp(f[0], "say") && n == 2) {
 		char *text = runtree_clean(f[1]);
 		if (text)
 			fprintf(t->out, "heapsnap: %s\n", text);
@@ -197,7 +226,12 @@ static void runtree_drop(struct runtree *t, size_t i)
 	if (c->proc != SIZE_MAX)
 		t->procs[c->proc].connected = false;
 	close(c->fd);
+	bool had_turn = c->has_turn;
 	t->conns[i] = t->conns[--t->nconns];
+	if (had_turn) {
+		t->turns--;
+		runtree_grant(t);
+	}
 }
 
 /* Reaps the program if it ended, and tells its collectors how. */

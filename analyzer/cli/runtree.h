@@ -27,7 +27,9 @@ struct runtree_proc {
 
 struct runtree_conn {
 	int fd;
-	size_t proc; /* index into procs */
+	size_t proc;     /* index into procs */
+	uint64_t asked;  /* when it asked for a turn to symbolize (0: it did not) */
+	bool has_turn;   /* it symbolizes now */
 };
 
 struct runtree {
@@ -41,6 +43,7 @@ struct runtree {
 	size_t nconns, conns_cap;
 	struct runtree_proc *procs;
 	size_t nprocs, procs_cap;
+	unsigned turns, max_turns; /* collectors symbolizing now, and at most */
 	FILE *out;               /* where collectors' messages go (stderr) */
 };
 

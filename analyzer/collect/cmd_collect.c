@@ -41,6 +41,7 @@
 #define SNAP_BURST 8.0
 #define SNAP_RATE 10.0
 #define RUN_STATUS_WAIT_MS 2000
+#define TURN_WAIT_MS 60000
 #define GAVE_UP_GRACE_NS (100 * 1000 * 1000ull)
 
 struct collect_args {
@@ -361,6 +362,7 @@ static int run(struct session *s)
 		;
 	char path[PATH_MAX], trigger[96];
 	end_trigger(s, execd, trigger, sizeof(trigger));
+	runlink_wait_turn(&s->link, TURN_WAIT_MS);
 	int r = write_snapshot(s, execd ? "exec" : "exit", trigger, 0, path, sizeof(path));
 	runlink_file(&s->link, r == 0 ? path : NULL, trigger, s->c.peak_bytes);
 	runlink_close(&s->link);

@@ -86,25 +86,63 @@ static bool runlink_recv(struct runlink *l, char *buf, size_t size, uint64_t dea
 	return false;
 }
 
+/* Takes one word of run's into the link's state. */
+static void runlink_take(struct runlink *l, const char *buf)
+{
+	if (!strcmp(buf, "main")) {
+		l->role = 1;
+	} else if (!strcmp(buf, "other")) {
+		l->role = 2;
+	} else if (!strcmp(buf, "go")) {
+		l->may_symbolize = true;
+	} else if (!strncmp(buf, "status\t", 7)) {
+		char *end;
+		long v = strtol(buf + 7, &end, 10);
+		if (!*end && end != buf + 7 && v >= 0 && v <= 0xffff) {
+			l->status = (int)v;
+			l->status_known = true;
+		}
+	}
+}
+
+/* Reads run's words until want(l) holds or the deadline passes; returns want(l). */
+static bool runlink_until(struct runlink *l, bool (*want)(const struct runlink *),
+			  uint64_t deadline)
+{
+	char buf[64];
+	while (!want(l) && runlink_recv(l, buf, sizeof(buf), deadline))
+		runlink_take(l, buf);
+	return want(l);
+}
+
+static bool runlink_status_settled(const struct runlink *l)
+{
+	return l->role == 2 || l->status_known;
+}
+
 bool runlink_status(struct runlink *l, int *status, int timeout_ms)
 {
 	uint64_t deadline = prim_now_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000000u;
-	char buf[64];
-	while (l->role != 2 && runlink_recv(l, buf, sizeof(buf), deadline)) {
-		if (!strcmp(buf, "main")) {
-			l->role = 1;
-		} else if (!strcmp(buf, "other")) {
-			l->role = 2;
-		} else if (l->role == 1 && !strncmp(buf, "status\t", 7)) {
-			char *end;
-			long v = strtol(buf + 7, &end, 10);
-			if (*end || end == buf + 7 || v < 0 || v > 0xffff)
-				return false;
-			*status = (int)v;
-			return true;
-		}
-	}
-	return false;
+	if (!runlink_until(l, runlink_status_settled, deadline) || !l->status_known)
+		return false;
+	*status = l->status;
+	return true;
+}
+
+static bool runlink_go(const struct runlink *l)
+{
+	return l->may_symbolize || l->fd < 0;
+}
+
+void runlink_wait_turn(struct runlink *l, int timeout_ms)
+{
+	if (l->fd < 0 || l->may_symbolize)
+		return;
+	char msg[] = "turn";
+	if (!runlink_send(l, msg, sizeof(msg) - 1))
+		return;
+	uint64_t deadline = prim_now_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000000u;
+	runlink_until(l, runlink_go, deadline);
 }
 
 void runlink_close(struct runlink *l)

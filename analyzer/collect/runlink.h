@@ -14,6 +14,10 @@
  *                                                    is run's own child, whose exit
  *                                                    status only run can know
  *                      status <wait status>          for main, once run reaped it
+ *   collector -> run   turn                          may I symbolize and write my file?
+ *   run -> collector   go                            yes: at most as many collectors
+ *                                                    as there are CPUs hold a turn; a
+ *                                                    turn ends with the connection
  *
  * Without run (plain LD_PRELOAD), messages are appended to DIR/heapsnap.PID.log, made
  * on the first message only.  Both ends treat what they read as untrusted.
@@ -30,6 +34,9 @@
 struct runlink {
 	int fd;          /* connection to heapsnap run, or -1 */
 	int role;        /* 0 unknown, 1 main, 2 other */
+	int status;      /* the wait status run sent, when status_known */
+	bool status_known;
+	bool may_symbolize; /* run gave this collector its turn */
 	pid_t pid;
 	const char *dir; /* where the log file goes */
 };
@@ -47,6 +54,10 @@ void runlink_file(struct runlink *l, const char *path, const char *trigger, int6
  * run's word.  Returns false when this process is not run's child, or run said
  * nothing in time. */
 bool runlink_status(struct runlink *l, int *status, int timeout_ms);
+
+/* Waits, at most timeout_ms, until run lets this collector symbolize: run bounds how
+ * many collectors of a tree symbolize at once.  Returns at once without run. */
+void runlink_wait_turn(struct runlink *l, int timeout_ms);
 
 /* Ends the link, reading run's unread words first so that nothing we sent is lost. */
 void runlink_close(struct runlink *l);
