@@ -215,6 +215,8 @@ int stats_compare(const profile_t *old_p, const profile_t *new_p, const stats_op
 		r = stats_group(new_p, &part_opt, &s->store->parts[1]);
 	if (!r)
 		r = compare_match(s, s->store->parts[0], s->store->parts[1], opt->sort_limit);
+	if (!r)
+		r = stats_check_sums(s);
 	if (r) {
 		stats_free(s);
 		return r;
