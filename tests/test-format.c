@@ -178,11 +178,25 @@ static char *json(const char *s)
 	return text;
 }
 
+struct escape_case {
+	const char *in, *out;
+};
+
+/* Checks that fn prints each case's in as its out. */
+static void assert_escapes(void (*fn)(FILE *, const char *), const struct escape_case *cases,
+			   size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *t;
+		CAPTURE(t, fn(out, cases[i].in));
+		ck_assert_str_eq(t, cases[i].out);
+		free(t);
+	}
+}
+
 START_TEST(json_escaping)
 {
-	const struct {
-		const char *in, *out;
-	} cases[] = {
+	static const struct escape_case cases[] = {
 		{ "plain", "\"plain\"" },
 		{ "a\"b\\c", "\"a\\\"b\\\\c\"" },
 		{ "l1\nl2\tx\r\b\f", "\"l1\\nl2\\tx\\r\\b\\f\"" },
@@ -194,11 +208,7 @@ START_TEST(json_escaping)
 		{ "surrogate\xed\xa0\x80", "\"surrogate\\u00ed\\u00a0\\u0080\"" },
 		{ "", "\"\"" },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *t = json(cases[i].in);
-		ck_assert_str_eq(t, cases[i].out);
-		free(t);
-	}
+	assert_escapes(format_json_string, cases, sizeof(cases) / sizeof(cases[0]));
 	char *t = json(NULL);
 	ck_assert_str_eq(t, "null");
 	free(t);
@@ -389,9 +399,7 @@ END_TEST
  * controls and bytes that are not UTF-8 too; JSON keeps its own escapes. */
 START_TEST(text_escaping)
 {
-	const struct {
-		const char *in, *out;
-	} cases[] = {
+	static const struct escape_case cases[] = {
 		{ "plain/path.c", "plain/path.c" },
 		{ "evil\x1b[31mred", "evil\\x1b[31mred" },
 		{ "l1\nl2\tx\r", "l1\\nl2\\tx\\r" },
@@ -401,12 +409,8 @@ START_TEST(text_escaping)
 		{ "latin1\xe9", "latin1\\xe9" },
 		{ "back\\slash", "back\\slash" },
 	};
+	assert_escapes(format_text_string, cases, sizeof(cases) / sizeof(cases[0]));
 	char *text;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		CAPTURE(text, format_text_string(out, cases[i].in));
-		ck_assert_str_eq(text, cases[i].out);
-		free(text);
-	}
 
 	stats_frame_t f = { .function = "f\x1b]0;owned\x07", .file = "a\nb.c", .line = 3,
 			    .module = "m\r" };
