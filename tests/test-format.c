@@ -179,11 +179,25 @@ static char *json(const char *s)
 	return text;
 }
 
+struct escape_case {
+	const char *in, *out;
+};
+
+/* Checks that fn prints each case's in as its out. */
+static void assert_escapes(void (*fn)(FILE *, const char *), const struct escape_case *cases,
+			   size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *t;
+		CAPTURE(t, fn(out, cases[i].in));
+		ck_assert_str_eq(t, cases[i].out);
+		free(t);
+	}
+}
+
 START_TEST(json_escaping)
 {
-	const struct {
-		const char *in, *out;
-	} cases[] = {
+	static const struct escape_case cases[] = {
 		{ "plain", "\"plain\"" },
 		{ "a\"b\\c", "\"a\\\"b\\\\c\"" },
 		{ "l1\nl2\tx\r\b\f", "\"l1\\nl2\\tx\\r\\b\\f\"" },
@@ -195,11 +209,7 @@ START_TEST(json_escaping)
 		{ "surrogate\xed\xa0\x80", "\"surrogate\\u00ed\\u00a0\\u0080\"" },
 		{ "", "\"\"" },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *t = json(cases[i].in);
-		ck_assert_str_eq(t, cases[i].out);
-		free(t);
-	}
+	assert_escapes(format_json_string, cases, sizeof(cases) / sizeof(cases[0]));
 	char *t = json(NULL);
 	ck_assert_str_eq(t, "null");
 	free(t);
@@ -386,6 +396,55 @@ START_TEST(info_text_warnings)
 }
 END_TEST
 
+/* Control characters from the program's argv and paths are escaped in text; C1
+ * controls and bytes that are not UTF-8 too; JSON keeps its own escapes. */
+START_TEST(text_escaping)
+{
+	static const struct escape_case cases[] = {
+		{ "plain/path.c", "plain/path.c" },
+		{ "evil\x1b[31mred", "evil\\x1b[31mred" },
+		{ "l1\nl2\tx\r", "l1\\nl2\\tx\\r" },
+		{ "\x01\x7f", "\\x01\\x7f" },
+		{ "csi\xc2\x9b" "2J", "csi\\xc2\\x9b2J" },
+		{ "caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac" },
+		{ "latin1\xe9", "latin1\\xe9" },
+		{ "back\\slash", "back\\slash" },
+	};
+	assert_escapes(format_text_string, cases, sizeof(cases) / sizeof(cases[0]));
+	char *text;
+
+	stats_frame_t f = { .function = "f\x1b]0;owned\x07", .file = "a\nb.c", .line = 3,
+			    .module = "m\r" };
+	CAPTURE(text, format_frame(out, &f, true));
+	ck_assert_str_eq(text, "f\\x1b]0;owned\\x07 at a\\nb.c:3 (m\\r)");
+	free(text);
+	CAPTURE(text, format_site(out, STATS_KEY_FILENAME, &f));
+	ck_assert_str_eq(text, "a\\nb.c");
+	free(text);
+
+	profile_t *p = profile_new();
+	ck_assert_ptr_nonnull(p);
+	p->meta.command = profile_intern(p, "./prog \x1b[2J\n");
+	ck_assert_int_eq(profile_add_comment(p, "c\x1b"), 0);
+	format_opts_t o = { .file = "s\n.pb.gz" };
+	CAPTURE(text, print_info_text(out, p, &o));
+	ck_assert_str_eq(text,
+			 "file:             s\\n.pb.gz\n"
+			 "command:          ./prog \\x1b[2J\\n\n"
+			 "sample types:    \n"
+			 "samples:          0\n"
+			 "locations:        0\n"
+			 "mappings:         0\n"
+			 "comment:          c\\x1b\n");
+	free(text);
+	CAPTURE(text, print_info_json(out, p, &o));
+	ck_assert_ptr_nonnull(strstr(text, "\"command\":\"./prog \\u001b[2J\\n\""));
+	ck_assert_ptr_nonnull(strstr(text, "{\"file\":\"s\\n.pb.gz\""));
+	free(text);
+	profile_free(p);
+}
+END_TEST
+
 static Suite *format_suite(void)
 {
 	Suite *s = suite_create("format");
@@ -403,6 +462,7 @@ static Suite *format_suite(void)
 	tcase_add_test(tc, diff_text_and_json);
 	tcase_add_test(tc, traceback_text);
 	tcase_add_test(tc, info_text_warnings);
+	tcase_add_test(tc, text_escaping);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -449,15 +451,21 @@ static const struct bad_case bad_cases[] = {
 	{ "truncated varint", BYTES(0x48, 0x80), "truncated varint at byte 1" },
 	{ "truncated tag", BYTES(0x32, 0x00, 0xc8), "truncated varint at byte 2" },
 	{ "long varint", BYTES(0x48, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01),
-	  "varint longer than 10 bytes at byte 1" },
-	{ "field zero", BYTES(0x32, 0x00, 0x00, 0x00), "invalid field number 0 at byte 2" },
-	{ "group start", BYTES(0x0b), "unsupported wire type 3 at byte 0 (group)" },
-	{ "group end", BYTES(0x32, 0x00, 0x0c), "unsupported wire type 4 at byte 2 (group)" },
-	{ "wire type 7", BYTES(0x0f), "unsupported wire type 7 at byte 0" },
+	  "not a pprof profile (varint longer than 10 bytes at byte 1)" },
+	{ "field zero", BYTES(0x32, 0x00, 0x00, 0x00),
+	  "not a pprof profile (invalid field number 0 at byte 2)" },
+	{ "group start", BYTES(0x0b), "not a pprof profile (unsupported wire type 3 at byte 0)" },
+	{ "group end", BYTES(0x32, 0x00, 0x0c),
+	  "not a pprof profile (unsupported wire type 4 at byte 2)" },
+	{ "wire type 7", BYTES(0x0f), "not a pprof profile (unsupported wire type 7 at byte 0)" },
+	{ "nested group", BYTES(0x32, 0x00, 0x12, 0x01, 0x0c),
+	  "sample 0: unsupported wire type 4 at byte 4 (group)" },
 	{ "short fixed64", BYTES(0xa1, 0x06, 0x00, 0x00), "truncated fixed-width field at byte 0" },
 	{ "length past end", BYTES(0x32, 0x00, 0x0a, 0x05, 0x08), "length 5 runs past the end" },
-	{ "wrong wire type", BYTES(0x08, 0x01), "field 1 at byte 0 has wire type 0, expected 2" },
-	{ "wrong wire type time", BYTES(0x4a, 0x00), "field 9 at byte 0 has wire type 2, expected 0" },
+	{ "wrong wire type", BYTES(0x08, 0x01),
+	  "not a pprof profile (field 1 at byte 0 has wire type 0, expected 2)" },
+	{ "wrong wire type time", BYTES(0x4a, 0x00),
+	  "not a pprof profile (field 9 at byte 0 has wire type 2, expected 0)" },
 	{ "wrong wire type nested", BYTES(0x12, 0x02, 0x18, 0x00, 0x32, 0x00),
 	  "sample 0: field 3 at byte 2 has wire type 0, expected 2" },
 	{ "nested truncation", BYTES(0x32, 0x00, 0x12, 0x02, 0x0a, 0x05),
@@ -558,10 +566,20 @@ static void read_bad(const char *path, int want_rc, const char *why)
 	ck_assert_msg(strstr(err.why, why), "reason '%s' lacks '%s'", err.why, why);
 }
 
+/* make_profile() with values whose sums fit (its third sample holds INT64_MIN and
+ * INT64_MAX, which the codec carries but pprof_read_file() refuses to add up). */
+static profile_t *make_summable_profile(void)
+{
+	profile_t *p = make_profile();
+	p->samples[2].value[PV_INUSE_SPACE] = -7;
+	p->samples[2].value[PV_PEAK_SPACE] = 7;
+	return p;
+}
+
 START_TEST(test_file_round_trip)
 {
 	char *path = temp_path();
-	profile_t *p = make_profile();
+	profile_t *p = make_summable_profile();
 	write_profile(path, p);
 	FILE *f = fopen(path, "rb");
 	ck_assert_int_eq(fgetc(f), 0x1f);
@@ -673,6 +691,168 @@ START_TEST(test_write_enospc)
 	close(fd);
 	ck_assert_int_eq(pprof_write_fd(p, -1), -EBADF);
 	profile_free(p);
+}
+END_TEST
+
+/* ---- hostile files: each is refused or read in seconds, in memory bounded by its
+ * size (pprof_format.h has the limits, docs/security.md why) ---- */
+
+/* Reads path expecting rc and exactly the reason why. */
+static void read_exact(const char *path, int want_rc, const char *why)
+{
+	profile_t *q = (profile_t *)&q;
+	pprof_error_t err = { .why = "" };
+	ck_assert_int_eq(pprof_read_file(path, &q, &err), want_rc);
+	ck_assert_ptr_eq(q, (profile_t *)&q);
+	ck_assert_str_eq(err.why, why);
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* This process's peak resident size so far, in MiB. */
+static long peak_rss_mib(void)
+{
+	struct rusage ru;
+	ck_assert_int_eq(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_maxrss / 1024;
+}
+
+/* Gzips total bytes made of copies of pattern (len at most 65536) into path, without
+ * holding the input; returns the compressed size. */
+static size_t gzip_repeated(const char *path, const void *pattern, size_t len, size_t total)
+{
+	static uint8_t in[65536], out[65536];
+	size_t chunk = sizeof(in) / len * len;
+	for (size_t i = 0; i < chunk; i += len)
+		memcpy(in + i, pattern, len);
+	z_stream zs = { 0 };
+	ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY),
+			 Z_OK);
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	size_t left = total, written = 0;
+	int flush;
+	do {
+		size_t n = left < chunk ? left : chunk;
+		left -= n;
+		flush = left ? Z_NO_FLUSH : Z_FINISH;
+		zs.next_in = in;
+		zs.avail_in = (uInt)n;
+		do {
+			zs.next_out = out;
+			zs.avail_out = sizeof(out);
+			ck_assert_int_ne(deflate(&zs, flush), Z_STREAM_ERROR);
+			size_t have = sizeof(out) - zs.avail_out;
+			ck_assert_uint_eq(fwrite(out, 1, have, f), have);
+			written += have;
+		} while (zs.avail_out == 0);
+	} while (flush != Z_FINISH);
+	deflateEnd(&zs);
+	fclose(f);
+	return written;
+}
+
+/* A device or a FIFO is refused at once: the open does not block, nothing is read. */
+START_TEST(test_read_not_regular)
+{
+	read_exact("/dev/zero", -EINVAL, "not a regular file (a character device)");
+	char dir[] = "/tmp/test-pprof-fifo.XXXXXX", fifo[64];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	read_exact(fifo, -EINVAL, "not a regular file (a FIFO)"); /* the tcase timeout: 10 s */
+	unlink(fifo);
+	rmdir(dir);
+}
+END_TEST
+
+/* A 3 GiB sparse file is refused from its size, without reading it. */
+START_TEST(test_read_sparse_huge)
+{
+	char *path = temp_path();
+	int fd = open(path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)3 << 30), 0);
+	close(fd);
+	double t0 = now_seconds();
+	read_exact(path, -EFBIG, "file too large (3221225472 bytes, the limit is 1 GiB)");
+	ck_assert_double_lt(now_seconds() - t0, 0.5);
+	unlink(path);
+}
+END_TEST
+
+/* 256 MiB of zeros in 255 KiB of gzip stops at 64 times its size. */
+START_TEST(test_read_gzip_bomb)
+{
+	char *path = temp_path();
+	static const uint8_t zero[1];
+	size_t n = gzip_repeated(path, zero, 1, (size_t)256 << 20);
+	long rss = peak_rss_mib();
+	double t0 = now_seconds();
+	read_exact(path, -EINVAL, "uncompressed size over 64 times the compressed size (a gzip bomb?)");
+	ck_assert_double_lt(now_seconds() - t0, 2.0);
+	/* The input holds 256 MiB; the limit is 1 MiB + 64 times its size (17 MiB), read
+	 * beside the input.  The margin is for ASan, whose quarantine keeps the buffers
+	 * outgrown on the way. */
+	ck_assert_int_le(peak_rss_mib() - rss, 4 * (long)(1 + 65 * n / (1 << 20)) + 16);
+	unlink(path);
+}
+END_TEST
+
+/* Empty sample fields (2 bytes each, 80 decoded): gzipped, the inflated size is
+ * refused; plain, the decoder refuses from the count before allocating them. */
+START_TEST(test_read_empty_samples)
+{
+	static const uint8_t empty_sample[] = { 0x12, 0x00 };
+	char *path = temp_path();
+	gzip_repeated(path, empty_sample, 2, (size_t)64 << 20);
+	long rss = peak_rss_mib();
+	read_exact(path, -EINVAL, "uncompressed size over 64 times the compressed size (a gzip bomb?)");
+	ck_assert_int_le(peak_rss_mib() - rss, 16);
+
+	uint8_t *plain = malloc((size_t)1 << 20);
+	for (size_t i = 0; i < (size_t)1 << 20; i += 2)
+		memcpy(plain + i, empty_sample, 2);
+	write_file(path, plain, (size_t)1 << 20);
+	free(plain);
+	rss = peak_rss_mib();
+	read_exact(path, -EFBIG, "profile too dense: decoding its 1048576 bytes would take more "
+				 "than 16 bytes of memory per byte (524288 samples, 0 locations)");
+	ck_assert_int_le(peak_rss_mib() - rss, 4);
+	unlink(path);
+}
+END_TEST
+
+/* Values whose sum does not fit an int64 (with room for a diff) are refused. */
+START_TEST(test_read_values_overflow)
+{
+	char *path = temp_path();
+	profile_t *p = profile_new();
+	for (int v = 0; v < PV_COUNT; v++)
+		p->has_value[v] = true;
+	const int64_t half[PV_COUNT] = { 1, (int64_t)1 << 61, 1, (int64_t)1 << 61, 1, 1 };
+	ck_assert_int_eq(profile_add_sample(p, NULL, 0, half, 0, false), 0);
+	ck_assert_int_eq(profile_add_sample(p, NULL, 0, half, 0, false), 0);
+	write_profile(path, p);
+	read_exact(path, -EOVERFLOW,
+		   "values overflow (sample 1: the alloc_space values add up to 2^62 or more)");
+	profile_free(p);
+	unlink(path);
+}
+END_TEST
+
+/* A gzip of text is named for what it is not. */
+START_TEST(test_read_gzip_of_text)
+{
+	char *path = temp_path();
+	gzip_repeated(path, "hello world\n", 12, 12);
+	read_exact(path, -EINVAL, "not a pprof profile (unsupported wire type 4 at byte 2)");
+	unlink(path);
 }
 END_TEST
 
@@ -810,6 +990,16 @@ static Suite *pprof_suite(void)
 	tcase_add_test(tc, test_gunzip);
 	tcase_add_test(tc, test_write_enospc);
 	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hostile");
+	tcase_add_test(tc, test_read_not_regular);
+	tcase_add_test(tc, test_read_sparse_huge);
+	tcase_add_test(tc, test_read_gzip_bomb);
+	tcase_add_test(tc, test_read_empty_samples);
+	tcase_add_test(tc, test_read_values_overflow);
+	tcase_add_test(tc, test_read_gzip_of_text);
+	tcase_set_timeout(tc, 10);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("go");

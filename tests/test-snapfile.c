@@ -1,6 +1,7 @@
 /* test-snapfile.c - snapshot files appear whole, with mode 0600 unless the umask is
  * stricter, and never replace or follow what is already at their name. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,6 +24,23 @@ static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "%s/snapfile-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+/* Removes dir and the files the test left in it (snapshot files are never nested). */
+static void teardown(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char path[512];
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
 }
 
 static profile_t *small_profile(int64_t bytes)
@@ -171,7 +189,7 @@ int main(void)
 {
 	Suite *s = suite_create("snapfile");
 	TCase *tc = tcase_create("files");
-	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, writes_whole_file_mode_0600);
 	tcase_add_test(tc, stricter_umask_wins);
 	tcase_add_test(tc, existing_file_is_kept);

@@ -250,6 +250,29 @@ START_TEST(recursion_cumulative)
 }
 END_TEST
 
+/* Cumulative grouping charges a sample once per frame: sums past int64 (or too near it
+ * for a diff) are refused, not wrapped. */
+START_TEST(overflow_cumulative)
+{
+	for (uint32_t depth = 3; depth <= 5; depth += 2) {
+		profile_t *p = mkprofile();
+		uint32_t r = loc(p, EXE, 0x10, "rec", "prog.c", 5), locs[5] = { r, r, r, r, r };
+		const int64_t v[PV_COUNT] = { [PV_INUSE_SPACE] = (int64_t)1 << 61,
+					      [PV_INUSE_OBJECTS] = 1 };
+		ck_assert_int_eq(profile_add_sample(p, locs, depth, v, 0, false), 0);
+		stats_options_t o = { .key = STATS_KEY_LINENO, .cumulative = true };
+		stats_t *s = (stats_t *)&s;
+		ck_assert_int_eq(stats_group(p, &o, &s), -EOVERFLOW);
+		ck_assert_ptr_eq(s, (stats_t *)&s);
+		ck_assert_int_eq(stats_compare(p, p, &o, &s), -EOVERFLOW);
+		o.cumulative = false;
+		ck_assert_int_eq(stats_group(p, &o, &s), 0);
+		stats_free(s);
+		profile_free(p);
+	}
+}
+END_TEST
+
 START_TEST(runtime_skipping)
 {
 	profile_t *p = mkprofile();
@@ -797,6 +820,7 @@ static Suite *stats_suite(void)
 	tcase_add_test(tc, group_traceback);
 	tcase_add_test(tc, group_cumulative);
 	tcase_add_test(tc, recursion_cumulative);
+	tcase_add_test(tc, overflow_cumulative);
 	tcase_add_test(tc, runtime_skipping);
 	tcase_add_test(tc, runtime_modules);
 	tcase_add_test(tc, inlined_frames);

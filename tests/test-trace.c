@@ -632,6 +632,10 @@ START_TEST(diff_and_ls_of_directories)
 		ck_assert_int_eq(atoi(line), want[i].pid);
 		snprintf(trigger, sizeof(trigger), "  %s  ", want[i].trigger);
 		const char *t = strstr(line, trigger);
+		/* A forked child's collector may read its zombie's status before the parent
+		 * reaps it, or not: "exit 0" or "exit". */
+		if ((!t || t > end) && !strcmp(want[i].trigger, "exit"))
+			t = strstr(line, "  exit 0  ");
 		ck_assert_msg(t && t < end, "no trigger '%s' in %.*s", want[i].trigger,
 			      (int)(end - line), line);
 	}

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +26,43 @@ static const char *env_path(const char *name)
 	return v;
 }
 
-void tt_tempdir(char *out, size_t len)
+/* Every test directory lives under one root that the test program's first process
+ * makes before Check forks the tests, and removes with everything in it when it exits:
+ * a test that fails, times out or is killed leaves nothing in the temporary
+ * directory.  The forked tests inherit the root's name but never remove it. */
+static char tt_root[PATH_MAX];
+static pid_t tt_root_owner;
+
+static int tt_root_unlink(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)ftw;
+	if ((type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT)
+		fprintf(stderr, "tracetest: cannot remove %s: %s\n", path, strerror(errno));
+	return 0;
+}
+
+static void tt_root_remove(void)
+{
+	if (tt_root[0] && getpid() == tt_root_owner)
+		nftw(tt_root, tt_root_unlink, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+__attribute__((constructor)) static void tt_root_make(void)
 {
 	const char *tmp = getenv("TMPDIR");
-	snprintf(out, len, "%s/heapsnap-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	snprintf(tt_root, sizeof(tt_root), "%s/heapsnap-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(tt_root)) {
+		tt_root[0] = '\0'; /* tt_tempdir() says why */
+		return;
+	}
+	tt_root_owner = getpid();
+	atexit(tt_root_remove);
+}
+
+void tt_tempdir(char *out, size_t len)
+{
+	ck_assert_msg(tt_root[0], "cannot make a heapsnap-test-* directory in TMPDIR or /tmp");
+	snprintf(out, len, "%s/t-XXXXXX", tt_root);
 	ck_assert_ptr_nonnull(mkdtemp(out));
 }
 

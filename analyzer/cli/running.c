@@ -94,6 +94,8 @@ pid_t running_run_child(pid_t pid)
 	char name[32], cmd[4096];
 	snprintf(name, sizeof(name), "%d", (int)pid);
 	size_t n = read_cmdline(name, cmd, sizeof(cmd));
+	if (!n)
+		return 0;
 	const char *arg0 = cmd, *slash = strrchr(arg0, '/');
 	const char *base = slash ? slash + 1 : arg0;
 	size_t len0 = strlen(arg0);

@@ -42,6 +42,7 @@
 #define SNAP_RATE 10.0
 #define RUN_STATUS_WAIT_MS 2000
 #define TURN_WAIT_MS 60000
+#define WRITING_WAIT_NS (100 * 1000 * 1000ull)
 #define GAVE_UP_GRACE_NS (100 * 1000 * 1000ull)
 
 struct collect_args {
@@ -63,6 +64,7 @@ struct session {
 	uint64_t gave_up_seen;  /* when the shim's give-up was first seen, or 0 */
 	struct runlink link;    /* where messages and reports go */
 	struct control control; /* requests from outside: heapsnap snap */
+	uint64_t writing_since;  /* since when a request is being written, or 0 */
 	double tokens;          /* files that may be written now (SNAP_RATE) */
 	uint64_t tokens_at;     /* when tokens was last refilled */
 };
@@ -186,7 +188,8 @@ static int write_snapshot(struct session *s, const char *name, const char *trigg
 /* Finds the next snapshot request to answer: the oldest one not yet answered, unless
  * more than MERGE_BACKLOG are waiting (a signal storm) or newest is set (the rate
  * limit), in which case all of them are merged into the newest.  Returns true with its
- * number and ring position. */
+ * number and ring position; number 0 when a request is still being written (then the
+ * position is where consuming must pause). */
 static bool pending_request(struct session *s, bool newest, uint64_t *n_out, uint64_t *pos_out)
 {
 	struct hs_ctl *ctl = s->c.ctl;
@@ -202,8 +205,20 @@ static bool pending_request(struct session *s, bool newest, uint64_t *n_out, uin
 		r = &ctl->req[n % HS_REQ_SLOTS];
 		seen = atomic_load_explicit(&r->n, memory_order_acquire);
 	}
-	if (seen != n)
-		return false; /* the handler is still writing it */
+	if (seen != n) {
+		/* The handler is still writing it: its position is not known yet, and may
+		 * be anywhere from what is consumed now on, so nothing more is consumed
+		 * until it is (for at most WRITING_WAIT_NS, should the writer never finish). */
+		uint64_t now = prim_now_ns(CLOCK_MONOTONIC);
+		if (!s->writing_since)
+			s->writing_since = now;
+		if (now - s->writing_since > WRITING_WAIT_NS)
+			return false;
+		*n_out = 0;
+		*pos_out = s->c.pos;
+		return true;
+	}
+	s->writing_since = 0;
 	*n_out = n;
 	*pos_out = atomic_load(&r->pos);
 	return true;
@@ -248,7 +263,7 @@ static bool take_request(struct session *s, uint64_t *limit)
 	*limit = UINT64_MAX;
 	if (!pending_request(s, throttled, &n, &pos))
 		return false;
-	if (!throttled || control_asked(&s->control, n)) {
+	if (n && (!throttled || control_asked(&s->control, n))) {
 		answer_request(s, n, pos, false);
 		if (s->handled == n) {
 			s->tokens -= 1;
@@ -356,7 +371,7 @@ static int run(struct session *s)
 		ring_sleep(&s->c.ring, s->c.pos, s->handled, IDLE_SLEEP_NS);
 	}
 	uint64_t n, pos;
-	if (pending_request(s, false, &n, &pos))
+	if (pending_request(s, false, &n, &pos) && n)
 		answer_request(s, n, pos, true);
 	while (collector_drain(&s->c, UINT64_MAX, BATCH, true))
 		;

@@ -30,18 +30,25 @@ int pprof_encode(const profile_t *p, uint8_t **buf, size_t *len);
 int pprof_write_fd(const profile_t *p, int fd);
 
 /* Decodes an uncompressed protobuf Profile.  Returns 0 and sets *out to a new profile,
- * or returns -EINVAL (bad input, reason in err) / -ENOMEM and leaves *out untouched. */
+ * or returns -EINVAL (bad input, reason in err) / -EFBIG (its structures would take
+ * more than 16 bytes of memory per input byte, plus 1 MiB: "profile too dense ...") /
+ * -ENOMEM and leaves *out untouched. */
 int pprof_decode(const uint8_t *buf, size_t len, profile_t **out, pprof_error_t *err);
 
 /* Inflates gzip data (one or more concatenated members) into a malloc'd buffer of at
- * most limit bytes.  Returns 0 and sets *out and *out_len, or returns -EINVAL (reason in
+ * most limit bytes, and of at most 1 MiB plus 64 bytes per byte of input (a gzip bomb
+ * stops there).  Returns 0 and sets *out and *out_len, or returns -EINVAL (reason in
  * err: "truncated gzip stream", "corrupt gzip stream (...)", "uncompressed size over
- * N GiB") / -ENOMEM and leaves them untouched.  The output grows with the data
- * actually inflated, never with the size the gzip trailer claims. */
+ * N GiB", "uncompressed size over 64 times the compressed size (a gzip bomb?)") /
+ * -ENOMEM and leaves them untouched.  The output grows with the data actually
+ * inflated, never with the size the gzip trailer claims. */
 int pprof_gunzip(const uint8_t *in, size_t len, size_t limit, uint8_t **out, size_t *out_len,
 		 pprof_error_t *err);
 
 /* Reads a snapshot file: gzip-compressed (or plain) pprof.  Returns 0 and sets *out, or
- * a negative errno with the reason in err ("No such file or directory", "not gzip ...").
- * Input larger than 4 GiB uncompressed is refused. */
+ * a negative errno with the reason in err ("No such file or directory", "not a regular
+ * file (a FIFO)", "not a pprof profile (...)").  It never blocks on a FIFO or device,
+ * and refuses a file over 1 GiB, input over 4 GiB uncompressed or 64 times its
+ * compressed size, and a profile whose decoded structures would take more than 16
+ * bytes per byte of input (docs/security.md, "Reader limits"). */
 int pprof_read_file(const char *path, profile_t **out, pprof_error_t *err);

@@ -4,7 +4,11 @@
  * then one scan per kind decodes functions, mappings, locations and samples in
  * dependency order, so a file may hold its fields in any order.  Ids become indices
  * through an id map that is the identity when ids are 1..n (the usual case) and an
- * open-addressing hash otherwise.  Memory grows only with what the input holds.
+ * open-addressing hash otherwise.  Memory grows only with what the input holds: the
+ * decoder's arrays and the profile's structures may take DECODE_RATIO bytes per input
+ * byte (plus DECODE_FLOOR), checked once from the counts after the first scan and
+ * again after each message, so a flood of empty messages is refused before it costs
+ * anything.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +67,8 @@ struct decoder {
 	size_t locs_cap;
 	profile_line_t *lines;
 	size_t lines_cap;
+	size_t own;                 /* bytes of the decoder's own per-message arrays */
+	size_t budget;              /* limit on own + profile_bytes() */
 };
 
 static int failv(struct decoder *d, const struct where *w, const char *fmt, va_list ap)
@@ -233,6 +239,50 @@ static uint32_t idmap_find(const struct idmap *m, uint64_t id)
 	return *slot ? *slot - 1 : PROFILE_NONE;
 }
 
+/* Rewrites the reason of a top-level framing error that no pprof profile can have
+ * (a group, field 0, an overlong varint, a known field with the wrong wire type) as
+ * "not a pprof profile (...)"; returns rc. */
+static int not_pprof(struct decoder *d, int rc)
+{
+	char why[sizeof(d->err->why)];
+	size_t n = strlen(d->err->why);
+	const char *group = " (group)";
+	if (n > strlen(group) && strcmp(d->err->why + n - strlen(group), group) == 0)
+		n -= strlen(group);
+	snprintf(why, sizeof(why), "not a pprof profile (%.*s)", (int)n, d->err->why);
+	memcpy(d->err->why, why, sizeof(why));
+	return rc;
+}
+
+/* Checks the decoded structures so far against the budget. */
+static int check_budget(struct decoder *d)
+{
+	if (d->own + profile_bytes(d->p) <= d->budget)
+		return 0;
+	fail(d, NULL, "profile too dense: decoding its %zu bytes would take more than "
+		    "%d bytes of memory per byte (%zu samples, %zu locations)",
+		    (size_t)d->top.end, DECODE_RATIO, d->count[PROFILE_SAMPLE],
+		    d->count[PROFILE_LOCATION]);
+	return -EFBIG;
+}
+
+/* Charges the decoder's arrays, and the least the profile will take, for the counts
+ * decode_scan found. */
+static int charge_counts(struct decoder *d)
+{
+	const size_t *c = d->count;
+	d->own = c[PROFILE_STRING_TABLE] * sizeof(size_t) + c[PROFILE_SAMPLE_TYPE] * sizeof(int) +
+		 c[PROFILE_FUNCTION] * (sizeof(uint64_t) + 2 * sizeof(char *)) +
+		 (c[PROFILE_MAPPING] + c[PROFILE_LOCATION]) * sizeof(uint64_t);
+	size_t least = c[PROFILE_MAPPING] * sizeof(profile_mapping_t) +
+		       c[PROFILE_LOCATION] * sizeof(profile_location_t) +
+		       c[PROFILE_SAMPLE] * sizeof(profile_sample_t);
+	d->own += least; /* profile_bytes() takes over as the entries are added */
+	int rc = check_budget(d);
+	d->own -= least;
+	return rc;
+}
+
 /* Checks the top-level framing and wire types, and counts each kind of field. */
 static int decode_scan(struct decoder *d)
 {
@@ -250,7 +300,7 @@ static int decode_scan(struct decoder *d)
 		case PROFILE_STRING_TABLE:
 		case PROFILE_PERIOD_TYPE:
 			if ((rc = want(d, NULL, &f, PB_LEN)))
-				return rc;
+				return not_pprof(d, rc);
 			d->count[f.number]++;
 			break;
 		case PROFILE_DROP_FRAMES:
@@ -260,20 +310,22 @@ static int decode_scan(struct decoder *d)
 		case PROFILE_PERIOD:
 		case PROFILE_DEFAULT_SAMPLE_TYPE:
 			if ((rc = want(d, NULL, &f, PB_VARINT)))
-				return rc;
+				return not_pprof(d, rc);
 			break;
 		case PROFILE_COMMENT:
 			if (f.type != PB_VARINT && (rc = want(d, NULL, &f, PB_LEN)))
-				return rc;
+				return not_pprof(d, rc);
 			break;
 		}
 	}
+	if (st == PB_BAD_WIRE_TYPE || st == PB_BAD_FIELD || st == PB_VARINT_LONG)
+		return not_pprof(d, fail_wire(d, NULL, st, &r, &f));
 	if (st != PB_END)
 		return fail_wire(d, NULL, st, &r, &f);
 	if (d->count[PROFILE_MAPPING] >= PROFILE_NONE || d->count[PROFILE_LOCATION] >= PROFILE_NONE ||
 	    d->count[PROFILE_FUNCTION] >= PROFILE_NONE)
 		return fail(d, NULL, "too many mappings, locations or functions");
-	return 0;
+	return charge_counts(d);
 }
 
 /* Records the offset of every string; the first must be "". */
@@ -410,8 +462,9 @@ static int decode_header(struct decoder *d)
 	}
 	/* Comments last, so heapsnap.sampling_period wins over Profile.period. */
 	for (size_t i = 0; rc == 0 && i < d->ids.n; i++)
-		rc = decode_comment(d, i, d->ids.v[i]);
-	return rc;
+		if (!(rc = decode_comment(d, i, d->ids.v[i])) && i % 1024 == 0)
+			rc = check_budget(d);
+	return rc ? rc : check_budget(d);
 }
 
 static int decode_function(struct decoder *d, size_t i, const pbfield_t *mf)
@@ -655,8 +708,8 @@ static int decode_each(struct decoder *d, uint32_t field,
 	size_t i = 0;
 	int rc = 0;
 	while (rc == 0 && pb_read_field(&r, &f) == PB_OK)
-		if (f.number == field)
-			rc = decode_one(d, i++, &f);
+		if (f.number == field && !(rc = decode_one(d, i++, &f)))
+			rc = check_budget(d);
 	return rc;
 }
 
@@ -696,6 +749,9 @@ int pprof_decode(const uint8_t *buf, size_t len, profile_t **out, pprof_error_t 
 	struct decoder d = {
 		.top = { .base = buf, .pos = 0, .end = len },
 		.err = err ? err : &dummy,
+		.budget = len > (SIZE_MAX - DECODE_FLOOR) / DECODE_RATIO
+				  ? SIZE_MAX
+				  : DECODE_FLOOR + len * DECODE_RATIO,
 	};
 	d.err->why[0] = '\0';
 	d.p = profile_new();

@@ -54,4 +54,23 @@ enum { FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_SYSTEM_NAME = 3, FUNCTION_FI
 /* Level 1: on 100k-sample profiles it compresses 2.6x faster than 6 for 3% more bytes. */
 #define GZIP_LEVEL 1
 #define GZIP_CHUNK (256u << 10)
+
+/* Reader limits (docs/security.md, "Reader limits"): every input is refused or read
+ * in memory proportional to what it holds. */
+/* The largest snapshot file read, compressed or plain: checked with fstat before
+ * reading and again while reading. */
+#define FILE_SIZE_LIMIT ((size_t)1 << 30)
+/* The most a file may inflate to, whatever its size... */
 #define UNCOMPRESSED_LIMIT ((size_t)1 << 32)
+/* ...and relative to its compressed size: INFLATE_FLOOR plus INFLATE_RATIO bytes per
+ * compressed byte.  Real snapshots inflate 3-40 times; deflate can reach 1032. */
+#define INFLATE_RATIO 64
+#define INFLATE_FLOOR ((size_t)1 << 20)
+/* The decoded profile's structures may take DECODE_FLOOR plus DECODE_RATIO bytes per
+ * byte of protobuf: an empty message (2 bytes) would otherwise cost up to 80. */
+#define DECODE_RATIO 16
+#define DECODE_FLOOR ((size_t)1 << 20)
+/* pprof_read_file(): the magnitudes of one kind of sample value, summed over all
+ * samples, stay below 2^62, so every total, and every difference between two
+ * profiles' totals, fits an int64. */
+#define VALUE_SUM_LIMIT ((uint64_t)1 << 62)

@@ -32,6 +32,7 @@ struct profile_store {
 	struct arena_chunk *chunks;
 	struct interned *strings;
 	size_t mappings_cap, locations_cap, samples_cap, comments_cap;
+	size_t bytes; /* see profile_bytes() */
 };
 
 static const char *const value_types[PV_COUNT] = {
@@ -118,8 +119,14 @@ void *profile_alloc(profile_t *p, size_t n)
 	}
 	void *r = (char *)c->data + c->used;
 	c->used += n;
+	p->store->bytes += n;
 	memset(r, 0, n);
 	return r;
+}
+
+size_t profile_bytes(const profile_t *p)
+{
+	return p->store->bytes;
 }
 
 const char *profile_intern_len(profile_t *p, const char *s, size_t len)
@@ -137,6 +144,7 @@ const char *profile_intern_len(profile_t *p, const char *s, size_t len)
 	memcpy(found->str, s, len);
 	found->str[len] = '\0';
 	HASH_ADD_KEYPTR(hh, p->store->strings, found->str, len, found);
+	p->store->bytes += sizeof(*found) + len + 1;
 	return found->str;
 }
 
@@ -161,6 +169,7 @@ int profile_add_mapping(profile_t *p, const profile_mapping_t *m, uint32_t *inde
 			sizeof(copy)))
 		return -ENOMEM;
 	p->mappings[p->nmappings] = copy;
+	p->store->bytes += sizeof(copy);
 	*index_out = p->nmappings++;
 	return 0;
 }
@@ -189,6 +198,7 @@ int profile_add_location(profile_t *p, uint64_t address, uint32_t mapping,
 		.address = address, .mapping = mapping, .nlines = nlines, .lines = copy,
 	};
 	*index_out = p->nlocations++;
+	p->store->bytes += sizeof(*p->locations);
 	return 0;
 }
 
@@ -211,6 +221,7 @@ int profile_add_sample(profile_t *p, const uint32_t *locs, uint32_t nlocs,
 	memcpy(s->value, value, sizeof(s->value));
 	s->domain = domain;
 	s->truncated = truncated;
+	p->store->bytes += sizeof(*s);
 	return 0;
 }
 
@@ -221,5 +232,6 @@ int profile_add_comment(profile_t *p, const char *comment)
 			      sizeof(*p->comments)))
 		return -ENOMEM;
 	p->comments[p->ncomments++] = c;
+	p->store->bytes += sizeof(*p->comments);
 	return 0;
 }

@@ -107,6 +107,10 @@ void profile_free(profile_t *p);
 const char *profile_intern(profile_t *p, const char *s);
 const char *profile_intern_len(profile_t *p, const char *s, size_t len);
 
+/* The bytes p's entries, arena blocks and strings take, without the slack of growing
+ * arrays and allocator overhead: what readers weigh against their input's size. */
+size_t profile_bytes(const profile_t *p);
+
 /* Returns a zeroed block of n bytes that lives as long as p, or NULL. */
 void *profile_alloc(profile_t *p, size_t n);
 

@@ -1,5 +1,8 @@
 /* format.c - text and JSON rendering of statistics and profile headers.
  *
+ * Strings from the profile or the command line are escaped in text (control bytes,
+ * C1 controls and bytes that are not UTF-8 as \n, \t, \r or \xNN) and JSON-quoted in
+ * JSON, so a program's argv or paths cannot drive the terminal.
  * Sizes follow CPython's tracemalloc._format_size exactly (printf rounding on the
  * binary value, unit steps of 1024, TiB as the last unit).  Every printer takes the
  * computed struct and a FILE; colours are plain ANSI sequences, used only when the
@@ -73,6 +76,43 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
+/* True when byte c at s needs escaping in text: a C0 control or DEL, a C1 control
+ * (U+0080..U+009F, which some terminals obey), or a byte that is not valid UTF-8.
+ * Sets *n to the length of the sequence at s. */
+static bool text_needs_escape(const unsigned char *s, size_t *n)
+{
+	unsigned char c = s[0];
+	*n = 1;
+	if (c < 0x20 || c == 0x7f)
+		return true;
+	if (c < 0x80)
+		return false;
+	if (!(*n = utf8_len(s))) {
+		*n = 1;
+		return true;
+	}
+	return c == 0xc2 && s[1] < 0xa0;
+}
+
+void format_text_string(FILE *out, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n;
+	while (*s) {
+		if (!text_needs_escape(s, &n)) {
+			fwrite(s, 1, n, out);
+			s += n;
+			continue;
+		}
+		for (size_t i = 0; i < n; i++, s++) {
+			if (*s == '\n' || *s == '\t' || *s == '\r')
+				fprintf(out, "\\%c", *s == '\n' ? 'n' : *s == '\t' ? 't' : 'r');
+			else
+				fprintf(out, "\\x%02x", *s);
+		}
+	}
+}
+
 void format_json_string(FILE *out, const char *str)
 {
 	if (!str) {
@@ -114,16 +154,20 @@ void format_frame(FILE *out, const stats_frame_t *f, bool with_line)
 		return;
 	}
 	if (f->function)
-		fputs(f->function, out);
+		format_text_string(out, f->function);
 	else
 		fprintf(out, "0x%" PRIx64, f->address);
 	if (f->file) {
-		fprintf(out, " at %s", f->file);
+		fputs(" at ", out);
+		format_text_string(out, f->file);
 		if (with_line)
 			fprintf(out, ":%" PRId64, f->line);
 	}
-	if (f->module)
-		fprintf(out, " (%s)", f->module);
+	if (f->module) {
+		fputs(" (", out);
+		format_text_string(out, f->module);
+		fputc(')', out);
+	}
 }
 
 void format_site(FILE *out, enum stats_key key, const stats_frame_t *site)
@@ -131,10 +175,11 @@ void format_site(FILE *out, enum stats_key key, const stats_frame_t *site)
 	if (key == STATS_KEY_FUNCTION && site->function)
 		format_frame(out, site, false);
 	else if (site->file && key == STATS_KEY_FILENAME)
-		fputs(site->file, out);
-	else if (site->file)
-		fprintf(out, "%s:%" PRId64, site->file, site->line);
-	else
+		format_text_string(out, site->file);
+	else if (site->file) {
+		format_text_string(out, site->file);
+		fprintf(out, ":%" PRId64, site->line);
+	} else
 		format_frame(out, site, false);
 }
 
@@ -190,8 +235,11 @@ static void print_side(FILE *out, const char *file, const format_files_t *f)
 	if (f->n > 1)
 		fprintf(out, "%zu files (%zu process%s)", f->n, f->nprocesses,
 			f->nprocesses == 1 ? "" : "es");
-	else
-		fprintf(out, "'%s'", file);
+	else {
+		fputc('\'', out);
+		format_text_string(out, file);
+		fputc('\'', out);
+	}
 }
 
 static void print_text(FILE *out, const stats_t *s, const format_opts_t *o)
@@ -403,8 +451,11 @@ static void info_fact_text(FILE *out, const profile_meta_t *m, const struct meta
 {
 	char b[FORMAT_SIZE_MAX], tb[64];
 	if (k->show == SHOW_STR) {
-		if (meta_get_str(m, k))
-			fprintf(out, "%-17s %s\n", k->label, meta_get_str(m, k));
+		if (meta_get_str(m, k)) {
+			fprintf(out, "%-17s ", k->label);
+			format_text_string(out, meta_get_str(m, k));
+			fputc('\n', out);
+		}
 		return;
 	}
 	int64_t v = meta_get_num(m, k);
@@ -450,7 +501,9 @@ static void info_fact_json(FILE *out, const profile_meta_t *m, const struct meta
 void print_info_text(FILE *out, const profile_t *p, const format_opts_t *o)
 {
 	char b[FORMAT_SIZE_MAX];
-	fprintf(out, "%-17s %s\n", "file:", o->file);
+	fprintf(out, "%-17s ", "file:");
+	format_text_string(out, o->file);
+	fputc('\n', out);
 	const struct meta_key *k;
 	for (int row = 0; (k = info_row(row)); row++)
 		info_fact_text(out, &p->meta, k);
@@ -473,8 +526,11 @@ void print_info_text(FILE *out, const profile_t *p, const format_opts_t *o)
 		fprintf(out, "%-17s size=%s, count=%" PRId64 "\n", label,
 			format_size(b, totals[vs], false), totals[vo]);
 	}
-	for (uint32_t i = 0; i < p->ncomments; i++)
-		fprintf(out, "%-17s %s\n", "comment:", p->comments[i]);
+	for (uint32_t i = 0; i < p->ncomments; i++) {
+		fprintf(out, "%-17s ", "comment:");
+		format_text_string(out, p->comments[i]);
+		fputc('\n', out);
+	}
 
 	char w[MAX_WARNINGS][160];
 	size_t nw = info_warnings(p, w);

@@ -27,6 +27,11 @@ const char *format_size_f(char buf[FORMAT_SIZE_MAX], double size, bool sign);
  * byte's value), so file names that are not UTF-8 survive. */
 void format_json_string(FILE *out, const char *s);
 
+/* Writes s for text output: newline, tab and carriage return as \n, \t and \r, other
+ * control bytes (C0, DEL, and the C1 controls U+0080..U+009F) and bytes that are not
+ * valid UTF-8 as \xNN; everything else, backslashes included, as it is. */
+void format_text_string(FILE *out, const char *s);
+
 /* One frame: "function at file:line (module)"; without with_line "function at file
  * (module)".  Unknown parts are left out: "function (module)", and with no function the
  * module offset "0x1a2b (module)".  A sample without frames prints "[no frames]". */

@@ -310,8 +310,9 @@ static int grouper_add_key(struct grouper *g, uint32_t kid, int64_t size, int64_
 		g->key_group[kid] = g->ngroups - 1;
 	}
 	struct group *gr = &g->groups[g->key_group[kid]];
-	gr->size += size;
-	gr->count += count;
+	if (__builtin_add_overflow(gr->size, size, &gr->size) ||
+	    __builtin_add_overflow(gr->count, count, &gr->count))
+		return -EOVERFLOW;
 	return 0;
 }
 
@@ -349,8 +350,9 @@ static int grouper_add_seq(struct grouper *g, const uint32_t *seq, uint32_t len,
 	uint32_t *slot = idxtab_probe(&g->table, h, seq_probe_eq, &probe);
 	if (*slot) {
 		struct group *gr = &g->groups[*slot - 1];
-		gr->size += size;
-		gr->count += count;
+		if (__builtin_add_overflow(gr->size, size, &gr->size) ||
+		    __builtin_add_overflow(gr->count, count, &gr->count))
+			return -EOVERFLOW;
 		gr->truncated |= truncated;
 		return 0;
 	}
@@ -391,8 +393,10 @@ static int grouper_charge(struct grouper *g, const profile_sample_t *smp, uint32
 		for (; k < g->loc_first[l + 1]; k++, first = false) {
 			uint32_t id = g->frame_id[k];
 			if (opt->cumulative) {
-				if ((first || !g->skip[id]) && grouper_add_key(g, g->key_id[id], size, count))
-					return -ENOMEM;
+				int r = first || !g->skip[id] ? grouper_add_key(g, g->key_id[id], size, count)
+							       : 0;
+				if (r)
+					return r;
 				continue;
 			}
 			if (len == g->scratch_cap) {
@@ -462,10 +466,12 @@ static int grouper_run(struct grouper *g)
 		uint32_t cid = cli == smp->nlocs ? g->empty_id : g->frame_id[ck];
 		if (!grouper_keeps(g, smp, cid))
 			continue;
-		if (grouper_charge(g, smp, cli, ck, size, count))
-			return -ENOMEM;
-		g->s->total_size += size;
-		g->s->total_count += count;
+		int r = grouper_charge(g, smp, cli, ck, size, count);
+		if (r)
+			return r;
+		if (__builtin_add_overflow(g->s->total_size, size, &g->s->total_size) ||
+		    __builtin_add_overflow(g->s->total_count, count, &g->s->total_count))
+			return -EOVERFLOW;
 	}
 	return 0;
 }
@@ -567,6 +573,8 @@ int stats_group(const profile_t *p, const stats_options_t *opt, stats_t **out)
 	r = grouper_run(&g);
 	if (!r)
 		r = grouper_finish(&g);
+	if (!r)
+		r = stats_check_sums(s);
 	grouper_free(&g);
 	/* The key table is needed only for grouping; the sites were copied out. */
 	frametab_free(&s->store->keys);
@@ -577,6 +585,27 @@ int stats_group(const profile_t *p, const stats_options_t *opt, stats_t **out)
 	}
 	*out = s;
 	return 0;
+}
+
+/* Adds |v| to *sum; returns false once the sum reaches STATS_SUM_LIMIT. */
+static bool sum_add(uint64_t *sum, int64_t v)
+{
+	uint64_t mag = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	return !__builtin_add_overflow(*sum, mag, sum) && *sum < STATS_SUM_LIMIT;
+}
+
+int stats_check_sums(const stats_t *s)
+{
+	uint64_t sum[4] = { 0 };
+	bool ok = sum_add(&sum[0], s->total_size) && sum_add(&sum[1], s->total_count) &&
+		  sum_add(&sum[2], s->total_size_diff) && sum_add(&sum[3], s->total_count_diff);
+	memset(sum, 0, sizeof(sum));
+	for (size_t i = 0; ok && i < s->nentries; i++) {
+		const stats_entry_t *e = &s->entries[i];
+		ok = sum_add(&sum[0], e->size) && sum_add(&sum[1], e->count) &&
+		     sum_add(&sum[2], e->size_diff) && sum_add(&sum[3], e->count_diff);
+	}
+	return ok ? 0 : -EOVERFLOW;
 }
 
 size_t stats_rest(const stats_t *s, size_t limit, stats_entry_t *rest)

@@ -114,7 +114,9 @@ static inline const stats_frame_t *stats_entry_frame(const stats_entry_t *e, uin
  * strcmp, NULL first), then for tracebacks frame by frame and shorter first.  The result points
  * into p, which must outlive it.  Returns 0 and sets *out; -ENODATA when p has no
  * space values for the metric; -EINVAL for bad options (cumulative traceback, too
- * many filters); -ENOMEM.  *out is untouched on failure. */
+ * many filters); -EOVERFLOW when a sum of values would not fit an int64 (cumulative
+ * grouping charges a sample once per frame, so its sums can outgrow the file's);
+ * -ENOMEM.  *out is untouched on failure. */
 int stats_group(const profile_t *p, const stats_options_t *opt, stats_t **out);
 
 /* Groups old_p and new_p and matches groups by key.  A key only in new_p has diffs
@@ -146,7 +148,8 @@ void stats_free(stats_t *s);
  * returns how many there are; limit 0 means none are past it. */
 size_t stats_rest(const stats_t *s, size_t limit, stats_entry_t *rest);
 
-/* Sums every sample's values of p into totals (all domains). */
+/* Sums every sample's values of p into totals (all domains).  The sums fit: for a
+ * profile from pprof_read_file() the magnitudes of each kind add up below 2^62. */
 void stats_totals(const profile_t *p, int64_t totals[PV_COUNT]);
 
 /* The values a metric reads, and names for keys and metrics ("lineno", "inuse"). */

@@ -245,6 +245,8 @@ int stats_compare_many(const profile_t *const *old_ps, size_t nold,
 		r = stats_merge(new_ps, nnew, &part_opt, &s->store->parts[1]);
 	if (!r)
 		r = compare_match(s, s->store->parts[0], s->store->parts[1], opt->sort_limit);
+	if (!r)
+		r = stats_check_sums(s);
 	if (r) {
 		stats_free(s);
 		return r;

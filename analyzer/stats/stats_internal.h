@@ -51,6 +51,14 @@ static inline uint64_t hash_finish(uint64_t h)
  * limit entries are selected and sorted.  Returns 0 or -ENOMEM. */
 int stats_sort(stats_t *s, size_t limit);
 
+/* Sums of magnitudes below this fit an int64, and so does any difference of two. */
+#define STATS_SUM_LIMIT ((uint64_t)1 << 62)
+
+/* Returns -EOVERFLOW unless the magnitudes of s's entries' sizes, counts and diffs,
+ * each summed, and its totals stay below STATS_SUM_LIMIT: then stats_rest() and the
+ * diffs of a comparison cannot overflow.  Returns 0 otherwise. */
+int stats_check_sums(const stats_t *s);
+
 /* Orders two frames by function, file, line, module (a total order). */
 int stats_frame_cmp(const stats_frame_t *a, const stats_frame_t *b);
 
