@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliopt.h"
 #include "commands.h"
 #include "flame.h"
 #include "format.h"
@@ -127,14 +128,10 @@ static int parse_option(struct flame_args *a, int c, char **argv)
 			return usage_error("bad --domain '%s' (a number)", optarg);
 		a->opt.has_domain = true;
 		return 0;
-	case ':':
-		return usage_error("option '%s' needs an argument", argv[optind - 1]);
-	default:
-		if (optopt) {
-			char opt[3] = { '-', (char)optopt, 0 };
-			return usage_error("unknown option '%s'", opt);
-		}
-		return usage_error("unknown option '%s'", argv[optind - 1]);
+	default: {
+		char why[128];
+		return usage_error("%s", cliopt_error(c, argv, why, sizeof(why)));
+	}
 	}
 }
 

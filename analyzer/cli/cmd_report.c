@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cliopt.h"
 #include "commands.h"
 #include "report_page.h"
 #include "snapread.h"
@@ -102,14 +103,10 @@ static int parse_argv(int argc, char **argv, struct report_args *a)
 			if (!snapread_int64(optarg, &a->max_nodes) || a->max_nodes < 1)
 				return usage_error("bad --max-nodes '%s' (a number from 1)", optarg);
 			break;
-		case ':':
-			return usage_error("option '%s' needs an argument", argv[optind - 1]);
-		default:
-			if (optopt) {
-				char opt[3] = { '-', (char)optopt, 0 };
-				return usage_error("unknown option '%s'", opt);
-			}
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+		default: {
+			char why[128];
+			return usage_error("%s", cliopt_error(c, argv, why, sizeof(why)));
+		}
 		}
 	}
 	size_t n = argc - optind;

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cliopt.h"
 #include "commands.h"
 #include "config.h"
 #include "format.h"
@@ -55,12 +56,17 @@ static void help(FILE *out)
 		"  heapsnap top heapsnap.4242.exit.pb.gz\n");
 }
 
-/* Finds `name` the way execvp would; returns false when it is not an executable. */
-static bool find_program(const char *name, char *out, size_t len)
+/* Finds `name` the way execvp would; returns false when it is not an executable,
+ * with *denied set when a file of that name exists but may not be executed. */
+static bool find_program(const char *name, char *out, size_t len, bool *denied)
 {
+	*denied = false;
 	if (strchr(name, '/')) {
 		snprintf(out, len, "%s", name);
-		return access(out, X_OK) == 0;
+		if (access(out, X_OK) == 0)
+			return true;
+		*denied = errno == EACCES;
+		return false;
 	}
 	const char *path = getenv("PATH");
 	if (!path)
@@ -71,6 +77,7 @@ static bool find_program(const char *name, char *out, size_t len)
 		struct stat st;
 		if (access(out, X_OK) == 0 && stat(out, &st) == 0 && S_ISREG(st.st_mode))
 			return true;
+		*denied |= errno == EACCES;
 		path += n + (path[n] == ':');
 	}
 	return false;
@@ -159,9 +166,10 @@ static int parse_argv(int argc, char **argv, struct run_args *a)
 		{ 0 },
 	};
 	*a = (struct run_args){ .wait = 60 };
+	opterr = 0;
 	optind = 0; /* full reset: the parser may run more than once per process */
 	int opt;
-	while ((opt = getopt_long(argc, argv, "+o:f:s:w:qh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:o:f:s:w:qh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'o':
 			a->dir = optarg;
@@ -197,9 +205,12 @@ static int parse_argv(int argc, char **argv, struct run_args *a)
 		case 'h':
 			help(stdout);
 			return PARSE_HELP;
-		default:
-			fprintf(stderr, "heapsnap: run: see 'heapsnap run --help'\n");
+		default: {
+			char why[128];
+			fprintf(stderr, "heapsnap: run: %s; see 'heapsnap run --help'\n",
+				cliopt_error(opt, argv, why, sizeof(why)));
 			return -EINVAL;
+		}
 		}
 	}
 	if (optind >= argc) {
@@ -233,8 +244,10 @@ struct run_paths {
  * reporting what is wrong. */
 static int resolve(const struct run_args *a, struct run_paths *p)
 {
-	if (!find_program(a->argv[0], p->prog, sizeof(p->prog))) {
-		fprintf(stderr, "heapsnap: run: '%s': no such program\n", a->argv[0]);
+	bool denied;
+	if (!find_program(a->argv[0], p->prog, sizeof(p->prog), &denied)) {
+		fprintf(stderr, "heapsnap: run: '%s': %s\n", a->argv[0],
+			denied ? "permission denied (not executable)" : "no such program");
 		return 1;
 	}
 	const char *why = untraceable(p->prog);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cliopt.h"
 #include "commands.h"
 #include "control.h"
 #include "prim.h"
@@ -53,10 +54,11 @@ static int parse_argv(int argc, char **argv, struct snap_args *a)
 		{ 0 },
 	};
 	*a = (struct snap_args){ .timeout = 30 };
+	opterr = 0;
 	optind = 0; /* full reset: the parser may run more than once per process */
 	int opt;
 	char *end;
-	while ((opt = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":t:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 't':
 			a->timeout = strtod(optarg, &end);
@@ -68,9 +70,12 @@ static int parse_argv(int argc, char **argv, struct snap_args *a)
 		case 'h':
 			help(stdout);
 			return PARSE_HELP;
-		default:
-			fprintf(stderr, "heapsnap: snap: see 'heapsnap snap --help'\n");
+		default: {
+			char why[128];
+			fprintf(stderr, "heapsnap: snap: %s; see 'heapsnap snap --help'\n",
+				cliopt_error(opt, argv, why, sizeof(why)));
 			return -EINVAL;
+		}
 		}
 	}
 	if (optind + 1 != argc) {

@@ -1,0 +1,12 @@
+/* cliopt.h - what getopt found wrong, worded once for every subcommand.
+ *
+ * Subcommands set opterr = 0 and start their option string with ':' (after a '+'
+ * where options stop at the first operand), so getopt_long returns ':' for a missing
+ * value and '?' for an unknown option without printing; cliopt_error() words either. */
+#pragma once
+
+#include <stddef.h>
+
+/* Writes "option '--dir' needs an argument" or "unknown option '-x'" into buf, for
+ * getopt_long's result c (':' or '?') on argv; returns buf. */
+const char *cliopt_error(int c, char *const argv[], char *buf, size_t len);
