@@ -350,6 +350,31 @@ START_TEST(snap_never_uses_the_program_signal)
 }
 END_TEST
 
+/* Every file carries memory over time: its highest point is the traced peak, and the
+ * two snapshot requests of basic are marked. */
+START_TEST(exit_file_carries_a_timeline)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "basic", NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	pid_t pid = (pid_t)atoi(strstr(r.err, "(pid ") + 5);
+	profile_t *p = tt_snapshot(dir, pid, "exit", 10);
+	const profile_timeline_t *t = &p->timeline;
+	ck_assert_uint_gt(t->n, 0);
+	int64_t hi = 0;
+	for (uint32_t i = 0; i < t->n; i++)
+		hi = t->max_bytes[i] > hi ? t->max_bytes[i] : hi;
+	ck_assert_int_eq(hi, p->meta.peak_bytes);
+	ck_assert_int_ge(t->peak_nanos, 0);
+	ck_assert_int_le(t->peak_nanos, p->meta.duration_nanos);
+	ck_assert_uint_eq(t->nsnaps, 2);
+	ck_assert_int_le(t->snap_nanos[0], t->snap_nanos[1]);
+	profile_free(p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tree");
@@ -362,6 +387,7 @@ int main(void)
 	tcase_add_test(tc, collector_holds_no_program_fd);
 	tcase_add_test(tc, a_lost_exit_file_is_said_aloud);
 	tcase_add_test(tc, snap_never_uses_the_program_signal);
+	tcase_add_test(tc, exit_file_carries_a_timeline);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

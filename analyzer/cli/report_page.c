@@ -19,8 +19,9 @@
  *              including the node's descendants)
  *   limit      {"nodes": nodes before merging, "max": the node budget}
  *   tables     {metric: {"lineno"|"function"|"filename": top or diff --json's object}}
- *   timeline   null: memory over time, once snapshots carry it, per file as
- *              {"t": [ns...], "bytes": [...], "peak_t": ns, "snaps": [ns...]}
+ *   timeline   memory over time, per file (one object, or [old, new] for a diff; null
+ *              for a file without one) as {"t": [ns...], "bytes": [highest...],
+ *              "min": [lowest...], "peak_t": ns or null, "snaps": [ns...]}
  */
 #include "report_page.h"
 
@@ -92,6 +93,47 @@ void report_free(report_t *r)
 			stats_free(r->tables[m][k]);
 			r->tables[m][k] = NULL;
 		}
+}
+
+/* One file's timeline object, or null. */
+static void write_timeline(FILE *out, const profile_t *p)
+{
+	const profile_timeline_t *t = p ? &p->timeline : NULL;
+	if (!t || !t->n) {
+		fputs("null", out);
+		return;
+	}
+	fputs("{\"t\":[", out);
+	for (uint32_t i = 0; i < t->n; i++)
+		fprintf(out, "%s%" PRId64, i ? "," : "", (int64_t)i * t->interval_nanos);
+	fputs("],\"bytes\":[", out);
+	for (uint32_t i = 0; i < t->n; i++)
+		fprintf(out, "%s%" PRId64, i ? "," : "", t->max_bytes[i]);
+	fputs("],\"min\":[", out);
+	for (uint32_t i = 0; i < t->n; i++)
+		fprintf(out, "%s%" PRId64, i ? "," : "", t->min_bytes[i]);
+	if (t->peak_nanos >= 0)
+		fprintf(out, "],\"peak_t\":%" PRId64 ",\"snaps\":[", t->peak_nanos);
+	else
+		fputs("],\"peak_t\":null,\"snaps\":[", out);
+	for (uint32_t i = 0; i < t->nsnaps; i++)
+		fprintf(out, "%s%" PRId64, i ? "," : "", t->snap_nanos[i]);
+	fputs("]}", out);
+}
+
+/* The timeline field: one file's, or both sides' of a diff. */
+static void write_timelines(FILE *out, const report_t *r)
+{
+	fputs(",\"timeline\":", out);
+	if (!r->profiles[1]) {
+		write_timeline(out, r->profiles[0]);
+		return;
+	}
+	fputc('[', out);
+	write_timeline(out, r->profiles[0]);
+	fputc(',', out);
+	write_timeline(out, r->profiles[1]);
+	fputc(']', out);
 }
 
 /* The frames that kept nodes use, numbered in order of first use: map[frame]. */
@@ -205,7 +247,8 @@ static int write_data(FILE *out, const report_t *r)
 	fprintf(out, ",\"limit\":{\"nodes\":%zu,\"max\":%zu}", r->nodes_before_limit,
 		r->max_nodes ? r->max_nodes : REPORT_MAX_NODES);
 	write_tables(out, r);
-	fputs(",\"timeline\":null}", out);
+	write_timelines(out, r);
+	fputc('}', out);
 	free(map);
 	return 0;
 }

@@ -238,6 +238,7 @@ static void answer_request(struct session *s, uint64_t n, uint64_t pos, bool at_
 	snprintf(name, sizeof(name), "%" PRIu64, n);
 	snprintf(trigger, sizeof(trigger), "%s %" PRIu64,
 		 control_asked(&s->control, n) ? "request" : "signal", n);
+	timeline_snap(&s->c.timeline, prim_now_ns(CLOCK_REALTIME));
 	int r = write_snapshot(s, name, trigger, n - s->handled - 1, path, sizeof(path));
 	control_answer(&s->control, n, r == 0 ? path : NULL, strerror(-r));
 	s->handled = n;
@@ -368,6 +369,7 @@ static int run(struct session *s)
 			execd = true;
 			break;
 		}
+		timeline_at(&s->c.timeline, prim_now_ns(CLOCK_REALTIME), s->c.current_bytes);
 		ring_sleep(&s->c.ring, s->c.pos, s->handled, IDLE_SLEEP_NS);
 	}
 	uint64_t n, pos;

@@ -61,6 +61,7 @@ int collector_attach(collector_t *c, int fd, pid_t pid)
 	ring_init(&c->ring, ctl, &c->g);
 	c->frame_limit = frame_limit;
 	c->start_nanos = ((volatile struct hs_ctl *)ctl)->start_nanos;
+	timeline_init(&c->timeline, c->start_nanos, 0);
 	c->pid = pid;
 	c->pos = atomic_load(&ctl->tail);
 	int r = addrtab_init(&c->live);
@@ -88,6 +89,7 @@ void collector_detach(collector_t *c)
 		free(ds);
 	}
 	symbolizer_free(c->sym);
+	timeline_free(&c->timeline);
 	free(c->stats);
 	free(c->stacks);
 	free(c->frames);
@@ -259,6 +261,7 @@ void collector_count_alloc(collector_t *c, struct stack_stats *s, int64_t size)
 	if (c->current_bytes > c->peak_bytes) {
 		c->peak_bytes = c->current_bytes;
 		c->epoch++;
+		timeline_peak(&c->timeline);
 	}
 }
 
@@ -352,6 +355,7 @@ static void apply(collector_t *c, const struct hs_rec *r)
 		c->corrupt++;
 	}
 	c->events++;
+	timeline_note(&c->timeline, c->current_bytes);
 }
 
 uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_end)
@@ -373,8 +377,10 @@ uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_e
 		}
 		c->pos++;
 		n++;
-		if ((n & 4095) == 0)
+		if ((n & 4095) == 0) {
 			ring_release(&c->ring, c->pos);
+			timeline_at(&c->timeline, prim_now_ns(CLOCK_REALTIME), c->current_bytes);
+		}
 	}
 	if (at_end && c->pos == end && head > end) {
 		/* Reserved by threads still waiting for room when the process ended. */
@@ -520,6 +526,13 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	p->meta.overhead_bytes = (int64_t)(collector_memory(c) + shm_memory(c));
 	for (int v = 0; v < PV_COUNT; v++)
 		p->has_value[v] = true;
+	timeline_at(&c->timeline, now, c->current_bytes);
+	profile_timeline_t tl;
+	timeline_view(&c->timeline, &tl);
+	if (profile_set_timeline(p, &tl) < 0) {
+		profile_free(p);
+		return -ENOMEM;
+	}
 
 	uint32_t nmod = symbolizer_modules(c->sym);
 	uint32_t *mapping_cache = malloc((nmod + 1) * sizeof(*mapping_cache));

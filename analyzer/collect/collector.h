@@ -19,6 +19,7 @@
 #include "ring.h"
 #include "shmlayout.h"
 #include "symbolize.h"
+#include "timeline.h"
 
 struct stack_stats {
 	int64_t inuse_bytes, inuse_blocks;
@@ -68,6 +69,7 @@ typedef struct collector {
 	uint64_t events;            /* records consumed */
 
 	symbolizer_t *sym;
+	timeline_t timeline;        /* the traced total over time */
 } collector_t;
 
 /* Maps the segment in fd and checks its header.  Returns 0, -EINVAL (not a heapsnap

@@ -721,6 +721,63 @@ static int idmap_alloc(struct idmap *m, size_t n)
 	return m->ids ? 0 : -ENOMEM;
 }
 
+/* Reads a packed run of non-negative varints (at most PROFILE_TIMELINE_MAX) into a new
+ * array in *out, its length in *n. */
+static int decode_packed(struct decoder *d, const struct where *w, const pbfield_t *f,
+			 int64_t **out, uint32_t *n)
+{
+	int rc = want(d, w, f, PB_LEN);
+	if (rc)
+		return rc;
+	pbreader_t r = pbreader_sub(&d->top, f->off, f->len);
+	uint32_t count = 0;
+	for (uint64_t v; r.pos < r.end; count++)
+		if (pb_read_varint(&r, &v) || v > INT64_MAX || count >= PROFILE_TIMELINE_MAX)
+			return fail(d, w, "bad packed values at byte %zu", f->off);
+	int64_t *a = profile_alloc(d->p, (count ? count : 1) * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	r = pbreader_sub(&d->top, f->off, f->len);
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t v = 0;
+		pb_read_varint(&r, &v);
+		a[i] = (int64_t)v;
+	}
+	*out = a;
+	*n = count;
+	return 0;
+}
+
+/* heapsnap's timeline extension: optional; a bad one is an error like any field. */
+static int decode_timeline(struct decoder *d, size_t i, const pbfield_t *tf)
+{
+	struct where w = { "timeline", i };
+	profile_timeline_t t = { .peak_nanos = -1 };
+	uint32_t nmax = 0;
+	int rc = want(d, &w, tf, PB_LEN);
+	pbreader_t r = pbreader_sub(&d->top, tf->off, tf->len);
+	pbfield_t f;
+	while (!rc && pb_read_field(&r, &f) == PB_OK) {
+		if (f.number == TIMELINE_INTERVAL && f.type == PB_VARINT && f.value <= INT64_MAX)
+			t.interval_nanos = (int64_t)f.value;
+		else if (f.number == TIMELINE_PEAK_NANOS && f.type == PB_VARINT &&
+			 f.value <= INT64_MAX)
+			t.peak_nanos = (int64_t)f.value - 1;
+		else if (f.number == TIMELINE_MIN_BYTES)
+			rc = decode_packed(d, &w, &f, &t.min_bytes, &t.n);
+		else if (f.number == TIMELINE_MAX_BYTES)
+			rc = decode_packed(d, &w, &f, &t.max_bytes, &nmax);
+		else if (f.number == TIMELINE_SNAP_NANOS)
+			rc = decode_packed(d, &w, &f, &t.snap_nanos, &t.nsnaps);
+	}
+	if (rc)
+		return rc;
+	if (r.pos != r.end || t.n != nmax || !t.n || t.interval_nanos <= 0)
+		return fail(d, &w, "inconsistent timeline at byte %zu", tf->at);
+	d->p->timeline = t;
+	return 0;
+}
+
 static int decode_profile(struct decoder *d)
 {
 	int rc;
@@ -740,7 +797,9 @@ static int decode_profile(struct decoder *d)
 	    (rc = decode_each(d, PROFILE_LOCATION, decode_location)) ||
 	    (rc = idmap_build(d, &d->locations, "location")))
 		return rc;
-	return decode_each(d, PROFILE_SAMPLE, decode_sample);
+	if ((rc = decode_each(d, PROFILE_SAMPLE, decode_sample)))
+		return rc;
+	return decode_each(d, PROFILE_HEAPSNAP_TIMELINE, decode_timeline);
 }
 
 int pprof_decode(const uint8_t *buf, size_t len, profile_t **out, pprof_error_t *err)

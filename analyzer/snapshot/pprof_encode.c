@@ -303,6 +303,40 @@ static void enc_function_msg(struct encoder *e, size_t i)
 	pbuf_put_message(&e->out, PROFILE_FUNCTION, b);
 }
 
+/* Packed non-negative varints as field f of b. */
+static void enc_packed(pbuf_t *b, uint32_t f, const int64_t *v, uint32_t n)
+{
+	size_t len = 0;
+	for (uint32_t i = 0; i < n; i++)
+		len += pb_varint_size((uint64_t)(v[i] < 0 ? 0 : v[i]));
+	if (!n)
+		return;
+	pbuf_put_tag(b, f, PB_LEN);
+	pbuf_put_varint(b, len);
+	for (uint32_t i = 0; i < n; i++)
+		pbuf_put_varint(b, (uint64_t)(v[i] < 0 ? 0 : v[i]));
+}
+
+/* The timeline extension (PROFILE_HEAPSNAP_TIMELINE), when p has one. */
+static void enc_timeline(struct encoder *e)
+{
+	const profile_timeline_t *t = &e->p->timeline;
+	if (!t->n)
+		return;
+	pbuf_t m = { 0 };
+	pbuf_put_uint(&m, TIMELINE_INTERVAL, (uint64_t)t->interval_nanos);
+	enc_packed(&m, TIMELINE_MIN_BYTES, t->min_bytes, t->n);
+	enc_packed(&m, TIMELINE_MAX_BYTES, t->max_bytes, t->n);
+	if (t->peak_nanos >= 0)
+		pbuf_put_uint(&m, TIMELINE_PEAK_NANOS, (uint64_t)t->peak_nanos + 1);
+	enc_packed(&m, TIMELINE_SNAP_NANOS, t->snap_nanos, t->nsnaps);
+	if (m.failed)
+		e->out.failed = true;
+	else
+		pbuf_put_message(&e->out, PROFILE_HEAPSNAP_TIMELINE, &m);
+	free(m.data);
+}
+
 static void enc_profile(struct encoder *e)
 {
 	const profile_t *p = e->p;
@@ -348,6 +382,7 @@ static void enc_profile(struct encoder *e)
 	free(idx);
 	if (p->has_value[PV_INUSE_SPACE])
 		pbuf_put_uint(&e->out, PROFILE_DEFAULT_SAMPLE_TYPE, e->type_idx[PV_INUSE_SPACE]);
+	enc_timeline(e);
 }
 
 int pprof_encode(const profile_t *p, uint8_t **buf, size_t *len)

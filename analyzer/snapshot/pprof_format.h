@@ -29,6 +29,11 @@ enum {
 	PROFILE_DEFAULT_SAMPLE_TYPE = 14,
 	PROFILE_FIELD_MAX = 15,
 };
+/* heapsnap's extension: memory over time, in a field profile.proto does not define, so
+ * every other reader skips it (docs/format.md).  A message of packed varints. */
+enum { PROFILE_HEAPSNAP_TIMELINE = 100 };
+enum { TIMELINE_INTERVAL = 1, TIMELINE_MIN_BYTES = 2, TIMELINE_MAX_BYTES = 3,
+       TIMELINE_PEAK_NANOS = 4, TIMELINE_SNAP_NANOS = 5 };
 enum { VALUE_TYPE_TYPE = 1, VALUE_TYPE_UNIT = 2 };
 enum { SAMPLE_LOCATION_ID = 1, SAMPLE_VALUE = 2, SAMPLE_LABEL = 3 };
 enum { LABEL_KEY = 1, LABEL_STR = 2, LABEL_NUM = 3, LABEL_NUM_UNIT = 4 };

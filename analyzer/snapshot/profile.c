@@ -235,3 +235,24 @@ int profile_add_comment(profile_t *p, const char *comment)
 	p->store->bytes += sizeof(*p->comments);
 	return 0;
 }
+
+int profile_set_timeline(profile_t *p, const profile_timeline_t *t)
+{
+	if (t->n > PROFILE_TIMELINE_MAX || t->nsnaps > PROFILE_TIMELINE_MAX)
+		return -EINVAL;
+	profile_timeline_t c = *t;
+	size_t points = (size_t)t->n * sizeof(int64_t), snaps = (size_t)t->nsnaps * sizeof(int64_t);
+	c.min_bytes = profile_alloc(p, points ? points : 1);
+	c.max_bytes = profile_alloc(p, points ? points : 1);
+	c.snap_nanos = profile_alloc(p, snaps ? snaps : 1);
+	if (!c.min_bytes || !c.max_bytes || !c.snap_nanos)
+		return -ENOMEM;
+	if (points) {
+		memcpy(c.min_bytes, t->min_bytes, points);
+		memcpy(c.max_bytes, t->max_bytes, points);
+	}
+	if (snaps)
+		memcpy(c.snap_nanos, t->snap_nanos, snaps);
+	p->timeline = c;
+	return 0;
+}

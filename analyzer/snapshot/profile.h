@@ -80,8 +80,24 @@ typedef struct profile_meta {
 	int64_t overhead_bytes;   /* the tracer's own memory */
 } profile_meta_t;
 
+/* Memory over time (a heapsnap extension; docs/format.md): the traced total over the
+ * whole run in n points of equal width, each keeping its interval's lowest and highest
+ * total so the peak is never smoothed away.  n is 0 when the file has none. */
+typedef struct profile_timeline {
+	uint32_t n;
+	int64_t interval_nanos;  /* each point's width */
+	int64_t *min_bytes;      /* point i covers [i, i+1) * interval_nanos after start */
+	int64_t *max_bytes;
+	int64_t peak_nanos;      /* when the traced total was highest, or -1 */
+	uint32_t nsnaps;
+	int64_t *snap_nanos;     /* when each snapshot request was seen, since start */
+} profile_timeline_t;
+
+#define PROFILE_TIMELINE_MAX 100000u /* points or snapshot moments a reader accepts */
+
 typedef struct profile {
 	profile_meta_t meta;
+	profile_timeline_t timeline;
 	bool has_value[PV_COUNT];
 
 	profile_mapping_t *mappings;
@@ -122,6 +138,9 @@ int profile_add_location(profile_t *p, uint64_t address, uint32_t mapping,
 int profile_add_sample(profile_t *p, const uint32_t *locs, uint32_t nlocs,
 		       const int64_t value[PV_COUNT], int64_t domain, bool truncated);
 int profile_add_comment(profile_t *p, const char *comment);
+/* Copies a timeline of n points and nsnaps moments into p (replacing any).  Returns 0,
+ * -EINVAL (n or nsnaps over PROFILE_TIMELINE_MAX) or -ENOMEM, changing nothing then. */
+int profile_set_timeline(profile_t *p, const profile_timeline_t *t);
 
 /* The pprof sample type names for each value ("alloc_objects", "inuse_space", ...)
  * and their units ("count" or "bytes"). */

@@ -498,6 +498,63 @@ static void info_fact_json(FILE *out, const profile_meta_t *m, const struct meta
 	}
 }
 
+#define SPARK_COLUMNS 48
+
+/* The timeline as one line: a sparkline of the highest total per column, the range,
+ * the span, and when the peak was. */
+static void info_timeline_text(FILE *out, const profile_timeline_t *t)
+{
+	static const char *const bars[] = { "\u2581", "\u2582", "\u2583", "\u2584",
+					    "\u2585", "\u2586", "\u2587", "\u2588" };
+	if (!t->n)
+		return;
+	uint32_t cols = t->n < SPARK_COLUMNS ? t->n : SPARK_COLUMNS;
+	int64_t top = 0, low = INT64_MAX, col[SPARK_COLUMNS];
+	for (uint32_t c = 0; c < cols; c++) {
+		col[c] = 0;
+		for (uint32_t i = (uint32_t)((uint64_t)c * t->n / cols);
+		     i < (uint32_t)((uint64_t)(c + 1) * t->n / cols); i++)
+			if (t->max_bytes[i] > col[c])
+				col[c] = t->max_bytes[i];
+		if (col[c] > top)
+			top = col[c];
+	}
+	for (uint32_t i = 0; i < t->n; i++)
+		if (t->min_bytes[i] < low)
+			low = t->min_bytes[i];
+	fprintf(out, "%-17s ", "timeline:");
+	for (uint32_t c = 0; c < cols; c++)
+		fputs(bars[top > 0 ? (int)((col[c] * 7 + top / 2) / top) : 0], out);
+	char lo[FORMAT_SIZE_MAX], hi[FORMAT_SIZE_MAX];
+	fprintf(out, " %s to %s over %.3g s", format_size(lo, low, false),
+		format_size(hi, top, false), (double)t->n * (double)t->interval_nanos * 1e-9);
+	if (t->peak_nanos >= 0)
+		fprintf(out, "; peak at %.3g s", (double)t->peak_nanos * 1e-9);
+	if (t->nsnaps)
+		fprintf(out, "; %" PRIu32 " snapshot request%s", t->nsnaps, t->nsnaps == 1 ? "" : "s");
+	fputc('\n', out);
+}
+
+static void json_int64s(FILE *out, const char *name, const int64_t *v, uint32_t n)
+{
+	fprintf(out, ",\"%s\":[", name);
+	for (uint32_t i = 0; i < n; i++)
+		fprintf(out, "%s%" PRId64, i ? "," : "", v[i]);
+	fputc(']', out);
+}
+
+static void info_timeline_json(FILE *out, const profile_timeline_t *t)
+{
+	if (!t->n)
+		return;
+	fprintf(out, ",\"timeline\":{\"interval_nanos\":%" PRId64 ",\"peak_nanos\":%" PRId64,
+		t->interval_nanos, t->peak_nanos);
+	json_int64s(out, "min_bytes", t->min_bytes, t->n);
+	json_int64s(out, "max_bytes", t->max_bytes, t->n);
+	json_int64s(out, "snap_nanos", t->snap_nanos, t->nsnaps);
+	fputc('}', out);
+}
+
 void print_info_text(FILE *out, const profile_t *p, const format_opts_t *o)
 {
 	char b[FORMAT_SIZE_MAX];
@@ -526,6 +583,7 @@ void print_info_text(FILE *out, const profile_t *p, const format_opts_t *o)
 		fprintf(out, "%-17s size=%s, count=%" PRId64 "\n", label,
 			format_size(b, totals[vs], false), totals[vo]);
 	}
+	info_timeline_text(out, &p->timeline);
 	for (uint32_t i = 0; i < p->ncomments; i++) {
 		fprintf(out, "%-17s ", "comment:");
 		format_text_string(out, p->comments[i]);
@@ -579,6 +637,7 @@ void print_info_json(FILE *out, const profile_t *p, const format_opts_t *o)
 		first = false;
 	}
 	fputc('}', out);
+	info_timeline_json(out, &p->timeline);
 	json_strings(out, "comments", p->comments, p->ncomments);
 	char w[MAX_WARNINGS][160];
 	const char *warnings[MAX_WARNINGS];
