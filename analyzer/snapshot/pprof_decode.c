@@ -754,7 +754,9 @@ static int decode_timeline(struct decoder *d, size_t i, const pbfield_t *tf)
 	struct where w = { "timeline", i };
 	profile_timeline_t t = { .peak_nanos = -1 };
 	uint32_t nmax = 0;
-	int rc = want(d, &w, tf, PB_LEN);
+	if (tf->type != PB_LEN)
+		return 0; /* not ours: an unknown field, skipped like any other */
+	int rc = 0;
 	pbreader_t r = pbreader_sub(&d->top, tf->off, tf->len);
 	pbfield_t f;
 	while (!rc && pb_read_field(&r, &f) == PB_OK) {
