@@ -335,6 +335,49 @@ START_TEST(traceback_text)
 }
 END_TEST
 
+/* C++ names: tracebacks print short names unless full_names; JSON carries both. */
+START_TEST(traceback_short_names)
+{
+	stats_frame_t table[] = {
+		{ .function = "void std::vector<int, std::allocator<int> >::_M_realloc_insert"
+			      "<int const&>(__gnu_cxx::__normal_iterator<int*, std::vector<int, "
+			      "std::allocator<int> > >, int const&)",
+		  .file = "/usr/include/c++/12/bits/vector.tcc", .line = 440, .module = "prog" },
+		{ .function = "main", .file = "prog.cpp", .line = 12, .module = "prog" },
+	};
+	uint32_t ids[] = { 0, 1 };
+	stats_entry_t e = { .site = table[0], .size = 64, .count = 1, .frame_table = table,
+			    .frame_ids = ids, .nframes = 2 };
+	stats_t s = { .key = STATS_KEY_TRACEBACK, .entries = &e, .nentries = 1,
+		      .total_size = 64, .total_count = 1 };
+	format_opts_t o = { .file = "f", .limit = 10 };
+	char *text;
+	CAPTURE(text, print_top_text(out, &s, &o));
+	ck_assert_str_eq(text,
+			 "Top 10 statistics of 'f' by traceback, metric inuse\n"
+			 "#1: /usr/include/c++/12/bits/vector.tcc:440: size=64 B, count=1, average=64 B\n"
+			 "    std::vector<\xe2\x80\xa6>::_M_realloc_insert<\xe2\x80\xa6> at "
+			 "/usr/include/c++/12/bits/vector.tcc:440 (prog)\n"
+			 "    main at prog.cpp:12 (prog)\n"
+			 "Total: size=64 B, count=1\n");
+	free(text);
+	o.full_names = true;
+	CAPTURE(text, print_top_text(out, &s, &o));
+	ck_assert_ptr_nonnull(strstr(text, "    void std::vector<int, std::allocator<int> >::"));
+	free(text);
+
+	CAPTURE(text, print_top_json(out, &s, &o));
+	ck_assert_ptr_nonnull(strstr(text,
+		"\"function\":\"void std::vector<int, std::allocator<int> >::_M_realloc_insert"
+		"<int const&>(__gnu_cxx::__normal_iterator<int*, std::vector<int, "
+		"std::allocator<int> > >, int const&)\",\"short_function\":\"std::vector<\xe2\x80\xa6>"
+		"::_M_realloc_insert<\xe2\x80\xa6>\",\"module\":\"prog\""));
+	/* A C name has no short_function. */
+	ck_assert_ptr_nonnull(strstr(text, "\"function\":\"main\",\"module\":\"prog\""));
+	free(text);
+}
+END_TEST
+
 START_TEST(info_text_warnings)
 {
 	profile_t *p = profile_new();
@@ -402,6 +445,7 @@ static Suite *format_suite(void)
 	tcase_add_test(tc, top_json);
 	tcase_add_test(tc, diff_text_and_json);
 	tcase_add_test(tc, traceback_text);
+	tcase_add_test(tc, traceback_short_names);
 	tcase_add_test(tc, info_text_warnings);
 	suite_add_tcase(s, tc);
 	return s;
