@@ -297,6 +297,19 @@ START_TEST(diff_text_and_json)
 }
 END_TEST
 
+/* A traceback statistic: one entry of 64 bytes in one block, whose stack is the n
+ * frames of table, in order (ids holds 0..n-1). */
+static stats_t one_traceback(stats_entry_t *e, const stats_frame_t *table, uint32_t *ids,
+			     uint32_t n, bool truncated)
+{
+	for (uint32_t i = 0; i < n; i++)
+		ids[i] = i;
+	*e = (stats_entry_t){ .site = table[0], .size = 64, .count = 1, .frame_table = table,
+			      .frame_ids = ids, .nframes = n, .truncated = truncated };
+	return (stats_t){ .key = STATS_KEY_TRACEBACK, .entries = e, .nentries = 1,
+			  .total_size = 64, .total_count = 1 };
+}
+
 START_TEST(traceback_text)
 {
 	stats_frame_t table[] = {
@@ -305,11 +318,9 @@ START_TEST(traceback_text)
 		{ .function = "__libc_start_main", .module = "libc.so.6" },
 		{ .module = "prog", .address = 0x1040 },
 	};
-	uint32_t ids[] = { 0, 1, 2, 3 };
-	stats_entry_t e = { .site = table[0], .size = 64, .count = 1, .frame_table = table,
-			    .frame_ids = ids, .nframes = 4, .truncated = true };
-	stats_t s = { .key = STATS_KEY_TRACEBACK, .entries = &e, .nentries = 1,
-		      .total_size = 64, .total_count = 1 };
+	uint32_t ids[4];
+	stats_entry_t e;
+	stats_t s = one_traceback(&e, table, ids, 4, true);
 	format_opts_t o = { .file = "f", .limit = 10 };
 	char *text;
 	CAPTURE(text, print_top_text(out, &s, &o));
@@ -345,11 +356,9 @@ START_TEST(traceback_short_names)
 		  .file = "/usr/include/c++/12/bits/vector.tcc", .line = 440, .module = "prog" },
 		{ .function = "main", .file = "prog.cpp", .line = 12, .module = "prog" },
 	};
-	uint32_t ids[] = { 0, 1 };
-	stats_entry_t e = { .site = table[0], .size = 64, .count = 1, .frame_table = table,
-			    .frame_ids = ids, .nframes = 2 };
-	stats_t s = { .key = STATS_KEY_TRACEBACK, .entries = &e, .nentries = 1,
-		      .total_size = 64, .total_count = 1 };
+	uint32_t ids[2];
+	stats_entry_t e;
+	stats_t s = one_traceback(&e, table, ids, 2, false);
 	format_opts_t o = { .file = "f", .limit = 10 };
 	char *text;
 	CAPTURE(text, print_top_text(out, &s, &o));

@@ -297,27 +297,35 @@ END_TEST
 
 START_TEST(runtime_headers)
 {
-	ck_assert(stats_file_is_runtime("/usr/include/c++/12/bits/new_allocator.h"));
-	ck_assert(stats_file_is_runtime("/usr/include/x86_64-linux-gnu/c++/12/bits/c++config.h"));
-	ck_assert(stats_file_is_runtime("/usr/include/stdlib.h"));
-	ck_assert(stats_file_is_runtime("/usr/local/include/absl/container/flat_hash_map.h"));
-	ck_assert(stats_file_is_runtime("/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h"));
-	ck_assert(stats_file_is_runtime("/usr/lib/gcc/x86_64-linux-gnu/12/include-fixed/limits.h"));
-	ck_assert(stats_file_is_runtime(
-		"/usr/lib/gcc/x86_64-linux-gnu/12/../../../../include/c++/12/bits/basic_string.h"));
-	ck_assert(stats_file_is_runtime("/usr/lib/llvm-15/include/c++/v1/vector"));
-	ck_assert(stats_file_is_runtime("/usr/lib/llvm-15/lib/clang/15/include/stddef.h"));
-	ck_assert(stats_file_is_runtime("/usr//include/./c++/12/vector"));
-	ck_assert(!stats_file_is_runtime("/usr/include"));
-	ck_assert(!stats_file_is_runtime("/usr/includes/x.h"));
-	ck_assert(!stats_file_is_runtime("/usr/include/../src/prog.c"));
-	ck_assert(!stats_file_is_runtime("/home/me/usr/include/x.h"));
-	ck_assert(!stats_file_is_runtime("/usr/lib/gcc/x86_64-linux-gnu/12/plugin/x.h"));
-	ck_assert(!stats_file_is_runtime("/home/me/prog/include/vector.h"));
-	ck_assert(!stats_file_is_runtime("include/c++/12/vector"));
-	ck_assert(!stats_file_is_runtime("prog.cpp"));
-	ck_assert(!stats_file_is_runtime(""));
-	ck_assert(!stats_file_is_runtime(NULL));
+	static const struct {
+		const char *file;
+		bool runtime;
+	} cases[] = {
+		{ "/usr/include/c++/12/bits/new_allocator.h", true },
+		{ "/usr/include/x86_64-linux-gnu/c++/12/bits/c++config.h", true },
+		{ "/usr/include/stdlib.h", true },
+		{ "/usr/local/include/absl/container/flat_hash_map.h", true },
+		{ "/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h", true },
+		{ "/usr/lib/gcc/x86_64-linux-gnu/12/include-fixed/limits.h", true },
+		{ "/usr/lib/gcc/x86_64-linux-gnu/12/../../../../include/c++/12/bits/basic_string.h",
+		  true },
+		{ "/usr/lib/llvm-15/include/c++/v1/vector", true },
+		{ "/usr/lib/llvm-15/lib/clang/15/include/stddef.h", true },
+		{ "/usr//include/./c++/12/vector", true },
+		{ "/usr/include", false },
+		{ "/usr/includes/x.h", false },
+		{ "/usr/include/../src/prog.c", false },
+		{ "/home/me/usr/include/x.h", false },
+		{ "/usr/lib/gcc/x86_64-linux-gnu/12/plugin/x.h", false },
+		{ "/home/me/prog/include/vector.h", false },
+		{ "include/c++/12/vector", false },
+		{ "prog.cpp", false },
+		{ "", false },
+		{ NULL, false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(stats_file_is_runtime(cases[i].file) == cases[i].runtime, "%s",
+			      cases[i].file ? cases[i].file : "NULL");
 }
 END_TEST
 
