@@ -173,6 +173,8 @@ bool stats_file_is_runtime(const char *file)
 			return false;
 		file = buf;
 	}
+	if (strncmp(file, "/usr/", 5)) /* every directory is there: the common case */
+		return false;
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (!fnmatch(dirs[i], file, FNM_PATHNAME | FNM_LEADING_DIR))
 			return true;
