@@ -254,6 +254,18 @@ START_TEST(top_traceback)
 			 "Total: size=20.0 KiB, count=10\n");
 	result_free(&r);
 
+	/* --skip-file and --skip (on repeat) charge past vec.h and parse(). */
+	r = run(cmd_top, "top", "snap.pb.gz", "-k", "traceback", "-n", "1", "--skip-file",
+		"*/nothing/*", "--skip-file", "vec.h", "--skip", "pars?", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "Top 1 statistics of 'snap.pb.gz' by traceback, metric inuse\n"
+			 "#1: prog.c:30: size=20.1 KiB, count=11, average=1871 B\n"
+			 "    main at prog.c:30 (prog)\n"
+			 "2 other: size=4106 B, count=3\n"
+			 "Total: size=24.1 KiB, count=14\n");
+	result_free(&r);
+
 	r = run(cmd_top, "top", "snap.pb.gz", "-k", "traceback", "-n", "1", "--all-frames",
 		"-i", "parse.c", "-i", "*parse.c", "--json", NULL);
 	ck_assert_int_eq(r.status, 0);
@@ -568,6 +580,12 @@ START_TEST(flame_usage)
 	struct result r = run(cmd_flame, "flame", "snap.pb.gz", "-x", "prog.c", NULL);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_str_eq(r.out, "main (prog.c:30);parse (parse.c:80);vec_push (vec.h:22) 20480\n"
+				"main (prog.c:30);0x1234 (libfoo.so.1) 10\n");
+	result_free(&r);
+	/* --skip-file: the vec.h frame is left out of its stack. */
+	r = run(cmd_flame, "flame", "snap.pb.gz", "-x", "prog.c", "--skip-file", "*.h", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, "main (prog.c:30);parse (parse.c:80) 20480\n"
 				"main (prog.c:30);0x1234 (libfoo.so.1) 10\n");
 	result_free(&r);
 	r = run(cmd_flame, "flame", "--help", NULL);

@@ -307,6 +307,19 @@ START_TEST(diff_text_and_json)
 }
 END_TEST
 
+/* A traceback statistic: one entry of 64 bytes in one block, whose stack is the n
+ * frames of table, in order (ids holds 0..n-1). */
+static stats_t one_traceback(stats_entry_t *e, const stats_frame_t *table, uint32_t *ids,
+			     uint32_t n, bool truncated)
+{
+	for (uint32_t i = 0; i < n; i++)
+		ids[i] = i;
+	*e = (stats_entry_t){ .site = table[0], .size = 64, .count = 1, .frame_table = table,
+			      .frame_ids = ids, .nframes = n, .truncated = truncated };
+	return (stats_t){ .key = STATS_KEY_TRACEBACK, .entries = e, .nentries = 1,
+			  .total_size = 64, .total_count = 1 };
+}
+
 START_TEST(traceback_text)
 {
 	stats_frame_t table[] = {
@@ -315,11 +328,9 @@ START_TEST(traceback_text)
 		{ .function = "__libc_start_main", .module = "libc.so.6" },
 		{ .module = "prog", .address = 0x1040 },
 	};
-	uint32_t ids[] = { 0, 1, 2, 3 };
-	stats_entry_t e = { .site = table[0], .size = 64, .count = 1, .frame_table = table,
-			    .frame_ids = ids, .nframes = 4, .truncated = true };
-	stats_t s = { .key = STATS_KEY_TRACEBACK, .entries = &e, .nentries = 1,
-		      .total_size = 64, .total_count = 1 };
+	uint32_t ids[4];
+	stats_entry_t e;
+	stats_t s = one_traceback(&e, table, ids, 4, true);
 	format_opts_t o = { .file = "f", .limit = 10 };
 	char *text;
 	CAPTURE(text, print_top_text(out, &s, &o));
@@ -341,6 +352,47 @@ START_TEST(traceback_text)
 		"\"module\":\"prog\"},{\"file\":null,\"line\":0,\"function\":\"__libc_start_main\","
 		"\"module\":\"libc.so.6\"},{\"file\":null,\"line\":0,\"function\":null,"
 		"\"module\":\"prog\",\"address\":\"0x1040\"}]}"));
+	free(text);
+}
+END_TEST
+
+/* C++ names: tracebacks print short names unless full_names; JSON carries both. */
+START_TEST(traceback_short_names)
+{
+	stats_frame_t table[] = {
+		{ .function = "void std::vector<int, std::allocator<int> >::_M_realloc_insert"
+			      "<int const&>(__gnu_cxx::__normal_iterator<int*, std::vector<int, "
+			      "std::allocator<int> > >, int const&)",
+		  .file = "/usr/include/c++/12/bits/vector.tcc", .line = 440, .module = "prog" },
+		{ .function = "main", .file = "prog.cpp", .line = 12, .module = "prog" },
+	};
+	uint32_t ids[2];
+	stats_entry_t e;
+	stats_t s = one_traceback(&e, table, ids, 2, false);
+	format_opts_t o = { .file = "f", .limit = 10 };
+	char *text;
+	CAPTURE(text, print_top_text(out, &s, &o));
+	ck_assert_str_eq(text,
+			 "Top 10 statistics of 'f' by traceback, metric inuse\n"
+			 "#1: /usr/include/c++/12/bits/vector.tcc:440: size=64 B, count=1, average=64 B\n"
+			 "    std::vector<\xe2\x80\xa6>::_M_realloc_insert<\xe2\x80\xa6> at "
+			 "/usr/include/c++/12/bits/vector.tcc:440 (prog)\n"
+			 "    main at prog.cpp:12 (prog)\n"
+			 "Total: size=64 B, count=1\n");
+	free(text);
+	o.full_names = true;
+	CAPTURE(text, print_top_text(out, &s, &o));
+	ck_assert_ptr_nonnull(strstr(text, "    void std::vector<int, std::allocator<int> >::"));
+	free(text);
+
+	CAPTURE(text, print_top_json(out, &s, &o));
+	ck_assert_ptr_nonnull(strstr(text,
+		"\"function\":\"void std::vector<int, std::allocator<int> >::_M_realloc_insert"
+		"<int const&>(__gnu_cxx::__normal_iterator<int*, std::vector<int, "
+		"std::allocator<int> > >, int const&)\",\"short_function\":\"std::vector<\xe2\x80\xa6>"
+		"::_M_realloc_insert<\xe2\x80\xa6>\",\"module\":\"prog\""));
+	/* A C name has no short_function. */
+	ck_assert_ptr_nonnull(strstr(text, "\"function\":\"main\",\"module\":\"prog\""));
 	free(text);
 }
 END_TEST
@@ -461,6 +513,7 @@ static Suite *format_suite(void)
 	tcase_add_test(tc, top_json);
 	tcase_add_test(tc, diff_text_and_json);
 	tcase_add_test(tc, traceback_text);
+	tcase_add_test(tc, traceback_short_names);
 	tcase_add_test(tc, info_text_warnings);
 	tcase_add_test(tc, text_escaping);
 	suite_add_tcase(s, tc);

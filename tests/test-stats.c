@@ -318,6 +318,118 @@ START_TEST(runtime_skipping)
 }
 END_TEST
 
+START_TEST(runtime_headers)
+{
+	static const struct {
+		const char *file;
+		bool runtime;
+	} cases[] = {
+		{ "/usr/include/c++/12/bits/new_allocator.h", true },
+		{ "/usr/include/x86_64-linux-gnu/c++/12/bits/c++config.h", true },
+		{ "/usr/include/stdlib.h", true },
+		{ "/usr/local/include/absl/container/flat_hash_map.h", true },
+		{ "/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h", true },
+		{ "/usr/lib/gcc/x86_64-linux-gnu/12/include-fixed/limits.h", true },
+		{ "/usr/lib/gcc/x86_64-linux-gnu/12/../../../../include/c++/12/bits/basic_string.h",
+		  true },
+		{ "/usr/lib/llvm-15/include/c++/v1/vector", true },
+		{ "/usr/lib/llvm-15/lib/clang/15/include/stddef.h", true },
+		{ "/usr//include/./c++/12/vector", true },
+		{ "/usr/include", false },
+		{ "/usr/includes/x.h", false },
+		{ "/usr/include/../src/prog.c", false },
+		{ "/home/me/usr/include/x.h", false },
+		{ "/usr/lib/gcc/x86_64-linux-gnu/12/plugin/x.h", false },
+		{ "/home/me/prog/include/vector.h", false },
+		{ "include/c++/12/vector", false },
+		{ "prog.cpp", false },
+		{ "", false },
+		{ NULL, false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(stats_file_is_runtime(cases[i].file) == cases[i].runtime, "%s",
+			      cases[i].file ? cases[i].file : "NULL");
+}
+END_TEST
+
+/* A C++ program's frames: library code inlined from /usr/include, and a template
+ * instance of the executable defined in a header, are charged to the user's line. */
+START_TEST(header_frames_skipped)
+{
+	const char *alloc_h = "/usr/include/c++/12/bits/new_allocator.h";
+	const char *vec_h = "/usr/include/c++/12/bits/vector.tcc";
+	const char *realloc = "void std::vector<int, std::allocator<int> >::_M_realloc_insert"
+			      "<int const&>(__gnu_cxx::__normal_iterator<int*, std::vector<int, "
+			      "std::allocator<int> > >, int const&)";
+	profile_t *p = mkprofile();
+	uint32_t nw = loc(p, LIBFOO, 0x10, "operator new(unsigned long)", NULL, 0);
+	p->mappings[LIBFOO].path = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6";
+	uint32_t in = loc_inlined(p, 0x10, "__gnu_cxx::new_allocator<int>::allocate(unsigned "
+				  "long, void const*)", alloc_h, 137, realloc, vec_h, 440);
+	uint32_t u = loc(p, EXE, 0x20, "fill(std::vector<int, std::allocator<int> >&)",
+			 "/src/prog.cpp", 12);
+	uint32_t m = loc(p, EXE, 0x30, "main", "/src/prog.cpp", 30);
+	uint32_t lib = loc(p, EXE, 0x40, "vendor_alloc", "/src/third_party/vendor.c", 5);
+	sample(p, 64, 2, 4, nw, in, u, m);
+	sample(p, 10, 1, 3, lib, u, m);
+
+	stats_t *s = group(p, (stats_options_t){ .key = STATS_KEY_LINENO });
+	ck_assert_uint_eq(s->nentries, 2);
+	assert_entry(s, 0, "/src/prog.cpp:12", 64, 2);
+	assert_entry(s, 1, "/src/third_party/vendor.c:5", 10, 1);
+	stats_free(s);
+
+	/* --keep-runtime: the header frame is charged again. */
+	s = group(p, (stats_options_t){ .key = STATS_KEY_LINENO, .keep_runtime = true });
+	assert_entry(s, 0, "operator new(unsigned long) (libstdc++.so.6)", 64, 2);
+	stats_free(s);
+	const char *skip_new[] = { "operator new" };
+	s = group(p, (stats_options_t){ .key = STATS_KEY_LINENO, .keep_runtime = true,
+					.skip = skip_new, .nskip = 1 });
+	assert_entry(s, 0, "/usr/include/c++/12/bits/new_allocator.h:137", 64, 2);
+	stats_free(s);
+
+	/* --skip on the qualified name: 'std::*' and '__gnu_cxx::*' skip the library
+	 * frames; '*std::*' does not eat fill(std::vector<...>&). */
+	const char *skip_std[] = { "std::*", "__gnu_cxx::*", "operator new" };
+	s = group(p, (stats_options_t){ .key = STATS_KEY_LINENO, .keep_runtime = true,
+					.skip = skip_std, .nskip = 3 });
+	assert_entry(s, 0, "/src/prog.cpp:12", 64, 2);
+	stats_free(s);
+	const char *skip_any[] = { "*std::*", "*gnu_cxx*", "operator new" };
+	s = group(p, (stats_options_t){ .key = STATS_KEY_LINENO, .keep_runtime = true,
+					.skip = skip_any, .nskip = 3 });
+	assert_entry(s, 0, "/src/prog.cpp:12", 64, 2);
+	stats_free(s);
+	/* A glob with '(' matches the whole name. */
+	const char *skip_params[] = { "fill(*)" };
+	s = group(p, (stats_options_t){ .key = STATS_KEY_LINENO, .skip = skip_params,
+					.nskip = 1 });
+	assert_entry(s, 0, "/src/prog.cpp:30", 64, 2);
+	stats_free(s);
+
+	/* --skip-file: a vendored library's directory. */
+	const char *skip_file[] = { "*/third_party/*" };
+	s = group(p, (stats_options_t){ .key = STATS_KEY_LINENO, .skip_files = skip_file,
+					.nskip_files = 1 });
+	ck_assert_uint_eq(s->nentries, 1);
+	assert_entry(s, 0, "/src/prog.cpp:12", 74, 3);
+	stats_free(s);
+
+	/* Tracebacks start at the charged frame; cumulative keys skip header frames. */
+	s = group(p, (stats_options_t){ .key = STATS_KEY_TRACEBACK });
+	ck_assert_str_eq(frames(s, 0), "fill(std::vector<int, std::allocator<int> >&) at "
+			 "/src/prog.cpp:12 (prog); main at /src/prog.cpp:30 (prog)");
+	stats_free(s);
+	s = group(p, (stats_options_t){ .key = STATS_KEY_FILENAME, .cumulative = true });
+	ck_assert_uint_eq(s->nentries, 2);
+	assert_entry(s, 0, "/src/prog.cpp", 148, 6);
+	assert_entry(s, 1, "/src/third_party/vendor.c", 10, 1);
+	stats_free(s);
+	profile_free(p);
+}
+END_TEST
+
 START_TEST(runtime_modules)
 {
 	ck_assert(stats_module_is_runtime("libc.so.6"));
@@ -823,6 +935,8 @@ static Suite *stats_suite(void)
 	tcase_add_test(tc, overflow_cumulative);
 	tcase_add_test(tc, runtime_skipping);
 	tcase_add_test(tc, runtime_modules);
+	tcase_add_test(tc, runtime_headers);
+	tcase_add_test(tc, header_frames_skipped);
 	tcase_add_test(tc, inlined_frames);
 	tcase_add_test(tc, filters);
 	tcase_add_test(tc, sort_ties);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "pprof.h"
+#include "stats.h"
 #include "tracetest.h"
 
 /* Asserts the six values of site in p. */
@@ -453,6 +454,9 @@ static void read_all_of(const char *cmd, char *out, size_t len)
 	ck_assert_ptr_nonnull(f);
 	size_t n = fread(out, 1, len - 1, f);
 	out[n] = '\0';
+	char rest[4096];
+	while (fread(rest, 1, sizeof(rest), f) > 0) /* read to the end: no SIGPIPE for top */
+		;
 	ck_assert_int_eq(pclose(f), 0);
 }
 
@@ -696,6 +700,148 @@ START_TEST(cxx_operators_at_their_lines)
 	ASSERT_SITE(e, "cxx.cpp", "new_huge", 0, 0, 0, 0, 0, 0);
 	ck_assert_int_eq(e->meta.lost_events, 0);
 	profile_free(e);
+}
+END_TEST
+
+/* The alloc values `heapsnap top` (stats_group(), default options) charges to
+ * file:line of site: blocks in v[0], bytes in v[1]. */
+static void top_site(const stats_t *s, const char *file, const char *site, int64_t v[2])
+{
+	int line = tt_site_line(file, site);
+	v[0] = v[1] = 0;
+	for (size_t i = 0; i < s->nentries; i++) {
+		const stats_frame_t *f = &s->entries[i].site;
+		const char *base = f->file ? strrchr(f->file, '/') : NULL;
+		if (base && !strcmp(base + 1, file) && f->line == line) {
+			v[0] += s->entries[i].count;
+			v[1] += s->entries[i].size;
+		}
+	}
+}
+
+/* The output of `heapsnap top -m alloc -n 0 ARGS FILE`. */
+static void top_text(const char *file, const char *args, char *out, size_t len)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "'%s' top -m alloc -n 0 %s '%s'", getenv("HEAPSNAP"), args,
+		 file);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	char rest[4096];
+	while (fread(rest, 1, sizeof(rest), f) > 0) /* read to the end: no SIGPIPE for top */
+		;
+	ck_assert_int_eq(pclose(f), 0);
+}
+
+/* cxxreal.cpp (built -O0 and -O2): every byte that `heapsnap top` charges is charged
+ * to a marked line of the program, never to a standard library header; the only
+ * exception is libstdc++'s own emergency exception pool, allocated before main.  The
+ * sizes are libstdc++'s (GCC 12, x86_64):
+ *   push_back     vector<int> grown to 1000: capacities 1, 2, 4 ... 1024 -> 11 blocks,
+ *                 4 * 2047 bytes
+ *   map_node      100 tree nodes of pair<const int, std::string>: 32 + 8 + 32 bytes
+ *   map_string    100 assignments of a 33-character literal: 34 bytes each
+ *   reserve       10 shared_ptr (16 bytes); make_shared: 10 control blocks holding a
+ *                 64-byte Node (16 + 64)
+ *   strings       two 20-character strings (21 bytes); concat: operator+ copies the
+ *                 left one (21) and grows it for the right one (41)
+ *   throw         two runtime_errors thrown: the exception object (16 + a 128-byte
+ *                 header) and the message's reference-counted copy (24 + 32), charged
+ *                 to the throw line inside checked() (inlined into main at -O2)
+ *   reserve_owned 20 unique_ptr (8 bytes); make_unique: 20 Nodes of 64 bytes
+ *   printf        stdout's buffer (libc): one block, its size the pipe's. */
+static void check_cxxreal(const char *prog)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { (char *)prog, NULL };
+	struct run_result traced, plain;
+	tt_run(dir, argv, NULL, &traced);
+	tt_run_plain(argv, &plain);
+	ck_assert_str_eq(traced.out, plain.out);
+	ck_assert_str_eq(traced.out, "cxxreal 500500 100 40 30 4\n");
+	ck_assert(WIFEXITED(traced.status) && WEXITSTATUS(traced.status) == 0);
+	pid_t pid = traced_pid(&traced);
+	profile_t *e = tt_snapshot(dir, pid, "exit", 10);
+	ck_assert_int_eq(e->meta.lost_events, 0);
+	stats_t *s = NULL;
+	stats_options_t opt = { .metric = STATS_METRIC_ALLOC };
+	ck_assert_int_eq(stats_group(e, &opt, &s), 0);
+
+	static const struct {
+		const char *site;
+		int64_t blocks, bytes;
+	} want[] = {
+		{ "push_back", 11, 4 * 2047 }, { "map_node", 100, 100 * 72 },
+		{ "map_string", 100, 100 * 34 }, { "reserve", 1, 10 * 16 },
+		{ "make_shared", 10, 10 * 80 }, { "strings", 2, 2 * 21 },
+		{ "concat", 2, 21 + 41 }, { "throw", 4, 2 * (144 + 56) },
+		{ "reserve_owned", 1, 20 * 8 }, { "make_unique", 20, 20 * 64 },
+	};
+	int64_t sum_bytes = 0, sum_blocks = 0, v[2];
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		top_site(s, "cxxreal.cpp", want[i].site, v);
+		ck_assert_msg(v[0] == want[i].blocks && v[1] == want[i].bytes,
+			      "%s: site %s: %lld blocks, %lld bytes; expected %lld, %lld", prog,
+			      want[i].site, (long long)v[0], (long long)v[1],
+			      (long long)want[i].blocks, (long long)want[i].bytes);
+		sum_blocks += v[0];
+		sum_bytes += v[1];
+	}
+	top_site(s, "cxxreal.cpp", "printf", v);
+	ck_assert_int_eq(v[0], 1);
+	ck_assert_int_gt(v[1], 0);
+	sum_blocks += v[0];
+	sum_bytes += v[1];
+
+	/* The rest: libstdc++'s emergency exception pool, and nothing else. */
+	int64_t rest_blocks = 0, rest_bytes = 0;
+	for (size_t i = 0; i < s->nentries; i++) {
+		const stats_frame_t *f = &s->entries[i].site;
+		if (f->file && strstr(f->file, "cxxreal.cpp"))
+			continue;
+		ck_assert_msg(!f->file && f->module && !strncmp(f->module, "libstdc++", 9),
+			      "%s: bytes charged to %s:%lld (%s)", prog, f->file ? f->file : "?",
+			      (long long)f->line, f->module ? f->module : "?");
+		rest_blocks += s->entries[i].count;
+		rest_bytes += s->entries[i].size;
+	}
+	ck_assert_int_eq(rest_blocks, 1);
+	ck_assert_int_eq(s->total_count, sum_blocks + rest_blocks);
+	ck_assert_int_eq(s->total_size, sum_bytes + rest_bytes);
+	stats_free(s);
+
+	/* The command line agrees, and shows no header; --keep-runtime shows them again
+	 * (some sites are charged to libstdc++ itself then, none to cxxreal.cpp alone). */
+	char path[512];
+	static char text[65536];
+	snprintf(path, sizeof(path), "%s/heapsnap.%d.exit.pb.gz", dir, (int)pid);
+	top_text(path, "", text, sizeof(text));
+	ck_assert_msg(!strstr(text, "/usr/include"), "%s", text);
+	ck_assert_msg(strstr(text, "cxxreal.cpp"), "%s", text);
+	top_text(path, "--keep-runtime", text, sizeof(text));
+	ck_assert_msg(strstr(text, "/usr/include/"), "%s", text);
+	/* Tracebacks shorten template arguments, unless --full-names. */
+	top_text(path, "-k traceback", text, sizeof(text));
+	ck_assert_msg(!strstr(text, "std::allocator<int>"), "%s", text);
+	top_text(path, "-k traceback --keep-runtime", text, sizeof(text));
+	ck_assert_msg(strstr(text, "std::vector<\xe2\x80\xa6>::"), "%s", text);
+	top_text(path, "-k traceback --keep-runtime --full-names", text, sizeof(text));
+	ck_assert_msg(strstr(text, "std::vector<int, std::allocator<int> >::"), "%s", text);
+	profile_free(e);
+}
+
+START_TEST(cxx_real_sites_O0)
+{
+	check_cxxreal("cxxreal");
+}
+END_TEST
+
+START_TEST(cxx_real_sites_O2)
+{
+	check_cxxreal("cxxreal-O2");
 }
 END_TEST
 
@@ -1544,6 +1690,8 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, fork_child_traced_alone);
 	tcase_add_test(tc, sigkill_still_writes_exit_snapshot);
 	tcase_add_test(tc, cxx_operators_at_their_lines);
+	tcase_add_test(tc, cxx_real_sites_O0);
+	tcase_add_test(tc, cxx_real_sites_O2);
 	tcase_add_test(tc, exec_traced_afresh);
 	tcase_add_test(tc, snap_prints_the_new_file);
 	tcase_add_test(tc, collector_killed_program_unharmed);

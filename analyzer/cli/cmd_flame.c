@@ -24,11 +24,12 @@ struct flame_args {
 	stats_options_t opt;
 	stats_filter_t filters[STATS_MAX_FILTERS];
 	const char **skip; /* points into argv */
+	const char **skip_files; /* points into argv */
 	bool all_frames;
 	bool count;
 };
 
-enum { OPT_ALL_FRAMES = 0x100, OPT_SKIP, OPT_KEEP_RUNTIME, OPT_DOMAIN, OPT_COUNT };
+enum { OPT_ALL_FRAMES = 0x100, OPT_SKIP, OPT_SKIP_FILE, OPT_KEEP_RUNTIME, OPT_DOMAIN, OPT_COUNT };
 
 static const struct option long_options[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -38,6 +39,7 @@ static const struct option long_options[] = {
 	{ "exclude", required_argument, NULL, 'x' },
 	{ "all-frames", no_argument, NULL, OPT_ALL_FRAMES },
 	{ "skip", required_argument, NULL, OPT_SKIP },
+	{ "skip-file", required_argument, NULL, OPT_SKIP_FILE },
 	{ "keep-runtime", no_argument, NULL, OPT_KEEP_RUNTIME },
 	{ "domain", required_argument, NULL, OPT_DOMAIN },
 	{ NULL, 0, NULL, 0 },
@@ -59,7 +61,10 @@ static void help(FILE *out)
 	      "  -x, --exclude PATTERN[:LINE]  drop allocations whose file matches the glob\n"
 	      "      --all-frames        filters test every frame, not only the charged one\n"
 	      "      --skip GLOB         also leave out inner frames of functions matching GLOB\n"
-	      "      --keep-runtime      keep the inner frames in libc, libstdc++, the loader...\n"
+	      "                          (C++ names without return type and parameters)\n"
+	      "      --skip-file GLOB    also leave out inner frames whose file matches GLOB\n"
+	      "      --keep-runtime      keep the inner frames in libc, libstdc++, the loader,\n"
+	      "                          the system headers (/usr/include...)\n"
 	      "      --domain N          only allocations of tracking domain N (0: the heap)\n"
 	      "  -h, --help              show this help\n\n"
 	      "As 'heapsnap top' charges them, stacks end at their innermost frame outside the\n"
@@ -120,6 +125,9 @@ static int parse_option(struct flame_args *a, int c, char **argv)
 	case OPT_SKIP:
 		a->skip[a->opt.nskip++] = optarg;
 		return 0;
+	case OPT_SKIP_FILE:
+		a->skip_files[a->opt.nskip_files++] = optarg;
+		return 0;
 	case OPT_KEEP_RUNTIME:
 		a->opt.keep_runtime = true;
 		return 0;
@@ -140,11 +148,13 @@ static int parse_option(struct flame_args *a, int c, char **argv)
 static int parse_argv(int argc, char **argv, struct flame_args *a)
 {
 	a->skip = calloc(argc + 1, sizeof(*a->skip));
-	if (!a->skip) {
+	a->skip_files = calloc(argc + 1, sizeof(*a->skip_files));
+	if (!a->skip || !a->skip_files) {
 		fputs("heapsnap: flame: out of memory\n", stderr);
 		return -ENOMEM;
 	}
 	a->opt.skip = a->skip;
+	a->opt.skip_files = a->skip_files;
 	a->opt.filters = a->filters;
 	optind = 0;
 	opterr = 0;
@@ -199,5 +209,6 @@ int cmd_flame(int argc, char **argv)
 	for (size_t i = 0; i < a.opt.nfilters; i++)
 		free((char *)a.filters[i].pattern);
 	free(a.skip);
+	free(a.skip_files);
 	return r;
 }

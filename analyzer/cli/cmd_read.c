@@ -37,7 +37,9 @@ struct read_args {
 	stats_options_t opt;
 	stats_filter_t filters[STATS_MAX_FILTERS];
 	const char **skip;       /* points into argv */
+	const char **skip_files; /* points into argv */
 	size_t limit;
+	bool full_names;
 	bool all_frames;
 	bool json;
 	enum color_mode color;
@@ -47,7 +49,9 @@ enum {
 	OPT_CUMULATIVE = 0x100,
 	OPT_ALL_FRAMES,
 	OPT_SKIP,
+	OPT_SKIP_FILE,
 	OPT_KEEP_RUNTIME,
+	OPT_FULL_NAMES,
 	OPT_DOMAIN,
 	OPT_JSON,
 	OPT_COLOR,
@@ -66,7 +70,9 @@ static const struct option stats_long_options[] = {
 	{ "exclude", required_argument, NULL, 'x' },
 	{ "all-frames", no_argument, NULL, OPT_ALL_FRAMES },
 	{ "skip", required_argument, NULL, OPT_SKIP },
+	{ "skip-file", required_argument, NULL, OPT_SKIP_FILE },
 	{ "keep-runtime", no_argument, NULL, OPT_KEEP_RUNTIME },
+	{ "full-names", no_argument, NULL, OPT_FULL_NAMES },
 	{ "domain", required_argument, NULL, OPT_DOMAIN },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "color", required_argument, NULL, OPT_COLOR },
@@ -99,8 +105,14 @@ static const char stats_options_help[] =
 	"  -x, --exclude PATTERN[:LINE]  drop allocations whose file matches the glob\n"
 	"      --all-frames        filters test every frame, not only the charged one\n"
 	"      --skip GLOB         also skip frames of functions matching GLOB when\n"
-	"                          charging (your own wrappers: --skip 'xmalloc*')\n"
-	"      --keep-runtime      charge frames in libc, libstdc++, the loader, ... too\n"
+	"                          charging (your own wrappers: --skip 'xmalloc*');\n"
+	"                          C++ names are matched without return type and\n"
+	"                          parameters: --skip 'std::*'\n"
+	"      --skip-file GLOB    also skip frames whose source file matches GLOB\n"
+	"                          (a vendored library: --skip-file '*/third_party/*')\n"
+	"      --keep-runtime      charge frames in libc, libstdc++, the loader and the\n"
+	"                          system headers (/usr/include...) too\n"
+	"      --full-names        tracebacks show whole C++ names, not std::vector<…>\n"
 	"      --domain N          only allocations of tracking domain N (0: the heap)\n"
 	"      --json              print one JSON object (sizes in bytes)\n"
 	"      --color=WHEN        auto (default: on a terminal), never or always\n"
@@ -109,7 +121,9 @@ static const char stats_options_help[] =
 	"\n"
 	"Each allocation is charged to the innermost frame of its stack outside the\n"
 	"allocator runtime (the shim, libc, libstdc++, libgcc_s, the dynamic loader,\n"
-	"jemalloc, tcmalloc).  Patterns are fnmatch globs on the source file name ('*'\n"
+	"jemalloc, tcmalloc, and code from the system and compiler include directories:\n"
+	"/usr/include, /usr/local/include, /usr/lib/gcc/*/*/include, /usr/lib/llvm-*/\n"
+	"include), so std::vector's growth is charged to the push_back line.  Patterns are fnmatch globs on the source file name ('*'\n"
 	"matches '/'; case-sensitive), tested as Python's tracemalloc.Filter: an entry is\n"
 	"kept if some --include matches (or there is none) and no --exclude matches.\n"
 	"A frame without line information shows as 'FUNCTION (MODULE)', or as\n"
@@ -132,6 +146,7 @@ static void help_top(FILE *out)
 		"Example:\n"
 		"  heapsnap top heapsnap.1234.exit.pb.gz -n 20 -x '*/tests/*'\n"
 		"  heapsnap top heapsnap.1234.1.pb.gz -k traceback -m peak --skip 'xmalloc'\n"
+		"  heapsnap top heapsnap.1234.exit.pb.gz --skip 'absl::*' --skip-file '*/vendor/*'\n"
 		"  heapsnap top snapshots/            # every process of a traced tree\n",
 		stats_options_help);
 }
@@ -215,6 +230,7 @@ static void read_args_free(struct read_args *a)
 	for (size_t i = 0; i < a->opt.nfilters; i++)
 		free((char *)a->filters[i].pattern);
 	free(a->skip);
+	free(a->skip_files);
 	free(a->old_files);
 	free(a->new_files);
 }
@@ -282,8 +298,14 @@ static int parse_option(struct read_args *a, int c, char **argv, size_t nfiles_w
 	case OPT_SKIP:
 		a->skip[a->opt.nskip++] = optarg;
 		return 0;
+	case OPT_SKIP_FILE:
+		a->skip_files[a->opt.nskip_files++] = optarg;
+		return 0;
 	case OPT_KEEP_RUNTIME:
 		a->opt.keep_runtime = true;
+		return 0;
+	case OPT_FULL_NAMES:
+		a->full_names = true;
 		return 0;
 	case OPT_DOMAIN:
 		if (!parse_int64(optarg, &a->opt.domain))
@@ -345,13 +367,15 @@ static int parse_argv(int argc, char **argv, struct read_args *a, size_t nfiles_
 	a->limit = 10;
 	a->opt.sort_limit = a->limit;
 	a->skip = calloc(argc + 1, sizeof(*a->skip));
+	a->skip_files = calloc(argc + 1, sizeof(*a->skip_files));
 	a->old_files = calloc(argc + 1, sizeof(*a->old_files));
 	a->new_files = calloc(argc + 1, sizeof(*a->new_files));
-	if (!a->skip || !a->old_files || !a->new_files) {
+	if (!a->skip || !a->skip_files || !a->old_files || !a->new_files) {
 		fprintf(stderr, "heapsnap: %s: out of memory\n", a->cmd);
 		return -ENOMEM;
 	}
 	a->opt.skip = a->skip;
+	a->opt.skip_files = a->skip_files;
 	a->opt.filters = a->filters;
 	optind = 0; /* full reset: the parser may run more than once per process */
 	opterr = 0;
@@ -482,7 +506,7 @@ static int run_top(const struct read_args *a)
 		r = stats_error(a, &set, 1, r);
 	if (!r) {
 		format_opts_t o = { .file = set.paths[0], .files = files_of(&set), .limit = a->limit,
-				    .color = use_color(a->color) };
+				    .full_names = a->full_names, .color = use_color(a->color) };
 		(a->json ? print_top_json : print_top_text)(stdout, s, &o);
 		r = finish_output();
 	}
@@ -505,7 +529,8 @@ static int run_diff(const struct read_args *a)
 	if (!r) {
 		format_opts_t o = { .old_file = sets[0].paths[0], .new_file = sets[1].paths[0],
 				    .old_files = files_of(&sets[0]), .new_files = files_of(&sets[1]),
-				    .limit = a->limit, .color = use_color(a->color) };
+				    .limit = a->limit, .full_names = a->full_names,
+				    .color = use_color(a->color) };
 		(a->json ? print_diff_json : print_diff_text)(stdout, s, &o);
 		r = finish_output();
 	}

@@ -25,12 +25,18 @@ struct report_args {
 	const char *output; /* NULL: derived from the file name */
 	char *derived;      /* owned */
 	int64_t max_nodes;
+	const char **skip, **skip_files; /* point into argv */
+	size_t nskip, nskip_files;
 };
+
+enum { OPT_SKIP = 0x100, OPT_SKIP_FILE };
 
 static const struct option long_options[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "max-nodes", required_argument, NULL, 'N' },
+	{ "skip", required_argument, NULL, OPT_SKIP },
+	{ "skip-file", required_argument, NULL, OPT_SKIP_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -50,6 +56,10 @@ static void help(FILE *out)
 		"                          .pb.gz replaced by .html, in the current directory)\n"
 		"      --max-nodes N       call tree nodes kept in the page (default %d); the\n"
 		"                          lightest are merged into 'other'\n"
+		"      --skip GLOB         also charge past frames of functions matching GLOB\n"
+		"                          (as 'heapsnap top --skip'); the page's runtime toggle\n"
+		"                          hides them too\n"
+		"      --skip-file GLOB    the same for frames whose source file matches GLOB\n"
 		"  -h, --help              show this help\n\n"
 		"The path written is printed on stdout.\n\n"
 		"Example:\n"
@@ -88,6 +98,12 @@ static char *derive_output(const char *file)
  * a negative errno after reporting the problem. */
 static int parse_argv(int argc, char **argv, struct report_args *a)
 {
+	a->skip = calloc(argc + 1, sizeof(*a->skip));
+	a->skip_files = calloc(argc + 1, sizeof(*a->skip_files));
+	if (!a->skip || !a->skip_files) {
+		fputs("heapsnap: report: out of memory\n", stderr);
+		return -ENOMEM;
+	}
 	optind = 0;
 	opterr = 0;
 	int c;
@@ -102,6 +118,12 @@ static int parse_argv(int argc, char **argv, struct report_args *a)
 		case 'N':
 			if (!snapread_int64(optarg, &a->max_nodes) || a->max_nodes < 1)
 				return usage_error("bad --max-nodes '%s' (a number from 1)", optarg);
+			break;
+		case OPT_SKIP:
+			a->skip[a->nskip++] = optarg;
+			break;
+		case OPT_SKIP_FILE:
+			a->skip_files[a->nskip_files++] = optarg;
 			break;
 		default: {
 			char why[128];
@@ -164,7 +186,9 @@ static int run(const struct report_args *a)
 		if (!(p[i] = snapread(a->files[i])))
 			goto out;
 	report_t r = { .profiles = { p[0], p[1] }, .files = { a->files[0], a->files[1] },
-		       .nfiles = a->nfiles, .max_nodes = (size_t)a->max_nodes };
+		       .nfiles = a->nfiles, .max_nodes = (size_t)a->max_nodes,
+		       .skip = a->skip, .nskip = a->nskip, .skip_files = a->skip_files,
+		       .nskip_files = a->nskip_files };
 	int e = report_compute(&r);
 	if (e == -ENODATA)
 		fprintf(stderr, "heapsnap: report: %s no metric in common (inuse, peak or alloc)\n",
@@ -191,5 +215,7 @@ int cmd_report(int argc, char **argv)
 	else
 		r = r == PARSE_HELP ? 0 : r == -ENOMEM ? 1 : 2;
 	free(a.derived);
+	free(a.skip);
+	free(a.skip_files);
 	return r;
 }

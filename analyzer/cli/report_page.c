@@ -12,7 +12,8 @@
  *   headers    per file, `heapsnap info --json`'s object
  *   metrics    the metrics every file has, of "inuse", "peak", "alloc"
  *   frames     [name, file, line, module, flags] per frame: name is the function or the
- *              module offset "0x1a2b"; flags 1 runtime, 2 no function, 4 no stack
+ *              module offset "0x1a2b"; flags 1 runtime (a runtime module, a system
+ *              header, or a --skip or --skip-file match), 2 no function, 4 no stack
  *   nodes      flat [parent, frame] per node, the root first as [-1, -1]; a parent comes
  *              before its children; frame -1 below the root is "other" (merged nodes)
  *   values     flat, per node and file: bytes, blocks of inuse, peak, alloc (totals
@@ -44,11 +45,20 @@ static bool report_has_metric(const report_t *r, enum stats_metric m)
 	return true;
 }
 
+/* The options that charge as r's --skip and --skip-file say. */
+static stats_options_t report_options(const report_t *r)
+{
+	return (stats_options_t){ .skip = r->skip, .nskip = r->nskip,
+				  .skip_files = r->skip_files, .nskip_files = r->nskip_files };
+}
+
 static int report_tables(report_t *r, enum stats_metric m)
 {
 	for (size_t k = 0; k < 3; k++) {
-		stats_options_t opt = { .key = table_keys[k], .metric = m,
-					.sort_limit = REPORT_TABLE_ROWS };
+		stats_options_t opt = report_options(r);
+		opt.key = table_keys[k];
+		opt.metric = m;
+		opt.sort_limit = REPORT_TABLE_ROWS;
 		int e = r->nfiles == 2
 				? stats_compare(r->profiles[0], r->profiles[1], &opt, &r->tables[m][k])
 				: stats_group(r->profiles[0], &opt, &r->tables[m][k]);
@@ -153,8 +163,10 @@ static uint32_t *report_frame_map(const flame_t *f, uint32_t *nused)
 	return map;
 }
 
-static void write_frames(FILE *out, const flame_t *f, const uint32_t *map, uint32_t nused)
+static void write_frames(FILE *out, const report_t *r, const uint32_t *map, uint32_t nused)
 {
+	const flame_t *f = r->flame;
+	stats_options_t opt = report_options(r);
 	const stats_frame_t **order = calloc(nused + 1, sizeof(*order));
 	for (uint32_t i = 0; order && i < f->nframes; i++)
 		if (map[i] != FLAME_NONE)
@@ -162,7 +174,8 @@ static void write_frames(FILE *out, const flame_t *f, const uint32_t *map, uint3
 	fputs(",\"frames\":[", out);
 	for (uint32_t i = 0; order && i < nused; i++) {
 		const stats_frame_t *fr = order[i];
-		int flags = (stats_module_is_runtime(fr->module) ? 1 : 0) | (fr->function ? 0 : 2) |
+		bool skipped = stats_frame_skipped(&opt, fr, stats_module_is_runtime(fr->module));
+		int flags = (skipped ? 1 : 0) | (fr->function ? 0 : 2) |
 			    (fr->empty ? 4 : 0);
 		fputs(i ? ",[" : "[", out);
 		if (fr->function || fr->empty)
@@ -242,7 +255,7 @@ static int write_data(FILE *out, const report_t *r)
 			first = false;
 		}
 	fputc(']', out);
-	write_frames(out, r->flame, map, nused);
+	write_frames(out, r, map, nused);
 	write_tree(out, r->flame, map);
 	fprintf(out, ",\"limit\":{\"nodes\":%zu,\"max\":%zu}", r->nodes_before_limit,
 		r->max_nodes ? r->max_nodes : REPORT_MAX_NODES);

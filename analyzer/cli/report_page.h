@@ -26,13 +26,17 @@ typedef struct report {
 	const char *files[2];
 	size_t nfiles;              /* 1, or 2 for a diff (old, new) */
 	size_t max_nodes;
+	/* --skip and --skip-file globs (stats_options_t): the tables skip them when
+	 * charging, and the page's runtime toggle hides them with the runtime. */
+	const char *const *skip, *const *skip_files;
+	size_t nskip, nskip_files;
 	flame_t *flame;             /* one set per file */
 	size_t nodes_before_limit;
 	stats_t *tables[STATS_METRIC_ALLOC + 1][3]; /* [metric][lineno, function, filename];
 						       NULL when a file lacks the metric */
 } report_t;
 
-/* Fills r's results from its profiles, files, nfiles and max_nodes.  Returns 0, -ENODATA
+/* Fills r's results from its profiles, files, nfiles, max_nodes and skips.  Returns 0, -ENODATA
  * when no metric is present in every file, or -ENOMEM; report_free() releases the
  * results either way. */
 int report_compute(report_t *r);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cxxname.h"
 #include "profile_meta.h"
 
 #define ANSI_RED "\033[31m"
@@ -147,14 +148,16 @@ void format_json_string(FILE *out, const char *str)
 	putc('"', out);
 }
 
-void format_frame(FILE *out, const stats_frame_t *f, bool with_line)
+/* format_frame(), with the function's short name (cxxname_short()) unless full. */
+static void print_frame(FILE *out, const stats_frame_t *f, bool with_line, bool full)
 {
 	if (f->empty) {
 		fputs("[no frames]", out);
 		return;
 	}
+	char *sh = f->function && !full ? cxxname_short(f->function) : NULL;
 	if (f->function)
-		format_text_string(out, f->function);
+		format_text_string(out, sh ? sh : f->function);
 	else
 		fprintf(out, "0x%" PRIx64, f->address);
 	if (f->file) {
@@ -168,6 +171,12 @@ void format_frame(FILE *out, const stats_frame_t *f, bool with_line)
 		format_text_string(out, f->module);
 		fputc(')', out);
 	}
+	free(sh);
+}
+
+void format_frame(FILE *out, const stats_frame_t *f, bool with_line)
+{
+	print_frame(out, f, with_line, true);
 }
 
 void format_site(FILE *out, enum stats_key key, const stats_frame_t *site)
@@ -274,7 +283,7 @@ static void print_text(FILE *out, const stats_t *s, const format_opts_t *o)
 		fputc('\n', out);
 		for (uint32_t f = 0; f < e->nframes; f++) {
 			fputs("    ", out);
-			format_frame(out, stats_entry_frame(e, f), true);
+			print_frame(out, stats_entry_frame(e, f), true, o->full_names);
 			fputc('\n', out);
 		}
 		if (e->nframes && e->truncated)
@@ -307,6 +316,12 @@ static void json_frame_fields(FILE *out, const stats_frame_t *f)
 	format_json_string(out, f->file);
 	fprintf(out, ",\"line\":%" PRId64 ",\"function\":", f->line);
 	format_json_string(out, f->function);
+	char *sh = f->function ? cxxname_short(f->function) : NULL;
+	if (sh && strcmp(sh, f->function)) {
+		fputs(",\"short_function\":", out);
+		format_json_string(out, sh);
+	}
+	free(sh);
 	fputs(",\"module\":", out);
 	format_json_string(out, f->module);
 	if (!f->function && !f->file && !f->empty)

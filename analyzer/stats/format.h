@@ -62,25 +62,31 @@ typedef struct format_opts {
 	 * then these name the files instead of file, old_file and new_file. */
 	format_files_t files, old_files, new_files;
 	size_t limit;         /* entries to list; 0 lists all */
+	bool full_names;      /* traceback frames: whole function names, not short ones */
 	bool color;           /* ANSI colours */
 } format_opts_t;
 
 /* display_top: a title line, "#1: ..." per listed entry (for tracebacks followed by the
  * stack, one indented frame per line, and a note when it was cut), "N other: ..." when
- * entries were left out, and "Total: ...". */
+ * entries were left out, and "Total: ...".  A traceback's frames name functions by
+ * their short names (cxxname_short(): "std::vector<…>::push_back") unless
+ * o->full_names. */
 void print_top_text(FILE *out, const stats_t *s, const format_opts_t *o);
 void print_diff_text(FILE *out, const stats_t *s, const format_opts_t *o);
 
 /* A merge's title names "N files (M processes)" instead of a file, and with the peak
  * metric a second line says that the peaks are per-file peaks added up. */
 /* One JSON object: {"file" (top) or "old" and "new" (diff), "key", "metric",
- * "cumulative", "stats": [{"file", "line", "function", "module", ["address"], "size",
- * "count", ["size_diff", "count_diff"], ["truncated", "frames": [{"function", "file",
- * "line", "module", ["address"]}]]}], "other": {"entries", "size", "count", [diffs]},
+ * "cumulative", "stats": [{"file", "line", "function", ["short_function"], "module",
+ * ["address"], "size", "count", ["size_diff", "count_diff"], ["truncated", "frames":
+ * [{"file", "line", "function", ["short_function"], "module", ["address"]}]]}],
+ * "other": {"entries", "size", "count", [diffs]},
  * "total": {"size", "count", [diffs]}}, then a newline.  A merge has "files" and
  * "processes" (top), or "old_files", "old_processes", "new_files" and "new_processes"
  * (diff), instead of "file" or "old" and "new", and "peak_is_sum": true with the peak
- * metric. */
+ * metric.  "function" is the whole demangled name; "short_function", its
+ * cxxname_short(), is there only when that differs (C++ names with a return type,
+ * parameters or template arguments). */
 void print_top_json(FILE *out, const stats_t *s, const format_opts_t *o);
 void print_diff_json(FILE *out, const stats_t *s, const format_opts_t *o);
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cxxname.h"
 #include "stats_internal.h"
 
 /* The key of frame f for key k (see enum stats_key). */
@@ -122,6 +123,93 @@ bool stats_module_is_runtime(const char *module)
 	return false;
 }
 
+/* Copies the absolute path file into buf (n bytes) with "//", "." and ".." resolved
+ * lexically.  Returns false when it does not fit or is not absolute. */
+static bool path_normalize(const char *file, char *buf, size_t n)
+{
+	size_t o = 0;
+	if (file[0] != '/' || n < 2)
+		return false;
+	for (const char *p = file; *p;) {
+		while (*p == '/')
+			p++;
+		size_t len = strcspn(p, "/");
+		if (len == 0 || (len == 1 && p[0] == '.')) {
+			p += len;
+			continue;
+		}
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			while (o > 0 && buf[--o] != '/')
+				;
+			p += len;
+			continue;
+		}
+		if (o + 1 + len + 1 > n)
+			return false;
+		buf[o++] = '/';
+		memcpy(buf + o, p, len);
+		o += len;
+		p += len;
+	}
+	if (o == 0)
+		buf[o++] = '/';
+	buf[o] = '\0';
+	return true;
+}
+
+bool stats_file_is_runtime(const char *file)
+{
+	static const char *const dirs[] = {
+		"/usr/include/*", "/usr/local/include/*", "/usr/lib/gcc/*/*/include/*",
+		"/usr/lib/gcc/*/*/include-fixed/*", "/usr/lib/gcc/*/include/*",
+		"/usr/lib/llvm-*/include/*", "/usr/lib/llvm-*/lib/clang/*/include/*",
+		"/usr/local/lib/gcc/*/*/include/*",
+	};
+	char buf[4096];
+	if (!file || file[0] != '/')
+		return false;
+	if (strstr(file, "/.") || strstr(file, "//")) {
+		if (!path_normalize(file, buf, sizeof(buf)))
+			return false;
+		file = buf;
+	}
+	if (strncmp(file, "/usr/", 5)) /* every directory is there: the common case */
+		return false;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (!fnmatch(dirs[i], file, FNM_PATHNAME | FNM_LEADING_DIR))
+			return true;
+	return false;
+}
+
+/* Whether a --skip glob matches function name fn (see stats_options_t). */
+static bool skip_matches(const char *glob, const char *fn, const char *qualified)
+{
+	return !fnmatch(glob, strchr(glob, '(') ? fn : qualified, 0);
+}
+
+bool stats_frame_skipped(const stats_options_t *opt, const stats_frame_t *f,
+			 bool module_runtime)
+{
+	if (!opt->keep_runtime && (module_runtime || stats_file_is_runtime(f->file)))
+		return true;
+	for (size_t i = 0; f->file && i < opt->nskip_files; i++)
+		if (!fnmatch(opt->skip_files[i], f->file, 0))
+			return true;
+	if (!f->function || !opt->nskip)
+		return false;
+	size_t off, len;
+	cxxname_qualified(f->function, &off, &len);
+	bool whole = off == 0 && !f->function[len];
+	char *q = whole ? NULL : strndup(f->function + off, len);
+	if (!whole && !q)
+		return false;
+	bool skip = false;
+	for (size_t i = 0; !skip && i < opt->nskip; i++)
+		skip = skip_matches(opt->skip[i], f->function, q ? q : f->function);
+	free(q);
+	return skip;
+}
+
 /* Per-grouping state: the expanded frames and the per-frame facts. */
 struct grouper {
 	const profile_t *p;
@@ -175,10 +263,7 @@ static int grouper_describe(struct grouper *g, uint32_t id, bool runtime)
 	}
 
 	const stats_frame_t *f = &g->s->store->full.frames[id];
-	bool skip = runtime && !opt->keep_runtime;
-	for (size_t i = 0; !skip && f->function && i < opt->nskip; i++)
-		skip = !fnmatch(opt->skip[i], f->function, 0);
-	g->skip[id] = skip;
+	g->skip[id] = stats_frame_skipped(opt, f, runtime);
 
 	uint64_t m = 0;
 	for (size_t i = 0; i < opt->nfilters; i++)

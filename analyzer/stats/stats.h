@@ -50,9 +50,18 @@ typedef struct stats_options {
 	 * charging skips (runtime, --skip); a key met twice in a stack counts twice.  Not
 	 * with STATS_KEY_TRACEBACK. */
 	bool cumulative;
-	bool keep_runtime; /* charge allocator runtime frames too */
-	const char *const *skip; /* function-name globs also skipped when charging */
+	/* Charge allocator runtime frames too: frames in runtime modules
+	 * (stats_module_is_runtime()) and in system headers (stats_file_is_runtime()). */
+	bool keep_runtime;
+	/* Function-name globs also skipped when charging.  A glob is matched against the
+	 * function's qualified name (cxxname_qualified(): no return type, no parameters),
+	 * so "std::*" matches "void std::vector<int>::push_back(int const&)"; a glob with
+	 * a '(' is matched against the whole demangled name. */
+	const char *const *skip;
 	size_t nskip;
+	/* Source-file globs also skipped when charging ('*' matches '/', as filters). */
+	const char *const *skip_files;
+	size_t nskip_files;
 	const stats_filter_t *filters;
 	size_t nfilters;   /* at most STATS_MAX_FILTERS */
 	bool has_domain;   /* keep only samples of this domain */
@@ -165,3 +174,19 @@ int stats_metric_parse(const char *name, enum stats_metric *out);
 /* Whether a module (mapping path basename) belongs to the allocator runtime: the shim,
  * libc, libstdc++, libgcc_s, the dynamic loader, jemalloc, tcmalloc. */
 bool stats_module_is_runtime(const char *module);
+
+/* Whether a source file lies under a system or toolchain include directory, whose
+ * inlined code (std::vector, std::string, std::make_shared...) is allocator runtime:
+ * /usr/include, /usr/local/include, GCC's /usr/lib/gcc/TARGET/N/include and
+ * include-fixed, LLVM's /usr/lib/llvm-N/include and /usr/lib/llvm-N/lib/clang/N/include.
+ * "." and ".." components are resolved first, so
+ * "/usr/lib/gcc/x86_64-linux-gnu/12/../../../../include/c++/12/new" is one.  NULL is
+ * not. */
+bool stats_file_is_runtime(const char *file);
+
+/* Whether charging skips frame f under opt: a runtime frame (module_runtime, its
+ * module's stats_module_is_runtime(), or a system header file) unless keep_runtime,
+ * or a frame that a --skip or --skip-file glob of opt matches.  Returns false when
+ * out of memory for a --skip test. */
+bool stats_frame_skipped(const stats_options_t *opt, const stats_frame_t *f,
+			 bool module_runtime);
