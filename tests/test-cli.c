@@ -391,7 +391,7 @@ START_TEST(info_text_json)
 	/* top says so on stderr too. */
 	r = run(cmd_top, "top", "snap.pb.gz", NULL);
 	ck_assert_int_eq(r.status, 0);
-	ck_assert_ptr_nonnull(strstr(r.err, "heapsnap: warning: 'snap.pb.gz' misses 7 events"));
+	ck_assert_ptr_nonnull(strstr(r.err, "heapsnap: warning: 'snap.pb.gz': 7 events are missing"));
 	result_free(&r);
 	leave_tmpdir();
 }
@@ -432,7 +432,8 @@ START_TEST(usage_errors)
 		     "heapsnap: info: unknown option '--all'");
 	assert_fails(run(cmd_ls, "ls", "--bogus", NULL), 2, "heapsnap: ls: unknown option '--bogus'");
 	assert_fails(run(cmd_diff, "diff", "snap.pb.gz", NULL), 2,
-		     "heapsnap: diff: missing OLD and NEW");
+		     "heapsnap: diff: needs OLD and NEW, got only 'snap.pb.gz'");
+	assert_fails(run(cmd_diff, "diff", NULL), 2, "heapsnap: diff: missing OLD and NEW");
 	assert_fails(run(cmd_top, "top", "--bogus", "snap.pb.gz", NULL), 2,
 		     "heapsnap: top: unknown option '--bogus'");
 	assert_fails(run(cmd_top, "top", "-q", "snap.pb.gz", NULL), 2,
@@ -455,6 +456,24 @@ START_TEST(usage_errors)
 		     "heapsnap: diff: --cumulative does not apply to -k traceback");
 	assert_fails(run(cmd_info, "info", "-n", "3", "snap.pb.gz", NULL), 2,
 		     "heapsnap: info: unknown option '-n'");
+	leave_tmpdir();
+}
+END_TEST
+
+/* A filter that matches nothing says how patterns match, on stderr. */
+START_TEST(top_filter_matching_nothing_hints)
+{
+	enter_tmpdir();
+	write_known("snap.pb.gz", 1);
+	struct result r = run(cmd_top, "top", "snap.pb.gz", "-i", "app.c", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "Total: size=0 B"));
+	ck_assert_ptr_nonnull(strstr(r.err, "no allocation matched the filters; patterns match "
+					    "the whole path of the file (try '*/name.c')"));
+	result_free(&r);
+	r = run(cmd_top, "top", "snap.pb.gz", NULL);
+	ck_assert_str_eq(r.err, "");
+	result_free(&r);
 	leave_tmpdir();
 }
 END_TEST
@@ -642,9 +661,9 @@ START_TEST(read_errors)
 	write_profile(p, "nopeak.pb.gz");
 	profile_free(p);
 	assert_fails(run(cmd_top, "top", "-m", "peak", "nopeak.pb.gz", NULL), 1,
-		     "heapsnap: 'nopeak.pb.gz' has no peak values (not a heapsnap snapshot?)");
+		     "heapsnap: cannot use 'nopeak.pb.gz': no peak values (not a heapsnap snapshot?)");
 	assert_fails(run(cmd_diff, "diff", "-m", "peak", "snap.pb.gz", "nopeak.pb.gz", NULL), 1,
-		     "heapsnap: 'nopeak.pb.gz' has no peak values");
+		     "heapsnap: cannot use 'nopeak.pb.gz': no peak values");
 	struct result r = run(cmd_top, "top", "nopeak.pb.gz", NULL);
 	ck_assert_int_eq(r.status, 0);
 	result_free(&r);
@@ -821,6 +840,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, flame_usage);
 	tcase_add_test(tc, read_errors);
 	tcase_add_test(tc, top_numbers_out_of_range);
+	tcase_add_test(tc, top_filter_matching_nothing_hints);
 	tcase_add_test(tc, run_usage);
 	tcase_add_test(tc, snap_usage);
 	tcase_add_test(tc, collect_usage);

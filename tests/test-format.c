@@ -341,7 +341,8 @@ START_TEST(traceback_text)
 			 "    main at prog.c:12 (prog)\n"
 			 "    __libc_start_main (libc.so.6)\n"
 			 "    0x1040 (prog)\n"
-			 "    [truncated: the stack had more frames than were kept]\n"
+			 "    [truncated: the stack had more frames than were kept; "
+			 "heapsnap run --frames N keeps more]\n"
 			 "Total: size=64 B, count=1\n");
 	free(text);
 

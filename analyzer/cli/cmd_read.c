@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "format.h"
 #include "pprof.h"
+#include "snapread.h"
 #include "snapset.h"
 #include "stats.h"
 
@@ -345,6 +346,9 @@ static int parse_files(struct read_args *a, size_t n, const char **args, size_t 
 			return usage_error(a, "unexpected argument '%s' (with --old and --new)", args[0]);
 		return PARSE_RUN;
 	}
+	if (n == 1 && nfiles_want == 2)
+		return usage_error(a, "needs OLD and NEW, got only '%s' (heapsnap diff OLD NEW)",
+				   args[0]);
 	if (!n || n < nfiles_want)
 		return usage_error(a, "missing %s", missing);
 	if ((info || nfiles_want == 2) && n > nfiles_want)
@@ -401,20 +405,6 @@ static bool use_color(enum color_mode m)
 	return isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb"));
 }
 
-/* Reads a snapshot; on failure reports it and returns NULL. */
-static profile_t *read_snapshot(const char *path)
-{
-	profile_t *p = NULL;
-	pprof_error_t err = { .why = "" };
-	int r = pprof_read_file(path, &p, &err);
-	if (r < 0 || !p) {
-		fprintf(stderr, "heapsnap: cannot read '%s': %s\n", path,
-			err.why[0] ? err.why : strerror(r < 0 ? -r : EIO));
-		return NULL;
-	}
-	return p;
-}
-
 /* Says on stderr when a snapshot misses events, since its statistics are then short. */
 static void warn_incomplete(const char *path, const profile_t *p)
 {
@@ -423,10 +413,12 @@ static void warn_incomplete(const char *path, const profile_t *p)
 		       (m->untracked_events > 0 ? m->untracked_events : 0) +
 		       (m->corrupt_records > 0 ? m->corrupt_records : 0) +
 		       (m->dropped_stacks > 0 ? m->dropped_stacks : 0);
-	if (lost)
-		fprintf(stderr, "heapsnap: warning: '%s' misses %" PRId64
-			" events (lost, untracked, corrupt or dropped); see 'heapsnap info'\n",
-			path, lost);
+	if (lost) {
+		char why[160];
+		snprintf(why, sizeof(why), "%" PRId64 " events are missing (lost, untracked, "
+			 "corrupt or dropped); see 'heapsnap info'", lost);
+		snapread_say_path("warning:", path, why);
+	}
 }
 
 static int finish_output(void)
@@ -447,12 +439,19 @@ static int stats_error(const struct read_args *a, const snapset_t *sets, size_t 
 		for (size_t j = 0; j < sets[i].n; j++) {
 			if (sets[i].profiles[j]->has_value[v])
 				continue;
-			fprintf(stderr, "heapsnap: '%s' has no %s values (not a heapsnap snapshot?)\n",
-				sets[i].paths[j], stats_metric_name(a->opt.metric));
+			char why[96];
+			snprintf(why, sizeof(why), "no %s values (not a heapsnap snapshot?)",
+				 stats_metric_name(a->opt.metric));
+			snapread_say_path("cannot use", sets[i].paths[j], why);
 			return 1;
 		}
 	}
-	fprintf(stderr, "heapsnap: %s: %s\n", a->cmd, strerror(-r));
+	if (r == -EOVERFLOW)
+		fprintf(stderr, "heapsnap: %s: values overflow: the sums exceed 64 bits%s\n", a->cmd,
+			a->opt.cumulative ? " (cumulative sums add a stack's bytes once per frame)"
+					  : "");
+	else
+		fprintf(stderr, "heapsnap: %s: %s\n", a->cmd, strerror(-r));
 	return 1;
 }
 
@@ -481,8 +480,7 @@ static int load_files(const struct read_args *a, const char *const *paths, size_
 	}
 	for (size_t i = 0; i < set->n; i++) {
 		if (set->errors[i]) {
-			fprintf(stderr, "heapsnap: cannot read '%s': %s\n", set->paths[i],
-				set->errors[i]);
+			snapread_say_path("cannot read", set->paths[i], set->errors[i]);
 			return 1;
 		}
 	}
@@ -509,6 +507,9 @@ static int run_top(const struct read_args *a)
 				    .full_names = a->full_names, .color = use_color(a->color) };
 		(a->json ? print_top_json : print_top_text)(stdout, s, &o);
 		r = finish_output();
+		if (!r && a->opt.nfilters && !s->nentries)
+			fprintf(stderr, "heapsnap: top: no allocation matched the filters; patterns "
+					"match the whole path of the file (try '*/name.c')\n");
 	}
 	stats_free(s);
 	snapset_free(&set);
@@ -542,7 +543,7 @@ static int run_diff(const struct read_args *a)
 
 static int run_info(const struct read_args *a)
 {
-	profile_t *p = read_snapshot(a->files[0]);
+	profile_t *p = snapread(a->files[0]);
 	if (!p)
 		return 1;
 	format_opts_t o = { .file = a->files[0], .color = use_color(a->color) };

@@ -6,7 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format.h"
 #include "pprof.h"
+
+void snapread_say_path(const char *what, const char *path, const char *why)
+{
+	fprintf(stderr, "heapsnap: %s '", what);
+	format_text_string(stderr, path);
+	fprintf(stderr, "': %s\n", why);
+}
 
 profile_t *snapread(const char *path)
 {
@@ -14,8 +22,7 @@ profile_t *snapread(const char *path)
 	pprof_error_t err = { .why = "" };
 	int r = pprof_read_file(path, &p, &err);
 	if (r < 0 || !p) {
-		fprintf(stderr, "heapsnap: cannot read '%s': %s\n", path,
-			err.why[0] ? err.why : strerror(r < 0 ? -r : EIO));
+		snapread_say_path("cannot read", path, err.why[0] ? err.why : strerror(r < 0 ? -r : EIO));
 		return NULL;
 	}
 	return p;

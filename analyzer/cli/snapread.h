@@ -10,6 +10,9 @@
  * on stderr and returns NULL. */
 profile_t *snapread(const char *path);
 
+/* Says "heapsnap: WHAT 'PATH': WHY" on stderr, PATH with control characters escaped. */
+void snapread_say_path(const char *what, const char *path, const char *why);
+
 /* Parses a whole decimal number into *out; returns false (out untouched) if s is not
  * one or is out of range. */
 bool snapread_int64(const char *s, int64_t *out);

@@ -287,7 +287,8 @@ static void print_text(FILE *out, const stats_t *s, const format_opts_t *o)
 			fputc('\n', out);
 		}
 		if (e->nframes && e->truncated)
-			fputs("    [truncated: the stack had more frames than were kept]\n", out);
+			fputs("    [truncated: the stack had more frames than were kept; "
+			      "heapsnap run --frames N keeps more]\n", out);
 	}
 	stats_entry_t rest;
 	size_t nrest = stats_rest(s, o->limit, &rest);
