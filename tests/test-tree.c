@@ -375,6 +375,38 @@ START_TEST(exit_file_carries_a_timeline)
 }
 END_TEST
 
+/* A FIFO planted at a library's path does not hang the collector: it is not a regular
+ * file, so its frames stay unsymbolized and the exit file is written. */
+START_TEST(a_fifo_at_a_module_path_hangs_nothing)
+{
+	char dir[256], lib[512], copy[600], cmd[1400];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(lib, sizeof(lib), "%s/libplugin.so", getenv("PROGS"));
+	snprintf(copy, sizeof(copy), "%s/libplugin.so", dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", lib, copy);
+	ck_assert_int_eq(system(cmd), 0);
+	char *argv[] = { "awkward", "plugin", copy, NULL };
+	char *env[] = { "PLUGIN_FIFO=1", NULL };
+	struct run_result r;
+	time_t t0 = time(NULL);
+	tt_run(dir, argv, env, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	ck_assert_int_lt(time(NULL) - t0, 30);
+	struct stat st;
+	ck_assert_int_eq(stat(copy, &st), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+	ck_assert_ptr_null(strstr(r.err, "gave up waiting"));
+	pid_t pid = (pid_t)atoi(strstr(r.err, "(pid ") + 5);
+	profile_t *p = tt_snapshot(dir, pid, "exit", 1);
+	int64_t v[PV_COUNT];
+	tt_site_values(p, "awkward.c", tt_site_line("awkward.c", "after_dlclose"), v);
+	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1);
+	ck_assert_int_eq(v[PV_ALLOC_SPACE], 9);
+	profile_free(p);
+	unlink(copy);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tree");
@@ -388,6 +420,7 @@ int main(void)
 	tcase_add_test(tc, a_lost_exit_file_is_said_aloud);
 	tcase_add_test(tc, snap_never_uses_the_program_signal);
 	tcase_add_test(tc, exit_file_carries_a_timeline);
+	tcase_add_test(tc, a_fifo_at_a_module_path_hangs_nothing);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
