@@ -122,7 +122,13 @@ static int find_collector(pid_t pid, struct running_collector *rc)
  * of elapsed time.  Returns 0 after printing the path, or 1 after saying why not. */
 static int ask_collector(const struct running_collector *rc, pid_t pid, double timeout)
 {
-	int fd = control_connect(rc->pid);
+	/* A collector that has just exec'd may not listen yet: its command line shows
+	 * before its socket does. */
+	uint64_t deadline = prim_now_ns(CLOCK_MONOTONIC) + prim_seconds_to_ns(timeout);
+	int fd;
+	while ((fd = control_connect(rc->pid)) == -ECONNREFUSED && kill(rc->pid, 0) == 0 &&
+	       prim_now_ns(CLOCK_MONOTONIC) < deadline)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	if (fd < 0) {
 		fprintf(stderr, "heapsnap: snap: cannot reach the collector of %ld: %s\n", (long)pid,
 			strerror(-fd));
@@ -130,7 +136,6 @@ static int ask_collector(const struct running_collector *rc, pid_t pid, double t
 	}
 	char msg[4200];
 	ssize_t n = -1;
-	uint64_t deadline = prim_now_ns(CLOCK_MONOTONIC) + prim_seconds_to_ns(timeout);
 	if (send(fd, "snap", 4, MSG_NOSIGNAL) == 4) {
 		for (uint64_t now; (now = prim_now_ns(CLOCK_MONOTONIC)) < deadline;) {
 			struct pollfd p = { .fd = fd, .events = POLLIN };
