@@ -867,6 +867,27 @@ END_TEST
 
 /* The collector's memory per live block at a million live blocks (issue target:
  * at most 40 bytes), measured above its RSS before the blocks existed. */
+/* 65,536 different stacks: the stack table's levels (preload/stacktab.c) hand every one
+ * an id of its own, none is dropped, and each is one sample at the leaf's line. */
+START_TEST(many_stacks_through_every_level)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "stacks", NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_str_eq(r.out, "65536 stacks\n");
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	ck_assert_int_eq(e->meta.dropped_stacks, 0);
+	int line = tt_site_line("stacks.c", "leaf");
+	int64_t v[PV_COUNT];
+	ck_assert_int_eq(tt_site_values(e, "stacks.c", line, v), 65536);
+	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 65536);
+	ck_assert_int_eq(v[PV_INUSE_SPACE], 65536 * 16);
+	profile_free(e);
+}
+END_TEST
+
 START_TEST(stress_collector_memory_per_live_block)
 {
 	char dir[256];
@@ -1219,6 +1240,7 @@ static Suite *stress_suite(void)
 	tcase_add_test(tc, load_8_threads);
 	tcase_add_test(tc, load_64_threads);
 	tcase_add_test(tc, stress_collector_memory_per_live_block);
+	tcase_add_test(tc, many_stacks_through_every_level);
 	suite_add_tcase(s, tc);
 	return s;
 }
