@@ -193,18 +193,6 @@ static int usage_error(const struct read_args *a, const char *fmt, const char *w
 	return -EINVAL;
 }
 
-/* Parses a whole decimal number into *out; returns false if s is not one. */
-static bool parse_int64(const char *s, int64_t *out)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (!*s || *end || errno)
-		return false;
-	*out = v;
-	return true;
-}
-
 /* Adds an include or exclude filter from "PATTERN[:LINE]". */
 static int add_filter(struct read_args *a, bool inclusive, const char *arg)
 {
@@ -214,7 +202,7 @@ static int add_filter(struct read_args *a, bool inclusive, const char *arg)
 	const char *colon = strrchr(arg, ':');
 	int64_t line = -1;
 	size_t len = strlen(arg);
-	if (colon && colon[1] >= '0' && colon[1] <= '9' && parse_int64(colon + 1, &line))
+	if (colon && colon[1] >= '0' && colon[1] <= '9' && snapread_int64(colon + 1, &line))
 		len = colon - arg;
 	char *pattern = strndup(arg, len);
 	if (!pattern) {
@@ -273,7 +261,7 @@ static int parse_option(struct read_args *a, int c, char **argv, size_t nfiles_w
 		(info ? help_info : nfiles_want == 2 ? help_diff : help_top)(stdout);
 		return PARSE_HELP;
 	case 'n':
-		if (optarg[0] < '0' || optarg[0] > '9' || !parse_int64(optarg, &n))
+		if (optarg[0] < '0' || optarg[0] > '9' || !snapread_int64(optarg, &n))
 			return usage_error(a, "bad --limit '%s' (a number, 0 for all)", optarg);
 		a->limit = (size_t)n;
 		a->opt.sort_limit = a->limit;
@@ -309,7 +297,7 @@ static int parse_option(struct read_args *a, int c, char **argv, size_t nfiles_w
 		a->full_names = true;
 		return 0;
 	case OPT_DOMAIN:
-		if (!parse_int64(optarg, &a->opt.domain))
+		if (!snapread_int64(optarg, &a->opt.domain))
 			return usage_error(a, "bad --domain '%s' (a number)", optarg);
 		a->opt.has_domain = true;
 		return 0;
