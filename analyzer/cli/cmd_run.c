@@ -387,6 +387,7 @@ static int run(const struct run_args *a)
 		return 1;
 	}
 	t.child = spawn_traced(a, &p, &t);
+	t.forward_to = &forward_to;
 	if (t.child < 0) {
 		runtree_close(&t);
 		return 1;

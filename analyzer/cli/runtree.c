@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -239,6 +240,14 @@ static void runtree_reap(struct runtree *t)
 {
 	if (t->child_done)
 		return;
+	/* Seen ended but not reaped yet, while its pid cannot be reused: stop forwarding
+	 * signals to it first. */
+	siginfo_t info = { 0 };
+	if (waitid(P_PID, (id_t)t->child, &info, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+	    info.si_pid != t->child)
+		return;
+	if (t->forward_to)
+		*t->forward_to = 0;
 	int st;
 	pid_t r = waitpid(t->child, &st, WNOHANG);
 	if (r != t->child)
@@ -385,8 +394,9 @@ void runtree_report(const struct runtree *t, FILE *out, bool quiet)
 		waiting += t->procs[i].connected;
 	if (!waiting && !t->nconns)
 		return;
-	fprintf(out, "heapsnap: gave up waiting for %zu collector%s; their files may appear later:",
-		waiting + (t->nconns > waiting ? t->nconns - waiting : 0), waiting == 1 ? "" : "s");
+	size_t n = waiting + (t->nconns > waiting ? t->nconns - waiting : 0);
+	fprintf(out, "heapsnap: gave up waiting for %zu collector%s; %s may appear later:", n,
+		n == 1 ? "" : "s", n == 1 ? "its file" : "their files");
 	for (size_t i = 0; i < t->nprocs; i++)
 		if (t->procs[i].connected)
 			fprintf(out, " pid %d (%.40s)", (int)t->procs[i].pid,

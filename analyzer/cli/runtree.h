@@ -37,6 +37,7 @@ struct runtree {
 	char dir[64];            /* the private directory */
 	char sock[96];           /* dir + "/run.sock" */
 	pid_t child;             /* the program */
+	volatile pid_t *forward_to; /* set to 0 once the program has ended, or NULL */
 	int child_status;
 	bool child_done;
 	struct runtree_conn *conns;
