@@ -407,6 +407,46 @@ START_TEST(a_fifo_at_a_module_path_hangs_nothing)
 }
 END_TEST
 
+/* A background process outlives the program: run waits for its collector at most
+ * --wait seconds, or until a signal sent to run after the program ended, and says
+ * whose file is missing; it exits the way the program did. */
+START_TEST(waiting_for_the_tree_is_bounded)
+{
+	char dir[256], err[8192];
+	tt_tempdir(dir, sizeof(dir));
+	for (int k = 0; k < 2; k++) {
+		FILE *errf = tmpfile();
+		pid_t run = fork();
+		if (run == 0) {
+			dup2(fileno(errf), 2);
+			execl(getenv("HEAPSNAP"), "heapsnap", "run", "--dir", dir, "--wait",
+			      k ? "1" : "60", "--", "/bin/sh", "-c", "sleep 20 & exit 3", (char *)NULL);
+			_exit(127);
+		}
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (!k) {
+			usleep(1500 * 1000); /* the shell has ended; run waits for sleep's collector */
+			kill(run, SIGTERM);
+		}
+		int st;
+		ck_assert_int_eq(waitpid(run, &st, 0), run);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 3, "status %d", st);
+		ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 10);
+		rewind(errf);
+		size_t n = fread(err, 1, sizeof(err) - 1, errf);
+		err[n] = '\0';
+		fclose(errf);
+		const char *at = strstr(err, "heapsnap: gave up waiting for 1 collector; its file may "
+					     "appear later: pid ");
+		ck_assert_msg(at && strstr(at, "(sleep 20)"), "%s", err);
+		kill((pid_t)atoi(at + strlen("heapsnap: gave up waiting for 1 collector; its file may "
+					     "appear later: pid ")), SIGKILL);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tree");
@@ -421,6 +461,7 @@ int main(void)
 	tcase_add_test(tc, snap_never_uses_the_program_signal);
 	tcase_add_test(tc, exit_file_carries_a_timeline);
 	tcase_add_test(tc, a_fifo_at_a_module_path_hangs_nothing);
+	tcase_add_test(tc, waiting_for_the_tree_is_bounded);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
