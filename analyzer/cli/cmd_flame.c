@@ -88,18 +88,11 @@ static int add_filter(struct flame_args *a, bool inclusive, const char *arg)
 {
 	if (a->opt.nfilters == STATS_MAX_FILTERS)
 		return usage_error("too many filters (at most %s)", "64");
-	const char *colon = strrchr(arg, ':');
-	int64_t line = -1;
-	size_t len = strlen(arg);
-	if (colon && colon[1] >= '0' && colon[1] <= '9' && snapread_int64(colon + 1, &line))
-		len = colon - arg;
-	char *pattern = strndup(arg, len);
-	if (!pattern) {
+	if (snapread_filter(arg, inclusive, &a->filters[a->opt.nfilters]) < 0) {
 		fputs("heapsnap: flame: out of memory\n", stderr);
 		return -ENOMEM;
 	}
-	a->filters[a->opt.nfilters++] = (stats_filter_t){ .inclusive = inclusive,
-							  .pattern = pattern, .lineno = line };
+	a->opt.nfilters++;
 	return 0;
 }
 

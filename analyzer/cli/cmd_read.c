@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cliopt.h"
 #include "commands.h"
 #include "format.h"
 #include "pprof.h"
@@ -198,18 +199,10 @@ static int add_filter(struct read_args *a, bool inclusive, const char *arg)
 {
 	if (a->opt.nfilters == STATS_MAX_FILTERS)
 		return usage_error(a, "too many filters (at most %s)", "64");
-	stats_filter_t *f = &a->filters[a->opt.nfilters];
-	const char *colon = strrchr(arg, ':');
-	int64_t line = -1;
-	size_t len = strlen(arg);
-	if (colon && colon[1] >= '0' && colon[1] <= '9' && snapread_int64(colon + 1, &line))
-		len = colon - arg;
-	char *pattern = strndup(arg, len);
-	if (!pattern) {
+	if (snapread_filter(arg, inclusive, &a->filters[a->opt.nfilters]) < 0) {
 		fprintf(stderr, "heapsnap: %s: out of memory\n", a->cmd);
 		return -ENOMEM;
 	}
-	*f = (stats_filter_t){ .inclusive = inclusive, .pattern = pattern, .lineno = line };
 	a->opt.nfilters++;
 	return 0;
 }
@@ -310,14 +303,10 @@ static int parse_option(struct read_args *a, int c, char **argv, size_t nfiles_w
 	case OPT_OLD:
 	case OPT_NEW:
 		return parse_file_option(a, c, nfiles_want == 2);
-	case ':':
-		return usage_error(a, "option '%s' needs an argument", argv[optind - 1]);
-	default:
-		if (optopt) {
-			char opt[3] = { '-', (char)optopt, 0 };
-			return usage_error(a, "unknown option '%s'", opt);
-		}
-		return usage_error(a, "unknown option '%s'", argv[optind - 1]);
+	default: {
+		char why[128];
+		return usage_error(a, "%s", cliopt_error(c, argv, why, sizeof(why)));
+	}
 	}
 }
 

@@ -38,3 +38,17 @@ bool snapread_int64(const char *s, int64_t *out)
 	*out = v;
 	return true;
 }
+
+int snapread_filter(const char *arg, bool inclusive, stats_filter_t *out)
+{
+	const char *colon = strrchr(arg, ':');
+	int64_t line = -1;
+	size_t len = strlen(arg);
+	if (colon && colon[1] >= '0' && colon[1] <= '9' && snapread_int64(colon + 1, &line))
+		len = colon - arg;
+	char *pattern = strndup(arg, len);
+	if (!pattern)
+		return -ENOMEM;
+	*out = (stats_filter_t){ .inclusive = inclusive, .pattern = pattern, .lineno = line };
+	return 0;
+}

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "profile.h"
+#include "stats.h"
 
 /* Reads the snapshot at path.  On failure prints "heapsnap: cannot read 'PATH': WHY"
  * on stderr and returns NULL. */
@@ -16,3 +17,7 @@ void snapread_say_path(const char *what, const char *path, const char *why);
 /* Parses a whole decimal number into *out; returns false (out untouched) if s is not
  * one or is out of range. */
 bool snapread_int64(const char *s, int64_t *out);
+
+/* Makes an include or exclude filter from "PATTERN[:LINE]" (the pattern copied, for
+ * the caller to free).  Returns 0, or -ENOMEM with *out untouched. */
+int snapread_filter(const char *arg, bool inclusive, stats_filter_t *out);
