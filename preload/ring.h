@@ -59,15 +59,22 @@ static inline void ring_wake_collector(struct hs_ctl *ctl)
 		prim_futex_wake(&ctl->collector_sleeping, 1);
 }
 
-/* Reserves the next position, or returns RING_NO_POS after giving up; an abandoned
- * position is never published, and the collector counts it as lost.  *tail_cache is
- * the caller's (per-thread) last view of the tail. */
-static inline uint64_t ring_reserve(struct ring *r, uint64_t *tail_cache)
+/* Reserves n consecutive positions and returns the first, or returns RING_NO_POS after
+ * giving up; an abandoned position is never published, and the collector counts it as
+ * lost.  Consecutive positions let the collector see related events side by side.
+ * *tail_cache is the caller's (per-thread) last view of the tail. */
+static inline uint64_t ring_reserve_n(struct ring *r, unsigned n, uint64_t *tail_cache)
 {
-	uint64_t pos = atomic_fetch_add_explicit(&r->ctl->head, 1, memory_order_relaxed);
-	if (__builtin_expect(pos - *tail_cache >= r->cap, 0) && !ring_wait(r, pos, tail_cache))
+	uint64_t pos = atomic_fetch_add_explicit(&r->ctl->head, n, memory_order_relaxed);
+	uint64_t last = pos + n - 1;
+	if (__builtin_expect(last - *tail_cache >= r->cap, 0) && !ring_wait(r, last, tail_cache))
 		return RING_NO_POS;
 	return pos;
+}
+
+static inline uint64_t ring_reserve(struct ring *r, uint64_t *tail_cache)
+{
+	return ring_reserve_n(r, 1, tail_cache);
 }
 
 /* Writes and publishes the record at a reserved position. */

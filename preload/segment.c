@@ -41,7 +41,7 @@ int segment_create(struct segment *s, const struct shim_options *o)
 	struct hs_ctl *c = MAP_FAILED;
 	if (ftruncate(fd, (off_t)l.total) < 0 ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0 ||
-	    (c = mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+	    (c = shim_real_mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
 		int e = errno;
 		close(fd);
 		return -e;
@@ -63,6 +63,6 @@ int segment_create(struct segment *s, const struct shim_options *o)
 void segment_unmap(struct segment *s)
 {
 	if (s->ctl)
-		munmap(s->ctl, s->size);
+		shim_real_munmap(s->ctl, s->size);
 	memset(s, 0, sizeof(*s));
 }

@@ -98,45 +98,6 @@ static inline bool ready(void)
 	return atomic_load(&resolve_state) == 2;
 }
 
-/* ---- entering and leaving the traced path ---- */
-
-/* Returns true, with the guard set, when this call is to be traced. */
-static inline bool enter(void)
-{
-	if (UNLIKELY(shim_guard))
-		return false;
-	int s = atomic_load_explicit(&shim_state, memory_order_relaxed);
-	if (UNLIKELY(s != SHIM_ON)) {
-		if (s == SHIM_OFF)
-			return false;
-		tracing_setup();
-		if (atomic_load(&shim_state) != SHIM_ON)
-			return false;
-	}
-	shim_guard = 1;
-	return true;
-}
-
-/* Counts, after tracing gave up, the events a call that passed through would have
- * recorded.  Nested calls (the guard is set) are never the program's own. */
-static inline void passed(unsigned events)
-{
-	if (UNLIKELY(atomic_load_explicit(&shim_gave_up, memory_order_relaxed)) && !shim_guard &&
-	    events)
-		trace_count_lost(&shim_seg, events);
-}
-
-static inline void leave(void)
-{
-	shim_guard = 0;
-}
-
-static void leave_cleanup(int *unused)
-{
-	(void)unused;
-	shim_guard = 0;
-}
-
 static inline void record_alloc(const void *p, size_t size, uint16_t domain)
 {
 	int saved = errno;

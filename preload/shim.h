@@ -86,6 +86,12 @@ void trace_free(struct segment *s, const void *p, uint16_t domain) HIDDEN;
 uint64_t trace_reserve(struct segment *s) HIDDEN;
 /* ...and settle it afterwards: a FREE of old, or a NOOP when the call failed. */
 void trace_settle(struct segment *s, uint64_t pos, const void *old, bool freed) HIDDEN;
+/* Memory mappings (mmap.c): reserve n consecutive positions, publish one of them, or
+ * record a MAP (with the caller's stack) or UNMAP at once.  Sizes are whole pages. */
+uint64_t trace_reserve_n(struct segment *s, unsigned n) HIDDEN;
+void trace_put(struct segment *s, uint64_t pos, unsigned kind, const void *addr,
+	       uint64_t size, uint32_t stack) HIDDEN;
+void trace_range(struct segment *s, unsigned kind, const void *addr, uint64_t size) HIDDEN;
 /* Counts events that tracing no longer records (after giving up). */
 void trace_count_lost(struct segment *s, unsigned events) HIDDEN;
 /* Forgets this thread's view of the ring (a new segment). */
@@ -115,5 +121,49 @@ void modules_reset(void) HIDDEN;
  * Returns 0 or a negative errno (and has said why on stderr). */
 int spawn_collector(struct segment *s, int memfd, const char *dir) HIDDEN;
 
+/* mmap.c: the real mmap and munmap, for the shim's own mappings, which must never be
+ * recorded (a forked child unmapping its parent's segment, for one). */
+void *shim_real_mmap(void *addr, size_t len, int prot, int flags, int fd, long off) HIDDEN;
+int shim_real_munmap(void *addr, size_t len) HIDDEN;
+
 /* signal.c: the snapshot signal. */
 void signal_install(void) HIDDEN;
+
+/* ---- entering and leaving the traced path (every wrapper) ---- */
+
+/* Returns true, with the guard set, when this call is to be traced. */
+static inline bool enter(void)
+{
+	if (UNLIKELY(shim_guard))
+		return false;
+	int s = atomic_load_explicit(&shim_state, memory_order_relaxed);
+	if (UNLIKELY(s != SHIM_ON)) {
+		if (s == SHIM_OFF)
+			return false;
+		tracing_setup();
+		if (atomic_load(&shim_state) != SHIM_ON)
+			return false;
+	}
+	shim_guard = 1;
+	return true;
+}
+
+/* Counts, after tracing gave up, the events a call that passed through would have
+ * recorded.  Nested calls (the guard is set) are never the program's own. */
+static inline void passed(unsigned events)
+{
+	if (UNLIKELY(atomic_load_explicit(&shim_gave_up, memory_order_relaxed)) && !shim_guard &&
+	    events)
+		trace_count_lost(&shim_seg, events);
+}
+
+static inline void leave(void)
+{
+	shim_guard = 0;
+}
+
+static inline void leave_cleanup(int *unused)
+{
+	(void)unused;
+	shim_guard = 0;
+}

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define HS_SHM_MAGIC 0x31504e5350414548ULL /* "HEAPSNP1" little-endian */
-#define HS_SHM_VERSION 1
+#define HS_SHM_VERSION 2
 
 #define HS_FRAMES_DEFAULT 16
 #define HS_FRAMES_MAX 256
@@ -36,6 +36,12 @@ enum hs_rec_kind {
 	HS_REC_ALLOC = 1,   /* addr, size, stack, domain */
 	HS_REC_FREE = 2,    /* addr, domain */
 	HS_REC_NOOP = 3,    /* a reserved slot that turned out to record nothing */
+	/* Anonymous memory mappings, the mmap domain (size in bytes, whole pages). */
+	HS_REC_MAP = 4,     /* addr, size, stack: a new mapping; replaces what it overlaps */
+	HS_REC_UNMAP = 5,   /* addr, size: the range is no longer traced memory */
+	HS_REC_REMAP = 6,   /* addr, size, stack: mremap's new range, always right after
+			     * the UNMAP of its old range; a mapping only when that UNMAP
+			     * took traced bytes away (the old range was anonymous) */
 };
 
 struct hs_rec {

@@ -174,7 +174,7 @@ int spawn_collector(struct segment *s, int memfd, const char *dir)
 	for (char **e = environ; e && *e; e++)
 		nenv++;
 	size_t area_size = (nenv + 2) * sizeof(char *) + 4096;
-	char *area = mmap(NULL, area_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	char *area = shim_real_mmap(NULL, area_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			  -1, 0);
 	if (area == MAP_FAILED) {
 		report("cannot start the collector: %s; not tracing", strerror(errno));
@@ -215,6 +215,6 @@ int spawn_collector(struct segment *s, int memfd, const char *dir)
 	}
 	if (runfd >= 0)
 		close(runfd);
-	munmap(area, area_size);
+	shim_real_munmap(area, area_size);
 	return r;
 }

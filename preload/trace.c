@@ -49,3 +49,22 @@ void trace_settle(struct segment *s, uint64_t pos, const void *old, bool freed)
 		ring_publish(&s->ring, pos, &cached_tail, freed ? HS_REC_FREE : HS_REC_NOOP,
 			     (uint64_t)(uintptr_t)old, 0, 0, 0);
 }
+
+uint64_t trace_reserve_n(struct segment *s, unsigned n)
+{
+	return ring_reserve_n(&s->ring, n, &cached_tail);
+}
+
+void trace_put(struct segment *s, uint64_t pos, unsigned kind, const void *addr,
+	       uint64_t size, uint32_t stack)
+{
+	if (pos != RING_NO_POS)
+		ring_publish(&s->ring, pos, &cached_tail, kind, (uint64_t)(uintptr_t)addr, size,
+			     stack, 0);
+}
+
+void trace_range(struct segment *s, unsigned kind, const void *addr, uint64_t size)
+{
+	uint32_t stack = kind == HS_REC_MAP ? stack_capture(s) : HS_STACK_UNKNOWN;
+	trace_put(s, ring_reserve(&s->ring, &cached_tail), kind, addr, size, stack);
+}

@@ -686,11 +686,8 @@ START_TEST(cxx_operators_at_their_lines)
 	char dir[256];
 	tt_tempdir(dir, sizeof(dir));
 	char *argv[] = { "cxx", NULL };
-	struct run_result traced, plain;
-	tt_run(dir, argv, NULL, &traced);
-	tt_run_plain(argv, &plain);
-	ck_assert_str_eq(traced.out, plain.out);
-	ck_assert(WIFEXITED(traced.status) && WEXITSTATUS(traced.status) == 0);
+	struct run_result traced;
+	tt_run_alike(dir, argv, &traced);
 	profile_t *e = tt_snapshot(dir, traced_pid(&traced), "exit", 10);
 	/* The traced peak comes after the deletes (the string, stdout's buffer). */
 	ASSERT_SITE(e, "cxx.cpp", "new_int", 10, 40, 5, 20, 5, 20);
@@ -757,12 +754,9 @@ static void check_cxxreal(const char *prog)
 	char dir[256];
 	tt_tempdir(dir, sizeof(dir));
 	char *argv[] = { (char *)prog, NULL };
-	struct run_result traced, plain;
-	tt_run(dir, argv, NULL, &traced);
-	tt_run_plain(argv, &plain);
-	ck_assert_str_eq(traced.out, plain.out);
+	struct run_result traced;
+	tt_run_alike(dir, argv, &traced);
 	ck_assert_str_eq(traced.out, "cxxreal 500500 100 40 30 4\n");
-	ck_assert(WIFEXITED(traced.status) && WEXITSTATUS(traced.status) == 0);
 	pid_t pid = traced_pid(&traced);
 	profile_t *e = tt_snapshot(dir, pid, "exit", 10);
 	ck_assert_int_eq(e->meta.lost_events, 0);
@@ -1375,11 +1369,7 @@ START_TEST(exec_of_a_static_binary)
 	struct run_result r;
 	tt_tempdir(dir, sizeof(dir));
 	char *argv[] = { "awkward", "exec-static", "/sbin/ldconfig", NULL };
-	struct run_result plain;
-	tt_run(dir, argv, NULL, &r);
-	tt_run_plain(argv, &plain);
-	ck_assert_str_eq(r.out, plain.out);
-	ck_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	tt_run_alike(dir, argv, &r);
 	pid_t pid = traced_pid(&r);
 	profile_t *e = tt_snapshot(dir, pid, "exec", 10);
 	ASSERT_SITE(e, "awkward.c", "before_static", 1, 222, 1, 222, 1, 222);
@@ -1471,16 +1461,88 @@ static void domain_site(const profile_t *p, int64_t domain, const char *file, co
 	}
 }
 
+/* The mmap domain: anonymous mappings made, split, trimmed, moved and replaced by eight
+ * threads at once, exact per line; file mappings, reservations and glibc's own
+ * mappings (thread stacks) are not counted. */
+START_TEST(mmap_domain_exact_under_threads)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "mapper", NULL };
+	struct run_result r;
+	tt_run_alike(dir, argv, &r);
+	ck_assert_str_eq(r.out, "mapped\n");
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	const int64_t pg = sysconf(_SC_PAGESIZE), T = 8;
+	static const struct {
+		const char *site;
+		int64_t inuse_pages, inuse_pieces, alloc_pages, allocs; /* per thread */
+	} want[] = {
+		{ "keep", 10, 1, 10, 1 },
+		{ "hole", 6, 2, 8, 1 },        /* a hole punched in the middle: two pieces */
+		{ "grow_from", 0, 0, 4, 1 },   /* moved by mremap: charged to mremap's line */
+		{ "grow_to", 12, 1, 12, 1 },
+		{ "shrink_from", 0, 0, 6, 1 },
+		{ "shrink_to", 2, 1, 2, 1 },
+		{ "commit", 4, 1, 4, 1 },      /* MAP_FIXED inside a PROT_NONE reservation */
+		{ "filefix", 4, 2, 6, 1 },     /* a file mapping replaced its middle */
+		{ "churn", 0, 0, 200, 200 },
+		{ "odd", 2, 1, 2, 1 },         /* a page and a bit: whole pages */
+	};
+	int64_t v[PV_COUNT], inuse = 0, alloc = 0;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		domain_site(e, PROFILE_DOMAIN_MMAP, "mapper.c", want[i].site, v);
+		ck_assert_msg(v[PV_INUSE_SPACE] == want[i].inuse_pages * pg * T &&
+				      v[PV_INUSE_OBJECTS] == want[i].inuse_pieces * T &&
+				      v[PV_ALLOC_SPACE] == want[i].alloc_pages * pg * T &&
+				      v[PV_ALLOC_OBJECTS] == want[i].allocs * T,
+			      "%s: inuse %lld B in %lld, alloc %lld B in %lld", want[i].site,
+			      (long long)v[PV_INUSE_SPACE], (long long)v[PV_INUSE_OBJECTS],
+			      (long long)v[PV_ALLOC_SPACE], (long long)v[PV_ALLOC_OBJECTS]);
+		inuse += v[PV_INUSE_SPACE];
+		alloc += v[PV_ALLOC_SPACE];
+	}
+	/* Nothing else in the domain: not the file mappings, not the thread stacks. */
+	int64_t all_inuse = 0, all_alloc = 0;
+	for (size_t i = 0; i < e->nsamples; i++) {
+		if (e->samples[i].domain != PROFILE_DOMAIN_MMAP)
+			continue;
+		all_inuse += e->samples[i].value[PV_INUSE_SPACE];
+		all_alloc += e->samples[i].value[PV_ALLOC_SPACE];
+	}
+	ck_assert_int_eq(all_inuse, inuse);
+	ck_assert_int_eq(all_alloc, alloc);
+	domain_site(e, 0, "mapper.c", "heap", v);
+	ck_assert_int_eq(v[PV_INUSE_SPACE], 100 * T);
+	ck_assert_int_eq(e->meta.corrupt_records, 0);
+	profile_free(e);
+
+	/* top shows the heap, and says on its last line what the mmap domain holds. */
+	char cmd[1024], got[4096], want_line[128];
+	snprintf(cmd, sizeof(cmd), "'%s' top '%s/heapsnap.%d.exit.pb.gz' | tail -n 1",
+		 getenv("HEAPSNAP"), dir, (int)traced_pid(&r));
+	read_all_of(cmd, got, sizeof(got));
+	snprintf(want_line, sizeof(want_line),
+		 "Other domains: mmap size=%lld KiB, count=72 (see --domain)\n",
+		 (long long)(inuse / 1024));
+	ck_assert_str_eq(got, want_line);
+	snprintf(cmd, sizeof(cmd), "'%s' top --domain mmap -n 1 '%s/heapsnap.%d.exit.pb.gz'",
+		 getenv("HEAPSNAP"), dir, (int)traced_pid(&r));
+	read_all_of(cmd, got, sizeof(got));
+	snprintf(want_line, sizeof(want_line), "mapper.c:%d: size=384 KiB, count=8, average=48.0 KiB",
+		 tt_site_line("mapper.c", "grow_to"));
+	ck_assert_msg(strstr(got, want_line) && strstr(got, ", domain mmap\n"), "%s", got);
+}
+END_TEST
+
 /* heapsnap.h: a pool's objects in domain 7, apart from the heap's blocks. */
 START_TEST(track_api_domains)
 {
 	char dir[256];
 	tt_tempdir(dir, sizeof(dir));
 	char *argv[] = { "pool", NULL };
-	struct run_result r, plain;
-	tt_run(dir, argv, NULL, &r);
-	tt_run_plain(argv, &plain);
-	ck_assert_str_eq(r.out, plain.out); /* untraced, the calls do nothing */
+	struct run_result r;
+	tt_run_alike(dir, argv, &r); /* untraced, the calls do nothing */
 	ck_assert_str_eq(r.out, "domain 0 refused: -1\npool done\n");
 	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
 	int64_t v[PV_COUNT];
@@ -1744,6 +1806,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(aw, traced_over_tcmalloc);
 	tcase_add_test(aw, run_refuses_what_it_cannot_trace);
 	tcase_add_test(aw, track_api_domains);
+	tcase_add_test(aw, mmap_domain_exact_under_threads);
 	tcase_add_test(aw, scribbled_shared_memory);
 	tcase_add_test(aw, unwritable_dir_and_full_disk);
 	tcase_add_test(aw, signal_storm);

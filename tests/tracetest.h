@@ -32,6 +32,10 @@ void tt_run(const char *dir, char *const argv[], char *const env[], struct run_r
 /* Same, but untraced: the baseline for output and status comparisons. */
 void tt_run_plain(char *const argv[], struct run_result *r);
 
+/* Runs argv traced (no extra environment) and untraced; fails the test unless both
+ * print the same and exit 0.  *r is the traced run. */
+void tt_run_alike(const char *dir, char *const argv[], struct run_result *r);
+
 /* Reads dir/heapsnap.PID.NAME.pb.gz, waiting up to `wait_s` seconds for it to appear.
  * Fails the test when it does not appear or cannot be read. */
 profile_t *tt_snapshot(const char *dir, pid_t pid, const char *name, double wait_s);

@@ -65,7 +65,8 @@ static void help(FILE *out)
 	      "      --skip-file GLOB    also leave out inner frames whose file matches GLOB\n"
 	      "      --keep-runtime      keep the inner frames in libc, libstdc++, the loader,\n"
 	      "                          the system headers (/usr/include...)\n"
-	      "      --domain N          only allocations of tracking domain N (0: the heap)\n"
+	      "      --domain D          the domain shown: heap (the default), mmap (anonymous\n"
+	      "                          mappings), 1..65535 (heapsnap_track), or all\n"
 	      "  -h, --help              show this help\n\n"
 	      "As 'heapsnap top' charges them, stacks end at their innermost frame outside the\n"
 	      "allocator runtime unless --keep-runtime; filters are top's.\n\n"
@@ -125,9 +126,8 @@ static int parse_option(struct flame_args *a, int c, char **argv)
 		a->opt.keep_runtime = true;
 		return 0;
 	case OPT_DOMAIN:
-		if (!snapread_int64(optarg, &a->opt.domain))
-			return usage_error("bad --domain '%s' (a number)", optarg);
-		a->opt.has_domain = true;
+		if (snapread_domain(optarg, &a->opt))
+			return usage_error("bad --domain '%s' (heap, mmap, all or 1..65535)", optarg);
 		return 0;
 	default: {
 		char why[128];
@@ -193,7 +193,7 @@ static int run(const struct flame_args *a)
 
 int cmd_flame(int argc, char **argv)
 {
-	struct flame_args a = { 0 };
+	struct flame_args a = { .opt = { .has_domain = true } }; /* the heap by default */
 	int r = parse_argv(argc, argv, &a);
 	if (r == PARSE_RUN)
 		r = run(&a);

@@ -115,7 +115,8 @@ static const char stats_options_help[] =
 	"      --keep-runtime      charge frames in libc, libstdc++, the loader and the\n"
 	"                          system headers (/usr/include...) too\n"
 	"      --full-names        tracebacks show whole C++ names, not std::vector<…>\n"
-	"      --domain N          only allocations of tracking domain N (0: the heap)\n"
+	"      --domain D          the domain shown: heap (the default), mmap (anonymous\n"
+	"                          mappings), 1..65535 (heapsnap_track), or all\n"
 	"      --json              print one JSON object (sizes in bytes)\n"
 	"      --color=WHEN        auto (default: on a terminal), never or always\n"
 	"      --all               a directory stands for all of its snapshots\n"
@@ -290,9 +291,8 @@ static int parse_option(struct read_args *a, int c, char **argv, size_t nfiles_w
 		a->full_names = true;
 		return 0;
 	case OPT_DOMAIN:
-		if (!snapread_int64(optarg, &a->opt.domain))
-			return usage_error(a, "bad --domain '%s' (a number)", optarg);
-		a->opt.has_domain = true;
+		if (snapread_domain(optarg, &a->opt))
+			return usage_error(a, "bad --domain '%s' (heap, mmap, all or 1..65535)", optarg);
 		return 0;
 	case OPT_JSON:
 		a->json = true;
@@ -347,6 +347,7 @@ static int parse_argv(int argc, char **argv, struct read_args *a, size_t nfiles_
 	a->cmd = argv[0];
 	a->limit = 10;
 	a->opt.sort_limit = a->limit;
+	a->opt.has_domain = true; /* the heap, unless --domain says otherwise */
 	a->skip = calloc(argc + 1, sizeof(*a->skip));
 	a->skip_files = calloc(argc + 1, sizeof(*a->skip_files));
 	a->old_files = calloc(argc + 1, sizeof(*a->old_files));
@@ -472,6 +473,14 @@ static format_files_t files_of(const snapset_t *set)
 				 .nprocesses = snapset_processes(set) };
 }
 
+/* The domain named in top's title: none for the heap. */
+static const char *shown_domain(const stats_options_t *opt, char buf[24])
+{
+	if (!opt->has_domain)
+		return "all";
+	return opt->domain ? stats_domain_name(opt->domain, buf) : NULL;
+}
+
 static int run_top(const struct read_args *a)
 {
 	snapset_t set = { 0 };
@@ -479,15 +488,24 @@ static int run_top(const struct read_args *a)
 	int r = load_files(a, a->files, a->nfiles, &set);
 	if (!r && (r = stats_merge((const profile_t *const *)set.profiles, set.n, &a->opt, &s)))
 		r = stats_error(a, &set, 1, r);
+	stats_domain_sum_t *others = NULL;
+	size_t nothers = 0;
+	if (!r && stats_other_domains((const profile_t *const *)set.profiles, set.n, &a->opt,
+				      &others, &nothers))
+		r = stats_error(a, &set, 1, -ENOMEM);
 	if (!r) {
+		char nb[24];
 		format_opts_t o = { .file = set.paths[0], .files = files_of(&set), .limit = a->limit,
-				    .full_names = a->full_names, .color = use_color(a->color) };
+				    .full_names = a->full_names, .color = use_color(a->color),
+				    .domain = shown_domain(&a->opt, nb), .others = others,
+				    .nothers = nothers };
 		(a->json ? print_top_json : print_top_text)(stdout, s, &o);
 		r = finish_output();
 		if (!r && a->opt.nfilters && !s->nentries)
 			fprintf(stderr, "heapsnap: top: no allocation matched the filters; patterns "
 					"match the whole path of the file (try '*/name.c')\n");
 	}
+	free(others);
 	stats_free(s);
 	snapset_free(&set);
 	return r;

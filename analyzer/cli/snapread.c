@@ -39,6 +39,17 @@ bool snapread_int64(const char *s, int64_t *out)
 	return true;
 }
 
+int snapread_domain(const char *arg, stats_options_t *opt)
+{
+	bool all;
+	int64_t d = 0;
+	if (stats_domain_parse(arg, &all, &d))
+		return -EINVAL;
+	opt->has_domain = !all;
+	opt->domain = d;
+	return 0;
+}
+
 int snapread_filter(const char *arg, bool inclusive, stats_filter_t *out)
 {
 	const char *colon = strrchr(arg, ':');

@@ -18,6 +18,10 @@ void snapread_say_path(const char *what, const char *path, const char *why);
  * one or is out of range. */
 bool snapread_int64(const char *s, int64_t *out);
 
+/* Sets opt's domain from a --domain argument (stats_domain_parse()); returns 0, or
+ * -EINVAL with opt untouched. */
+int snapread_domain(const char *arg, stats_options_t *opt);
+
 /* Makes an include or exclude filter from "PATTERN[:LINE]" (the pattern copied, for
  * the caller to free).  Returns 0, or -ENOMEM with *out untouched. */
 int snapread_filter(const char *arg, bool inclusive, stats_filter_t *out);

@@ -64,6 +64,7 @@ int collector_attach(collector_t *c, int fd, pid_t pid)
 	timeline_init(&c->timeline, c->start_nanos, 0);
 	c->pid = pid;
 	c->pos = atomic_load(&ctl->tail);
+	rangetab_init(&c->mapped);
 	int r = addrtab_init(&c->live);
 	if (r == 0 && !(c->sym = symbolizer_new(pid)))
 		r = -ENOMEM;
@@ -77,6 +78,7 @@ void collector_detach(collector_t *c)
 	if (c->ctl)
 		munmap(c->ctl, c->shm_size);
 	addrtab_free(&c->live);
+	rangetab_free(&c->mapped);
 	struct domain_live *d, *dtmp;
 	HASH_ITER(hh, c->domains, d, dtmp) {
 		HASH_DEL(c->domains, d);
@@ -221,7 +223,7 @@ static addrtab_t *live_of(collector_t *c, uint16_t domain, bool create)
 
 /* The counters of a stack in a domain, created on first use; NULL when out of memory.
  * For domain 0, stats_reserve() must have made room for the stack id. */
-static struct stack_stats *stats_of(collector_t *c, uint32_t stack, uint16_t domain)
+static struct stack_stats *stats_of(collector_t *c, uint32_t stack, uint32_t domain)
 {
 	if (domain == 0)
 		return &c->stats[stack];
@@ -265,12 +267,18 @@ void collector_count_alloc(collector_t *c, struct stack_stats *s, int64_t size)
 	}
 }
 
-void collector_count_release(collector_t *c, struct stack_stats *s, int64_t size)
+void collector_count_shrink(collector_t *c, struct stack_stats *s, int64_t size,
+			   int64_t blocks)
 {
 	stats_touch(c, s);
 	s->inuse_bytes -= size;
-	s->inuse_blocks--;
+	s->inuse_blocks -= blocks;
 	c->current_bytes -= size;
+}
+
+void collector_count_release(collector_t *c, struct stack_stats *s, int64_t size)
+{
+	collector_count_shrink(c, s, size, 1);
 }
 
 void collector_peak_of(const collector_t *c, const struct stack_stats *s, int64_t *bytes,
@@ -281,7 +289,7 @@ void collector_peak_of(const collector_t *c, const struct stack_stats *s, int64_
 	*blocks = at_peak ? s->peak_blocks : s->inuse_blocks;
 }
 
-static void release(collector_t *c, uint32_t stack, uint16_t domain, uint64_t size)
+static void release(collector_t *c, uint32_t stack, uint32_t domain, uint64_t size)
 {
 	struct stack_stats *s = stats_of(c, stack, domain);
 	if (!s) {
@@ -291,7 +299,9 @@ static void release(collector_t *c, uint32_t stack, uint16_t domain, uint64_t si
 	collector_count_release(c, s, (int64_t)size);
 }
 
-static void on_alloc(collector_t *c, const struct hs_rec *r)
+/* The checked stack id and size of an allocation or mapping record: false (counted as
+ * corrupt) when the record cannot be used; a bad stack id alone becomes "unknown". */
+static bool checked_alloc(collector_t *c, const struct hs_rec *r, uint32_t *stack_out)
 {
 	uint32_t stack = r->stack;
 	uint64_t nstacks = atomic_load_explicit(&c->ctl->nstacks, memory_order_acquire);
@@ -300,13 +310,22 @@ static void on_alloc(collector_t *c, const struct hs_rec *r)
 		c->corrupt++;
 		stack = HS_STACK_UNKNOWN;
 		if (!stats_reserve(c, 1))
-			return;
+			return false;
 		c->stacks[0].seen = 1;
 	}
 	if (!r->addr || r->size > (uint64_t)INT64_MAX / 4) {
 		c->corrupt++;
-		return;
+		return false;
 	}
+	*stack_out = stack;
+	return true;
+}
+
+static void on_alloc(collector_t *c, const struct hs_rec *r)
+{
+	uint32_t stack;
+	if (!checked_alloc(c, r, &stack))
+		return;
 	uint64_t old_size;
 	uint32_t old_stack;
 	int err;
@@ -340,8 +359,47 @@ static void on_free(collector_t *c, const struct hs_rec *r)
 		c->unmatched_frees++;
 }
 
+/* A piece of a mapping shrank or went (rangetab's report). */
+static void range_changed(void *arg, uint32_t stack, int64_t bytes, int64_t pieces)
+{
+	collector_t *c = arg;
+	struct stack_stats *s = stats_of(c, stack, PROFILE_DOMAIN_MMAP);
+	if (!s) {
+		c->corrupt++;
+		return;
+	}
+	collector_count_shrink(c, s, -bytes, -pieces);
+}
+
+static void on_map(collector_t *c, const struct hs_rec *r)
+{
+	uint32_t stack;
+	if (!checked_alloc(c, r, &stack))
+		return;
+	struct stack_stats *s = stats_of(c, stack, PROFILE_DOMAIN_MMAP);
+	if (!s || !r->size ||
+	    rangetab_map(&c->mapped, r->addr, r->size, stack, range_changed, c) < 0) {
+		c->corrupt++;
+		return;
+	}
+	collector_count_alloc(c, s, (int64_t)r->size);
+}
+
+/* Returns whether traced bytes went.  Unmapping what was never traced (a file
+ * mapping, memory mapped before tracing) is no error. */
+static bool on_unmap(collector_t *c, const struct hs_rec *r)
+{
+	uint64_t lost;
+	uint64_t took = rangetab_unmap(&c->mapped, r->addr, r->size, range_changed, c, &lost);
+	if (lost)
+		c->corrupt++; /* out of memory splitting a range: its upper part was dropped */
+	return took > 0;
+}
+
 static void apply(collector_t *c, const struct hs_rec *r)
 {
+	bool unmap_took = c->unmap_took;
+	c->unmap_took = false;
 	switch (r->kind) {
 	case HS_REC_ALLOC:
 		on_alloc(c, r);
@@ -350,6 +408,16 @@ static void apply(collector_t *c, const struct hs_rec *r)
 		on_free(c, r);
 		break;
 	case HS_REC_NOOP:
+		break;
+	case HS_REC_MAP:
+		on_map(c, r);
+		break;
+	case HS_REC_UNMAP:
+		c->unmap_took = on_unmap(c, r);
+		break;
+	case HS_REC_REMAP:
+		if (unmap_took) /* mremap moved or resized a traced mapping */
+			on_map(c, r);
 		break;
 	default:
 		c->corrupt++;
@@ -374,6 +442,7 @@ uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_e
 			if (!at_end)
 				break;
 			c->lost_at_end++;
+			c->unmap_took = false;
 		}
 		c->pos++;
 		n++;
@@ -398,7 +467,7 @@ uint64_t collector_memory(const collector_t *c)
 	for (const struct domain_live *d = c->domains; d; d = d->hh.next)
 		domains += sizeof(*d) + addrtab_memory(&d->live);
 	domains += HASH_COUNT(c->dstats) * (sizeof(struct domain_stats) + 16);
-	return domains + addrtab_memory(&c->live) +
+	return domains + addrtab_memory(&c->live) + rangetab_memory(&c->mapped) +
 	       c->nstats * (sizeof(*c->stats) + sizeof(*c->stacks)) +
 	       c->frames_cap * (sizeof(*c->frames) + sizeof(*c->frame_modules)) +
 	       symbolizer_memory(c->sym);
@@ -479,7 +548,7 @@ static int loc_of(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t *ma
 }
 
 static int add_sample(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t *mapping_cache,
-		      uint32_t id, uint16_t domain, const struct stack_stats *s)
+		      uint32_t id, uint32_t domain, const struct stack_stats *s)
 {
 	const struct stack_copy *k = &c->stacks[id];
 	uint32_t locs[HS_FRAMES_MAX];
@@ -545,7 +614,7 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 			r = add_sample(c, p, &lm, mapping_cache, (uint32_t)id, 0, &c->stats[id]);
 	for (const struct domain_stats *d = c->dstats; r == 0 && d; d = d->hh.next)
 		if (d->s.alloc_blocks > 0)
-			r = add_sample(c, p, &lm, mapping_cache, d->key.stack, (uint16_t)d->key.domain,
+			r = add_sample(c, p, &lm, mapping_cache, d->key.stack, d->key.domain,
 				       &d->s);
 	free(lm.keys);
 	idxtab_free(&lm.table);

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "addrtab.h"
+#include "rangetab.h"
 #include "profile.h"
 #include "prim.h"
 #include "ring.h"
@@ -50,6 +51,8 @@ typedef struct collector {
 
 	addrtab_t live;                  /* domain 0: the heap */
 	struct domain_live *domains;     /* the other domains' live tables */
+	rangetab_t mapped;               /* PROFILE_DOMAIN_MMAP: anonymous mappings */
+	bool unmap_took;                 /* the last record was an UNMAP that took bytes */
 	struct stack_stats *stats;       /* domain 0, indexed by stack id */
 	struct domain_stats *dstats;     /* other domains, by (stack, domain) */
 	struct stack_copy *stacks;  /* indexed by stack id */
@@ -95,6 +98,10 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged,
  * at the traced peak. */
 void collector_count_alloc(collector_t *c, struct stack_stats *s, int64_t size);
 void collector_count_release(collector_t *c, struct stack_stats *s, int64_t size);
+/* A release of size bytes in `blocks` blocks: 0 when a mapping was only trimmed, -1
+ * when a hole split it in two. */
+void collector_count_shrink(collector_t *c, struct stack_stats *s, int64_t size,
+			   int64_t blocks);
 void collector_peak_of(const collector_t *c, const struct stack_stats *s, int64_t *bytes,
 		       int64_t *blocks);
 

@@ -30,6 +30,10 @@ enum profile_value {
 
 #define PROFILE_NONE UINT32_MAX
 
+/* Sample domains: 0 is the heap, 1..65535 heapsnap_track() domains, and this one the
+ * program's anonymous memory mappings (mmap, munmap, mremap). */
+#define PROFILE_DOMAIN_MMAP 65536
+
 typedef struct profile_line {
 	const char *function; /* demangled name, or NULL when unknown */
 	const char *file;     /* source file, or NULL when unknown */
@@ -55,7 +59,7 @@ typedef struct profile_sample {
 	uint32_t nlocs;
 	uint32_t *locs;           /* indices into profile_t.locations, innermost first */
 	int64_t value[PV_COUNT];  /* 0 for values the file does not have */
-	int64_t domain;           /* heapsnap_track() domain; 0 for the heap */
+	int64_t domain;           /* 0 the heap, 1..65535 heapsnap_track(), PROFILE_DOMAIN_MMAP */
 	bool truncated;           /* the stack had more frames than were kept */
 } profile_sample_t;
 

@@ -268,9 +268,11 @@ static void print_text(FILE *out, const stats_t *s, const format_opts_t *o)
 		fputs("statistics of ", out);
 		print_side(out, o->file, &o->files);
 	}
-	fprintf(out, " by %s%s, metric %s%s\n", stats_key_name(s->key),
-		s->cumulative ? " (cumulative)" : "", stats_metric_name(s->metric),
-		c ? ANSI_RESET : "");
+	fprintf(out, " by %s%s, metric %s", stats_key_name(s->key),
+		s->cumulative ? " (cumulative)" : "", stats_metric_name(s->metric));
+	if (o->domain)
+		fprintf(out, ", domain %s", o->domain);
+	fprintf(out, "%s\n", c ? ANSI_RESET : "");
 	if (is_merge(s, o) && s->metric == STATS_METRIC_PEAK)
 		fputs("Peaks are each file's own peak added up: an upper bound of the peak of the "
 		      "processes together\n", out);
@@ -299,6 +301,14 @@ static void print_text(FILE *out, const stats_t *s, const format_opts_t *o)
 	fputs("Total: ", out);
 	print_sum(out, s, s->total_size, s->total_count, s->total_size_diff,
 		  s->total_count_diff, c);
+	for (size_t i = 0; i < o->nothers; i++) {
+		const stats_domain_sum_t *d = &o->others[i];
+		char b[FORMAT_SIZE_MAX], nb[24];
+		fprintf(out, "%s%s size=%s, count=%" PRId64, i ? "; " : "Other domains: ",
+			stats_domain_name(d->domain, nb), format_size(b, d->size, false), d->count);
+		if (i + 1 == o->nothers)
+			fputs(" (see --domain)\n", out);
+	}
 }
 
 void print_top_text(FILE *out, const stats_t *s, const format_opts_t *o)
@@ -405,7 +415,23 @@ static void print_json(FILE *out, const stats_t *s, const format_opts_t *o)
 	json_sum(out, s, rest.size, rest.count, rest.size_diff, rest.count_diff);
 	fputs("},\n\"total\":{", out);
 	json_sum(out, s, s->total_size, s->total_count, s->total_size_diff, s->total_count_diff);
-	fputs("}}\n", out);
+	fputc('}', out);
+	if (o->domain) {
+		fputs(",\n\"domain\":", out);
+		format_json_string(out, o->domain);
+	}
+	if (o->nothers) {
+		fputs(",\n\"other_domains\":[", out);
+		for (size_t i = 0; i < o->nothers; i++) {
+			char nb[24];
+			fputs(i ? ",{\"domain\":" : "{\"domain\":", out);
+			format_json_string(out, stats_domain_name(o->others[i].domain, nb));
+			fprintf(out, ",\"size\":%" PRId64 ",\"count\":%" PRId64 "}",
+				o->others[i].size, o->others[i].count);
+		}
+		fputc(']', out);
+	}
+	fputs("}\n", out);
 }
 
 void print_top_json(FILE *out, const stats_t *s, const format_opts_t *o)

@@ -64,6 +64,11 @@ typedef struct format_opts {
 	size_t limit;         /* entries to list; 0 lists all */
 	bool full_names;      /* traceback frames: whole function names, not short ones */
 	bool color;           /* ANSI colours */
+	/* top: the domain shown, when not the heap ("mmap", "7", "all"), named in the title;
+	 * and what the other domains hold, said on a last line so that nothing is unseen. */
+	const char *domain;
+	const stats_domain_sum_t *others;
+	size_t nothers;
 } format_opts_t;
 
 /* display_top: a title line, "#1: ..." per listed entry (for tracebacks followed by the

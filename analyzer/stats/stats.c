@@ -16,7 +16,9 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -760,4 +762,90 @@ int stats_metric_parse(const char *name, enum stats_metric *out)
 		}
 	}
 	return -EINVAL;
+}
+
+int stats_domain_parse(const char *name, bool *all, int64_t *out)
+{
+	int64_t d;
+	if (!strcmp(name, "all")) {
+		*all = true;
+		return 0;
+	}
+	if (!strcmp(name, "heap"))
+		d = 0;
+	else if (!strcmp(name, "mmap"))
+		d = PROFILE_DOMAIN_MMAP;
+	else if (name[0] && strspn(name, "0123456789") == strlen(name) && strlen(name) <= 5 &&
+		 (d = strtoll(name, NULL, 10)) <= 65535)
+		;
+	else
+		return -EINVAL;
+	*all = false;
+	*out = d;
+	return 0;
+}
+
+const char *stats_domain_name(int64_t domain, char buf[24])
+{
+	if (domain == 0)
+		return "heap";
+	if (domain == PROFILE_DOMAIN_MMAP)
+		return "mmap";
+	snprintf(buf, 24, "%" PRId64, domain);
+	return buf;
+}
+
+static int domain_sum_cmp(const void *a, const void *b)
+{
+	const stats_domain_sum_t *x = a, *y = b;
+	return (x->domain > y->domain) - (x->domain < y->domain);
+}
+
+int stats_other_domains(const profile_t *const *ps, size_t n, const stats_options_t *opt,
+			stats_domain_sum_t **out, size_t *n_out)
+{
+	*out = NULL;
+	*n_out = 0;
+	if (!opt->has_domain)
+		return 0;
+	enum profile_value vs = stats_metric_space(opt->metric);
+	enum profile_value vo = stats_metric_objects(opt->metric);
+	stats_domain_sum_t *sums = NULL;
+	size_t nsums = 0;
+	for (size_t f = 0; f < n; f++) {
+		for (size_t i = 0; i < ps[f]->nsamples; i++) {
+			const profile_sample_t *smp = &ps[f]->samples[i];
+			if (smp->domain == opt->domain)
+				continue;
+			size_t k = 0;
+			while (k < nsums && sums[k].domain != smp->domain)
+				k++;
+			if (k == nsums) {
+				stats_domain_sum_t *more = realloc(sums, (nsums + 1) * sizeof(*sums));
+				if (!more) {
+					free(sums);
+					return -ENOMEM;
+				}
+				sums = more;
+				sums[nsums++] = (stats_domain_sum_t){ .domain = smp->domain };
+			}
+			/* Each file's sums fit (see stats_totals()); saturate across files. */
+			if (__builtin_add_overflow(sums[k].size, smp->value[vs], &sums[k].size))
+				sums[k].size = INT64_MAX;
+			if (__builtin_add_overflow(sums[k].count, smp->value[vo], &sums[k].count))
+				sums[k].count = INT64_MAX;
+		}
+	}
+	size_t kept = 0;
+	for (size_t k = 0; k < nsums; k++)
+		if (sums[k].size || sums[k].count)
+			sums[kept++] = sums[k];
+	qsort(sums, kept, sizeof(*sums), domain_sum_cmp);
+	if (!kept) {
+		free(sums);
+		sums = NULL;
+	}
+	*out = sums;
+	*n_out = kept;
+	return 0;
 }

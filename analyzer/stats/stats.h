@@ -171,6 +171,26 @@ const char *stats_metric_name(enum stats_metric m);
 int stats_key_parse(const char *name, enum stats_key *out);
 int stats_metric_parse(const char *name, enum stats_metric *out);
 
+/* Domains on the command line: "heap" or 0, "mmap" (PROFILE_DOMAIN_MMAP), 1..65535
+ * for heapsnap_track() domains, or "all" (*all set: every domain added together).
+ * Returns 0, or -EINVAL leaving the outputs untouched. */
+int stats_domain_parse(const char *name, bool *all, int64_t *out);
+/* A domain's name: "heap", "mmap" or its number, in buf when it needs it. */
+const char *stats_domain_name(int64_t domain, char buf[24]);
+
+/* What the domains opt does not show hold, by the metric of opt. */
+typedef struct stats_domain_sum {
+	int64_t domain;
+	int64_t size, count;
+} stats_domain_sum_t;
+
+/* Sums, per domain other than opt->domain, the metric's values of every sample of the
+ * n profiles (no filter applies: they select lines, not domains), in increasing domain
+ * order, leaving out domains that hold nothing.  *out (for the caller to free) and *n_out
+ * are empty when opt shows every domain.  Returns 0 or -ENOMEM. */
+int stats_other_domains(const profile_t *const *ps, size_t n, const stats_options_t *opt,
+			stats_domain_sum_t **out, size_t *n_out);
+
 /* Whether a module (mapping path basename) belongs to the allocator runtime: the shim,
  * libc, libstdc++, libgcc_s, the dynamic loader, jemalloc, tcmalloc. */
 bool stats_module_is_runtime(const char *module);

@@ -1,0 +1,145 @@
+/* mmap.c - anonymous memory mappings: the mmap domain.
+ *
+ * Allocators of their own (CPython's pymalloc arenas, jemalloc-style programs, custom
+ * arenas) take memory from mmap, not malloc.  These wrappers record anonymous mappings
+ * as a domain of their own; file-backed mappings are not heap and are left out, except
+ * that one placed with MAP_FIXED removes whatever traced range it replaces.  A
+ * mapping made PROT_NONE is an address-space reservation, not memory, and is left out
+ * too (it is counted once it is mapped again accessible with MAP_FIXED, as arenas that
+ * commit by mmap do, but not after a later mprotect).  glibc's own mappings (malloc's
+ * large blocks and arenas, thread stacks, the loader) go through libc-internal calls,
+ * never through these symbols, so nothing is counted twice with the heap domain.
+ *
+ * The ordering rule is the heap's: a new mapping is recorded after the real call, a
+ * release is reserved before it.  mremap reserves two consecutive positions before the
+ * call, the UNMAP of its old range and the REMAP of its new one, so the collector sees
+ * them side by side and maps the new range only when the old one was traced.  Sizes
+ * are whole pages, as the kernel counts them.
+ */
+/* Both names are defined here, so neither may be an alias of the other. */
+#undef _FILE_OFFSET_BITS
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
+typedef int (*munmap_fn)(void *, size_t);
+typedef void *(*mremap_fn)(void *, size_t, size_t, int, ...);
+
+static mmap_fn real_mmap;
+static munmap_fn real_munmap;
+static mremap_fn real_mremap;
+
+static uint64_t pages(size_t len)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	return ((uint64_t)len + page - 1) & ~(page - 1);
+}
+
+/* The real calls: the next definition in lookup order, or the system call itself while
+ * none is known yet (dlsym may be under way in this very thread). */
+void *shim_real_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
+{
+	if (!real_mmap)
+		real_mmap = (mmap_fn)shim_next_symbol("mmap");
+	if (real_mmap)
+		return real_mmap(addr, len, prot, flags, fd, off);
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+int shim_real_munmap(void *addr, size_t len)
+{
+	if (!real_munmap)
+		real_munmap = (munmap_fn)shim_next_symbol("munmap");
+	if (real_munmap)
+		return real_munmap(addr, len);
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+static void *call_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
+{
+	if (!real_mremap)
+		real_mremap = (mremap_fn)shim_next_symbol("mremap");
+	if (real_mremap)
+		return real_mremap(old, old_len, new_len, flags, new_addr);
+	return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
+}
+
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *p = shim_real_mmap(addr, len, prot, flags, fd, off);
+	unsigned kind = 0;
+	if (p != MAP_FAILED && (flags & MAP_ANONYMOUS) && prot != PROT_NONE)
+		kind = HS_REC_MAP;
+	else if (p != MAP_FAILED && (flags & MAP_FIXED))
+		kind = HS_REC_UNMAP;
+	if (!kind)
+		return p;
+	if (!enter()) {
+		passed(1);
+		return p;
+	}
+	int saved = errno;
+	trace_range(&shim_seg, kind, p, pages(len));
+	errno = saved;
+	leave();
+	return p;
+}
+
+/* glibc's mmap64 is the same function on 64-bit systems; a program may name either. */
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
+{
+	return mmap(addr, len, prot, flags, fd, off);
+}
+
+EXPORT int munmap(void *addr, size_t len)
+{
+	if (!enter()) {
+		int r = shim_real_munmap(addr, len);
+		passed(r == 0);
+		return r;
+	}
+	uint64_t pos = trace_reserve_n(&shim_seg, 1);
+	int r = shim_real_munmap(addr, len);
+	int saved = errno;
+	trace_put(&shim_seg, pos, r == 0 ? HS_REC_UNMAP : HS_REC_NOOP, addr, pages(len),
+		  HS_STACK_UNKNOWN);
+	errno = saved;
+	leave();
+	return r;
+}
+
+EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *new_addr = NULL;
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	if (!enter()) {
+		void *p = call_mremap(old, old_len, new_len, flags, new_addr);
+		passed(p != MAP_FAILED ? 2 : 0);
+		return p;
+	}
+	uint64_t pos = trace_reserve_n(&shim_seg, 2);
+	uint64_t next = pos == RING_NO_POS ? RING_NO_POS : pos + 1;
+	void *p = call_mremap(old, old_len, new_len, flags, new_addr);
+	int saved = errno;
+	if (p == MAP_FAILED) {
+		trace_put(&shim_seg, pos, HS_REC_NOOP, NULL, 0, 0);
+		trace_put(&shim_seg, next, HS_REC_NOOP, NULL, 0, 0);
+	} else {
+		trace_put(&shim_seg, pos, HS_REC_UNMAP, old, pages(old_len), HS_STACK_UNKNOWN);
+		trace_put(&shim_seg, next, HS_REC_REMAP, p, pages(new_len),
+			  stack_capture(&shim_seg));
+	}
+	errno = saved;
+	leave();
+	return p;
+}

@@ -1,0 +1,82 @@
+/* mapper.c - anonymous mappings made, trimmed, split, moved and replaced by several
+ * threads at once; test-trace.c checks the mmap domain line by line. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define THREADS 8
+#define CHURN 200
+#define RW (PROT_READ | PROT_WRITE)
+#define ANON (MAP_PRIVATE | MAP_ANONYMOUS)
+
+static long pg;
+
+static char *must(void *p)
+{
+	if (p == MAP_FAILED) {
+		perror("mapper");
+		exit(1);
+	}
+	return p;
+}
+
+static void *work(void *arg)
+{
+	int fd = *(int *)arg;
+	must(mmap(NULL, 10 * pg, RW, ANON, -1, 0)); /* site:keep */
+
+	char *hole = must(mmap(NULL, 8 * pg, RW, ANON, -1, 0)); /* site:hole */
+	munmap(hole + 3 * pg, 2 * pg);
+
+	char *grow = must(mmap(NULL, 4 * pg, RW, ANON, -1, 0)); /* site:grow_from */
+	must(mremap(grow, 4 * pg, 12 * pg, MREMAP_MAYMOVE)); /* site:grow_to */
+
+	char *shrink = must(mmap(NULL, 6 * pg, RW, ANON, -1, 0)); /* site:shrink_from */
+	must(mremap(shrink, 6 * pg, 2 * pg, 0)); /* site:shrink_to */
+
+	/* A reservation is not memory; what is committed inside it by MAP_FIXED is. */
+	char *res = must(mmap(NULL, 16 * pg, PROT_NONE, ANON, -1, 0));
+	must(mmap(res + 4 * pg, 4 * pg, RW, ANON | MAP_FIXED, -1, 0)); /* site:commit */
+
+	/* A file mapping placed over the middle of an anonymous one replaces that part. */
+	char *fix = must(mmap(NULL, 6 * pg, RW, ANON, -1, 0)); /* site:filefix */
+	must(mmap(fix + 2 * pg, 2 * pg, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0));
+
+	/* File mappings are not heap, resized or not. */
+	char *file = must(mmap(NULL, 2 * pg, PROT_READ, MAP_PRIVATE, fd, 0));
+	must(mremap(file, 2 * pg, pg, 0));
+
+	for (int i = 0; i < CHURN; i++) {
+		char *c = must(mmap(NULL, pg, RW, ANON, -1, 0)); /* site:churn */
+		c[0] = 1;
+		munmap(c, pg);
+	}
+
+	must(mmap(NULL, pg + 904, RW, ANON, -1, 0)); /* site:odd */
+	if (mmap(NULL, 0, RW, ANON, -1, 0) != MAP_FAILED) /* fails: not recorded */
+		exit(2);
+	void *heap = malloc(100); /* site:heap */
+	(void)heap;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	pg = sysconf(_SC_PAGESIZE);
+	int fd = open(argv[0], O_RDONLY);
+	if (fd < 0) {
+		perror(argv[0]);
+		return 1;
+	}
+	pthread_t t[THREADS];
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, work, &fd);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	printf("mapped\n");
+	return 0;
+}
