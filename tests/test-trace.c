@@ -1248,13 +1248,7 @@ static profile_t *awkward(const char *mode, const char *arg, char *dir, size_t d
 {
 	tt_tempdir(dir, dirlen);
 	char *argv[] = { "awkward", (char *)mode, (char *)arg, NULL };
-	struct run_result plain;
-	tt_run(dir, argv, NULL, traced);
-	tt_run_plain(argv, &plain);
-	ck_assert_str_eq(traced->out, plain.out);
-	ck_assert_int_eq(traced->status, plain.status);
-	ck_assert_msg(WIFEXITED(traced->status) && WEXITSTATUS(traced->status) == 0, "%s: %s",
-		      mode, traced->err);
+	tt_run_alike(dir, argv, traced);
 	profile_t *e = tt_snapshot(dir, traced_pid(traced), "exit", 10);
 	ck_assert_int_eq(e->meta.lost_events, 0);
 	ck_assert_int_eq(e->meta.corrupt_records, 0);

@@ -160,8 +160,8 @@ void tt_run_alike(const char *dir, char *const argv[], struct run_result *r)
 	tt_run_plain(argv, &plain);
 	ck_assert_str_eq(r->out, plain.out);
 	ck_assert_int_eq(r->status, plain.status);
-	ck_assert_msg(WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0, "%s: status %d: %s",
-		      argv[0], r->status, r->err);
+	ck_assert_msg(WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0, "%s %s: status %d: %s",
+		      argv[0], argv[1] ? argv[1] : "", r->status, r->err);
 }
 
 profile_t *tt_snapshot(const char *dir, pid_t pid, const char *name, double wait_s)
