@@ -1526,6 +1526,18 @@ START_TEST(mmap_domain_exact_under_threads)
 	snprintf(want_line, sizeof(want_line), "mapper.c:%d: size=384 KiB, count=8, average=48.0 KiB",
 		 tt_site_line("mapper.c", "grow_to"));
 	ck_assert_msg(strstr(got, want_line) && strstr(got, ", domain mmap\n"), "%s", got);
+
+	/* report: the heap by default, the mappings with --domain mmap. */
+	for (int mmap_page = 0; mmap_page < 2; mmap_page++) {
+		snprintf(cmd, sizeof(cmd),
+			 "'%s' report %s -o '%s/page.html' '%s/heapsnap.%d.exit.pb.gz' >/dev/null && "
+			 "grep -c 'mapper.c\",\"line\":%d,' '%s/page.html'; true",
+			 getenv("HEAPSNAP"), mmap_page ? "--domain mmap" : "", dir, dir,
+			 (int)traced_pid(&r), tt_site_line("mapper.c", "grow_to"), dir);
+		read_all_of(cmd, got, sizeof(got));
+		ck_assert_msg(mmap_page ? strcmp(got, "0\n") : !strcmp(got, "0\n"), "%d: %s",
+			      mmap_page, got);
+	}
 }
 END_TEST
 

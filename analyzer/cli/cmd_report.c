@@ -27,9 +27,10 @@ struct report_args {
 	int64_t max_nodes;
 	const char **skip, **skip_files; /* point into argv */
 	size_t nskip, nskip_files;
+	stats_options_t domain; /* only has_domain and domain are used */
 };
 
-enum { OPT_SKIP = 0x100, OPT_SKIP_FILE };
+enum { OPT_SKIP = 0x100, OPT_SKIP_FILE, OPT_DOMAIN };
 
 static const struct option long_options[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -37,6 +38,7 @@ static const struct option long_options[] = {
 	{ "max-nodes", required_argument, NULL, 'N' },
 	{ "skip", required_argument, NULL, OPT_SKIP },
 	{ "skip-file", required_argument, NULL, OPT_SKIP_FILE },
+	{ "domain", required_argument, NULL, OPT_DOMAIN },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -60,6 +62,8 @@ static void help(FILE *out)
 		"                          (as 'heapsnap top --skip'); the page's runtime toggle\n"
 		"                          hides them too\n"
 		"      --skip-file GLOB    the same for frames whose source file matches GLOB\n"
+		"      --domain D          the domain shown: heap (the default), mmap, 1..65535\n"
+		"                          (heapsnap_track) or all\n"
 		"  -h, --help              show this help\n\n"
 		"The path written is printed on stdout.\n\n"
 		"Example:\n"
@@ -125,6 +129,11 @@ static int parse_argv(int argc, char **argv, struct report_args *a)
 		case OPT_SKIP_FILE:
 			a->skip_files[a->nskip_files++] = optarg;
 			break;
+		case OPT_DOMAIN:
+			if (snapread_domain(optarg, &a->domain))
+				return usage_error("bad --domain '%s' (heap, mmap, all or 1..65535)",
+						   optarg);
+			break;
 		default: {
 			char why[128];
 			return usage_error("%s", cliopt_error(c, argv, why, sizeof(why)));
@@ -188,7 +197,8 @@ static int run(const struct report_args *a)
 	report_t r = { .profiles = { p[0], p[1] }, .files = { a->files[0], a->files[1] },
 		       .nfiles = a->nfiles, .max_nodes = (size_t)a->max_nodes,
 		       .skip = a->skip, .nskip = a->nskip, .skip_files = a->skip_files,
-		       .nskip_files = a->nskip_files };
+		       .nskip_files = a->nskip_files, .has_domain = a->domain.has_domain,
+		       .domain = a->domain.domain };
 	int e = report_compute(&r);
 	if (e == -ENODATA)
 		fprintf(stderr, "heapsnap: report: %s no metric in common (inuse, peak or alloc)\n",
@@ -208,7 +218,7 @@ out:
 
 int cmd_report(int argc, char **argv)
 {
-	struct report_args a = { 0 };
+	struct report_args a = { .domain = { .has_domain = true } }; /* the heap by default */
 	int r = parse_argv(argc, argv, &a);
 	if (r == PARSE_RUN)
 		r = run(&a);

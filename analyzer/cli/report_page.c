@@ -45,11 +45,12 @@ static bool report_has_metric(const report_t *r, enum stats_metric m)
 	return true;
 }
 
-/* The options that charge as r's --skip and --skip-file say. */
+/* The options that charge as r's --skip and --skip-file say, in r's domain. */
 static stats_options_t report_options(const report_t *r)
 {
 	return (stats_options_t){ .skip = r->skip, .nskip = r->nskip,
-				  .skip_files = r->skip_files, .nskip_files = r->nskip_files };
+				  .skip_files = r->skip_files, .nskip_files = r->nskip_files,
+				  .has_domain = r->has_domain, .domain = r->domain };
 }
 
 static int report_tables(report_t *r, enum stats_metric m)
@@ -78,7 +79,8 @@ int report_compute(report_t *r)
 		if (!report_has_metric(r, m))
 			continue;
 		any = true;
-		stats_options_t opt = { .metric = m, .keep_runtime = true };
+		stats_options_t opt = { .metric = m, .keep_runtime = true,
+					.has_domain = r->has_domain, .domain = r->domain };
 		for (size_t i = 0; i < r->nfiles; i++) {
 			int e = flame_add(r->flame, r->profiles[i], i, &opt);
 			if (e)

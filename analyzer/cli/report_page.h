@@ -30,6 +30,8 @@ typedef struct report {
 	 * charging, and the page's runtime toggle hides them with the runtime. */
 	const char *const *skip, *const *skip_files;
 	size_t nskip, nskip_files;
+	bool has_domain;            /* --domain: the graph and tables show only this one */
+	int64_t domain;
 	flame_t *flame;             /* one set per file */
 	size_t nodes_before_limit;
 	stats_t *tables[STATS_METRIC_ALLOC + 1][3]; /* [metric][lineno, function, filename];
