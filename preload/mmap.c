@@ -11,9 +11,10 @@
  * never through these symbols, so nothing is counted twice with the heap domain.
  *
  * The ordering rule is the heap's: a new mapping is recorded after the real call, a
- * release is reserved before it.  mremap reserves two consecutive positions before the
- * call, the UNMAP of its old range and the REMAP of its new one, so the collector sees
- * them side by side and maps the new range only when the old one was traced.  Sizes
+ * release is reserved before it.  mremap is both, like realloc: the release of its old
+ * range (REMAP_FROM) is reserved before the call, its new range (REMAP_TO) recorded
+ * after it, naming the position of its REMAP_FROM, so that the collector maps the new
+ * range only when the old one was traced (it may have been a file mapping).  Sizes
  * are whole pages, as the kernel counts them.
  */
 /* Both names are defined here, so neither may be an alias of the other. */
@@ -103,7 +104,7 @@ EXPORT int munmap(void *addr, size_t len)
 		passed(r == 0);
 		return r;
 	}
-	uint64_t pos = trace_reserve_n(&shim_seg, 1);
+	uint64_t pos = trace_reserve(&shim_seg);
 	int r = shim_real_munmap(addr, len);
 	int saved = errno;
 	trace_put(&shim_seg, pos, r == 0 ? HS_REC_UNMAP : HS_REC_NOOP, addr, pages(len),
@@ -127,17 +128,16 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		passed(p != MAP_FAILED ? 2 : 0);
 		return p;
 	}
-	uint64_t pos = trace_reserve_n(&shim_seg, 2);
-	uint64_t next = pos == RING_NO_POS ? RING_NO_POS : pos + 1;
+	uint32_t stack = stack_capture(&shim_seg);
+	uint64_t pos = trace_reserve(&shim_seg);
 	void *p = call_mremap(old, old_len, new_len, flags, new_addr);
 	int saved = errno;
 	if (p == MAP_FAILED) {
 		trace_put(&shim_seg, pos, HS_REC_NOOP, NULL, 0, 0);
-		trace_put(&shim_seg, next, HS_REC_NOOP, NULL, 0, 0);
-	} else {
-		trace_put(&shim_seg, pos, HS_REC_UNMAP, old, pages(old_len), HS_STACK_UNKNOWN);
-		trace_put(&shim_seg, next, HS_REC_REMAP, p, pages(new_len),
-			  stack_capture(&shim_seg));
+	} else if (pos != RING_NO_POS) {
+		trace_put(&shim_seg, pos, HS_REC_REMAP_FROM, old, pages(old_len), stack);
+		trace_put(&shim_seg, trace_reserve(&shim_seg), HS_REC_REMAP_TO, p, pages(new_len),
+			  (uint32_t)pos);
 	}
 	errno = saved;
 	leave();

@@ -53,28 +53,28 @@ bool ring_give_up(struct ring *r, const char *why);
  * collector that said it finished counts as gone. */
 bool ring_collector_alive(const struct ring *r);
 
+/* The shim, creating the segment: sets up ctl's collector_alive lock.  Returns 0 or an
+ * errno. */
+int ring_liveness_init(struct hs_ctl *ctl);
+/* The collector, once attached: takes the lock for the rest of its life.  Failing
+ * (a scribbled lock) only leaves the shim to judge by the collector's pid. */
+void ring_liveness_hold(struct hs_ctl *ctl);
+
 static inline void ring_wake_collector(struct hs_ctl *ctl)
 {
 	if (atomic_exchange_explicit(&ctl->collector_sleeping, 0, memory_order_acq_rel))
 		prim_futex_wake(&ctl->collector_sleeping, 1);
 }
 
-/* Reserves n consecutive positions and returns the first, or returns RING_NO_POS after
- * giving up; an abandoned position is never published, and the collector counts it as
- * lost.  Consecutive positions let the collector see related events side by side.
- * *tail_cache is the caller's (per-thread) last view of the tail. */
-static inline uint64_t ring_reserve_n(struct ring *r, unsigned n, uint64_t *tail_cache)
-{
-	uint64_t pos = atomic_fetch_add_explicit(&r->ctl->head, n, memory_order_relaxed);
-	uint64_t last = pos + n - 1;
-	if (__builtin_expect(last - *tail_cache >= r->cap, 0) && !ring_wait(r, last, tail_cache))
-		return RING_NO_POS;
-	return pos;
-}
-
+/* Reserves the next position, or returns RING_NO_POS after giving up; an abandoned
+ * position is never published, and the collector counts it as lost.  *tail_cache is
+ * the caller's (per-thread) last view of the tail. */
 static inline uint64_t ring_reserve(struct ring *r, uint64_t *tail_cache)
 {
-	return ring_reserve_n(r, 1, tail_cache);
+	uint64_t pos = atomic_fetch_add_explicit(&r->ctl->head, 1, memory_order_relaxed);
+	if (__builtin_expect(pos - *tail_cache >= r->cap, 0) && !ring_wait(r, pos, tail_cache))
+		return RING_NO_POS;
+	return pos;
 }
 
 /* Writes and publishes the record at a reserved position. */

@@ -86,9 +86,8 @@ void trace_free(struct segment *s, const void *p, uint16_t domain) HIDDEN;
 uint64_t trace_reserve(struct segment *s) HIDDEN;
 /* ...and settle it afterwards: a FREE of old, or a NOOP when the call failed. */
 void trace_settle(struct segment *s, uint64_t pos, const void *old, bool freed) HIDDEN;
-/* Memory mappings (mmap.c): reserve n consecutive positions, publish one of them, or
- * record a MAP (with the caller's stack) or UNMAP at once.  Sizes are whole pages. */
-uint64_t trace_reserve_n(struct segment *s, unsigned n) HIDDEN;
+/* Memory mappings (mmap.c): publish a record at a reserved position, or record a MAP
+ * (with the caller's stack) or UNMAP at once.  Sizes are whole pages. */
 void trace_put(struct segment *s, uint64_t pos, unsigned kind, const void *addr,
 	       uint64_t size, uint32_t stack) HIDDEN;
 void trace_range(struct segment *s, unsigned kind, const void *addr, uint64_t size) HIDDEN;

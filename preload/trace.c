@@ -50,11 +50,6 @@ void trace_settle(struct segment *s, uint64_t pos, const void *old, bool freed)
 			     (uint64_t)(uintptr_t)old, 0, 0, 0);
 }
 
-uint64_t trace_reserve_n(struct segment *s, unsigned n)
-{
-	return ring_reserve_n(&s->ring, n, &cached_tail);
-}
-
 void trace_put(struct segment *s, uint64_t pos, unsigned kind, const void *addr,
 	       uint64_t size, uint32_t stack)
 {

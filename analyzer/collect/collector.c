@@ -371,11 +371,45 @@ static void range_changed(void *arg, uint32_t stack, int64_t bytes, int64_t piec
 	collector_count_shrink(c, s, -bytes, -pieces);
 }
 
+static void map_range(collector_t *c, const struct hs_rec *r, uint32_t stack);
+
 static void on_map(collector_t *c, const struct hs_rec *r)
 {
 	uint32_t stack;
 	if (!checked_alloc(c, r, &stack))
 		return;
+	map_range(c, r, stack);
+}
+
+/* mremap's old range goes; when it held traced bytes, its REMAP_TO (later in the ring)
+ * maps the new range with the call's stack: the pair is matched by this position. */
+static void on_remap_from(collector_t *c, const struct hs_rec *r)
+{
+	uint64_t lost;
+	if (!rangetab_unmap(&c->mapped, r->addr, r->size, range_changed, c, &lost))
+		return;
+	if (lost)
+		c->corrupt++;
+	struct pending_remap *slot = &c->remaps[c->nremaps++ % COLLECTOR_REMAPS];
+	*slot = (struct pending_remap){ .key = (uint32_t)c->pos, .stack = r->stack, .used = true };
+}
+
+static void on_remap_to(collector_t *c, const struct hs_rec *r)
+{
+	for (unsigned i = 0; i < COLLECTOR_REMAPS; i++) {
+		struct pending_remap *p = &c->remaps[i];
+		if (p->used && p->key == r->stack) {
+			p->used = false;
+			struct hs_rec moved = *r;
+			moved.stack = p->stack;
+			on_map(c, &moved);
+			return;
+		}
+	}
+}
+
+static void map_range(collector_t *c, const struct hs_rec *r, uint32_t stack)
+{
 	struct stack_stats *s = stats_of(c, stack, PROFILE_DOMAIN_MMAP);
 	if (!s || !r->size ||
 	    rangetab_map(&c->mapped, r->addr, r->size, stack, range_changed, c) < 0) {
@@ -385,21 +419,18 @@ static void on_map(collector_t *c, const struct hs_rec *r)
 	collector_count_alloc(c, s, (int64_t)r->size);
 }
 
-/* Returns whether traced bytes went.  Unmapping what was never traced (a file
- * mapping, memory mapped before tracing) is no error. */
-static bool on_unmap(collector_t *c, const struct hs_rec *r)
+/* Unmapping what was never traced (a file mapping, memory mapped before tracing) is no
+ * error. */
+static void on_unmap(collector_t *c, const struct hs_rec *r)
 {
 	uint64_t lost;
-	uint64_t took = rangetab_unmap(&c->mapped, r->addr, r->size, range_changed, c, &lost);
+	rangetab_unmap(&c->mapped, r->addr, r->size, range_changed, c, &lost);
 	if (lost)
 		c->corrupt++; /* out of memory splitting a range: its upper part was dropped */
-	return took > 0;
 }
 
 static void apply(collector_t *c, const struct hs_rec *r)
 {
-	bool unmap_took = c->unmap_took;
-	c->unmap_took = false;
 	switch (r->kind) {
 	case HS_REC_ALLOC:
 		on_alloc(c, r);
@@ -413,11 +444,13 @@ static void apply(collector_t *c, const struct hs_rec *r)
 		on_map(c, r);
 		break;
 	case HS_REC_UNMAP:
-		c->unmap_took = on_unmap(c, r);
+		on_unmap(c, r);
 		break;
-	case HS_REC_REMAP:
-		if (unmap_took) /* mremap moved or resized a traced mapping */
-			on_map(c, r);
+	case HS_REC_REMAP_FROM:
+		on_remap_from(c, r);
+		break;
+	case HS_REC_REMAP_TO:
+		on_remap_to(c, r);
 		break;
 	default:
 		c->corrupt++;
@@ -442,7 +475,6 @@ uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_e
 			if (!at_end)
 				break;
 			c->lost_at_end++;
-			c->unmap_took = false;
 		}
 		c->pos++;
 		n++;

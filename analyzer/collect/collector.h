@@ -36,6 +36,15 @@ struct stack_copy {
 	uint8_t seen;     /* 1: copied; 2: its entry made no sense (every use is corrupt) */
 };
 
+/* An mremap whose old range was traced, until its REMAP_TO: one per thread in an
+ * mremap at most, so a few suffice; the oldest is replaced (its REMAP_TO was lost). */
+#define COLLECTOR_REMAPS 64
+struct pending_remap {
+	uint32_t key;   /* the REMAP_FROM's ring position, low 32 bits */
+	uint32_t stack; /* the mremap call's */
+	bool used;
+};
+
 struct domain_live;   /* the live table of a heapsnap_track() domain */
 struct domain_stats;  /* a stack's counters in a heapsnap_track() domain */
 
@@ -52,7 +61,8 @@ typedef struct collector {
 	addrtab_t live;                  /* domain 0: the heap */
 	struct domain_live *domains;     /* the other domains' live tables */
 	rangetab_t mapped;               /* PROFILE_DOMAIN_MMAP: anonymous mappings */
-	bool unmap_took;                 /* the last record was an UNMAP that took bytes */
+	struct pending_remap remaps[COLLECTOR_REMAPS]; /* mremaps between FROM and TO */
+	unsigned nremaps;
 	struct stack_stats *stats;       /* domain 0, indexed by stack id */
 	struct domain_stats *dstats;     /* other domains, by (stack, domain) */
 	struct stack_copy *stacks;  /* indexed by stack id */
