@@ -1,7 +1,7 @@
 /* hsbench.c - runs one workload natively, under heapsnap and under heaptrack.
  *
  * usage: hsbench --name NAME --shim LIBHEAPSNAP --heapsnap HEAPSNAP [--runs N]
- *                [--modes native,heapsnap,heaptrack] [--target-wall X]
+ *                [--modes native,heapsnap,run,heaptrack] [--target-wall X]
  *                [--target-cpu X] [--need TOOL]... -- PROGRAM [ARGS...]
  *
  * The modes run alternately (native, heapsnap, heaptrack, native, ...), N times each
@@ -48,8 +48,10 @@
 #define MAX_PROCS 64
 #define POLL_NS (10 * 1000 * 1000)
 
-enum mode { NATIVE, HEAPSNAP, HEAPTRACK, NMODES };
-static const char *mode_names[NMODES] = { "native", "heapsnap", "heaptrack" };
+/* heapsnap: LD_PRELOAD, each process starting its own collector; run: heapsnap run,
+ * which starts the collectors of the whole tree itself. */
+enum mode { NATIVE, HEAPSNAP, RUN, HEAPTRACK, NMODES };
+static const char *mode_names[NMODES] = { "native", "heapsnap", "run", "heaptrack" };
 
 enum metric { WALL, CPU, TGT_CPU, TGT_RSS, AUX_RSS, TAIL, NMETRICS };
 
@@ -74,7 +76,7 @@ static struct {
 	char **argv;
 	char tmpdir[PATH_MAX];
 	char prog_comm[16];
-} opt = { .runs = 5, .modes = { true, true, true } };
+} opt = { .runs = 5, .modes = { [NATIVE] = true, [HEAPSNAP] = true, [HEAPTRACK] = true } };
 
 static sigset_t chld; /* blocked; waited for with sigtimedwait */
 
@@ -172,6 +174,21 @@ static void child_exec(enum mode m, int log_fd)
 		setenv("HEAPSNAP_DIR", dir_env, 1);
 		execvp(opt.argv[0], opt.argv);
 		break;
+	case RUN: {
+		int argc = 0;
+		while (opt.argv[argc])
+			argc++;
+		char **av = calloc((size_t)argc + 7, sizeof(*av));
+		av[0] = (char *)opt.heapsnap;
+		av[1] = "run";
+		av[2] = "-q";
+		av[3] = "--dir";
+		av[4] = dir_env;
+		av[5] = "--";
+		memcpy(av + 6, opt.argv, (size_t)argc * sizeof(*av));
+		execv(opt.heapsnap, av);
+		break;
+	}
 	case HEAPTRACK: {
 		int argc = 0;
 		while (opt.argv[argc])
@@ -442,10 +459,12 @@ int main(int argc, char **argv)
 		printf("heapsnap/heaptrack: wall %.2f, cpu %.2f\n",
 		       med[HEAPSNAP][WALL] / med[HEAPTRACK][WALL],
 		       med[HEAPSNAP][CPU] / med[HEAPTRACK][CPU]);
-	if (opt.target_wall > 0 && opt.modes[NATIVE] && opt.modes[HEAPSNAP]) {
-		double r = med[HEAPSNAP][WALL] / med[NATIVE][WALL];
-		printf("target: heapsnap wall <= %.2fx native: %s (%.2fx)\n", opt.target_wall,
-		       r <= opt.target_wall ? "met" : "MISSED", r);
+	/* With run measured, the target is run's: the way to trace a tree. */
+	enum mode tm = opt.modes[RUN] ? RUN : HEAPSNAP;
+	if (opt.target_wall > 0 && opt.modes[NATIVE] && opt.modes[tm]) {
+		double r = med[tm][WALL] / med[NATIVE][WALL];
+		printf("target: %s wall <= %.2fx native: %s (%.2fx)\n", mode_names[tm],
+		       opt.target_wall, r <= opt.target_wall ? "met" : "MISSED", r);
 	}
 	if (opt.target_cpu > 0 && opt.modes[HEAPSNAP] && opt.modes[HEAPTRACK]) {
 		double r = med[HEAPSNAP][CPU] / med[HEAPTRACK][CPU];

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <time.h>
 
 #include "arch.h"
 
@@ -35,16 +36,50 @@ static inline bool has_room(const struct ring *r, uint64_t pos, uint64_t *tail_c
 	return pos - *tail_cache < r->cap;
 }
 
+int ring_liveness_init(struct hs_ctl *ctl)
+{
+	pthread_mutexattr_t a;
+	int e = pthread_mutexattr_init(&a);
+	if (!e)
+		e = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	if (!e)
+		e = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	if (!e)
+		e = pthread_mutex_init(&ctl->collector_alive, &a);
+	pthread_mutexattr_destroy(&a);
+	return e;
+}
+
+void ring_liveness_hold(struct hs_ctl *ctl)
+{
+	/* Bounded: the shim holds the lock only for an instant, a scribbler forever. */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	int e = pthread_mutex_timedlock(&ctl->collector_alive, &until);
+	if (e == EOWNERDEAD)
+		pthread_mutex_consistent(&ctl->collector_alive);
+}
+
 bool ring_collector_alive(const struct ring *r)
 {
 	struct hs_ctl *ctl = r->ctl;
 	if (atomic_load(&ctl->collector_state) == HS_COLLECTOR_DONE)
 		return false;
+	/* The collector's pid may be of another PID namespace (heapsnap run's, when this
+	 * program is a namespace's init): the lock it holds answers first. */
+	int e = pthread_mutex_trylock(&ctl->collector_alive);
+	if (e == EBUSY)
+		return true;
+	if (e == EOWNERDEAD || e == ENOTRECOVERABLE)
+		return false; /* this thread holds it now; tracing gives up */
+	if (e == 0)
+		pthread_mutex_unlock(&ctl->collector_alive); /* not taken yet: starting */
 	pid_t pid = atomic_load(&ctl->collector_pid);
 	if (pid <= 0)
 		return true; /* still starting */
 	struct proc_stat st;
-	int e = prim_proc_stat(pid, &st);
+	e = prim_proc_stat(pid, &st);
 	if (e == -ESRCH)
 		return false;
 	return e < 0 || (st.state != 'Z' && st.state != 'X');

@@ -47,6 +47,7 @@ int segment_create(struct segment *s, const struct shim_options *o)
 		return -e;
 	}
 	hs_layout_write(c, &l, o->frames);
+	ring_liveness_init(c);
 	c->pid = (int32_t)getpid();
 	c->signal = o->signal;
 	c->start_nanos = prim_now_ns(CLOCK_REALTIME);

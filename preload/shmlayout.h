@@ -18,6 +18,7 @@
  */
 #pragma once
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -132,6 +133,10 @@ struct hs_ctl {
 	_Atomic uint32_t trace_state;                 /* enum hs_trace_state */
 	_Atomic uint32_t collector_state;             /* enum hs_collector_state */
 	_Atomic int32_t collector_pid;
+	/* Robust and process-shared, held by the collector for its whole life: when it
+	 * dies the kernel marks the holder dead, which the shim sees whatever PID
+	 * namespace either lives in (ring_collector_alive()). */
+	pthread_mutex_t collector_alive;
 
 	_Alignas(HS_CACHELINE) _Atomic uint64_t nstacks;     /* entries handed out */
 	_Atomic uint64_t nframes;                            /* frame pool used */

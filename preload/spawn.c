@@ -1,7 +1,8 @@
 /* spawn.c - starting the collector process.
  *
- * The collector is `heapsnap collect`, exec'd in a grandchild that the program can
- * neither see nor reap: both forks are raw clone(2)s with no exit signal, so the
+ * Under `heapsnap run`, run starts the collector: the memfd goes to run over its
+ * socket (spawn_introduce()).  Otherwise the collector is `heapsnap collect`, exec'd
+ * in a grandchild that the program can neither see nor reap: both forks are raw clone(2)s with no exit signal, so the
  * program gets no SIGCHLD and its waitpid(-1) never returns them; the intermediate is
  * reaped here with __WCLONE.  The grandchild starts a session of its own (a terminal's
  * Ctrl-C must not kill it before it writes the exit snapshot), holds no fd of the
@@ -131,7 +132,7 @@ static char **collector_env(char *area, size_t nslots)
  * traced process image of the tree gets a connection of its own, made here, before the
  * program goes on, so run knows of each collector before the process can end.  The
  * connection goes to the collector; the program never holds it.  Returns the fd or -1. */
-static int spawn_connect_run(const struct hs_ctl *c)
+static int spawn_connect_run(void)
 {
 	const char *path = shim_opt.run_socket;
 	if (!path)
@@ -147,27 +148,72 @@ static int spawn_connect_run(const struct hs_ctl *c)
 		close(fd);
 		return -1;
 	}
-	/* Introduce this image now: if its collector dies before saying anything, run
-	 * still knows whose file is missing. */
-	char msg[64 + HS_COMMAND_MAX];
-	int n = snprintf(msg, sizeof(msg), "hello\t%d\t", (int)getpid());
+	return fd;
+}
+
+/* Introduces this image to run, which knows whose file is missing if its collector
+ * dies before saying anything: "hello PID COMMAND" when the collector is started here,
+ * or "host PID SIGNAL DIR COMMAND" with the memfd and the connection itself attached
+ * (SCM_RIGHTS), asking run to start the collector: run forks it from itself, with no
+ * exec and no dynamic linking, and the program forks nothing.  Run takes the pid from
+ * the connection's credentials, in its own PID namespace.  Returns 0 or -1. */
+static int spawn_introduce(int runfd, const struct hs_ctl *c, int memfd, const char *dir)
+{
+	char msg[4200 + HS_COMMAND_MAX];
+	int n = memfd >= 0 ? snprintf(msg, 4200, "host\t%d\t%d\t%s\t", (int)getpid(),
+				     shim_opt.signal, dir)
+			   : snprintf(msg, 4200, "hello\t%d\t", (int)getpid());
+	if (n < 0 || n >= 4200)
+		return -1;
 	uint32_t len = c->command_len < HS_COMMAND_MAX ? c->command_len : HS_COMMAND_MAX;
 	for (uint32_t i = 0; i < len; i++)
 		msg[n++] = c->command[i] ? c->command[i] : ' ';
 	while (n > 0 && msg[n - 1] == ' ')
 		n--;
-	if (send(fd, msg, (size_t)n, MSG_NOSIGNAL) < 0) {
-		close(fd);
-		return -1;
+	struct iovec iov = { .iov_base = msg, .iov_len = (size_t)n };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} ctrl;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (memfd >= 0) {
+		int fds[2] = { memfd, runfd };
+		mh.msg_control = ctrl.buf;
+		mh.msg_controllen = sizeof(ctrl.buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(fds));
+		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
 	}
-	return fd;
+	return sendmsg(runfd, &mh, MSG_NOSIGNAL) == n ? 0 : -1;
 }
 
 int spawn_collector(struct segment *s, int memfd, const char *dir)
 {
+	int runfd = spawn_connect_run();
+	if (runfd >= 0) {
+		int r = spawn_introduce(runfd, s->ctl, memfd, dir);
+		close(runfd);
+		if (r == 0)
+			return 0;
+		runfd = spawn_connect_run(); /* run refused the fds: start the collector here */
+	}
+	if (runfd >= 0 && spawn_introduce(runfd, s->ctl, -1, NULL) < 0) {
+		close(runfd);
+		runfd = -1;
+	}
+	/* The kernel kills every process of a PID namespace when its init ends, a
+	 * collector started here included (heapsnap run's live outside): say so now. */
+	if (getpid() == 1)
+		report("this process is pid 1 of its PID namespace: its collector ends with it, "
+		       "so its exit snapshot cannot be written (trace it with heapsnap run, or "
+		       "trace the program inside, not the namespace's init)");
 	char path[PATH_MAX];
 	if (!find_collector(path, sizeof(path))) {
 		report("cannot find the heapsnap binary (set HEAPSNAP_COLLECTOR); not tracing");
+		if (runfd >= 0)
+			close(runfd);
 		return -ENOENT;
 	}
 	size_t nenv = 0;
@@ -177,8 +223,11 @@ int spawn_collector(struct segment *s, int memfd, const char *dir)
 	char *area = shim_real_mmap(NULL, area_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			  -1, 0);
 	if (area == MAP_FAILED) {
-		report("cannot start the collector: %s; not tracing", strerror(errno));
-		return -errno;
+		int e = errno;
+		report("cannot start the collector: %s; not tracing", strerror(e));
+		if (runfd >= 0)
+			close(runfd);
+		return -e;
 	}
 	char **envp = collector_env(area + 4096, nenv + 2);
 	char pid_arg[24], sig_arg[16];
@@ -188,7 +237,6 @@ int spawn_collector(struct segment *s, int memfd, const char *dir)
 		path, "collect", "--shm-fd", "3", "--pid", pid_arg, "--dir", (char *)dir,
 		"--signal", sig_arg, NULL, NULL, NULL,
 	};
-	int runfd = spawn_connect_run(s->ctl);
 	if (runfd >= 0) {
 		argv[10] = "--run-fd";
 		argv[11] = "4";

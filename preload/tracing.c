@@ -75,12 +75,6 @@ static bool tracing_first_setup(void)
 	if (shim_opt.disabled)
 		return false;
 	tracing_resolve_dir();
-	/* The kernel kills every process of a PID namespace when its init ends, the
-	 * collector included (it lives in the namespace too): say so now, not never. */
-	if (getpid() == 1)
-		report("this process is pid 1 of its PID namespace: its collector ends with it, "
-		       "so its exit snapshot cannot be written (trace the program inside, not "
-		       "the namespace's init)");
 	unwind_init();
 	pthread_atfork(NULL, NULL, tracing_fork_child);
 	return true;

@@ -1182,11 +1182,8 @@ START_TEST(other_uid_cannot_map_the_segment)
 	ck_assert_msg(geteuid() == 0, "the security suite runs as root: it switches to another "
 				      "uid (CI runs it as root)");
 	char dir[256], err[4096];
-	tt_tempdir(dir, sizeof(dir));
 	struct tt_proc p;
-	tt_start(dir, "waiter", NULL, &p);
-	pid_t c = tt_collector_pid(p.pid);
-	ck_assert_int_gt(c, 0);
+	pid_t c = tt_start_collected(dir, sizeof(dir), "waiter", &p);
 	/* The segment has no name anywhere (a memfd, closed once mapped): it is reachable
 	 * only through the two mappings, and the two processes' memory. */
 	char pmap[128], cmap[128], pmem[64], cmem[64];

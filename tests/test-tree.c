@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "pprof.h"
+#include "prim.h"
 #include "tracetest.h"
 #include "checkmain.h"
 
@@ -279,16 +280,97 @@ START_TEST(collector_holds_no_program_fd)
 }
 END_TEST
 
+/* Under run, run starts the collectors (forked from itself, never exec'd), and each
+ * looks like one the shim would start: its own session, not run's child, only
+ * /dev/null, its memfd and its run connection open, and the command line that
+ * heapsnap snap looks for. */
+START_TEST(run_hosts_collectors_as_if_execd)
+{
+	char dir[256], err[8192];
+	struct tt_proc p;
+	pid_t collector = tt_start_collected(dir, sizeof(dir), "waiter", &p);
+	char path[64], target[256];
+	struct proc_stat st;
+	ck_assert_int_eq(prim_proc_stat(collector, &st), 0);
+	ck_assert_int_ne(st.ppid, p.run);
+	ck_assert_int_eq(getsid(collector), collector);
+	int fds = 0;
+	for (int fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)collector, fd);
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		fds++;
+		if (fd <= 2)
+			ck_assert_str_eq(target, "/dev/null");
+		else if (fd == 4)
+			ck_assert_msg(!strncmp(target, "socket:", 7), "fd 4: %s", target);
+		/* Nothing of run's (its listening socket, its end of every connection) nor of
+		 * the program's; both have a pidfd of the program, maybe the same file. */
+		if (fd <= 2 || !strncmp(target, "anon_inode:", 11))
+			continue;
+		for (int k = 0; k < 2; k++) {
+			char them[64][128];
+			int nt = fd_targets(k ? p.pid : p.run, them, 64);
+			for (int i = 0; i < nt; i++)
+				ck_assert_msg(strcmp(target, them[i]), "the collector holds %s's %s",
+					      k ? "the program" : "run", target);
+		}
+	}
+	ck_assert_int_ge(fds, 5);
+	ck_assert_int_eq(kill(p.run, SIGTERM), 0);
+	int status = tt_finish(&p, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%d: %s", status, err);
+	profile_free(tt_snapshot(dir, p.pid, "exit", 10));
+}
+END_TEST
+
+/* A program that is pid 1 of a PID namespace of its own: the kernel ends every process
+ * of the namespace with it, but run's collectors live outside, so its exit file is
+ * written, named by its pid as run sees it, with every byte. */
+START_TEST(pid_one_of_a_namespace_gets_its_exit_file)
+{
+	char dir[256], prog[PATH_MAX];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(prog, sizeof(prog), "%s/basic", getenv("PROGS"));
+	/* Root may make a PID namespace; anyone may inside a user namespace of their own. */
+	char *as_root[] = { "/usr/bin/unshare", "--pid", "--fork", prog, NULL };
+	char *as_user[] = { "/usr/bin/unshare", "--user", "--map-root-user", "--pid", "--fork",
+			    prog, NULL };
+	char **argv = geteuid() == 0 ? as_root : as_user;
+	struct run_result r, plain;
+	tt_run(dir, argv, NULL, &r);
+	tt_run_plain(argv, &plain);
+	ck_assert_msg(r.status == plain.status && !strcmp(r.out, plain.out), "%s", r.err);
+	ck_assert_msg(!strstr(r.err, "pid 1 of its PID namespace"), "%s", r.err);
+	static char names[16][300];
+	int n = final_files(dir, names, 16);
+	ck_assert_int_eq(n, 2); /* unshare, and basic as pid 1 */
+	int basics = 0, line = tt_site_line("basic.c", "malloc48");
+	for (int i = 0; i < n; i++) {
+		profile_t *p = read_file(dir, names[i]);
+		int64_t v[PV_COUNT];
+		if (tt_site_values(p, "basic.c", line, v)) {
+			ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1000);
+			ck_assert_int_eq(v[PV_ALLOC_SPACE], 48000);
+			ck_assert_str_eq(p->meta.trigger, "exit");
+			ck_assert_int_ne(p->meta.pid, 1);
+			basics++;
+		}
+		profile_free(p);
+	}
+	ck_assert_int_eq(basics, 1);
+}
+END_TEST
+
 /* A collector killed under run: the program goes on, the shim says so at exit, and run
  * says which process lost its file. */
 START_TEST(a_lost_exit_file_is_said_aloud)
 {
 	char dir[256], err[8192];
-	tt_tempdir(dir, sizeof(dir));
 	struct tt_proc p;
-	tt_start(dir, "waiter", NULL, &p);
-	pid_t collector = tt_collector_pid(p.pid);
-	ck_assert_int_gt(collector, 0);
+	pid_t collector = tt_start_collected(dir, sizeof(dir), "waiter", &p);
 	ck_assert_int_eq(kill(collector, SIGKILL), 0);
 	/* Dead (reaped, or a zombie) before the program ends. */
 	char stat[64], buf[512];
@@ -457,6 +539,8 @@ int main(void)
 	tcase_add_test(tc, symbolizers_take_turns);
 	tcase_add_test(tc, run_forwards_signals_and_snap_by_its_pid);
 	tcase_add_test(tc, collector_holds_no_program_fd);
+	tcase_add_test(tc, run_hosts_collectors_as_if_execd);
+	tcase_add_test(tc, pid_one_of_a_namespace_gets_its_exit_file);
 	tcase_add_test(tc, a_lost_exit_file_is_said_aloud);
 	tcase_add_test(tc, snap_never_uses_the_program_signal);
 	tcase_add_test(tc, exit_file_carries_a_timeline);

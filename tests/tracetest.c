@@ -282,6 +282,15 @@ int tt_finish(struct tt_proc *p, char *err, size_t len)
 	return st;
 }
 
+pid_t tt_start_collected(char *dir, size_t dirlen, const char *prog, struct tt_proc *p)
+{
+	tt_tempdir(dir, dirlen);
+	tt_start(dir, prog, NULL, p);
+	pid_t collector = tt_collector_pid(p->pid);
+	ck_assert_int_gt(collector, 0);
+	return collector;
+}
+
 pid_t tt_collector_pid(pid_t pid)
 {
 	/* The collector's command line exists once it has exec'd: give it a moment. */

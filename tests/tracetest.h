@@ -62,5 +62,9 @@ struct tt_proc {
  * its "ready PID" line. */
 void tt_start(const char *dir, const char *prog, char *const env[], struct tt_proc *p);
 
+/* In a fresh dir, starts prog as tt_start does and returns its collector's pid (the
+ * test fails when there is none). */
+pid_t tt_start_collected(char *dir, size_t dirlen, const char *prog, struct tt_proc *p);
+
 /* Waits for the run to end; returns its wait status, and its stderr in err. */
 int tt_finish(struct tt_proc *p, char *err, size_t len);

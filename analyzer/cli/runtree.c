@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -21,8 +22,10 @@
 #include <unistd.h>
 
 #include "format.h"
+#include "hosted.h"
 #include "prim.h"
 #include "runlink.h"
+#include "shmlayout.h"
 #include "vec.h"
 
 #define POLL_MS 200
@@ -120,18 +123,82 @@ static bool runtree_pid(const char *s, pid_t *out)
 	return true;
 }
 
-static void runtree_on_hello(struct runtree *t, struct runtree_conn *c, char **f, int n)
+/* Records the image that connected as pid, and tells its collector whether it is the
+ * program itself. */
+static void runtree_introduced(struct runtree *t, struct runtree_conn *c, pid_t pid,
+			       const char *command)
 {
-	pid_t pid;
-	if (n < 3 || c->proc != SIZE_MAX || !runtree_pid(f[1], &pid))
-		return;
-	char *cmd = runtree_clean(f[2]);
+	char *cmd = runtree_clean(command);
 	c->proc = runtree_add_proc(t, pid, cmd ? cmd : "");
 	free(cmd);
 	bool main = pid == t->child;
 	runtree_send(c->fd, main ? "main" : "other");
 	if (main && t->child_done)
 		runtree_send_status(t, c);
+}
+
+static void runtree_on_hello(struct runtree *t, struct runtree_conn *c, char **f, int n)
+{
+	pid_t pid;
+	if (n < 3 || c->proc != SIZE_MAX || !runtree_pid(f[1], &pid))
+		return;
+	runtree_introduced(t, c, pid, f[2]);
+}
+
+/* Tells the shim that no collector will come: it then stops tracing and says so,
+ * instead of waiting for one when its ring fills up. */
+static void runtree_refuse(int memfd)
+{
+	struct hs_ctl *ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (ctl == MAP_FAILED)
+		return;
+	atomic_store(&ctl->collector_state, HS_COLLECTOR_DONE);
+	munmap(ctl, sizeof(*ctl));
+}
+
+/* Starts the collector of the image that sent "host": a grandchild of run (the child
+ * in between is reaped at once, so run's only child stays the program).  Every signal
+ * is blocked around the forks: run's handlers forward to the program, and must never
+ * run in a copy of run.  Returns 0 or -1. */
+static int runtree_fork_collector(int memfd, int runfd, pid_t pid, int sig, const char *dir)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	fflush(NULL);
+	pid_t mid = fork();
+	if (mid == 0) {
+		pid_t gc = fork();
+		if (gc == 0)
+			collect_hosted(memfd, runfd, pid, sig, dir);
+		_exit(gc < 0 ? 1 : 0);
+	}
+	int st = 0;
+	while (mid > 0 && waitpid(mid, &st, 0) < 0 && errno == EINTR)
+		;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return mid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* "host PID SIGNAL DIR COMMAND" with the image's memfd and its end of this connection
+ * attached.  The pid that counts is the connection's (SO_PEERCRED), in run's PID
+ * namespace: a program that is pid 1 of a namespace of its own says 1. */
+static void runtree_on_host(struct runtree *t, struct runtree_conn *c, char **f, int n,
+			    const int *fds, int nfds)
+{
+	pid_t pid;
+	char *end;
+	long sig = n == 5 ? strtol(f[2], &end, 10) : -1;
+	if (n != 5 || nfds != 2 || c->proc != SIZE_MAX || !runtree_pid(f[1], &pid) || *end ||
+	    sig < 0 || sig >= NSIG || f[3][0] != '/')
+		return;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0)
+		pid = cred.pid;
+	runtree_introduced(t, c, pid, f[4]);
+	if (runtree_fork_collector(fds[0], fds[1], pid, (int)sig, f[3]) < 0)
+		runtree_refuse(fds[0]);
 }
 
 static void runtree_on_file(struct runtree *t, struct runtree_conn *c, char **f, int n)
@@ -176,21 +243,56 @@ static void runtree_grant(struct runtree *t)
 }
 
 /* Handles one packet from a collector; false when the connection ended. */
+/* Receives one packet into msg (NUL-terminated) and the fds that came with it. */
+static ssize_t runtree_recv(int fd, char *msg, size_t size, int *fds, int *nfds)
+{
+	struct iovec iov = { .iov_base = msg, .iov_len = size - 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} ctrl;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf,
+			     .msg_controllen = sizeof(ctrl.buf) };
+	*nfds = 0;
+	ssize_t len = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	for (struct cmsghdr *cm = len >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm;
+	     cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (int i = 0; i < k; i++) {
+			int got;
+			memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*nfds < 4)
+				fds[(*nfds)++] = got;
+			else
+				close(got);
+		}
+	}
+	if (len >= 0)
+		msg[len] = '\0';
+	return len;
+}
+
 static bool runtree_on_message(struct runtree *t, struct runtree_conn *c)
 {
 	char msg[RUNLINK_MSG_MAX + 1];
-	ssize_t len = recv(c->fd, msg, sizeof(msg) - 1, MSG_DONTWAIT);
+	int fds[4], nfds;
+	ssize_t len = runtree_recv(c->fd, msg, sizeof(msg), fds, &nfds);
 	/* A collector that closes with a reply of ours unread resets the connection; the
 	 * error is reported once, before the packets it sent, which are still there. */
 	if (len < 0 && errno == ECONNRESET)
-		len = recv(c->fd, msg, sizeof(msg) - 1, MSG_DONTWAIT);
+		len = runtree_recv(c->fd, msg, sizeof(msg), fds, &nfds);
 	if (len < 0)
 		return errno == EAGAIN || errno == EINTR || errno == ECONNRESET;
 	if (len == 0)
 		return false;
-	msg[len] = '\0';
 	char *f[5];
 	int n = runtree_fields(msg, f, 5);
+	if (!strcmp(f[0], "host"))
+		runtree_on_host(t, c, f, n, fds, nfds);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
 	if (!strcmp(f[0], "hello"))
 		runtree_on_hello(t, c, f, n);
 	else if (!strcmp(f[0], "file"))

@@ -410,6 +410,7 @@ int cmd_collect(int argc, char **argv)
 		return 1;
 	}
 	close(s.a.shm_fd);
+	ring_liveness_hold(s.c.ctl);
 	atomic_store(&s.c.ctl->collector_pid, (int32_t)getpid());
 	atomic_store(&s.c.ctl->collector_state, HS_COLLECTOR_RUNNING);
 	s.pidfd = (int)syscall(SYS_pidfd_open, s.a.pid, 0);
