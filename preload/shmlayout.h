@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define HS_SHM_MAGIC 0x31504e5350414548ULL /* "HEAPSNP1" little-endian */
-#define HS_SHM_VERSION 1
+#define HS_SHM_VERSION 2
 
 #define HS_FRAMES_DEFAULT 16
 #define HS_FRAMES_MAX 256
@@ -36,6 +36,9 @@ enum hs_rec_kind {
 	HS_REC_ALLOC = 1,   /* addr, size, stack, domain */
 	HS_REC_FREE = 2,    /* addr, domain */
 	HS_REC_NOOP = 3,    /* a reserved slot that turned out to record nothing */
+	/* A FREE of the block the releasing thread allocated last, with no allocation by
+	 * that thread in between: a temporary allocation. */
+	HS_REC_FREE_TEMPORARY = 4, /* addr, domain */
 };
 
 struct hs_rec {

@@ -222,6 +222,31 @@ START_TEST(test_round_trip_empty)
 }
 END_TEST
 
+/* Files written before temporary allocations were counted have six values: they read
+ * as before, with the temporary values absent and zero. */
+START_TEST(test_read_six_value_file)
+{
+	profile_t *p = profile_new();
+	for (int v = 0; v <= PV_PEAK_SPACE; v++)
+		p->has_value[v] = true;
+	uint32_t idx;
+	ck_assert_int_eq(profile_add_location(p, 0x10, PROFILE_NONE, NULL, 0, &idx), 0);
+	const int64_t v[PV_COUNT] = { 3, 96, 1, 32, 2, 64 };
+	ck_assert_int_eq(profile_add_sample(p, &idx, 1, v, 0, false), 0);
+	uint8_t *buf;
+	size_t len;
+	encode(p, &buf, &len);
+	profile_t *q = decode_ok(buf, len);
+	assert_profiles_equal(p, q);
+	ck_assert(!q->has_value[PV_TEMPORARY_OBJECTS] && !q->has_value[PV_TEMPORARY_SPACE]);
+	ck_assert_int_eq(q->samples[0].value[PV_PEAK_SPACE], 64);
+	ck_assert_int_eq(q->samples[0].value[PV_TEMPORARY_SPACE], 0);
+	free(buf);
+	profile_free(p);
+	profile_free(q);
+}
+END_TEST
+
 /* Go's heap profiles have only the first four values. */
 START_TEST(test_round_trip_some_values)
 {
@@ -975,6 +1000,7 @@ static Suite *pprof_suite(void)
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_round_trip_empty);
 	tcase_add_test(tc, test_round_trip_some_values);
+	tcase_add_test(tc, test_read_six_value_file);
 	tcase_add_test(tc, test_empty_line_dropped);
 	tcase_add_test(tc, test_decode_handbuilt);
 	tcase_add_test(tc, test_decode_minimal);

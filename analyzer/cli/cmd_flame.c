@@ -103,7 +103,8 @@ static int parse_option(struct flame_args *a, int c, char **argv)
 		help(stdout);
 		return PARSE_HELP;
 	case 'm':
-		if (stats_metric_parse(optarg, &a->opt.metric))
+		if (stats_metric_parse(optarg, &a->opt.metric) ||
+		    a->opt.metric > STATS_METRIC_ALLOC)
 			return usage_error("bad --metric '%s' (inuse, peak or alloc)", optarg);
 		return 0;
 	case OPT_COUNT:

@@ -102,7 +102,9 @@ static const char stats_options_help[] =
 	"      --cumulative        every frame of a stack adds to its own key\n"
 	"                          (lineno, filename and function only)\n"
 	"  -m, --metric METRIC     inuse (live now, default), peak (live at the traced\n"
-	"                          peak) or alloc (allocated since the start)\n"
+	"                          peak), alloc (allocated since the start) or\n"
+	"                          temporary (freed by their thread before it\n"
+	"                          allocated again)\n"
 	"  -i, --include PATTERN[:LINE]  keep allocations whose file matches the glob\n"
 	"  -x, --exclude PATTERN[:LINE]  drop allocations whose file matches the glob\n"
 	"      --all-frames        filters test every frame, not only the charged one\n"
@@ -266,7 +268,8 @@ static int parse_option(struct read_args *a, int c, char **argv, size_t nfiles_w
 		return 0;
 	case 'm':
 		if (stats_metric_parse(optarg, &a->opt.metric))
-			return usage_error(a, "bad --metric '%s' (inuse, peak or alloc)", optarg);
+			return usage_error(a, "bad --metric '%s' (inuse, peak, alloc or temporary)",
+					   optarg);
 		return 0;
 	case 'i':
 	case 'x':
@@ -417,8 +420,10 @@ static int stats_error(const struct read_args *a, const snapset_t *sets, size_t 
 			if (sets[i].profiles[j]->has_value[v])
 				continue;
 			char why[96];
-			snprintf(why, sizeof(why), "no %s values (not a heapsnap snapshot?)",
-				 stats_metric_name(a->opt.metric));
+			snprintf(why, sizeof(why), "no %s values (%s)", stats_metric_name(a->opt.metric),
+				 a->opt.metric == STATS_METRIC_TEMPORARY
+					 ? "written before heapsnap counted temporary allocations"
+					 : "not a heapsnap snapshot?");
 			snapread_say_path("cannot use", sets[i].paths[j], why);
 			return 1;
 		}

@@ -281,7 +281,8 @@ void collector_peak_of(const collector_t *c, const struct stack_stats *s, int64_
 	*blocks = at_peak ? s->peak_blocks : s->inuse_blocks;
 }
 
-static void release(collector_t *c, uint32_t stack, uint16_t domain, uint64_t size)
+static void release(collector_t *c, uint32_t stack, uint16_t domain, uint64_t size,
+		    bool temporary)
 {
 	struct stack_stats *s = stats_of(c, stack, domain);
 	if (!s) {
@@ -289,6 +290,10 @@ static void release(collector_t *c, uint32_t stack, uint16_t domain, uint64_t si
 		return;
 	}
 	collector_count_release(c, s, (int64_t)size);
+	if (temporary) {
+		s->temp_blocks++;
+		s->temp_bytes += (int64_t)size;
+	}
 }
 
 static void on_alloc(collector_t *c, const struct hs_rec *r)
@@ -319,7 +324,7 @@ static void on_alloc(collector_t *c, const struct hs_rec *r)
 	if (addrtab_put(live, r->addr, r->size, stack, &old_size, &old_stack, &err)) {
 		/* The block's release was never seen (passed through untraced): drop it. */
 		c->missed_frees++;
-		release(c, old_stack, r->domain, old_size);
+		release(c, old_stack, r->domain, old_size, false);
 	}
 	if (err < 0) {
 		c->corrupt++;
@@ -335,7 +340,7 @@ static void on_free(collector_t *c, const struct hs_rec *r)
 	/* A release in a domain never seen is unmatched: it creates no table. */
 	addrtab_t *live = live_of(c, r->domain, false);
 	if (live && addrtab_take(live, r->addr, &size, &stack))
-		release(c, stack, r->domain, size);
+		release(c, stack, r->domain, size, r->kind == HS_REC_FREE_TEMPORARY);
 	else
 		c->unmatched_frees++;
 }
@@ -347,6 +352,7 @@ static void apply(collector_t *c, const struct hs_rec *r)
 		on_alloc(c, r);
 		break;
 	case HS_REC_FREE:
+	case HS_REC_FREE_TEMPORARY:
 		on_free(c, r);
 		break;
 	case HS_REC_NOOP:
@@ -498,6 +504,8 @@ static int add_sample(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t
 		[PV_INUSE_SPACE] = s->inuse_bytes,
 		[PV_PEAK_OBJECTS] = peak_blocks,
 		[PV_PEAK_SPACE] = peak_bytes,
+		[PV_TEMPORARY_OBJECTS] = s->temp_blocks,
+		[PV_TEMPORARY_SPACE] = s->temp_bytes,
 	};
 	return profile_add_sample(p, locs, k->nframes, value, domain, k->flags & HS_STACK_TRUNCATED);
 }

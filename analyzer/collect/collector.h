@@ -26,6 +26,7 @@ struct stack_stats {
 	int64_t alloc_bytes, alloc_blocks;
 	int64_t peak_bytes, peak_blocks; /* valid when mod_epoch == the current epoch */
 	uint64_t mod_epoch;              /* epoch of the last change */
+	int64_t temp_bytes, temp_blocks; /* blocks released as temporary, and their bytes */
 };
 
 struct stack_copy {

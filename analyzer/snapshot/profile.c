@@ -37,7 +37,7 @@ struct profile_store {
 
 static const char *const value_types[PV_COUNT] = {
 	"alloc_objects", "alloc_space", "inuse_objects",
-	"inuse_space", "peak_objects", "peak_space",
+	"inuse_space", "peak_objects", "peak_space", "temporary_objects", "temporary_space",
 };
 
 const char *profile_value_type(enum profile_value v)

@@ -2,7 +2,7 @@
  *
  * A profile is what one snapshot file holds: header facts, the mappings (modules) the
  * frames live in, the symbolized locations, and one sample per unique (stack, domain)
- * with six values (see enum profile_value).  The collector builds one and encodes it
+ * with eight values (see enum profile_value).  The collector builds one and encodes it
  * as gzip-compressed pprof (pprof_encode.c); the readers decode a file back into one.
  *
  * All strings and arrays belong to the profile: strings are interned (equal strings
@@ -25,6 +25,8 @@ enum profile_value {
 	PV_INUSE_SPACE,
 	PV_PEAK_OBJECTS,
 	PV_PEAK_SPACE,
+	PV_TEMPORARY_OBJECTS, /* blocks released before their thread allocated again */
+	PV_TEMPORARY_SPACE,   /* their bytes */
 	PV_COUNT
 };
 

@@ -197,6 +197,8 @@ int flame_add(flame_t *f, const profile_t *p, size_t set, const stats_options_t 
 {
 	if (set >= f->nsets)
 		return -EINVAL;
+	if (opt->metric > STATS_METRIC_ALLOC)
+		return -EINVAL; /* FLAME_NVALUES holds the first three metrics */
 	stats_options_t o = *opt;
 	o.key = STATS_KEY_TRACEBACK;
 	o.cumulative = false;

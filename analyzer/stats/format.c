@@ -590,7 +590,7 @@ void print_info_text(FILE *out, const profile_t *p, const format_opts_t *o)
 		p->nsamples, "locations:", p->nlocations, "mappings:", p->nmappings);
 	int64_t totals[PV_COUNT];
 	stats_totals(p, totals);
-	for (enum stats_metric mt = STATS_METRIC_INUSE; mt <= STATS_METRIC_ALLOC; mt++) {
+	for (enum stats_metric mt = STATS_METRIC_INUSE; mt < STATS_METRIC_COUNT; mt++) {
 		enum profile_value vs = stats_metric_space(mt), vo = stats_metric_objects(mt);
 		if (!p->has_value[vs] && !p->has_value[vo])
 			continue;
@@ -644,7 +644,7 @@ void print_info_json(FILE *out, const profile_t *p, const format_opts_t *o)
 	int64_t totals[PV_COUNT];
 	stats_totals(p, totals);
 	bool first = true;
-	for (enum stats_metric mt = STATS_METRIC_INUSE; mt <= STATS_METRIC_ALLOC; mt++) {
+	for (enum stats_metric mt = STATS_METRIC_INUSE; mt < STATS_METRIC_COUNT; mt++) {
 		enum profile_value vs = stats_metric_space(mt), vo = stats_metric_objects(mt);
 		if (!p->has_value[vs] && !p->has_value[vo])
 			continue;

@@ -626,7 +626,7 @@ int stats_check_options(const profile_t *p, const stats_options_t *opt)
 {
 	if ((opt->cumulative && opt->key == STATS_KEY_TRACEBACK) ||
 	    opt->nfilters > STATS_MAX_FILTERS || opt->key > STATS_KEY_TRACEBACK ||
-	    opt->metric > STATS_METRIC_ALLOC)
+	    opt->metric >= STATS_METRIC_COUNT)
 		return -EINVAL;
 	if (!p->has_value[stats_metric_space(opt->metric)])
 		return -ENODATA;
@@ -715,20 +715,25 @@ void stats_totals(const profile_t *p, int64_t totals[PV_COUNT])
 			totals[v] += p->samples[i].value[v];
 }
 
+static const enum profile_value metric_space[STATS_METRIC_COUNT] = {
+	PV_INUSE_SPACE, PV_PEAK_SPACE, PV_ALLOC_SPACE, PV_TEMPORARY_SPACE,
+};
+static const enum profile_value metric_objects[STATS_METRIC_COUNT] = {
+	PV_INUSE_OBJECTS, PV_PEAK_OBJECTS, PV_ALLOC_OBJECTS, PV_TEMPORARY_OBJECTS,
+};
+
 enum profile_value stats_metric_space(enum stats_metric m)
 {
-	return m == STATS_METRIC_PEAK ? PV_PEAK_SPACE
-	       : m == STATS_METRIC_ALLOC ? PV_ALLOC_SPACE : PV_INUSE_SPACE;
+	return m < STATS_METRIC_COUNT ? metric_space[m] : PV_INUSE_SPACE;
 }
 
 enum profile_value stats_metric_objects(enum stats_metric m)
 {
-	return m == STATS_METRIC_PEAK ? PV_PEAK_OBJECTS
-	       : m == STATS_METRIC_ALLOC ? PV_ALLOC_OBJECTS : PV_INUSE_OBJECTS;
+	return m < STATS_METRIC_COUNT ? metric_objects[m] : PV_INUSE_OBJECTS;
 }
 
 static const char *const key_names[] = { "lineno", "filename", "function", "traceback" };
-static const char *const metric_names[] = { "inuse", "peak", "alloc" };
+static const char *const metric_names[] = { "inuse", "peak", "alloc", "temporary" };
 
 const char *stats_key_name(enum stats_key k)
 {
@@ -737,7 +742,7 @@ const char *stats_key_name(enum stats_key k)
 
 const char *stats_metric_name(enum stats_metric m)
 {
-	return m <= STATS_METRIC_ALLOC ? metric_names[m] : "?";
+	return m < STATS_METRIC_COUNT ? metric_names[m] : "?";
 }
 
 int stats_key_parse(const char *name, enum stats_key *out)

@@ -26,6 +26,8 @@ enum stats_metric {
 	STATS_METRIC_INUSE, /* PV_INUSE_SPACE, PV_INUSE_OBJECTS */
 	STATS_METRIC_PEAK,  /* PV_PEAK_SPACE, PV_PEAK_OBJECTS */
 	STATS_METRIC_ALLOC, /* PV_ALLOC_SPACE, PV_ALLOC_OBJECTS */
+	STATS_METRIC_TEMPORARY, /* PV_TEMPORARY_SPACE, PV_TEMPORARY_OBJECTS */
+	STATS_METRIC_COUNT
 };
 
 /* At most this many filters per grouping. */
@@ -161,7 +163,8 @@ size_t stats_rest(const stats_t *s, size_t limit, stats_entry_t *rest);
  * profile from pprof_read_file() the magnitudes of each kind add up below 2^62. */
 void stats_totals(const profile_t *p, int64_t totals[PV_COUNT]);
 
-/* The values a metric reads, and names for keys and metrics ("lineno", "inuse"). */
+/* The values a metric reads, and names for keys and metrics ("lineno", "inuse",
+ * "temporary"). */
 enum profile_value stats_metric_space(enum stats_metric m);
 enum profile_value stats_metric_objects(enum stats_metric m);
 const char *stats_key_name(enum stats_key k);
