@@ -709,6 +709,24 @@ START_TEST(read_errors)
 	r = run(cmd_top, "top", "old.pb.gz", NULL);
 	ck_assert_int_eq(r.status, 0);
 	result_free(&r);
+
+	/* Files written before max_size and size classes were kept. */
+	assert_fails(run(cmd_top, "top", "--max", "snap.pb.gz", NULL), 1,
+		     "heapsnap: cannot use 'snap.pb.gz': no max_size (written before heapsnap "
+		     "kept the largest block per stack)");
+	assert_fails(run(cmd_diff, "diff", "--max", "old.pb.gz", "snap.pb.gz", NULL), 1,
+		     "heapsnap: cannot use 'snap.pb.gz': no max_size");
+	assert_fails(run(cmd_hist, "hist", "snap.pb.gz", NULL), 1,
+		     "heapsnap: cannot use 'snap.pb.gz': no block sizes (written before "
+		     "heapsnap kept them)");
+	assert_fails(run(cmd_hist, "hist", "junk.pb.gz", NULL), 1,
+		     "heapsnap: cannot read 'junk.pb.gz': ");
+	assert_fails(run(cmd_hist, "hist", NULL), 2,
+		     "heapsnap: hist: missing FILE; see 'heapsnap hist --help'");
+	assert_fails(run(cmd_hist, "hist", "a", "b", NULL), 2,
+		     "heapsnap: hist: unexpected argument 'b'");
+	assert_fails(run(cmd_hist, "hist", "--domain", "x", "snap.pb.gz", NULL), 2,
+		     "heapsnap: hist: bad --domain 'x' (a number)");
 	leave_tmpdir();
 }
 END_TEST

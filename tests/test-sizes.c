@@ -138,6 +138,112 @@ START_TEST(go_pprof_reads_it)
 }
 END_TEST
 
+/* The max_size of the entry of site in top's JSON out. */
+static long long json_max_size(const char *out, const char *site)
+{
+	char key[64];
+	snprintf(key, sizeof(key), "\"line\":%d,", tt_site_line("sizes.c", site));
+	const char *at = strstr(out, key);
+	ck_assert_msg(at != NULL, "no %s (%s) in %s", key, site, out);
+	const char *end = strchr(at, '}');
+	const char *m = strstr(at, "\"max_size\":");
+	ck_assert_msg(m && m < end, "no max_size for %s in %s", site, out);
+	return atoll(m + strlen("\"max_size\":"));
+}
+
+START_TEST(max_size_per_line)
+{
+	char file[512];
+	profile_free(run_sizes(file, sizeof(file)));
+	const char *args[] = { "top", file, "-m", "alloc", "-n", "0", "--json", NULL };
+	char *out = heapsnap_out(args);
+	const struct {
+		const char *site;
+		long long max;
+	} want[] = {
+		{ "tmp_loop", 24 }, { "outer", 40 }, { "inner", 56 }, { "keep", 72 },
+		{ "varsize", 1000 + (NTHREADS - 1) * 100 + ROUNDS - 1 },
+		{ "realloc_first", 100 }, { "realloc_second", 200 }, { "r_keep", 300 },
+		{ "r_other", 8 }, { "r_grow", 600 }, { "handoff", 88 }, { "leak", 5000 },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_msg(json_max_size(out, want[i].site) == want[i].max, "%s: max %lld, not %lld",
+			      want[i].site, json_max_size(out, want[i].site), want[i].max);
+	free(out);
+
+	/* Text: tracemalloc's line unless --max is asked for. */
+	char varsize[64];
+	snprintf(varsize, sizeof(varsize), "sizes.c:%d: ", tt_site_line("sizes.c", "varsize"));
+	const char *plain[] = { "top", file, "-m", "alloc", "-n", "0", NULL };
+	out = heapsnap_out(plain);
+	ck_assert_msg(strstr(out, varsize) && !strstr(out, "max="), "%s", out);
+	free(out);
+	const char *with_max[] = { "top", file, "-m", "alloc", "-n", "0", "--max", NULL };
+	out = heapsnap_out(with_max);
+	const char *line = strstr(out, varsize);
+	ck_assert_msg(line && !strncmp(strchr(line, '\n') - strlen(", max=1349 B"), ", max=1349 B",
+				       strlen(", max=1349 B")),
+		      "%s", out);
+	free(out);
+}
+END_TEST
+
+/* hist of the work() lines and the handoff line: every class exact. */
+START_TEST(hist_classes_exact)
+{
+	char file[512];
+	profile_free(run_sizes(file, sizeof(file)));
+	static const char *const sites[] = { "tmp_loop", "outer", "inner", "keep", "varsize",
+					     "realloc_first", "realloc_second", "r_keep",
+					     "r_other", "r_grow", "handoff", "leak" };
+	const char *args[4 + 2 * 12 + 1] = { "hist", file, "--json" };
+	char filters[12][48];
+	size_t n = 3;
+	for (size_t i = 0; i < 12; i++) {
+		snprintf(filters[i], sizeof(filters[i]), "*/sizes.c:%d",
+			 tt_site_line("sizes.c", sites[i]));
+		args[n++] = "-i";
+		args[n++] = filters[i];
+	}
+	args[n] = NULL;
+	char *out = heapsnap_out(args);
+	/* varsize: 1000 + me * 100 + i bytes; 1000..1023 are below 1 KiB. */
+	int64_t var_small = 0, var_big = 0;
+	for (int me = 0; me < NTHREADS; me++)
+		for (int i = 0; i < ROUNDS; i++) {
+			int64_t v = 1000 + me * 100 + i;
+			*(v < 1024 ? &var_small : &var_big) += v;
+		}
+	char want[2048];
+	snprintf(want, sizeof(want),
+		 "\"classes\":[\n"
+		 "{\"min\":8,\"max\":15,\"alloc_blocks\":%d,\"alloc_bytes\":%d,"
+		 "\"inuse_blocks\":0,\"inuse_bytes\":0},\n"
+		 "{\"min\":16,\"max\":31,\"alloc_blocks\":%d,\"alloc_bytes\":%d,"
+		 "\"inuse_blocks\":0,\"inuse_bytes\":0},\n"
+		 "{\"min\":32,\"max\":63,\"alloc_blocks\":%d,\"alloc_bytes\":%d,"
+		 "\"inuse_blocks\":0,\"inuse_bytes\":0},\n"
+		 "{\"min\":64,\"max\":127,\"alloc_blocks\":%d,\"alloc_bytes\":%d,"
+		 "\"inuse_blocks\":0,\"inuse_bytes\":0},\n"
+		 "{\"min\":128,\"max\":255,\"alloc_blocks\":%d,\"alloc_bytes\":%d,"
+		 "\"inuse_blocks\":0,\"inuse_bytes\":0},\n"
+		 "{\"min\":256,\"max\":511,\"alloc_blocks\":%d,\"alloc_bytes\":%d,"
+		 "\"inuse_blocks\":0,\"inuse_bytes\":0},\n"
+		 "{\"min\":512,\"max\":1023,\"alloc_blocks\":%d,\"alloc_bytes\":%lld,"
+		 "\"inuse_blocks\":0,\"inuse_bytes\":0},\n"
+		 "{\"min\":1024,\"max\":2047,\"alloc_blocks\":%d,\"alloc_bytes\":%lld,"
+		 "\"inuse_blocks\":0,\"inuse_bytes\":0},\n"
+		 "{\"min\":4096,\"max\":8191,\"alloc_blocks\":%d,\"alloc_bytes\":%d,"
+		 "\"inuse_blocks\":%d,\"inuse_bytes\":%d}],\n",
+		 N, N * 8, 2 * N, 2 * N * 24, 2 * N, N * (40 + 56), 2 * N + HANDOFFS,
+		 N * (72 + 100) + HANDOFFS * 88, N, N * 200, N, N * 300, N + 24,
+		 (long long)(N * 600 + var_small), N - 24, (long long)var_big, NTHREADS,
+		 NTHREADS * 5000, NTHREADS, NTHREADS * 5000);
+	ck_assert_msg(strstr(out, want), "%s\nwant:\n%s", out, want);
+	free(out);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sizes");
@@ -146,6 +252,8 @@ int main(void)
 	tcase_add_test(tc, temporary_exact_per_line);
 	tcase_add_test(tc, top_metric_temporary);
 	tcase_add_test(tc, go_pprof_reads_it);
+	tcase_add_test(tc, max_size_per_line);
+	tcase_add_test(tc, hist_classes_exact);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

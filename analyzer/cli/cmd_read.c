@@ -44,6 +44,7 @@ struct read_args {
 	bool full_names;
 	bool all_frames;
 	bool json;
+	bool max;                /* --max */
 	enum color_mode color;
 };
 
@@ -56,6 +57,7 @@ enum {
 	OPT_FULL_NAMES,
 	OPT_DOMAIN,
 	OPT_JSON,
+	OPT_MAX,
 	OPT_COLOR,
 	OPT_ALL,
 	OPT_OLD,
@@ -77,6 +79,7 @@ static const struct option stats_long_options[] = {
 	{ "full-names", no_argument, NULL, OPT_FULL_NAMES },
 	{ "domain", required_argument, NULL, OPT_DOMAIN },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "max", no_argument, NULL, OPT_MAX },
 	{ "color", required_argument, NULL, OPT_COLOR },
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "old", required_argument, NULL, OPT_OLD },
@@ -118,6 +121,8 @@ static const char stats_options_help[] =
 	"                          system headers (/usr/include...) too\n"
 	"      --full-names        tracebacks show whole C++ names, not std::vector<…>\n"
 	"      --domain N          only allocations of tracking domain N (0: the heap)\n"
+	"      --max               end each line with max=SIZE, the largest block any\n"
+	"                          stack of the entry allocated (JSON: max_size)\n"
 	"      --json              print one JSON object (sizes in bytes)\n"
 	"      --color=WHEN        auto (default: on a terminal), never or always\n"
 	"      --all               a directory stands for all of its snapshots\n"
@@ -300,6 +305,9 @@ static int parse_option(struct read_args *a, int c, char **argv, size_t nfiles_w
 	case OPT_JSON:
 		a->json = true;
 		return 0;
+	case OPT_MAX:
+		a->max = true;
+		return 0;
 	case OPT_COLOR:
 		return parse_color(a, optarg);
 	case OPT_ALL:
@@ -471,6 +479,20 @@ static int load_files(const struct read_args *a, const char *const *paths, size_
 	return 0;
 }
 
+/* For --max: names the first file without max_size and returns 1, or returns 0. */
+static int max_missing(const struct read_args *a, const snapset_t *set)
+{
+	for (size_t i = 0; a->max && i < set->n; i++) {
+		if (!set->profiles[i]->has_max_size) {
+			snapread_say_path("cannot use", set->paths[i],
+					  "no max_size (written before heapsnap kept the largest "
+					  "block per stack)");
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static format_files_t files_of(const snapset_t *set)
 {
 	return (format_files_t){ .paths = (const char *const *)set->paths, .n = set->n,
@@ -482,11 +504,14 @@ static int run_top(const struct read_args *a)
 	snapset_t set = { 0 };
 	stats_t *s = NULL;
 	int r = load_files(a, a->files, a->nfiles, &set);
+	if (!r)
+		r = max_missing(a, &set);
 	if (!r && (r = stats_merge((const profile_t *const *)set.profiles, set.n, &a->opt, &s)))
 		r = stats_error(a, &set, 1, r);
 	if (!r) {
 		format_opts_t o = { .file = set.paths[0], .files = files_of(&set), .limit = a->limit,
-				    .full_names = a->full_names, .color = use_color(a->color) };
+				    .full_names = a->full_names, .color = use_color(a->color),
+				    .max = a->max };
 		(a->json ? print_top_json : print_top_text)(stdout, s, &o);
 		r = finish_output();
 		if (!r && a->opt.nfilters && !s->nentries)
@@ -505,6 +530,8 @@ static int run_diff(const struct read_args *a)
 	int r = load_files(a, a->old_files, a->nold, &sets[0]);
 	if (!r)
 		r = load_files(a, a->new_files, a->nnew, &sets[1]);
+	if (!r)
+		r = max_missing(a, &sets[1]);
 	if (!r && (r = stats_compare_many((const profile_t *const *)sets[0].profiles, sets[0].n,
 					  (const profile_t *const *)sets[1].profiles, sets[1].n,
 					  &a->opt, &s)))
@@ -513,7 +540,7 @@ static int run_diff(const struct read_args *a)
 		format_opts_t o = { .old_file = sets[0].paths[0], .new_file = sets[1].paths[0],
 				    .old_files = files_of(&sets[0]), .new_files = files_of(&sets[1]),
 				    .limit = a->limit, .full_names = a->full_names,
-				    .color = use_color(a->color) };
+				    .color = use_color(a->color), .max = a->max };
 		(a->json ? print_diff_json : print_diff_text)(stdout, s, &o);
 		r = finish_output();
 	}

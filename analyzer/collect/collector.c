@@ -86,8 +86,11 @@ void collector_detach(collector_t *c)
 	struct domain_stats *ds, *dstmp;
 	HASH_ITER(hh, c->dstats, ds, dstmp) {
 		HASH_DEL(c->dstats, ds);
+		sizedist_free(&ds->s.sizes);
 		free(ds);
 	}
+	for (uint64_t i = 0; i < c->nstats; i++)
+		sizedist_free(&c->stats[i].sizes);
 	symbolizer_free(c->sym);
 	timeline_free(&c->timeline);
 	free(c->stats);
@@ -290,6 +293,7 @@ static void release(collector_t *c, uint32_t stack, uint16_t domain, uint64_t si
 		return;
 	}
 	collector_count_release(c, s, (int64_t)size);
+	sizedist_release(&s->sizes, size);
 	if (temporary) {
 		s->temp_blocks++;
 		s->temp_bytes += (int64_t)size;
@@ -330,6 +334,10 @@ static void on_alloc(collector_t *c, const struct hs_rec *r)
 		c->corrupt++;
 		return;
 	}
+	if (sizedist_alloc(&s->sizes, r->size, &(profile_size_t){
+				   .alloc_blocks = s->alloc_blocks, .alloc_bytes = s->alloc_bytes,
+				   .inuse_blocks = s->inuse_blocks, .inuse_bytes = s->inuse_bytes }))
+		c->corrupt++; /* counted, but not in its size class */
 	collector_count_alloc(c, s, (int64_t)r->size);
 }
 
@@ -400,10 +408,15 @@ uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_e
 
 uint64_t collector_memory(const collector_t *c)
 {
-	uint64_t domains = 0;
+	uint64_t domains = 0, rows = 0;
 	for (const struct domain_live *d = c->domains; d; d = d->hh.next)
 		domains += sizeof(*d) + addrtab_memory(&d->live);
 	domains += HASH_COUNT(c->dstats) * (sizeof(struct domain_stats) + 16);
+	for (const struct domain_stats *d = c->dstats; d; d = d->hh.next)
+		rows += d->s.sizes.cap;
+	for (uint64_t i = 0; i < c->nstats; i++)
+		rows += c->stats[i].sizes.cap;
+	domains += rows * sizeof(profile_size_t);
 	return domains + addrtab_memory(&c->live) +
 	       c->nstats * (sizeof(*c->stats) + sizeof(*c->stacks)) +
 	       c->frames_cap * (sizeof(*c->frames) + sizeof(*c->frame_modules)) +
@@ -507,7 +520,15 @@ static int add_sample(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t
 		[PV_TEMPORARY_OBJECTS] = s->temp_blocks,
 		[PV_TEMPORARY_SPACE] = s->temp_bytes,
 	};
-	return profile_add_sample(p, locs, k->nframes, value, domain, k->flags & HS_STACK_TRUNCATED);
+	int r = profile_add_sample(p, locs, k->nframes, value, domain, k->flags & HS_STACK_TRUNCATED);
+	if (r < 0)
+		return r;
+	profile_size_t rows[PROFILE_SIZE_CLASSES];
+	const profile_size_t whole = { .alloc_blocks = s->alloc_blocks, .alloc_bytes = s->alloc_bytes,
+				       .inuse_blocks = s->inuse_blocks,
+				       .inuse_bytes = s->inuse_bytes };
+	p->samples[p->nsamples - 1].max_size = s->sizes.max_size;
+	return profile_set_sizes(p, p->nsamples - 1, rows, sizedist_rows(&s->sizes, &whole, rows));
 }
 
 int collector_profile(collector_t *c, const char *trigger, uint64_t merged, profile_t **out)
@@ -534,6 +555,7 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	p->meta.overhead_bytes = (int64_t)(collector_memory(c) + shm_memory(c));
 	for (int v = 0; v < PV_COUNT; v++)
 		p->has_value[v] = true;
+	p->has_max_size = p->has_sizes = true;
 	timeline_at(&c->timeline, now, c->current_bytes);
 	profile_timeline_t tl;
 	timeline_view(&c->timeline, &tl);

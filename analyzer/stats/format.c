@@ -280,6 +280,10 @@ static void print_text(FILE *out, const stats_t *s, const format_opts_t *o)
 		const stats_entry_t *e = &s->entries[i];
 		fprintf(out, "#%zu: ", i + 1);
 		format_statistic(out, s, e, c);
+		if (o->max && s->has_max_size) {
+			char b[FORMAT_SIZE_MAX];
+			fprintf(out, ", max=%s", format_size(b, e->max_size, false));
+		}
 		fputc('\n', out);
 		for (uint32_t f = 0; f < e->nframes; f++) {
 			fputs("    ", out);
@@ -388,6 +392,8 @@ static void print_json(FILE *out, const stats_t *s, const format_opts_t *o)
 		json_frame_fields(out, &e->site);
 		fputc(',', out);
 		json_sum(out, s, e->size, e->count, e->size_diff, e->count_diff);
+		if (s->has_max_size)
+			fprintf(out, ",\"max_size\":%" PRId64, e->max_size);
 		if (s->key == STATS_KEY_TRACEBACK) {
 			fprintf(out, ",\"truncated\":%s,\"frames\":[", e->truncated ? "true" : "false");
 			for (uint32_t f = 0; f < e->nframes; f++) {

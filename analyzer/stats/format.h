@@ -64,6 +64,8 @@ typedef struct format_opts {
 	size_t limit;         /* entries to list; 0 lists all */
 	bool full_names;      /* traceback frames: whole function names, not short ones */
 	bool color;           /* ANSI colours */
+	bool max;             /* text: each listed entry ends with ", max=SIZE" (its largest
+			       * block) when s->has_max_size */
 } format_opts_t;
 
 /* display_top: a title line, "#1: ..." per listed entry (for tracebacks followed by the

@@ -234,6 +234,8 @@ struct grouper {
 	size_t seq_n, seq_cap;
 	uint32_t *scratch;
 	size_t scratch_cap;
+	int64_t sample_max;   /* max_size of the sample being charged */
+	bool *kept;           /* stats_filter_samples(): samples the filters keep */
 };
 
 static bool filter_matches(const stats_filter_t *flt, const stats_frame_t *f)
@@ -395,6 +397,8 @@ static int grouper_add_key(struct grouper *g, uint32_t kid, int64_t size, int64_
 		g->key_group[kid] = g->ngroups - 1;
 	}
 	struct group *gr = &g->groups[g->key_group[kid]];
+	if (g->sample_max > gr->max_size)
+		gr->max_size = g->sample_max;
 	if (__builtin_add_overflow(gr->size, size, &gr->size) ||
 	    __builtin_add_overflow(gr->count, count, &gr->count))
 		return -EOVERFLOW;
@@ -435,6 +439,8 @@ static int grouper_add_seq(struct grouper *g, const uint32_t *seq, uint32_t len,
 	uint32_t *slot = idxtab_probe(&g->table, h, seq_probe_eq, &probe);
 	if (*slot) {
 		struct group *gr = &g->groups[*slot - 1];
+		if (g->sample_max > gr->max_size)
+			gr->max_size = g->sample_max;
 		if (__builtin_add_overflow(gr->size, size, &gr->size) ||
 		    __builtin_add_overflow(gr->count, count, &gr->count))
 			return -EOVERFLOW;
@@ -449,7 +455,7 @@ static int grouper_add_seq(struct grouper *g, const uint32_t *seq, uint32_t len,
 		return -ENOMEM;
 	memcpy(g->s->store->seqbuf + g->seq_n, seq, len * sizeof(*seq));
 	*gr = (struct group){ .hash = h, .off = g->seq_n, .len = len, .size = size,
-			      .count = count, .truncated = truncated };
+			      .count = count, .max_size = g->sample_max, .truncated = truncated };
 	g->seq_n += len;
 	*slot = g->ngroups;
 	return 0;
@@ -551,6 +557,9 @@ static int grouper_run(struct grouper *g)
 		uint32_t cid = cli == smp->nlocs ? g->empty_id : g->frame_id[ck];
 		if (!grouper_keeps(g, smp, cid))
 			continue;
+		if (g->kept)
+			g->kept[si] = true;
+		g->sample_max = smp->max_size;
 		int r = grouper_charge(g, smp, cli, ck, size, count);
 		if (r)
 			return r;
@@ -573,7 +582,7 @@ static int grouper_finish(struct grouper *g)
 		const struct group *gr = &g->groups[i];
 		stats_entry_t *e = &s->entries[i];
 		*e = (stats_entry_t){ .size = gr->size, .count = gr->count,
-				      .truncated = gr->truncated };
+				      .max_size = gr->max_size, .truncated = gr->truncated };
 		if (g->opt->key == STATS_KEY_TRACEBACK) {
 			e->frame_table = st->full.frames;
 			e->frame_ids = st->seqbuf + gr->off;
@@ -654,6 +663,7 @@ int stats_group(const profile_t *p, const stats_options_t *opt, stats_t **out)
 	stats_t *s = stats_alloc(opt);
 	if (!s)
 		return -ENOMEM;
+	s->has_max_size = p->has_max_size;
 	struct grouper g = { .p = p, .opt = opt, .s = s };
 	r = grouper_run(&g);
 	if (!r)
@@ -670,6 +680,27 @@ int stats_group(const profile_t *p, const stats_options_t *opt, stats_t **out)
 	}
 	*out = s;
 	return 0;
+}
+
+int stats_filter_samples(const profile_t *p, const stats_options_t *opt, bool *kept)
+{
+	stats_options_t o = *opt;
+	o.key = STATS_KEY_LINENO;
+	o.metric = STATS_METRIC_ALLOC;
+	o.cumulative = false;
+	o.sort_limit = SIZE_MAX;
+	int r = stats_check_options(p, &o);
+	if (r)
+		return r;
+	stats_t *s = stats_alloc(&o);
+	if (!s)
+		return -ENOMEM;
+	memset(kept, 0, p->nsamples * sizeof(*kept));
+	struct grouper g = { .p = p, .opt = &o, .s = s, .kept = kept };
+	r = grouper_run(&g);
+	grouper_free(&g);
+	stats_free(s);
+	return r;
 }
 
 /* Adds |v| to *sum; returns false once the sum reaches STATS_SUM_LIMIT. */

@@ -95,6 +95,9 @@ typedef struct stats_entry {
 	stats_frame_t site;
 	int64_t size, count;
 	int64_t size_diff, count_diff; /* stats_compare() only: new minus old */
+	/* The largest block allocated by a stack of the group, over the run (0 when the
+	 * profile has no max_size; in a comparison, of the new side). */
+	int64_t max_size;
 	const stats_frame_t *frame_table;
 	const uint32_t *frame_ids;
 	uint32_t nframes;
@@ -111,6 +114,7 @@ typedef struct stats {
 	/* Sums over every sample kept by the filters (for cumulative, each sample once). */
 	int64_t total_size, total_count;
 	int64_t total_size_diff, total_count_diff;
+	bool has_max_size; /* every profile (the new side's, in a comparison) has max_size */
 	struct stats_store *store; /* private */
 } stats_t;
 
@@ -152,6 +156,12 @@ int stats_merge(const profile_t *const *ps, size_t n, const stats_options_t *opt
 int stats_compare_many(const profile_t *const *old_ps, size_t nold,
 		       const profile_t *const *new_ps, size_t nnew, const stats_options_t *opt,
 		       stats_t **out);
+
+/* Sets kept[i] (room for p->nsamples) to whether opt's filters and domain keep sample
+ * i of p, charged as stats_group() charges it (opt's key, metric and cumulative are
+ * ignored: every sample that allocated is considered).  Returns 0, -ENODATA when p
+ * has no alloc values, -EINVAL for bad options, -ENOMEM. */
+int stats_filter_samples(const profile_t *p, const stats_options_t *opt, bool *kept);
 
 void stats_free(stats_t *s);
 
