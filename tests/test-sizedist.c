@@ -1,6 +1,7 @@
 /* test-sizedist.c - a stack's blocks by size class (analyzer/collect/sizedist.c) against
  * a simple model, and the classes' bounds (analyzer/stats/sizehist.c). */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,10 +116,13 @@ START_TEST(one_class_needs_no_rows)
 	ck_assert_int_eq(d.max_size, 119);
 	ck_assert_int_eq(sizedist_alloc(&d, 7, &whole), 0);
 	ck_assert_ptr_nonnull(d.rows);
-	ck_assert_uint_eq(d.n, 2);
-	ck_assert_uint_eq(d.rows[0].cls, 3);
-	ck_assert_uint_eq(d.rows[1].cls, 7);
-	ck_assert_int_eq(d.rows[1].alloc_blocks, 100);
+	profile_size_t rows[PROFILE_SIZE_CLASSES];
+	ck_assert_uint_eq(sizedist_rows(&d, &whole, rows), 2);
+	ck_assert_uint_eq(rows[0].cls, 3);
+	ck_assert_int_eq(rows[0].alloc_blocks, 1);
+	ck_assert_uint_eq(rows[1].cls, 7);
+	ck_assert_int_eq(rows[1].alloc_blocks, 100);
+	ck_assert_int_eq(sizedist_alloc(&d, 1ull << 63, &whole), -EINVAL);
 	sizedist_free(&d);
 }
 END_TEST

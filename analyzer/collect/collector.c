@@ -413,10 +413,10 @@ uint64_t collector_memory(const collector_t *c)
 		domains += sizeof(*d) + addrtab_memory(&d->live);
 	domains += HASH_COUNT(c->dstats) * (sizeof(struct domain_stats) + 16);
 	for (const struct domain_stats *d = c->dstats; d; d = d->hh.next)
-		rows += d->s.sizes.cap;
+		rows += sizedist_memory(&d->s.sizes);
 	for (uint64_t i = 0; i < c->nstats; i++)
-		rows += c->stats[i].sizes.cap;
-	domains += rows * sizeof(profile_size_t);
+		rows += sizedist_memory(&c->stats[i].sizes);
+	domains += rows;
 	return domains + addrtab_memory(&c->live) +
 	       c->nstats * (sizeof(*c->stats) + sizeof(*c->stacks)) +
 	       c->frames_cap * (sizeof(*c->frames) + sizeof(*c->frame_modules)) +

@@ -5,84 +5,94 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The row of class c, or NULL. */
-static profile_size_t *row_of(sizedist_t *d, uint32_t c)
-{
-	for (uint8_t i = 0; i < d->n; i++)
-		if (d->rows[i].cls == c)
-			return &d->rows[i];
-	return NULL;
-}
+#define NO_ROW 0xffu
 
-/* Inserts an empty row for class c in order; returns it, or NULL when out of memory. */
-static profile_size_t *row_insert(sizedist_t *d, uint32_t c)
+/* Rows in the order their classes were first seen; at[c] is class c's row or NO_ROW. */
+struct sizedist_rows {
+	uint8_t at[PROFILE_SIZE_CLASSES];
+	uint8_t n, cap;
+	profile_size_t row[];
+};
+
+/* Appends an empty row for class c; returns it, or NULL when out of memory. */
+static profile_size_t *row_add(sizedist_t *d, uint32_t c)
 {
-	if (d->n == d->cap) {
-		uint8_t cap = d->cap ? (uint8_t)(d->cap * 2 > PROFILE_SIZE_CLASSES
-							 ? PROFILE_SIZE_CLASSES
-							 : d->cap * 2)
-				     : 4;
-		profile_size_t *rows = realloc(d->rows, cap * sizeof(*rows));
-		if (!rows)
+	struct sizedist_rows *r = d->rows;
+	if (!r || r->n == r->cap) {
+		uint8_t cap = r ? (uint8_t)(r->cap * 2 > PROFILE_SIZE_CLASSES ? PROFILE_SIZE_CLASSES
+									: r->cap * 2)
+				: 4;
+		struct sizedist_rows *g = realloc(r, sizeof(*g) + cap * sizeof(g->row[0]));
+		if (!g)
 			return NULL;
-		d->rows = rows;
-		d->cap = cap;
+		if (!r) {
+			memset(g->at, NO_ROW, sizeof(g->at));
+			g->n = 0;
+		}
+		g->cap = cap;
+		d->rows = r = g;
 	}
-	uint8_t at = 0;
-	while (at < d->n && d->rows[at].cls < c)
-		at++;
-	memmove(&d->rows[at + 1], &d->rows[at], (size_t)(d->n - at) * sizeof(*d->rows));
-	d->n++;
-	d->rows[at] = (profile_size_t){ .cls = c };
-	return &d->rows[at];
+	r->at[c] = r->n;
+	r->row[r->n] = (profile_size_t){ .cls = c };
+	return &r->row[r->n++];
 }
 
-int sizedist_alloc(sizedist_t *d, uint64_t size, const profile_size_t *whole)
+int sizedist_alloc_rows(sizedist_t *d, uint64_t size, const profile_size_t *whole)
 {
 	uint32_t c = profile_size_class(size);
+	if (c >= PROFILE_SIZE_CLASSES)
+		return -EINVAL;
 	if ((int64_t)size > d->max_size)
 		d->max_size = (int64_t)size;
 	if (!d->only)
 		d->only = (uint8_t)(c + 1);
-	if (!d->rows && d->only != c + 1) {
-		profile_size_t *first = row_insert(d, d->only - 1u);
+	if (d->only == c + 1 && !d->rows)
+		return 0;
+	if (!d->rows) {
+		profile_size_t *first = row_add(d, d->only - 1u);
 		if (!first)
 			return -ENOMEM;
 		*first = *whole;
 		first->cls = d->only - 1u;
 	}
-	if (d->rows) {
-		profile_size_t *r = row_of(d, c);
-		if (!r && !(r = row_insert(d, c)))
-			return -ENOMEM;
-		r->alloc_blocks++;
-		r->alloc_bytes += (int64_t)size;
-		r->inuse_blocks++;
-		r->inuse_bytes += (int64_t)size;
-	}
+	uint8_t at = d->rows->at[c];
+	profile_size_t *r = at != NO_ROW ? &d->rows->row[at] : row_add(d, c);
+	if (!r)
+		return -ENOMEM;
+	r->alloc_blocks++;
+	r->alloc_bytes += (int64_t)size;
+	r->inuse_blocks++;
+	r->inuse_bytes += (int64_t)size;
 	return 0;
 }
 
-void sizedist_release(sizedist_t *d, uint64_t size)
+void sizedist_release_rows(sizedist_t *d, uint64_t size)
 {
-	profile_size_t *r = d->rows ? row_of(d, profile_size_class(size)) : NULL;
-	if (r) {
-		r->inuse_blocks--;
-		r->inuse_bytes -= (int64_t)size;
-	}
+	uint32_t c = profile_size_class(size);
+	if (c >= PROFILE_SIZE_CLASSES || d->rows->at[c] == NO_ROW)
+		return;
+	profile_size_t *r = &d->rows->row[d->rows->at[c]];
+	r->inuse_blocks--;
+	r->inuse_bytes -= (int64_t)size;
 }
 
 uint32_t sizedist_rows(const sizedist_t *d, const profile_size_t *whole, profile_size_t *out)
 {
+	uint32_t n = 0;
 	if (d->rows) {
-		memcpy(out, d->rows, d->n * sizeof(*out));
-		return d->n;
+		for (uint32_t c = 0; c < PROFILE_SIZE_CLASSES; c++)
+			if (d->rows->at[c] != NO_ROW)
+				out[n++] = d->rows->row[d->rows->at[c]];
+	} else if (d->only) {
+		out[n] = *whole;
+		out[n++].cls = d->only - 1u;
 	}
-	if (!d->only)
-		return 0;
-	out[0] = *whole;
-	out[0].cls = d->only - 1u;
-	return 1;
+	return n;
+}
+
+size_t sizedist_memory(const sizedist_t *d)
+{
+	return d->rows ? sizeof(*d->rows) + d->rows->cap * sizeof(d->rows->row[0]) : 0;
 }
 
 void sizedist_free(sizedist_t *d)
