@@ -46,7 +46,9 @@ static void help(FILE *out)
 	      "'0xOFFSET (MODULE)' with no function either; ';' in names becomes '_'.\n\n"
 	      "Options:\n"
 	      "  -m, --metric METRIC     inuse (live now, default), peak (live at the traced\n"
-	      "                          peak) or alloc (allocated since the start)\n"
+	      "                          peak), alloc (allocated since the start) or\n"
+	      "                          temporary (freed by their thread before it\n"
+	      "                          allocated again)\n"
 	      "      --count             count blocks instead of bytes\n"
 	      "  -i, --include PATTERN[:LINE]  keep allocations whose file matches the glob\n"
 	      "  -x, --exclude PATTERN[:LINE]  drop allocations whose file matches the glob\n"
@@ -81,9 +83,9 @@ static int parse_option(struct flame_args *a, int c, char **argv)
 		help(stdout);
 		return PARSE_HELP;
 	case 'm':
-		if (stats_metric_parse(optarg, &a->sel.opt.metric) ||
-		    a->sel.opt.metric > STATS_METRIC_ALLOC)
-			return usage_error("bad --metric '%s' (inuse, peak or alloc)", optarg);
+		if (stats_metric_parse(optarg, &a->sel.opt.metric))
+			return usage_error("bad --metric '%s' (inuse, peak, alloc or temporary)",
+					   optarg);
 		return 0;
 	case OPT_COUNT:
 		a->count = true;

@@ -197,8 +197,6 @@ int flame_add(flame_t *f, const profile_t *p, size_t set, const stats_options_t 
 {
 	if (set >= f->nsets)
 		return -EINVAL;
-	if (opt->metric > STATS_METRIC_ALLOC)
-		return -EINVAL; /* FLAME_NVALUES holds the first three metrics */
 	stats_options_t o = *opt;
 	o.key = STATS_KEY_TRACEBACK;
 	o.cumulative = false;
@@ -235,7 +233,7 @@ static int64_t flame_weight(const flame_t *f, size_t n)
 {
 	int64_t w = 0;
 	for (size_t s = 0; s < f->nsets; s++)
-		for (int m = 0; m <= STATS_METRIC_ALLOC; m++) {
+		for (int m = 0; m < STATS_METRIC_COUNT; m++) {
 			int64_t t = flame_total(f, n, s)[flame_value((enum stats_metric)m, false)];
 			w = t > w ? t : w;
 		}
