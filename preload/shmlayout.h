@@ -37,12 +37,15 @@ enum hs_rec_kind {
 	HS_REC_ALLOC = 1,   /* addr, size, stack, domain */
 	HS_REC_FREE = 2,    /* addr, domain */
 	HS_REC_NOOP = 3,    /* a reserved slot that turned out to record nothing */
+	/* A FREE of the block the releasing thread allocated last, with no allocation by
+	 * that thread in between: a temporary allocation. */
+	HS_REC_FREE_TEMPORARY = 4, /* addr, domain */
 	/* Anonymous memory mappings, the mmap domain (size in bytes, whole pages). */
-	HS_REC_MAP = 4,        /* addr, size, stack: a new mapping; replaces what it overlaps */
-	HS_REC_UNMAP = 5,      /* addr, size: the range is no longer traced memory */
-	HS_REC_REMAP_FROM = 6, /* addr, size, stack: mremap's old range, reserved before the
+	HS_REC_MAP = 5,        /* addr, size, stack: a new mapping; replaces what it overlaps */
+	HS_REC_UNMAP = 6,      /* addr, size: the range is no longer traced memory */
+	HS_REC_REMAP_FROM = 7, /* addr, size, stack: mremap's old range, reserved before the
 				* call; stack is the call's, for the new range */
-	HS_REC_REMAP_TO = 7,   /* addr, size: mremap's new range, recorded after the call; a
+	HS_REC_REMAP_TO = 8,   /* addr, size: mremap's new range, recorded after the call; a
 				* mapping only when its REMAP_FROM took traced bytes (the old
 				* range was anonymous); stack = that REMAP_FROM's position,
 				* low 32 bits */

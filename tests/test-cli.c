@@ -136,6 +136,7 @@ static void sample(profile_t *p, int64_t size, int64_t count, uint32_t nlocs,
 		[PV_INUSE_SPACE] = size, [PV_INUSE_OBJECTS] = count,
 		[PV_PEAK_SPACE] = size * 2, [PV_PEAK_OBJECTS] = count * 2,
 		[PV_ALLOC_SPACE] = size * 10, [PV_ALLOC_OBJECTS] = count * 10,
+		[PV_TEMPORARY_SPACE] = size * 3, [PV_TEMPORARY_OBJECTS] = count * 3,
 	};
 	ck_assert_int_eq(profile_add_sample(p, locs, nlocs, v, 0, false), 0);
 }
@@ -307,6 +308,36 @@ START_TEST(top_json)
 }
 END_TEST
 
+START_TEST(top_temporary)
+{
+	enter_tmpdir();
+	write_known("snap.pb.gz", 1);
+	struct result r = run(cmd_top, "top", "snap.pb.gz", "-n", "2", "-m", "temporary", NULL);
+	ck_assert_str_eq(r.err, "");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "Top 2 statistics of 'snap.pb.gz' by lineno, metric temporary\n"
+			 "#1: vec.h:22: size=60.0 KiB, count=30, average=2048 B\n"
+			 "#2: prog.c:12: size=12.0 KiB, count=6, average=2048 B\n"
+			 "2 other: size=330 B, count=6\n"
+			 "Total: size=72.3 KiB, count=42\n");
+	result_free(&r);
+	r = run(cmd_diff, "diff", "snap.pb.gz", "snap.pb.gz", "-n", "1", "-m", "temporary",
+		"--json", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"metric\":\"temporary\""));
+	ck_assert_ptr_nonnull(strstr(r.out, "\"total\":{\"size\":74058,\"count\":42,"
+					    "\"size_diff\":0,\"count_diff\":0}"));
+	result_free(&r);
+	/* flame folds the temporary bytes too: vec.h:22's frame holds 60 KiB of them. */
+	r = run(cmd_flame, "flame", "snap.pb.gz", "-m", "temporary", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "vec_push (vec.h:22) 61440\n"), "%s", r.out);
+	result_free(&r);
+	leave_tmpdir();
+}
+END_TEST
+
 START_TEST(diff_text_json)
 {
 	enter_tmpdir();
@@ -363,13 +394,14 @@ START_TEST(info_text_json)
 			 "corrupt records:  0\n"
 			 "dropped stacks:   0\n"
 			 "sample types:     alloc_objects alloc_space inuse_objects inuse_space "
-			 "peak_objects peak_space\n"
+			 "peak_objects peak_space temporary_objects temporary_space\n"
 			 "samples:          4\n"
 			 "locations:        5\n"
 			 "mappings:         3\n"
 			 "total inuse:      size=24.1 KiB, count=14\n"
 			 "total peak:       size=48.2 KiB, count=28\n"
 			 "total alloc:      size=241 KiB, count=140\n"
+			 "total temporary:  size=72.3 KiB, count=42\n"
 			 "WARNING: 7 events were lost (not recorded): totals are incomplete\n");
 	result_free(&r);
 
@@ -381,10 +413,11 @@ START_TEST(info_text_json)
 			 "\"sampling_period\":0,\"current_bytes\":24686,\"peak_bytes\":50000,"
 			 "\"lost_events\":7,\"untracked_events\":0,\"corrupt_records\":0,"
 			 "\"dropped_stacks\":0,\"sample_types\":[\"alloc_objects\",\"alloc_space\","
-			 "\"inuse_objects\",\"inuse_space\",\"peak_objects\",\"peak_space\"],"
+			 "\"inuse_objects\",\"inuse_space\",\"peak_objects\",\"peak_space\","
+			 "\"temporary_objects\",\"temporary_space\"],"
 			 "\"samples\":4,\"locations\":5,\"mappings\":3,\"totals\":{\"inuse\":{\"size\":"
 			 "24686,\"count\":14},\"peak\":{\"size\":49372,\"count\":28},\"alloc\":{\"size\":"
-			 "246860,\"count\":140}},\"comments\":[],\"warnings\":[\"7 events were lost "
+			 "246860,\"count\":140},\"temporary\":{\"size\":74058,\"count\":42}},\"comments\":[],\"warnings\":[\"7 events were lost "
 			 "(not recorded): totals are incomplete\"]}\n");
 	result_free(&r);
 
@@ -667,6 +700,38 @@ START_TEST(read_errors)
 	struct result r = run(cmd_top, "top", "nopeak.pb.gz", NULL);
 	ck_assert_int_eq(r.status, 0);
 	result_free(&r);
+
+	/* A file written before temporary allocations were counted. */
+	p = known_profile(1);
+	p->has_value[PV_TEMPORARY_SPACE] = p->has_value[PV_TEMPORARY_OBJECTS] = false;
+	write_profile(p, "old.pb.gz");
+	profile_free(p);
+	assert_fails(run(cmd_top, "top", "-m", "temporary", "old.pb.gz", NULL), 1,
+		     "heapsnap: cannot use 'old.pb.gz': no temporary values (written before "
+		     "heapsnap counted temporary allocations)");
+	assert_fails(run(cmd_top, "top", "-m", "tmp", "old.pb.gz", NULL), 2,
+		     "heapsnap: top: bad --metric 'tmp' (inuse, peak, alloc or temporary)");
+	r = run(cmd_top, "top", "old.pb.gz", NULL);
+	ck_assert_int_eq(r.status, 0);
+	result_free(&r);
+
+	/* Files written before max_size and size classes were kept. */
+	assert_fails(run(cmd_top, "top", "--max", "snap.pb.gz", NULL), 1,
+		     "heapsnap: cannot use 'snap.pb.gz': no max_size (written before heapsnap "
+		     "kept the largest block per stack)");
+	assert_fails(run(cmd_diff, "diff", "--max", "old.pb.gz", "snap.pb.gz", NULL), 1,
+		     "heapsnap: cannot use 'snap.pb.gz': no max_size");
+	assert_fails(run(cmd_hist, "hist", "snap.pb.gz", NULL), 1,
+		     "heapsnap: cannot use 'snap.pb.gz': no block sizes (written before "
+		     "heapsnap kept them)");
+	assert_fails(run(cmd_hist, "hist", "junk.pb.gz", NULL), 1,
+		     "heapsnap: cannot read 'junk.pb.gz': ");
+	assert_fails(run(cmd_hist, "hist", NULL), 2,
+		     "heapsnap: hist: missing FILE; see 'heapsnap hist --help'");
+	assert_fails(run(cmd_hist, "hist", "a", "b", NULL), 2,
+		     "heapsnap: hist: unexpected argument 'b'");
+	assert_fails(run(cmd_hist, "hist", "--domain", "x", "snap.pb.gz", NULL), 2,
+		     "heapsnap: hist: bad --domain 'x' (heap, mmap, all or 1..65535)");
 	leave_tmpdir();
 }
 END_TEST
@@ -834,6 +899,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, top_traceback);
 	tcase_add_test(tc, top_json);
 	tcase_add_test(tc, diff_text_json);
+	tcase_add_test(tc, top_temporary);
 	tcase_add_test(tc, info_text_json);
 	tcase_add_test(tc, usage_errors);
 	tcase_add_test(tc, help);

@@ -26,11 +26,15 @@
 /* ---- building and comparing profiles ---- */
 
 static const int64_t values[][PV_COUNT] = {
-	{ 1, 100, 1, 100, 1, 100 },
-	{ 5, 500, 2, 200, 3, 300 },
-	{ 0, 0, -1, INT64_MIN, 0, INT64_MAX },
-	{ 0, 0, 0, 0, 0, 0 },
+	{ 1, 100, 1, 100, 1, 100, 1, 100 },
+	{ 5, 500, 2, 200, 3, 300, 2, 150 },
+	{ 0, 0, -1, INT64_MIN, 0, INT64_MAX, 0, 0 },
+	{ 0, 0, 0, 0, 0, 0, 0, 0 },
 };
+
+/* Size classes of samples 0 (its whole, written as the class alone) and 1 (two). */
+static const profile_size_t sizes0[] = { { 7, 1, 100, 1, 100 } };
+static const profile_size_t sizes1[] = { { 0, 1, 0, 0, 0 }, { 9, 4, 500, 2, 200 } };
 
 /* A profile using every field: inlined lines, NULL strings, labels, facts, comments. */
 static profile_t *make_profile(void)
@@ -74,6 +78,12 @@ static profile_t *make_profile(void)
 	ck_assert_int_eq(profile_add_sample(p, s1, 3, values[1], 7, true), 0);
 	ck_assert_int_eq(profile_add_sample(p, s2, 2, values[2], -2, false), 0);
 	ck_assert_int_eq(profile_add_sample(p, NULL, 0, values[3], 0, true), 0);
+	p->has_max_size = p->has_sizes = true;
+	p->samples[0].max_size = 100;
+	p->samples[1].max_size = 300;
+	p->samples[2].max_size = INT64_MAX;
+	ck_assert_int_eq(profile_set_sizes(p, 0, sizes0, 1), 0);
+	ck_assert_int_eq(profile_set_sizes(p, 1, sizes1, 2), 0);
 	ck_assert_int_eq(profile_add_comment(p, "built by test-pprof"), 0);
 	ck_assert_int_eq(profile_add_comment(p, "heapsnap.unknown_key=5"), 0);
 	ck_assert_int_eq(profile_add_comment(p, "heapsnap.frame_limit=many"), 0);
@@ -137,7 +147,19 @@ static void assert_profiles_equal(const profile_t *a, const profile_t *b)
 			ck_assert_int_eq(x->value[v], y->value[v]);
 		ck_assert_int_eq(x->domain, y->domain);
 		ck_assert_int_eq(x->truncated, y->truncated);
+		ck_assert_int_eq(x->max_size, y->max_size);
+		ck_assert_uint_eq(x->nsizes, y->nsizes);
+		for (uint32_t j = 0; j < x->nsizes; j++) {
+			const profile_size_t *r = &x->sizes[j], *t = &y->sizes[j];
+			ck_assert_uint_eq(r->cls, t->cls);
+			ck_assert_int_eq(r->alloc_blocks, t->alloc_blocks);
+			ck_assert_int_eq(r->alloc_bytes, t->alloc_bytes);
+			ck_assert_int_eq(r->inuse_blocks, t->inuse_blocks);
+			ck_assert_int_eq(r->inuse_bytes, t->inuse_bytes);
+		}
 	}
+	ck_assert_int_eq(a->has_max_size, b->has_max_size);
+	ck_assert_int_eq(a->has_sizes, b->has_sizes);
 	ck_assert_uint_eq(a->ncomments, b->ncomments);
 	for (uint32_t i = 0; i < a->ncomments; i++)
 		ck_assert_str_eq(a->comments[i], b->comments[i]);
@@ -216,6 +238,31 @@ START_TEST(test_round_trip_empty)
 	write_seed("empty.pb", buf, len);
 	profile_t *q = decode_ok(buf, len);
 	assert_profiles_equal(p, q);
+	free(buf);
+	profile_free(p);
+	profile_free(q);
+}
+END_TEST
+
+/* Files written before temporary allocations were counted have six values: they read
+ * as before, with the temporary values absent and zero. */
+START_TEST(test_read_six_value_file)
+{
+	profile_t *p = profile_new();
+	for (int v = 0; v <= PV_PEAK_SPACE; v++)
+		p->has_value[v] = true;
+	uint32_t idx;
+	ck_assert_int_eq(profile_add_location(p, 0x10, PROFILE_NONE, NULL, 0, &idx), 0);
+	const int64_t v[PV_COUNT] = { 3, 96, 1, 32, 2, 64 };
+	ck_assert_int_eq(profile_add_sample(p, &idx, 1, v, 0, false), 0);
+	uint8_t *buf;
+	size_t len;
+	encode(p, &buf, &len);
+	profile_t *q = decode_ok(buf, len);
+	assert_profiles_equal(p, q);
+	ck_assert(!q->has_value[PV_TEMPORARY_OBJECTS] && !q->has_value[PV_TEMPORARY_SPACE]);
+	ck_assert_int_eq(q->samples[0].value[PV_PEAK_SPACE], 64);
+	ck_assert_int_eq(q->samples[0].value[PV_TEMPORARY_SPACE], 0);
 	free(buf);
 	profile_free(p);
 	profile_free(q);
@@ -526,6 +573,37 @@ START_TEST(test_decode_values_mismatch)
 	decode_bad(b.data, b.len, "sample 0: 1 values for 2 sample types");
 	free(b.data);
 	free(m.data);
+}
+END_TEST
+
+/* A sample with the size-class field: bad lengths, classes and orders are refused. */
+static void decode_sizes_bad(const uint64_t *v, size_t n, const char *why)
+{
+	pbuf_t b = { 0 }, m = { 0 }, packed = { 0 };
+	pbuf_put_uint(&m, 1, 1), put_sub(&b, 1, &m);
+	pbuf_put_uint(&m, 2, 1);
+	for (size_t i = 0; i < n; i++)
+		pbuf_put_varint(&packed, v[i]);
+	pbuf_put_bytes(&m, 100, packed.data, packed.len);
+	put_sub(&b, 2, &m);
+	put_strings(&b, (const char *const[]){ "", "inuse_space" }, 2);
+	decode_bad(b.data, b.len, why);
+	free(b.data);
+	free(m.data);
+	free(packed.data);
+}
+
+START_TEST(test_decode_sizes_bad)
+{
+	decode_sizes_bad((const uint64_t[]){ 1, 2 }, 2,
+			 "sample 0: 2 size class values (1 or a multiple of 5)");
+	decode_sizes_bad((const uint64_t[]){ 64 }, 1, "sample 0: size class 64 out of range");
+	decode_sizes_bad((const uint64_t[]){ 3, 1, 1, 0, 0, 1ull << 32, 1, 1, 0, 0 }, 10,
+			 "size class 4294967296 out of range");
+	decode_sizes_bad((const uint64_t[]){ 3, 1, 1, 0, 0, 3, 1, 1, 0, 0 }, 10,
+			 "sample 0: size classes out of order");
+	decode_sizes_bad((const uint64_t[]){ 3, 1, UINT64_MAX, 0, 0 }, 5,
+			 "sample 0: size class value 18446744073709551615 out of range");
 }
 END_TEST
 
@@ -975,6 +1053,8 @@ static Suite *pprof_suite(void)
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_round_trip_empty);
 	tcase_add_test(tc, test_round_trip_some_values);
+	tcase_add_test(tc, test_read_six_value_file);
+	tcase_add_test(tc, test_decode_sizes_bad);
 	tcase_add_test(tc, test_empty_line_dropped);
 	tcase_add_test(tc, test_decode_handbuilt);
 	tcase_add_test(tc, test_decode_minimal);

@@ -493,9 +493,9 @@ START_TEST(top_golden_text_and_json)
 		 "{\"file\":\"%s\",\"key\":\"lineno\",\"metric\":\"inuse\",\"cumulative\":false,"
 		 "\"stats\":[\n"
 		 "{\"file\":\"%s\",\"line\":%d,\"function\":\"main\",\"module\":\"basic\","
-		 "\"size\":12000,\"count\":250},\n"
+		 "\"size\":12000,\"count\":250,\"max_size\":48},\n"
 		 "{\"file\":\"%s\",\"line\":%d,\"function\":\"main\",\"module\":\"basic\","
-		 "\"size\":5000,\"count\":1}\n],\n"
+		 "\"size\":5000,\"count\":1,\"max_size\":5000}\n],\n"
 		 "\"other\":{\"entries\":2,\"size\":4736,\"count\":2},\n"
 		 "\"total\":{\"size\":21736,\"count\":253}}\n",
 		 file, src, l48, src, lrb);
@@ -1567,9 +1567,9 @@ START_TEST(track_api_domains)
 	read_all_of(cmd, got, sizeof(got));
 	char want_a[128], want_b[128];
 	snprintf(want_a, sizeof(want_a), "\"line\":%d,\"function\":\"main\",\"module\":\"pool\","
-		 "\"size\":144,\"count\":3}", tt_site_line("pool.c", "caller_a"));
+		 "\"size\":144,\"count\":3,\"max_size\":48}", tt_site_line("pool.c", "caller_a"));
 	snprintf(want_b, sizeof(want_b), "\"line\":%d,\"function\":\"main\",\"module\":\"pool\","
-		 "\"size\":192,\"count\":4}", tt_site_line("pool.c", "caller_b"));
+		 "\"size\":192,\"count\":4,\"max_size\":48}", tt_site_line("pool.c", "caller_b"));
 	ck_assert_msg(strstr(got, want_a) && strstr(got, want_b), "%s", got);
 	ck_assert_ptr_nonnull(strstr(got, "\"total\":{\"size\":336,\"count\":7}"));
 }

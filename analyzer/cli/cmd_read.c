@@ -44,6 +44,7 @@ struct read_args {
 	bool full_names;
 	bool all_frames;
 	bool json;
+	bool max;                /* --max */
 	enum color_mode color;
 };
 
@@ -56,6 +57,7 @@ enum {
 	OPT_FULL_NAMES,
 	OPT_DOMAIN,
 	OPT_JSON,
+	OPT_MAX,
 	OPT_COLOR,
 	OPT_ALL,
 	OPT_OLD,
@@ -77,6 +79,7 @@ static const struct option stats_long_options[] = {
 	{ "full-names", no_argument, NULL, OPT_FULL_NAMES },
 	{ "domain", required_argument, NULL, OPT_DOMAIN },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "max", no_argument, NULL, OPT_MAX },
 	{ "color", required_argument, NULL, OPT_COLOR },
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "old", required_argument, NULL, OPT_OLD },
@@ -102,7 +105,9 @@ static const char stats_options_help[] =
 	"      --cumulative        every frame of a stack adds to its own key\n"
 	"                          (lineno, filename and function only)\n"
 	"  -m, --metric METRIC     inuse (live now, default), peak (live at the traced\n"
-	"                          peak) or alloc (allocated since the start)\n"
+	"                          peak), alloc (allocated since the start) or\n"
+	"                          temporary (freed by their thread before it\n"
+	"                          allocated again)\n"
 	"  -i, --include PATTERN[:LINE]  keep allocations whose file matches the glob\n"
 	"  -x, --exclude PATTERN[:LINE]  drop allocations whose file matches the glob\n"
 	"      --all-frames        filters test every frame, not only the charged one\n"
@@ -117,6 +122,8 @@ static const char stats_options_help[] =
 	"      --full-names        tracebacks show whole C++ names, not std::vector<…>\n"
 	"      --domain D          the domain shown: heap (the default), mmap (anonymous\n"
 	"                          mappings), 1..65535 (heapsnap_track), or all\n"
+	"      --max               end each line with max=SIZE, the largest block any\n"
+	"                          stack of the entry allocated (JSON: max_size)\n"
 	"      --json              print one JSON object (sizes in bytes)\n"
 	"      --color=WHEN        auto (default: on a terminal), never or always\n"
 	"      --all               a directory stands for all of its snapshots\n"
@@ -267,7 +274,8 @@ static int parse_option(struct read_args *a, int c, char **argv, size_t nfiles_w
 		return 0;
 	case 'm':
 		if (stats_metric_parse(optarg, &a->opt.metric))
-			return usage_error(a, "bad --metric '%s' (inuse, peak or alloc)", optarg);
+			return usage_error(a, "bad --metric '%s' (inuse, peak, alloc or temporary)",
+					   optarg);
 		return 0;
 	case 'i':
 	case 'x':
@@ -296,6 +304,9 @@ static int parse_option(struct read_args *a, int c, char **argv, size_t nfiles_w
 		return 0;
 	case OPT_JSON:
 		a->json = true;
+		return 0;
+	case OPT_MAX:
+		a->max = true;
 		return 0;
 	case OPT_COLOR:
 		return parse_color(a, optarg);
@@ -418,8 +429,10 @@ static int stats_error(const struct read_args *a, const snapset_t *sets, size_t 
 			if (sets[i].profiles[j]->has_value[v])
 				continue;
 			char why[96];
-			snprintf(why, sizeof(why), "no %s values (not a heapsnap snapshot?)",
-				 stats_metric_name(a->opt.metric));
+			snprintf(why, sizeof(why), "no %s values (%s)", stats_metric_name(a->opt.metric),
+				 a->opt.metric == STATS_METRIC_TEMPORARY
+					 ? "written before heapsnap counted temporary allocations"
+					 : "not a heapsnap snapshot?");
 			snapread_say_path("cannot use", sets[i].paths[j], why);
 			return 1;
 		}
@@ -467,6 +480,20 @@ static int load_files(const struct read_args *a, const char *const *paths, size_
 	return 0;
 }
 
+/* For --max: names the first file without max_size and returns 1, or returns 0. */
+static int max_missing(const struct read_args *a, const snapset_t *set)
+{
+	for (size_t i = 0; a->max && i < set->n; i++) {
+		if (!set->profiles[i]->has_max_size) {
+			snapread_say_path("cannot use", set->paths[i],
+					  "no max_size (written before heapsnap kept the largest "
+					  "block per stack)");
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static format_files_t files_of(const snapset_t *set)
 {
 	return (format_files_t){ .paths = (const char *const *)set->paths, .n = set->n,
@@ -486,6 +513,8 @@ static int run_top(const struct read_args *a)
 	snapset_t set = { 0 };
 	stats_t *s = NULL;
 	int r = load_files(a, a->files, a->nfiles, &set);
+	if (!r)
+		r = max_missing(a, &set);
 	if (!r && (r = stats_merge((const profile_t *const *)set.profiles, set.n, &a->opt, &s)))
 		r = stats_error(a, &set, 1, r);
 	stats_domain_sum_t *others = NULL;
@@ -498,7 +527,7 @@ static int run_top(const struct read_args *a)
 		format_opts_t o = { .file = set.paths[0], .files = files_of(&set), .limit = a->limit,
 				    .full_names = a->full_names, .color = use_color(a->color),
 				    .domain = shown_domain(&a->opt, nb), .others = others,
-				    .nothers = nothers };
+				    .nothers = nothers, .max = a->max };
 		(a->json ? print_top_json : print_top_text)(stdout, s, &o);
 		r = finish_output();
 		if (!r && a->opt.nfilters && !s->nentries)
@@ -518,6 +547,8 @@ static int run_diff(const struct read_args *a)
 	int r = load_files(a, a->old_files, a->nold, &sets[0]);
 	if (!r)
 		r = load_files(a, a->new_files, a->nnew, &sets[1]);
+	if (!r)
+		r = max_missing(a, &sets[1]);
 	if (!r && (r = stats_compare_many((const profile_t *const *)sets[0].profiles, sets[0].n,
 					  (const profile_t *const *)sets[1].profiles, sets[1].n,
 					  &a->opt, &s)))
@@ -526,7 +557,7 @@ static int run_diff(const struct read_args *a)
 		format_opts_t o = { .old_file = sets[0].paths[0], .new_file = sets[1].paths[0],
 				    .old_files = files_of(&sets[0]), .new_files = files_of(&sets[1]),
 				    .limit = a->limit, .full_names = a->full_names,
-				    .color = use_color(a->color) };
+				    .color = use_color(a->color), .max = a->max };
 		(a->json ? print_diff_json : print_diff_text)(stdout, s, &o);
 		r = finish_output();
 	}

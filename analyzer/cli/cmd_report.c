@@ -49,10 +49,11 @@ static void help(FILE *out)
 		"       heapsnap report OLD NEW -o OUT.html\n\n"
 		"Write one self-contained HTML page (no network, no other files: open it from\n"
 		"disk) showing a snapshot: its header facts, a flame graph (icicle) of inuse,\n"
-		"peak or alloc bytes with zoom, search, tooltips and a toggle for the allocator\n"
-		"runtime's frames, and the top tables by line, function and file (a click on a\n"
-		"row marks its frames in the graph).  With two snapshots the graph is coloured by\n"
-		"growth (red) and shrinkage (blue) and the tables are 'heapsnap diff's.\n\n"
+		"peak, alloc or temporary bytes with zoom, search, tooltips and a toggle for the\n"
+		"allocator runtime's frames, and the top tables by line, function and file (a\n"
+		"click on a row marks its frames in the graph).  With two snapshots the graph is\n"
+		"coloured by growth (red) and shrinkage (blue) and the tables are 'heapsnap\n"
+		"diff's.\n\n"
 		"Options:\n"
 		"  -o, --output OUT.html   where to write (default for one FILE: its name with\n"
 		"                          .pb.gz replaced by .html, in the current directory)\n"
@@ -201,7 +202,7 @@ static int run(const struct report_args *a)
 		       .domain = a->domain.domain };
 	int e = report_compute(&r);
 	if (e == -ENODATA)
-		fprintf(stderr, "heapsnap: report: %s no metric in common (inuse, peak or alloc)\n",
+		fprintf(stderr, "heapsnap: report: %s no metric in common (inuse, peak, alloc or temporary)\n",
 			a->nfiles == 2 ? "the two files have" : "the file has");
 	else if (e)
 		fprintf(stderr, "heapsnap: report: %s\n", strerror(-e));

@@ -14,4 +14,5 @@ int cmd_diff(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_flame(int argc, char **argv);
+int cmd_hist(int argc, char **argv);
 int cmd_report(int argc, char **argv);

@@ -15,6 +15,7 @@ static const struct {
 	{ "top", cmd_top, "top allocation sites of snapshots, tracemalloc style" },
 	{ "diff", cmd_diff, "compare two snapshots (or two merges), tracemalloc style" },
 	{ "flame", cmd_flame, "a snapshot's stacks folded, for flame graph tools" },
+	{ "hist", cmd_hist, "a snapshot's blocks by power-of-two size, allocated and live" },
 	{ "report", cmd_report, "one offline HTML page: flame graph, top tables, diff" },
 	{ "info", cmd_info, "show a snapshot's header: process, trigger, totals, losses" },
 	{ "ls", cmd_ls, "list snapshots: pid, command, trigger, time, peak, path" },

@@ -10,13 +10,13 @@
  *   diff       false, or true for OLD NEW
  *   files      the snapshot file names
  *   headers    per file, `heapsnap info --json`'s object
- *   metrics    the metrics every file has, of "inuse", "peak", "alloc"
+ *   metrics    the metrics every file has, of "inuse", "peak", "alloc", "temporary"
  *   frames     [name, file, line, module, flags] per frame: name is the function or the
  *              module offset "0x1a2b"; flags 1 runtime (a runtime module, a system
  *              header, or a --skip or --skip-file match), 2 no function, 4 no stack
  *   nodes      flat [parent, frame] per node, the root first as [-1, -1]; a parent comes
  *              before its children; frame -1 below the root is "other" (merged nodes)
- *   values     flat, per node and file: bytes, blocks of inuse, peak, alloc (totals
+ *   values     flat, per node and file: bytes, blocks of inuse, peak, alloc, temporary (totals
  *              including the node's descendants)
  *   limit      {"nodes": nodes before merging, "max": the node budget}
  *   tables     {metric: {"lineno"|"function"|"filename": top or diff --json's object}}
@@ -75,7 +75,7 @@ int report_compute(report_t *r)
 	if (!r->flame)
 		return -ENOMEM;
 	bool any = false;
-	for (enum stats_metric m = STATS_METRIC_INUSE; m <= STATS_METRIC_ALLOC; m++) {
+	for (enum stats_metric m = STATS_METRIC_INUSE; m < STATS_METRIC_COUNT; m++) {
 		if (!report_has_metric(r, m))
 			continue;
 		any = true;
@@ -100,7 +100,7 @@ void report_free(report_t *r)
 {
 	flame_free(r->flame);
 	r->flame = NULL;
-	for (size_t m = 0; m <= STATS_METRIC_ALLOC; m++)
+	for (size_t m = 0; m < STATS_METRIC_COUNT; m++)
 		for (size_t k = 0; k < 3; k++) {
 			stats_free(r->tables[m][k]);
 			r->tables[m][k] = NULL;
@@ -214,7 +214,7 @@ static void write_tables(FILE *out, const report_t *r)
 	static const char *const key_names[3] = { "lineno", "function", "filename" };
 	fputs(",\"tables\":{", out);
 	bool first = true;
-	for (enum stats_metric m = STATS_METRIC_INUSE; m <= STATS_METRIC_ALLOC; m++) {
+	for (enum stats_metric m = STATS_METRIC_INUSE; m < STATS_METRIC_COUNT; m++) {
 		if (!r->tables[m][0])
 			continue;
 		fprintf(out, "%s\"%s\":{", first ? "" : ",", stats_metric_name(m));
@@ -251,7 +251,7 @@ static int write_data(FILE *out, const report_t *r)
 	}
 	fputs("],\"metrics\":[", out);
 	bool first = true;
-	for (enum stats_metric m = STATS_METRIC_INUSE; m <= STATS_METRIC_ALLOC; m++)
+	for (enum stats_metric m = STATS_METRIC_INUSE; m < STATS_METRIC_COUNT; m++)
 		if (r->tables[m][0]) {
 			fprintf(out, "%s\"%s\"", first ? "" : ",", stats_metric_name(m));
 			first = false;

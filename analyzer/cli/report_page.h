@@ -34,7 +34,7 @@ typedef struct report {
 	int64_t domain;
 	flame_t *flame;             /* one set per file */
 	size_t nodes_before_limit;
-	stats_t *tables[STATS_METRIC_ALLOC + 1][3]; /* [metric][lineno, function, filename];
+	stats_t *tables[STATS_METRIC_COUNT][3]; /* [metric][lineno, function, filename];
 						       NULL when a file lacks the metric */
 } report_t;
 

@@ -88,8 +88,11 @@ void collector_detach(collector_t *c)
 	struct domain_stats *ds, *dstmp;
 	HASH_ITER(hh, c->dstats, ds, dstmp) {
 		HASH_DEL(c->dstats, ds);
+		sizedist_free(&ds->s.sizes);
 		free(ds);
 	}
+	for (uint64_t i = 0; i < c->nstats; i++)
+		sizedist_free(&c->stats[i].sizes);
 	symbolizer_free(c->sym);
 	timeline_free(&c->timeline);
 	free(c->stats);
@@ -289,7 +292,8 @@ void collector_peak_of(const collector_t *c, const struct stack_stats *s, int64_
 	*blocks = at_peak ? s->peak_blocks : s->inuse_blocks;
 }
 
-static void release(collector_t *c, uint32_t stack, uint32_t domain, uint64_t size)
+static void release(collector_t *c, uint32_t stack, uint32_t domain, uint64_t size,
+		    bool temporary)
 {
 	struct stack_stats *s = stats_of(c, stack, domain);
 	if (!s) {
@@ -297,6 +301,11 @@ static void release(collector_t *c, uint32_t stack, uint32_t domain, uint64_t si
 		return;
 	}
 	collector_count_release(c, s, (int64_t)size);
+	sizedist_release(&s->sizes, size);
+	if (temporary) {
+		s->temp_blocks++;
+		s->temp_bytes += (int64_t)size;
+	}
 }
 
 /* The checked stack id and size of an allocation or mapping record: false (counted as
@@ -338,12 +347,16 @@ static void on_alloc(collector_t *c, const struct hs_rec *r)
 	if (addrtab_put(live, r->addr, r->size, stack, &old_size, &old_stack, &err)) {
 		/* The block's release was never seen (passed through untraced): drop it. */
 		c->missed_frees++;
-		release(c, old_stack, r->domain, old_size);
+		release(c, old_stack, r->domain, old_size, false);
 	}
 	if (err < 0) {
 		c->corrupt++;
 		return;
 	}
+	if (sizedist_alloc(&s->sizes, r->size, &(profile_size_t){
+				   .alloc_blocks = s->alloc_blocks, .alloc_bytes = s->alloc_bytes,
+				   .inuse_blocks = s->inuse_blocks, .inuse_bytes = s->inuse_bytes }))
+		c->corrupt++; /* counted, but not in its size class */
 	collector_count_alloc(c, s, (int64_t)r->size);
 }
 
@@ -354,7 +367,7 @@ static void on_free(collector_t *c, const struct hs_rec *r)
 	/* A release in a domain never seen is unmatched: it creates no table. */
 	addrtab_t *live = live_of(c, r->domain, false);
 	if (live && addrtab_take(live, r->addr, &size, &stack))
-		release(c, stack, r->domain, size);
+		release(c, stack, r->domain, size, r->kind == HS_REC_FREE_TEMPORARY);
 	else
 		c->unmatched_frees++;
 }
@@ -416,6 +429,8 @@ static void map_range(collector_t *c, const struct hs_rec *r, uint32_t stack)
 		c->corrupt++;
 		return;
 	}
+	if ((int64_t)r->size > s->sizes.max_size)
+		s->sizes.max_size = (int64_t)r->size;
 	collector_count_alloc(c, s, (int64_t)r->size);
 }
 
@@ -436,6 +451,7 @@ static void apply(collector_t *c, const struct hs_rec *r)
 		on_alloc(c, r);
 		break;
 	case HS_REC_FREE:
+	case HS_REC_FREE_TEMPORARY:
 		on_free(c, r);
 		break;
 	case HS_REC_NOOP:
@@ -495,10 +511,15 @@ uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_e
 
 uint64_t collector_memory(const collector_t *c)
 {
-	uint64_t domains = 0;
+	uint64_t domains = 0, rows = 0;
 	for (const struct domain_live *d = c->domains; d; d = d->hh.next)
 		domains += sizeof(*d) + addrtab_memory(&d->live);
 	domains += HASH_COUNT(c->dstats) * (sizeof(struct domain_stats) + 16);
+	for (const struct domain_stats *d = c->dstats; d; d = d->hh.next)
+		rows += sizedist_memory(&d->s.sizes);
+	for (uint64_t i = 0; i < c->nstats; i++)
+		rows += sizedist_memory(&c->stats[i].sizes);
+	domains += rows;
 	return domains + addrtab_memory(&c->live) + rangetab_memory(&c->mapped) +
 	       c->nstats * (sizeof(*c->stats) + sizeof(*c->stacks)) +
 	       c->frames_cap * (sizeof(*c->frames) + sizeof(*c->frame_modules)) +
@@ -599,8 +620,22 @@ static int add_sample(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t
 		[PV_INUSE_SPACE] = s->inuse_bytes,
 		[PV_PEAK_OBJECTS] = peak_blocks,
 		[PV_PEAK_SPACE] = peak_bytes,
+		[PV_TEMPORARY_OBJECTS] = s->temp_blocks,
+		[PV_TEMPORARY_SPACE] = s->temp_bytes,
 	};
-	return profile_add_sample(p, locs, k->nframes, value, domain, k->flags & HS_STACK_TRUNCATED);
+	int r = profile_add_sample(p, locs, k->nframes, value, domain, k->flags & HS_STACK_TRUNCATED);
+	if (r < 0)
+		return r;
+	profile_size_t rows[PROFILE_SIZE_CLASSES];
+	const profile_size_t whole = { .alloc_blocks = s->alloc_blocks, .alloc_bytes = s->alloc_bytes,
+				       .inuse_blocks = s->inuse_blocks,
+				       .inuse_bytes = s->inuse_bytes };
+	p->samples[p->nsamples - 1].max_size = s->sizes.max_size;
+	/* A mapping can lose part of itself, so its size class says nothing of what is
+	 * live: the mmap domain has its largest mapping, but no classes. */
+	if (domain == PROFILE_DOMAIN_MMAP)
+		return 0;
+	return profile_set_sizes(p, p->nsamples - 1, rows, sizedist_rows(&s->sizes, &whole, rows));
 }
 
 int collector_profile(collector_t *c, const char *trigger, uint64_t merged, profile_t **out)
@@ -627,6 +662,7 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	p->meta.overhead_bytes = (int64_t)(collector_memory(c) + shm_memory(c));
 	for (int v = 0; v < PV_COUNT; v++)
 		p->has_value[v] = true;
+	p->has_max_size = p->has_sizes = true;
 	timeline_at(&c->timeline, now, c->current_bytes);
 	profile_timeline_t tl;
 	timeline_view(&c->timeline, &tl);

@@ -19,6 +19,7 @@
 #include "prim.h"
 #include "ring.h"
 #include "shmlayout.h"
+#include "sizedist.h"
 #include "symbolize.h"
 #include "timeline.h"
 
@@ -27,6 +28,8 @@ struct stack_stats {
 	int64_t alloc_bytes, alloc_blocks;
 	int64_t peak_bytes, peak_blocks; /* valid when mod_epoch == the current epoch */
 	uint64_t mod_epoch;              /* epoch of the last change */
+	int64_t temp_bytes, temp_blocks; /* blocks released as temporary, and their bytes */
+	sizedist_t sizes;                /* by size class, and the largest block */
 };
 
 struct stack_copy {

@@ -1,7 +1,7 @@
 /* pprof.h - snapshot files: profiles as gzip-compressed pprof (profile.proto).
  *
- * The encoder writes exactly what profile_t holds: six sample types (alloc, inuse and
- * peak, objects and space; default inuse_space), one Sample per profile sample with a
+ * The encoder writes exactly what profile_t holds: eight sample types (alloc, inuse,
+ * peak and temporary, objects and space; default inuse_space), one Sample per profile sample with a
  * "domain" label when the domain is not 0 and a "truncated" label when its stack was
  * cut, Mappings, Locations with one Line per inlined frame, Functions, and the header
  * facts as "key=value" comments.  The decoder reads any pprof heap profile: it maps the

@@ -62,7 +62,7 @@ struct decoder {
 	size_t ntypes;
 	struct idmap functions, mappings, locations;
 	const char **func_name, **func_file;
-	struct u64vec ids, vals;
+	struct u64vec ids, vals, sizes;
 	uint32_t *locs;
 	size_t locs_cap;
 	profile_line_t *lines;
@@ -622,9 +622,17 @@ static int decode_location(struct decoder *d, size_t i, const pbfield_t *lf)
 	return profile_add_location(d->p, address, mapping, d->lines, (uint32_t)nlines, &index);
 }
 
-/* Reads a Label of sample w, setting *domain or *truncated when it is one of ours. */
+/* The labels of a sample that heapsnap reads. */
+struct sample_labels {
+	int64_t domain;
+	bool truncated;
+	bool has_max_size;
+	int64_t max_size;
+};
+
+/* Reads a Label of sample w into *out when it is one of ours. */
 static int decode_label(struct decoder *d, const struct where *w, const pbfield_t *lf,
-			int64_t *domain, bool *truncated)
+			struct sample_labels *out)
 {
 	pbreader_t r = pbreader_sub(&d->top, lf->off, lf->len);
 	pbfield_t f;
@@ -653,9 +661,54 @@ static int decode_label(struct decoder *d, const struct where *w, const pbfield_
 	if (st != PB_END)
 		return fail_wire(d, w, st, &r, &f);
 	if (str_is(d, key, "domain") && has_num)
-		*domain = (int64_t)num;
+		out->domain = (int64_t)num;
 	else if (str_is(d, key, "truncated"))
-		*truncated = (has_num && num == 1) || str_is(d, str, "true");
+		out->truncated = (has_num && num == 1) || str_is(d, str, "true");
+	else if (str_is(d, key, "max_size") && has_num) {
+		if (num > INT64_MAX)
+			return fail(d, w, "max_size %" PRIu64 " out of range", num);
+		out->has_max_size = true;
+		out->max_size = (int64_t)num;
+	}
+	return 0;
+}
+
+/* Adds the size classes read into d->sizes to sample i (docs/format.md): one class
+ * alone holds all of the sample's blocks; else rows of SIZES_ROW_VALUES, by strictly
+ * increasing class. */
+static int decode_sizes(struct decoder *d, const struct where *w, size_t i)
+{
+	const uint64_t *v = d->sizes.v;
+	size_t n = d->sizes.n;
+	if (n != 1 && (n == 0 || n % SIZES_ROW_VALUES))
+		return fail(d, w, "%zu size class values (1 or a multiple of %d)", n,
+			    SIZES_ROW_VALUES);
+	for (size_t k = 0; k < n; k += SIZES_ROW_VALUES)
+		if (v[k] >= PROFILE_SIZE_CLASSES)
+			return fail(d, w, "size class %" PRIu64 " out of range (0..%d)", v[k],
+				    PROFILE_SIZE_CLASSES - 1);
+	profile_sample_t *s = &d->p->samples[i];
+	uint32_t rows = n == 1 ? 1 : (uint32_t)(n / SIZES_ROW_VALUES);
+	profile_size_t *out = profile_alloc(d->p, rows * sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	if (n == 1)
+		out[0] = (profile_size_t){ (uint32_t)v[0], s->value[PV_ALLOC_OBJECTS],
+					   s->value[PV_ALLOC_SPACE], s->value[PV_INUSE_OBJECTS],
+					   s->value[PV_INUSE_SPACE] };
+	for (uint32_t r = 0; n > 1 && r < rows; r++) {
+		const uint64_t *x = &v[(size_t)r * SIZES_ROW_VALUES];
+		for (int k = 1; k < SIZES_ROW_VALUES; k++)
+			if (x[k] > INT64_MAX)
+				return fail(d, w, "size class value %" PRIu64 " out of range", x[k]);
+		out[r] = (profile_size_t){ (uint32_t)x[0], (int64_t)x[1], (int64_t)x[2],
+					   (int64_t)x[3], (int64_t)x[4] };
+		if (r && x[0] <= out[r - 1].cls)
+			return fail(d, w, "size classes out of order");
+	}
+	s->sizes = out;
+	s->nsizes = rows;
+	d->p->has_sizes = true;
 	return 0;
 }
 
@@ -665,17 +718,21 @@ static int decode_sample(struct decoder *d, size_t i, const pbfield_t *sf)
 	pbreader_t r = pbreader_sub(&d->top, sf->off, sf->len);
 	pbfield_t f;
 	enum pb_status st;
-	int64_t domain = 0;
-	bool truncated = false;
+	struct sample_labels labels = { 0 };
 	int rc = 0;
-	d->ids.n = d->vals.n = 0;
+	d->ids.n = d->vals.n = d->sizes.n = 0;
+	bool has_sizes = false;
 	while (rc == 0 && (st = pb_read_field(&r, &f)) == PB_OK) {
 		if (f.number == SAMPLE_LOCATION_ID)
 			rc = read_repeated(d, &w, &f, &d->ids);
 		else if (f.number == SAMPLE_VALUE)
 			rc = read_repeated(d, &w, &f, &d->vals);
 		else if (f.number == SAMPLE_LABEL && !(rc = want(d, &w, &f, PB_LEN)))
-			rc = decode_label(d, &w, &f, &domain, &truncated);
+			rc = decode_label(d, &w, &f, &labels);
+		else if (f.number == SAMPLE_HEAPSNAP_SIZES) {
+			has_sizes = true;
+			rc = read_repeated(d, &w, &f, &d->sizes);
+		}
 	}
 	if (rc)
 		return rc;
@@ -696,7 +753,15 @@ static int decode_sample(struct decoder *d, size_t i, const pbfield_t *sf)
 	for (size_t j = 0; j < d->ntypes; j++)
 		if (d->vmap[j] >= 0)
 			value[d->vmap[j]] = (int64_t)d->vals.v[j];
-	return profile_add_sample(d->p, d->locs, (uint32_t)d->ids.n, value, domain, truncated);
+	rc = profile_add_sample(d->p, d->locs, (uint32_t)d->ids.n, value, labels.domain,
+				labels.truncated);
+	if (rc)
+		return rc;
+	if (labels.has_max_size) {
+		d->p->samples[d->p->nsamples - 1].max_size = labels.max_size;
+		d->p->has_max_size = true;
+	}
+	return has_sizes ? decode_sizes(d, &w, d->p->nsamples - 1) : 0;
 }
 
 /* Runs decode_one over every top-level field number field, in file order. */
@@ -834,6 +899,7 @@ int pprof_decode(const uint8_t *buf, size_t len, profile_t **out, pprof_error_t 
 	free(d.func_file);
 	free(d.ids.v);
 	free(d.vals.v);
+	free(d.sizes.v);
 	free(d.locs);
 	free(d.lines);
 	return rc;

@@ -56,7 +56,7 @@ struct encoder {
 	char *facts[ARRAY_SIZE(meta_keys)];
 	size_t nfacts;
 	uint64_t type_idx[PV_COUNT], unit_idx[PV_COUNT];
-	uint64_t space_idx, bytes_idx, domain_idx, truncated_idx, true_idx;
+	uint64_t space_idx, bytes_idx, domain_idx, truncated_idx, true_idx, max_size_idx;
 	bool oom;
 };
 
@@ -144,7 +144,7 @@ static int enc_prepare(struct encoder *e)
 	for (uint32_t i = 0; i < p->nlocations; i++)
 		nlines += p->locations[i].nlines;
 
-	e->strs_cap = 1 + 2 * PV_COUNT + 5 + 2 * (size_t)p->nmappings + 2 * nlines +
+	e->strs_cap = 1 + 2 * PV_COUNT + 6 + 2 * (size_t)p->nmappings + 2 * nlines +
 		      p->ncomments + ARRAY_SIZE(meta_keys);
 	e->strs = calloc(e->strs_cap, sizeof(*e->strs));
 	e->funcs_cap = nlines ? nlines : 1;
@@ -164,6 +164,7 @@ static int enc_prepare(struct encoder *e)
 	e->domain_idx = enc_string(e, "domain");
 	e->truncated_idx = enc_string(e, "truncated");
 	e->true_idx = enc_string(e, "true");
+	e->max_size_idx = enc_string(e, "max_size");
 	for (uint32_t i = 0; i < p->nmappings; i++) {
 		enc_string(e, p->mappings[i].path);
 		enc_string(e, p->mappings[i].build_id);
@@ -215,6 +216,57 @@ static void enc_label(pbuf_t *b, uint64_t key, uint32_t field, uint64_t v)
 	pbuf_put_uint(b, field, v);
 }
 
+/* The max_size label: a number with unit bytes. */
+static void enc_label_max_size(struct encoder *e, pbuf_t *b, int64_t max_size)
+{
+	pbuf_put_tag(b, SAMPLE_LABEL, PB_LEN);
+	pbuf_put_varint(b, label_size(e->max_size_idx, (uint64_t)max_size) + 1 +
+				   pb_varint_size(e->bytes_idx));
+	pbuf_put_uint(b, LABEL_KEY, e->max_size_idx);
+	pbuf_put_uint(b, LABEL_NUM, (uint64_t)max_size);
+	pbuf_put_uint(b, LABEL_NUM_UNIT, e->bytes_idx);
+}
+
+/* Whether s's one size class holds exactly the sample's blocks: then the class alone
+ * is written. */
+static bool sizes_are_whole(const profile_sample_t *s)
+{
+	const profile_size_t *r = &s->sizes[0];
+	return s->nsizes == 1 && r->alloc_blocks == s->value[PV_ALLOC_OBJECTS] &&
+	       r->alloc_bytes == s->value[PV_ALLOC_SPACE] &&
+	       r->inuse_blocks == s->value[PV_INUSE_OBJECTS] &&
+	       r->inuse_bytes == s->value[PV_INUSE_SPACE];
+}
+
+/* Sample field SAMPLE_HEAPSNAP_SIZES (docs/format.md). */
+static void enc_sizes(pbuf_t *b, const profile_sample_t *s)
+{
+	if (sizes_are_whole(s)) {
+		pbuf_put_tag(b, SAMPLE_HEAPSNAP_SIZES, PB_LEN);
+		pbuf_put_varint(b, pb_varint_size(s->sizes[0].cls));
+		pbuf_put_varint(b, s->sizes[0].cls);
+		return;
+	}
+	size_t n = 0;
+	for (uint32_t i = 0; i < s->nsizes; i++) {
+		const profile_size_t *r = &s->sizes[i];
+		n += pb_varint_size(r->cls) + pb_varint_size((uint64_t)r->alloc_blocks) +
+		     pb_varint_size((uint64_t)r->alloc_bytes) +
+		     pb_varint_size((uint64_t)r->inuse_blocks) +
+		     pb_varint_size((uint64_t)r->inuse_bytes);
+	}
+	pbuf_put_tag(b, SAMPLE_HEAPSNAP_SIZES, PB_LEN);
+	pbuf_put_varint(b, n);
+	for (uint32_t i = 0; i < s->nsizes; i++) {
+		const profile_size_t *r = &s->sizes[i];
+		pbuf_put_varint(b, r->cls);
+		pbuf_put_varint(b, (uint64_t)r->alloc_blocks);
+		pbuf_put_varint(b, (uint64_t)r->alloc_bytes);
+		pbuf_put_varint(b, (uint64_t)r->inuse_blocks);
+		pbuf_put_varint(b, (uint64_t)r->inuse_bytes);
+	}
+}
+
 static void enc_sample(struct encoder *e, const profile_sample_t *s)
 {
 	const profile_t *p = e->p;
@@ -245,6 +297,10 @@ static void enc_sample(struct encoder *e, const profile_sample_t *s)
 		enc_label(b, e->domain_idx, LABEL_NUM, (uint64_t)s->domain);
 	if (s->truncated)
 		enc_label(b, e->truncated_idx, LABEL_STR, e->true_idx);
+	if (p->has_max_size)
+		enc_label_max_size(e, b, s->max_size);
+	if (p->has_sizes && s->nsizes)
+		enc_sizes(b, s);
 	pbuf_put_message(&e->out, PROFILE_SAMPLE, b);
 }
 

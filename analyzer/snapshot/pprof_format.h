@@ -36,6 +36,10 @@ enum { TIMELINE_INTERVAL = 1, TIMELINE_MIN_BYTES = 2, TIMELINE_MAX_BYTES = 3,
        TIMELINE_PEAK_NANOS = 4, TIMELINE_SNAP_NANOS = 5 };
 enum { VALUE_TYPE_TYPE = 1, VALUE_TYPE_UNIT = 2 };
 enum { SAMPLE_LOCATION_ID = 1, SAMPLE_VALUE = 2, SAMPLE_LABEL = 3 };
+/* heapsnap's extension of Sample: its blocks by size class, packed varints: one class
+ * holding all of the sample's blocks, or (class, alloc blocks, alloc bytes, inuse
+ * blocks, inuse bytes) per class with blocks (docs/format.md). */
+enum { SAMPLE_HEAPSNAP_SIZES = 100, SIZES_ROW_VALUES = 5 };
 enum { LABEL_KEY = 1, LABEL_STR = 2, LABEL_NUM = 3, LABEL_NUM_UNIT = 4 };
 enum {
 	MAPPING_ID = 1,

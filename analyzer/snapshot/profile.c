@@ -37,7 +37,7 @@ struct profile_store {
 
 static const char *const value_types[PV_COUNT] = {
 	"alloc_objects", "alloc_space", "inuse_objects",
-	"inuse_space", "peak_objects", "peak_space",
+	"inuse_space", "peak_objects", "peak_space", "temporary_objects", "temporary_space",
 };
 
 const char *profile_value_type(enum profile_value v)
@@ -221,7 +221,22 @@ int profile_add_sample(profile_t *p, const uint32_t *locs, uint32_t nlocs,
 	memcpy(s->value, value, sizeof(s->value));
 	s->domain = domain;
 	s->truncated = truncated;
+	s->max_size = 0;
+	s->nsizes = 0;
+	s->sizes = NULL;
 	p->store->bytes += sizeof(*s);
+	return 0;
+}
+
+int profile_set_sizes(profile_t *p, size_t i, const profile_size_t *rows, uint32_t n)
+{
+	profile_size_t *copy = n ? profile_alloc(p, n * sizeof(*copy)) : NULL;
+	if (n && !copy)
+		return -ENOMEM;
+	if (n)
+		memcpy(copy, rows, n * sizeof(*copy));
+	p->samples[i].sizes = copy;
+	p->samples[i].nsizes = n;
 	return 0;
 }
 

@@ -2,7 +2,7 @@
  *
  * A profile is what one snapshot file holds: header facts, the mappings (modules) the
  * frames live in, the symbolized locations, and one sample per unique (stack, domain)
- * with six values (see enum profile_value).  The collector builds one and encodes it
+ * with eight values (see enum profile_value).  The collector builds one and encodes it
  * as gzip-compressed pprof (pprof_encode.c); the readers decode a file back into one.
  *
  * All strings and arrays belong to the profile: strings are interned (equal strings
@@ -25,6 +25,8 @@ enum profile_value {
 	PV_INUSE_SPACE,
 	PV_PEAK_OBJECTS,
 	PV_PEAK_SPACE,
+	PV_TEMPORARY_OBJECTS, /* blocks released before their thread allocated again */
+	PV_TEMPORARY_SPACE,   /* their bytes */
 	PV_COUNT
 };
 
@@ -55,12 +57,31 @@ typedef struct profile_location {
 	profile_line_t *lines;  /* innermost inlined function first, the real frame last */
 } profile_location_t;
 
+/* A sample's blocks of one power-of-two size class (a heapsnap extension,
+ * docs/format.md): class c holds sizes in [2^(c-1), 2^c), class 0 the size 0. */
+#define PROFILE_SIZE_CLASSES 64
+
+typedef struct profile_size {
+	uint32_t cls;
+	int64_t alloc_blocks, alloc_bytes; /* allocated since tracing started */
+	int64_t inuse_blocks, inuse_bytes; /* live at the snapshot */
+} profile_size_t;
+
+/* The size class of a block of size bytes. */
+static inline uint32_t profile_size_class(uint64_t size)
+{
+	return size ? 64u - (uint32_t)__builtin_clzll(size) : 0u;
+}
+
 typedef struct profile_sample {
 	uint32_t nlocs;
 	uint32_t *locs;           /* indices into profile_t.locations, innermost first */
 	int64_t value[PV_COUNT];  /* 0 for values the file does not have */
 	int64_t domain;           /* 0 the heap, 1..65535 heapsnap_track(), PROFILE_DOMAIN_MMAP */
 	bool truncated;           /* the stack had more frames than were kept */
+	int64_t max_size;         /* the largest block, when profile_t.has_max_size */
+	uint32_t nsizes;          /* size classes with blocks, by increasing class */
+	profile_size_t *sizes;    /* when profile_t.has_sizes */
 } profile_sample_t;
 
 /* Header facts.  Numbers are -1 when the file does not say. */
@@ -103,6 +124,8 @@ typedef struct profile {
 	profile_meta_t meta;
 	profile_timeline_t timeline;
 	bool has_value[PV_COUNT];
+	bool has_max_size;  /* samples carry max_size (files before it do not) */
+	bool has_sizes;     /* samples carry their size classes */
 
 	profile_mapping_t *mappings;
 	uint32_t nmappings;
@@ -142,6 +165,9 @@ int profile_add_location(profile_t *p, uint64_t address, uint32_t mapping,
 int profile_add_sample(profile_t *p, const uint32_t *locs, uint32_t nlocs,
 		       const int64_t value[PV_COUNT], int64_t domain, bool truncated);
 int profile_add_comment(profile_t *p, const char *comment);
+/* Copies n size classes (increasing cls, each below PROFILE_SIZE_CLASSES) into sample
+ * i.  Returns 0 or -ENOMEM, changing nothing then. */
+int profile_set_sizes(profile_t *p, size_t i, const profile_size_t *rows, uint32_t n);
 /* Copies a timeline of n points and nsnaps moments into p (replacing any).  Returns 0,
  * -EINVAL (n or nsnaps over PROFILE_TIMELINE_MAX) or -ENOMEM, changing nothing then. */
 int profile_set_timeline(profile_t *p, const profile_timeline_t *t);

@@ -233,7 +233,7 @@ static int64_t flame_weight(const flame_t *f, size_t n)
 {
 	int64_t w = 0;
 	for (size_t s = 0; s < f->nsets; s++)
-		for (int m = 0; m <= STATS_METRIC_ALLOC; m++) {
+		for (int m = 0; m < STATS_METRIC_COUNT; m++) {
 			int64_t t = flame_total(f, n, s)[flame_value((enum stats_metric)m, false)];
 			w = t > w ? t : w;
 		}

@@ -20,7 +20,7 @@
 #define FLAME_NONE UINT32_MAX
 #define FLAME_MAX_SETS 2
 /* Values per set: index flame_value(metric, blocks). */
-#define FLAME_NVALUES 6
+#define FLAME_NVALUES (2 * STATS_METRIC_COUNT)
 
 typedef struct flame_node {
 	uint32_t parent; /* FLAME_NONE for the root, node 0 */

@@ -282,6 +282,10 @@ static void print_text(FILE *out, const stats_t *s, const format_opts_t *o)
 		const stats_entry_t *e = &s->entries[i];
 		fprintf(out, "#%zu: ", i + 1);
 		format_statistic(out, s, e, c);
+		if (o->max && s->has_max_size) {
+			char b[FORMAT_SIZE_MAX];
+			fprintf(out, ", max=%s", format_size(b, e->max_size, false));
+		}
 		fputc('\n', out);
 		for (uint32_t f = 0; f < e->nframes; f++) {
 			fputs("    ", out);
@@ -398,6 +402,8 @@ static void print_json(FILE *out, const stats_t *s, const format_opts_t *o)
 		json_frame_fields(out, &e->site);
 		fputc(',', out);
 		json_sum(out, s, e->size, e->count, e->size_diff, e->count_diff);
+		if (s->has_max_size)
+			fprintf(out, ",\"max_size\":%" PRId64, e->max_size);
 		if (s->key == STATS_KEY_TRACEBACK) {
 			fprintf(out, ",\"truncated\":%s,\"frames\":[", e->truncated ? "true" : "false");
 			for (uint32_t f = 0; f < e->nframes; f++) {
@@ -616,7 +622,7 @@ void print_info_text(FILE *out, const profile_t *p, const format_opts_t *o)
 		p->nsamples, "locations:", p->nlocations, "mappings:", p->nmappings);
 	int64_t totals[PV_COUNT];
 	stats_totals(p, totals);
-	for (enum stats_metric mt = STATS_METRIC_INUSE; mt <= STATS_METRIC_ALLOC; mt++) {
+	for (enum stats_metric mt = STATS_METRIC_INUSE; mt < STATS_METRIC_COUNT; mt++) {
 		enum profile_value vs = stats_metric_space(mt), vo = stats_metric_objects(mt);
 		if (!p->has_value[vs] && !p->has_value[vo])
 			continue;
@@ -670,7 +676,7 @@ void print_info_json(FILE *out, const profile_t *p, const format_opts_t *o)
 	int64_t totals[PV_COUNT];
 	stats_totals(p, totals);
 	bool first = true;
-	for (enum stats_metric mt = STATS_METRIC_INUSE; mt <= STATS_METRIC_ALLOC; mt++) {
+	for (enum stats_metric mt = STATS_METRIC_INUSE; mt < STATS_METRIC_COUNT; mt++) {
 		enum profile_value vs = stats_metric_space(mt), vo = stats_metric_objects(mt);
 		if (!p->has_value[vs] && !p->has_value[vo])
 			continue;

@@ -69,6 +69,8 @@ typedef struct format_opts {
 	const char *domain;
 	const stats_domain_sum_t *others;
 	size_t nothers;
+	bool max;             /* text: each listed entry ends with ", max=SIZE" (its largest
+			       * block) when s->has_max_size */
 } format_opts_t;
 
 /* display_top: a title line, "#1: ..." per listed entry (for tracebacks followed by the

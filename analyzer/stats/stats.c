@@ -236,6 +236,8 @@ struct grouper {
 	size_t seq_n, seq_cap;
 	uint32_t *scratch;
 	size_t scratch_cap;
+	int64_t sample_max;   /* max_size of the sample being charged */
+	bool *kept;           /* stats_filter_samples(): samples the filters keep */
 };
 
 static bool filter_matches(const stats_filter_t *flt, const stats_frame_t *f)
@@ -397,6 +399,8 @@ static int grouper_add_key(struct grouper *g, uint32_t kid, int64_t size, int64_
 		g->key_group[kid] = g->ngroups - 1;
 	}
 	struct group *gr = &g->groups[g->key_group[kid]];
+	if (g->sample_max > gr->max_size)
+		gr->max_size = g->sample_max;
 	if (__builtin_add_overflow(gr->size, size, &gr->size) ||
 	    __builtin_add_overflow(gr->count, count, &gr->count))
 		return -EOVERFLOW;
@@ -437,6 +441,8 @@ static int grouper_add_seq(struct grouper *g, const uint32_t *seq, uint32_t len,
 	uint32_t *slot = idxtab_probe(&g->table, h, seq_probe_eq, &probe);
 	if (*slot) {
 		struct group *gr = &g->groups[*slot - 1];
+		if (g->sample_max > gr->max_size)
+			gr->max_size = g->sample_max;
 		if (__builtin_add_overflow(gr->size, size, &gr->size) ||
 		    __builtin_add_overflow(gr->count, count, &gr->count))
 			return -EOVERFLOW;
@@ -451,7 +457,7 @@ static int grouper_add_seq(struct grouper *g, const uint32_t *seq, uint32_t len,
 		return -ENOMEM;
 	memcpy(g->s->store->seqbuf + g->seq_n, seq, len * sizeof(*seq));
 	*gr = (struct group){ .hash = h, .off = g->seq_n, .len = len, .size = size,
-			      .count = count, .truncated = truncated };
+			      .count = count, .max_size = g->sample_max, .truncated = truncated };
 	g->seq_n += len;
 	*slot = g->ngroups;
 	return 0;
@@ -553,6 +559,9 @@ static int grouper_run(struct grouper *g)
 		uint32_t cid = cli == smp->nlocs ? g->empty_id : g->frame_id[ck];
 		if (!grouper_keeps(g, smp, cid))
 			continue;
+		if (g->kept)
+			g->kept[si] = true;
+		g->sample_max = smp->max_size;
 		int r = grouper_charge(g, smp, cli, ck, size, count);
 		if (r)
 			return r;
@@ -575,7 +584,7 @@ static int grouper_finish(struct grouper *g)
 		const struct group *gr = &g->groups[i];
 		stats_entry_t *e = &s->entries[i];
 		*e = (stats_entry_t){ .size = gr->size, .count = gr->count,
-				      .truncated = gr->truncated };
+				      .max_size = gr->max_size, .truncated = gr->truncated };
 		if (g->opt->key == STATS_KEY_TRACEBACK) {
 			e->frame_table = st->full.frames;
 			e->frame_ids = st->seqbuf + gr->off;
@@ -628,7 +637,7 @@ int stats_check_options(const profile_t *p, const stats_options_t *opt)
 {
 	if ((opt->cumulative && opt->key == STATS_KEY_TRACEBACK) ||
 	    opt->nfilters > STATS_MAX_FILTERS || opt->key > STATS_KEY_TRACEBACK ||
-	    opt->metric > STATS_METRIC_ALLOC)
+	    opt->metric >= STATS_METRIC_COUNT)
 		return -EINVAL;
 	if (!p->has_value[stats_metric_space(opt->metric)])
 		return -ENODATA;
@@ -656,6 +665,7 @@ int stats_group(const profile_t *p, const stats_options_t *opt, stats_t **out)
 	stats_t *s = stats_alloc(opt);
 	if (!s)
 		return -ENOMEM;
+	s->has_max_size = p->has_max_size;
 	struct grouper g = { .p = p, .opt = opt, .s = s };
 	r = grouper_run(&g);
 	if (!r)
@@ -672,6 +682,27 @@ int stats_group(const profile_t *p, const stats_options_t *opt, stats_t **out)
 	}
 	*out = s;
 	return 0;
+}
+
+int stats_filter_samples(const profile_t *p, const stats_options_t *opt, bool *kept)
+{
+	stats_options_t o = *opt;
+	o.key = STATS_KEY_LINENO;
+	o.metric = STATS_METRIC_ALLOC;
+	o.cumulative = false;
+	o.sort_limit = SIZE_MAX;
+	int r = stats_check_options(p, &o);
+	if (r)
+		return r;
+	stats_t *s = stats_alloc(&o);
+	if (!s)
+		return -ENOMEM;
+	memset(kept, 0, p->nsamples * sizeof(*kept));
+	struct grouper g = { .p = p, .opt = &o, .s = s, .kept = kept };
+	r = grouper_run(&g);
+	grouper_free(&g);
+	stats_free(s);
+	return r;
 }
 
 /* Adds |v| to *sum; returns false once the sum reaches STATS_SUM_LIMIT. */
@@ -717,20 +748,25 @@ void stats_totals(const profile_t *p, int64_t totals[PV_COUNT])
 			totals[v] += p->samples[i].value[v];
 }
 
+static const enum profile_value metric_space[STATS_METRIC_COUNT] = {
+	PV_INUSE_SPACE, PV_PEAK_SPACE, PV_ALLOC_SPACE, PV_TEMPORARY_SPACE,
+};
+static const enum profile_value metric_objects[STATS_METRIC_COUNT] = {
+	PV_INUSE_OBJECTS, PV_PEAK_OBJECTS, PV_ALLOC_OBJECTS, PV_TEMPORARY_OBJECTS,
+};
+
 enum profile_value stats_metric_space(enum stats_metric m)
 {
-	return m == STATS_METRIC_PEAK ? PV_PEAK_SPACE
-	       : m == STATS_METRIC_ALLOC ? PV_ALLOC_SPACE : PV_INUSE_SPACE;
+	return m < STATS_METRIC_COUNT ? metric_space[m] : PV_INUSE_SPACE;
 }
 
 enum profile_value stats_metric_objects(enum stats_metric m)
 {
-	return m == STATS_METRIC_PEAK ? PV_PEAK_OBJECTS
-	       : m == STATS_METRIC_ALLOC ? PV_ALLOC_OBJECTS : PV_INUSE_OBJECTS;
+	return m < STATS_METRIC_COUNT ? metric_objects[m] : PV_INUSE_OBJECTS;
 }
 
 static const char *const key_names[] = { "lineno", "filename", "function", "traceback" };
-static const char *const metric_names[] = { "inuse", "peak", "alloc" };
+static const char *const metric_names[] = { "inuse", "peak", "alloc", "temporary" };
 
 const char *stats_key_name(enum stats_key k)
 {
@@ -739,7 +775,7 @@ const char *stats_key_name(enum stats_key k)
 
 const char *stats_metric_name(enum stats_metric m)
 {
-	return m <= STATS_METRIC_ALLOC ? metric_names[m] : "?";
+	return m < STATS_METRIC_COUNT ? metric_names[m] : "?";
 }
 
 int stats_key_parse(const char *name, enum stats_key *out)

@@ -26,6 +26,8 @@ enum stats_metric {
 	STATS_METRIC_INUSE, /* PV_INUSE_SPACE, PV_INUSE_OBJECTS */
 	STATS_METRIC_PEAK,  /* PV_PEAK_SPACE, PV_PEAK_OBJECTS */
 	STATS_METRIC_ALLOC, /* PV_ALLOC_SPACE, PV_ALLOC_OBJECTS */
+	STATS_METRIC_TEMPORARY, /* PV_TEMPORARY_SPACE, PV_TEMPORARY_OBJECTS */
+	STATS_METRIC_COUNT
 };
 
 /* At most this many filters per grouping. */
@@ -93,6 +95,9 @@ typedef struct stats_entry {
 	stats_frame_t site;
 	int64_t size, count;
 	int64_t size_diff, count_diff; /* stats_compare() only: new minus old */
+	/* The largest block allocated by a stack of the group, over the run (0 when the
+	 * profile has no max_size; in a comparison, of the new side). */
+	int64_t max_size;
 	const stats_frame_t *frame_table;
 	const uint32_t *frame_ids;
 	uint32_t nframes;
@@ -109,6 +114,7 @@ typedef struct stats {
 	/* Sums over every sample kept by the filters (for cumulative, each sample once). */
 	int64_t total_size, total_count;
 	int64_t total_size_diff, total_count_diff;
+	bool has_max_size; /* every profile (the new side's, in a comparison) has max_size */
 	struct stats_store *store; /* private */
 } stats_t;
 
@@ -151,6 +157,12 @@ int stats_compare_many(const profile_t *const *old_ps, size_t nold,
 		       const profile_t *const *new_ps, size_t nnew, const stats_options_t *opt,
 		       stats_t **out);
 
+/* Sets kept[i] (room for p->nsamples) to whether opt's filters and domain keep sample
+ * i of p, charged as stats_group() charges it (opt's key, metric and cumulative are
+ * ignored: every sample that allocated is considered).  Returns 0, -ENODATA when p
+ * has no alloc values, -EINVAL for bad options, -ENOMEM. */
+int stats_filter_samples(const profile_t *p, const stats_options_t *opt, bool *kept);
+
 void stats_free(stats_t *s);
 
 /* Sums the entries past the first limit ones into *rest (sizes, counts and diffs) and
@@ -161,7 +173,8 @@ size_t stats_rest(const stats_t *s, size_t limit, stats_entry_t *rest);
  * profile from pprof_read_file() the magnitudes of each kind add up below 2^62. */
 void stats_totals(const profile_t *p, int64_t totals[PV_COUNT]);
 
-/* The values a metric reads, and names for keys and metrics ("lineno", "inuse"). */
+/* The values a metric reads, and names for keys and metrics ("lineno", "inuse",
+ * "temporary"). */
 enum profile_value stats_metric_space(enum stats_metric m);
 enum profile_value stats_metric_objects(enum stats_metric m);
 const char *stats_key_name(enum stats_key k);

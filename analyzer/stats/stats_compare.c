@@ -214,7 +214,7 @@ static int compare_match(stats_t *s, const stats_t *old, const stats_t *new, siz
 		*e = old->entries[i];
 		e->size_diff = -e->size;
 		e->count_diff = -e->count;
-		e->size = e->count = 0;
+		e->size = e->count = e->max_size = 0;
 	}
 	s->nentries = n;
 	free(match);
@@ -254,6 +254,7 @@ int stats_compare_many(const profile_t *const *old_ps, size_t nold,
 	const stats_t *o = s->store->parts[0], *n = s->store->parts[1];
 	s->total_size = n->total_size;
 	s->total_count = n->total_count;
+	s->has_max_size = n->has_max_size;
 	s->total_size_diff = n->total_size - o->total_size;
 	s->total_count_diff = n->total_count - o->total_count;
 	/* The matched entries point into the sides' frame tables, not their entries. */

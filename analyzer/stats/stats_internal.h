@@ -26,6 +26,7 @@ struct group {
 	uint32_t len;
 	uint32_t key;
 	int64_t size, count;
+	int64_t max_size;
 	bool truncated;
 };
 

@@ -88,6 +88,7 @@ static int merger_add(struct merger *g, const stats_t *part)
 		stats_entry_t *e = &g->m->entries[match[i]];
 		e->size += pe->size;
 		e->count += pe->count;
+		e->max_size = pe->max_size > e->max_size ? pe->max_size : e->max_size;
 		e->truncated |= pe->truncated;
 	}
 	if (traceback)
@@ -112,6 +113,9 @@ int stats_merge(const profile_t *const *ps, size_t n, const stats_options_t *opt
 	struct merger g = { .m = stats_alloc(opt) };
 	if (!g.m)
 		return -ENOMEM;
+	g.m->has_max_size = true;
+	for (size_t i = 0; i < n; i++)
+		g.m->has_max_size &= ps[i]->has_max_size;
 	/* The parts are matched, not listed: no need to sort them. */
 	stats_options_t part_opt = *opt;
 	part_opt.sort_limit = SIZE_MAX;

@@ -7,7 +7,8 @@ const assert = require('node:assert/strict');
 const R = require('../../analyzer/cli/report/report_core.js');
 
 /* all > main > {parse > malloc(runtime), load (+ its own 100), tiny}; values: inuse
- * bytes, blocks, peak bytes, blocks, alloc bytes, blocks, per node (totals). */
+ * bytes, blocks, peak bytes, blocks, alloc bytes, blocks, temporary bytes, blocks, per
+ * node (totals). */
 function blob(diff) {
   const frames = [
     ['main', 'prog.c', 30, 'prog', 0],
@@ -17,7 +18,7 @@ function blob(diff) {
     ['tiny', 'prog.c', 99, 'prog', 0],
   ];
   const nodes = [-1, -1, 0, 0, 1, 1, 2, 2, 1, 3, 1, 4];
-  const one = (v) => [v, 1, 2 * v, 2, 10 * v, 10];
+  const one = (v) => [v, 1, 2 * v, 2, 10 * v, 10, 3 * v, 3];
   const old = [1101, 1101, 1000, 1000, 100, 1];
   const nu = [2101, 2101, 2000, 2000, 100, 1];
   const values = [];
@@ -26,7 +27,7 @@ function blob(diff) {
     if (diff)
       values.push(...one(nu[i]));
   }
-  return { v: 1, diff, files: diff ? ['a', 'b'] : ['a'], metrics: ['inuse', 'peak', 'alloc'],
+  return { v: 1, diff, files: diff ? ['a', 'b'] : ['a'], metrics: ['inuse', 'peak', 'alloc', 'temporary'],
            frames, nodes, values, timeline: null };
 }
 
@@ -37,6 +38,8 @@ test('decode and values', () => {
   assert.equal(R.value(m, 2, 0, 'inuse', false), 1000);
   assert.equal(R.value(m, 2, 0, 'alloc', false), 10000);
   assert.equal(R.value(m, 2, 0, 'peak', true), 2);
+  assert.equal(R.value(m, 2, 0, 'temporary', false), 3000);
+  assert.equal(R.value(m, 2, 0, 'temporary', true), 3);
   assert.equal(R.nodeLabel(m, 0), 'all');
   assert.equal(R.nodeLabel(m, 1), 'main (prog.c:30)');
   assert.equal(R.nodeLabel(m, 3), 'malloc (libc.so.6)');

@@ -10,7 +10,7 @@
  */
 'use strict';
 var HeapsnapReport = (function () {
-  var METRICS = ['inuse', 'peak', 'alloc'];
+  var METRICS = ['inuse', 'peak', 'alloc', 'temporary'];
   var F_RUNTIME = 1, F_NOFUNC = 2, F_EMPTY = 4;
 
   /* The data blob as typed arrays: parent and frame per node, totals per node and set. */
@@ -29,7 +29,8 @@ var HeapsnapReport = (function () {
   }
 
   function value(model, node, set, metric, blocks) {
-    return model.values[(node * model.nsets + set) * 6 + METRICS.indexOf(metric) * 2 +
+    return model.values[(node * model.nsets + set) * METRICS.length * 2 +
+                        METRICS.indexOf(metric) * 2 +
                         (blocks ? 1 : 0)];
   }
 

@@ -1,0 +1,85 @@
+/* sampleopt.c - top's sample-selecting options for flame and hist (see sampleopt.h). */
+#include "sampleopt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "snapread.h"
+
+int sampleopt_init(sampleopt_t *s, int argc)
+{
+	s->skip = calloc((size_t)argc + 1, sizeof(*s->skip));
+	s->skip_files = calloc((size_t)argc + 1, sizeof(*s->skip_files));
+	if (!s->skip || !s->skip_files)
+		return -ENOMEM;
+	s->opt.skip = s->skip;
+	s->opt.skip_files = s->skip_files;
+	s->opt.filters = s->filters;
+	s->opt.has_domain = true; /* the heap, unless --domain says otherwise */
+	return 0;
+}
+
+int sampleopt_usage(const char *cmd, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "heapsnap: %s: ", cmd);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "; see 'heapsnap %s --help'\n", cmd);
+	return -EINVAL;
+}
+
+int sampleopt_parse(sampleopt_t *s, const char *cmd, int c, const char *arg)
+{
+	switch (c) {
+	case 'i':
+	case 'x':
+		if (s->opt.nfilters == STATS_MAX_FILTERS)
+			return sampleopt_usage(cmd, "too many filters (at most 64): '%s'", arg);
+		if (snapread_filter(arg, c == 'i', &s->filters[s->opt.nfilters]) < 0) {
+			fprintf(stderr, "heapsnap: %s: out of memory\n", cmd);
+			return -ENOMEM;
+		}
+		s->opt.nfilters++;
+		return 1;
+	case SAMPLEOPT_ALL_FRAMES:
+		s->all_frames = true;
+		return 1;
+	case SAMPLEOPT_SKIP:
+		s->skip[s->opt.nskip++] = arg;
+		return 1;
+	case SAMPLEOPT_SKIP_FILE:
+		s->skip_files[s->opt.nskip_files++] = arg;
+		return 1;
+	case SAMPLEOPT_KEEP_RUNTIME:
+		s->opt.keep_runtime = true;
+		return 1;
+	case SAMPLEOPT_DOMAIN:
+		if (snapread_domain(arg, &s->opt))
+			return sampleopt_usage(cmd, "bad --domain '%s' (heap, mmap, all or 1..65535)",
+					       arg);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int sampleopt_finish(sampleopt_t *s, const char *cmd, int argc, char **argv,
+		     const char **file)
+{
+	for (size_t i = 0; i < s->opt.nfilters; i++)
+		s->filters[i].all_frames = s->all_frames;
+	if (optind >= argc)
+		return sampleopt_usage(cmd, "missing %s", "FILE");
+	if (argc - optind > 1)
+		return sampleopt_usage(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	*file = argv[optind];
+	return 0;
+}
+
+void sampleopt_free(sampleopt_t *s)
+{
+	for (size_t i = 0; i < s->opt.nfilters; i++)
+		free((char *)s->filters[i].pattern);
+	free(s->skip);
+	free(s->skip_files);
+}
