@@ -128,6 +128,9 @@ static bool runtree_pid(const char *s, pid_t *out)
 static void runtree_introduced(struct runtree *t, struct runtree_conn *c, pid_t pid,
 			       const char *command)
 {
+	for (size_t i = 0; i < t->nprocs; i++)
+		if (t->procs[i].pid == pid)
+			t->procs[i].execd = 0; /* the image after an exec has come */
 	char *cmd = runtree_clean(command);
 	c->proc = runtree_add_proc(t, pid, cmd ? cmd : "");
 	free(cmd);
@@ -220,6 +223,8 @@ static void runtree_on_file(struct runtree *t, struct runtree_conn *c, char **f,
 	p->failed = !strcmp(f[4], "-");
 	p->path = p->failed ? NULL : runtree_clean(f[4]);
 	p->trigger = runtree_clean(f[3]);
+	if (!strcmp(f[3], "exec"))
+		p->execd = prim_now_ns(CLOCK_MONOTONIC);
 	p->peak = peak;
 }
 
@@ -386,6 +391,24 @@ static void runtree_poll(struct runtree *t, int pidfd)
 	free(p);
 }
 
+/* Whether a process whose image exec'd may still connect for its next image: its
+ * collector is gone before the new image's shim has set up, and run must not end in
+ * between.  A new image that is not traced (static, or setuid) never connects: it is
+ * waited for EXEC_GRACE_NS at most, and not at all once the process is gone. */
+#define EXEC_GRACE_NS (2 * 1000 * 1000 * 1000ull)
+static bool runtree_awaiting_exec(struct runtree *t)
+{
+	uint64_t now = prim_now_ns(CLOCK_MONOTONIC);
+	for (size_t i = 0; i < t->nprocs; i++) {
+		struct runtree_proc *p = &t->procs[i];
+		if (p->execd && (now - p->execd > EXEC_GRACE_NS || kill(p->pid, 0) < 0))
+			p->execd = 0;
+		if (p->execd)
+			return true;
+	}
+	return false;
+}
+
 int runtree_serve(struct runtree *t, unsigned timeout_s, volatile const int *stop)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, t->child, 0);
@@ -396,7 +419,7 @@ int runtree_serve(struct runtree *t, unsigned timeout_s, volatile const int *sto
 			if (!ended)
 				ended = prim_now_ns(CLOCK_MONOTONIC);
 			runtree_accept(t);
-			if (t->nconns == 0)
+			if (t->nconns == 0 && !runtree_awaiting_exec(t))
 				break;
 			if ((timeout_s && prim_now_ns(CLOCK_MONOTONIC) - ended >
 						  (uint64_t)timeout_s * 1000000000u) ||

@@ -23,6 +23,8 @@ struct runtree_proc {
 	int64_t peak;
 	bool failed;     /* it said its file could not be written */
 	bool connected;  /* the collector is still running */
+	uint64_t execd;  /* when its image exec'd (CLOCK_MONOTONIC), until the next image
+			  * of the pid connects; 0 otherwise */
 };
 
 struct runtree_conn {
