@@ -157,6 +157,14 @@ static bool opt_verify_unwind(const char *s)
 	return true;
 }
 
+static bool opt_start(const char *s)
+{
+	if (strcmp(s, "on") && strcmp(s, "off"))
+		return false;
+	shim_opt.start_off = s[1] == 'f';
+	return true;
+}
+
 static const struct {
 	const char *name;
 	bool (*parse)(const char *value);
@@ -172,6 +180,7 @@ static const struct {
 	{ "HEAPSNAP_RUN_SOCKET", opt_run_socket, "none" },
 	{ "HEAPSNAP_DISABLE", opt_disable, "0" },
 	{ "HEAPSNAP_VERIFY_UNWIND", opt_verify_unwind, "0" },
+	{ "HEAPSNAP_START", opt_start, "on" },
 };
 
 void options_load(void)

@@ -50,6 +50,7 @@ int segment_create(struct segment *s, const struct shim_options *o)
 	c->pid = (int32_t)getpid();
 	c->signal = o->signal;
 	c->start_nanos = prim_now_ns(CLOCK_REALTIME);
+	atomic_store(&c->recording, o->start_off ? 0 : 1);
 	atomic_store(&c->nstacks, 1); /* id 0 is HS_STACK_UNKNOWN */
 	segment_read_command(c);
 	s->ctl = c;

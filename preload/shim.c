@@ -113,6 +113,11 @@ static inline bool enter(void)
 		if (atomic_load(&shim_state) != SHIM_ON)
 			return false;
 	}
+	/* Dormant or stopped (heapsnap start/stop): one load, and the call passes through.
+	 * Acquire: a thread that sees a start reserves its slots after the start's ring
+	 * position (control.h). */
+	if (UNLIKELY(!atomic_load_explicit(&shim_seg.ctl->recording, memory_order_acquire)))
+		return false;
 	shim_guard = 1;
 	return true;
 }

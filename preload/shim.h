@@ -50,6 +50,7 @@ struct shim_options {
 	const char *collector;  /* HEAPSNAP_COLLECTOR: path of the heapsnap binary */
 	const char *run_socket; /* HEAPSNAP_RUN_SOCKET: heapsnap run's socket, or NULL */
 	bool disabled;          /* HEAPSNAP_DISABLE=1, or a setuid/setgid program */
+	bool start_off;         /* HEAPSNAP_START=off: dormant until heapsnap start */
 	bool verify_unwind;     /* HEAPSNAP_VERIFY_UNWIND=1: check the fast unwinder */
 };
 extern struct shim_options shim_opt HIDDEN;

@@ -58,5 +58,9 @@ struct tt_proc {
  * its "ready PID" line. */
 void tt_start(const char *dir, const char *prog, char *const env[], struct tt_proc *p);
 
+/* Same, with heapsnap run options opts (a NULL-terminated list, or NULL) before "--". */
+void tt_start_opts(const char *dir, const char *const opts[], const char *prog,
+		   char *const env[], struct tt_proc *p);
+
 /* Waits for the run to end; returns its wait status, and its stderr in err. */
 int tt_finish(struct tt_proc *p, char *err, size_t len);

@@ -50,6 +50,7 @@ static void help(FILE *out)
 		"  -w, --wait SECONDS  after the program ends, wait at most this long for the\n"
 		"                      collectors of its process tree (default 60; 0: no limit)\n"
 		"  -q, --quiet         do not print the pid, nor report the files at the end\n"
+		"      --off           start dormant: record nothing until 'heapsnap start PID'\n"
 		"  -h, --help          show this help\n\n"
 		"Example:\n"
 		"  heapsnap run -- ./prog --input big.json\n"
@@ -148,7 +149,7 @@ struct run_args {
 	const char *frames;
 	const char *signal;
 	unsigned wait;
-	bool quiet;
+	bool quiet, off;
 	char **argv;
 };
 
@@ -162,6 +163,7 @@ static int parse_argv(int argc, char **argv, struct run_args *a)
 		{ "signal", required_argument, NULL, 's' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "off", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -202,6 +204,10 @@ static int parse_argv(int argc, char **argv, struct run_args *a)
 		case 'q':
 			a->quiet = true;
 			break;
+		case 'O':
+			a->off = true;
+			break;
+
 		case 'h':
 			help(stdout);
 			return PARSE_HELP;
@@ -290,6 +296,8 @@ static void exec_traced(const struct run_args *a, const struct run_paths *p,
 		setenv("HEAPSNAP_FRAMES", a->frames, 1);
 	if (a->signal)
 		setenv("HEAPSNAP_SIGNAL", a->signal, 1);
+	if (a->off)
+		setenv("HEAPSNAP_START", "off", 1);
 	/* The signals run forwards were blocked around fork: the program starts with the
 	 * mask run itself was given. */
 	sigset_t set;

@@ -64,6 +64,7 @@ int collector_attach(collector_t *c, int fd, pid_t pid)
 	timeline_init(&c->timeline, c->start_nanos, 0);
 	c->pid = pid;
 	c->pos = atomic_load(&ctl->tail);
+	c->active = atomic_load(&ctl->recording) != 0;
 	int r = addrtab_init(&c->live);
 	if (r == 0 && !(c->sym = symbolizer_new(pid)))
 		r = -ENOMEM;
@@ -72,11 +73,9 @@ int collector_attach(collector_t *c, int fd, pid_t pid)
 	return r;
 }
 
-void collector_detach(collector_t *c)
+/* Frees the live tables and counters of the heapsnap_track() domains. */
+static void domains_free(collector_t *c)
 {
-	if (c->ctl)
-		munmap(c->ctl, c->shm_size);
-	addrtab_free(&c->live);
 	struct domain_live *d, *dtmp;
 	HASH_ITER(hh, c->domains, d, dtmp) {
 		HASH_DEL(c->domains, d);
@@ -88,6 +87,14 @@ void collector_detach(collector_t *c)
 		HASH_DEL(c->dstats, ds);
 		free(ds);
 	}
+}
+
+void collector_detach(collector_t *c)
+{
+	if (c->ctl)
+		munmap(c->ctl, c->shm_size);
+	addrtab_free(&c->live);
+	domains_free(c);
 	symbolizer_free(c->sym);
 	timeline_free(&c->timeline);
 	free(c->stats);
@@ -273,6 +280,33 @@ void collector_count_release(collector_t *c, struct stack_stats *s, int64_t size
 	c->current_bytes -= size;
 }
 
+void collector_start(collector_t *c)
+{
+	c->active = true;
+}
+
+void collector_stop(collector_t *c)
+{
+	c->active = false;
+	addrtab_free(&c->live);
+	if (addrtab_init(&c->live) < 0)
+		c->corrupt++; /* out of memory: the next allocations are counted as corrupt */
+	domains_free(c);
+	if (c->nstats)
+		memset(c->stats, 0, c->nstats * sizeof(*c->stats));
+	c->current_bytes = c->peak_bytes = 0;
+	c->epoch = 0;
+	timeline_note(&c->timeline, 0);
+	timeline_peak(&c->timeline);
+}
+
+void collector_reset_peak(collector_t *c)
+{
+	c->peak_bytes = c->current_bytes;
+	c->epoch++; /* every stack's at-peak counters are its current ones */
+	timeline_peak(&c->timeline);
+}
+
 void collector_peak_of(const collector_t *c, const struct stack_stats *s, int64_t *bytes,
 		       int64_t *blocks)
 {
@@ -342,6 +376,10 @@ static void on_free(collector_t *c, const struct hs_rec *r)
 
 static void apply(collector_t *c, const struct hs_rec *r)
 {
+	if (!c->active) {
+		c->events++;
+		return; /* dormant or stopped: nothing is kept */
+	}
 	switch (r->kind) {
 	case HS_REC_ALLOC:
 		on_alloc(c, r);
