@@ -228,7 +228,7 @@ EXPORT void *realloc(void *old, size_t size)
 		passed(p ? 2 : size == 0); /* moved: a release and an allocation */
 		return p;
 	}
-	uint64_t pos = trace_reserve(&shim_seg);
+	uint64_t pos = trace_reserve(&shim_seg, old);
 	void *p = real.realloc(old, size);
 	int saved = errno;
 	/* glibc frees the block and returns NULL for realloc(p, 0). */

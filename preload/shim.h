@@ -51,6 +51,7 @@ struct shim_options {
 	const char *run_socket; /* HEAPSNAP_RUN_SOCKET: heapsnap run's socket, or NULL */
 	bool disabled;          /* HEAPSNAP_DISABLE=1, or a setuid/setgid program */
 	bool start_off;         /* HEAPSNAP_START=off: dormant until heapsnap start */
+	uint64_t sample_period; /* HEAPSNAP_SAMPLE: bytes, 0 = exact tracing */
 	bool verify_unwind;     /* HEAPSNAP_VERIFY_UNWIND=1: check the fast unwinder */
 };
 extern struct shim_options shim_opt HIDDEN;
@@ -67,6 +68,7 @@ struct segment {
 	uint64_t size;
 	struct hs_geometry geo;
 	struct ring ring;
+	uint64_t sample_period; /* 0: exact tracing */
 };
 extern struct segment shim_seg HIDDEN;
 /* Creates, sizes, seals and maps a segment for these options, and fills *s.  Returns
@@ -83,14 +85,21 @@ void tracing_exit(void) HIDDEN;
 void trace_alloc(struct segment *s, const void *p, size_t size, uint16_t domain) HIDDEN;
 void trace_free(struct segment *s, const void *p, uint16_t domain) HIDDEN;
 /* realloc: reserve the release of the old block before the real call (RING_NO_POS
- * after giving up)... */
-uint64_t trace_reserve(struct segment *s) HIDDEN;
+ * after giving up, or when sampling and old was not sampled)... */
+uint64_t trace_reserve(struct segment *s, const void *old) HIDDEN;
 /* ...and settle it afterwards: a FREE of old, or a NOOP when the call failed. */
 void trace_settle(struct segment *s, uint64_t pos, const void *old, bool freed) HIDDEN;
 /* Counts events that tracing no longer records (after giving up). */
 void trace_count_lost(struct segment *s, unsigned events) HIDDEN;
 /* Forgets this thread's view of the ring (a new segment). */
 void trace_thread_reset(void) HIDDEN;
+
+/* sampleset.c: the addresses of the live sampled blocks, in generation gen (the
+ * segment's `recording`).  Lock-free; insert returns false when the block cannot be
+ * held (its bucket is full), take whether it was there (and removes it). */
+int sampleset_init(void) HIDDEN;
+bool sampleset_insert(const void *p, uint32_t gen) HIDDEN;
+bool sampleset_take(const void *p, uint32_t gen) HIDDEN;
 
 /* unwind.c: the caller's stack, starting at the first frame outside the shim; up to
  * max return addresses in out, *more set when the stack went on.  unwind_fast()

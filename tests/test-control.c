@@ -1,9 +1,10 @@
 /* test-control.c - leaving it on: a real program under the real shim, started dormant,
  * driven from outside through start, snap, reset-peak, stop and start again with exact
  * bytes per line at each step (the program's signal never used, its own SIGUSR2
- * handler never run). */
+ * handler never run), and sampled with estimates within their statistical error. */
 #include <check.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,10 +67,26 @@ static profile_t *finish(const char *dir, struct tt_proc *p, const char *last, b
 	return tt_snapshot(dir, p->pid, "exit", 10);
 }
 
+/* Whether `heapsnap WORD FILE` prints a line holding needle. */
+static bool says(const char *word, const char *file, const char *needle)
+{
+	char cmd[PATH_MAX + 64], line[512];
+	snprintf(cmd, sizeof(cmd), "'%s' %s '%s'", getenv("HEAPSNAP"), word, file);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	bool found = false;
+	while (fgets(line, sizeof(line), f))
+		found |= strstr(line, needle) != NULL;
+	ck_assert_int_eq(pclose(f), 0);
+	return found;
+}
+
+static char last_snap[PATH_MAX]; /* the path of the latest snap() */
+
 static profile_t *snap(pid_t pid)
 {
-	char path[PATH_MAX];
-	cli("snap", pid, path, sizeof(path));
+	char *path = last_snap;
+	cli("snap", pid, path, sizeof(last_snap));
 	profile_t *s = NULL;
 	pprof_error_t err;
 	ck_assert_msg(pprof_read_file(path, &s, &err) == 0, "%s: %s", path, err.why);
@@ -209,6 +226,136 @@ START_TEST(control_of_an_untraced_process_fails)
 }
 END_TEST
 
+/* Sampling at 4 KiB: each line's bytes and blocks are estimated within five standard
+ * deviations (relative standard deviation about sqrt(period / bytes)); frees of
+ * unsampled blocks write nothing (no unmatched free), every sampled block's free is
+ * seen (nothing left in use), realloc included; the file says it is sampled. */
+START_TEST(sampled_estimates_are_within_their_error)
+{
+	char dir[256];
+	static const char *const opts[] = { "--sample", "4096", "-q", NULL };
+	struct tt_proc p;
+	begin(dir, sizeof(dir), opts, NULL, &p);
+	step(&p, "s 100 200000"); /* 20 MB in 100-byte blocks, freed at once */
+	step(&p, "b 20000");      /* 20 MB in 1000-byte blocks, kept */
+	step(&p, "a 40000");      /* 4 MB in 100-byte blocks... */
+	step(&p, "r 40000");      /* ...each moved to a 200-byte block: 8 MB */
+	profile_t *s = snap(p.pid);
+	ck_assert_int_eq(s->meta.sampling_period, 4096);
+	ck_assert(says("info", last_snap, "sampling period:  4096 B (4096 B): sizes and counts are "
+					  "estimates"));
+	ck_assert(says("top", last_snap, "Estimates: sampled, one sample per 4096 B allocated"));
+	ck_assert_int_eq(s->meta.unmatched_frees, 0);
+	struct {
+		const char *site;
+		double alloc_b, inuse_b, alloc_n;
+	} lines[] = {
+		{ "step_s", 20e6, 0, 200000 },
+		{ "step_b", 20e6, 20e6, 20000 },
+		{ "step_a", 4e6, 0, 40000 },
+		{ "step_r", 8e6, 8e6, 40000 },
+	};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(*lines); i++) {
+		int64_t v[PV_COUNT];
+		tt_site_values(s, "stepper.c", tt_site_line("stepper.c", lines[i].site), v);
+		double tol = 5 * sqrt(4096 / lines[i].alloc_b);
+		ck_assert_msg(fabs((double)v[PV_ALLOC_SPACE] / lines[i].alloc_b - 1) < tol,
+			      "%s: %lld bytes estimated, %.0f allocated", lines[i].site,
+			      (long long)v[PV_ALLOC_SPACE], lines[i].alloc_b);
+		ck_assert_msg(fabs((double)v[PV_ALLOC_OBJECTS] / lines[i].alloc_n - 1) < tol,
+			      "%s: %lld blocks estimated, %.0f allocated", lines[i].site,
+			      (long long)v[PV_ALLOC_OBJECTS], lines[i].alloc_n);
+		if (lines[i].inuse_b == 0)
+			ck_assert_int_eq(v[PV_INUSE_SPACE], 0);
+		else
+			ck_assert_msg(fabs((double)v[PV_INUSE_SPACE] / lines[i].inuse_b - 1) < tol,
+				      "%s: %lld bytes in use estimated, %.0f", lines[i].site,
+				      (long long)v[PV_INUSE_SPACE], lines[i].inuse_b);
+	}
+	profile_free(s);
+	step(&p, "fb");
+	step(&p, "fa");
+	s = finish(dir, &p, NULL, true);
+	for (size_t i = 0; i < sizeof(lines) / sizeof(*lines); i++) {
+		int64_t v[PV_COUNT];
+		tt_site_values(s, "stepper.c", tt_site_line("stepper.c", lines[i].site), v);
+		ck_assert_int_eq(v[PV_INUSE_SPACE], 0);
+		ck_assert_int_eq(v[PV_INUSE_OBJECTS], 0);
+	}
+	ck_assert_int_eq(s->meta.unmatched_frees, 0);
+	ck_assert_int_eq(s->meta.lost_events, 0);
+	profile_free(s);
+}
+END_TEST
+
+/* Sampled blocks handed to other threads and freed there: every free of a sampled
+ * block is found in the shim's set from the other thread (nothing left in use, no
+ * unmatched free), and the estimate of the bytes is within its error.  threads.c's
+ * sizes are replayed here, as test-trace.c does. */
+START_TEST(sampled_handoff_between_threads)
+{
+	const int nthreads = 4;
+	const long per_thread = 200000;
+	double handoff = 0, leaked = 0;
+	for (int me = 0; me < nthreads; me++) {
+		unsigned x = (unsigned)me * 2654435761u + 1;
+		for (long i = 0; i < per_thread / 2; i++) {
+			x = x * 1103515245u + 12345u;
+			double size = 16 + (x >> 8) % 512;
+			*(i % 1000 == 999 ? &leaked : &handoff) += size;
+		}
+	}
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "threads", "4", "200000", NULL };
+	char *env[] = { "HEAPSNAP_SAMPLE=2048", NULL };
+	struct run_result r;
+	tt_run(dir, argv, env, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	pid_t pid = 0;
+	const char *at = strstr(r.err, "heapsnap: tracing pid ");
+	ck_assert_ptr_nonnull(at);
+	pid = (pid_t)atoi(at + strlen("heapsnap: tracing pid "));
+	profile_t *e = tt_snapshot(dir, pid, "exit", 30);
+	ck_assert_int_eq(e->meta.unmatched_frees, 0);
+	ck_assert_int_eq(e->meta.lost_events, 0);
+	int64_t v[PV_COUNT];
+	tt_site_values(e, "threads.c", tt_site_line("threads.c", "handoff"), v);
+	ck_assert_int_eq(v[PV_INUSE_SPACE], 0);
+	ck_assert_int_eq(v[PV_INUSE_OBJECTS], 0);
+	ck_assert_msg(fabs(v[PV_ALLOC_SPACE] / handoff - 1) < 5 * sqrt(2048 / handoff),
+		      "%lld bytes estimated, %.0f allocated", (long long)v[PV_ALLOC_SPACE], handoff);
+	tt_site_values(e, "threads.c", tt_site_line("threads.c", "leak"), v);
+	ck_assert_msg(fabs(v[PV_INUSE_SPACE] / leaked - 1) < 5 * sqrt(2048 / leaked),
+		      "%lld bytes estimated, %.0f leaked", (long long)v[PV_INUSE_SPACE], leaked);
+	profile_free(e);
+}
+END_TEST
+
+/* --sample 0 is exact tracing: every block, exact numbers, period 0. */
+START_TEST(sample_zero_is_exact)
+{
+	char dir[256];
+	static const char *const opts[] = { "--sample", "0", "-q", NULL };
+	struct tt_proc p;
+	begin(dir, sizeof(dir), opts, NULL, &p);
+	step(&p, "a 7");
+	step(&p, "r 2");
+	step(&p, "b 3");
+	step(&p, "s 10 5");
+	profile_t *s = snap(p.pid);
+	ck_assert_int_eq(s->meta.sampling_period, 0);
+	ck_assert(!says("top", last_snap, "Estimates"));
+	expect(s, "step_a", (struct want){ 7, 700, 5, 500, 5, 500 });
+	expect(s, "step_r", (struct want){ 2, 400, 2, 400, 2, 400 });
+	expect(s, "step_b", (struct want){ 3, 3000, 3, 3000, 3, 3000 });
+	/* The peak was reached when the first of these was live. */
+	expect(s, "step_s", (struct want){ 5, 50, 0, 0, 1, 10 });
+	profile_free(s);
+	profile_free(finish(dir, &p, NULL, true));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("control");
@@ -217,6 +364,9 @@ int main(void)
 	tcase_add_test(tc, start_snap_reset_peak_stop_start);
 	tcase_add_test(tc, dormant_to_the_end);
 	tcase_add_test(tc, control_of_an_untraced_process_fails);
+	tcase_add_test(tc, sampled_estimates_are_within_their_error);
+	tcase_add_test(tc, sampled_handoff_between_threads);
+	tcase_add_test(tc, sample_zero_is_exact);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

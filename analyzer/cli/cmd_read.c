@@ -468,8 +468,12 @@ static int load_files(const struct read_args *a, const char *const *paths, size_
 
 static format_files_t files_of(const snapset_t *set)
 {
+	int64_t period = 0;
+	for (size_t i = 0; i < set->n; i++)
+		if (set->profiles[i] && set->profiles[i]->meta.sampling_period > period)
+			period = set->profiles[i]->meta.sampling_period;
 	return (format_files_t){ .paths = (const char *const *)set->paths, .n = set->n,
-				 .nprocesses = snapset_processes(set) };
+				 .nprocesses = snapset_processes(set), .sampling_period = period };
 }
 
 static int run_top(const struct read_args *a)

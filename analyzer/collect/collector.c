@@ -20,7 +20,12 @@
 #include <uthash.h>
 
 #include "idxtab.h"
+#include "sample.h"
 #include "vec.h"
+
+/* Under sampling, blocks are counted in 1/SAMPLED_BLOCK_UNIT so that the fractional
+ * weights of sampled blocks add up without rounding each one. */
+#define SAMPLED_BLOCK_UNIT 1024
 
 struct domain_live {
 	uint16_t domain;
@@ -65,6 +70,13 @@ int collector_attach(collector_t *c, int fd, pid_t pid)
 	c->pid = pid;
 	c->pos = atomic_load(&ctl->tail);
 	c->active = atomic_load(&ctl->recording) != 0;
+	c->sample_period = ((volatile struct hs_ctl *)ctl)->sample_period;
+	c->block_unit = c->sample_period ? SAMPLED_BLOCK_UNIT : 1;
+	if (c->sample_period > SAMPLE_PERIOD_MAX) {
+		munmap(ctl, total);
+		memset(c, 0, sizeof(*c));
+		return -EINVAL;
+	}
 	int r = addrtab_init(&c->live);
 	if (r == 0 && !(c->sym = symbolizer_new(pid)))
 		r = -ENOMEM;
@@ -257,13 +269,14 @@ static inline void stats_touch(const collector_t *c, struct stack_stats *s)
 	}
 }
 
-void collector_count_alloc(collector_t *c, struct stack_stats *s, int64_t size)
+/* Counts size bytes and blocks block units allocated against s. */
+static void count_alloc(collector_t *c, struct stack_stats *s, int64_t size, int64_t blocks)
 {
 	stats_touch(c, s);
 	s->inuse_bytes += size;
-	s->inuse_blocks++;
+	s->inuse_blocks += blocks;
 	s->alloc_bytes += size;
-	s->alloc_blocks++;
+	s->alloc_blocks += blocks;
 	c->current_bytes += size;
 	if (c->current_bytes > c->peak_bytes) {
 		c->peak_bytes = c->current_bytes;
@@ -272,12 +285,38 @@ void collector_count_alloc(collector_t *c, struct stack_stats *s, int64_t size)
 	}
 }
 
-void collector_count_release(collector_t *c, struct stack_stats *s, int64_t size)
+static void count_release(collector_t *c, struct stack_stats *s, int64_t size, int64_t blocks)
 {
 	stats_touch(c, s);
 	s->inuse_bytes -= size;
-	s->inuse_blocks--;
+	s->inuse_blocks -= blocks;
 	c->current_bytes -= size;
+}
+
+void collector_count_alloc(collector_t *c, struct stack_stats *s, int64_t size)
+{
+	count_alloc(c, s, size, 1);
+}
+
+void collector_count_release(collector_t *c, struct stack_stats *s, int64_t size)
+{
+	count_release(c, s, size, 1);
+}
+
+/* What a recorded block of size bytes in domain counts for: itself when tracing
+ * exactly (or in a heapsnap_track() domain, always recorded), else the bytes and
+ * block units a sampled block stands for (sample.h). */
+static void weigh(const collector_t *c, uint16_t domain, uint64_t size, int64_t *bytes,
+		  int64_t *blocks)
+{
+	if (!c->sample_period || domain != 0) {
+		*bytes = (int64_t)size;
+		*blocks = c->block_unit;
+		return;
+	}
+	double w = sample_weight(size, c->sample_period);
+	*bytes = llround((double)size * w);
+	*blocks = llround(w * (double)c->block_unit);
 }
 
 void collector_start(collector_t *c)
@@ -322,7 +361,9 @@ static void release(collector_t *c, uint32_t stack, uint16_t domain, uint64_t si
 		c->corrupt++;
 		return;
 	}
-	collector_count_release(c, s, (int64_t)size);
+	int64_t bytes, blocks;
+	weigh(c, domain, size, &bytes, &blocks);
+	count_release(c, s, bytes, blocks);
 }
 
 static void on_alloc(collector_t *c, const struct hs_rec *r)
@@ -359,7 +400,9 @@ static void on_alloc(collector_t *c, const struct hs_rec *r)
 		c->corrupt++;
 		return;
 	}
-	collector_count_alloc(c, s, (int64_t)r->size);
+	int64_t bytes, blocks;
+	weigh(c, r->domain, r->size, &bytes, &blocks);
+	count_alloc(c, s, bytes, blocks);
 }
 
 static void on_free(collector_t *c, const struct hs_rec *r)
@@ -529,12 +572,13 @@ static int add_sample(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t
 	}
 	int64_t peak_bytes, peak_blocks;
 	collector_peak_of(c, s, &peak_bytes, &peak_blocks);
+	int64_t unit = c->block_unit, half = unit / 2;
 	int64_t value[PV_COUNT] = {
-		[PV_ALLOC_OBJECTS] = s->alloc_blocks,
+		[PV_ALLOC_OBJECTS] = (s->alloc_blocks + half) / unit,
 		[PV_ALLOC_SPACE] = s->alloc_bytes,
-		[PV_INUSE_OBJECTS] = s->inuse_blocks,
+		[PV_INUSE_OBJECTS] = (s->inuse_blocks + half) / unit,
 		[PV_INUSE_SPACE] = s->inuse_bytes,
-		[PV_PEAK_OBJECTS] = peak_blocks,
+		[PV_PEAK_OBJECTS] = (peak_blocks + half) / unit,
 		[PV_PEAK_SPACE] = peak_bytes,
 	};
 	return profile_add_sample(p, locs, k->nframes, value, domain, k->flags & HS_STACK_TRUNCATED);
@@ -552,7 +596,7 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	p->meta.time_nanos = (int64_t)now;
 	p->meta.duration_nanos = now > c->start_nanos ? (int64_t)(now - c->start_nanos) : 0;
 	p->meta.frame_limit = c->frame_limit;
-	p->meta.sampling_period = 0;
+	p->meta.sampling_period = (int64_t)c->sample_period;
 	p->meta.current_bytes = c->current_bytes;
 	p->meta.peak_bytes = c->peak_bytes;
 	p->meta.lost_events = (int64_t)(atomic_load(&ctl->lost) + c->lost_at_end);

@@ -72,6 +72,8 @@ typedef struct collector {
 	timeline_t timeline;        /* the traced total over time */
 
 	bool active;                /* records are applied: started, not stopped */
+	uint64_t sample_period;     /* bytes, 0 = exact (the shim's HEAPSNAP_SAMPLE) */
+	int64_t block_unit;         /* blocks are counted in 1/block_unit: 1 when exact */
 } collector_t;
 
 /* Maps the segment in fd and checks its header.  Returns 0, -EINVAL (not a heapsnap
