@@ -50,8 +50,9 @@ static void begin(char *dir, size_t len, const char *const opts[], char *const e
 }
 
 /* Tells the stepper to exit, checks that its last line is `last` (unless NULL), that it
- * exited 0 and, with quiet, that nothing was said on stderr; returns its exit file. */
-static profile_t *finish(const char *dir, struct tt_proc *p, const char *last, bool quiet)
+ * exited 0 and that stderr holds `said` (unless NULL; "" for nothing said at all);
+ * returns its exit file. */
+static profile_t *finish(const char *dir, struct tt_proc *p, const char *last, const char *said)
 {
 	char line[64], err[8192];
 	fprintf(p->in, "q\n");
@@ -62,8 +63,10 @@ static profile_t *finish(const char *dir, struct tt_proc *p, const char *last, b
 	}
 	int st = tt_finish(p, err, sizeof(err));
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
-	if (quiet)
+	if (said && !*said)
 		ck_assert_str_eq(err, "");
+	else if (said)
+		ck_assert_msg(strstr(err, said) != NULL, "stderr: %s", err);
 	return tt_snapshot(dir, p->pid, "exit", 10);
 }
 
@@ -179,7 +182,10 @@ START_TEST(start_snap_reset_peak_stop_start)
 		profile_free(s);
 
 		/* The program's own handler never ran. */
-		s = finish(dir, &p, k == 0 ? "usr2 0\n" : NULL, false);
+		char said[64];
+		snprintf(said, sizeof(said), "heapsnap: pid %d is dormant; 'heapsnap start %d'",
+			 (int)p.pid, (int)p.pid);
+		s = finish(dir, &p, k == 0 ? "usr2 0\n" : NULL, k == 0 ? said : NULL);
 		expect(s, "step_a", (struct want){ 1, 100, 1, 100, 1, 100 });
 		expect(s, "step_b", (struct want){ 1, 1000, 1, 1000, 1, 1000 });
 		ck_assert_int_eq(s->meta.lost_events, 0);
@@ -199,7 +205,7 @@ START_TEST(dormant_to_the_end)
 	step(&p, "a 50");
 	step(&p, "r 20");
 	step(&p, "fa");
-	profile_t *s = finish(dir, &p, NULL, true);
+	profile_t *s = finish(dir, &p, NULL, "");
 	ck_assert_uint_eq(s->nsamples, 0);
 	ck_assert_int_eq(s->meta.unmatched_frees, 0);
 	ck_assert_int_eq(s->meta.lost_events, 0);
@@ -275,7 +281,7 @@ START_TEST(sampled_estimates_are_within_their_error)
 	profile_free(s);
 	step(&p, "fb");
 	step(&p, "fa");
-	s = finish(dir, &p, NULL, true);
+	s = finish(dir, &p, NULL, "");
 	for (size_t i = 0; i < sizeof(lines) / sizeof(*lines); i++) {
 		int64_t v[PV_COUNT];
 		tt_site_values(s, "stepper.c", tt_site_line("stepper.c", lines[i].site), v);
@@ -352,7 +358,7 @@ START_TEST(sample_zero_is_exact)
 	/* The peak was reached when the first of these was live. */
 	expect(s, "step_s", (struct want){ 5, 50, 0, 0, 1, 10 });
 	profile_free(s);
-	profile_free(finish(dir, &p, NULL, true));
+	profile_free(finish(dir, &p, NULL, ""));
 }
 END_TEST
 

@@ -419,7 +419,10 @@ static int run(const struct run_args *a)
 		runtree_close(&t);
 		return 1;
 	}
-	if (!a->quiet)
+	if (!a->quiet && a->off)
+		fprintf(stderr, "heapsnap: pid %d is dormant; 'heapsnap start %d' starts tracing\n",
+			(int)t.child, (int)t.child);
+	else if (!a->quiet)
 		fprintf(stderr, "heapsnap: tracing pid %d; 'heapsnap snap %d' takes a snapshot\n",
 			(int)t.child, (int)t.child);
 	runtree_serve(&t, a->wait, &stop_waiting);

@@ -31,6 +31,10 @@
 #include "snapfile.h"
 
 #define IDLE_SLEEP_NS (5 * 1000 * 1000)
+/* Dormant or stopped, nothing is recorded: a longer sleep keeps the collector's own
+ * wake-ups (2% of a core at 5 ms under load) out of the way.  Snapshot signals and the
+ * exit hook still wake it at once; a control request waits at most this long. */
+#define DORMANT_SLEEP_NS (50 * 1000 * 1000)
 #define EXEC_CHECK_NS (250 * 1000 * 1000ull)
 #define BATCH 65536
 #define MERGE_BACKLOG 8
@@ -404,7 +408,8 @@ static int run(struct session *s)
 			break;
 		}
 		timeline_at(&s->c.timeline, prim_now_ns(CLOCK_REALTIME), s->c.current_bytes);
-		ring_sleep(&s->c.ring, s->c.pos, s->handled, IDLE_SLEEP_NS);
+		ring_sleep(&s->c.ring, s->c.pos, s->handled,
+			   s->c.active ? IDLE_SLEEP_NS : DORMANT_SLEEP_NS);
 	}
 	uint64_t n, pos, wait_pos;
 	if (pending_request(s, false, &n, &pos) && n)
