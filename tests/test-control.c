@@ -3,6 +3,8 @@
  * bytes per line at each step (the program's signal never used, its own SIGUSR2
  * handler never run), and sampled with estimates within their statistical error. */
 #include <check.h>
+#include <fcntl.h>
+#include <time.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -338,6 +340,75 @@ START_TEST(sampled_handoff_between_threads)
 }
 END_TEST
 
+/* Starts `heapsnap run --off --dir dir -- threads 4 0 seconds` with extra environment
+ * entry env (or NULL); returns run's pid, the program's in *pid. */
+static pid_t start_threads_dormant(const char *dir, const char *seconds, char *env,
+				   pid_t *pid)
+{
+	int err[2];
+	ck_assert_int_eq(pipe(err), 0);
+	pid_t run = fork();
+	ck_assert_int_ge(run, 0);
+	if (run == 0) {
+		char prog[PATH_MAX];
+		snprintf(prog, sizeof(prog), "%s/threads", getenv("PROGS"));
+		if (env)
+			putenv(env);
+		dup2(err[1], 2);
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		execl(getenv("HEAPSNAP"), "heapsnap", "run", "--off", "--dir", dir, "--", prog,
+		      "4", "0", seconds, (char *)NULL);
+		_exit(127);
+	}
+	close(err[1]);
+	FILE *f = fdopen(err[0], "r");
+	char line[256];
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+	int n = 0;
+	ck_assert_msg(sscanf(line, "heapsnap: pid %d is dormant", &n) == 1, "%s", line);
+	fclose(f);
+	*pid = (pid_t)n;
+	return run;
+}
+
+/* Four threads allocate and free, handing blocks to each other, while tracing is
+ * started and stopped under them again and again, ending started: every block a
+ * thread allocated after the last start is freed by the end, so none may be left in
+ * use (a free that a thread failed to record because it still saw tracing stopped
+ * would leave one), exactly and sampled. */
+START_TEST(start_stop_under_running_threads)
+{
+	static char sampled[] = "HEAPSNAP_SAMPLE=4096";
+	for (int k = 0; k < 2; k++) {
+		char dir[256], out[64];
+		tt_tempdir(dir, sizeof(dir));
+		/* Long enough for the toggles below, however slow the machine. */
+		pid_t pid, run = start_threads_dormant(dir, "6", k ? sampled : NULL, &pid);
+		struct timespec pause = { 0, 30 * 1000 * 1000 };
+		for (int i = 0; i < 6; i++) {
+			cli("start", pid, out, sizeof(out));
+			nanosleep(&pause, NULL);
+			cli(i % 2 ? "stop" : "reset-peak", pid, out, sizeof(out));
+			nanosleep(&pause, NULL);
+		}
+		cli("start", pid, out, sizeof(out));
+		int st;
+		ck_assert_int_eq(waitpid(run, &st, 0), run);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+		profile_t *e = tt_snapshot(dir, pid, "exit", 30);
+		ck_assert_int_eq(e->meta.lost_events, 0);
+		ck_assert_int_eq(e->meta.corrupt_records, 0);
+		int64_t v[PV_COUNT];
+		tt_site_values(e, "threads.c", tt_site_line("threads.c", "handoff"), v);
+		ck_assert_msg(v[PV_ALLOC_OBJECTS] > 0, "nothing traced after the last start");
+		ck_assert_int_eq(v[PV_INUSE_OBJECTS], 0);
+		ck_assert_int_eq(v[PV_INUSE_SPACE], 0);
+		profile_free(e);
+	}
+}
+END_TEST
+
 /* --sample 0 is exact tracing: every block, exact numbers, period 0. */
 START_TEST(sample_zero_is_exact)
 {
@@ -372,6 +443,7 @@ int main(void)
 	tcase_add_test(tc, control_of_an_untraced_process_fails);
 	tcase_add_test(tc, sampled_estimates_are_within_their_error);
 	tcase_add_test(tc, sampled_handoff_between_threads);
+	tcase_add_test(tc, start_stop_under_running_threads);
 	tcase_add_test(tc, sample_zero_is_exact);
 	suite_add_tcase(s, tc);
 	return check_run(s);
