@@ -131,6 +131,29 @@ static inline void passed(unsigned events)
 		trace_count_lost(&shim_seg, events);
 }
 
+/* Where a malloc or free goes, decided with a few loads and no stack frame of ours:
+ * straight to the real function with nothing to record or count (nested, dormant or
+ * stopped by heapsnap start/stop, or off without having given up), to the recording
+ * path (tracing), or through the general path (setting up, the bootstrap pool,
+ * counting after giving up).  A dormant program so pays a tail call. */
+enum route { ROUTE_PASS, ROUTE_RECORD, ROUTE_GENERAL };
+
+static inline enum route route(void)
+{
+	if (UNLIKELY(atomic_load_explicit(&resolve_state, memory_order_acquire) != 2))
+		return ROUTE_GENERAL;
+	if (shim_guard)
+		return ROUTE_PASS;
+	int s = atomic_load_explicit(&shim_state, memory_order_relaxed);
+	if (LIKELY(s == SHIM_ON))
+		return atomic_load_explicit(&shim_seg.ctl->recording, memory_order_acquire)
+			       ? ROUTE_RECORD
+			       : ROUTE_PASS;
+	if (s == SHIM_OFF && !atomic_load_explicit(&shim_gave_up, memory_order_relaxed))
+		return ROUTE_PASS;
+	return ROUTE_GENERAL;
+}
+
 static inline void leave(void)
 {
 	shim_guard = 0;
@@ -158,7 +181,18 @@ static inline void record_free(const void *p, uint16_t domain)
 
 /* ---- C ---- */
 
-EXPORT void *malloc(size_t size)
+/* malloc's recording path: tracing, the guard free. */
+static __attribute__((noinline)) void *malloc_record(size_t size)
+{
+	shim_guard = 1;
+	void *p = real.malloc(size);
+	if (p)
+		record_alloc(p, size, 0);
+	leave();
+	return p;
+}
+
+static __attribute__((noinline)) void *malloc_general(size_t size)
 {
 	if (UNLIKELY(!ready()))
 		return pool_alloc(size);
@@ -172,6 +206,16 @@ EXPORT void *malloc(size_t size)
 		record_alloc(p, size, 0);
 	leave();
 	return p;
+}
+
+EXPORT void *malloc(size_t size)
+{
+	enum route r = route();
+	if (LIKELY(r == ROUTE_PASS))
+		return real.malloc(size);
+	if (LIKELY(r == ROUTE_RECORD))
+		return malloc_record(size);
+	return malloc_general(size);
 }
 
 EXPORT void *calloc(size_t n, size_t size)
@@ -195,10 +239,17 @@ EXPORT void *calloc(size_t n, size_t size)
 	return p;
 }
 
-EXPORT void free(void *p)
+/* free's recording path: tracing, the guard free, p a real block. */
+static __attribute__((noinline)) void free_record(void *p)
 {
-	if (UNLIKELY(!p || in_pool(p)))
-		return;
+	shim_guard = 1;
+	record_free(p, 0);
+	real.free(p);
+	leave();
+}
+
+static __attribute__((noinline)) void free_general(void *p)
+{
 	if (UNLIKELY(!ready()))
 		return;
 	if (!enter()) {
@@ -209,6 +260,19 @@ EXPORT void free(void *p)
 	record_free(p, 0);
 	real.free(p);
 	leave();
+}
+
+EXPORT void free(void *p)
+{
+	if (UNLIKELY(!p || in_pool(p)))
+		return;
+	enum route r = route();
+	if (LIKELY(r == ROUTE_PASS))
+		real.free(p);
+	else if (LIKELY(r == ROUTE_RECORD))
+		free_record(p);
+	else
+		free_general(p);
 }
 
 EXPORT void *realloc(void *old, size_t size)
