@@ -167,6 +167,8 @@ static void leave_cleanup(int *unused)
 
 static inline void record_alloc(const void *p, size_t size, uint16_t domain)
 {
+	if (domain == 0 && trace_unsampled(&shim_seg, size))
+		return;
 	int saved = errno;
 	trace_alloc(&shim_seg, p, size, domain);
 	errno = saved;

@@ -83,6 +83,19 @@ void tracing_exit(void) HIDDEN;
 /* trace.c: recording, in a domain: 0 for the heap, 1..65535 for heapsnap_track()
  * blocks.  An allocation is recorded after the real call, a release before it. */
 void trace_alloc(struct segment *s, const void *p, size_t size, uint16_t domain) HIDDEN;
+/* Under sampling (sample.h), the bytes this thread has left to its next sampling point
+ * (0 until its first allocation).  trace_unsampled() is the fast path of trace_alloc()
+ * for a heap block, inline in the wrappers: true when the block does not reach the
+ * point (it is counted, and nothing else happens); false when trace_alloc() must
+ * decide. */
+extern __thread int64_t trace_sample_left TLS_IE HIDDEN;
+static inline bool trace_unsampled(const struct segment *s, size_t size)
+{
+	if (!s->sample_period || (uint64_t)size >= (uint64_t)trace_sample_left)
+		return false;
+	trace_sample_left -= (int64_t)size;
+	return true;
+}
 void trace_free(struct segment *s, const void *p, uint16_t domain) HIDDEN;
 /* realloc: reserve the release of the old block before the real call (RING_NO_POS
  * after giving up, or when sampling and old was not sampled)... */

@@ -19,7 +19,7 @@
 #include "shim.h"
 
 static __thread uint64_t cached_tail TLS_IE;
-static __thread int64_t sample_left TLS_IE;   /* bytes to this thread's next point */
+__thread int64_t trace_sample_left TLS_IE HIDDEN; /* see shim.h */
 static __thread uint64_t sample_state TLS_IE; /* its random state; 0 until seeded */
 
 void trace_thread_reset(void)
@@ -42,21 +42,17 @@ static inline uint32_t trace_generation(const struct segment *s)
 static __attribute__((noinline)) bool trace_sample_slow(struct segment *s, size_t size)
 {
 	if (!sample_state) {
-		sample_state = prim_now_ns(CLOCK_MONOTONIC) ^ (uint64_t)(uintptr_t)&sample_left;
+		sample_state = prim_now_ns(CLOCK_MONOTONIC) ^ (uint64_t)(uintptr_t)&trace_sample_left;
 		sample_state += !sample_state;
-		sample_left = sample_gap(&sample_state, s->sample_period);
+		trace_sample_left = sample_gap(&sample_state, s->sample_period);
 	}
-	return sample_block(&sample_left, &sample_state, s->sample_period, size);
+	return sample_block(&trace_sample_left, &sample_state, s->sample_period, size);
 }
 
-/* Whether a heap block of size bytes is to be recorded; a sampled one is put in the
- * set of sampled blocks first. */
+/* Whether a heap block of size bytes that trace_unsampled() did not skip is to be
+ * recorded; a sampled one is put in the set of sampled blocks first. */
 static inline bool trace_keep(struct segment *s, const void *p, size_t size)
 {
-	if (LIKELY((uint64_t)size < (uint64_t)sample_left)) {
-		sample_left -= (int64_t)size;
-		return false;
-	}
 	if (!trace_sample_slow(s, size))
 		return false;
 	uint32_t gen = trace_generation(s);
