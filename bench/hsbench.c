@@ -1,12 +1,15 @@
 /* hsbench.c - runs one workload natively, under heapsnap and under heaptrack.
  *
  * usage: hsbench --name NAME --shim LIBHEAPSNAP --heapsnap HEAPSNAP [--runs N]
- *                [--modes native,heapsnap,run,heaptrack] [--target-wall X]
+ *                [--modes native,dormant,sampled,heapsnap,run,heaptrack]
+ *                [--sample BYTES] [--target-wall X]
  *                [--target-cpu X] [--need TOOL]... -- PROGRAM [ARGS...]
  *
  * The modes run alternately (native, heapsnap, heaptrack, native, ...), N times each
  * after one unmeasured warm-up round, and the medians are printed with their ratio to
- * the native median of the same invocation.  The driver is a child subreaper, so every
+ * the native median of the same invocation.  `dormant` is heapsnap with
+ * HEAPSNAP_START=off (loaded, recording nothing), `sampled` heapsnap with
+ * HEAPSNAP_SAMPLE=BYTES (--sample, default 524288); neither runs unless named.  The driver is a child subreaper, so every
  * process a run creates ends up reaped here: the heapsnap collector (a grandchild of
  * the program, reparented when its intermediate parent exits) and heaptrack's
  * interpreter and compressor.  Measured per run:
@@ -50,8 +53,9 @@
 
 /* heapsnap: LD_PRELOAD, each process starting its own collector; run: heapsnap run,
  * which starts the collectors of the whole tree itself. */
-enum mode { NATIVE, HEAPSNAP, RUN, HEAPTRACK, NMODES };
-static const char *mode_names[NMODES] = { "native", "heapsnap", "run", "heaptrack" };
+enum mode { NATIVE, DORMANT, SAMPLED, HEAPSNAP, RUN, HEAPTRACK, NMODES };
+static const char *mode_names[NMODES] = { "native", "dormant", "sampled", "heapsnap", "run",
+					  "heaptrack" };
 
 enum metric { WALL, CPU, TGT_CPU, TGT_RSS, AUX_RSS, TAIL, NMETRICS };
 
@@ -69,6 +73,7 @@ static struct {
 	const char *name;
 	const char *shim;
 	const char *heapsnap;
+	const char *sample;
 	int runs;
 	bool modes[NMODES];
 	double target_wall;
@@ -76,7 +81,8 @@ static struct {
 	char **argv;
 	char tmpdir[PATH_MAX];
 	char prog_comm[16];
-} opt = { .runs = 5, .modes = { [NATIVE] = true, [HEAPSNAP] = true, [HEAPTRACK] = true } };
+} opt = { .runs = 5, .sample = "524288",
+	    .modes = { [NATIVE] = true, [HEAPSNAP] = true, [HEAPTRACK] = true } };
 
 static sigset_t chld; /* blocked; waited for with sigtimedwait */
 
@@ -168,7 +174,13 @@ static void child_exec(enum mode m, int log_fd)
 	case NATIVE:
 		execvp(opt.argv[0], opt.argv);
 		break;
+	case DORMANT:
+	case SAMPLED:
 	case HEAPSNAP:
+		if (m == DORMANT)
+			setenv("HEAPSNAP_START", "off", 1);
+		if (m == SAMPLED)
+			setenv("HEAPSNAP_SAMPLE", opt.sample, 1);
 		setenv("LD_PRELOAD", opt.shim, 1);
 		setenv("HEAPSNAP_COLLECTOR", opt.heapsnap, 1);
 		setenv("HEAPSNAP_DIR", dir_env, 1);
@@ -341,7 +353,7 @@ static bool have_tool(const char *tool)
 static void usage(void)
 {
 	fprintf(stderr, "usage: hsbench --name NAME --shim SO --heapsnap BIN [--runs N] "
-			"[--modes LIST] [--target-wall X] [--target-cpu X] [--need TOOL] "
+			"[--modes LIST] [--sample BYTES] [--target-wall X] [--target-cpu X] [--need TOOL] "
 			"-- PROGRAM [ARGS...]\n");
 }
 
@@ -353,6 +365,7 @@ static int parse_argv(int argc, char **argv)
 		{ "heapsnap", required_argument, NULL, 'H' },
 		{ "runs", required_argument, NULL, 'r' },
 		{ "modes", required_argument, NULL, 'm' },
+		{ "sample", required_argument, NULL, 'S' },
 		{ "target-wall", required_argument, NULL, 'w' },
 		{ "target-cpu", required_argument, NULL, 'c' },
 		{ "need", required_argument, NULL, 'N' },
@@ -365,6 +378,7 @@ static int parse_argv(int argc, char **argv)
 		case 's': opt.shim = optarg; break;
 		case 'H': opt.heapsnap = optarg; break;
 		case 'r': opt.runs = atoi(optarg); break;
+		case 'S': opt.sample = optarg; break;
 		case 'w': opt.target_wall = atof(optarg); break;
 		case 'c': opt.target_cpu = atof(optarg); break;
 		case 'm':

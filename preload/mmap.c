@@ -104,7 +104,7 @@ EXPORT int munmap(void *addr, size_t len)
 		passed(r == 0);
 		return r;
 	}
-	uint64_t pos = trace_reserve(&shim_seg);
+	uint64_t pos = trace_reserve_range(&shim_seg);
 	int r = shim_real_munmap(addr, len);
 	int saved = errno;
 	trace_put(&shim_seg, pos, r == 0 ? HS_REC_UNMAP : HS_REC_NOOP, addr, pages(len),
@@ -129,14 +129,14 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		return p;
 	}
 	uint32_t stack = stack_capture(&shim_seg);
-	uint64_t pos = trace_reserve(&shim_seg);
+	uint64_t pos = trace_reserve_range(&shim_seg);
 	void *p = call_mremap(old, old_len, new_len, flags, new_addr);
 	int saved = errno;
 	if (p == MAP_FAILED) {
 		trace_put(&shim_seg, pos, HS_REC_NOOP, NULL, 0, 0);
 	} else if (pos != RING_NO_POS) {
 		trace_put(&shim_seg, pos, HS_REC_REMAP_FROM, old, pages(old_len), stack);
-		trace_put(&shim_seg, trace_reserve(&shim_seg), HS_REC_REMAP_TO, p, pages(new_len),
+		trace_put(&shim_seg, trace_reserve_range(&shim_seg), HS_REC_REMAP_TO, p, pages(new_len),
 			  (uint32_t)pos);
 	}
 	errno = saved;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 
+#include "sample.h"
 #include "shim.h"
 
 struct shim_options shim_opt HIDDEN;
@@ -157,6 +158,23 @@ static bool opt_verify_unwind(const char *s)
 	return true;
 }
 
+static bool opt_start(const char *s)
+{
+	if (strcmp(s, "on") && strcmp(s, "off"))
+		return false;
+	shim_opt.start_off = s[1] == 'f';
+	return true;
+}
+
+static bool opt_sample(const char *s)
+{
+	unsigned long long v;
+	if (!parse_uint(s, 0, SAMPLE_PERIOD_MAX, &v))
+		return false;
+	shim_opt.sample_period = v;
+	return true;
+}
+
 static const struct {
 	const char *name;
 	bool (*parse)(const char *value);
@@ -172,6 +190,8 @@ static const struct {
 	{ "HEAPSNAP_RUN_SOCKET", opt_run_socket, "none" },
 	{ "HEAPSNAP_DISABLE", opt_disable, "0" },
 	{ "HEAPSNAP_VERIFY_UNWIND", opt_verify_unwind, "0" },
+	{ "HEAPSNAP_START", opt_start, "on" },
+	{ "HEAPSNAP_SAMPLE", opt_sample, "0 (every allocation)" },
 };
 
 void options_load(void)

@@ -51,6 +51,8 @@ int segment_create(struct segment *s, const struct shim_options *o)
 	c->pid = (int32_t)getpid();
 	c->signal = o->signal;
 	c->start_nanos = prim_now_ns(CLOCK_REALTIME);
+	c->sample_period = o->sample_period;
+	atomic_store(&c->recording, o->start_off ? 0 : 1);
 	atomic_store(&c->nstacks, 1); /* id 0 is HS_STACK_UNKNOWN */
 	segment_read_command(c);
 	s->ctl = c;
@@ -58,6 +60,7 @@ int segment_create(struct segment *s, const struct shim_options *o)
 	s->geo = hs_geometry_of(c, &l);
 	ring_init(&s->ring, c, &s->geo);
 	s->ring.stall_ns = prim_seconds_to_ns(o->stall_timeout);
+	s->sample_period = o->sample_period;
 	return fd;
 }
 

@@ -98,8 +98,33 @@ static inline bool ready(void)
 	return atomic_load(&resolve_state) == 2;
 }
 
+/* Where a malloc or free goes, decided with a few loads and no stack frame of ours:
+ * straight to the real function with nothing to record or count (nested, dormant or
+ * stopped by heapsnap start/stop, or off without having given up), to the recording
+ * path (tracing), or through the general path (setting up, the bootstrap pool,
+ * counting after giving up).  A dormant program so pays a tail call. */
+enum route { ROUTE_PASS, ROUTE_RECORD, ROUTE_GENERAL };
+
+static inline enum route route(void)
+{
+	if (UNLIKELY(atomic_load_explicit(&resolve_state, memory_order_acquire) != 2))
+		return ROUTE_GENERAL;
+	if (shim_guard)
+		return ROUTE_PASS;
+	int s = atomic_load_explicit(&shim_state, memory_order_relaxed);
+	if (LIKELY(s == SHIM_ON))
+		return atomic_load_explicit(&shim_seg.ctl->recording, memory_order_acquire)
+			       ? ROUTE_RECORD
+			       : ROUTE_PASS;
+	if (s == SHIM_OFF && !atomic_load_explicit(&shim_gave_up, memory_order_relaxed))
+		return ROUTE_PASS;
+	return ROUTE_GENERAL;
+}
+
 static inline void record_alloc(const void *p, size_t size, uint16_t domain)
 {
+	if (domain == 0 && trace_unsampled(&shim_seg, size))
+		return;
 	int saved = errno;
 	trace_alloc(&shim_seg, p, size, domain);
 	errno = saved;
@@ -114,7 +139,18 @@ static inline void record_free(const void *p, uint16_t domain)
 
 /* ---- C ---- */
 
-EXPORT void *malloc(size_t size)
+/* malloc's recording path: tracing, the guard free. */
+static __attribute__((noinline)) void *malloc_record(size_t size)
+{
+	shim_guard = 1;
+	void *p = real.malloc(size);
+	if (p)
+		record_alloc(p, size, 0);
+	leave();
+	return p;
+}
+
+static __attribute__((noinline)) void *malloc_general(size_t size)
 {
 	if (UNLIKELY(!ready()))
 		return pool_alloc(size);
@@ -128,6 +164,16 @@ EXPORT void *malloc(size_t size)
 		record_alloc(p, size, 0);
 	leave();
 	return p;
+}
+
+EXPORT void *malloc(size_t size)
+{
+	enum route r = route();
+	if (LIKELY(r == ROUTE_PASS))
+		return real.malloc(size);
+	if (LIKELY(r == ROUTE_RECORD))
+		return malloc_record(size);
+	return malloc_general(size);
 }
 
 EXPORT void *calloc(size_t n, size_t size)
@@ -151,10 +197,17 @@ EXPORT void *calloc(size_t n, size_t size)
 	return p;
 }
 
-EXPORT void free(void *p)
+/* free's recording path: tracing, the guard free, p a real block. */
+static __attribute__((noinline)) void free_record(void *p)
 {
-	if (UNLIKELY(!p || in_pool(p)))
-		return;
+	shim_guard = 1;
+	record_free(p, 0);
+	real.free(p);
+	leave();
+}
+
+static __attribute__((noinline)) void free_general(void *p)
+{
 	if (UNLIKELY(!ready()))
 		return;
 	if (!enter()) {
@@ -165,6 +218,19 @@ EXPORT void free(void *p)
 	record_free(p, 0);
 	real.free(p);
 	leave();
+}
+
+EXPORT void free(void *p)
+{
+	if (UNLIKELY(!p || in_pool(p)))
+		return;
+	enum route r = route();
+	if (LIKELY(r == ROUTE_PASS))
+		real.free(p);
+	else if (LIKELY(r == ROUTE_RECORD))
+		free_record(p);
+	else
+		free_general(p);
 }
 
 EXPORT void *realloc(void *old, size_t size)
@@ -184,7 +250,7 @@ EXPORT void *realloc(void *old, size_t size)
 		passed(p ? 2 : size == 0); /* moved: a release and an allocation */
 		return p;
 	}
-	uint64_t pos = trace_reserve(&shim_seg);
+	uint64_t pos = trace_reserve(&shim_seg, old);
 	void *p = real.realloc(old, size);
 	int saved = errno;
 	/* glibc frees the block and returns NULL for realloc(p, 0). */

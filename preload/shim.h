@@ -50,6 +50,8 @@ struct shim_options {
 	const char *collector;  /* HEAPSNAP_COLLECTOR: path of the heapsnap binary */
 	const char *run_socket; /* HEAPSNAP_RUN_SOCKET: heapsnap run's socket, or NULL */
 	bool disabled;          /* HEAPSNAP_DISABLE=1, or a setuid/setgid program */
+	bool start_off;         /* HEAPSNAP_START=off: dormant until heapsnap start */
+	uint64_t sample_period; /* HEAPSNAP_SAMPLE: bytes, 0 = exact tracing */
 	bool verify_unwind;     /* HEAPSNAP_VERIFY_UNWIND=1: check the fast unwinder */
 };
 extern struct shim_options shim_opt HIDDEN;
@@ -66,6 +68,7 @@ struct segment {
 	uint64_t size;
 	struct hs_geometry geo;
 	struct ring ring;
+	uint64_t sample_period; /* 0: exact tracing */
 };
 extern struct segment shim_seg HIDDEN;
 /* Creates, sizes, seals and maps a segment for these options, and fills *s.  Returns
@@ -80,14 +83,28 @@ void tracing_exit(void) HIDDEN;
 /* trace.c: recording, in a domain: 0 for the heap, 1..65535 for heapsnap_track()
  * blocks.  An allocation is recorded after the real call, a release before it. */
 void trace_alloc(struct segment *s, const void *p, size_t size, uint16_t domain) HIDDEN;
+/* Under sampling (sample.h), the bytes this thread has left to its next sampling point
+ * (0 until its first allocation).  trace_unsampled() is the fast path of trace_alloc()
+ * for a heap block, inline in the wrappers: true when the block does not reach the
+ * point (it is counted, and nothing else happens); false when trace_alloc() must
+ * decide. */
+extern __thread int64_t trace_sample_left TLS_IE HIDDEN;
+static inline bool trace_unsampled(const struct segment *s, size_t size)
+{
+	if (!s->sample_period || (uint64_t)size >= (uint64_t)trace_sample_left)
+		return false;
+	trace_sample_left -= (int64_t)size;
+	return true;
+}
 void trace_free(struct segment *s, const void *p, uint16_t domain) HIDDEN;
 /* realloc: reserve the release of the old block before the real call (RING_NO_POS
- * after giving up)... */
-uint64_t trace_reserve(struct segment *s) HIDDEN;
+ * after giving up, or when sampling and old was not sampled)... */
+uint64_t trace_reserve(struct segment *s, const void *old) HIDDEN;
 /* ...and settle it afterwards: a FREE of old, or a NOOP when the call failed. */
 void trace_settle(struct segment *s, uint64_t pos, const void *old, bool freed) HIDDEN;
-/* Memory mappings (mmap.c): publish a record at a reserved position, or record a MAP
- * (with the caller's stack) or UNMAP at once.  Sizes are whole pages. */
+/* Memory mappings (mmap.c), never sampled: reserve a position, publish a record at it,
+ * or record a MAP (with the caller's stack) or UNMAP at once.  Sizes are whole pages. */
+uint64_t trace_reserve_range(struct segment *s) HIDDEN;
 void trace_put(struct segment *s, uint64_t pos, unsigned kind, const void *addr,
 	       uint64_t size, uint32_t stack) HIDDEN;
 void trace_range(struct segment *s, unsigned kind, const void *addr, uint64_t size) HIDDEN;
@@ -95,6 +112,13 @@ void trace_range(struct segment *s, unsigned kind, const void *addr, uint64_t si
 void trace_count_lost(struct segment *s, unsigned events) HIDDEN;
 /* Forgets this thread's view of the ring (a new segment). */
 void trace_thread_reset(void) HIDDEN;
+
+/* sampleset.c: the addresses of the live sampled blocks, in generation gen (the
+ * segment's `recording`).  Lock-free; insert returns false when the block cannot be
+ * held (its bucket is full), take whether it was there (and removes it). */
+int sampleset_init(void) HIDDEN;
+bool sampleset_insert(const void *p, uint32_t gen) HIDDEN;
+bool sampleset_take(const void *p, uint32_t gen) HIDDEN;
 
 /* unwind.c: the caller's stack, starting at the first frame outside the shim; up to
  * max return addresses in out, *more set when the stack went on.  unwind_fast()
@@ -143,6 +167,11 @@ static inline bool enter(void)
 		if (atomic_load(&shim_state) != SHIM_ON)
 			return false;
 	}
+	/* Dormant or stopped (heapsnap start/stop): one load, and the call passes through.
+	 * Acquire: a thread that sees a start reserves its slots after the start's ring
+	 * position (control.h). */
+	if (UNLIKELY(!atomic_load_explicit(&shim_seg.ctl->recording, memory_order_acquire)))
+		return false;
 	shim_guard = 1;
 	return true;
 }

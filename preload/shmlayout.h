@@ -152,6 +152,15 @@ struct hs_ctl {
 
 	_Alignas(HS_CACHELINE) _Atomic uint64_t req_count; /* snapshot requests so far */
 	struct hs_request req[HS_REQ_SLOTS];
+
+	/* Leaving it on (analyzer/collect/control.h).  `recording` is read by every traced
+	 * call and written only at start and stop: the shim sets it at creation (0 for
+	 * HEAPSNAP_START=off), then only the collector changes it, to 0 at a stop and to
+	 * a new generation at each start.  The shim's set of sampled blocks keys its
+	 * entries by generation, so a start forgets every earlier sample. */
+	_Alignas(HS_CACHELINE) _Atomic uint32_t recording;
+	uint32_t pad_recording;
+	uint64_t sample_period; /* written once by the shim: bytes, 0 = exact tracing */
 };
 
 /* The segment's layout as each side keeps it, privately: after setup (the shim) or

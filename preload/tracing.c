@@ -87,6 +87,11 @@ static void tracing_setup_locked(void)
 		atomic_store(&shim_state, SHIM_OFF);
 		return;
 	}
+	if (shim_opt.sample_period && sampleset_init() < 0) {
+		report("cannot map the set of sampled blocks: %s; not tracing", strerror(errno));
+		atomic_store(&shim_state, SHIM_OFF);
+		return;
+	}
 	int fd = segment_create(&shim_seg, &shim_opt);
 	if (fd < 0) {
 		report("cannot create the shared ring: %s; not tracing", strerror(-fd));

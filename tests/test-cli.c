@@ -545,6 +545,14 @@ START_TEST(run_usage)
 		     "heapsnap: run: unknown option '-x'; see 'heapsnap run --help'");
 	assert_fails(run(cmd_run, "run", "--wait", "-1", "true", NULL), 2,
 		     "heapsnap: run: --wait takes 0..86400 seconds, not '-1'");
+	assert_fails(run(cmd_run, "run", "--sample", "-1", "true", NULL), 2,
+		     "heapsnap: run: --sample takes 0..1099511627776 bytes, not '-1'");
+	assert_fails(run(cmd_run, "run", "--sample", "1099511627777", "true", NULL), 2,
+		     "heapsnap: run: --sample takes 0..1099511627776 bytes, not '1099511627777'");
+	assert_fails(run(cmd_run, "run", "--sample", "512k", "true", NULL), 2,
+		     "heapsnap: run: --sample takes 0..1099511627776 bytes, not '512k'");
+	assert_fails(run(cmd_run, "run", "--sample", "", "true", NULL), 2,
+		     "heapsnap: run: --sample takes 0..1099511627776 bytes, not ''");
 	/* Options stop at the program: its own options are not run's. */
 	assert_fails(run(cmd_run, "run", "/nonexistent/prog", "--bogus", NULL), 1,
 		     "heapsnap: run: '/nonexistent/prog': no such program");
@@ -581,6 +589,28 @@ START_TEST(snap_usage)
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap snap [--timeout SECONDS] PID"));
 	result_free(&r);
+}
+END_TEST
+
+/* start, stop and reset-peak share snap's parser and say their own names. */
+START_TEST(control_usage)
+{
+	static int (*const cmds[])(int, char **) = { cmd_start, cmd_stop, cmd_reset_peak };
+	static const char *const words[] = { "start", "stop", "reset-peak" };
+	for (int i = 0; i < 3; i++) {
+		char want[128];
+		snprintf(want, sizeof(want), "heapsnap: %s: needs one PID", words[i]);
+		assert_fails(run(cmds[i], words[i], NULL), 2, want);
+		snprintf(want, sizeof(want), "heapsnap: %s: '12ab' is not a pid", words[i]);
+		assert_fails(run(cmds[i], words[i], "12ab", NULL), 2, want);
+		snprintf(want, sizeof(want), "heapsnap: %s: bad --timeout '0'", words[i]);
+		assert_fails(run(cmds[i], words[i], "-t", "0", "1", NULL), 2, want);
+		struct result r = run(cmds[i], words[i], "--help", NULL);
+		ck_assert_int_eq(r.status, 0);
+		snprintf(want, sizeof(want), "Usage: heapsnap %s [--timeout SECONDS] PID", words[i]);
+		ck_assert_ptr_nonnull(strstr(r.out, want));
+		result_free(&r);
+	}
 }
 END_TEST
 
@@ -909,6 +939,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, top_filter_matching_nothing_hints);
 	tcase_add_test(tc, run_usage);
 	tcase_add_test(tc, snap_usage);
+	tcase_add_test(tc, control_usage);
 	tcase_add_test(tc, collect_usage);
 	tcase_add_test(tc, snapname_parsing);
 	tcase_add_test(tc, directory_selection);

@@ -237,6 +237,12 @@ int tt_site_values(const profile_t *p, const char *file, int line, int64_t v[PV_
 
 void tt_start(const char *dir, const char *prog, char *const env[], struct tt_proc *p)
 {
+	tt_start_opts(dir, NULL, prog, env, p);
+}
+
+void tt_start_opts(const char *dir, const char *const opts[], const char *prog,
+		   char *const env[], struct tt_proc *p)
+{
 	int in[2], out[2];
 	ck_assert_int_eq(pipe(in), 0);
 	ck_assert_int_eq(pipe(out), 0);
@@ -254,8 +260,14 @@ void tt_start(const char *dir, const char *prog, char *const env[], struct tt_pr
 		close(out[0]);
 		for (int i = 0; env && env[i]; i++)
 			putenv(env[i]);
-		execl(env_path("HEAPSNAP"), "heapsnap", "run", "--dir", dir, "--",
-		      prog_path(prog), (char *)NULL);
+		const char *argv[32] = { "heapsnap", "run", "--dir", dir };
+		int n = 4;
+		for (int i = 0; opts && opts[i] && n < 29; i++)
+			argv[n++] = opts[i];
+		argv[n++] = "--";
+		argv[n++] = prog_path(prog);
+		argv[n] = NULL;
+		execv(env_path("HEAPSNAP"), (char *const *)argv);
 		_exit(127);
 	}
 	close(in[0]);

@@ -66,5 +66,9 @@ void tt_start(const char *dir, const char *prog, char *const env[], struct tt_pr
  * test fails when there is none). */
 pid_t tt_start_collected(char *dir, size_t dirlen, const char *prog, struct tt_proc *p);
 
+/* Same, with heapsnap run options opts (a NULL-terminated list, or NULL) before "--". */
+void tt_start_opts(const char *dir, const char *const opts[], const char *prog,
+		   char *const env[], struct tt_proc *p);
+
 /* Waits for the run to end; returns its wait status, and its stderr in err. */
 int tt_finish(struct tt_proc *p, char *err, size_t len);

@@ -496,8 +496,12 @@ static int max_missing(const struct read_args *a, const snapset_t *set)
 
 static format_files_t files_of(const snapset_t *set)
 {
+	int64_t period = 0;
+	for (size_t i = 0; i < set->n; i++)
+		if (set->profiles[i] && set->profiles[i]->meta.sampling_period > period)
+			period = set->profiles[i]->meta.sampling_period;
 	return (format_files_t){ .paths = (const char *const *)set->paths, .n = set->n,
-				 .nprocesses = snapset_processes(set) };
+				 .nprocesses = snapset_processes(set), .sampling_period = period };
 }
 
 /* The domain named in top's title: none for the heap. */

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "format.h"
 #include "runtree.h"
+#include "sample.h"
 #include "shmlayout.h"
 
 extern char **environ;
@@ -50,6 +51,9 @@ static void help(FILE *out)
 		"  -w, --wait SECONDS  after the program ends, wait at most this long for the\n"
 		"                      collectors of its process tree (default 60; 0: no limit)\n"
 		"  -q, --quiet         do not print the pid, nor report the files at the end\n"
+		"      --off           start dormant: record nothing until 'heapsnap start PID'\n"
+		"      --sample BYTES  sample about one allocation per BYTES allocated (Poisson,\n"
+		"                      by bytes); files hold estimates.  0: trace every one\n"
 		"  -h, --help          show this help\n\n"
 		"Example:\n"
 		"  heapsnap run -- ./prog --input big.json\n"
@@ -147,8 +151,9 @@ struct run_args {
 	const char *dir;
 	const char *frames;
 	const char *signal;
+	const char *sample;
 	unsigned wait;
-	bool quiet;
+	bool quiet, off;
 	char **argv;
 };
 
@@ -162,6 +167,8 @@ static int parse_argv(int argc, char **argv, struct run_args *a)
 		{ "signal", required_argument, NULL, 's' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "off", no_argument, NULL, 'O' },
+		{ "sample", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -202,6 +209,22 @@ static int parse_argv(int argc, char **argv, struct run_args *a)
 		case 'q':
 			a->quiet = true;
 			break;
+		case 'O':
+			a->off = true;
+			break;
+		case 'S': {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 10);
+			if (*end || end == optarg || optarg[0] == '-' || errno ||
+			    v > SAMPLE_PERIOD_MAX) {
+				fprintf(stderr, "heapsnap: run: --sample takes 0..%llu bytes, not '%s'\n",
+					SAMPLE_PERIOD_MAX, optarg);
+				return -EINVAL;
+			}
+			a->sample = optarg;
+			break;
+		}
 		case 'h':
 			help(stdout);
 			return PARSE_HELP;
@@ -290,6 +313,10 @@ static void exec_traced(const struct run_args *a, const struct run_paths *p,
 		setenv("HEAPSNAP_FRAMES", a->frames, 1);
 	if (a->signal)
 		setenv("HEAPSNAP_SIGNAL", a->signal, 1);
+	if (a->off)
+		setenv("HEAPSNAP_START", "off", 1);
+	if (a->sample)
+		setenv("HEAPSNAP_SAMPLE", a->sample, 1);
 	/* The signals run forwards were blocked around fork: the program starts with the
 	 * mask run itself was given. */
 	sigset_t set;
@@ -392,7 +419,10 @@ static int run(const struct run_args *a)
 		runtree_close(&t);
 		return 1;
 	}
-	if (!a->quiet)
+	if (!a->quiet && a->off)
+		fprintf(stderr, "heapsnap: pid %d is dormant; 'heapsnap start %d' starts tracing\n",
+			(int)t.child, (int)t.child);
+	else if (!a->quiet)
 		fprintf(stderr, "heapsnap: tracing pid %d; 'heapsnap snap %d' takes a snapshot\n",
 			(int)t.child, (int)t.child);
 	runtree_serve(&t, a->wait, &stop_waiting);

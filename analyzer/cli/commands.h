@@ -9,6 +9,9 @@
 int cmd_run(int argc, char **argv);
 int cmd_collect(int argc, char **argv);
 int cmd_snap(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_reset_peak(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_info(int argc, char **argv);

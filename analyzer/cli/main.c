@@ -12,6 +12,9 @@ static const struct {
 } subcommands[] = {
 	{ "run", cmd_run, "run a program traced, then report where its snapshots went" },
 	{ "snap", cmd_snap, "ask a traced process for a snapshot and print its path" },
+	{ "start", cmd_start, "start tracing a traced process (after --off or stop)" },
+	{ "stop", cmd_stop, "stop tracing a traced process, forgetting every trace" },
+	{ "reset-peak", cmd_reset_peak, "make a traced process's current total its peak" },
 	{ "top", cmd_top, "top allocation sites of snapshots, tracemalloc style" },
 	{ "diff", cmd_diff, "compare two snapshots (or two merges), tracemalloc style" },
 	{ "flame", cmd_flame, "a snapshot's stacks folded, for flame graph tools" },

@@ -20,7 +20,12 @@
 #include <uthash.h>
 
 #include "idxtab.h"
+#include "sample.h"
 #include "vec.h"
+
+/* Under sampling, blocks are counted in 1/SAMPLED_BLOCK_UNIT so that the fractional
+ * weights of sampled blocks add up without rounding each one. */
+#define SAMPLED_BLOCK_UNIT 1024
 
 struct domain_live {
 	uint16_t domain;
@@ -65,6 +70,14 @@ int collector_attach(collector_t *c, int fd, pid_t pid)
 	c->pid = pid;
 	c->pos = atomic_load(&ctl->tail);
 	rangetab_init(&c->mapped);
+	c->active = atomic_load(&ctl->recording) != 0;
+	c->sample_period = ((volatile struct hs_ctl *)ctl)->sample_period;
+	c->block_unit = c->sample_period ? SAMPLED_BLOCK_UNIT : 1;
+	if (c->sample_period > SAMPLE_PERIOD_MAX) {
+		munmap(ctl, total);
+		memset(c, 0, sizeof(*c));
+		return -EINVAL;
+	}
 	int r = addrtab_init(&c->live);
 	if (r == 0 && !(c->sym = symbolizer_new(pid)))
 		r = -ENOMEM;
@@ -73,12 +86,9 @@ int collector_attach(collector_t *c, int fd, pid_t pid)
 	return r;
 }
 
-void collector_detach(collector_t *c)
+/* Frees the live tables and counters of the heapsnap_track() domains. */
+static void domains_free(collector_t *c)
 {
-	if (c->ctl)
-		munmap(c->ctl, c->shm_size);
-	addrtab_free(&c->live);
-	rangetab_free(&c->mapped);
 	struct domain_live *d, *dtmp;
 	HASH_ITER(hh, c->domains, d, dtmp) {
 		HASH_DEL(c->domains, d);
@@ -91,6 +101,15 @@ void collector_detach(collector_t *c)
 		sizedist_free(&ds->s.sizes);
 		free(ds);
 	}
+}
+
+void collector_detach(collector_t *c)
+{
+	if (c->ctl)
+		munmap(c->ctl, c->shm_size);
+	addrtab_free(&c->live);
+	rangetab_free(&c->mapped);
+	domains_free(c);
 	for (uint64_t i = 0; i < c->nstats; i++)
 		sizedist_free(&c->stats[i].sizes);
 	symbolizer_free(c->sym);
@@ -255,13 +274,14 @@ static inline void stats_touch(const collector_t *c, struct stack_stats *s)
 	}
 }
 
-void collector_count_alloc(collector_t *c, struct stack_stats *s, int64_t size)
+/* Counts size bytes and blocks block units allocated against s. */
+static void count_alloc(collector_t *c, struct stack_stats *s, int64_t size, int64_t blocks)
 {
 	stats_touch(c, s);
 	s->inuse_bytes += size;
-	s->inuse_blocks++;
+	s->inuse_blocks += blocks;
 	s->alloc_bytes += size;
-	s->alloc_blocks++;
+	s->alloc_blocks += blocks;
 	c->current_bytes += size;
 	if (c->current_bytes > c->peak_bytes) {
 		c->peak_bytes = c->current_bytes;
@@ -270,8 +290,7 @@ void collector_count_alloc(collector_t *c, struct stack_stats *s, int64_t size)
 	}
 }
 
-void collector_count_shrink(collector_t *c, struct stack_stats *s, int64_t size,
-			   int64_t blocks)
+static void count_release(collector_t *c, struct stack_stats *s, int64_t size, int64_t blocks)
 {
 	stats_touch(c, s);
 	s->inuse_bytes -= size;
@@ -279,9 +298,61 @@ void collector_count_shrink(collector_t *c, struct stack_stats *s, int64_t size,
 	c->current_bytes -= size;
 }
 
+void collector_count_alloc(collector_t *c, struct stack_stats *s, int64_t size)
+{
+	count_alloc(c, s, size, 1);
+}
+
 void collector_count_release(collector_t *c, struct stack_stats *s, int64_t size)
 {
-	collector_count_shrink(c, s, size, 1);
+	count_release(c, s, size, 1);
+}
+
+/* What a recorded block of size bytes in domain counts for: itself when tracing
+ * exactly (or in a heapsnap_track() domain, always recorded), else the bytes and
+ * block units a sampled block stands for (sample.h). */
+static void weigh(const collector_t *c, uint32_t domain, uint64_t size, int64_t *bytes,
+		  int64_t *blocks)
+{
+	if (!c->sample_period || domain != 0) {
+		*bytes = (int64_t)size;
+		*blocks = c->block_unit;
+		return;
+	}
+	double w = sample_weight(size, c->sample_period);
+	*bytes = llround((double)size * w);
+	*blocks = llround(w * (double)c->block_unit);
+}
+
+void collector_start(collector_t *c)
+{
+	c->active = true;
+}
+
+void collector_stop(collector_t *c)
+{
+	c->active = false;
+	addrtab_free(&c->live);
+	if (addrtab_init(&c->live) < 0)
+		c->corrupt++; /* out of memory: the next allocations are counted as corrupt */
+	domains_free(c);
+	rangetab_free(&c->mapped);
+	memset(c->remaps, 0, sizeof(c->remaps));
+	for (uint64_t i = 0; i < c->nstats; i++)
+		sizedist_free(&c->stats[i].sizes);
+	if (c->nstats)
+		memset(c->stats, 0, c->nstats * sizeof(*c->stats));
+	c->current_bytes = c->peak_bytes = 0;
+	c->epoch = 0;
+	timeline_note(&c->timeline, 0);
+	timeline_peak(&c->timeline);
+}
+
+void collector_reset_peak(collector_t *c)
+{
+	c->peak_bytes = c->current_bytes;
+	c->epoch++; /* every stack's at-peak counters are its current ones */
+	timeline_peak(&c->timeline);
 }
 
 void collector_peak_of(const collector_t *c, const struct stack_stats *s, int64_t *bytes,
@@ -300,11 +371,13 @@ static void release(collector_t *c, uint32_t stack, uint32_t domain, uint64_t si
 		c->corrupt++;
 		return;
 	}
-	collector_count_release(c, s, (int64_t)size);
+	int64_t bytes, blocks;
+	weigh(c, domain, size, &bytes, &blocks);
+	count_release(c, s, bytes, blocks);
 	sizedist_release(&s->sizes, size);
 	if (temporary) {
-		s->temp_blocks++;
-		s->temp_bytes += (int64_t)size;
+		s->temp_blocks += blocks;
+		s->temp_bytes += bytes;
 	}
 }
 
@@ -357,7 +430,9 @@ static void on_alloc(collector_t *c, const struct hs_rec *r)
 				   .alloc_blocks = s->alloc_blocks, .alloc_bytes = s->alloc_bytes,
 				   .inuse_blocks = s->inuse_blocks, .inuse_bytes = s->inuse_bytes }))
 		c->corrupt++; /* counted, but not in its size class */
-	collector_count_alloc(c, s, (int64_t)r->size);
+	int64_t bytes, blocks;
+	weigh(c, r->domain, r->size, &bytes, &blocks);
+	count_alloc(c, s, bytes, blocks);
 }
 
 static void on_free(collector_t *c, const struct hs_rec *r)
@@ -381,7 +456,7 @@ static void range_changed(void *arg, uint32_t stack, int64_t bytes, int64_t piec
 		c->corrupt++;
 		return;
 	}
-	collector_count_shrink(c, s, -bytes, -pieces);
+	count_release(c, s, -bytes, -pieces * c->block_unit);
 }
 
 static void map_range(collector_t *c, const struct hs_rec *r, uint32_t stack);
@@ -431,7 +506,7 @@ static void map_range(collector_t *c, const struct hs_rec *r, uint32_t stack)
 	}
 	if ((int64_t)r->size > s->sizes.max_size)
 		s->sizes.max_size = (int64_t)r->size;
-	collector_count_alloc(c, s, (int64_t)r->size);
+	count_alloc(c, s, (int64_t)r->size, c->block_unit); /* mappings are never sampled */
 }
 
 /* Unmapping what was never traced (a file mapping, memory mapped before tracing) is no
@@ -446,6 +521,10 @@ static void on_unmap(collector_t *c, const struct hs_rec *r)
 
 static void apply(collector_t *c, const struct hs_rec *r)
 {
+	if (!c->active) {
+		c->events++;
+		return; /* dormant or stopped: nothing is kept */
+	}
 	switch (r->kind) {
 	case HS_REC_ALLOC:
 		on_alloc(c, r);
@@ -613,14 +692,15 @@ static int add_sample(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t
 	}
 	int64_t peak_bytes, peak_blocks;
 	collector_peak_of(c, s, &peak_bytes, &peak_blocks);
+	int64_t unit = c->block_unit, half = unit / 2;
 	int64_t value[PV_COUNT] = {
-		[PV_ALLOC_OBJECTS] = s->alloc_blocks,
+		[PV_ALLOC_OBJECTS] = (s->alloc_blocks + half) / unit,
 		[PV_ALLOC_SPACE] = s->alloc_bytes,
-		[PV_INUSE_OBJECTS] = s->inuse_blocks,
+		[PV_INUSE_OBJECTS] = (s->inuse_blocks + half) / unit,
 		[PV_INUSE_SPACE] = s->inuse_bytes,
-		[PV_PEAK_OBJECTS] = peak_blocks,
+		[PV_PEAK_OBJECTS] = (peak_blocks + half) / unit,
 		[PV_PEAK_SPACE] = peak_bytes,
-		[PV_TEMPORARY_OBJECTS] = s->temp_blocks,
+		[PV_TEMPORARY_OBJECTS] = (s->temp_blocks + half) / unit,
 		[PV_TEMPORARY_SPACE] = s->temp_bytes,
 	};
 	int r = profile_add_sample(p, locs, k->nframes, value, domain, k->flags & HS_STACK_TRUNCATED);
@@ -650,7 +730,7 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	p->meta.time_nanos = (int64_t)now;
 	p->meta.duration_nanos = now > c->start_nanos ? (int64_t)(now - c->start_nanos) : 0;
 	p->meta.frame_limit = c->frame_limit;
-	p->meta.sampling_period = 0;
+	p->meta.sampling_period = (int64_t)c->sample_period;
 	p->meta.current_bytes = c->current_bytes;
 	p->meta.peak_bytes = c->peak_bytes;
 	p->meta.lost_events = (int64_t)(atomic_load(&ctl->lost) + c->lost_at_end);

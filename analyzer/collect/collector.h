@@ -86,6 +86,10 @@ typedef struct collector {
 
 	symbolizer_t *sym;
 	timeline_t timeline;        /* the traced total over time */
+
+	bool active;                /* records are applied: started, not stopped */
+	uint64_t sample_period;     /* bytes, 0 = exact (the shim's HEAPSNAP_SAMPLE) */
+	int64_t block_unit;         /* blocks are counted in 1/block_unit: 1 when exact */
 } collector_t;
 
 /* Maps the segment in fd and checks its header.  Returns 0, -EINVAL (not a heapsnap
@@ -111,12 +115,16 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged,
  * at the traced peak. */
 void collector_count_alloc(collector_t *c, struct stack_stats *s, int64_t size);
 void collector_count_release(collector_t *c, struct stack_stats *s, int64_t size);
-/* A release of size bytes in `blocks` blocks: 0 when a mapping was only trimmed, -1
- * when a hole split it in two. */
-void collector_count_shrink(collector_t *c, struct stack_stats *s, int64_t size,
-			   int64_t blocks);
 void collector_peak_of(const collector_t *c, const struct stack_stats *s, int64_t *bytes,
 		       int64_t *blocks);
+
+/* heapsnap start/stop/reset-peak (control.h), applied at a ring position: start
+ * applies the records from here on; stop forgets every block and counter and ignores
+ * the records from here on; reset-peak makes the current traced total the peak, and
+ * each stack's current counters its at-peak ones. */
+void collector_start(collector_t *c);
+void collector_stop(collector_t *c);
+void collector_reset_peak(collector_t *c);
 
 /* The collector's own memory use, in bytes (tables, copies, caches). */
 uint64_t collector_memory(const collector_t *c);

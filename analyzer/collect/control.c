@@ -57,6 +57,9 @@ int control_open(struct control *c, struct hs_ctl *ctl)
 		return -e;
 	}
 	c->listen_fd = fd;
+	uint32_t r = atomic_load(&ctl->recording);
+	c->recording = r != 0;
+	c->generation = r ? r : 1;
 	return 0;
 }
 
@@ -99,22 +102,63 @@ static void control_accept(struct control *c)
 	}
 }
 
-/* Reads one request from client i; false when the client is gone. */
-static bool control_read(struct control *c, size_t i)
+static const char *const control_words[] = {
+	[CONTROL_START] = "start",
+	[CONTROL_STOP] = "stop",
+	[CONTROL_RESET_PEAK] = "reset-peak",
+};
+
+/* Takes control operation `kind` now, answered on fd once applied (control.h): its
+ * ring position first, then the snapshot requests before it, then the word the shim
+ * reads.  Returns false when out of memory. */
+static bool control_take_op(struct control *c, enum control_kind kind, int fd)
+{
+	if (vec_reserve((void **)&c->ops, &c->ops_cap, c->nops + 1, sizeof(*c->ops)))
+		return false;
+	struct control_op *op = &c->ops[c->nops++];
+	op->kind = kind;
+	op->fd = fd;
+	op->pos = atomic_load(&c->ctl->head);
+	op->after = atomic_load(&c->ctl->req_count);
+	if (kind == CONTROL_START && !c->recording) {
+		if (++c->generation == 0)
+			c->generation = 1;
+		c->recording = true;
+		atomic_store(&c->ctl->recording, c->generation);
+	} else if (kind == CONTROL_STOP && c->recording) {
+		c->recording = false;
+		atomic_store(&c->ctl->recording, 0);
+	}
+	return true;
+}
+
+enum { CLIENT_KEEP, CLIENT_DROP, CLIENT_MOVED };
+
+/* Reads one request from client i: CLIENT_DROP when the client is gone, CLIENT_MOVED
+ * when it became a control operation (which now owns its fd). */
+static int control_read(struct control *c, size_t i)
 {
 	struct control_client *cl = &c->clients[i];
 	char msg[64];
 	ssize_t n = recv(cl->fd, msg, sizeof(msg) - 1, MSG_DONTWAIT);
 	if (n < 0)
-		return errno == EAGAIN || errno == EINTR;
+		return errno == EAGAIN || errno == EINTR ? CLIENT_KEEP : CLIENT_DROP;
 	if (n == 0)
-		return false;
+		return CLIENT_DROP;
 	msg[n] = '\0';
-	if (!strcmp(msg, "snap") && !cl->request)
+	if (!strcmp(msg, "snap") && !cl->request) {
 		cl->request = ring_request_snapshot(c->ctl);
-	else
-		control_reply(cl->fd, "error unknown request");
-	return true;
+		return CLIENT_KEEP;
+	}
+	for (int k = 0; k < (int)(sizeof(control_words) / sizeof(*control_words)); k++)
+		if (!strcmp(msg, control_words[k]) && !cl->request) {
+			if (control_take_op(c, (enum control_kind)k, cl->fd))
+				return CLIENT_MOVED;
+			control_reply(cl->fd, "error out of memory");
+			return CLIENT_DROP;
+		}
+	control_reply(cl->fd, "error unknown request");
+	return CLIENT_KEEP;
 }
 
 void control_poll(struct control *c)
@@ -122,9 +166,27 @@ void control_poll(struct control *c)
 	if (c->listen_fd < 0)
 		return;
 	control_accept(c);
-	for (size_t i = c->nclients; i-- > 0;)
-		if (!control_read(c, i))
+	for (size_t i = c->nclients; i-- > 0;) {
+		int r = control_read(c, i);
+		if (r == CLIENT_DROP)
 			control_drop(c, i);
+		else if (r == CLIENT_MOVED)
+			c->clients[i] = c->clients[--c->nclients];
+	}
+}
+
+const struct control_op *control_next_op(const struct control *c)
+{
+	return c->nops ? &c->ops[0] : NULL;
+}
+
+void control_op_done(struct control *c)
+{
+	if (!c->nops)
+		return;
+	control_reply(c->ops[0].fd, "ok");
+	close(c->ops[0].fd);
+	memmove(c->ops, c->ops + 1, --c->nops * sizeof(*c->ops));
 }
 
 bool control_asked(const struct control *c, uint64_t n)
@@ -156,8 +218,13 @@ void control_close(struct control *c)
 			control_reply(c->clients[i].fd, "error the process ended first");
 		close(c->clients[i].fd);
 	}
+	for (size_t i = 0; i < c->nops; i++) {
+		control_reply(c->ops[i].fd, "error the process ended first");
+		close(c->ops[i].fd);
+	}
 	if (c->listen_fd >= 0)
 		close(c->listen_fd);
 	free(c->clients);
+	free(c->ops);
 	*c = (struct control){ .listen_fd = -1 };
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "shmlayout.h"
 
 extern char **environ;
 
@@ -111,6 +112,14 @@ _Noreturn void collect_hosted(int memfd, int runfd, pid_t pid, int sig, const ch
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
 		_exit(127);
 	syscall(SYS_close_range, 5, ~0u, 0);
+
+	/* Said before anything can see this process as a collector, as the shim's own
+	 * grandchild does: a collector killed before it attaches is then known dead. */
+	struct hs_ctl *ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED, 3, 0);
+	if (ctl != MAP_FAILED) {
+		atomic_store(&ctl->collector_pid, (int32_t)getpid());
+		munmap(ctl, sizeof(*ctl));
+	}
 
 	char self[PATH_MAX], pid_arg[24], sig_arg[16];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);

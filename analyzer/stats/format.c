@@ -276,6 +276,16 @@ static void print_text(FILE *out, const stats_t *s, const format_opts_t *o)
 	if (is_merge(s, o) && s->metric == STATS_METRIC_PEAK)
 		fputs("Peaks are each file's own peak added up: an upper bound of the peak of the "
 		      "processes together\n", out);
+	int64_t period = o->files.sampling_period;
+	if (o->old_files.sampling_period > period)
+		period = o->old_files.sampling_period;
+	if (o->new_files.sampling_period > period)
+		period = o->new_files.sampling_period;
+	if (period > 0) {
+		char b[FORMAT_SIZE_MAX];
+		fprintf(out, "Estimates: sampled, one sample per %s allocated on average\n",
+			format_size(b, period, false));
+	}
 
 	size_t n = o->limit && o->limit < s->nentries ? o->limit : s->nentries;
 	for (size_t i = 0; i < n; i++) {
@@ -521,11 +531,12 @@ static void info_fact_text(FILE *out, const profile_meta_t *m, const struct meta
 		fprintf(out, "%-17s %.3f s\n", k->label, v / 1e9);
 		break;
 	case SHOW_PERIOD:
-		if (v == 0) {
+		if (v == 0)
 			fprintf(out, "%-17s 0 (every allocation is traced)\n", k->label);
-			break;
-		}
-		/* fall through */
+		else
+			fprintf(out, "%-17s %" PRId64 " B (%s): sizes and counts are estimates from "
+				"Poisson sampling by bytes\n", k->label, v, format_size(b, v, false));
+		break;
 	default:
 		fprintf(out, "%-17s %" PRId64 "\n", k->label, v);
 	}

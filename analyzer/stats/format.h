@@ -52,6 +52,7 @@ typedef struct format_files {
 	const char *const *paths;
 	size_t n;
 	size_t nprocesses;
+	int64_t sampling_period; /* the files' largest; > 0: their numbers are estimates */
 } format_files_t;
 
 typedef struct format_opts {
@@ -82,7 +83,9 @@ void print_top_text(FILE *out, const stats_t *s, const format_opts_t *o);
 void print_diff_text(FILE *out, const stats_t *s, const format_opts_t *o);
 
 /* A merge's title names "N files (M processes)" instead of a file, and with the peak
- * metric a second line says that the peaks are per-file peaks added up. */
+ * metric a second line says that the peaks are per-file peaks added up.  When a file
+ * was sampled (files.sampling_period, or old_files' or new_files'), a line says that
+ * the numbers are estimates, and at what period. */
 /* One JSON object: {"file" (top) or "old" and "new" (diff), "key", "metric",
  * "cumulative", "stats": [{"file", "line", "function", ["short_function"], "module",
  * ["address"], "size", "count", ["size_diff", "count_diff"], ["truncated", "frames":

@@ -48,6 +48,9 @@
         fact(pre + 'traced peak', R.formatSize(hd.peak_bytes) + ' (' + hd.peak_bytes + ' B)');
       if (hd.lost_events !== undefined)
         fact(pre + 'lost events', String(hd.lost_events));
+      if (hd.sampling_period > 0)
+        fact(pre + 'sampling', 'estimates: one sample per ' + R.formatSize(hd.sampling_period) +
+             ' allocated on average (Poisson sampling by bytes)');
       (hd.warnings || []).forEach(function (w) { $('warnings').appendChild(el('li', f + ': ' + w)); });
     });
     document.title = 'heapsnap report: ' + data.files.join(' → ');
