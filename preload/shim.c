@@ -296,7 +296,7 @@ void *shim_next_symbol(const char *name)
 {
 	int old = shim_guard;
 	shim_guard = 1;
-	void *f = dlsym(RTLD_NEXT, name);
+	void *f = attach_dlopened() ? attach_lookup(name) : dlsym(RTLD_NEXT, name);
 	shim_guard = old;
 	return f;
 }
@@ -398,7 +398,7 @@ EXPORT int heapsnap_untrack_impl(unsigned int domain, const void *ptr)
 
 __attribute__((constructor)) static void shim_start(void)
 {
-	if (ready() && atomic_load(&shim_state) == SHIM_UNINIT)
+	if (ready() && atomic_load(&shim_state) == SHIM_UNINIT && !attach_dlopened())
 		tracing_setup();
 }
 

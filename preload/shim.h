@@ -19,7 +19,13 @@
 #define EXPORT __attribute__((visibility("default")))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* libheapsnap-attach.so, loaded into a running process by dlopen, cannot have its
+ * thread-locals in the static TLS block (too small): it is built with dynamic TLS. */
+#ifdef HEAPSNAP_DYNAMIC_TLS
+#define TLS_IE
+#else
 #define TLS_IE __attribute__((tls_model("initial-exec")))
+#endif
 
 /* Global tracing state of this process image. */
 enum shim_state {
@@ -114,6 +120,16 @@ void modules_reset(void) HIDDEN;
 /* spawn.c: start the collector, connected to heapsnap run when there is one.
  * Returns 0 or a negative errno (and has said why on stderr). */
 int spawn_collector(struct segment *s, int memfd, const char *dir) HIDDEN;
+
+/* attach.c: heapsnap attach's entry points (exported) and what the rest of the shim
+ * asks of it.  attach_dlopened() is true when this image was loaded by heapsnap attach
+ * (outside the global scope) rather than preloaded; then the real functions are the
+ * global scope's, and the constructor leaves tracing to heapsnap_attach_start().
+ * attach_lookup() is dlsym(RTLD_DEFAULT) less the shim's own definitions.
+ * attach_getenv() is secure_getenv(), or the settings heapsnap attach passed. */
+bool attach_dlopened(void) HIDDEN;
+void *attach_lookup(const char *name) HIDDEN;
+const char *attach_getenv(const char *name) HIDDEN;
 
 /* signal.c: the snapshot signal. */
 void signal_install(void) HIDDEN;

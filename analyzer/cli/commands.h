@@ -6,6 +6,9 @@
  */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
+
 int cmd_run(int argc, char **argv);
 int cmd_collect(int argc, char **argv);
 int cmd_snap(int argc, char **argv);
@@ -15,3 +18,8 @@ int cmd_info(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_flame(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+
+/* cmd_run.c: the shim `name` next to this binary, resolved; false when absent. */
+bool cli_find_shim(const char *name, char *out, size_t len);
