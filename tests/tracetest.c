@@ -142,6 +142,17 @@ void tt_run(const char *dir, char *const argv[], char *const env[], struct run_r
 	spawn(full, env, r);
 }
 
+void tt_heapsnap(char *const args[], struct run_result *r)
+{
+	char *full[64];
+	int n = 0;
+	full[n++] = (char *)env_path("HEAPSNAP");
+	for (int i = 0; args[i] && n < 63; i++)
+		full[n++] = args[i];
+	full[n] = NULL;
+	spawn(full, NULL, r);
+}
+
 void tt_run_plain(char *const argv[], struct run_result *r)
 {
 	char *full[64];
@@ -243,8 +254,11 @@ void tt_start(const char *dir, const char *prog, char *const env[], struct tt_pr
 		close(out[0]);
 		for (int i = 0; env && env[i]; i++)
 			putenv(env[i]);
-		execl(env_path("HEAPSNAP"), "heapsnap", "run", "--dir", dir, "--",
-		      prog_path(prog), (char *)NULL);
+		if (dir)
+			execl(env_path("HEAPSNAP"), "heapsnap", "run", "--dir", dir, "--",
+			      prog_path(prog), (char *)NULL);
+		else
+			execl(prog_path(prog), prog, (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);

@@ -1,17 +1,21 @@
 /* attachee.c - a program that heapsnap attach finds already running.
  *
- * Allocates before anything else (site:before, never freed), starts ATTACHEE_THREADS
+ * Allocates before anything else (the line marked before; never freed), starts ATTACHEE_THREADS
  * threads (default 0) that allocate and free without a pause until told to stop, says
  * "ready PID", then waits for the test's "go" the way ATTACHEE_WAIT says:
  *   read       blocked in read(2) on stdin (the default)
  *   nanosleep  sleeping in nanosleep(2), looking for the file ATTACHEE_GO between naps
  *   futex      in pthread_cond_wait(), woken by a child process that reads stdin
  *   busy       spinning in its own code, looking for the file ATTACHEE_GO now and then
- * Then it allocates the known pattern (site:after, 100 blocks of 1000 bytes, kept;
- * site:after_freed, 50 blocks of 300 bytes freed again), frees half the blocks of
- * site:before, stops its threads, prints "allocated N", and waits once more (always
- * reading stdin) for "again": then it allocates site:after_detach (10 blocks of 500),
+ * Then it allocates the known pattern (marked after: 100 blocks of 1000 bytes, kept;
+ * after_freed: 50 blocks of 300 bytes freed again), frees half the blocks of
+ * before, stops its threads, prints "allocated N", and waits once more (always
+ * reading stdin) for "again": then it allocates after_detach (10 blocks of 500),
  * prints "done" and exits 0.
+ *
+ * It lets any process of its user trace it (Yama's ptrace_scope 1 allows only
+ * ancestors otherwise).  With arguments, it only does that and execs them: a real
+ * program (jq) that heapsnap attach may then trace.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -103,8 +108,15 @@ static void wait_futex(void)
 	waitpid(child, NULL, 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+#ifdef PR_SET_PTRACER
+	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0); /* EINVAL without Yama: fine */
+#endif
+	if (argc > 1) {
+		execvp(argv[1], argv + 1);
+		return 127;
+	}
 	for (int i = 0; i < 64; i++)
 		before[i] = malloc(200); /* site:before */
 	const char *t = getenv("ATTACHEE_THREADS");

@@ -1,0 +1,453 @@
+/* test-attach.c - `heapsnap attach` and `heapsnap detach` on programs already running.
+ *
+ * The programs (tests/progs/attachee.c, attachee_cxx.cpp) start untraced, allocate,
+ * say "ready PID" and wait (blocked in read, nanosleep or a futex, or spinning) while
+ * their threads allocate and free without a pause; the test attaches, lets them go,
+ * and checks the exact bytes of every marked line from the attach on, that their
+ * output, stderr and exit status are what they would have been, and that after detach
+ * they run on untraced.  Refusals leave the target as it was.  One case measures how
+ * long the target's thread is stopped.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tracetest.h"
+#include "checkmain.h"
+
+struct scenario {
+	const char *prog;
+	const char *wait; /* ATTACHEE_WAIT */
+	int threads;
+};
+
+struct target {
+	struct tt_proc p;
+	char dir[PATH_MAX];
+	char go[PATH_MAX + 8];
+	char env[3][PATH_MAX + 32];
+	const struct scenario *sc;
+};
+
+static void start(struct target *t, const struct scenario *sc)
+{
+	t->sc = sc;
+	tt_tempdir(t->dir, sizeof(t->dir));
+	snprintf(t->go, sizeof(t->go), "%s/go", t->dir);
+	snprintf(t->env[0], sizeof(t->env[0]), "ATTACHEE_THREADS=%d", sc->threads);
+	snprintf(t->env[1], sizeof(t->env[1]), "ATTACHEE_WAIT=%s", sc->wait ? sc->wait : "read");
+	snprintf(t->env[2], sizeof(t->env[2]), "ATTACHEE_GO=%s", t->go);
+	char *env[] = { t->env[0], t->env[1], t->env[2], NULL };
+	tt_start(NULL, sc->prog, env, &t->p);
+}
+
+static void run_cmd(const char *cmd, pid_t pid, const char *dir, struct run_result *r)
+{
+	char pid_arg[16];
+	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)pid);
+	char *with_dir[] = { (char *)cmd, "--dir", (char *)dir, pid_arg, NULL };
+	char *plain[] = { (char *)cmd, pid_arg, NULL };
+	tt_heapsnap(dir ? with_dir : plain, r);
+}
+
+/* heapsnap attach: exit 0, one line on stdout; returns the stop time in ms. */
+static double attach(struct target *t)
+{
+	static struct run_result r;
+	run_cmd("attach", t->p.pid, t->dir, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "attach failed: %s",
+		      r.err);
+	ck_assert_str_eq(r.err, "");
+	char want[64];
+	int n = snprintf(want, sizeof(want), "heapsnap: attached to %d (", (int)t->p.pid);
+	ck_assert_msg(!strncmp(r.out, want, (size_t)n), "attach said: %s", r.out);
+	const char *s = strstr(r.out, "stopped for ");
+	ck_assert_ptr_nonnull(s);
+	return atof(s + 12);
+}
+
+/* A refusal: exit status 1 and one line on stderr containing `why`. */
+static void refused(const char *cmd, pid_t pid, const char *dir, const char *why)
+{
+	static struct run_result r;
+	run_cmd(cmd, pid, dir, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1, "%s %d: status %d: %s",
+		      cmd, (int)pid, r.status, r.err);
+	ck_assert_msg(strstr(r.err, why), "%s said '%s', not '%s'", cmd, r.err, why);
+	ck_assert_msg(strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "not one line: %s", r.err);
+	ck_assert_str_eq(r.out, "");
+}
+
+static void expect_line(struct target *t, const char *want)
+{
+	char line[128];
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), t->p.out));
+	ck_assert_str_eq(line, want);
+}
+
+static void go(struct target *t)
+{
+	const char *w = t->sc->wait;
+	if (!w || !strcmp(w, "read") || !strcmp(w, "futex")) {
+		fputs("go\n", t->p.in);
+		fflush(t->p.in);
+	} else {
+		int fd = open(t->go, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+	}
+	expect_line(t, "allocated 100\n");
+}
+
+/* "again", "done", end of output, exit 0, nothing on stderr. */
+static void finish(struct target *t)
+{
+	fputs("again\n", t->p.in);
+	fflush(t->p.in);
+	expect_line(t, "done\n");
+	char rest[64];
+	ck_assert_ptr_null(fgets(rest, sizeof(rest), t->p.out));
+	char err[4096];
+	int st = tt_finish(&t->p, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	ck_assert_str_eq(err, "");
+}
+
+static void site_is(const profile_t *p, const char *file, const char *site, int64_t alloc_n,
+		    int64_t alloc_b, int64_t inuse_n, int64_t inuse_b)
+{
+	int64_t v[PV_COUNT] = { 0 };
+	tt_site_values(p, file, tt_site_line(file, site), v);
+	ck_assert_msg(v[PV_ALLOC_OBJECTS] == alloc_n && v[PV_ALLOC_SPACE] == alloc_b &&
+			      v[PV_INUSE_OBJECTS] == inuse_n && v[PV_INUSE_SPACE] == inuse_b,
+		      "%s: allocated %lld/%lld B, in use %lld/%lld B", site,
+		      (long long)v[PV_ALLOC_OBJECTS], (long long)v[PV_ALLOC_SPACE],
+		      (long long)v[PV_INUSE_OBJECTS], (long long)v[PV_INUSE_SPACE]);
+}
+
+static int files_in(const char *dir)
+{
+	DIR *d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, "heapsnap.", 9);
+	closedir(d);
+	return n;
+}
+
+static bool maps_shim(pid_t pid)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	bool found = false;
+	while (fgets(line, sizeof(line), f))
+		found |= strstr(line, "libheapsnap") != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Attach while waiting as sc says, go, and check the exit file line by line. */
+static void attach_and_check(const struct scenario *sc)
+{
+	static struct target t;
+	start(&t, sc);
+	attach(&t);
+	go(&t);
+	finish(&t);
+	profile_t *p = tt_snapshot(t.dir, t.p.pid, "exit", 30);
+	/* "exit 0" when the collector saw the zombie before the test reaped it. */
+	ck_assert_msg(!strcmp(p->meta.trigger, "exit") || !strcmp(p->meta.trigger, "exit 0"),
+		      "trigger %s", p->meta.trigger);
+	const char *f = "attachee.c";
+	site_is(p, f, "after", 100, 100000, 100, 100000);
+	site_is(p, f, "after_freed", 50, 15000, 0, 0);
+	site_is(p, f, "after_detach", 10, 5000, 10, 5000);
+	/* Allocated before the attach: unknown, and the 32 frees of them unmatched. */
+	site_is(p, f, "before", 0, 0, 0, 0);
+	ck_assert_int_ge(p->meta.unmatched_frees, 32);
+	profile_free(p);
+}
+
+static const struct scenario single_read = { "attachee", "read", 0 };
+static const struct scenario threads_read = { "attachee", "read", 4 };
+
+START_TEST(single_thread_blocked_in_read)
+{
+	attach_and_check(&single_read);
+}
+END_TEST
+
+START_TEST(threads_allocating_during_the_attach)
+{
+	attach_and_check(&threads_read);
+}
+END_TEST
+
+START_TEST(blocked_in_nanosleep)
+{
+	static const struct scenario sc = { "attachee", "nanosleep", 2 };
+	attach_and_check(&sc);
+}
+END_TEST
+
+START_TEST(blocked_in_a_futex)
+{
+	static const struct scenario sc = { "attachee", "futex", 0 };
+	attach_and_check(&sc);
+}
+END_TEST
+
+START_TEST(in_a_busy_loop)
+{
+	static const struct scenario sc = { "attachee", "busy", 0 };
+	attach_and_check(&sc);
+}
+END_TEST
+
+START_TEST(busy_with_threads)
+{
+	static const struct scenario sc = { "attachee", "busy", 3 };
+	attach_and_check(&sc);
+}
+END_TEST
+
+START_TEST(cxx_threads_with_new_and_delete)
+{
+	static const struct scenario sc = { "attachee_cxx", "read", 4 };
+	static struct target t;
+	start(&t, &sc);
+	attach(&t);
+	go(&t);
+	finish(&t);
+	profile_t *p = tt_snapshot(t.dir, t.p.pid, "exit", 30);
+	const char *f = "attachee_cxx.cpp";
+	site_is(p, f, "after_new", 100, 100000, 100, 100000);
+	site_is(p, f, "after_node", 20, 20 * 128, 20, 20 * 128);
+	site_is(p, f, "after_freed", 50, 15000, 0, 0);
+	profile_free(p);
+}
+END_TEST
+
+START_TEST(detach_leaves_the_program_running_untraced)
+{
+	static struct target t;
+	start(&t, &threads_read);
+	attach(&t);
+	go(&t);
+	static struct run_result r;
+	run_cmd("detach", t.p.pid, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "detach: %s", r.err);
+	ck_assert_str_eq(r.err, "");
+	char want[PATH_MAX + 64];
+	snprintf(want, sizeof(want), "%s/heapsnap.%d.exit.pb.gz\n", t.dir, (int)t.p.pid);
+	ck_assert_str_eq(r.out, want);
+	ck_assert_int_eq(tt_collector_pid(t.p.pid), 0);
+	refused("detach", t.p.pid, NULL, "is not attached");
+	refused("attach", t.p.pid, t.dir, "was attached and detached before");
+	finish(&t);
+	/* The last file is detach's: the program's end after it wrote nothing. */
+	ck_assert_int_eq(files_in(t.dir), 1);
+	profile_t *p = tt_snapshot(t.dir, t.p.pid, "exit", 30);
+	ck_assert_str_eq(p->meta.trigger, "detach");
+	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
+	site_is(p, "attachee.c", "after_detach", 0, 0, 0, 0);
+	profile_free(p);
+}
+END_TEST
+
+START_TEST(snap_works_once_attach_returns)
+{
+	static struct target t;
+	start(&t, &single_read);
+	attach(&t);
+	go(&t);
+	static struct run_result r;
+	char pid_arg[16];
+	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)t.p.pid);
+	char *args[] = { "snap", pid_arg, NULL };
+	tt_heapsnap(args, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "snap: %s", r.err);
+	profile_t *p = tt_snapshot(t.dir, t.p.pid, "1", 30);
+	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
+	profile_free(p);
+	finish(&t);
+}
+END_TEST
+
+/* ---- refusals: one line, status 1, the target untouched ---- */
+
+static void untouched(struct target *t)
+{
+	ck_assert(!maps_shim(t->p.pid));
+	go(t);
+	finish(t);
+	ck_assert_int_eq(files_in(t->dir), 0);
+}
+
+START_TEST(refuses_a_missing_process)
+{
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(child, NULL, 0), child);
+	char want[64];
+	snprintf(want, sizeof(want), "heapsnap: attach: no process %d\n", (int)child);
+	refused("attach", child, "/tmp", want);
+	snprintf(want, sizeof(want), "heapsnap: detach: no process %d\n", (int)child);
+	refused("detach", child, NULL, want);
+}
+END_TEST
+
+START_TEST(refuses_an_attached_process)
+{
+	static struct target t;
+	start(&t, &single_read);
+	attach(&t);
+	refused("attach", t.p.pid, t.dir, "is already attached");
+	go(&t);
+	finish(&t);
+	profile_t *p = tt_snapshot(t.dir, t.p.pid, "exit", 30);
+	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
+	profile_free(p);
+}
+END_TEST
+
+START_TEST(refuses_a_process_started_under_the_shim)
+{
+	static struct target t;
+	t.sc = &single_read;
+	tt_tempdir(t.dir, sizeof(t.dir));
+	tt_start(t.dir, "attachee", NULL, &t.p);
+	refused("attach", t.p.pid, t.dir, "started under the shim");
+	refused("detach", t.p.pid, NULL, "started under the shim");
+	go(&t);
+	fputs("again\n", t.p.in);
+	fflush(t.p.in);
+	expect_line(&t, "done\n");
+	char err[4096];
+	int st = tt_finish(&t.p, err, sizeof(err));
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	profile_t *p = tt_snapshot(t.dir, t.p.pid, "exit", 30);
+	site_is(p, "attachee.c", "before", 64, 64 * 200, 32, 32 * 200);
+	profile_free(p);
+}
+END_TEST
+
+START_TEST(refuses_a_process_under_a_debugger)
+{
+	static struct target t;
+	start(&t, &single_read);
+	ck_assert_int_eq(ptrace(PTRACE_SEIZE, t.p.pid, 0, 0), 0);
+	char want[64];
+	snprintf(want, sizeof(want), "is being traced by process %d", (int)getpid());
+	refused("attach", t.p.pid, t.dir, want);
+	ck_assert_int_eq(ptrace(PTRACE_INTERRUPT, t.p.pid, 0, 0), 0);
+	int st;
+	ck_assert_int_eq(waitpid(t.p.pid, &st, __WALL), t.p.pid);
+	ck_assert_int_eq(ptrace(PTRACE_DETACH, t.p.pid, 0, 0), 0);
+	untouched(&t);
+}
+END_TEST
+
+START_TEST(refuses_a_static_program)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/attachee-static", getenv("PROGS"));
+	if (access(path, X_OK) < 0) {
+		fprintf(stderr, "skipped: no static libc to build %s\n", path);
+		return;
+	}
+	static const struct scenario sc = { "attachee-static", "read", 0 };
+	static struct target t;
+	start(&t, &sc);
+	refused("attach", t.p.pid, t.dir, "is statically linked");
+	untouched(&t);
+}
+END_TEST
+
+START_TEST(refuses_bad_usage)
+{
+	static struct run_result r;
+	char *none[] = { "attach", NULL };
+	tt_heapsnap(none, &r);
+	ck_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 2);
+	ck_assert_str_eq(r.err, "heapsnap: attach: needs one PID; see 'heapsnap attach --help'\n");
+	char *bad[] = { "detach", "12x", NULL };
+	tt_heapsnap(bad, &r);
+	ck_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 2);
+	ck_assert_str_eq(r.err, "heapsnap: detach: '12x' is not a pid\n");
+	char *frames[] = { "attach", "--frames", "0", "1", NULL };
+	tt_heapsnap(frames, &r);
+	ck_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 2);
+	ck_assert_str_eq(r.err, "heapsnap: attach: --frames takes 1..256, not '0'\n");
+}
+END_TEST
+
+/* ---- the cost ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+START_TEST(stop_time)
+{
+	enum { RUNS = 7 };
+	double ms[2][RUNS];
+	const struct scenario *sc[2] = { &single_read, &threads_read };
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < RUNS; i++) {
+			static struct target t;
+			start(&t, sc[k]);
+			ms[k][i] = attach(&t);
+			go(&t);
+			finish(&t);
+		}
+	for (int k = 0; k < 2; k++) {
+		qsort(ms[k], RUNS, sizeof(double), cmp_double);
+		printf("attach stop time, %d threads: median %.2f ms (min %.2f, max %.2f, %d runs)\n",
+		       sc[k]->threads + 1, ms[k][RUNS / 2], ms[k][0], ms[k][RUNS - 1], RUNS);
+		ck_assert_msg(ms[k][RUNS / 2] < 2000, "median stop %.1f ms", ms[k][RUNS / 2]);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("attach");
+	TCase *tc = tcase_create("attach");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, single_thread_blocked_in_read);
+	tcase_add_test(tc, threads_allocating_during_the_attach);
+	tcase_add_test(tc, blocked_in_nanosleep);
+	tcase_add_test(tc, blocked_in_a_futex);
+	tcase_add_test(tc, in_a_busy_loop);
+	tcase_add_test(tc, busy_with_threads);
+	tcase_add_test(tc, cxx_threads_with_new_and_delete);
+	tcase_add_test(tc, detach_leaves_the_program_running_untraced);
+	tcase_add_test(tc, snap_works_once_attach_returns);
+	tcase_add_test(tc, refuses_a_missing_process);
+	tcase_add_test(tc, refuses_an_attached_process);
+	tcase_add_test(tc, refuses_a_process_started_under_the_shim);
+	tcase_add_test(tc, refuses_a_process_under_a_debugger);
+	tcase_add_test(tc, refuses_a_static_program);
+	tcase_add_test(tc, refuses_bad_usage);
+	tcase_add_test(tc, stop_time);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}
