@@ -25,6 +25,8 @@
 #include "tracetest.h"
 #include "checkmain.h"
 
+#define JQ_FILTER "{k: .id, t: (.tags | length)}"
+
 struct scenario {
 	const char *prog;
 	const char *wait; /* ATTACHEE_WAIT */
@@ -397,6 +399,165 @@ START_TEST(refuses_bad_usage)
 }
 END_TEST
 
+/* ---- a real program: jq mid-run ---- */
+
+/* Allocations summed by the function that called the allocator. */
+struct fsum {
+	char name[128];
+	int64_t n, bytes;
+};
+
+static int fsums(const profile_t *p, struct fsum *out, int max)
+{
+	int k = 0;
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const profile_sample_t *s = &p->samples[i];
+		const char *name = "?";
+		if (s->nlocs) {
+			const profile_location_t *loc = &p->locations[s->locs[0]];
+			if (loc->nlines && loc->lines[loc->nlines - 1].function)
+				name = loc->lines[loc->nlines - 1].function;
+		}
+		int j = 0;
+		while (j < k && strcmp(out[j].name, name))
+			j++;
+		if (j == k) {
+			ck_assert_int_lt(k, max);
+			snprintf(out[k++].name, sizeof(out[0].name), "%s", name);
+		}
+		out[j].n += s->value[PV_ALLOC_OBJECTS];
+		out[j].bytes += s->value[PV_ALLOC_SPACE];
+	}
+	return k;
+}
+
+static const struct fsum *fsum_of(const struct fsum *f, int n, const char *name)
+{
+	static const struct fsum none;
+	for (int i = 0; i < n; i++)
+		if (!strcmp(f[i].name, name))
+			return &f[i];
+	return &none;
+}
+
+/* n values of the same shape, numbered from first. */
+static void write_values(FILE *f, int first, int n)
+{
+	for (int i = first; i < first + n; i++)
+		fprintf(f, "{\"id\":%d,\"name\":\"n%d\",\"tags\":[\"x\",\"y\",%d],\"v\":%d.5}\n", i, i,
+			i % 7, i);
+}
+
+static profile_t *jq_exit_file(const char *jq, const char *input, struct fsum *f, int *n)
+{
+	char dir[PATH_MAX];
+	tt_tempdir(dir, sizeof(dir));
+	static struct run_result r;
+	char *argv[] = { (char *)jq, "--unbuffered", "-c", JQ_FILTER, (char *)input, NULL };
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "jq: %s", r.err);
+	char *end = strstr(r.err, "heapsnap.");
+	ck_assert_ptr_nonnull(end);
+	int pid = atoi(end + 9);
+	profile_t *p = tt_snapshot(dir, pid, "exit", 30);
+	*n = fsums(p, f, 64);
+	return p;
+}
+
+START_TEST(jq_mid_run)
+{
+	const char *jq = "/usr/bin/jq";
+	ck_assert_msg(access(jq, X_OK) == 0, "%s is missing: install Debian's jq", jq);
+	enum { BEFORE = 5000, AFTER = 15000 };
+	static char dir[PATH_MAX], a[PATH_MAX + 16], ab[PATH_MAX + 16], out[PATH_MAX + 16];
+	tt_tempdir(dir, sizeof(dir));
+	/* Names of one length: jq keeps a copy of its argument. */
+	snprintf(a, sizeof(a), "%s/part.json", dir);
+	snprintf(ab, sizeof(ab), "%s/full.json", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	FILE *fa = fopen(a, "w"), *fab = fopen(ab, "w");
+	write_values(fa, 0, BEFORE);
+	write_values(fab, 0, BEFORE + AFTER);
+	fclose(fa);
+	fclose(fab);
+
+	/* What jq allocates for the values after the attach, and only for them: a run on
+	 * all values less a run on the first ones (the same start, the same end). */
+	static struct fsum fa_[64], fb_[64], fc_[64];
+	int na, nb, nc;
+	profile_t *pa = jq_exit_file(jq, a, fa_, &na);
+	profile_t *pb = jq_exit_file(jq, ab, fb_, &nb);
+
+	/* jq reading a pipe, its output to a file; attached once it has answered every
+	 * value of the first part, then fed the rest. */
+	int in[2];
+	ck_assert_int_eq(pipe(in), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int o = open(out, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+		dup2(in[0], 0);
+		dup2(o, 1);
+		close(in[1]);
+		char prog[PATH_MAX];
+		snprintf(prog, sizeof(prog), "%s/attachee", getenv("PROGS"));
+		execl(prog, "attachee", jq, "--unbuffered", "-c", JQ_FILTER, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	FILE *w = fdopen(in[1], "w");
+	write_values(w, 0, BEFORE);
+	fflush(w);
+	off_t answered = 0; /* the size of its output for the first part */
+	for (int i = 0; i < BEFORE; i++)
+		answered += snprintf(NULL, 0, "{\"k\":%d,\"t\":3}\n", i);
+	for (int tries = 0; tries < 3000; tries++) {
+		struct stat st;
+		if (stat(out, &st) == 0 && st.st_size >= answered)
+			break;
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	static struct target t;
+	t.p.pid = pid;
+	snprintf(t.dir, sizeof(t.dir), "%s", dir);
+	printf("jq: attach stopped it for %.2f ms\n", attach(&t));
+	write_values(w, BEFORE, AFTER);
+	fclose(w);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "jq status %d", st);
+
+	/* Its output, every line. */
+	FILE *o = fopen(out, "r");
+	char line[128], want[128];
+	for (int i = 0; i < BEFORE + AFTER; i++) {
+		snprintf(want, sizeof(want), "{\"k\":%d,\"t\":3}\n", i);
+		ck_assert_ptr_nonnull(fgets(line, sizeof(line), o));
+		ck_assert_str_eq(line, want);
+	}
+	ck_assert_ptr_null(fgets(line, sizeof(line), o));
+	fclose(o);
+
+	profile_t *pc = tt_snapshot(dir, pid, "exit", 30);
+	nc = fsums(pc, fc_, 64);
+	ck_assert_int_gt(nc, 0);
+	for (int i = 0; i < nb; i++) {
+		const struct fsum *x = fsum_of(fa_, na, fb_[i].name), *c = fsum_of(fc_, nc, fb_[i].name);
+		ck_assert_msg(c->n == fb_[i].n - x->n && c->bytes == fb_[i].bytes - x->bytes,
+			      "%s: %lld calls, %lld B after the attach, not %lld, %lld B",
+			      fb_[i].name, (long long)c->n, (long long)c->bytes,
+			      (long long)(fb_[i].n - x->n), (long long)(fb_[i].bytes - x->bytes));
+	}
+	for (int i = 0; i < nc; i++)
+		ck_assert_msg(fsum_of(fb_, nb, fc_[i].name)->n, "%s only under attach", fc_[i].name);
+	/* It frees what it allocated before: unknown blocks. */
+	ck_assert_int_gt(pc->meta.unmatched_frees, 0);
+	profile_free(pa);
+	profile_free(pb);
+	profile_free(pc);
+}
+END_TEST
+
 /* ---- the cost ---- */
 
 static int cmp_double(const void *a, const void *b)
@@ -447,6 +608,7 @@ int main(void)
 	tcase_add_test(tc, refuses_a_process_under_a_debugger);
 	tcase_add_test(tc, refuses_a_static_program);
 	tcase_add_test(tc, refuses_bad_usage);
+	tcase_add_test(tc, jq_mid_run);
 	tcase_add_test(tc, stop_time);
 	suite_add_tcase(s, tc);
 	return check_run(s);
