@@ -125,6 +125,9 @@ static _Atomic int lock; /* rewriting: attach, detach, dlopen */
 static _Atomic int attached;
 static bool detached;
 static uintptr_t own_base;
+/* Which names a pass rewrites: all of them, or only pipe2 (before the shim's own
+ * setup, whose libunwind opens a pipe). */
+static bool pipe2_only;
 
 static int hook_index(const char *name)
 {
@@ -200,7 +203,7 @@ static void rewrite_relocs(const struct dl_phdr_info *info, const ElfW(Rela) *r,
 			continue;
 		const char *name = strtab + symtab[ELF64_R_SYM(r[i].r_info)].st_name;
 		int h = hook_index(name);
-		if (h < 0 || !hook[h].wrapper || !hook[h].real)
+		if (h < 0 || !hook[h].wrapper || !hook[h].real || (pipe2_only && strcmp(name, "pipe2")))
 			continue;
 		void **addr = (void **)(info->dlpi_addr + r[i].r_offset);
 		void *old = __atomic_load_n(addr, __ATOMIC_ACQUIRE);
@@ -344,6 +347,9 @@ EXPORT int heapsnap_attach_start(const char *cfg)
 		r = ATTACH_FAILED;
 		goto out;
 	}
+	pipe2_only = true;
+	dl_iterate_phdr(rewrite_object, NULL);
+	pipe2_only = false;
 	shim_guard = old_guard;
 	if (atomic_load(&shim_state) == SHIM_UNINIT)
 		tracing_setup();
@@ -384,6 +390,7 @@ EXPORT int heapsnap_attach_stop(void)
 			atomic_store(&c->detached, 1);
 			ring_wake_collector(c);
 		}
+		signal_uninstall();
 	}
 	lock_drop();
 	shim_guard = old_guard;

@@ -131,5 +131,7 @@ bool attach_dlopened(void) HIDDEN;
 void *attach_lookup(const char *name) HIDDEN;
 const char *attach_getenv(const char *name) HIDDEN;
 
-/* signal.c: the snapshot signal. */
+/* signal.c: the snapshot signal; uninstalled (back to the default action, unless the
+ * program has changed it) when heapsnap detach ends tracing. */
 void signal_install(void) HIDDEN;
+void signal_uninstall(void) HIDDEN;

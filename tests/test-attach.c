@@ -9,6 +9,8 @@
  * long the target's thread is stopped.
  */
 #include <check.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,13 +33,14 @@ struct scenario {
 	const char *prog;
 	const char *wait; /* ATTACHEE_WAIT */
 	int threads;
+	bool plugin; /* dlopen libplugin.so after the attach */
 };
 
 struct target {
 	struct tt_proc p;
 	char dir[PATH_MAX];
 	char go[PATH_MAX + 8];
-	char env[3][PATH_MAX + 32];
+	char env[4][PATH_MAX + 32];
 	const struct scenario *sc;
 };
 
@@ -49,7 +52,8 @@ static void start(struct target *t, const struct scenario *sc)
 	snprintf(t->env[0], sizeof(t->env[0]), "ATTACHEE_THREADS=%d", sc->threads);
 	snprintf(t->env[1], sizeof(t->env[1]), "ATTACHEE_WAIT=%s", sc->wait ? sc->wait : "read");
 	snprintf(t->env[2], sizeof(t->env[2]), "ATTACHEE_GO=%s", t->go);
-	char *env[] = { t->env[0], t->env[1], t->env[2], NULL };
+	snprintf(t->env[3], sizeof(t->env[3]), "ATTACHEE_PLUGIN=%s/libplugin.so", getenv("PROGS"));
+	char *env[] = { t->env[0], t->env[1], t->env[2], sc->plugin ? t->env[3] : NULL, NULL };
 	tt_start(NULL, sc->prog, env, &t->p);
 }
 
@@ -162,15 +166,21 @@ static bool maps_shim(pid_t pid)
 	return found;
 }
 
-/* Attach while waiting as sc says, go, and check the exit file line by line. */
-static void attach_and_check(const struct scenario *sc)
+/* Starts sc, attaches while it waits, lets it go and end; returns its exit file. */
+static profile_t *attach_run(const struct scenario *sc)
 {
 	static struct target t;
 	start(&t, sc);
 	attach(&t);
 	go(&t);
 	finish(&t);
-	profile_t *p = tt_snapshot(t.dir, t.p.pid, "exit", 30);
+	return tt_snapshot(t.dir, t.p.pid, "exit", 30);
+}
+
+/* Attach while waiting as sc says, go, and check the exit file line by line. */
+static void attach_and_check(const struct scenario *sc)
+{
+	profile_t *p = attach_run(sc);
 	/* "exit 0" when the collector saw the zombie before the test reaped it. */
 	ck_assert_msg(!strcmp(p->meta.trigger, "exit") || !strcmp(p->meta.trigger, "exit 0"),
 		      "trigger %s", p->meta.trigger);
@@ -184,8 +194,8 @@ static void attach_and_check(const struct scenario *sc)
 	profile_free(p);
 }
 
-static const struct scenario single_read = { "attachee", "read", 0 };
-static const struct scenario threads_read = { "attachee", "read", 4 };
+static const struct scenario single_read = { .prog = "attachee", .wait = "read", .threads = 0 };
+static const struct scenario threads_read = { .prog = "attachee", .wait = "read", .threads = 4 };
 
 START_TEST(single_thread_blocked_in_read)
 {
@@ -201,41 +211,36 @@ END_TEST
 
 START_TEST(blocked_in_nanosleep)
 {
-	static const struct scenario sc = { "attachee", "nanosleep", 2 };
+	static const struct scenario sc = { .prog = "attachee", .wait = "nanosleep", .threads = 2 };
 	attach_and_check(&sc);
 }
 END_TEST
 
 START_TEST(blocked_in_a_futex)
 {
-	static const struct scenario sc = { "attachee", "futex", 0 };
+	static const struct scenario sc = { .prog = "attachee", .wait = "futex", .threads = 0 };
 	attach_and_check(&sc);
 }
 END_TEST
 
 START_TEST(in_a_busy_loop)
 {
-	static const struct scenario sc = { "attachee", "busy", 0 };
+	static const struct scenario sc = { .prog = "attachee", .wait = "busy", .threads = 0 };
 	attach_and_check(&sc);
 }
 END_TEST
 
 START_TEST(busy_with_threads)
 {
-	static const struct scenario sc = { "attachee", "busy", 3 };
+	static const struct scenario sc = { .prog = "attachee", .wait = "busy", .threads = 3 };
 	attach_and_check(&sc);
 }
 END_TEST
 
 START_TEST(cxx_threads_with_new_and_delete)
 {
-	static const struct scenario sc = { "attachee_cxx", "read", 4 };
-	static struct target t;
-	start(&t, &sc);
-	attach(&t);
-	go(&t);
-	finish(&t);
-	profile_t *p = tt_snapshot(t.dir, t.p.pid, "exit", 30);
+	static const struct scenario sc = { .prog = "attachee_cxx", .wait = "read", .threads = 4 };
+	profile_t *p = attach_run(&sc);
 	const char *f = "attachee_cxx.cpp";
 	site_is(p, f, "after_new", 100, 100000, 100, 100000);
 	site_is(p, f, "after_node", 20, 20 * 128, 20, 20 * 128);
@@ -244,11 +249,63 @@ START_TEST(cxx_threads_with_new_and_delete)
 }
 END_TEST
 
+START_TEST(a_library_loaded_after_the_attach)
+{
+	static const struct scenario sc = {
+		.prog = "attachee", .wait = "read", .threads = 2, .plugin = true,
+	};
+	profile_t *p = attach_run(&sc);
+	site_is(p, "plugin.c", "plugin", 1, 321, 1, 321);
+	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
+	profile_free(p);
+}
+END_TEST
+
+/* The fds below 64 the process has open, as a bit set. */
+static uint64_t low_fds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	uint64_t set = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) < 64)
+			set |= 1ull << atoi(e->d_name);
+	closedir(d);
+	return set;
+}
+
+/* Whether the process has a handler for sig. */
+static bool catches(pid_t pid, int sig)
+{
+	char v[64];
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	bool found = false, on = false;
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "SigCgt: %63s", v) == 1) {
+			found = true;
+			on = strtoull(v, NULL, 16) >> (sig - 1) & 1;
+		}
+	fclose(f);
+	ck_assert(found);
+	return on;
+}
+
 START_TEST(detach_leaves_the_program_running_untraced)
 {
 	static struct target t;
 	start(&t, &threads_read);
+	uint64_t fds = low_fds(t.p.pid);
+	ck_assert(!catches(t.p.pid, SIGUSR2));
 	attach(&t);
+	/* No fd of ours where the program would find it; the snapshot signal set. */
+	ck_assert_uint_eq(low_fds(t.p.pid), fds);
+	ck_assert(catches(t.p.pid, SIGUSR2));
 	go(&t);
 	static struct run_result r;
 	run_cmd("detach", t.p.pid, NULL, &r);
@@ -258,6 +315,7 @@ START_TEST(detach_leaves_the_program_running_untraced)
 	snprintf(want, sizeof(want), "%s/heapsnap.%d.exit.pb.gz\n", t.dir, (int)t.p.pid);
 	ck_assert_str_eq(r.out, want);
 	ck_assert_int_eq(tt_collector_pid(t.p.pid), 0);
+	ck_assert(!catches(t.p.pid, SIGUSR2));
 	refused("detach", t.p.pid, NULL, "is not attached");
 	refused("attach", t.p.pid, t.dir, "was attached and detached before");
 	finish(&t);
@@ -373,7 +431,7 @@ START_TEST(refuses_a_static_program)
 		fprintf(stderr, "skipped: no static libc to build %s\n", path);
 		return;
 	}
-	static const struct scenario sc = { "attachee-static", "read", 0 };
+	static const struct scenario sc = { .prog = "attachee-static", .wait = "read", .threads = 0 };
 	static struct target t;
 	start(&t, &sc);
 	refused("attach", t.p.pid, t.dir, "is statically linked");
@@ -600,6 +658,7 @@ int main(void)
 	tcase_add_test(tc, in_a_busy_loop);
 	tcase_add_test(tc, busy_with_threads);
 	tcase_add_test(tc, cxx_threads_with_new_and_delete);
+	tcase_add_test(tc, a_library_loaded_after_the_attach);
 	tcase_add_test(tc, detach_leaves_the_program_running_untraced);
 	tcase_add_test(tc, snap_works_once_attach_returns);
 	tcase_add_test(tc, refuses_a_missing_process);

@@ -13,10 +13,16 @@
  * reading stdin) for "again": then it allocates after_detach (10 blocks of 500),
  * prints "done" and exits 0.
  *
+ * With ATTACHEE_PLUGIN set, it also dlopens that library after "go" and calls its
+ * plugin_alloc() (a block kept).
+ *
  * It lets any process of its user trace it (Yama's ptrace_scope 1 allows only
  * ancestors otherwise).  With arguments, it only does that and execs them: a real
  * program (jq) that heapsnap attach may then trace.
  */
+#ifndef ATTACHEE_STATIC
+#include <dlfcn.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -32,6 +38,7 @@
 static void *before[64];
 static void *after[100];
 static void *later[10];
+void *plugin_block; /* kept: the plugin's block stays live */
 static atomic_int stop;
 static atomic_long churned;
 static volatile unsigned long spin;
@@ -146,6 +153,16 @@ int main(int argc, char **argv)
 		free(malloc(300)); /* site:after_freed */
 	for (int i = 0; i < 32; i++)
 		free(before[i]);
+#ifndef ATTACHEE_STATIC
+	const char *plugin = getenv("ATTACHEE_PLUGIN");
+	if (plugin) {
+		void *h = dlopen(plugin, RTLD_NOW);
+		void *(*f)(void) = h ? (void *(*)(void))dlsym(h, "plugin_alloc") : NULL;
+		if (!f)
+			return 5;
+		plugin_block = f();
+	}
+#endif
 	atomic_store(&stop, 1);
 	for (int i = 0; i < nthreads && i < 16; i++)
 		pthread_join(th[i], NULL);
