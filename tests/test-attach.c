@@ -423,6 +423,42 @@ START_TEST(refuses_a_process_under_a_debugger)
 }
 END_TEST
 
+START_TEST(refuses_another_users_process)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root to run heapsnap attach as another user\n");
+		return;
+	}
+	static struct target t;
+	start(&t, &single_read);
+	int err[2];
+	ck_assert_int_eq(pipe(err), 0);
+	pid_t child = fork();
+	if (child == 0) {
+		dup2(err[1], 2);
+		char pid_arg[16];
+		snprintf(pid_arg, sizeof(pid_arg), "%d", (int)t.p.pid);
+		if (setgid(65534) == 0 && setuid(65534) == 0)
+			execl(getenv("HEAPSNAP"), "heapsnap", "attach", "--dir", "/tmp", pid_arg,
+			      (char *)NULL);
+		_exit(127);
+	}
+	close(err[1]);
+	char msg[512] = "";
+	ssize_t n = read(err[0], msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(err[0]);
+	int st;
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	char want[160];
+	snprintf(want, sizeof(want), "heapsnap: attach: process %d belongs to user 0: run heapsnap "
+		 "attach as that user or as root\n", (int)t.p.pid);
+	ck_assert_str_eq(msg, want);
+	untouched(&t);
+}
+END_TEST
+
 START_TEST(refuses_a_static_program)
 {
 	char path[PATH_MAX];
@@ -665,6 +701,7 @@ int main(void)
 	tcase_add_test(tc, refuses_an_attached_process);
 	tcase_add_test(tc, refuses_a_process_started_under_the_shim);
 	tcase_add_test(tc, refuses_a_process_under_a_debugger);
+	tcase_add_test(tc, refuses_another_users_process);
 	tcase_add_test(tc, refuses_a_static_program);
 	tcase_add_test(tc, refuses_bad_usage);
 	tcase_add_test(tc, jq_mid_run);

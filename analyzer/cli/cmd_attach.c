@@ -299,103 +299,165 @@ static double ms(uint64_t ns)
 	return (double)ns / 1e6;
 }
 
-static int do_attach(const struct attach_args *a)
+/* What attach needs before it touches the process. */
+struct plan {
+	char shim[PATH_MAX];      /* libheapsnap-attach.so */
+	char dir[PATH_MAX];       /* where the snapshots go, absolute */
+	char cfg[3 * PATH_MAX];   /* the settings, see settings() */
+	size_t cfg_len;
+	struct inject_maps maps;  /* the process's mappings */
+	uint64_t dlopen_fn, dlerror_fn;
+};
+
+/* Checks that the process can be attached and finds what attach needs.  Returns 0, or
+ * 1 after reporting why not (p->maps then freed). */
+static int attach_prepare(const struct attach_args *a, struct plan *p)
 {
-	char why[512], shim[PATH_MAX], self[PATH_MAX], dir[PATH_MAX];
+	char why[512], self[PATH_MAX];
 	pid_t pid = a->pid;
 	if (ptrace_refused(a, why, sizeof(why))) {
 		fprintf(stderr, "heapsnap: attach: %s\n", why);
 		return 1;
 	}
-	if (!cli_find_shim(SHIM_ATTACH, shim, sizeof(shim))) {
+	if (!cli_find_shim(SHIM_ATTACH, p->shim, sizeof(p->shim))) {
 		fprintf(stderr, "heapsnap: attach: cannot find %s next to this binary\n", SHIM_ATTACH);
 		return 1;
 	}
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[n > 0 ? n : 0] = '\0';
-	if (!realpath(a->dir ? a->dir : ".", dir) || access(dir, W_OK | X_OK) < 0) {
+	if (!realpath(a->dir ? a->dir : ".", p->dir) || access(p->dir, W_OK | X_OK) < 0) {
 		fprintf(stderr, "heapsnap: attach: cannot write snapshots to '%s': %s\n",
 			a->dir ? a->dir : ".", strerror(errno));
 		return 1;
 	}
-	char cfg[3 * PATH_MAX];
-	size_t cfg_len = settings(a, dir, self, cfg, sizeof(cfg));
-	struct inject_maps maps;
-	if (inject_maps_read(pid, &maps) < 0) {
+	p->cfg_len = settings(a, p->dir, self, p->cfg, sizeof(p->cfg));
+	if (inject_maps_read(pid, &p->maps) < 0) {
 		fprintf(stderr, "heapsnap: attach: no process %d\n", (int)pid);
 		return 1;
 	}
-	uint64_t dlopen_fn, dlerror_fn;
-	int r = check_maps(a, &maps, false);
-	if (r == 0 && (inject_symbol(pid, &maps, "libc.so.6", "dlopen", &dlopen_fn, why,
+	int r = check_maps(a, &p->maps, false);
+	if (r == 0 && (inject_symbol(pid, &p->maps, "libc.so.6", "dlopen", &p->dlopen_fn, why,
 				     sizeof(why)) < 0 ||
-		       inject_symbol(pid, &maps, "libc.so.6", "dlerror", &dlerror_fn, why,
+		       inject_symbol(pid, &p->maps, "libc.so.6", "dlerror", &p->dlerror_fn, why,
 				     sizeof(why)) < 0)) {
 		fprintf(stderr, "heapsnap: attach: %s\n", why);
 		r = 1;
 	}
-	if (r) {
-		inject_maps_free(&maps);
-		return r;
+	if (r)
+		inject_maps_free(&p->maps);
+	return r;
+}
+
+/* Stops a thread of a->pid into *j.  Returns 0, or 1 after reporting why not. */
+static int stop_thread(const struct attach_args *a, const struct inject_maps *maps,
+		       struct inject *j)
+{
+	char why[512];
+	int r = inject_stop(a->pid, maps, j, why, sizeof(why));
+	if (r == 0)
+		return 0;
+	fprintf(stderr, "heapsnap: %s: %s%s%s\n", a->cmd, why, r == -EPERM ? ": " : "",
+		r == -EPERM ? eperm_fix() : "");
+	return 1;
+}
+
+/* In the stopped thread: dlopen the shim, then heapsnap_attach_start(settings), whose
+ * answer goes to *ret.  Returns 0, or -1 with why. */
+static int attach_load(struct inject *j, struct plan *p, uint64_t *ret, char *why, size_t len)
+{
+	pid_t pid = j->pid;
+	uint64_t handle = 0, start_fn = 0;
+	uint64_t path_at = inject_data(j, p->shim, strlen(p->shim) + 1);
+	uint64_t cfg_at = inject_data(j, p->cfg, p->cfg_len);
+	if (!path_at || !cfg_at || !p->cfg_len) {
+		snprintf(why, len, "cannot write the settings into process %d", (int)pid);
+		return -1;
 	}
-	static struct inject j;
-	r = inject_stop(pid, &maps, &j, why, sizeof(why));
-	if (r < 0) {
-		fprintf(stderr, "heapsnap: attach: %s%s%s\n", why, r == -EPERM ? ": " : "",
-			r == -EPERM ? eperm_fix() : "");
-		inject_maps_free(&maps);
-		return 1;
-	}
-	uint64_t handle = 0, ret = 0, start_fn = 0;
-	uint64_t path_at = inject_data(&j, shim, strlen(shim) + 1);
-	uint64_t cfg_at = inject_data(&j, cfg, cfg_len);
-	int failed = !path_at || !cfg_at || !cfg_len;
-	if (failed)
-		snprintf(why, sizeof(why), "cannot write the settings into process %d", (int)pid);
-	if (!failed)
-		failed = inject_call(&j, dlopen_fn, path_at, RTLD_NOW | RTLD_LOCAL, &handle,
-				     CALL_TIMEOUT, why, sizeof(why)) < 0;
-	if (!failed && !handle) {
+	if (inject_call(j, p->dlopen_fn, path_at, RTLD_NOW | RTLD_LOCAL, &handle, CALL_TIMEOUT,
+			why, len) < 0)
+		return -1;
+	if (!handle) {
 		char msg[400] = "";
 		uint64_t m = 0;
-		if (inject_call(&j, dlerror_fn, 0, 0, &m, CALL_TIMEOUT, why, sizeof(why)) == 0)
-			inject_read_string(&j, m, msg, sizeof(msg));
-		snprintf(why, sizeof(why), "process %d could not load %s: %s", (int)pid, shim,
+		if (inject_call(j, p->dlerror_fn, 0, 0, &m, CALL_TIMEOUT, why, len) == 0)
+			inject_read_string(j, m, msg, sizeof(msg));
+		snprintf(why, len, "process %d could not load %s: %s", (int)pid, p->shim,
 			 msg[0] ? msg : "dlopen failed");
-		failed = 1;
+		return -1;
 	}
-	if (!failed) {
-		inject_maps_free(&maps);
-		failed = inject_maps_read(pid, &maps) < 0 ||
-			 inject_symbol(pid, &maps, SHIM_ATTACH, "heapsnap_attach_start", &start_fn,
-				       why, sizeof(why)) < 0 ||
-			 inject_call(&j, start_fn, cfg_at, 0, &ret, CALL_TIMEOUT, why,
-				     sizeof(why)) < 0;
-	}
+	inject_maps_free(&p->maps);
+	if (inject_maps_read(pid, &p->maps) < 0 ||
+	    inject_symbol(pid, &p->maps, SHIM_ATTACH, "heapsnap_attach_start", &start_fn, why,
+			  len) < 0 ||
+	    inject_call(j, start_fn, cfg_at, 0, ret, CALL_TIMEOUT, why, len) < 0)
+		return -1;
+	return 0;
+}
+
+/* Lets the thread go, then reports a failure (why, or the shim's answer ret).
+ * Returns 0 when all went well, else 1. */
+static int resume_and_report(const struct attach_args *a, struct inject *j, bool failed,
+			     int ret, char *why, size_t len)
+{
 	/* A call that timed out is left as it is: the thread is stuck in it. */
-	if (inject_resume(&j) < 0 && !failed) {
-		snprintf(why, sizeof(why), "lost thread %d of process %d", (int)j.tid, (int)pid);
-		failed = 1;
+	if (inject_resume(j) < 0 && !failed) {
+		snprintf(why, len, "lost thread %d of process %d", (int)j->tid, (int)a->pid);
+		failed = true;
 	}
-	inject_maps_free(&maps);
 	if (failed) {
-		fprintf(stderr, "heapsnap: attach: %s\n", why);
+		fprintf(stderr, "heapsnap: %s: %s\n", a->cmd, why);
 		return 1;
 	}
-	if ((int)ret != 0) {
-		fprintf(stderr, "heapsnap: attach: process %d ", (int)pid);
-		fprintf(stderr, answer((int)ret), (int)pid);
-		fputc('\n', stderr);
+	if (ret >= 0)
+		return 0;
+	fprintf(stderr, "heapsnap: %s: process %d ", a->cmd, (int)a->pid);
+	fprintf(stderr, answer(ret), (int)a->pid);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static int do_attach(const struct attach_args *a)
+{
+	static struct plan p;
+	static struct inject j;
+	if (attach_prepare(a, &p))
+		return 1;
+	if (stop_thread(a, &p.maps, &j)) {
+		inject_maps_free(&p.maps);
 		return 1;
 	}
+	char why[512];
+	uint64_t ret = 0;
+	bool failed = attach_load(&j, &p, &ret, why, sizeof(why)) < 0;
+	inject_maps_free(&p.maps);
+	if (resume_and_report(a, &j, failed, (int)ret, why, sizeof(why)))
+		return 1;
 	/* From here on `heapsnap snap PID` must find the collector. */
 	struct running_collector rc;
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
-	for (int tries = 0; tries < 500 && !running_collector_find(pid, &rc); tries++)
+	for (int tries = 0; tries < 500 && !running_collector_find(a->pid, &rc); tries++)
 		nanosleep(&pause, NULL);
 	printf("heapsnap: attached to %d (thread %d stopped for %.2f ms); snapshots go to %s\n",
-	       (int)pid, (int)j.tid, ms(j.resume_ns - j.stop_ns), dir);
+	       (int)a->pid, (int)j.tid, ms(j.resume_ns - j.stop_ns), p.dir);
 	return 0;
+}
+
+/* Waits for the collector to write the last file and end; prints its path.  Returns 0,
+ * or 1 after saying that no file was found. */
+static int wait_last_file(pid_t pid, pid_t collector, const struct running_collector *rc)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	for (int tries = 0; tries < 6000 && collector > 0 && kill(collector, 0) == 0; tries++)
+		nanosleep(&pause, NULL);
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/heapsnap.%d.exit.pb.gz", rc ? rc->dir : ".", (int)pid);
+	if (rc && access(path, R_OK) == 0) {
+		printf("%s\n", path);
+		return 0;
+	}
+	fprintf(stderr, "heapsnap: detach: tracing stopped, but no last snapshot of %d was "
+		"found%s%s\n", (int)pid, rc ? " in " : "", rc ? rc->dir : "");
+	return 1;
 }
 
 static int do_detach(const struct attach_args *a)
@@ -421,41 +483,16 @@ static int do_detach(const struct attach_args *a)
 	struct running_collector rc = { 0 };
 	bool have_rc = r == 0 && running_collector_find(pid, &rc);
 	static struct inject j;
-	if (r == 0 && (r = inject_stop(pid, &maps, &j, why, sizeof(why))) < 0)
-		fprintf(stderr, "heapsnap: detach: %s%s%s\n", why, r == -EPERM ? ": " : "",
-			r == -EPERM ? eperm_fix() : "");
+	if (r == 0)
+		r = stop_thread(a, &maps, &j);
 	inject_maps_free(&maps);
 	if (r)
 		return 1;
 	uint64_t ret = 0;
 	bool failed = inject_call(&j, stop_fn, 0, 0, &ret, CALL_TIMEOUT, why, sizeof(why)) < 0;
-	if (inject_resume(&j) < 0 && !failed) {
-		snprintf(why, sizeof(why), "lost thread %d of process %d", (int)j.tid, (int)pid);
-		failed = true;
-	}
-	if (failed) {
-		fprintf(stderr, "heapsnap: detach: %s\n", why);
+	if (resume_and_report(a, &j, failed, (int)ret, why, sizeof(why)))
 		return 1;
-	}
-	if ((int)ret < 0) {
-		fprintf(stderr, "heapsnap: detach: process %d ", (int)pid);
-		fprintf(stderr, answer((int)ret), (int)pid);
-		fputc('\n', stderr);
-		return 1;
-	}
-	/* The collector writes the last file and ends. */
-	pid_t collector = (pid_t)ret;
-	struct timespec pause = { 0, 10 * 1000 * 1000 };
-	for (int tries = 0; tries < 6000 && collector > 0 && kill(collector, 0) == 0; tries++)
-		nanosleep(&pause, NULL);
-	char path[PATH_MAX + 64];
-	snprintf(path, sizeof(path), "%s/heapsnap.%d.exit.pb.gz", have_rc ? rc.dir : ".", (int)pid);
-	if (have_rc && access(path, R_OK) == 0)
-		printf("%s\n", path);
-	else
-		fprintf(stderr, "heapsnap: detach: tracing stopped, but no last snapshot of %d was "
-			"found%s%s\n", (int)pid, have_rc ? " in " : "", have_rc ? rc.dir : "");
-	return have_rc && access(path, R_OK) == 0 ? 0 : 1;
+	return wait_last_file(pid, (pid_t)ret, have_rc ? &rc : NULL);
 }
 
 int cmd_attach(int argc, char **argv)

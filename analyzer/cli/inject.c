@@ -386,20 +386,16 @@ static int find_gadget(struct inject *j, const struct inject_maps *maps)
 	return -ENOENT;
 }
 
-int inject_stop(pid_t pid, const struct inject_maps *maps, struct inject *j, char *err,
-		size_t len)
+/* The threads of pid, best candidate first (see rank()): pairs of tid and rank*2 + 1
+ * for a thread other than the main one.  Returns how many, or -1 when there is no
+ * such process; *out is to be freed. */
+static long candidates(pid_t pid, long (**out)[2])
 {
-	memset(j, 0, sizeof(*j));
-	j->pid = pid;
-	j->mem = -1;
-	/* The threads, ranked by what they are doing now. */
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	DIR *d = opendir(path);
-	if (!d) {
-		snprintf(err, len, "no process %d", (int)pid);
-		return -ESRCH;
-	}
+	if (!d)
+		return -1;
 	long (*cand)[2] = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *e;
@@ -419,12 +415,21 @@ int inject_stop(pid_t pid, const struct inject_maps *maps, struct inject *j, cha
 		n++;
 	}
 	closedir(d);
-	qsort(cand, n, sizeof(*cand), cmp_rank);
+	if (n)
+		qsort(cand, n, sizeof(*cand), cmp_rank);
+	*out = cand;
+	return (long)n;
+}
+
+/* Seizes the candidates in turn until one stops at a safe point.  Returns 0, -EPERM,
+ * -EAGAIN (none did) or another negative errno. */
+static int stop_one(struct inject *j, const struct inject_maps *maps, long (*cand)[2], long n)
+{
 	int r = -ESRCH;
-	for (size_t i = 0; i < n; i++) {
+	for (long i = 0; i < n; i++) {
 		r = seize(j, (pid_t)cand[i][0]);
 		if (r == -EPERM || r == -EBUSY)
-			break;
+			return -EPERM;
 		if (r < 0)
 			continue; /* the thread ended meanwhile */
 		j->stop_ns = prim_now_ns(CLOCK_MONOTONIC);
@@ -434,31 +439,41 @@ int inject_stop(pid_t pid, const struct inject_maps *maps, struct inject *j, cha
 		else
 			r = safe_point(maps, &j->saved) ? 0 : 1;
 		if (r == 0)
-			break;
+			return 0;
 		ptrace(PTRACE_DETACH, j->tid, 0, 0);
 		for (unsigned k = 0; k < j->nsignals; k++)
-			syscall(SYS_tgkill, pid, j->tid, j->signals[k]);
-		if (r < 0)
-			continue;
-		r = -EAGAIN;
+			syscall(SYS_tgkill, j->pid, j->tid, j->signals[k]);
+		r = r < 0 ? r : -EAGAIN;
 	}
+	return r;
+}
+
+int inject_stop(pid_t pid, const struct inject_maps *maps, struct inject *j, char *err,
+		size_t len)
+{
+	memset(j, 0, sizeof(*j));
+	j->pid = pid;
+	j->mem = -1;
+	long (*cand)[2] = NULL;
+	long n = candidates(pid, &cand);
+	int r = n < 0 ? -ESRCH : stop_one(j, maps, cand, n);
 	free(cand);
-	if (r == -EPERM) {
+	if (r == -EPERM)
 		snprintf(err, len, "not permitted to trace process %d (ptrace: %s)", (int)pid,
 			 strerror(EPERM));
-		return r;
-	}
-	if (r == -EAGAIN) {
+	else if (r == -EAGAIN)
 		snprintf(err, len, "no thread of process %d stopped outside libc's allocator and "
 			 "loader within 2 seconds; try again", (int)pid);
-		return r;
-	}
-	if (r < 0) {
+	else if (r == -ESRCH)
+		snprintf(err, len, "no process %d", (int)pid);
+	else if (r < 0)
 		snprintf(err, len, "cannot stop a thread of process %d: %s", (int)pid, strerror(-r));
+	if (r < 0)
 		return r;
-	}
+	char path[64];
 	struct iovec iov = { j->xstate, sizeof(j->xstate) };
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	errno = 0;
 	if (ptrace(PTRACE_GETREGSET, j->tid, (void *)NT_X86_XSTATE, &iov) < 0 ||
 	    (j->mem = open(path, O_RDWR | O_CLOEXEC)) < 0 || find_gadget(j, maps) < 0) {
 		snprintf(err, len, "cannot prepare thread %d of process %d: %s", (int)j->tid,
@@ -487,14 +502,16 @@ void inject_read_string(struct inject *j, uint64_t addr, char *out, size_t len)
 	out[strnlen(out, len - 1)] = '\0';
 }
 
-int inject_call(struct inject *j, uint64_t fn, uint64_t a0, uint64_t a1, uint64_t *ret,
-		unsigned timeout_s, char *err, size_t len)
+/* Sets the thread up to enter fn(a0, a1) and return to the gadget; returns the address
+ * of the return address on its stack, or 0 with err set. */
+static uint64_t call_setup(struct inject *j, uint64_t fn, uint64_t a0, uint64_t a1, char *err,
+			   size_t len)
 {
 	struct user_regs_struct r = j->saved;
 	uint64_t ret_slot = (j->scratch & ~(uint64_t)15) - 64 - 8; /* rsp % 16 == 8 at entry */
 	if (pwrite(j->mem, &j->gadget, 8, (off_t)ret_slot) != 8) {
 		snprintf(err, len, "cannot write to process %d: %s", (int)j->pid, strerror(errno));
-		return -errno;
+		return 0;
 	}
 	r.rip = fn;
 	r.rsp = ret_slot;
@@ -505,8 +522,18 @@ int inject_call(struct inject *j, uint64_t fn, uint64_t a0, uint64_t a1, uint64_
 	r.eflags &= ~(uint64_t)0x400; /* the direction flag, clear at a call */
 	if (ptrace(PTRACE_SETREGS, j->tid, 0, &r) < 0) {
 		snprintf(err, len, "cannot set thread %d's registers: %s", (int)j->tid, strerror(errno));
-		return -errno;
+		return 0;
 	}
+	return ret_slot;
+}
+
+int inject_call(struct inject *j, uint64_t fn, uint64_t a0, uint64_t a1, uint64_t *ret,
+		unsigned timeout_s, char *err, size_t len)
+{
+	uint64_t ret_slot = call_setup(j, fn, a0, a1, err, len);
+	if (!ret_slot)
+		return -EIO;
+	struct user_regs_struct r;
 	bool in_call = false, returned = false;
 	for (;;) {
 		if (ptrace(PTRACE_SYSCALL, j->tid, 0, 0) < 0)
