@@ -34,13 +34,14 @@ struct scenario {
 	const char *wait; /* ATTACHEE_WAIT */
 	int threads;
 	bool plugin; /* dlopen libplugin.so after the attach */
+	bool timer;  /* SIGALRM every millisecond throughout */
 };
 
 struct target {
 	struct tt_proc p;
 	char dir[PATH_MAX];
 	char go[PATH_MAX + 8];
-	char env[4][PATH_MAX + 32];
+	char env[5][PATH_MAX + 32];
 	const struct scenario *sc;
 };
 
@@ -53,7 +54,14 @@ static void start(struct target *t, const struct scenario *sc)
 	snprintf(t->env[1], sizeof(t->env[1]), "ATTACHEE_WAIT=%s", sc->wait ? sc->wait : "read");
 	snprintf(t->env[2], sizeof(t->env[2]), "ATTACHEE_GO=%s", t->go);
 	snprintf(t->env[3], sizeof(t->env[3]), "ATTACHEE_PLUGIN=%s/libplugin.so", getenv("PROGS"));
-	char *env[] = { t->env[0], t->env[1], t->env[2], sc->plugin ? t->env[3] : NULL, NULL };
+	snprintf(t->env[4], sizeof(t->env[4]), "ATTACHEE_TIMER=1");
+	char *env[5] = { t->env[0], t->env[1], t->env[2] };
+	int n = 3;
+	if (sc->plugin)
+		env[n++] = t->env[3];
+	if (sc->timer)
+		env[n++] = t->env[4];
+	env[n] = NULL;
 	tt_start(NULL, sc->prog, env, &t->p);
 }
 
@@ -237,6 +245,19 @@ START_TEST(busy_with_threads)
 }
 END_TEST
 
+START_TEST(signals_arriving_during_the_attach)
+{
+	static const struct scenario read_ticking = {
+		.prog = "attachee", .wait = "read", .threads = 0, .timer = true,
+	};
+	static const struct scenario busy_ticking = {
+		.prog = "attachee", .wait = "busy", .threads = 2, .timer = true,
+	};
+	attach_and_check(&read_ticking);
+	attach_and_check(&busy_ticking);
+}
+END_TEST
+
 START_TEST(cxx_threads_with_new_and_delete)
 {
 	static const struct scenario sc = { .prog = "attachee_cxx", .wait = "read", .threads = 4 };
@@ -329,7 +350,7 @@ START_TEST(detach_leaves_the_program_running_untraced)
 }
 END_TEST
 
-START_TEST(snap_works_once_attach_returns)
+START_TEST(snap_and_the_signal_work_once_attach_returns)
 {
 	static struct target t;
 	start(&t, &single_read);
@@ -342,6 +363,12 @@ START_TEST(snap_works_once_attach_returns)
 	tt_heapsnap(args, &r);
 	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "snap: %s", r.err);
 	profile_t *p = tt_snapshot(t.dir, t.p.pid, "1", 30);
+	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
+	profile_free(p);
+	/* The snapshot signal too: the program had no handler for it. */
+	ck_assert_int_eq(kill(t.p.pid, SIGUSR2), 0);
+	p = tt_snapshot(t.dir, t.p.pid, "2", 30);
+	ck_assert_str_eq(p->meta.trigger, "signal 2");
 	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
 	profile_free(p);
 	finish(&t);
@@ -693,10 +720,11 @@ int main(void)
 	tcase_add_test(tc, blocked_in_a_futex);
 	tcase_add_test(tc, in_a_busy_loop);
 	tcase_add_test(tc, busy_with_threads);
+	tcase_add_test(tc, signals_arriving_during_the_attach);
 	tcase_add_test(tc, cxx_threads_with_new_and_delete);
 	tcase_add_test(tc, a_library_loaded_after_the_attach);
 	tcase_add_test(tc, detach_leaves_the_program_running_untraced);
-	tcase_add_test(tc, snap_works_once_attach_returns);
+	tcase_add_test(tc, snap_and_the_signal_work_once_attach_returns);
 	tcase_add_test(tc, refuses_a_missing_process);
 	tcase_add_test(tc, refuses_an_attached_process);
 	tcase_add_test(tc, refuses_a_process_started_under_the_shim);

@@ -13,6 +13,8 @@
  * reading stdin) for "again": then it allocates after_detach (10 blocks of 500),
  * prints "done" and exits 0.
  *
+ * With ATTACHEE_TIMER set, a SIGALRM handler (SA_RESTART) ticks every millisecond
+ * throughout, and the program exits 6 if the ticks stopped after the attach.
  * With ATTACHEE_PLUGIN set, it also dlopens that library after "go" and calls its
  * plugin_alloc() (a block kept).
  *
@@ -24,6 +26,7 @@
 #include <dlfcn.h>
 #endif
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,6 +34,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +46,36 @@ void *plugin_block; /* kept: the plugin's block stays live */
 static atomic_int stop;
 static atomic_long churned;
 static volatile unsigned long spin;
+static volatile sig_atomic_t ticks;
+
+static void on_tick(int sig)
+{
+	(void)sig;
+	ticks++;
+}
+
+/* A SIGALRM every millisecond, handled with SA_RESTART. */
+static void start_ticking(void)
+{
+	struct sigaction sa = { .sa_handler = on_tick, .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval it = { { 0, 1000 }, { 0, 1000 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* Whether the ticks go on: a few within half a second of spinning. */
+static bool still_ticking(void)
+{
+	sig_atomic_t from = ticks;
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	while (ticks < from + 5 && (now.tv_sec - t0.tv_sec) * 1000000000L +
+				   (now.tv_nsec - t0.tv_nsec) < 500000000L);
+	return ticks >= from + 5;
+}
 
 static void *churn(void *arg)
 {
@@ -131,6 +165,9 @@ int main(int argc, char **argv)
 	pthread_t th[16];
 	for (int i = 0; i < nthreads && i < 16; i++)
 		pthread_create(&th[i], NULL, churn, (void *)(size_t)(i + 1));
+	bool timer = getenv("ATTACHEE_TIMER") != NULL;
+	if (timer)
+		start_ticking();
 	printf("ready %d\n", (int)getpid());
 	fflush(stdout);
 
@@ -147,6 +184,8 @@ int main(int argc, char **argv)
 	else
 		return 2;
 
+	if (timer && !still_ticking())
+		return 6;
 	for (int i = 0; i < 100; i++)
 		after[i] = malloc(1000); /* site:after */
 	for (int i = 0; i < 50; i++)
