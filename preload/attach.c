@@ -239,9 +239,11 @@ static int rewrite_object(struct dl_phdr_info *info, size_t size, void *data)
 		if (ph->p_type == PT_DYNAMIC)
 			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + ph->p_vaddr);
 		else if (ph->p_type == PT_GNU_RELRO) {
-			long page = sysconf(_SC_PAGESIZE);
-			relro_lo = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)(page - 1);
-			relro_hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+			/* The pages the loader made read-only: the end rounds down (the rest of
+			 * the last page stays writable, and must stay so). */
+			uintptr_t mask = ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1);
+			relro_lo = (info->dlpi_addr + ph->p_vaddr) & mask;
+			relro_hi = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & mask;
 		}
 	}
 	if (!dyn)

@@ -113,13 +113,19 @@ static bool in_runtime(const struct inject_maps *m, uint64_t ip)
 
 /* ---- symbols ---- */
 
-/* The object's file as the target sees it (its root may not be ours). */
-static int open_target_file(pid_t pid, const char *path)
+/* The mapped object's file as the target sees it: through its root (which may not be
+ * ours), or through map_files when the file was replaced since (an upgraded libc). */
+static int open_target_file(pid_t pid, const struct inject_map *m)
 {
-	char p[PATH_MAX + 32];
-	snprintf(p, sizeof(p), "/proc/%d/root%s", (int)pid, path);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	return fd >= 0 ? fd : open(path, O_RDONLY | O_CLOEXEC);
+	char p[PATH_MAX + 64];
+	snprintf(p, sizeof(p), "/proc/%d/root%s", (int)pid, m->path);
+	int fd = strstr(m->path, " (deleted)") ? -1 : open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(p, sizeof(p), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid, m->lo,
+			 m->hi);
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+	}
+	return fd;
 }
 
 int inject_symbol(pid_t pid, const struct inject_maps *maps, const char *prefix,
@@ -133,7 +139,7 @@ int inject_symbol(pid_t pid, const struct inject_maps *maps, const char *prefix,
 		snprintf(err, len, "no %s is loaded in process %d", prefix, (int)pid);
 		return -ENOENT;
 	}
-	int fd = open_target_file(pid, m->path);
+	int fd = open_target_file(pid, m);
 	struct stat st;
 	unsigned char *f = NULL;
 	int r = -ENOENT;
