@@ -74,15 +74,52 @@ bool attach_dlopened(void)
 	return v;
 }
 
+/* Whether f is a definition outside the shim: a defined symbol starts there, in
+ * another object than ours.  A non-PIE executable whose code takes the address of
+ * malloc makes its PLT entry malloc's address for everyone (an undefined symbol with
+ * a value): that is not the allocator, only a way back into the executable's GOT. */
+static bool a_definition(void *f)
+{
+	Dl_info a, b;
+	const ElfW(Sym) *sym = NULL;
+	return f && dladdr1(f, &a, (void **)&sym, RTLD_DL_SYMENT) && a.dli_saddr == f && sym &&
+	       sym->st_shndx != SHN_UNDEF && dladdr((void *)a_definition, &b) &&
+	       a.dli_fbase != b.dli_fbase;
+}
+
+struct lookup {
+	const char *name;
+	void *found;
+};
+
+/* The first object, in load order, whose lookup of the name gives a definition. */
+static int lookup_object(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct lookup *l = data;
+	if (!info->dlpi_name || !info->dlpi_name[0])
+		return 0;
+	void *h = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
+	if (!h)
+		return 0;
+	void *f = dlsym(h, l->name);
+	dlclose(h);
+	if (!a_definition(f))
+		return 0;
+	l->found = f;
+	return 1;
+}
+
 void *attach_lookup(const char *name)
 {
+	/* From the shim's own code, a name the global scope lacks (operator new in a C
+	 * program) is looked up in its local scope too, that is, in the shim. */
 	void *f = dlsym(RTLD_DEFAULT, name);
-	Dl_info a, b;
-	/* Never one of our own wrappers: a name the global scope lacks (operator new in a
-	 * C program) is then looked up in the shim's local scope, that is, in the shim. */
-	if (f && dladdr(f, &a) && dladdr((void *)attach_lookup, &b) && a.dli_fbase == b.dli_fbase)
-		return NULL;
-	return f;
+	if (!f || a_definition(f))
+		return f;
+	struct lookup l = { name, NULL };
+	dl_iterate_phdr(lookup_object, &l);
+	return l.found;
 }
 
 /* ---- the functions redirected ---- */
@@ -128,6 +165,27 @@ static uintptr_t own_base;
 /* Which names a pass rewrites: all of them, or only pipe2 (before the shim's own
  * setup, whose libunwind opens a pipe). */
 static bool pipe2_only;
+
+uintptr_t attach_loader_lo HIDDEN, attach_loader_hi HIDDEN;
+
+/* Notes the dynamic loader's executable segment (see FROM_LOADER()). */
+static int find_loader(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	(void)data;
+	const char *slash = info->dlpi_name ? strrchr(info->dlpi_name, '/') : NULL;
+	if (!slash || strncmp(slash + 1, "ld-linux", 8))
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			attach_loader_lo = info->dlpi_addr + ph->p_vaddr;
+			attach_loader_hi = attach_loader_lo + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
 
 static int hook_index(const char *name)
 {
@@ -198,8 +256,11 @@ static void rewrite_relocs(const struct dl_phdr_info *info, const ElfW(Rela) *r,
 			   uintptr_t relro_hi)
 {
 	for (size_t i = 0; i < n; i++) {
+		/* Calls through the PLT, addresses taken through the GOT, and function
+		 * pointers in data (R_X86_64_64, as `void *(*f)(size_t) = malloc`). */
 		unsigned long type = ELF64_R_TYPE(r[i].r_info);
-		if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT)
+		if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT &&
+		    !(type == R_X86_64_64 && r[i].r_addend == 0))
 			continue;
 		const char *name = strtab + symtab[ELF64_R_SYM(r[i].r_info)].st_name;
 		int h = hook_index(name);
@@ -349,6 +410,7 @@ EXPORT int heapsnap_attach_start(const char *cfg)
 		r = ATTACH_FAILED;
 		goto out;
 	}
+	dl_iterate_phdr(find_loader, NULL);
 	pipe2_only = true;
 	dl_iterate_phdr(rewrite_object, NULL);
 	pipe2_only = false;

@@ -157,6 +157,8 @@ EXPORT void *malloc(size_t size)
 {
 	if (UNLIKELY(!ready()))
 		return pool_alloc(size);
+	if (UNLIKELY(FROM_LOADER()))
+		return real.malloc(size);
 	if (!enter()) {
 		void *p = real.malloc(size);
 		passed(p != NULL);
@@ -178,6 +180,8 @@ EXPORT void *calloc(size_t n, size_t size)
 		}
 		return pool_alloc(n * size); /* the pool is static, so already zero */
 	}
+	if (UNLIKELY(FROM_LOADER()))
+		return real.calloc(n, size);
 	if (!enter()) {
 		void *p = real.calloc(n, size);
 		passed(p != NULL);
@@ -196,6 +200,10 @@ EXPORT void free(void *p)
 		return;
 	if (UNLIKELY(!ready()))
 		return;
+	if (UNLIKELY(FROM_LOADER())) {
+		real.free(p);
+		return;
+	}
 	if (!enter()) {
 		passed(1);
 		real.free(p);
@@ -216,6 +224,8 @@ EXPORT void *realloc(void *old, size_t size)
 		}
 		return p;
 	}
+	if (UNLIKELY(FROM_LOADER()))
+		return real.realloc(old, size);
 	if (!old)
 		return malloc(size);
 	if (!enter()) {

@@ -129,6 +129,14 @@ int spawn_collector(struct segment *s, int memfd, const char *dir) HIDDEN;
  * attach_getenv() is secure_getenv(), or the settings heapsnap attach passed. */
 bool attach_dlopened(void) HIDDEN;
 void *attach_lookup(const char *name) HIDDEN;
+/* The dynamic loader's code, [lo, hi), once attached (else empty).  Its own calls into
+ * the allocator pass straight through: in an attached non-PIE program whose PLT entry
+ * is malloc's address, they reach the wrappers, and come while it allocates a thread's
+ * dynamic TLS, which the wrappers' first thread-local access would enter again. */
+extern uintptr_t attach_loader_lo HIDDEN, attach_loader_hi HIDDEN;
+#define FROM_LOADER()                                                     \
+	((uintptr_t)__builtin_return_address(0) - attach_loader_lo <       \
+	 attach_loader_hi - attach_loader_lo)
 const char *attach_getenv(const char *name) HIDDEN;
 
 /* signal.c: the snapshot signal; uninstalled (back to the default action, unless the

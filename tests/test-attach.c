@@ -195,6 +195,7 @@ static void attach_and_check(const struct scenario *sc)
 	const char *f = "attachee.c";
 	site_is(p, f, "after", 100, 100000, 100, 100000);
 	site_is(p, f, "after_freed", 50, 15000, 0, 0);
+	site_is(p, f, "after_pointer", 10, 7000, 10, 7000);
 	site_is(p, f, "after_detach", 10, 5000, 10, 5000);
 	/* Allocated before the attach: unknown, and the 32 frees of them unmatched. */
 	site_is(p, f, "before", 0, 0, 0, 0);
@@ -241,6 +242,15 @@ END_TEST
 START_TEST(busy_with_threads)
 {
 	static const struct scenario sc = { .prog = "attachee", .wait = "busy", .threads = 3 };
+	attach_and_check(&sc);
+}
+END_TEST
+
+START_TEST(a_non_pie_program_whose_plt_entry_is_mallocs_address)
+{
+	/* Threads first entering the shim then allocate their dynamic TLS through the
+	 * loader's malloc, which is that PLT entry too. */
+	static const struct scenario sc = { .prog = "attachee-nopie", .wait = "read", .threads = 4 };
 	attach_and_check(&sc);
 }
 END_TEST
@@ -720,6 +730,7 @@ int main(void)
 	tcase_add_test(tc, blocked_in_a_futex);
 	tcase_add_test(tc, in_a_busy_loop);
 	tcase_add_test(tc, busy_with_threads);
+	tcase_add_test(tc, a_non_pie_program_whose_plt_entry_is_mallocs_address);
 	tcase_add_test(tc, signals_arriving_during_the_attach);
 	tcase_add_test(tc, cxx_threads_with_new_and_delete);
 	tcase_add_test(tc, a_library_loaded_after_the_attach);

@@ -382,6 +382,8 @@ static int find_gadget(struct inject *j, const struct inject_maps *maps)
 		for (uint64_t a = m->lo; a < m->hi; a += sizeof(buf) - 1) {
 			size_t n = m->hi - a < sizeof(buf) ? m->hi - a : sizeof(buf);
 			ssize_t got = pread(j->mem, buf, n, (off_t)a);
+			if (got < 0)
+				return -errno;
 			for (ssize_t k = 0; k + 1 < got; k++)
 				if (buf[k] == 0x0f && buf[k + 1] == 0x05) {
 					j->gadget = a + (uint64_t)k;
@@ -389,6 +391,7 @@ static int find_gadget(struct inject *j, const struct inject_maps *maps)
 				}
 		}
 	}
+	errno = ENOENT;
 	return -ENOENT;
 }
 
@@ -479,11 +482,16 @@ int inject_stop(pid_t pid, const struct inject_maps *maps, struct inject *j, cha
 	char path[64];
 	struct iovec iov = { j->xstate, sizeof(j->xstate) };
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	errno = 0;
-	if (ptrace(PTRACE_GETREGSET, j->tid, (void *)NT_X86_XSTATE, &iov) < 0 ||
-	    (j->mem = open(path, O_RDWR | O_CLOEXEC)) < 0 || find_gadget(j, maps) < 0) {
-		snprintf(err, len, "cannot prepare thread %d of process %d: %s", (int)j->tid,
-			 (int)pid, errno ? strerror(errno) : "no system call instruction in libc");
+	const char *step = NULL;
+	if (ptrace(PTRACE_GETREGSET, j->tid, (void *)NT_X86_XSTATE, &iov) < 0)
+		step = "read its FPU state";
+	else if ((j->mem = open(path, O_RDWR | O_CLOEXEC)) < 0)
+		step = "open its memory";
+	else if (find_gadget(j, maps) < 0)
+		step = "find a system call instruction in libc";
+	if (step) {
+		snprintf(err, len, "cannot %s (thread %d of process %d): %s", step, (int)j->tid,
+			 (int)pid, strerror(errno));
 		inject_resume(j);
 		return -EIO;
 	}

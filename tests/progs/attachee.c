@@ -8,7 +8,8 @@
  *   futex      in pthread_cond_wait(), woken by a child process that reads stdin
  *   busy       spinning in its own code, looking for the file ATTACHEE_GO now and then
  * Then it allocates the known pattern (marked after: 100 blocks of 1000 bytes, kept;
- * after_freed: 50 blocks of 300 bytes freed again), frees half the blocks of
+ * after_freed: 50 blocks of 300 bytes freed again; after_pointer: 10 blocks of 700
+ * through a function pointer), frees half the blocks of
  * before, stops its threads, prints "allocated N", and waits once more (always
  * reading stdin) for "again": then it allocates after_detach (10 blocks of 500),
  * prints "done" and exits 0.
@@ -42,6 +43,8 @@
 static void *before[64];
 static void *after[100];
 static void *later[10];
+static void *through_pointer[10];
+static void *(*volatile alloc_fn)(size_t);
 void *plugin_block; /* kept: the plugin's block stays live */
 static atomic_int stop;
 static atomic_long churned;
@@ -188,6 +191,10 @@ int main(int argc, char **argv)
 		return 6;
 	for (int i = 0; i < 100; i++)
 		after[i] = malloc(1000); /* site:after */
+	/* Through a pointer: built -no-pie, this makes the PLT entry malloc's address. */
+	alloc_fn = malloc;
+	for (int i = 0; i < 10; i++)
+		through_pointer[i] = alloc_fn(700); /* site:after_pointer */
 	for (int i = 0; i < 50; i++)
 		free(malloc(300)); /* site:after_freed */
 	for (int i = 0; i < 32; i++)
