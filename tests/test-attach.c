@@ -487,6 +487,12 @@ START_TEST(refuses_another_users_process)
 	close(err[0]);
 	int st;
 	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+		/* The build tree is not reachable by nobody (under a 0700 home, say). */
+		fprintf(stderr, "skipped: nobody cannot run %s\n", getenv("HEAPSNAP"));
+		untouched(&t);
+		return;
+	}
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
 	char want[160];
 	snprintf(want, sizeof(want), "heapsnap: attach: process %d belongs to user 0: run heapsnap "
