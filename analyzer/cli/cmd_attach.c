@@ -210,23 +210,26 @@ static bool ptrace_refused(const struct attach_args *a, char *why, size_t len)
 			scope = 0;
 		fclose(f);
 	}
-	if (scope == 3) {
+	return attach_yama_refusal(scope, cap, scope == 1 && is_descendant(pid), a->cmd, why,
+				   len);
+}
+
+bool attach_yama_refusal(int scope, bool cap, bool descendant, const char *cmd, char *why,
+			 size_t len)
+{
+	if (scope >= 3)
 		snprintf(why, len, "ptrace is disabled on this system (kernel.yama.ptrace_scope = 3, "
 			 "which only a reboot resets)");
-		return true;
-	}
-	if (scope == 2 && !cap) {
+	else if (scope == 2 && !cap)
 		snprintf(why, len, "kernel.yama.ptrace_scope = 2 lets only root (CAP_SYS_PTRACE) "
-			 "trace processes: run heapsnap %s as root", a->cmd);
-		return true;
-	}
-	if (scope == 1 && !cap && !is_descendant(pid)) {
+			 "trace processes: run heapsnap %s as root", cmd);
+	else if (scope == 1 && !cap && !descendant)
 		snprintf(why, len, "kernel.yama.ptrace_scope = 1 lets a process trace only its own "
 			 "descendants: run heapsnap %s as root, or set it to 0 with "
-			 "'sysctl kernel.yama.ptrace_scope=0'", a->cmd);
-		return true;
-	}
-	return false;
+			 "'sysctl kernel.yama.ptrace_scope=0'", cmd);
+	else
+		return false;
+	return true;
 }
 
 static const char *eperm_fix(void)
