@@ -287,7 +287,8 @@ static long task_syscall(pid_t pid, pid_t tid)
 static bool quiet_syscall(long nr)
 {
 	static const long calls[] = {
-		SYS_read, SYS_readv, SYS_pread64, SYS_poll, SYS_ppoll, SYS_select, SYS_pselect6,
+		SYS_read, SYS_readv, SYS_pread64, SYS_write, SYS_writev, SYS_pwrite64,
+		SYS_sendto, SYS_sendmsg, SYS_poll, SYS_ppoll, SYS_select, SYS_pselect6,
 		SYS_nanosleep, SYS_clock_nanosleep, SYS_pause, SYS_wait4, SYS_waitid,
 		SYS_rt_sigsuspend, SYS_rt_sigtimedwait, SYS_epoll_wait, SYS_epoll_pwait,
 		SYS_accept, SYS_accept4, SYS_recvfrom, SYS_recvmsg, SYS_connect, SYS_msgrcv,
@@ -463,10 +464,21 @@ int inject_stop(pid_t pid, const struct inject_maps *maps, struct inject *j, cha
 	memset(j, 0, sizeof(*j));
 	j->pid = pid;
 	j->mem = -1;
+	/* Ctrl-C between here and inject_resume() would leave the thread running our call
+	 * with nobody to put its registers back: the usual signals wait until then. */
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &block, &j->sigmask);
 	long (*cand)[2] = NULL;
 	long n = candidates(pid, &cand);
 	int r = n < 0 ? -ESRCH : stop_one(j, maps, cand, n);
 	free(cand);
+	if (r < 0)
+		sigprocmask(SIG_SETMASK, &j->sigmask, NULL);
 	if (r == -EPERM)
 		snprintf(err, len, "not permitted to trace process %d (ptrace: %s)", (int)pid,
 			 strerror(EPERM));
@@ -615,5 +627,6 @@ int inject_resume(struct inject *j)
 	if (j->mem >= 0)
 		close(j->mem);
 	j->mem = -1;
+	sigprocmask(SIG_SETMASK, &j->sigmask, NULL);
 	return r;
 }

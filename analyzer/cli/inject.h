@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 #include <sys/user.h>
 
@@ -52,6 +53,7 @@ struct inject {
 	int signals[16];                  /* signals held back while we had the thread */
 	unsigned nsignals;
 	uint64_t stop_ns, resume_ns;      /* CLOCK_MONOTONIC: stopped, let go */
+	sigset_t sigmask;                 /* ours before inject_stop() */
 };
 
 /* Stops a suitable thread of pid.  Returns 0, or -EPERM (ptrace refused), -ESRCH (no
