@@ -502,6 +502,35 @@ START_TEST(refuses_another_users_process)
 }
 END_TEST
 
+START_TEST(refuses_a_setuid_program)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root to make a setuid program\n");
+		return;
+	}
+	/* A copy of attachee, setuid to nobody: run by root, it is in secure execution. */
+	static struct target t;
+	static char copy[PATH_MAX + 32], src[PATH_MAX];
+	tt_tempdir(copy, sizeof(copy) - 32);
+	strcat(copy, "/attachee-setuid");
+	snprintf(src, sizeof(src), "%s/attachee", getenv("PROGS"));
+	int in = open(src, O_RDONLY), out = open(copy, O_CREAT | O_WRONLY, 0755);
+	ck_assert(in >= 0 && out >= 0);
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		ck_assert_int_eq(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+	ck_assert_int_eq(chown(copy, 65534, 65534), 0);
+	ck_assert_int_eq(chmod(copy, 04755), 0);
+	static const struct scenario sc = { .prog = copy, .wait = "read", .threads = 0 };
+	start(&t, &sc);
+	refused("attach", t.p.pid, t.dir, "runs setuid or setgid (secure execution)");
+	untouched(&t);
+}
+END_TEST
+
 START_TEST(refuses_a_static_program)
 {
 	char path[PATH_MAX];
@@ -747,6 +776,7 @@ int main(void)
 	tcase_add_test(tc, refuses_a_process_started_under_the_shim);
 	tcase_add_test(tc, refuses_a_process_under_a_debugger);
 	tcase_add_test(tc, refuses_another_users_process);
+	tcase_add_test(tc, refuses_a_setuid_program);
 	tcase_add_test(tc, refuses_a_static_program);
 	tcase_add_test(tc, refuses_bad_usage);
 	tcase_add_test(tc, jq_mid_run);

@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,25 @@ bool attach_yama_refusal(int scope, bool cap, bool descendant, const char *cmd, 
 	return true;
 }
 
+/* Whether pid runs in secure-execution mode (AT_SECURE: setuid or setgid to someone
+ * else), which the shim never traces: its settings could come from a less
+ * privileged user. */
+static bool secure_execution(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	uint64_t av[2];
+	bool secure = false;
+	while (fread(av, sizeof(av), 1, f) == 1 && av[0] != 0)
+		if (av[0] == 23) /* AT_SECURE */
+			secure = av[1] != 0;
+	fclose(f);
+	return secure;
+}
+
 static const char *eperm_fix(void)
 {
 	return have_cap_sys_ptrace() ? "a security module (SELinux, AppArmor) or a seccomp "
@@ -277,7 +297,9 @@ static int check_maps(const struct attach_args *a, const struct inject_maps *m, 
 {
 	pid_t pid = a->pid;
 	const char *why = NULL;
-	if (!inject_maps_find(m, "libc.so.6"))
+	if (!detach && secure_execution(pid))
+		why = "runs setuid or setgid (secure execution), which heapsnap never traces";
+	else if (!inject_maps_find(m, "libc.so.6"))
 		why = inject_maps_find(m, "ld-linux") ? "does not use glibc's libc.so.6"
 						       : "is statically linked; only a dynamically "
 							 "linked program can be attached";
