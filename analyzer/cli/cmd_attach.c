@@ -424,7 +424,8 @@ static int attach_load(struct inject *j, struct plan *p, uint64_t *ret, char *wh
 static int resume_and_report(const struct attach_args *a, struct inject *j, bool failed,
 			     int ret, char *why, size_t len)
 {
-	/* A call that timed out is left as it is: the thread is stuck in it. */
+	/* A call that timed out is abandoned: the thread gets its registers back, but
+	 * whatever the call had done by then (a lock it took) stays. */
 	if (inject_resume(j) < 0 && !failed) {
 		snprintf(why, len, "lost thread %d of process %d", (int)j->tid, (int)a->pid);
 		failed = true;
