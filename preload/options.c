@@ -208,7 +208,7 @@ void options_load(void)
 		return;
 	}
 	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
-		const char *v = secure_getenv(options[i].name);
+		const char *v = attach_getenv(options[i].name);
 		if (v && !options[i].parse(v))
 			report("ignoring %s='%s': invalid; using %s", options[i].name, v,
 			       options[i].fallback);

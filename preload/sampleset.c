@@ -40,7 +40,7 @@ int sampleset_init(void)
 	if (table)
 		return 0;
 	size_t size = BUCKETS * SLOTS * sizeof(uint64_t) + BUCKETS / GROUP;
-	void *t = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	void *t = shim_real_mmap(NULL, size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (t == MAP_FAILED)
 		return -errno;

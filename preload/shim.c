@@ -105,10 +105,15 @@ static inline bool ready(void)
  * counting after giving up).  A dormant program so pays a tail call. */
 enum route { ROUTE_PASS, ROUTE_RECORD, ROUTE_GENERAL };
 
-static inline enum route route(void)
+/* Always inlined: FROM_LOADER() reads the wrapper's return address. */
+static inline __attribute__((always_inline)) enum route route(void)
 {
 	if (UNLIKELY(atomic_load_explicit(&resolve_state, memory_order_acquire) != 2))
 		return ROUTE_GENERAL;
+	/* The loader allocating this thread's dynamic TLS (an attached shim): before the
+	 * guard, whose first access is that allocation. */
+	if (UNLIKELY(FROM_LOADER()))
+		return ROUTE_PASS;
 	if (shim_guard)
 		return ROUTE_PASS;
 	int s = atomic_load_explicit(&shim_state, memory_order_relaxed);
@@ -185,6 +190,8 @@ EXPORT void *calloc(size_t n, size_t size)
 		}
 		return pool_alloc(n * size); /* the pool is static, so already zero */
 	}
+	if (UNLIKELY(FROM_LOADER()))
+		return real.calloc(n, size);
 	if (!enter()) {
 		void *p = real.calloc(n, size);
 		passed(p != NULL);
@@ -243,6 +250,8 @@ EXPORT void *realloc(void *old, size_t size)
 		}
 		return p;
 	}
+	if (UNLIKELY(FROM_LOADER()))
+		return real.realloc(old, size);
 	if (!old)
 		return malloc(size);
 	if (!enter()) {
@@ -323,7 +332,7 @@ void *shim_next_symbol(const char *name)
 {
 	int old = shim_guard;
 	shim_guard = 1;
-	void *f = dlsym(RTLD_NEXT, name);
+	void *f = attach_dlopened() ? attach_lookup(name) : dlsym(RTLD_NEXT, name);
 	shim_guard = old;
 	return f;
 }
@@ -425,7 +434,7 @@ EXPORT int heapsnap_untrack_impl(unsigned int domain, const void *ptr)
 
 __attribute__((constructor)) static void shim_start(void)
 {
-	if (ready() && atomic_load(&shim_state) == SHIM_UNINIT)
+	if (ready() && atomic_load(&shim_state) == SHIM_UNINIT && !attach_dlopened())
 		tracing_setup();
 }
 

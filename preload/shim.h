@@ -19,7 +19,13 @@
 #define EXPORT __attribute__((visibility("default")))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* libheapsnap-attach.so, loaded into a running process by dlopen, cannot have its
+ * thread-locals in the static TLS block (too small): it is built with dynamic TLS. */
+#ifdef HEAPSNAP_DYNAMIC_TLS
+#define TLS_IE
+#else
 #define TLS_IE __attribute__((tls_model("initial-exec")))
+#endif
 
 /* Global tracing state of this process image. */
 enum shim_state {
@@ -149,8 +155,29 @@ int spawn_collector(struct segment *s, int memfd, const char *dir) HIDDEN;
 void *shim_real_mmap(void *addr, size_t len, int prot, int flags, int fd, long off) HIDDEN;
 int shim_real_munmap(void *addr, size_t len) HIDDEN;
 
-/* signal.c: the snapshot signal. */
+
+/* attach.c: heapsnap attach's entry points (exported) and what the rest of the shim
+ * asks of it.  attach_dlopened() is true when this image was loaded by heapsnap attach
+ * (outside the global scope) rather than preloaded; then the real functions are the
+ * global scope's, and the constructor leaves tracing to heapsnap_attach_start().
+ * attach_lookup() is dlsym(RTLD_DEFAULT) less the shim's own definitions.
+ * attach_getenv() is secure_getenv(), or the settings heapsnap attach passed. */
+bool attach_dlopened(void) HIDDEN;
+void *attach_lookup(const char *name) HIDDEN;
+/* The dynamic loader's code, [lo, hi), once attached (else empty).  Its own calls into
+ * the allocator pass straight through: in an attached non-PIE program whose PLT entry
+ * is malloc's address, they reach the wrappers, and come while it allocates a thread's
+ * dynamic TLS, which the wrappers' first thread-local access would enter again. */
+extern uintptr_t attach_loader_lo HIDDEN, attach_loader_hi HIDDEN;
+#define FROM_LOADER()                                                     \
+	((uintptr_t)__builtin_return_address(0) - attach_loader_lo <       \
+	 attach_loader_hi - attach_loader_lo)
+const char *attach_getenv(const char *name) HIDDEN;
+
+/* signal.c: the snapshot signal; uninstalled (back to the default action, unless the
+ * program has changed it) when heapsnap detach ends tracing. */
 void signal_install(void) HIDDEN;
+void signal_uninstall(void) HIDDEN;
 
 /* ---- entering and leaving the traced path (every wrapper) ---- */
 

@@ -149,6 +149,7 @@ struct hs_ctl {
 	_Atomic uint64_t dropped_stacks;   /* events recorded with HS_STACK_UNKNOWN */
 	_Atomic uint64_t exit_pos;         /* head at the shim's exit hook, +1; 0 = none */
 	_Atomic uint32_t exec_pending;     /* set while this image calls exec */
+	_Atomic uint32_t detached;         /* heapsnap detach: write the last file and end */
 
 	_Alignas(HS_CACHELINE) _Atomic uint64_t req_count; /* snapshot requests so far */
 	struct hs_request req[HS_REQ_SLOTS];

@@ -70,6 +70,18 @@ void signal_install(void)
 		atomic_store(&own_signal, sig);
 }
 
+void signal_uninstall(void)
+{
+	int sig = atomic_exchange(&own_signal, 0);
+	struct sigaction now, dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	/* Unless the program has put its own handler there since. */
+	if (sig && get_real_sigaction() && real_sigaction(sig, NULL, &now) == 0 &&
+	    now.sa_handler == on_snapshot_signal)
+		real_sigaction(sig, &dfl, NULL);
+}
+
 EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *oldact)
 {
 	sigaction_fn real = get_real_sigaction();

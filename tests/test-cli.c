@@ -442,6 +442,32 @@ static void assert_fails(struct result r, int status, const char *prefix)
 	result_free(&r);
 }
 
+START_TEST(yama_refusals)
+{
+	char why[256];
+	for (int scope = 0; scope <= 3; scope++)
+		for (int cap = 0; cap <= 1; cap++)
+			for (int desc = 0; desc <= 1; desc++) {
+				bool refused = attach_yama_refusal(scope, cap, desc, "attach", why,
+								   sizeof(why));
+				bool want = scope == 3 || (scope == 2 && !cap) ||
+					    (scope == 1 && !cap && !desc);
+				ck_assert_msg(refused == want, "scope %d cap %d descendant %d", scope,
+					      cap, desc);
+			}
+	ck_assert(attach_yama_refusal(1, false, false, "attach", why, sizeof(why)));
+	ck_assert_str_eq(why, "kernel.yama.ptrace_scope = 1 lets a process trace only its own "
+			      "descendants: run heapsnap attach as root, or set it to 0 with "
+			      "'sysctl kernel.yama.ptrace_scope=0'");
+	ck_assert(attach_yama_refusal(2, false, true, "detach", why, sizeof(why)));
+	ck_assert_str_eq(why, "kernel.yama.ptrace_scope = 2 lets only root (CAP_SYS_PTRACE) "
+			      "trace processes: run heapsnap detach as root");
+	ck_assert(attach_yama_refusal(3, true, true, "attach", why, sizeof(why)));
+	ck_assert_str_eq(why, "ptrace is disabled on this system (kernel.yama.ptrace_scope = 3, "
+			      "which only a reboot resets)");
+}
+END_TEST
+
 START_TEST(usage_errors)
 {
 	enter_tmpdir();
@@ -932,6 +958,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, top_temporary);
 	tcase_add_test(tc, info_text_json);
 	tcase_add_test(tc, usage_errors);
+	tcase_add_test(tc, yama_refusals);
 	tcase_add_test(tc, help);
 	tcase_add_test(tc, flame_usage);
 	tcase_add_test(tc, read_errors);

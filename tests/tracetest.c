@@ -142,6 +142,17 @@ void tt_run(const char *dir, char *const argv[], char *const env[], struct run_r
 	spawn(full, env, r);
 }
 
+void tt_heapsnap(char *const args[], struct run_result *r)
+{
+	char *full[64];
+	int n = 0;
+	full[n++] = (char *)env_path("HEAPSNAP");
+	for (int i = 0; args[i] && n < 63; i++)
+		full[n++] = args[i];
+	full[n] = NULL;
+	spawn(full, NULL, r);
+}
+
 void tt_run_plain(char *const argv[], struct run_result *r)
 {
 	char *full[64];
@@ -260,6 +271,10 @@ void tt_start_opts(const char *dir, const char *const opts[], const char *prog,
 		close(out[0]);
 		for (int i = 0; env && env[i]; i++)
 			putenv(env[i]);
+		if (!dir) {
+			execl(prog_path(prog), prog, (char *)NULL);
+			_exit(127);
+		}
 		const char *argv[32] = { "heapsnap", "run", "--dir", dir };
 		int n = 4;
 		for (int i = 0; opts && opts[i] && n < 29; i++)

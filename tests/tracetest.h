@@ -36,6 +36,9 @@ void tt_run_plain(char *const argv[], struct run_result *r);
  * print the same and exit 0.  *r is the traced run. */
 void tt_run_alike(const char *dir, char *const argv[], struct run_result *r);
 
+/* Runs `heapsnap ARGS...` (args NULL-terminated) to its end. */
+void tt_heapsnap(char *const args[], struct run_result *r);
+
 /* Reads dir/heapsnap.PID.NAME.pb.gz, waiting up to `wait_s` seconds for it to appear.
  * Fails the test when it does not appear or cannot be read. */
 profile_t *tt_snapshot(const char *dir, pid_t pid, const char *name, double wait_s);
@@ -58,8 +61,9 @@ struct tt_proc {
 	int err_fd;    /* a temporary file holding the run's stderr */
 };
 
-/* Starts `heapsnap run --dir dir -- PROGS/prog` with extra environment env, and reads
- * its "ready PID" line. */
+/* Starts `heapsnap run --dir dir -- PROGS/prog` (with dir NULL, PROGS/prog untraced:
+ * then run is the program too) with extra environment env, and reads its "ready PID"
+ * line. */
 void tt_start(const char *dir, const char *prog, char *const env[], struct tt_proc *p);
 
 /* In a fresh dir, starts prog as tt_start does and returns its collector's pid (the

@@ -1,7 +1,9 @@
 /* cliopt.c - wording getopt's complaints (see cliopt.h). */
 #include "cliopt.h"
+#include "shmlayout.h"
 
 #include <getopt.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,4 +19,16 @@ const char *cliopt_error(int c, char *const argv[], char *buf, size_t len)
 	else
 		snprintf(buf, len, "unknown option '%s'", name);
 	return buf;
+}
+
+bool cliopt_frames(const char *cmd, const char *arg)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+	if (*end || end == arg || v < 1 || v > HS_FRAMES_MAX) {
+		fprintf(stderr, "heapsnap: %s: --frames takes 1..%d, not '%s'\n", cmd, HS_FRAMES_MAX,
+			arg);
+		return false;
+	}
+	return true;
 }

@@ -5,8 +5,13 @@
  * value and '?' for an unknown option without printing; cliopt_error() words either. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Writes "option '--dir' needs an argument" or "unknown option '-x'" into buf, for
  * getopt_long's result c (':' or '?') on argv; returns buf. */
 const char *cliopt_error(int c, char *const argv[], char *buf, size_t len);
+
+/* Whether arg is a valid --frames value (1..HS_FRAMES_MAX); when not, says so on
+ * stderr as "heapsnap: CMD: --frames takes ...". */
+bool cliopt_frames(const char *cmd, const char *arg);

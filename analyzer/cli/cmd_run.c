@@ -119,8 +119,9 @@ static const char *untraceable(const char *prog)
 	return why;
 }
 
-/* The shim next to this binary: the build tree, then the install tree. */
-static bool find_shim(char *out, size_t len)
+/* The shim `name` (libheapsnap.so, libheapsnap-attach.so) next to this binary: the
+ * build tree, then the install tree. */
+bool cli_find_shim(const char *name, char *out, size_t len)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -128,11 +129,10 @@ static bool find_shim(char *out, size_t len)
 		self[n] = '\0';
 		*strrchr(self, '/') = '\0';
 		static const char *const rel[] = {
-			"/../preload/libheapsnap.so", "/../lib/x86_64-linux-gnu/libheapsnap.so",
-			"/../lib64/libheapsnap.so", "/../lib/libheapsnap.so",
+			"/../preload/", "/../lib/x86_64-linux-gnu/", "/../lib64/", "/../lib/",
 		};
 		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-			snprintf(out, len, "%s%s", self, rel[i]);
+			snprintf(out, len, "%s%s%s", self, rel[i], name);
 			char *real = realpath(out, NULL);
 			if (real) {
 				snprintf(out, len, "%s", real);
@@ -181,17 +181,11 @@ static int parse_argv(int argc, char **argv, struct run_args *a)
 		case 'o':
 			a->dir = optarg;
 			break;
-		case 'f': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end || end == optarg || v < 1 || v > HS_FRAMES_MAX) {
-				fprintf(stderr, "heapsnap: run: --frames takes 1..%d, not '%s'\n",
-					HS_FRAMES_MAX, optarg);
+		case 'f':
+			if (!cliopt_frames("run", optarg))
 				return -EINVAL;
-			}
 			a->frames = optarg;
 			break;
-		}
 		case 's':
 			a->signal = optarg;
 			break;
@@ -278,7 +272,7 @@ static int resolve(const struct run_args *a, struct run_paths *p)
 		fprintf(stderr, "heapsnap: %s %s\n", p->prog, why);
 		return 1;
 	}
-	if (!find_shim(p->shim, sizeof(p->shim))) {
+	if (!cli_find_shim("libheapsnap.so", p->shim, sizeof(p->shim))) {
 		fprintf(stderr, "heapsnap: run: cannot find libheapsnap.so next to this binary\n");
 		return 1;
 	}

@@ -11,6 +11,8 @@ static const struct {
 	const char *summary;
 } subcommands[] = {
 	{ "run", cmd_run, "run a program traced, then report where its snapshots went" },
+	{ "attach", cmd_attach, "trace a running process from now on (ptrace)" },
+	{ "detach", cmd_detach, "stop tracing an attached process, write its last file" },
 	{ "snap", cmd_snap, "ask a traced process for a snapshot and print its path" },
 	{ "start", cmd_start, "start tracing a traced process (after --off or stop)" },
 	{ "stop", cmd_stop, "stop tracing a traced process, forgetting every trace" },

@@ -387,7 +387,7 @@ static void end_trigger(struct session *s, bool execd, char *out, size_t len)
 
 static int run(struct session *s)
 {
-	bool execd = false;
+	bool execd = false, detached = false;
 	for (;;) {
 		uint64_t limit, wait_pos;
 		if (take_request(s, &limit))
@@ -407,6 +407,10 @@ static int run(struct session *s)
 			execd = true;
 			break;
 		}
+		if (atomic_load(&s->c.ctl->detached)) { /* heapsnap detach */
+			detached = true;
+			break;
+		}
 		timeline_at(&s->c.timeline, prim_now_ns(CLOCK_REALTIME), s->c.current_bytes);
 		ring_sleep(&s->c.ring, s->c.pos, s->handled,
 			   s->c.active ? IDLE_SLEEP_NS : DORMANT_SLEEP_NS);
@@ -418,7 +422,10 @@ static int run(struct session *s)
 	while (collector_drain(&s->c, UINT64_MAX, BATCH, true))
 		;
 	char path[PATH_MAX], trigger[96];
-	end_trigger(s, execd, trigger, sizeof(trigger));
+	if (detached)
+		snprintf(trigger, sizeof(trigger), "detach");
+	else
+		end_trigger(s, execd, trigger, sizeof(trigger));
 	runlink_wait_turn(&s->link, TURN_WAIT_MS);
 	int r = write_snapshot(s, execd ? "exec" : "exit", trigger, 0, path, sizeof(path));
 	runlink_file(&s->link, r == 0 ? path : NULL, trigger, s->c.peak_bytes);

@@ -1,0 +1,786 @@
+/* test-attach.c - `heapsnap attach` and `heapsnap detach` on programs already running.
+ *
+ * The programs (tests/progs/attachee.c, attachee_cxx.cpp) start untraced, allocate,
+ * say "ready PID" and wait (blocked in read, nanosleep or a futex, or spinning) while
+ * their threads allocate and free without a pause; the test attaches, lets them go,
+ * and checks the exact bytes of every marked line from the attach on, that their
+ * output, stderr and exit status are what they would have been, and that after detach
+ * they run on untraced.  Refusals leave the target as it was.  One case measures how
+ * long the target's thread is stopped.
+ */
+#include <check.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tracetest.h"
+#include "checkmain.h"
+
+#define JQ_FILTER "{k: .id, t: (.tags | length)}"
+
+struct scenario {
+	const char *prog;
+	const char *wait; /* ATTACHEE_WAIT */
+	int threads;
+	bool plugin; /* dlopen libplugin.so after the attach */
+	bool timer;  /* SIGALRM every millisecond throughout */
+};
+
+struct target {
+	struct tt_proc p;
+	char dir[PATH_MAX];
+	char go[PATH_MAX + 8];
+	char env[5][PATH_MAX + 32];
+	const struct scenario *sc;
+};
+
+static void start(struct target *t, const struct scenario *sc)
+{
+	t->sc = sc;
+	tt_tempdir(t->dir, sizeof(t->dir));
+	snprintf(t->go, sizeof(t->go), "%s/go", t->dir);
+	snprintf(t->env[0], sizeof(t->env[0]), "ATTACHEE_THREADS=%d", sc->threads);
+	snprintf(t->env[1], sizeof(t->env[1]), "ATTACHEE_WAIT=%s", sc->wait ? sc->wait : "read");
+	snprintf(t->env[2], sizeof(t->env[2]), "ATTACHEE_GO=%s", t->go);
+	snprintf(t->env[3], sizeof(t->env[3]), "ATTACHEE_PLUGIN=%s/libplugin.so", getenv("PROGS"));
+	snprintf(t->env[4], sizeof(t->env[4]), "ATTACHEE_TIMER=1");
+	char *env[5] = { t->env[0], t->env[1], t->env[2] };
+	int n = 3;
+	if (sc->plugin)
+		env[n++] = t->env[3];
+	if (sc->timer)
+		env[n++] = t->env[4];
+	env[n] = NULL;
+	tt_start(NULL, sc->prog, env, &t->p);
+}
+
+static void run_cmd(const char *cmd, pid_t pid, const char *dir, struct run_result *r)
+{
+	char pid_arg[16];
+	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)pid);
+	char *with_dir[] = { (char *)cmd, "--dir", (char *)dir, pid_arg, NULL };
+	char *plain[] = { (char *)cmd, pid_arg, NULL };
+	tt_heapsnap(dir ? with_dir : plain, r);
+}
+
+/* heapsnap attach: exit 0, one line on stdout; returns the stop time in ms. */
+static double attach(struct target *t)
+{
+	static struct run_result r;
+	run_cmd("attach", t->p.pid, t->dir, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "attach failed: %s",
+		      r.err);
+	ck_assert_str_eq(r.err, "");
+	char want[64];
+	int n = snprintf(want, sizeof(want), "heapsnap: attached to %d (", (int)t->p.pid);
+	ck_assert_msg(!strncmp(r.out, want, (size_t)n), "attach said: %s", r.out);
+	const char *s = strstr(r.out, "stopped for ");
+	ck_assert_ptr_nonnull(s);
+	return atof(s + 12);
+}
+
+/* A refusal: exit status 1 and one line on stderr containing `why`. */
+static void refused(const char *cmd, pid_t pid, const char *dir, const char *why)
+{
+	static struct run_result r;
+	run_cmd(cmd, pid, dir, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1, "%s %d: status %d: %s",
+		      cmd, (int)pid, r.status, r.err);
+	ck_assert_msg(strstr(r.err, why), "%s said '%s', not '%s'", cmd, r.err, why);
+	ck_assert_msg(strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "not one line: %s", r.err);
+	ck_assert_str_eq(r.out, "");
+}
+
+static void expect_line(struct target *t, const char *want)
+{
+	char line[128];
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), t->p.out));
+	ck_assert_str_eq(line, want);
+}
+
+static void go(struct target *t)
+{
+	const char *w = t->sc->wait;
+	if (!w || !strcmp(w, "read") || !strcmp(w, "futex")) {
+		fputs("go\n", t->p.in);
+		fflush(t->p.in);
+	} else {
+		int fd = open(t->go, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+	}
+	expect_line(t, "allocated 100\n");
+}
+
+/* "again", "done", end of output, exit 0, nothing on stderr. */
+static void finish(struct target *t)
+{
+	fputs("again\n", t->p.in);
+	fflush(t->p.in);
+	expect_line(t, "done\n");
+	char rest[64];
+	ck_assert_ptr_null(fgets(rest, sizeof(rest), t->p.out));
+	char err[4096];
+	int st = tt_finish(&t->p, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	ck_assert_str_eq(err, "");
+}
+
+static void site_is(const profile_t *p, const char *file, const char *site, int64_t alloc_n,
+		    int64_t alloc_b, int64_t inuse_n, int64_t inuse_b)
+{
+	int64_t v[PV_COUNT] = { 0 };
+	tt_site_values(p, file, tt_site_line(file, site), v);
+	ck_assert_msg(v[PV_ALLOC_OBJECTS] == alloc_n && v[PV_ALLOC_SPACE] == alloc_b &&
+			      v[PV_INUSE_OBJECTS] == inuse_n && v[PV_INUSE_SPACE] == inuse_b,
+		      "%s: allocated %lld/%lld B, in use %lld/%lld B", site,
+		      (long long)v[PV_ALLOC_OBJECTS], (long long)v[PV_ALLOC_SPACE],
+		      (long long)v[PV_INUSE_OBJECTS], (long long)v[PV_INUSE_SPACE]);
+}
+
+static int files_in(const char *dir)
+{
+	DIR *d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, "heapsnap.", 9);
+	closedir(d);
+	return n;
+}
+
+static bool maps_shim(pid_t pid)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	bool found = false;
+	while (fgets(line, sizeof(line), f))
+		found |= strstr(line, "libheapsnap") != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Starts sc, attaches while it waits, lets it go and end; returns its exit file. */
+static profile_t *attach_run(const struct scenario *sc)
+{
+	static struct target t;
+	start(&t, sc);
+	attach(&t);
+	go(&t);
+	finish(&t);
+	return tt_snapshot(t.dir, t.p.pid, "exit", 30);
+}
+
+/* Attach while waiting as sc says, go, and check the exit file line by line. */
+static void attach_and_check(const struct scenario *sc)
+{
+	profile_t *p = attach_run(sc);
+	/* "exit 0" when the collector saw the zombie before the test reaped it. */
+	ck_assert_msg(!strcmp(p->meta.trigger, "exit") || !strcmp(p->meta.trigger, "exit 0"),
+		      "trigger %s", p->meta.trigger);
+	const char *f = "attachee.c";
+	site_is(p, f, "after", 100, 100000, 100, 100000);
+	site_is(p, f, "after_freed", 50, 15000, 0, 0);
+	site_is(p, f, "after_pointer", 10, 7000, 10, 7000);
+	site_is(p, f, "after_detach", 10, 5000, 10, 5000);
+	/* Allocated before the attach: unknown, and the 32 frees of them unmatched. */
+	site_is(p, f, "before", 0, 0, 0, 0);
+	ck_assert_int_ge(p->meta.unmatched_frees, 32);
+	profile_free(p);
+}
+
+static const struct scenario single_read = { .prog = "attachee", .wait = "read", .threads = 0 };
+static const struct scenario threads_read = { .prog = "attachee", .wait = "read", .threads = 4 };
+
+START_TEST(single_thread_blocked_in_read)
+{
+	attach_and_check(&single_read);
+}
+END_TEST
+
+START_TEST(threads_allocating_during_the_attach)
+{
+	attach_and_check(&threads_read);
+}
+END_TEST
+
+START_TEST(blocked_in_nanosleep)
+{
+	static const struct scenario sc = { .prog = "attachee", .wait = "nanosleep", .threads = 2 };
+	attach_and_check(&sc);
+}
+END_TEST
+
+START_TEST(blocked_in_a_futex)
+{
+	static const struct scenario sc = { .prog = "attachee", .wait = "futex", .threads = 0 };
+	attach_and_check(&sc);
+}
+END_TEST
+
+START_TEST(in_a_busy_loop)
+{
+	static const struct scenario sc = { .prog = "attachee", .wait = "busy", .threads = 0 };
+	attach_and_check(&sc);
+}
+END_TEST
+
+START_TEST(busy_with_threads)
+{
+	static const struct scenario sc = { .prog = "attachee", .wait = "busy", .threads = 3 };
+	attach_and_check(&sc);
+}
+END_TEST
+
+START_TEST(a_non_pie_program_whose_plt_entry_is_mallocs_address)
+{
+	/* Threads first entering the shim then allocate their dynamic TLS through the
+	 * loader's malloc, which is that PLT entry too. */
+	static const struct scenario sc = { .prog = "attachee-nopie", .wait = "read", .threads = 4 };
+	attach_and_check(&sc);
+}
+END_TEST
+
+START_TEST(signals_arriving_during_the_attach)
+{
+	static const struct scenario read_ticking = {
+		.prog = "attachee", .wait = "read", .threads = 0, .timer = true,
+	};
+	static const struct scenario busy_ticking = {
+		.prog = "attachee", .wait = "busy", .threads = 2, .timer = true,
+	};
+	attach_and_check(&read_ticking);
+	attach_and_check(&busy_ticking);
+}
+END_TEST
+
+START_TEST(cxx_threads_with_new_and_delete)
+{
+	static const struct scenario sc = { .prog = "attachee_cxx", .wait = "read", .threads = 4 };
+	profile_t *p = attach_run(&sc);
+	const char *f = "attachee_cxx.cpp";
+	site_is(p, f, "after_new", 100, 100000, 100, 100000);
+	site_is(p, f, "after_node", 20, 20 * 128, 20, 20 * 128);
+	site_is(p, f, "after_freed", 50, 15000, 0, 0);
+	profile_free(p);
+}
+END_TEST
+
+START_TEST(a_library_loaded_after_the_attach)
+{
+	static const struct scenario sc = {
+		.prog = "attachee", .wait = "read", .threads = 2, .plugin = true,
+	};
+	profile_t *p = attach_run(&sc);
+	site_is(p, "plugin.c", "plugin", 1, 321, 1, 321);
+	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
+	profile_free(p);
+}
+END_TEST
+
+/* The fds below 64 the process has open, as a bit set. */
+static uint64_t low_fds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	uint64_t set = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) < 64)
+			set |= 1ull << atoi(e->d_name);
+	closedir(d);
+	return set;
+}
+
+/* Whether the process has a handler for sig. */
+static bool catches(pid_t pid, int sig)
+{
+	char v[64];
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	bool found = false, on = false;
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "SigCgt: %63s", v) == 1) {
+			found = true;
+			on = strtoull(v, NULL, 16) >> (sig - 1) & 1;
+		}
+	fclose(f);
+	ck_assert(found);
+	return on;
+}
+
+START_TEST(detach_leaves_the_program_running_untraced)
+{
+	static struct target t;
+	start(&t, &threads_read);
+	uint64_t fds = low_fds(t.p.pid);
+	ck_assert(!catches(t.p.pid, SIGUSR2));
+	attach(&t);
+	/* No fd of ours where the program would find it; the snapshot signal set. */
+	ck_assert_uint_eq(low_fds(t.p.pid), fds);
+	ck_assert(catches(t.p.pid, SIGUSR2));
+	go(&t);
+	static struct run_result r;
+	run_cmd("detach", t.p.pid, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "detach: %s", r.err);
+	ck_assert_str_eq(r.err, "");
+	char want[PATH_MAX + 64];
+	snprintf(want, sizeof(want), "%s/heapsnap.%d.exit.pb.gz\n", t.dir, (int)t.p.pid);
+	ck_assert_str_eq(r.out, want);
+	ck_assert_int_eq(tt_collector_pid(t.p.pid), 0);
+	ck_assert(!catches(t.p.pid, SIGUSR2));
+	refused("detach", t.p.pid, NULL, "is not attached");
+	refused("attach", t.p.pid, t.dir, "was attached and detached before");
+	finish(&t);
+	/* The last file is detach's: the program's end after it wrote nothing. */
+	ck_assert_int_eq(files_in(t.dir), 1);
+	profile_t *p = tt_snapshot(t.dir, t.p.pid, "exit", 30);
+	ck_assert_str_eq(p->meta.trigger, "detach");
+	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
+	site_is(p, "attachee.c", "after_detach", 0, 0, 0, 0);
+	profile_free(p);
+}
+END_TEST
+
+START_TEST(snap_and_the_signal_work_once_attach_returns)
+{
+	static struct target t;
+	start(&t, &single_read);
+	attach(&t);
+	go(&t);
+	static struct run_result r;
+	char pid_arg[16];
+	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)t.p.pid);
+	char *args[] = { "snap", pid_arg, NULL };
+	tt_heapsnap(args, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "snap: %s", r.err);
+	profile_t *p = tt_snapshot(t.dir, t.p.pid, "1", 30);
+	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
+	profile_free(p);
+	/* The snapshot signal too: the program had no handler for it. */
+	ck_assert_int_eq(kill(t.p.pid, SIGUSR2), 0);
+	p = tt_snapshot(t.dir, t.p.pid, "2", 30);
+	ck_assert_str_eq(p->meta.trigger, "signal 2");
+	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
+	profile_free(p);
+	finish(&t);
+}
+END_TEST
+
+/* ---- refusals: one line, status 1, the target untouched ---- */
+
+static void untouched(struct target *t)
+{
+	ck_assert(!maps_shim(t->p.pid));
+	go(t);
+	finish(t);
+	ck_assert_int_eq(files_in(t->dir), 0);
+}
+
+START_TEST(refuses_a_missing_process)
+{
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(child, NULL, 0), child);
+	char want[64];
+	snprintf(want, sizeof(want), "heapsnap: attach: no process %d\n", (int)child);
+	refused("attach", child, "/tmp", want);
+	snprintf(want, sizeof(want), "heapsnap: detach: no process %d\n", (int)child);
+	refused("detach", child, NULL, want);
+}
+END_TEST
+
+START_TEST(refuses_an_attached_process)
+{
+	static struct target t;
+	start(&t, &single_read);
+	attach(&t);
+	refused("attach", t.p.pid, t.dir, "is already attached");
+	go(&t);
+	finish(&t);
+	profile_t *p = tt_snapshot(t.dir, t.p.pid, "exit", 30);
+	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
+	profile_free(p);
+}
+END_TEST
+
+START_TEST(refuses_a_process_started_under_the_shim)
+{
+	static struct target t;
+	t.sc = &single_read;
+	tt_tempdir(t.dir, sizeof(t.dir));
+	tt_start(t.dir, "attachee", NULL, &t.p);
+	refused("attach", t.p.pid, t.dir, "started under the shim");
+	refused("detach", t.p.pid, NULL, "started under the shim");
+	go(&t);
+	fputs("again\n", t.p.in);
+	fflush(t.p.in);
+	expect_line(&t, "done\n");
+	char err[4096];
+	int st = tt_finish(&t.p, err, sizeof(err));
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	profile_t *p = tt_snapshot(t.dir, t.p.pid, "exit", 30);
+	site_is(p, "attachee.c", "before", 64, 64 * 200, 32, 32 * 200);
+	profile_free(p);
+}
+END_TEST
+
+START_TEST(refuses_a_process_under_a_debugger)
+{
+	static struct target t;
+	start(&t, &single_read);
+	ck_assert_int_eq(ptrace(PTRACE_SEIZE, t.p.pid, 0, 0), 0);
+	char want[64];
+	snprintf(want, sizeof(want), "is being traced by process %d", (int)getpid());
+	refused("attach", t.p.pid, t.dir, want);
+	ck_assert_int_eq(ptrace(PTRACE_INTERRUPT, t.p.pid, 0, 0), 0);
+	int st;
+	ck_assert_int_eq(waitpid(t.p.pid, &st, __WALL), t.p.pid);
+	ck_assert_int_eq(ptrace(PTRACE_DETACH, t.p.pid, 0, 0), 0);
+	untouched(&t);
+}
+END_TEST
+
+START_TEST(refuses_another_users_process)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root to run heapsnap attach as another user\n");
+		return;
+	}
+	static struct target t;
+	start(&t, &single_read);
+	int err[2];
+	ck_assert_int_eq(pipe(err), 0);
+	pid_t child = fork();
+	if (child == 0) {
+		dup2(err[1], 2);
+		char pid_arg[16];
+		snprintf(pid_arg, sizeof(pid_arg), "%d", (int)t.p.pid);
+		if (setgid(65534) == 0 && setuid(65534) == 0)
+			execl(getenv("HEAPSNAP"), "heapsnap", "attach", "--dir", "/tmp", pid_arg,
+			      (char *)NULL);
+		_exit(127);
+	}
+	close(err[1]);
+	char msg[512] = "";
+	ssize_t n = read(err[0], msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(err[0]);
+	int st;
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+		/* The build tree is not reachable by nobody (under a 0700 home, say). */
+		fprintf(stderr, "skipped: nobody cannot run %s\n", getenv("HEAPSNAP"));
+		untouched(&t);
+		return;
+	}
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	char want[160];
+	snprintf(want, sizeof(want), "heapsnap: attach: process %d belongs to user 0: run heapsnap "
+		 "attach as that user or as root\n", (int)t.p.pid);
+	ck_assert_str_eq(msg, want);
+	untouched(&t);
+}
+END_TEST
+
+START_TEST(refuses_a_setuid_program)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root to make a setuid program\n");
+		return;
+	}
+	/* A copy of attachee, setuid to nobody: run by root, it is in secure execution. */
+	static struct target t;
+	static char copy[PATH_MAX + 32], src[PATH_MAX];
+	tt_tempdir(copy, sizeof(copy) - 32);
+	strcat(copy, "/attachee-setuid");
+	snprintf(src, sizeof(src), "%s/attachee", getenv("PROGS"));
+	int in = open(src, O_RDONLY), out = open(copy, O_CREAT | O_WRONLY, 0755);
+	ck_assert(in >= 0 && out >= 0);
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		ck_assert_int_eq(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+	ck_assert_int_eq(chown(copy, 65534, 65534), 0);
+	ck_assert_int_eq(chmod(copy, 04755), 0);
+	static const struct scenario sc = { .prog = copy, .wait = "read", .threads = 0 };
+	start(&t, &sc);
+	refused("attach", t.p.pid, t.dir, "runs setuid or setgid (secure execution)");
+	untouched(&t);
+}
+END_TEST
+
+START_TEST(refuses_a_static_program)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/attachee-static", getenv("PROGS"));
+	if (access(path, X_OK) < 0) {
+		fprintf(stderr, "skipped: no static libc to build %s\n", path);
+		return;
+	}
+	static const struct scenario sc = { .prog = "attachee-static", .wait = "read", .threads = 0 };
+	static struct target t;
+	start(&t, &sc);
+	refused("attach", t.p.pid, t.dir, "is statically linked");
+	untouched(&t);
+}
+END_TEST
+
+START_TEST(refuses_bad_usage)
+{
+	static struct run_result r;
+	char *none[] = { "attach", NULL };
+	tt_heapsnap(none, &r);
+	ck_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 2);
+	ck_assert_str_eq(r.err, "heapsnap: attach: needs one PID; see 'heapsnap attach --help'\n");
+	char *bad[] = { "detach", "12x", NULL };
+	tt_heapsnap(bad, &r);
+	ck_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 2);
+	ck_assert_str_eq(r.err, "heapsnap: detach: '12x' is not a pid\n");
+	char *frames[] = { "attach", "--frames", "0", "1", NULL };
+	tt_heapsnap(frames, &r);
+	ck_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 2);
+	ck_assert_str_eq(r.err, "heapsnap: attach: --frames takes 1..256, not '0'\n");
+}
+END_TEST
+
+/* ---- a real program: jq mid-run ---- */
+
+/* Allocations summed by the function that called the allocator. */
+struct fsum {
+	char name[128];
+	int64_t n, bytes;
+};
+
+static int fsums(const profile_t *p, struct fsum *out, int max)
+{
+	int k = 0;
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const profile_sample_t *s = &p->samples[i];
+		const char *name = "?";
+		if (s->nlocs) {
+			const profile_location_t *loc = &p->locations[s->locs[0]];
+			if (loc->nlines && loc->lines[loc->nlines - 1].function)
+				name = loc->lines[loc->nlines - 1].function;
+		}
+		int j = 0;
+		while (j < k && strcmp(out[j].name, name))
+			j++;
+		if (j == k) {
+			ck_assert_int_lt(k, max);
+			snprintf(out[k++].name, sizeof(out[0].name), "%s", name);
+		}
+		out[j].n += s->value[PV_ALLOC_OBJECTS];
+		out[j].bytes += s->value[PV_ALLOC_SPACE];
+	}
+	return k;
+}
+
+static const struct fsum *fsum_of(const struct fsum *f, int n, const char *name)
+{
+	static const struct fsum none;
+	for (int i = 0; i < n; i++)
+		if (!strcmp(f[i].name, name))
+			return &f[i];
+	return &none;
+}
+
+/* n values of the same shape, numbered from first. */
+static void write_values(FILE *f, int first, int n)
+{
+	for (int i = first; i < first + n; i++)
+		fprintf(f, "{\"id\":%d,\"name\":\"n%d\",\"tags\":[\"x\",\"y\",%d],\"v\":%d.5}\n", i, i,
+			i % 7, i);
+}
+
+static profile_t *jq_exit_file(const char *jq, const char *input, struct fsum *f, int *n)
+{
+	char dir[PATH_MAX];
+	tt_tempdir(dir, sizeof(dir));
+	static struct run_result r;
+	char *argv[] = { (char *)jq, "--unbuffered", "-c", JQ_FILTER, (char *)input, NULL };
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "jq: %s", r.err);
+	char *end = strstr(r.err, "heapsnap.");
+	ck_assert_ptr_nonnull(end);
+	int pid = atoi(end + 9);
+	profile_t *p = tt_snapshot(dir, pid, "exit", 30);
+	*n = fsums(p, f, 64);
+	return p;
+}
+
+START_TEST(jq_mid_run)
+{
+	const char *jq = "/usr/bin/jq";
+	ck_assert_msg(access(jq, X_OK) == 0, "%s is missing: install Debian's jq", jq);
+	enum { BEFORE = 5000, AFTER = 15000 };
+	static char dir[PATH_MAX], a[PATH_MAX + 16], ab[PATH_MAX + 16], out[PATH_MAX + 16];
+	tt_tempdir(dir, sizeof(dir));
+	/* Names of one length: jq keeps a copy of its argument. */
+	snprintf(a, sizeof(a), "%s/part.json", dir);
+	snprintf(ab, sizeof(ab), "%s/full.json", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	FILE *fa = fopen(a, "w"), *fab = fopen(ab, "w");
+	write_values(fa, 0, BEFORE);
+	write_values(fab, 0, BEFORE + AFTER);
+	fclose(fa);
+	fclose(fab);
+
+	/* What jq allocates for the values after the attach, and only for them: a run on
+	 * all values less a run on the first ones (the same start, the same end). */
+	static struct fsum fa_[64], fb_[64], fc_[64];
+	int na, nb, nc;
+	profile_t *pa = jq_exit_file(jq, a, fa_, &na);
+	profile_t *pb = jq_exit_file(jq, ab, fb_, &nb);
+
+	/* jq reading a pipe, its output to a file; attached once it has answered every
+	 * value of the first part, then fed the rest. */
+	int in[2];
+	ck_assert_int_eq(pipe(in), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int o = open(out, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+		dup2(in[0], 0);
+		dup2(o, 1);
+		close(in[1]);
+		char prog[PATH_MAX];
+		snprintf(prog, sizeof(prog), "%s/attachee", getenv("PROGS"));
+		execl(prog, "attachee", jq, "--unbuffered", "-c", JQ_FILTER, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	FILE *w = fdopen(in[1], "w");
+	write_values(w, 0, BEFORE);
+	fflush(w);
+	off_t answered = 0; /* the size of its output for the first part */
+	for (int i = 0; i < BEFORE; i++)
+		answered += snprintf(NULL, 0, "{\"k\":%d,\"t\":3}\n", i);
+	for (int tries = 0; tries < 3000; tries++) {
+		struct stat st;
+		if (stat(out, &st) == 0 && st.st_size >= answered)
+			break;
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	static struct target t;
+	t.p.pid = pid;
+	snprintf(t.dir, sizeof(t.dir), "%s", dir);
+	printf("jq: attach stopped it for %.2f ms\n", attach(&t));
+	write_values(w, BEFORE, AFTER);
+	fclose(w);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "jq status %d", st);
+
+	/* Its output, every line. */
+	FILE *o = fopen(out, "r");
+	char line[128], want[128];
+	for (int i = 0; i < BEFORE + AFTER; i++) {
+		snprintf(want, sizeof(want), "{\"k\":%d,\"t\":3}\n", i);
+		ck_assert_ptr_nonnull(fgets(line, sizeof(line), o));
+		ck_assert_str_eq(line, want);
+	}
+	ck_assert_ptr_null(fgets(line, sizeof(line), o));
+	fclose(o);
+
+	profile_t *pc = tt_snapshot(dir, pid, "exit", 30);
+	nc = fsums(pc, fc_, 64);
+	ck_assert_int_gt(nc, 0);
+	for (int i = 0; i < nb; i++) {
+		const struct fsum *x = fsum_of(fa_, na, fb_[i].name), *c = fsum_of(fc_, nc, fb_[i].name);
+		ck_assert_msg(c->n == fb_[i].n - x->n && c->bytes == fb_[i].bytes - x->bytes,
+			      "%s: %lld calls, %lld B after the attach, not %lld, %lld B",
+			      fb_[i].name, (long long)c->n, (long long)c->bytes,
+			      (long long)(fb_[i].n - x->n), (long long)(fb_[i].bytes - x->bytes));
+	}
+	for (int i = 0; i < nc; i++)
+		ck_assert_msg(fsum_of(fb_, nb, fc_[i].name)->n, "%s only under attach", fc_[i].name);
+	/* It frees what it allocated before: unknown blocks. */
+	ck_assert_int_gt(pc->meta.unmatched_frees, 0);
+	profile_free(pa);
+	profile_free(pb);
+	profile_free(pc);
+}
+END_TEST
+
+/* ---- the cost ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+START_TEST(stop_time)
+{
+	enum { RUNS = 7 };
+	double ms[2][RUNS];
+	const struct scenario *sc[2] = { &single_read, &threads_read };
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < RUNS; i++) {
+			static struct target t;
+			start(&t, sc[k]);
+			ms[k][i] = attach(&t);
+			go(&t);
+			finish(&t);
+		}
+	for (int k = 0; k < 2; k++) {
+		qsort(ms[k], RUNS, sizeof(double), cmp_double);
+		printf("attach stop time, %d threads: median %.2f ms (min %.2f, max %.2f, %d runs)\n",
+		       sc[k]->threads + 1, ms[k][RUNS / 2], ms[k][0], ms[k][RUNS - 1], RUNS);
+		ck_assert_msg(ms[k][RUNS / 2] < 2000, "median stop %.1f ms", ms[k][RUNS / 2]);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("attach");
+	TCase *tc = tcase_create("attach");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, single_thread_blocked_in_read);
+	tcase_add_test(tc, threads_allocating_during_the_attach);
+	tcase_add_test(tc, blocked_in_nanosleep);
+	tcase_add_test(tc, blocked_in_a_futex);
+	tcase_add_test(tc, in_a_busy_loop);
+	tcase_add_test(tc, busy_with_threads);
+	tcase_add_test(tc, a_non_pie_program_whose_plt_entry_is_mallocs_address);
+	tcase_add_test(tc, signals_arriving_during_the_attach);
+	tcase_add_test(tc, cxx_threads_with_new_and_delete);
+	tcase_add_test(tc, a_library_loaded_after_the_attach);
+	tcase_add_test(tc, detach_leaves_the_program_running_untraced);
+	tcase_add_test(tc, snap_and_the_signal_work_once_attach_returns);
+	tcase_add_test(tc, refuses_a_missing_process);
+	tcase_add_test(tc, refuses_an_attached_process);
+	tcase_add_test(tc, refuses_a_process_started_under_the_shim);
+	tcase_add_test(tc, refuses_a_process_under_a_debugger);
+	tcase_add_test(tc, refuses_another_users_process);
+	tcase_add_test(tc, refuses_a_setuid_program);
+	tcase_add_test(tc, refuses_a_static_program);
+	tcase_add_test(tc, refuses_bad_usage);
+	tcase_add_test(tc, jq_mid_run);
+	tcase_add_test(tc, stop_time);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}
