@@ -306,6 +306,8 @@ void corpus_alloc_totals(const profile_t *p, int64_t *objects, int64_t *bytes)
 {
 	*objects = *bytes = 0;
 	for (size_t i = 0; i < p->nsamples; i++) {
+		if (p->samples[i].domain != 0)
+			continue; /* countshim counts the heap's calls: not mmap's */
 		*objects += p->samples[i].value[PV_ALLOC_OBJECTS];
 		*bytes += p->samples[i].value[PV_ALLOC_SPACE];
 	}

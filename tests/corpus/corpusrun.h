@@ -72,7 +72,8 @@ void corpus_wait_collectors(const char *snap_dir, double timeout_s);
 bool corpus_same_file(const char *a, const char *b, bool strip_heapsnap_lines, char *why,
 		      size_t why_len);
 
-/* Sums alloc_objects and alloc_space over all samples of p. */
+/* Sums alloc_objects and alloc_space over the heap samples of p (domain 0: what
+ * countshim counts; not the mmap domain). */
 void corpus_alloc_totals(const profile_t *p, int64_t *objects, int64_t *bytes);
 
 /* Reads count_dir/count.PID.IMAGE; fails the test when it is missing or malformed. */
