@@ -876,7 +876,8 @@ int stats_other_domains(const profile_t *const *ps, size_t n, const stats_option
 	for (size_t k = 0; k < nsums; k++)
 		if (sums[k].size || sums[k].count)
 			sums[kept++] = sums[k];
-	qsort(sums, kept, sizeof(*sums), domain_sum_cmp);
+	if (kept > 1)
+		qsort(sums, kept, sizeof(*sums), domain_sum_cmp);
 	if (!kept) {
 		free(sums);
 		sums = NULL;
