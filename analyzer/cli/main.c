@@ -34,7 +34,7 @@ static void help(FILE *out)
 		"Trace every heap allocation of a program with its call stack, and read the\n"
 		"snapshots tracemalloc style.\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+		fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
 	fprintf(out,
 		"\nExample:\n"
 		"  heapsnap run -- ./prog args      # writes heapsnap.<pid>.exit.pb.gz\n"
