@@ -45,8 +45,7 @@ uint64_t prim_seconds_to_ns(double seconds)
 	return ns ? ns : 1;
 }
 
-/* Field n (1-based, as proc(5) counts) after the command name, or NULL. */
-static const char *stat_field(const char *after_comm, int n)
+const char *prim_stat_field(const char *after_comm, int n)
 {
 	/* after_comm points at ") S ...": field 3 starts two bytes on. */
 	const char *p = after_comm + 2;
@@ -59,28 +58,45 @@ static const char *stat_field(const char *after_comm, int n)
 	return p;
 }
 
-int prim_proc_stat(pid_t pid, struct proc_stat *out)
+const char *prim_proc_stat_text(pid_t pid, char *buf, size_t len, int *err)
 {
-	char path[48], buf[1024];
+	char path[48];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	if (fd < 0) {
+		*err = errno == ENOENT ? -ESRCH : -errno;
+		return NULL;
+	}
+	ssize_t n = read(fd, buf, len - 1);
 	int e = errno;
 	close(fd);
-	if (n < 0)
-		return e == ESRCH ? -ESRCH : -e;
+	if (n < 0) {
+		*err = e == ESRCH ? -ESRCH : -e;
+		return NULL;
+	}
 	buf[n] = '\0';
 	/* The command name may hold spaces and parentheses: the last ')' ends it. */
 	const char *paren = strrchr(buf, ')');
-	if (!paren || paren[1] != ' ' || !paren[2])
-		return -EINVAL;
+	if (!paren || paren[1] != ' ' || !paren[2]) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	return paren;
+}
+
+int prim_proc_stat(pid_t pid, struct proc_stat *out)
+{
+	char buf[1024];
+	int err;
+	const char *paren = prim_proc_stat_text(pid, buf, sizeof(buf), &err);
+	if (!paren)
+		return err;
 	struct proc_stat st = { .state = paren[2], .exit_code = -1, .ppid = 0 };
-	const char *f = stat_field(paren, 4);
+	const char *f = prim_stat_field(paren, 4);
 	if (!f || sscanf(f, "%d", &st.ppid) != 1)
 		return -EINVAL;
-	if (st.state == 'Z' && (f = stat_field(paren, 52)) && sscanf(f, "%d", &st.exit_code) != 1)
+	if (st.state == 'Z' && (f = prim_stat_field(paren, 52)) &&
+	    sscanf(f, "%d", &st.exit_code) != 1)
 		st.exit_code = -1;
 	*out = st;
 	return 0;

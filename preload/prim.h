@@ -41,6 +41,12 @@ struct proc_stat {
  * the process does not exist, -EINVAL when the file does not parse). */
 int prim_proc_stat(pid_t pid, struct proc_stat *out);
 
+/* Reads /proc/PID/stat into buf (len bytes, NUL-terminated) and returns the ')' that
+ * ends the command name, or NULL with a negative errno in *err, as prim_proc_stat(). */
+const char *prim_proc_stat_text(pid_t pid, char *buf, size_t len, int *err);
+/* Field n (1-based, as proc(5) counts, 3 or more) after the command name, or NULL. */
+const char *prim_stat_field(const char *after_comm, int n);
+
 /* Whether sig may be the snapshot signal: a valid signal that does not report a fault,
  * stop the process, or matter to the program's children and pipes. */
 bool prim_signal_usable(int sig);

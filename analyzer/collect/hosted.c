@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "prim.h"
 #include "shmlayout.h"
 
 extern char **environ;
@@ -22,30 +23,19 @@ extern char **environ;
  * unchanged.  Returns 0 or -1. */
 static int read_mm(struct prctl_mm_map *m)
 {
-	char buf[4096];
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char buf[1024];
+	int err;
+	const char *paren = prim_proc_stat_text(getpid(), buf, sizeof(buf), &err);
+	if (!paren)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')'); /* the command name may hold anything */
-	if (!p)
-		return -1;
-	unsigned long long v[53] = { 0 };
-	int field = 2;
-	for (p++; *p && field < 52;) {
-		while (*p == ' ')
-			p++;
-		field++;
-		v[field] = strtoull(p, &p, 10);
-		while (*p && *p != ' ')
-			p++;
+	static const int fields[] = { 26, 27, 28, 45, 46, 47, 48, 49, 50, 51 };
+	unsigned long long v[52] = { 0 };
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const char *f = prim_stat_field(paren, fields[i]);
+		if (!f)
+			return -1;
+		v[fields[i]] = strtoull(f, NULL, 10);
 	}
-	if (field < 51)
-		return -1;
 	*m = (struct prctl_mm_map){
 		.start_code = v[26], .end_code = v[27], .start_stack = v[28],
 		.start_data = v[45], .end_data = v[46], .start_brk = v[47],
