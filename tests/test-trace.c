@@ -722,14 +722,7 @@ static void top_text(const char *file, const char *args, char *out, size_t len)
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd), "'%s' top -m alloc -n 0 %s '%s'", getenv("HEAPSNAP"), args,
 		 file);
-	FILE *f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	size_t n = fread(out, 1, len - 1, f);
-	out[n] = '\0';
-	char rest[4096];
-	while (fread(rest, 1, sizeof(rest), f) > 0) /* read to the end: no SIGPIPE for top */
-		;
-	ck_assert_int_eq(pclose(f), 0);
+	read_all_of(cmd, out, len);
 }
 
 /* cxxreal.cpp (built -O0 and -O2): every byte that `heapsnap top` charges is charged

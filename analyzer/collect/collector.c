@@ -469,15 +469,23 @@ static void on_map(collector_t *c, const struct hs_rec *r)
 	map_range(c, r, stack);
 }
 
+/* Takes r's range out of the traced mappings; returns the bytes that went.  Unmapping
+ * what was never traced (a file mapping, memory mapped before tracing) is no error. */
+static uint64_t on_unmap(collector_t *c, const struct hs_rec *r)
+{
+	uint64_t lost;
+	uint64_t took = rangetab_unmap(&c->mapped, r->addr, r->size, range_changed, c, &lost);
+	if (lost)
+		c->corrupt++; /* out of memory splitting a range: its upper part was dropped */
+	return took;
+}
+
 /* mremap's old range goes; when it held traced bytes, its REMAP_TO (later in the ring)
  * maps the new range with the call's stack: the pair is matched by this position. */
 static void on_remap_from(collector_t *c, const struct hs_rec *r)
 {
-	uint64_t lost;
-	if (!rangetab_unmap(&c->mapped, r->addr, r->size, range_changed, c, &lost))
+	if (!on_unmap(c, r))
 		return;
-	if (lost)
-		c->corrupt++;
 	struct pending_remap *slot = &c->remaps[c->nremaps++ % COLLECTOR_REMAPS];
 	*slot = (struct pending_remap){ .key = (uint32_t)c->pos, .stack = r->stack, .used = true };
 }
@@ -509,15 +517,6 @@ static void map_range(collector_t *c, const struct hs_rec *r, uint32_t stack)
 	count_alloc(c, s, (int64_t)r->size, c->block_unit); /* mappings are never sampled */
 }
 
-/* Unmapping what was never traced (a file mapping, memory mapped before tracing) is no
- * error. */
-static void on_unmap(collector_t *c, const struct hs_rec *r)
-{
-	uint64_t lost;
-	rangetab_unmap(&c->mapped, r->addr, r->size, range_changed, c, &lost);
-	if (lost)
-		c->corrupt++; /* out of memory splitting a range: its upper part was dropped */
-}
 
 static void apply(collector_t *c, const struct hs_rec *r)
 {
