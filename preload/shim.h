@@ -169,9 +169,15 @@ void *attach_lookup(const char *name) HIDDEN;
  * is malloc's address, they reach the wrappers, and come while it allocates a thread's
  * dynamic TLS, which the wrappers' first thread-local access would enter again. */
 extern uintptr_t attach_loader_lo HIDDEN, attach_loader_hi HIDDEN;
+#ifdef HEAPSNAP_DYNAMIC_TLS
 #define FROM_LOADER()                                                     \
 	((uintptr_t)__builtin_return_address(0) - attach_loader_lo <       \
 	 attach_loader_hi - attach_loader_lo)
+#else
+/* The preloaded shim's thread-locals are static, and it is never attached: the hot
+ * path of malloc and free need not ask. */
+#define FROM_LOADER() 0
+#endif
 const char *attach_getenv(const char *name) HIDDEN;
 
 /* signal.c: the snapshot signal; uninstalled (back to the default action, unless the
