@@ -74,11 +74,10 @@ static int usage_error(const char *fmt, const char *what)
 	return sampleopt_usage("flame", fmt, what);
 }
 
-static int parse_option(struct flame_args *a, int c, char **argv)
+/* An option of flame's own (sampleopt_getopt() took the shared ones). */
+static int parse_option(void *arg, int c, char **argv)
 {
-	int r = sampleopt_parse(&a->sel, "flame", c, optarg);
-	if (r)
-		return r < 0 ? r : 0;
+	struct flame_args *a = arg;
 	switch (c) {
 	case 'h':
 		help(stdout);
@@ -102,16 +101,8 @@ static int parse_option(struct flame_args *a, int c, char **argv)
  * a negative errno after reporting the problem. */
 static int parse_argv(int argc, char **argv, struct flame_args *a)
 {
-	if (sampleopt_init(&a->sel, argc) < 0) {
-		fputs("heapsnap: flame: out of memory\n", stderr);
-		return -ENOMEM;
-	}
-	optind = 0;
-	opterr = 0;
-	int c, r = 0;
-	while (!r && (c = getopt_long(argc, argv, ":hm:" SAMPLEOPT_SHORT, long_options, NULL)) !=
-			     -1)
-		r = parse_option(a, c, argv);
+	int r = sampleopt_getopt(&a->sel, "flame", argc, argv, ":hm:" SAMPLEOPT_SHORT, long_options,
+				 parse_option, a);
 	if (r)
 		return r;
 	return sampleopt_finish(&a->sel, "flame", argc, argv, &a->file);

@@ -67,11 +67,10 @@ static int usage_error(const char *fmt, const char *what)
 	return sampleopt_usage("hist", fmt, what);
 }
 
-static int parse_option(struct hist_args *a, int c, char **argv)
+/* An option of hist's own (sampleopt_getopt() took the shared ones). */
+static int parse_option(void *arg, int c, char **argv)
 {
-	int r = sampleopt_parse(&a->sel, "hist", c, optarg);
-	if (r)
-		return r < 0 ? r : 0;
+	struct hist_args *a = arg;
 	switch (c) {
 	case 'h':
 		help(stdout);
@@ -90,15 +89,8 @@ static int parse_option(struct hist_args *a, int c, char **argv)
  * a negative errno after reporting the problem. */
 static int parse_argv(int argc, char **argv, struct hist_args *a)
 {
-	if (sampleopt_init(&a->sel, argc) < 0) {
-		fputs("heapsnap: hist: out of memory\n", stderr);
-		return -ENOMEM;
-	}
-	optind = 0;
-	opterr = 0;
-	int c, r = 0;
-	while (!r && (c = getopt_long(argc, argv, ":h" SAMPLEOPT_SHORT, long_options, NULL)) != -1)
-		r = parse_option(a, c, argv);
+	int r = sampleopt_getopt(&a->sel, "hist", argc, argv, ":h" SAMPLEOPT_SHORT, long_options,
+				 parse_option, a);
 	if (r)
 		return r;
 	/* A mapping can be unmapped in part: its size class would say nothing of what is

@@ -63,6 +63,24 @@ int sampleopt_parse(sampleopt_t *s, const char *cmd, int c, const char *arg)
 	}
 }
 
+int sampleopt_getopt(sampleopt_t *s, const char *cmd, int argc, char **argv,
+		     const char *shorts, const struct option *longs,
+		     int (*own)(void *arg, int c, char **argv), void *arg)
+{
+	if (sampleopt_init(s, argc) < 0) {
+		fprintf(stderr, "heapsnap: %s: out of memory\n", cmd);
+		return -ENOMEM;
+	}
+	optind = 0; /* full reset: the parser may run more than once per process */
+	opterr = 0;
+	int c, r = 0;
+	while (!r && (c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		r = sampleopt_parse(s, cmd, c, optarg);
+		r = r ? (r < 0 ? r : 0) : own(arg, c, argv);
+	}
+	return r;
+}
+
 int sampleopt_finish(sampleopt_t *s, const char *cmd, int argc, char **argv,
 		     const char **file)
 {

@@ -50,6 +50,15 @@ int sampleopt_usage(const char *cmd, const char *fmt, const char *arg);
  * (a bad value or too many filters) or -ENOMEM after saying so on stderr. */
 int sampleopt_parse(sampleopt_t *s, const char *cmd, int c, const char *arg);
 
+/* Readies a zeroed s (sampleopt_init()) and runs getopt_long over argv with shorts
+ * (which include SAMPLEOPT_SHORT) and longs: each option goes to sampleopt_parse()
+ * first, and to own(arg, c, argv) when it is not one of these; own returns 0 to go on,
+ * or what to stop with (a PARSE_HELP of the command's, or a negative errno after
+ * reporting).  Returns 0 once every option is taken, or what stopped it. */
+int sampleopt_getopt(sampleopt_t *s, const char *cmd, int argc, char **argv,
+		     const char *shorts, const struct option *longs,
+		     int (*own)(void *arg, int c, char **argv), void *arg);
+
 /* Once getopt is done (optind past the options): applies --all-frames to every
  * filter and takes the one FILE operand into *file.  Returns 0, or -EINVAL after
  * saying what is missing or extra. */
