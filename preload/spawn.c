@@ -2,9 +2,9 @@
  *
  * Under `heapsnap run`, run starts the collector: the memfd goes to run over its
  * socket (spawn_introduce()).  Otherwise the collector is `heapsnap collect`, exec'd
- * in a grandchild that the program can neither see nor reap: both forks are raw clone(2)s with no exit signal, so the
- * program gets no SIGCHLD and its waitpid(-1) never returns them; the intermediate is
- * reaped here with __WCLONE.  The grandchild starts a session of its own (a terminal's
+ * in a grandchild that the program can neither see nor reap: both forks are raw
+ * clone(2)s with no exit signal, so the program gets no SIGCHLD and its waitpid(-1)
+ * never returns them; the intermediate is reaped here with __WCLONE.  The grandchild starts a session of its own (a terminal's
  * Ctrl-C must not kill it before it writes the exit snapshot), holds no fd of the
  * program's — stdin, stdout and stderr are /dev/null, so nothing that waits for
  * end-of-file on the program's output waits for us (design.md invariant 7) — only the
@@ -220,8 +220,8 @@ int spawn_collector(struct segment *s, int memfd, const char *dir)
 	for (char **e = environ; e && *e; e++)
 		nenv++;
 	size_t area_size = (nenv + 2) * sizeof(char *) + 4096;
-	char *area = shim_real_mmap(NULL, area_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			  -1, 0);
+	char *area = shim_real_mmap(NULL, area_size, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (area == MAP_FAILED) {
 		int e = errno;
 		report("cannot start the collector: %s; not tracing", strerror(e));
