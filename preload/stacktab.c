@@ -14,6 +14,7 @@
 #include "shim.h"
 
 #define CACHE_SIZE 256
+#define LEARN_FIRST 256u
 
 struct cache_entry {
 	uint64_t hash;
@@ -55,13 +56,14 @@ static inline bool same_stack(const struct hs_geometry *g, uint32_t id, const ui
 	       !memcmp(&g->frames[s.first], f, n * sizeof(*f));
 }
 
-/* The slot table grows in levels, so that a short process touches few of its pages:
+/* The slot table grows in levels, so that a short process touches few of its pages
+ * (level 0 is 16 KiB: a process with a hundred stacks touches four pages, not forty):
  * level 0 is the first LEVEL0_SLOTS slots, level k >= 1 the next LEVEL0_SLOTS << (k-1),
  * each a power of two.  New stacks go into the lowest level still at most half full
  * (judged by the number of stacks), a lookup searches the levels below first.  A first
  * touch of a shared page costs a fault, and one random slot per new stack in a 32 MB
  * table made a short traced cc1 take 3.5 times its own page faults. */
-#define LEVEL0_SLOTS 16384u
+#define LEVEL0_SLOTS 1024u
 
 static unsigned levels_of(const struct hs_geometry *g)
 {
@@ -197,10 +199,14 @@ uint32_t stack_capture(struct segment *s)
 	if (got >= 0) {
 		if (UNLIKELY(shim_opt.verify_unwind))
 			verify(frames, got, more);
-	} else if ((++fast_misses & 63) == 1 || shim_opt.verify_unwind) {
-		/* Learning costs a cursor walk: one miss in 64 pays for it, so a program
-		 * whose stacks keep missing (a frame that cannot be cached, more call paths
-		 * than the cache holds) runs at libunwind's usual speed. */
+	} else if (++fast_misses <= LEARN_FIRST || (fast_misses & 63) == 1 ||
+		   shim_opt.verify_unwind) {
+		/* Learning costs a cursor walk: after a thread's first LEARN_FIRST misses,
+		 * one miss in 64 pays for it, so a program whose stacks keep missing (a frame
+		 * that cannot be cached, more call paths than the cache holds) runs at
+		 * libunwind's usual speed.  The first misses all learn: a short process then
+		 * never calls unw_backtrace, whose first call builds a 256 KiB cache (64 page
+		 * faults, more than a short process's whole tracing otherwise takes). */
 		got = unwind_slow(frames, shim_opt.frames, &more);
 	} else {
 		got = unwind_backtrace(frames, shim_opt.frames, &more);

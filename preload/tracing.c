@@ -22,6 +22,10 @@ _Atomic int shim_gave_up HIDDEN;
 
 static _Atomic int setup_lock;
 static char start_dir[PATH_MAX];
+/* A forked child's copy of its parent's segment mapping, dropped at the child's own
+ * setup: most children exec first, and exec drops it for nothing, where an munmap
+ * costs a TLB flush on every CPU the parent ran on. */
+static struct segment parents_seg;
 
 static void tracing_on_give_up(const char *why)
 {
@@ -61,8 +65,10 @@ static void tracing_fork_child(void)
 	if (!shim_seg.ctl)
 		return; /* never traced: disabled, or setup failed */
 	/* Traced, or given up (then the child, a new process, starts afresh too): either
-	 * way the parent's segment and its counters must not see the child's events. */
-	segment_unmap(&shim_seg);
+	 * way the parent's segment and its counters must not see the child's events.  The
+	 * mapping itself goes at this child's first event, if it comes before an exec. */
+	parents_seg = shim_seg;
+	memset(&shim_seg, 0, sizeof(shim_seg));
 	atomic_store(&shim_gave_up, 0);
 	atomic_store(&shim_state, SHIM_CHILD_PENDING);
 	stack_forget_thread_cache();
@@ -83,6 +89,7 @@ static bool tracing_first_setup(void)
 static void tracing_setup_locked(void)
 {
 	int was = atomic_load(&shim_state);
+	segment_unmap(&parents_seg);
 	if (was == SHIM_UNINIT && !tracing_first_setup()) {
 		atomic_store(&shim_state, SHIM_OFF);
 		return;
