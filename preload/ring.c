@@ -61,6 +61,11 @@ void ring_liveness_hold(struct hs_ctl *ctl)
 		pthread_mutex_consistent(&ctl->collector_alive);
 }
 
+void ring_liveness_release(struct hs_ctl *ctl)
+{
+	pthread_mutex_unlock(&ctl->collector_alive); /* EPERM when never held: harmless */
+}
+
 bool ring_collector_alive(const struct ring *r)
 {
 	struct hs_ctl *ctl = r->ctl;

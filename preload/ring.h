@@ -59,6 +59,9 @@ int ring_liveness_init(struct hs_ctl *ctl);
 /* The collector, once attached: takes the lock for the rest of its life.  Failing
  * (a scribbled lock) only leaves the shim to judge by the collector's pid. */
 void ring_liveness_hold(struct hs_ctl *ctl);
+/* The collector, at its end, when it is a thread that outlives its segment: lets go of
+ * the lock (a process's exit lets go of it by itself). */
+void ring_liveness_release(struct hs_ctl *ctl);
 
 static inline void ring_wake_collector(struct hs_ctl *ctl)
 {

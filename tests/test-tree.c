@@ -18,6 +18,7 @@
 
 #include "pprof.h"
 #include "prim.h"
+#include "running.h"
 #include "tracetest.h"
 #include "checkmain.h"
 
@@ -314,41 +315,146 @@ static const char *shared_fd(pid_t collector, const struct tt_proc *p)
 	return "";
 }
 
-/* Under run, run starts the collectors (forked from itself, never exec'd), and each
- * looks like one the shim would start: its own session, not run's child, /dev/null
- * for stdin, stdout and stderr, its run connection on fd 4, nothing of run's or the
- * program's (run lets go of the fds it passed on right after the fork), and the
- * command line that heapsnap snap looks for. */
+/* Whether pid has ended: gone, or a zombie its reaper has not reaped yet. */
+static bool ended(pid_t pid)
+{
+	struct proc_stat st;
+	return prim_proc_stat(pid, &st) < 0 || st.state == 'Z';
+}
+
+/* The process that thread tid belongs to, or 0. */
+static pid_t tgid_of(pid_t tid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	FILE *f = fopen(path, "re");
+	pid_t tgid = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Tgid:", 5))
+			tgid = (pid_t)atoi(line + 5);
+	if (f)
+		fclose(f);
+	return tgid;
+}
+
+/* Under run, the collectors are threads of one host process that run forks from itself
+ * once (never exec'd), which looks like a collector the shim would start: its own
+ * session, not run's child, /dev/null for stdin, stdout and stderr, its connection to
+ * run on fd 3, nothing of run's or the program's (run lets go of the fds it passed on),
+ * the command line heapsnap snap looks for, and the thread named after the process. */
 START_TEST(run_hosts_collectors_as_if_execd)
 {
 	char dir[256], err[8192];
 	struct tt_proc p;
 	pid_t collector = tt_start_collected(dir, sizeof(dir), "waiter", &p);
-	char path[64], target[256];
+	pid_t host = tgid_of(collector);
+	ck_assert_int_gt(host, 0);
+	char path[64], target[256], want[32];
 	struct proc_stat st;
-	ck_assert_int_eq(prim_proc_stat(collector, &st), 0);
+	ck_assert_int_eq(prim_proc_stat(host, &st), 0);
 	ck_assert_int_ne(st.ppid, p.run);
-	ck_assert_int_eq(getsid(collector), collector);
-	for (int fd = 0; fd <= 4; fd++) {
-		if (fd == 3)
-			continue; /* the memfd, closed once mapped */
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)collector, fd);
+	ck_assert_int_eq(getsid(host), host);
+	for (int fd = 0; fd <= 3; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)host, fd);
 		ssize_t n = readlink(path, target, sizeof(target) - 1);
 		ck_assert_int_gt(n, 0);
 		target[n] = '\0';
 		if (fd <= 2)
 			ck_assert_str_eq(target, "/dev/null");
-		else if (fd == 4)
-			ck_assert_msg(!strncmp(target, "socket:", 7), "fd 4: %s", target);
+		else
+			ck_assert_msg(!strncmp(target, "socket:", 7), "fd 3: %s", target);
 	}
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)host);
+	FILE *f = fopen(path, "re");
+	size_t n = fread(target, 1, sizeof(target) - 1, f);
+	fclose(f);
+	for (size_t i = 0; i < n; i++)
+		if (!target[i])
+			target[i] = ' ';
+	target[n] = '\0';
+	ck_assert_msg(strstr(target, "heapsnap collect --host-fd 3 "), "%s", target);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)host, (int)collector);
+	f = fopen(path, "re");
+	ck_assert_ptr_nonnull(fgets(target, sizeof(target), f));
+	fclose(f);
+	snprintf(want, sizeof(want), "hs %d\n", (int)p.pid);
+	ck_assert_str_eq(target, want);
 	const char *shared = "?";
-	for (int tries = 0; tries < 50 && *(shared = shared_fd(collector, &p)); tries++)
+	for (int tries = 0; tries < 50 && *(shared = shared_fd(host, &p)); tries++)
 		usleep(100 * 1000);
 	ck_assert_msg(!*shared, "the collector holds run's or the program's %s", shared);
 	ck_assert_int_eq(kill(p.run, SIGTERM), 0);
 	int status = tt_finish(&p, err, sizeof(err));
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%d: %s", status, err);
 	profile_free(tt_snapshot(dir, p.pid, "exit", 10));
+	/* Once run has returned, with every file written, the host has ended too. */
+	ck_assert(ended(host));
+}
+END_TEST
+
+/* The children of pid, at most max, into out; returns how many. */
+static int children_of(pid_t pid, pid_t *out, int max)
+{
+	DIR *d = opendir("/proc");
+	int n = 0;
+	struct dirent *e;
+	while (d && n < max && (e = readdir(d))) {
+		struct proc_stat st;
+		pid_t q = (pid_t)atoi(e->d_name);
+		if (q > 0 && prim_proc_stat(q, &st) == 0 && st.ppid == pid)
+			out[n++] = q;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* A tree's images are collected by one host: four processes alive at once under run,
+ * four threads of one process that is neither run nor any of them; it ends with run. */
+START_TEST(one_host_collects_the_whole_tree)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	pid_t run = fork();
+	ck_assert_int_ge(run, 0);
+	if (run == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 1);
+		dup2(null, 2);
+		execl(getenv("HEAPSNAP"), "heapsnap", "run", "-q", "--dir", dir, "--", "/bin/sh",
+		      "-c", "sleep 2 & sleep 2 & sleep 2 & wait", (char *)NULL);
+		_exit(127);
+	}
+	pid_t sh = 0, kids[8], hosts[4] = { 0 };
+	int nkids = 0;
+	for (int tries = 0; tries < 150 && (nkids < 3 || !hosts[3]); tries++) {
+		usleep(10 * 1000);
+		if (!sh)
+			sh = running_run_child(run);
+		nkids = sh ? children_of(sh, kids, 8) : 0;
+		if (nkids < 3)
+			continue;
+		pid_t images[4] = { sh, kids[0], kids[1], kids[2] };
+		for (int i = 0; i < 4; i++) {
+			struct running_collector rc;
+			hosts[i] = running_collector_find(images[i], &rc) ? tgid_of(rc.pid) : 0;
+			if (!hosts[i])
+				break;
+		}
+	}
+	ck_assert_int_eq(nkids, 3);
+	ck_assert_int_gt(hosts[0], 0);
+	for (int i = 1; i < 4; i++)
+		ck_assert_int_eq(hosts[i], hosts[0]);
+	ck_assert_int_ne(hosts[0], run);
+	int st;
+	ck_assert_int_eq(waitpid(run, &st, 0), run);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert(ended(hosts[0]));
+	static char names[16][300];
+	/* sh's exit file; each child's exec file (dash allocates before it execs) and
+	 * sleep's exit file. */
+	ck_assert_int_eq(final_files(dir, names, 16), 7);
 }
 END_TEST
 
@@ -566,6 +672,7 @@ int main(void)
 	tcase_add_test(tc, run_forwards_signals_and_snap_by_its_pid);
 	tcase_add_test(tc, collector_holds_no_program_fd);
 	tcase_add_test(tc, run_hosts_collectors_as_if_execd);
+	tcase_add_test(tc, one_host_collects_the_whole_tree);
 	tcase_add_test(tc, pid_one_of_a_namespace_gets_its_exit_file);
 	tcase_add_test(tc, a_lost_exit_file_is_said_aloud);
 	tcase_add_test(tc, snap_never_uses_the_program_signal);

@@ -1,7 +1,9 @@
 /* running.c - finding the collector of a running traced process.
  *
  * The collector's command line says whom it traces and how: the shim starts it as
- * `heapsnap collect --shm-fd 3 --pid PID --dir DIR --signal SIG [--run-fd 4]`.
+ * `heapsnap collect --shm-fd 3 --pid PID --dir DIR --signal SIG [--run-fd 4]`.  Under
+ * heapsnap run, collectors are threads of one `heapsnap collect --host-fd 3`, each
+ * named "hs PID" after its process.
  */
 #include "running.h"
 
@@ -30,6 +32,36 @@ static size_t read_cmdline(const char *name, char *buf, size_t len)
 		return 0;
 	buf[n] = '\0';
 	return (size_t)n;
+}
+
+/* The thread of host process NAME named "hs PID" (hosted.h), or 0. */
+static pid_t host_thread_of(const char *name, const char *pid)
+{
+	char path[600], want[48], comm[32];
+	snprintf(path, sizeof(path), "/proc/%s/task", name);
+	snprintf(want, sizeof(want), "hs %s\n", pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	pid_t found = 0;
+	struct dirent *e;
+	while (!found && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/task/%s/comm", name, e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, comm, sizeof(comm) - 1);
+		close(fd);
+		if (n > 0) {
+			comm[n] = '\0';
+			if (!strcmp(comm, want))
+				found = (pid_t)atoi(e->d_name);
+		}
+	}
+	closedir(d);
+	return found;
 }
 
 /* The owner of /proc/NAME, or -1. */
@@ -64,6 +96,15 @@ bool running_collector_find(pid_t pid, struct running_collector *out)
 		int na = 0;
 		for (char *p = buf; p < buf + n && na < 16; p += strlen(p) + 1)
 			args[na++] = p;
+		if (na == 4 && !strcmp(args[1], "collect") && !strcmp(args[2], "--host-fd") &&
+		    owner_of(e->d_name) == owner) {
+			pid_t tid = host_thread_of(e->d_name, want);
+			if (tid > 0) {
+				*out = (struct running_collector){ .pid = tid };
+				found = true;
+			}
+			continue;
+		}
 		if (na < 10 || strcmp(args[1], "collect"))
 			continue;
 		const char *apid = NULL, *adir = NULL, *asig = NULL;

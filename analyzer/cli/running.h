@@ -6,15 +6,16 @@
 #include <sys/types.h>
 
 struct running_collector {
-	pid_t pid;          /* the collector's own pid */
-	char dir[PATH_MAX]; /* where it writes snapshots */
-	int signal;         /* the traced process's snapshot signal, 0 for none */
+	pid_t pid;          /* the collector's tid: its pid, or its thread's in run's host */
+	char dir[PATH_MAX]; /* where it writes snapshots; empty for a thread of the host */
+	int signal;         /* the traced process's snapshot signal, 0 for none or unknown */
 };
 
 /* Looks through /proc for `heapsnap collect ... --pid PID`, the collector of traced
- * process pid, owned by pid's own user and naming a signal the shim could use.
+ * process pid, owned by pid's own user and naming a signal the shim could use, or for
+ * a thread named "hs PID" of a `heapsnap collect --host-fd` of that user (hosted.h).
  * Returns true and fills *out, or false when there is none (the process is not
- * traced, or its collector has not exec'd yet). */
+ * traced, or its collector has not started yet). */
 bool running_collector_find(pid_t pid, struct running_collector *out);
 
 /* When pid is a `heapsnap run`, the program it runs (its child); else 0. */

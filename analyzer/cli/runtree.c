@@ -12,7 +12,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -30,11 +29,14 @@
 
 #define POLL_MS 200
 #define SUMMARY_ROWS 10
+#define HOST_READY_MS 5000
+#define HOST_END_MS 2000
 
 int runtree_listen(struct runtree *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->listen_fd = -1;
+	t->host_fd = -1;
 	t->out = stderr;
 	const char *tmp = getenv("TMPDIR");
 	/* sun_path is short: fall back to /tmp for a long TMPDIR. */
@@ -148,23 +150,15 @@ static void runtree_on_hello(struct runtree *t, struct runtree_conn *c, char **f
 	runtree_introduced(t, c, pid, f[2]);
 }
 
-/* Tells the shim that no collector will come: it then stops tracing and says so,
- * instead of waiting for one when its ring fills up. */
-static void runtree_refuse(int memfd)
-{
-	struct hs_ctl *ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	if (ctl == MAP_FAILED)
-		return;
-	atomic_store(&ctl->collector_state, HS_COLLECTOR_DONE);
-	munmap(ctl, sizeof(*ctl));
-}
-
-/* Starts the collector of the image that sent "host": a grandchild of run (the child
+/* Starts the host of the tree's collectors (hosted.h): a grandchild of run (the child
  * in between is reaped at once, so run's only child stays the program).  Every signal
  * is blocked around the forks: run's handlers forward to the program, and must never
  * run in a copy of run.  Returns 0 or -1. */
-static int runtree_fork_collector(int memfd, int runfd, pid_t pid, int sig, const char *dir)
+static int runtree_start_host(struct runtree *t)
 {
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
 	sigset_t all, old;
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
@@ -172,15 +166,41 @@ static int runtree_fork_collector(int memfd, int runfd, pid_t pid, int sig, cons
 	pid_t mid = fork();
 	if (mid == 0) {
 		pid_t gc = fork();
-		if (gc == 0)
-			collect_hosted(memfd, runfd, pid, sig, dir);
+		if (gc == 0) {
+			close(sv[0]);
+			collect_host_start(sv[1]);
+		}
 		_exit(gc < 0 ? 1 : 0);
 	}
 	int st = 0;
 	while (mid > 0 && waitpid(mid, &st, 0) < 0 && errno == EINTR)
 		;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	return mid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+	close(sv[1]);
+	pid_t host = mid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0
+			     ? collect_host_ready(sv[0], HOST_READY_MS) : -1;
+	if (host < 0) {
+		close(sv[0]);
+		return -1;
+	}
+	t->host_fd = sv[0];
+	t->host_pid = host;
+	return 0;
+}
+
+/* Hands an image to the host, starting the host first if there is none yet, or again
+ * if it is gone.  Returns 0 or -1. */
+static int runtree_host(struct runtree *t, int memfd, int runfd, pid_t pid, const char *dir)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		if (t->host_fd < 0 && runtree_start_host(t) < 0)
+			return -1;
+		if (collect_host_send(t->host_fd, memfd, runfd, pid, dir) == 0)
+			return 0;
+		close(t->host_fd);
+		t->host_fd = -1;
+	}
+	return -1;
 }
 
 /* "host PID SIGNAL DIR COMMAND" with the image's memfd and its end of this connection
@@ -200,8 +220,8 @@ static void runtree_on_host(struct runtree *t, struct runtree_conn *c, char **f,
 	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0)
 		pid = cred.pid;
 	runtree_introduced(t, c, pid, f[4]);
-	if (runtree_fork_collector(fds[0], fds[1], pid, (int)sig, f[3]) < 0)
-		runtree_refuse(fds[0]);
+	if (runtree_host(t, fds[0], fds[1], pid, f[3]) < 0)
+		collect_refuse(fds[0]);
 }
 
 static void runtree_on_file(struct runtree *t, struct runtree_conn *c, char **f, int n)
@@ -529,8 +549,27 @@ void runtree_report(const struct runtree *t, FILE *out, bool quiet)
 	fputc('\n', out);
 }
 
+/* Lets the host go: it ends once its last collector is done, which, when every
+ * collector has said goodbye, is at once; run waits for that, so that nothing of the
+ * tree outlives it. */
+static void runtree_end_host(struct runtree *t)
+{
+	if (t->host_fd < 0)
+		return;
+	int pidfd = t->nconns ? -1 : (int)syscall(SYS_pidfd_open, t->host_pid, 0);
+	close(t->host_fd);
+	t->host_fd = -1;
+	if (pidfd < 0)
+		return;
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	while (poll(&p, 1, HOST_END_MS) < 0 && errno == EINTR)
+		;
+	close(pidfd);
+}
+
 void runtree_close(struct runtree *t)
 {
+	runtree_end_host(t);
 	for (size_t i = 0; i < t->nconns; i++)
 		close(t->conns[i].fd);
 	if (t->listen_fd >= 0)
@@ -548,4 +587,5 @@ void runtree_close(struct runtree *t)
 	free(t->conns);
 	memset(t, 0, sizeof(*t));
 	t->listen_fd = -1;
+	t->host_fd = -1;
 }

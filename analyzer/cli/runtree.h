@@ -47,6 +47,8 @@ struct runtree {
 	struct runtree_proc *procs;
 	size_t nprocs, procs_cap;
 	unsigned turns, max_turns; /* collectors symbolizing now, and at most */
+	int host_fd;             /* to the host of the tree's collectors, or -1 */
+	pid_t host_pid;
 	FILE *out;               /* where collectors' messages go (stderr) */
 };
 

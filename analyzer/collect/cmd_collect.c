@@ -27,6 +27,7 @@
 #include "collector.h"
 #include "control.h"
 #include "commands.h"
+#include "hosted.h"
 #include "runlink.h"
 #include "snapfile.h"
 
@@ -54,6 +55,7 @@ struct collect_args {
 	pid_t pid;
 	const char *dir;
 	int run_fd;
+	int host_fd;    /* --host-fd: a host of collectors (hosted.h), fed on this fd */
 };
 
 struct session {
@@ -76,11 +78,13 @@ struct session {
 static void help(FILE *out)
 {
 	fprintf(out,
-		"Usage: heapsnap collect --shm-fd FD --pid PID --dir DIR [--signal SIG] [--run-fd FD]\n\n"
+		"Usage: heapsnap collect --shm-fd FD --pid PID --dir DIR [--signal SIG] [--run-fd FD]\n"
+		"       heapsnap collect --host-fd FD\n\n"
 		"The collector process.  libheapsnap.so starts it; it is not meant to be run\n"
 		"by hand.  It drains the traced process's event ring from FD and writes\n"
 		"DIR/heapsnap.PID.N.pb.gz on each snapshot request and heapsnap.PID.exit.pb.gz\n"
-		"when the process ends.\n\n"
+		"when the process ends.  With --host-fd, it is heapsnap run's host of\n"
+		"collectors: each image that run passes on over FD gets a thread of its own.\n\n"
 		"Example (what the shim runs, with the segment on fd 3):\n"
 		"  heapsnap collect --shm-fd 3 --pid 4242 --dir /home/me/work --signal 12\n");
 }
@@ -104,10 +108,11 @@ static int parse_argv(int argc, char **argv, struct collect_args *a)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "signal", required_argument, NULL, 's' },
 		{ "run-fd", required_argument, NULL, 'r' },
+		{ "host-fd", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	*a = (struct collect_args){ .shm_fd = -1, .run_fd = -1 };
+	*a = (struct collect_args){ .shm_fd = -1, .run_fd = -1, .host_fd = -1 };
 	optind = 0; /* full reset: the parser may run more than once per process */
 	long v;
 	int opt;
@@ -115,11 +120,12 @@ static int parse_argv(int argc, char **argv, struct collect_args *a)
 		switch (opt) {
 		case 'f':
 		case 'r':
+		case 'H':
 			if (parse_int(optarg, 0, INT_MAX, &v) < 0) {
 				fprintf(stderr, "heapsnap: collect: bad fd '%s'\n", optarg);
 				return -EINVAL;
 			}
-			*(opt == 'f' ? &a->shm_fd : &a->run_fd) = (int)v;
+			*(opt == 'f' ? &a->shm_fd : opt == 'r' ? &a->run_fd : &a->host_fd) = (int)v;
 			break;
 		case 'p':
 			if (parse_int(optarg, 1, INT_MAX, &v) < 0) {
@@ -140,6 +146,8 @@ static int parse_argv(int argc, char **argv, struct collect_args *a)
 			return -EINVAL;
 		}
 	}
+	if (a->host_fd >= 0 && optind == argc)
+		return 0;
 	if (a->shm_fd < 0 || a->pid <= 0 || !a->dir || optind != argc) {
 		fprintf(stderr, "heapsnap: collect: needs --shm-fd, --pid and --dir; "
 				"see 'heapsnap collect --help'\n");
@@ -433,44 +441,71 @@ static int run(struct session *s)
 	return r < 0 ? 1 : 0;
 }
 
+int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(shm_fd);
+		if (run_fd >= 0)
+			close(run_fd);
+		return 1;
+	}
+	s->a = (struct collect_args){ .shm_fd = shm_fd, .pid = pid, .dir = dir, .run_fd = run_fd };
+	s->pidfd = -1;
+	runlink_open(&s->link, s->a.run_fd, s->a.dir, s->a.pid);
+	int r = 1;
+	struct stat st;
+	if (fstat(s->a.shm_fd, &st) < 0) {
+		runlink_say(&s->link, "collect: fd %d: %s", s->a.shm_fd, strerror(errno));
+		close(s->a.shm_fd);
+		goto out;
+	}
+	s->memfd_inode = st.st_ino;
+	r = collector_attach(&s->c, s->a.shm_fd, s->a.pid);
+	close(s->a.shm_fd);
+	if (r < 0) {
+		runlink_say(&s->link, "collect: fd %d: %s", s->a.shm_fd,
+			    r == -EINVAL ? "not a heapsnap ring" : strerror(-r));
+		r = 1;
+		goto out;
+	}
+	ring_liveness_hold(s->c.ctl);
+	atomic_store(&s->c.ctl->collector_pid, (int32_t)getpid());
+	atomic_store(&s->c.ctl->collector_state, HS_COLLECTOR_RUNNING);
+	s->pidfd = (int)syscall(SYS_pidfd_open, s->a.pid, 0);
+	s->last_exec_check = prim_now_ns(CLOCK_MONOTONIC);
+	s->tokens = SNAP_BURST;
+	s->tokens_at = s->last_exec_check;
+	read_command(s);
+	if (control_open(&s->control, s->c.ctl) < 0)
+		runlink_say(&s->link, "pid %d: no control socket; heapsnap snap needs the signal",
+			    (int)s->a.pid);
+	r = run(s);
+	control_close(&s->control);
+	atomic_store(&s->c.ctl->collector_state, HS_COLLECTOR_DONE);
+	/* A collector that is a thread of a host outlives its hold on the lock: let go of
+	 * it while the segment is still mapped (a process's exit would do it anyway). */
+	ring_liveness_release(s->c.ctl);
+	collector_detach(&s->c);
+out:
+	runlink_close(&s->link);
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	free(s);
+	return r;
+}
+
 int cmd_collect(int argc, char **argv)
 {
-	static struct session s;
-	int r = parse_argv(argc, argv, &s.a);
+	struct collect_args a;
+	int r = parse_argv(argc, argv, &a);
 	if (r)
 		return r > 0 ? 0 : 2;
 	signal(SIGPIPE, SIG_IGN);
 	/* A file size limit makes a write fail with EFBIG, like a full disk: that snapshot
 	 * is reported and the next one is tried again, instead of the collector dying. */
 	signal(SIGXFSZ, SIG_IGN);
-	runlink_open(&s.link, s.a.run_fd, s.a.dir, s.a.pid);
-	struct stat st;
-	if (fstat(s.a.shm_fd, &st) < 0) {
-		runlink_say(&s.link, "collect: fd %d: %s", s.a.shm_fd, strerror(errno));
-		return 1;
-	}
-	s.memfd_inode = st.st_ino;
-	r = collector_attach(&s.c, s.a.shm_fd, s.a.pid);
-	if (r < 0) {
-		runlink_say(&s.link, "collect: fd %d: %s", s.a.shm_fd,
-			    r == -EINVAL ? "not a heapsnap ring" : strerror(-r));
-		return 1;
-	}
-	close(s.a.shm_fd);
-	ring_liveness_hold(s.c.ctl);
-	atomic_store(&s.c.ctl->collector_pid, (int32_t)getpid());
-	atomic_store(&s.c.ctl->collector_state, HS_COLLECTOR_RUNNING);
-	s.pidfd = (int)syscall(SYS_pidfd_open, s.a.pid, 0);
-	s.last_exec_check = prim_now_ns(CLOCK_MONOTONIC);
-	s.tokens = SNAP_BURST;
-	s.tokens_at = s.last_exec_check;
-	read_command(&s);
-	if (control_open(&s.control, s.c.ctl) < 0)
-		runlink_say(&s.link, "pid %d: no control socket; heapsnap snap needs the signal",
-			    (int)s.a.pid);
-	r = run(&s);
-	control_close(&s.control);
-	atomic_store(&s.c.ctl->collector_state, HS_COLLECTOR_DONE);
-	collector_detach(&s.c);
-	return r;
+	if (a.host_fd >= 0)
+		collect_host(a.host_fd);
+	return collect_image(a.shm_fd, a.pid, a.dir, a.run_fd);
 }

@@ -47,7 +47,7 @@ int control_open(struct control *c, struct hs_ctl *ctl)
 {
 	*c = (struct control){ .listen_fd = -1, .ctl = ctl };
 	struct sockaddr_un sa;
-	socklen_t len = control_addr(getpid(), &sa);
+	socklen_t len = control_addr(gettid(), &sa);
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;

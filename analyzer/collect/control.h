@@ -1,9 +1,10 @@
 /* control.h - the collector's control socket: requests from outside, without the
  * program's signal (design.md invariant 9).
  *
- * Each collector listens on the abstract unix socket "heapsnap-collector-<its pid>"
- * (SOCK_SEQPACKET).  Only a peer of the collector's own user, or root, is served
- * (SO_PEERCRED).  Requests, one a packet:
+ * Each collector listens on the abstract unix socket "heapsnap-collector-<its tid>"
+ * (SOCK_SEQPACKET; a collector process of its own has tid = pid, a thread of heapsnap
+ * run's host has a tid of its own).  Only a peer of the collector's own user, or root,
+ * is served (SO_PEERCRED).  Requests, one a packet:
  *
  *   snap          -> "file <path>" once the snapshot is written, or "error <why>"
  *   start         -> "ok" once tracing is on: blocks allocated before are unknown

@@ -1,8 +1,11 @@
-/* hosted.c - turning a child of heapsnap run into a collector (see hosted.h). */
+/* hosted.c - heapsnap run's host of collectors (see hosted.h). */
 #include "hosted.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <linux/prctl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -79,50 +83,192 @@ static void place(int fd, int target)
 	close(high);
 }
 
-_Noreturn void collect_hosted(int memfd, int runfd, pid_t pid, int sig, const char *dir)
+_Noreturn void collect_host_start(int sock)
 {
 	/* Run's handlers forward signals to the program: none of them may run here. */
 	for (int s = 1; s < NSIG; s++)
 		if (s != SIGKILL && s != SIGSTOP)
 			signal(s, SIG_DFL);
-	signal(SIGINT, SIG_IGN); /* the terminal's Ctrl-C must not cost the exit file */
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
 	setsid();
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-
-	int m = fcntl(memfd, F_DUPFD, 10), r = fcntl(runfd, F_DUPFD, 10);
-	if (m < 0 || r < 0)
-		_exit(127);
-	place(m, 3);
-	place(r, 4);
+	place(sock, 3);
 	int null = open("/dev/null", O_RDWR);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
 		_exit(127);
-	syscall(SYS_close_range, 5, ~0u, 0);
-
-	/* Said before anything can see this process as a collector, as the shim's own
-	 * grandchild does: a collector killed before it attaches is then known dead. */
-	struct hs_ctl *ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED, 3, 0);
-	if (ctl != MAP_FAILED) {
-		atomic_store(&ctl->collector_pid, (int32_t)getpid());
-		munmap(ctl, sizeof(*ctl));
-	}
-
-	char self[PATH_MAX], pid_arg[24], sig_arg[16];
+	syscall(SYS_close_range, 4, ~0u, 0);
+	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
 		_exit(127);
 	self[n] = '\0';
-	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)pid);
-	snprintf(sig_arg, sizeof(sig_arg), "%d", sig);
-	char *argv[] = { self, "collect", "--shm-fd", "3", "--pid", pid_arg, "--dir", (char *)dir,
-			 "--signal", sig_arg, "--run-fd", "4", NULL };
+	char *argv[] = { self, "collect", "--host-fd", "3", NULL };
 	if (set_cmdline(argv) < 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		execve(self, argv, environ);
 		_exit(127);
 	}
-	_exit(cmd_collect(11, argv + 1)); /* as main() calls it: argv[0] is "collect" */
+	collect_host(3);
+}
+
+struct job {
+	int memfd, runfd;
+	pid_t pid;
+	char dir[PATH_MAX];
+};
+
+static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t jobs_done = PTHREAD_COND_INITIALIZER;
+static unsigned jobs_running;
+
+static void *job_thread(void *arg)
+{
+	struct job *j = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "hs %d", (int)j->pid);
+	prctl(PR_SET_NAME, name);
+	collect_image(j->memfd, j->pid, j->dir, j->runfd);
+	free(j);
+	pthread_mutex_lock(&jobs_lock);
+	if (--jobs_running == 0)
+		pthread_cond_signal(&jobs_done);
+	pthread_mutex_unlock(&jobs_lock);
+	return NULL;
+}
+
+/* An image's packet between run and the host: text and two fds. */
+struct fdmsg {
+	struct iovec iov;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} ctrl;
+	struct msghdr mh;
+};
+
+static void fdmsg_init(struct fdmsg *m, char *text, size_t len)
+{
+	m->iov = (struct iovec){ .iov_base = text, .iov_len = len };
+	m->mh = (struct msghdr){ .msg_iov = &m->iov, .msg_iovlen = 1, .msg_control = m->ctrl.buf,
+				 .msg_controllen = sizeof(m->ctrl.buf) };
+}
+
+void collect_refuse(int memfd)
+{
+	struct hs_ctl *ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (ctl == MAP_FAILED)
+		return;
+	atomic_store(&ctl->collector_state, HS_COLLECTOR_DONE);
+	munmap(ctl, sizeof(*ctl));
+}
+
+/* Receives one image: "PID\tDIR" with its memfd and run connection.  Returns 1 with a
+ * job, 0 for a packet that made no sense (its fds closed), -1 at the end. */
+static int receive_job(int sock, struct job *j)
+{
+	char msg[PATH_MAX + 32];
+	struct fdmsg m;
+	fdmsg_init(&m, msg, sizeof(msg) - 1);
+	ssize_t len = recvmsg(sock, &m.mh, MSG_CMSG_CLOEXEC);
+	if (len < 0 && errno == EINTR)
+		return 0;
+	if (len <= 0)
+		return -1;
+	msg[len] = '\0';
+	int fds[2] = { -1, -1 }, nfds = 0;
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m.mh);
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+		nfds = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		memcpy(fds, CMSG_DATA(cm), (size_t)(nfds > 2 ? 2 : nfds) * sizeof(int));
+	}
+	char *tab = strchr(msg, '\t'), *end;
+	long pid = strtol(msg, &end, 10);
+	if (nfds != 2 || !tab || end != tab || pid <= 0 || pid > INT32_MAX || tab[1] != '/') {
+		for (int i = 0; i < 2; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		return 0;
+	}
+	*j = (struct job){ .memfd = fds[0], .runfd = fds[1], .pid = (pid_t)pid };
+	snprintf(j->dir, sizeof(j->dir), "%s", tab + 1);
+	return 1;
+}
+
+_Noreturn void collect_host(int sock)
+{
+	signal(SIGINT, SIG_IGN); /* the terminal's Ctrl-C must not cost the exit files */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	char ready[32];
+	int n = snprintf(ready, sizeof(ready), "ready\t%d", (int)getpid());
+	send(sock, ready, (size_t)n, MSG_NOSIGNAL);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (;;) {
+		struct job j;
+		int got = receive_job(sock, &j);
+		if (got < 0)
+			break;
+		if (!got)
+			continue;
+		struct job *copy = malloc(sizeof(*copy));
+		pthread_t t;
+		pthread_mutex_lock(&jobs_lock);
+		jobs_running++;
+		pthread_mutex_unlock(&jobs_lock);
+		if (copy)
+			*copy = j;
+		if (!copy || pthread_create(&t, &attr, job_thread, copy) != 0) {
+			collect_refuse(j.memfd);
+			close(j.memfd);
+			close(j.runfd);
+			free(copy);
+			pthread_mutex_lock(&jobs_lock);
+			jobs_running--;
+			pthread_mutex_unlock(&jobs_lock);
+		}
+	}
+	/* Run has let go: every image it passed on is here; the host ends with its last. */
+	pthread_mutex_lock(&jobs_lock);
+	while (jobs_running)
+		pthread_cond_wait(&jobs_done, &jobs_lock);
+	pthread_mutex_unlock(&jobs_lock);
+	_exit(0);
+}
+
+int collect_host_send(int sock, int memfd, int runfd, pid_t pid, const char *dir)
+{
+	char msg[PATH_MAX + 32];
+	int n = snprintf(msg, sizeof(msg), "%d\t%s", (int)pid, dir);
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		return -ENAMETOOLONG;
+	struct fdmsg m;
+	fdmsg_init(&m, msg, (size_t)n);
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m.mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
+	int fds[2] = { memfd, runfd };
+	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	return sendmsg(sock, &m.mh, MSG_NOSIGNAL) == n ? 0 : -errno;
+}
+
+pid_t collect_host_ready(int sock, int timeout_ms)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	char msg[32];
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return -1;
+	ssize_t len = recv(sock, msg, sizeof(msg) - 1, MSG_DONTWAIT);
+	if (len <= 6)
+		return -1;
+	msg[len] = '\0';
+	char *end;
+	long pid = strtol(msg + 6, &end, 10);
+	return strncmp(msg, "ready\t", 6) || *end || pid <= 0 ? -1 : (pid_t)pid;
 }

@@ -1,19 +1,45 @@
-/* hosted.h - a collector started by heapsnap run instead of by the shim.
+/* hosted.h - heapsnap run's host of collectors.
  *
- * Under `heapsnap run` the shim sends its memfd to run, and run forks the collector
- * from itself: no exec, no dynamic linking, and no fork of the (possibly large) traced
- * program.  The child is made to look exactly like an exec'd collector: its own
- * session, default signal dispositions, the memfd on fd 3 and its run connection on fd
- * 4, /dev/null for stdin, stdout and stderr, no other fd, and the command line
- * `heapsnap collect --shm-fd 3 --pid PID --dir DIR --signal SIG --run-fd 4`, which
- * `heapsnap snap` and `heapsnap ls` look for in /proc.  The command line is set with
- * prctl(PR_SET_MM_MAP), which needs no privilege; where the kernel refuses it, the
- * child execs heapsnap after all.
+ * Under `heapsnap run` the shim sends its memfd and its run connection to run, and run
+ * passes both on to one process that collects for the whole tree: the host, forked
+ * from run once, at the first image (no exec, no dynamic linking, no fork of the
+ * traced program).  Each image is collected by a thread of its own, so a tree of many
+ * short processes costs a thread each, not a fork of run and an exit.
+ *
+ * The host looks like an exec'd collector: its own session, default signal
+ * dispositions but for INT, HUP and PIPE (ignored), /dev/null for stdin, stdout and
+ * stderr, its connection to run on fd 3 and no other fd but those of the images it
+ * collects, and the command line `heapsnap collect --host-fd 3`, set with
+ * prctl(PR_SET_MM_MAP), which needs no privilege (where the kernel refuses it, the host
+ * execs heapsnap).  Each thread is named "hs PID" after the process it collects and
+ * listens on the control socket of its tid: that is how heapsnap snap finds it
+ * (analyzer/cli/running.c).  The host says "ready PID" on fd 3, takes images as
+ * "PID DIR" packets with the two fds attached, and ends once run has closed its end and
+ * its last thread is done.
  */
 #pragma once
 
 #include <sys/types.h>
 
-/* In a child forked from heapsnap run, with every signal blocked: becomes the collector
- * of pid and never returns.  memfd and runfd are the fds that arrived from the shim. */
-_Noreturn void collect_hosted(int memfd, int runfd, pid_t pid, int sig, const char *dir);
+/* In a grandchild of heapsnap run, with every signal blocked: becomes the host, fed on
+ * sock, and never returns. */
+_Noreturn void collect_host_start(int sock);
+
+/* The host's loop (`heapsnap collect --host-fd FD`); never returns. */
+_Noreturn void collect_host(int sock);
+
+/* Run's side: the host's pid from its first packet, within timeout_ms; -1 if none. */
+pid_t collect_host_ready(int sock, int timeout_ms);
+
+/* Run's side: hands one image, its memfd and its run connection, to the host.
+ * Returns 0 or -errno (the host is gone). */
+int collect_host_send(int sock, int memfd, int runfd, pid_t pid, const char *dir);
+
+/* Tells the shim of the segment in memfd that no collector will come: it then stops
+ * tracing and says so, instead of waiting for one when its ring fills up. */
+void collect_refuse(int memfd);
+
+/* One image's collector, in the calling thread or process (cmd_collect.c): drains
+ * shm_fd's ring until pid ends, writes its files into dir, talks to run on run_fd (or
+ * -1).  Closes both fds.  Returns the exit status a collector process would have. */
+int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd);

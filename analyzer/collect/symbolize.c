@@ -323,7 +323,9 @@ static char *source_path(const char *comp_dir, const char *file)
 	snprintf(joined, len, "%s/%s", comp_dir, file);
 	/* Walk the components, dropping "." and resolving ".." against what precedes. */
 	size_t o = 0;
-	for (char *part = strtok(joined, "/"); part; part = strtok(NULL, "/")) {
+	char *save = NULL;
+	for (char *part = strtok_r(joined, "/", &save); part;
+	     part = strtok_r(NULL, "/", &save)) {
 		if (!strcmp(part, "."))
 			continue;
 		if (!strcmp(part, "..")) {

@@ -8,7 +8,32 @@
 #include <string.h>
 #include <unistd.h>
 
-/* VmRSS in bytes of the heapsnap collector tracing this process, or -1. */
+/* Whether process name is heapsnap run's host of collectors with a thread "hs PID". */
+static int hosts(const char *name, const char *pid)
+{
+	char path[600], comm[64], want[48];
+	snprintf(path, sizeof(path), "/proc/%s/task", name);
+	snprintf(want, sizeof(want), "hs %s\n", pid);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int found = 0;
+	while (d && !found && (e = readdir(d))) {
+		snprintf(path, sizeof(path), "/proc/%s/task/%s/comm", name, e->d_name);
+		int fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, comm, sizeof(comm) - 1);
+		close(fd);
+		comm[n > 0 ? n : 0] = '\0';
+		found = !strcmp(comm, want);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* VmRSS in bytes of the heapsnap collector tracing this process (under heapsnap run,
+ * of the host whose thread collects it), or -1. */
 static long collector_rss(void)
 {
 	char want[32];
@@ -30,7 +55,8 @@ static long collector_rss(void)
 		const char *sub = buf + strlen(buf) + 1;
 		if (sub >= buf + n || strcmp(sub, "collect"))
 			continue;
-		int found = 0;
+		const char *arg = sub + strlen(sub) + 1;
+		int found = arg < buf + n && !strcmp(arg, "--host-fd") && hosts(e->d_name, want);
 		for (const char *p = buf; p < buf + n; p += strlen(p) + 1)
 			if (!strcmp(p, "--pid") && p + strlen(p) + 1 < buf + n &&
 			    !strcmp(p + strlen(p) + 1, want))
