@@ -20,11 +20,27 @@ static inline uint64_t slot_of(const addrtab_t *t, uint64_t addr)
 	return ((addr >> 4) * 0x9e3779b97f4a7c15ull >> 20) & t->mask;
 }
 
+/* Tables below this come from malloc, where a host of collectors (hosted.h) reuses
+ * them from one image to the next; larger ones are mapped, and their pages given back
+ * the moment they are freed. */
+#define MAPPED_TABLE (1u << 20)
+
 static struct addrtab_slot *slots_new(uint64_t n)
 {
-	void *p = mmap(NULL, n * sizeof(struct addrtab_slot), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t bytes = n * sizeof(struct addrtab_slot);
+	if (bytes < MAPPED_TABLE)
+		return calloc(n, sizeof(struct addrtab_slot));
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
+}
+
+static void slots_free(struct addrtab_slot *slots, uint64_t n)
+{
+	size_t bytes = n * sizeof(struct addrtab_slot);
+	if (bytes < MAPPED_TABLE)
+		free(slots);
+	else
+		munmap(slots, bytes);
 }
 
 int addrtab_init(addrtab_t *t)
@@ -45,7 +61,7 @@ void addrtab_free(addrtab_t *t)
 		free(b);
 	}
 	if (t->slots)
-		munmap(t->slots, (t->mask + 1) * sizeof(struct addrtab_slot));
+		slots_free(t->slots, t->mask + 1);
 	*t = (addrtab_t){ 0 };
 }
 
@@ -68,7 +84,7 @@ static int grow(addrtab_t *t)
 	for (uint64_t i = 0; i < old_cap; i++)
 		if (old[i].addr)
 			place(t, old[i]);
-	munmap(old, old_cap * sizeof(*old));
+	slots_free(old, old_cap);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <linux/prctl.h>
@@ -15,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -115,25 +117,82 @@ struct job {
 	int memfd, runfd;
 	pid_t pid;
 	char dir[PATH_MAX];
+	struct job *next;
 };
 
-static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t jobs_done = PTHREAD_COND_INITIALIZER;
-static unsigned jobs_running;
+/* The host's threads.  A thread whose image is done waits up to IDLE_S for the next
+ * one before it ends: a tree of many short processes reuses a few threads, and each
+ * thread's creation, its stack's release and its exit (a TLB flush on every CPU the
+ * host runs on) are paid once, not per image. */
+#define IDLE_S 2
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_work = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
+static struct job *queue_head, **queue_tail = &queue_head;
+static unsigned threads, idle, busy;
 
-static void *job_thread(void *arg)
+static void *pool_thread(void *arg)
 {
-	struct job *j = arg;
-	char name[16];
-	snprintf(name, sizeof(name), "hs %d", (int)j->pid);
-	prctl(PR_SET_NAME, name);
-	collect_image(j->memfd, j->pid, j->dir, j->runfd);
-	free(j);
-	pthread_mutex_lock(&jobs_lock);
-	if (--jobs_running == 0)
-		pthread_cond_signal(&jobs_done);
-	pthread_mutex_unlock(&jobs_lock);
+	(void)arg;
+	pthread_mutex_lock(&pool_lock);
+	for (;;) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += IDLE_S;
+		idle++;
+		while (!queue_head &&
+		       pthread_cond_timedwait(&pool_work, &pool_lock, &until) != ETIMEDOUT)
+			;
+		idle--;
+		struct job *j = queue_head;
+		if (!j)
+			break;
+		if (!(queue_head = j->next))
+			queue_tail = &queue_head;
+		busy++;
+		pthread_mutex_unlock(&pool_lock);
+		char name[16];
+		snprintf(name, sizeof(name), "hs %d", (int)j->pid);
+		prctl(PR_SET_NAME, name);
+		collect_image(j->memfd, j->pid, j->dir, j->runfd);
+		prctl(PR_SET_NAME, "hs idle");
+		free(j);
+		pthread_mutex_lock(&pool_lock);
+		busy--;
+		pthread_cond_broadcast(&pool_done);
+	}
+	threads--;
+	pthread_cond_broadcast(&pool_done);
+	pthread_mutex_unlock(&pool_lock);
 	return NULL;
+}
+
+/* Queues a job, starting a thread when none is idle.  Returns 0, or -1 when no thread
+ * can take it. */
+static int pool_submit(struct job *j, const pthread_attr_t *attr)
+{
+	pthread_mutex_lock(&pool_lock);
+	j->next = NULL;
+	*queue_tail = j;
+	queue_tail = &j->next;
+	int r = 0;
+	pthread_t t;
+	unsigned queued = 0;
+	for (struct job *q = queue_head; q; q = q->next)
+		queued++;
+	if (queued > idle) {
+		if (pthread_create(&t, attr, pool_thread, NULL) == 0) {
+			threads++;
+		} else if (!threads) {
+			queue_head = NULL; /* j was alone in the queue: nobody will take it */
+			queue_tail = &queue_head;
+			r = -1;
+		}
+	}
+	if (r == 0)
+		pthread_cond_signal(&pool_work);
+	pthread_mutex_unlock(&pool_lock);
+	return r;
 }
 
 /* An image's packet between run and the host: text and two fds. */
@@ -196,6 +255,11 @@ static int receive_job(int sock, struct job *j)
 
 _Noreturn void collect_host(int sock)
 {
+	/* Blocks up to 8 MiB come from malloc's arenas, which keep what they are given
+	 * back: the next image's collector reuses it, instead of mapping and unmapping
+	 * (each unmap is a TLB flush on every CPU the host's threads ran on). */
+	mallopt(M_MMAP_THRESHOLD, 8 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	signal(SIGINT, SIG_IGN); /* the terminal's Ctrl-C must not cost the exit files */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
@@ -217,27 +281,21 @@ _Noreturn void collect_host(int sock)
 		if (!got)
 			continue;
 		struct job *copy = malloc(sizeof(*copy));
-		pthread_t t;
-		pthread_mutex_lock(&jobs_lock);
-		jobs_running++;
-		pthread_mutex_unlock(&jobs_lock);
 		if (copy)
 			*copy = j;
-		if (!copy || pthread_create(&t, &attr, job_thread, copy) != 0) {
+		if (!copy || pool_submit(copy, &attr) < 0) {
 			collect_refuse(j.memfd);
 			close(j.memfd);
 			close(j.runfd);
 			free(copy);
-			pthread_mutex_lock(&jobs_lock);
-			jobs_running--;
-			pthread_mutex_unlock(&jobs_lock);
 		}
 	}
-	/* Run has let go: every image it passed on is here; the host ends with its last. */
-	pthread_mutex_lock(&jobs_lock);
-	while (jobs_running)
-		pthread_cond_wait(&jobs_done, &jobs_lock);
-	pthread_mutex_unlock(&jobs_lock);
+	/* Run has let go: every image it passed on is here; the host ends with its last,
+	 * and idle threads go at once. */
+	pthread_mutex_lock(&pool_lock);
+	while (queue_head || busy)
+		pthread_cond_wait(&pool_done, &pool_lock);
+	pthread_mutex_unlock(&pool_lock);
 	_exit(0);
 }
 

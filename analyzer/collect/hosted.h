@@ -3,8 +3,9 @@
  * Under `heapsnap run` the shim sends its memfd and its run connection to run, and run
  * passes both on to one process that collects for the whole tree: the host, forked
  * from run once, at the first image (no exec, no dynamic linking, no fork of the
- * traced program).  Each image is collected by a thread of its own, so a tree of many
- * short processes costs a thread each, not a fork of run and an exit.
+ * traced program).  Each image is collected by a thread of the host's, so a tree of
+ * many short processes costs no fork of run and no exit per image; a thread whose
+ * image is done takes the next one, or ends after two idle seconds.
  *
  * The host looks like an exec'd collector: its own session, default signal
  * dispositions but for INT, HUP and PIPE (ignored), /dev/null for stdin, stdout and
