@@ -4,6 +4,8 @@
  * Each test gets its own temporary XDG_CACHE_HOME, removed afterwards.
  */
 #include <check.h>
+#include <elf.h>
+#include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "buildid.h"
 #include "profile.h"
 #include "symbolize.h"
 #include "symcache.h"
@@ -401,6 +404,91 @@ START_TEST(oldest_evicted)
 }
 END_TEST
 
+/* libdwfl's build-id of the file at path, in hex; false when it has none. */
+static bool dwfl_build_id(const char *path, char *hex, size_t len)
+{
+	static const Dwfl_Callbacks cb = {
+		.find_elf = dwfl_build_id_find_elf,
+		.find_debuginfo = dwfl_standard_find_debuginfo,
+		.section_address = dwfl_offline_section_address,
+	};
+	Dwfl *d = dwfl_begin(&cb);
+	Dwfl_Module *m = d ? dwfl_report_offline(d, path, path, -1) : NULL;
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int n = m ? dwfl_module_build_id(m, &bits, &vaddr) : -1;
+	for (int i = 0; i < n && (size_t)(2 * i + 3) <= len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", bits[i]);
+	if (d)
+		dwfl_end(d);
+	return n > 0;
+}
+
+/* The notes reader finds the very id libdwfl finds, in libraries and executables. */
+START_TEST(build_id_as_libdwfl_reads_it)
+{
+	const char *paths[] = { "/lib/x86_64-linux-gnu/libc.so.6", "/usr/bin/ls",
+				"/lib/x86_64-linux-gnu/libz.so.1", getenv("HEAPSNAP") };
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		if (!paths[i])
+			continue;
+		char want[160] = "", got[160] = "";
+		ck_assert_msg(dwfl_build_id(paths[i], want, sizeof(want)), "%s", paths[i]);
+		int fd = open(paths[i], O_RDONLY);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(buildid_read(fd, got, sizeof(got)), 0);
+		close(fd);
+		ck_assert_str_eq(got, want);
+	}
+}
+END_TEST
+
+/* Not ELF, truncated, or with a note segment that lies: an error, never a crash or an
+ * id made up of garbage. */
+START_TEST(build_id_of_bad_files)
+{
+	char path[] = "/tmp/heapsnap-buildid-XXXXXX", hex[160];
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(buildid_read(fd, hex, sizeof(hex)), -EINVAL); /* empty */
+	ck_assert_int_eq(write(fd, "not an ELF file at all, just text........", 40), 40);
+	ck_assert_int_eq(buildid_read(fd, hex, sizeof(hex)), -EINVAL);
+	/* A real header whose program headers are cut off. */
+	int src = open("/lib/x86_64-linux-gnu/libz.so.1", O_RDONLY);
+	ck_assert_int_ge(src, 0);
+	unsigned char buf[4096];
+	ck_assert_int_eq(read(src, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	close(src);
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	ck_assert_int_eq(pwrite(fd, buf, 100, 0), 100);
+	ck_assert_int_eq(buildid_read(fd, hex, sizeof(hex)), -EINVAL);
+	/* Every note size made huge, one byte at a time: the reader must never read past
+	 * the segment (ASan would say), and finds either the real id or none. */
+	Elf64_Ehdr eh;
+	memcpy(&eh, buf, sizeof(eh));
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		memcpy(&ph, buf + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_type != PT_NOTE || ph.p_offset + ph.p_filesz > sizeof(buf))
+			continue;
+		for (uint64_t off = ph.p_offset; off < ph.p_offset + ph.p_filesz; off += 4) {
+			unsigned char bad[4096];
+			memcpy(bad, buf, sizeof(bad));
+			memset(bad + off, 0xff, 4);
+			ck_assert_int_eq(pwrite(fd, bad, sizeof(bad), 0), (ssize_t)sizeof(bad));
+			int r = buildid_read(fd, hex, sizeof(hex));
+			ck_assert_msg(r == 0 || r == -ENOENT, "offset %llu: %d",
+				      (unsigned long long)off, r);
+		}
+	}
+	/* Too small a buffer for the id. */
+	ck_assert_int_eq(pwrite(fd, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+	ck_assert_int_eq(buildid_read(fd, hex, 8), -ENOENT);
+	close(fd);
+}
+END_TEST
+
 static Suite *symcache_suite(void)
 {
 	Suite *s = suite_create("symcache");
@@ -420,6 +508,10 @@ static Suite *symcache_suite(void)
 	tcase_add_test(tc, directory_of_others_refused);
 	tcase_add_test(tc, oldest_evicted);
 	suite_add_tcase(s, tc);
+	TCase *ids = tcase_create("buildid");
+	tcase_add_test(ids, build_id_as_libdwfl_reads_it);
+	tcase_add_test(ids, build_id_of_bad_files);
+	suite_add_tcase(s, ids);
 	return s;
 }
 

@@ -22,6 +22,7 @@
 #include <uthash.h>
 #include <unistd.h>
 
+#include "buildid.h"
 #include "elfsyms.h"
 #include "scopeidx.h"
 #include "symcache.h"
@@ -36,7 +37,8 @@ struct mapping {
 
 struct module {
 	char *path;           /* as the maps file names it, " (deleted)" removed */
-	bool elf_tried;
+	bool identified, readable; /* module_identify() ran; the file could be opened */
+	bool elf_tried;            /* module_open() ran */
 	uint64_t exec_start, exec_end, exec_offset; /* its (first) executable segment */
 	int64_t bias;         /* process address - file virtual address */
 	bool bias_known;
@@ -240,21 +242,56 @@ int symbolizer_maps_inode(symbolizer_t *s, uint64_t dev, uint64_t inode)
 }
 
 /* Opens module m in a libdwfl session of its own; false when its file is unusable. */
+/* Opens module m's file: a regular file only, without blocking (a FIFO or device
+ * planted at a module's path must not hang the collector, and with it heapsnap run).
+ * Returns the fd or -1. */
+static int module_fd(const struct module *m)
+{
+	int fd = open(m->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void module_load_stored(symbolizer_t *s, struct module *m)
+{
+	if (s->disk && m->build_id && symcache_load(s->disk, m->build_id, &m->stored) == -EBADMSG)
+		s->stats.cache_rejected++;
+}
+
+/* Identifies module m, once: its build-id, read from the file's notes (buildid.h), and
+ * its on-disk cache entry.  With a warm cache that is all a module needs.  Returns
+ * whether the file could be opened. */
+static bool module_identify(symbolizer_t *s, struct module *m)
+{
+	if (m->identified)
+		return m->readable;
+	m->identified = true;
+	int fd = module_fd(m);
+	if (fd < 0)
+		return false;
+	char hex[2 * 64 + 1];
+	if (buildid_read(fd, hex, sizeof(hex)) == 0)
+		m->build_id = strdup(hex);
+	close(fd);
+	m->readable = true;
+	module_load_stored(s, m);
+	return true;
+}
+
+/* Opens module m with libdwfl, once, for the first address its cache entry does not
+ * answer.  Returns whether it could. */
 static bool module_open(symbolizer_t *s, struct module *m)
 {
 	if (m->elf_tried)
 		return m->dwmod != NULL;
 	m->elf_tried = true;
-	/* Non-blocking, and regular files only: a FIFO or device planted at a module's
-	 * path must not hang the collector (and with it heapsnap run). */
-	int fd = open(m->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
+	int fd = module_fd(m);
 	if (fd < 0)
 		return false;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return false;
-	}
 	m->dwfl = dwfl_begin(&offline_callbacks);
 	if (!m->dwfl) {
 		close(fd);
@@ -269,13 +306,12 @@ static bool module_open(symbolizer_t *s, struct module *m)
 	}
 	const unsigned char *bits;
 	GElf_Addr vaddr;
-	int len = dwfl_module_build_id(m->dwmod, &bits, &vaddr);
+	int len = m->build_id ? 0 : dwfl_module_build_id(m->dwmod, &bits, &vaddr);
 	if (len > 0 && (m->build_id = malloc((size_t)len * 2 + 1))) {
 		for (int i = 0; i < len; i++)
 			sprintf(m->build_id + 2 * i, "%02x", bits[i]);
+		module_load_stored(s, m); /* an id the notes did not give (not 64-bit ELF) */
 	}
-	if (s->disk && m->build_id && symcache_load(s->disk, m->build_id, &m->stored) == -EBADMSG)
-		s->stats.cache_rejected++;
 	return true;
 }
 
@@ -504,13 +540,13 @@ static struct sym_cache *symbolize(symbolizer_t *s, uint32_t m, uint64_t ip)
 	c->key.module = m;
 	c->key.ip = ip;
 	struct module *mod = m < s->nmodules ? &s->modules[m] : NULL;
-	if (mod && mod->bias_known && module_open(s, mod)) {
+	if (mod && mod->bias_known && module_identify(s, mod)) {
 		int r = stored_lines(s, mod, ip, c);
 		if (r < 0) {
 			free(c);
 			return NULL;
 		}
-		if (r > 0)
+		if (r > 0 || !module_open(s, mod))
 			goto done;
 		Dwarf_Addr dw_bias = 0;
 		dwfl_module_getelf(mod->dwmod, &dw_bias);
