@@ -169,6 +169,8 @@ static bool build_id_ok(const char *id)
 
 /* ---- reading ---- */
 
+#define TOUCH_AFTER_S 60
+
 /* Reads the regular file name (ours, not a link) whole into *buf.  Returns its
  * length, or a negative errno. */
 static ssize_t read_entry(symcache_t *c, const char *name, uint8_t **buf)
@@ -197,8 +199,13 @@ static ssize_t read_entry(symcache_t *c, const char *name, uint8_t **buf)
 		free(b);
 		goto out;
 	}
-	/* Reading counts as use: the least recently used entries are evicted first. */
-	futimens(fd, NULL);
+	/* Reading counts as use: the least recently used entries are evicted first.  An
+	 * entry used within the last minute needs no new time (a tree of short processes
+	 * reads the same entries hundreds of times, each touch a metadata write). */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (now.tv_sec - st.st_mtim.tv_sec > TOUCH_AFTER_S || now.tv_sec < st.st_mtim.tv_sec)
+		futimens(fd, NULL);
 	*buf = b;
 	r = (ssize_t)len;
 out:
