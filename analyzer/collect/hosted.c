@@ -198,11 +198,11 @@ static int pool_submit(struct job *j, const pthread_attr_t *attr)
 /* An image's packet between run and the host: text and two fds. */
 struct fdmsg {
 	struct iovec iov;
+	struct msghdr mh;
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(2 * sizeof(int))];
-	} ctrl;
-	struct msghdr mh;
+	} ctrl; /* last: clang takes CMSG_SPACE for a variable size */
 };
 
 static void fdmsg_init(struct fdmsg *m, char *text, size_t len)
