@@ -481,7 +481,8 @@ static int writer_serialize(const struct writer *w, const char *build_id, uint8_
 static int write_atomic(symcache_t *c, const char *name, const uint8_t *buf, size_t len)
 {
 	char tmp[BUILD_ID_MAX + 64];
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", name, (long)getpid(), c->tmp_seq++);
+	/* By thread: the collectors of a tree are threads of one host (hosted.h). */
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", name, (long)gettid(), c->tmp_seq++);
 	int fd = openat(c->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			0600);
 	if (fd < 0)
