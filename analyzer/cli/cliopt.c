@@ -1,7 +1,8 @@
-/* cliopt.c - wording getopt's complaints (see cliopt.h). */
+/* cliopt.c - wording getopt's complaints; the output check (see cliopt.h). */
 #include "cliopt.h"
 #include "shmlayout.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -31,4 +32,13 @@ bool cliopt_frames(const char *cmd, const char *arg)
 		return false;
 	}
 	return true;
+}
+
+int cliopt_finish_output(void)
+{
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "heapsnap: cannot write output: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
 }

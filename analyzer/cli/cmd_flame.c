@@ -50,16 +50,13 @@ static void help(FILE *out)
 	      "                          temporary (freed by their thread before it\n"
 	      "                          allocated again)\n"
 	      "      --count             count blocks instead of bytes\n"
-	      "  -i, --include PATTERN[:LINE]  keep allocations whose file matches the glob\n"
-	      "  -x, --exclude PATTERN[:LINE]  drop allocations whose file matches the glob\n"
-	      "      --all-frames        filters test every frame, not only the charged one\n"
+	      SAMPLEOPT_HELP_FILTERS
 	      "      --skip GLOB         also leave out inner frames of functions matching GLOB\n"
 	      "                          (C++ names without return type and parameters)\n"
 	      "      --skip-file GLOB    also leave out inner frames whose file matches GLOB\n"
 	      "      --keep-runtime      keep the inner frames in libc, libstdc++, the loader,\n"
 	      "                          the system headers (/usr/include...)\n"
-	      "      --domain D          the domain shown: heap (the default), mmap (anonymous\n"
-	      "                          mappings), 1..65535 (heapsnap_track), or all\n"
+	      SAMPLEOPT_HELP_DOMAIN
 	      "  -h, --help              show this help\n\n"
 	      "As 'heapsnap top' charges them, stacks end at their innermost frame outside the\n"
 	      "allocator runtime unless --keep-runtime; filters are top's.\n\n"
@@ -75,7 +72,7 @@ static int usage_error(const char *fmt, const char *what)
 }
 
 /* An option of flame's own (sampleopt_getopt() took the shared ones). */
-static int parse_option(void *arg, int c, char **argv)
+static int parse_option(void *arg, int c)
 {
 	struct flame_args *a = arg;
 	switch (c) {
@@ -90,11 +87,8 @@ static int parse_option(void *arg, int c, char **argv)
 	case OPT_COUNT:
 		a->count = true;
 		return 0;
-	default: {
-		char buf[128];
-		return usage_error("%s", cliopt_error(c, argv, buf, sizeof(buf)));
 	}
-	}
+	return 0; /* getopt_long returns no other */
 }
 
 /* Parses argv into *a, which the caller has zeroed.  Returns PARSE_RUN, PARSE_HELP, or
@@ -124,13 +118,7 @@ static int run(const struct flame_args *a)
 		fprintf(stderr, "heapsnap: flame: %s\n", strerror(-r));
 	flame_free(f);
 	profile_free(p);
-	if (r)
-		return 1;
-	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "heapsnap: cannot write output: %s\n", strerror(errno));
-		return 1;
-	}
-	return 0;
+	return r ? 1 : cliopt_finish_output();
 }
 
 int cmd_flame(int argc, char **argv)

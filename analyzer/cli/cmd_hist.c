@@ -43,17 +43,14 @@ static void help(FILE *out)
 	      "started and how many are live at the snapshot, with their bytes.  Like\n"
 	      "heaptrack_print -H.\n\n"
 	      "Options:\n"
-	      "  -i, --include PATTERN[:LINE]  keep allocations whose file matches the glob\n"
-	      "  -x, --exclude PATTERN[:LINE]  drop allocations whose file matches the glob\n"
-	      "      --all-frames        filters test every frame, not only the charged one\n"
+	      SAMPLEOPT_HELP_FILTERS
 	      "      --skip GLOB         also skip frames of functions matching GLOB when\n"
 	      "                          charging (C++ names without return type and\n"
 	      "                          parameters)\n"
 	      "      --skip-file GLOB    also skip frames whose source file matches GLOB\n"
 	      "      --keep-runtime      charge frames in libc, libstdc++, the loader and the\n"
 	      "                          system headers (/usr/include...) too\n"
-	      "      --domain D          the domain shown: heap (the default), mmap (anonymous\n"
-	      "                          mappings), 1..65535 (heapsnap_track), or all\n"
+	      SAMPLEOPT_HELP_DOMAIN
 	      "      --json              print one JSON object (sizes in bytes)\n"
 	      "  -h, --help              show this help\n\n"
 	      "The filters keep what 'heapsnap top' with the same filters lists.\n\n"
@@ -68,7 +65,7 @@ static int usage_error(const char *fmt, const char *what)
 }
 
 /* An option of hist's own (sampleopt_getopt() took the shared ones). */
-static int parse_option(void *arg, int c, char **argv)
+static int parse_option(void *arg, int c)
 {
 	struct hist_args *a = arg;
 	switch (c) {
@@ -78,11 +75,8 @@ static int parse_option(void *arg, int c, char **argv)
 	case OPT_JSON:
 		a->json = true;
 		return 0;
-	default: {
-		char buf[128];
-		return usage_error("%s", cliopt_error(c, argv, buf, sizeof(buf)));
 	}
-	}
+	return 0; /* getopt_long returns no other */
 }
 
 /* Parses argv into *a, which the caller has zeroed.  Returns PARSE_RUN, PARSE_HELP, or
@@ -106,11 +100,7 @@ static int parse_argv(int argc, char **argv, struct hist_args *a)
 static int print(const struct hist_args *a, const sizehist_t *h)
 {
 	(a->json ? print_hist_json : print_hist_text)(stdout, h, a->file);
-	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "heapsnap: cannot write output: %s\n", strerror(errno));
-		return 1;
-	}
-	return 0;
+	return cliopt_finish_output();
 }
 
 static int run(const struct hist_args *a)

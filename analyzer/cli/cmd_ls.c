@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliopt.h"
 #include "commands.h"
 #include "format.h"
 #include "snapset.h"
@@ -72,8 +73,9 @@ static int parse_argv(int argc, char **argv, struct ls_args *a)
 			a->json = true;
 			continue;
 		}
-		fprintf(stderr, "heapsnap: ls: unknown option '%s'; see 'heapsnap ls --help'\n",
-			argv[optind - 1]);
+		char why[128];
+		fprintf(stderr, "heapsnap: ls: %s; see 'heapsnap ls --help'\n",
+			cliopt_error(c, argv, why, sizeof(why)));
 		return -EINVAL;
 	}
 	a->paths = optind < argc ? (const char **)argv + optind : here;
@@ -227,10 +229,8 @@ static int run(const struct ls_args *a)
 	(a->json ? print_ls_json : print_ls_text)(stdout, rows, set.n);
 	free(rows);
 	snapset_free(&set);
-	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "heapsnap: cannot write output: %s\n", strerror(errno));
+	if (cliopt_finish_output())
 		return 1;
-	}
 	if (failed)
 		fprintf(stderr, "heapsnap: ls: %d of the files could not be read or listed\n",
 			failed);

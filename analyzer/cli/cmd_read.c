@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "format.h"
 #include "pprof.h"
+#include "sampleopt.h"
 #include "snapread.h"
 #include "snapset.h"
 #include "stats.h"
@@ -108,9 +109,7 @@ static const char stats_options_help[] =
 	"                          peak), alloc (allocated since the start) or\n"
 	"                          temporary (freed by their thread before it\n"
 	"                          allocated again)\n"
-	"  -i, --include PATTERN[:LINE]  keep allocations whose file matches the glob\n"
-	"  -x, --exclude PATTERN[:LINE]  drop allocations whose file matches the glob\n"
-	"      --all-frames        filters test every frame, not only the charged one\n"
+	SAMPLEOPT_HELP_FILTERS
 	"      --skip GLOB         also skip frames of functions matching GLOB when\n"
 	"                          charging (your own wrappers: --skip 'xmalloc*');\n"
 	"                          C++ names are matched without return type and\n"
@@ -120,8 +119,7 @@ static const char stats_options_help[] =
 	"      --keep-runtime      charge frames in libc, libstdc++, the loader and the\n"
 	"                          system headers (/usr/include...) too\n"
 	"      --full-names        tracebacks show whole C++ names, not std::vector<…>\n"
-	"      --domain D          the domain shown: heap (the default), mmap (anonymous\n"
-	"                          mappings), 1..65535 (heapsnap_track), or all\n"
+	SAMPLEOPT_HELP_DOMAIN
 	"      --max               end each line with max=SIZE, the largest block any\n"
 	"                          stack of the entry allocated (JSON: max_size)\n"
 	"      --json              print one JSON object (sizes in bytes)\n"
@@ -410,15 +408,6 @@ static void warn_incomplete(const char *path, const profile_t *p)
 	}
 }
 
-static int finish_output(void)
-{
-	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "heapsnap: cannot write output: %s\n", strerror(errno));
-		return 1;
-	}
-	return 0;
-}
-
 /* Reports a stats_merge()/stats_compare_many() failure: for a missing metric, names the
  * first file of the sets that lacks it. */
 static int stats_error(const struct read_args *a, const snapset_t *sets, size_t nsets, int r)
@@ -533,7 +522,7 @@ static int run_top(const struct read_args *a)
 				    .domain = shown_domain(&a->opt, nb), .others = others,
 				    .nothers = nothers, .max = a->max };
 		(a->json ? print_top_json : print_top_text)(stdout, s, &o);
-		r = finish_output();
+		r = cliopt_finish_output();
 		if (!r && a->opt.nfilters && !s->nentries)
 			fprintf(stderr, "heapsnap: top: no allocation matched the filters; patterns "
 					"match the whole path of the file (try '*/name.c')\n");
@@ -563,7 +552,7 @@ static int run_diff(const struct read_args *a)
 				    .limit = a->limit, .full_names = a->full_names,
 				    .color = use_color(a->color), .max = a->max };
 		(a->json ? print_diff_json : print_diff_text)(stdout, s, &o);
-		r = finish_output();
+		r = cliopt_finish_output();
 	}
 	stats_free(s);
 	snapset_free(&sets[0]);
@@ -579,7 +568,7 @@ static int run_info(const struct read_args *a)
 	format_opts_t o = { .file = a->files[0], .color = use_color(a->color) };
 	(a->json ? print_info_json : print_info_text)(stdout, p, &o);
 	profile_free(p);
-	return finish_output();
+	return cliopt_finish_output();
 }
 
 /* Parses, runs, and maps the outcome to an exit status. */
@@ -591,7 +580,7 @@ static int read_command(int argc, char **argv, size_t nfiles, bool info,
 	if (r == PARSE_RUN)
 		r = run(&a);
 	else
-		r = r == PARSE_HELP ? finish_output() : r == -ENOMEM ? 1 : 2;
+		r = r == PARSE_HELP ? cliopt_finish_output() : r == -ENOMEM ? 1 : 2;
 	read_args_free(&a);
 	return r;
 }

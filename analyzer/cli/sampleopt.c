@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cliopt.h"
 #include "snapread.h"
 
 int sampleopt_init(sampleopt_t *s, int argc)
@@ -65,7 +66,7 @@ int sampleopt_parse(sampleopt_t *s, const char *cmd, int c, const char *arg)
 
 int sampleopt_getopt(sampleopt_t *s, const char *cmd, int argc, char **argv,
 		     const char *shorts, const struct option *longs,
-		     int (*own)(void *arg, int c, char **argv), void *arg)
+		     int (*own)(void *arg, int c), void *arg)
 {
 	if (sampleopt_init(s, argc) < 0) {
 		fprintf(stderr, "heapsnap: %s: out of memory\n", cmd);
@@ -75,8 +76,12 @@ int sampleopt_getopt(sampleopt_t *s, const char *cmd, int argc, char **argv,
 	opterr = 0;
 	int c, r = 0;
 	while (!r && (c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		if (c == ':' || c == '?') {
+			char why[128];
+			return sampleopt_usage(cmd, "%s", cliopt_error(c, argv, why, sizeof(why)));
+		}
 		r = sampleopt_parse(s, cmd, c, optarg);
-		r = r ? (r < 0 ? r : 0) : own(arg, c, argv);
+		r = r ? (r < 0 ? r : 0) : own(arg, c);
 	}
 	return r;
 }

@@ -1,8 +1,10 @@
 /* sampleopt.h - the options that choose which samples count and where they are
  * charged, as top takes them: -i, -x, --all-frames, --skip, --skip-file,
  * --keep-runtime and --domain.  flame and hist put SAMPLEOPT_LONG_OPTIONS in their
- * option table and SAMPLEOPT_SHORT in their option string, and hand every option to
- * sampleopt_parse() first.
+ * option table and SAMPLEOPT_SHORT in their option string, and parse with
+ * sampleopt_getopt(); top, flame and hist describe the filters and --domain with
+ * SAMPLEOPT_HELP_FILTERS and SAMPLEOPT_HELP_DOMAIN (--skip's wording is each
+ * command's own: top and hist charge past the frames, flame leaves them out).
  */
 #pragma once
 
@@ -29,6 +31,14 @@ enum {
 	{ "keep-runtime", no_argument, NULL, SAMPLEOPT_KEEP_RUNTIME },             \
 	{ "domain", required_argument, NULL, SAMPLEOPT_DOMAIN }
 
+#define SAMPLEOPT_HELP_FILTERS                                                      \
+	"  -i, --include PATTERN[:LINE]  keep allocations whose file matches the glob\n" \
+	"  -x, --exclude PATTERN[:LINE]  drop allocations whose file matches the glob\n" \
+	"      --all-frames        filters test every frame, not only the charged one\n"
+#define SAMPLEOPT_HELP_DOMAIN                                                       \
+	"      --domain D          the domain shown: heap (the default), mmap (anonymous\n" \
+	"                          mappings), 1..65535 (heapsnap_track), or all\n"
+
 /* The options parsed, and the stats options they fill (opt points into this). */
 typedef struct sampleopt {
 	stats_options_t opt;
@@ -51,13 +61,15 @@ int sampleopt_usage(const char *cmd, const char *fmt, const char *arg);
 int sampleopt_parse(sampleopt_t *s, const char *cmd, int c, const char *arg);
 
 /* Readies a zeroed s (sampleopt_init()) and runs getopt_long over argv with shorts
- * (which include SAMPLEOPT_SHORT) and longs: each option goes to sampleopt_parse()
- * first, and to own(arg, c, argv) when it is not one of these; own returns 0 to go on,
- * or what to stop with (a PARSE_HELP of the command's, or a negative errno after
- * reporting).  Returns 0 once every option is taken, or what stopped it. */
+ * (which start with ':' and include SAMPLEOPT_SHORT) and longs: an unknown option or a
+ * missing value is reported (cliopt.h) and stops it with -EINVAL; each other option
+ * goes to sampleopt_parse() first, and to own(arg, c) when it is not one of
+ * these; own returns 0 to go on, or what to stop with (a PARSE_HELP of the command's,
+ * or a negative errno after reporting).  Returns 0 once every option is taken, or
+ * what stopped it. */
 int sampleopt_getopt(sampleopt_t *s, const char *cmd, int argc, char **argv,
 		     const char *shorts, const struct option *longs,
-		     int (*own)(void *arg, int c, char **argv), void *arg);
+		     int (*own)(void *arg, int c), void *arg);
 
 /* Once getopt is done (optind past the options): applies --all-frames to every
  * filter and takes the one FILE operand into *file.  Returns 0, or -EINVAL after
