@@ -268,46 +268,15 @@ static void runtree_grant(struct runtree *t)
 }
 
 /* Handles one packet from a collector; false when the connection ended. */
-/* Receives one packet into msg (NUL-terminated) and the fds that came with it. */
-static ssize_t runtree_recv(int fd, char *msg, size_t size, int *fds, int *nfds)
-{
-	struct iovec iov = { .iov_base = msg, .iov_len = size - 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-	} ctrl;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf,
-			     .msg_controllen = sizeof(ctrl.buf) };
-	*nfds = 0;
-	ssize_t len = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	for (struct cmsghdr *cm = len >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm;
-	     cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		for (int i = 0; i < k; i++) {
-			int got;
-			memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (*nfds < 4)
-				fds[(*nfds)++] = got;
-			else
-				close(got);
-		}
-	}
-	if (len >= 0)
-		msg[len] = '\0';
-	return len;
-}
-
 static bool runtree_on_message(struct runtree *t, struct runtree_conn *c)
 {
 	char msg[RUNLINK_MSG_MAX + 1];
-	int fds[4], nfds;
-	ssize_t len = runtree_recv(c->fd, msg, sizeof(msg), fds, &nfds);
+	int fds[RUNLINK_FDS_MAX], nfds;
+	ssize_t len = runlink_recv_fds(c->fd, msg, sizeof(msg), fds, &nfds, MSG_DONTWAIT);
 	/* A collector that closes with a reply of ours unread resets the connection; the
 	 * error is reported once, before the packets it sent, which are still there. */
 	if (len < 0 && errno == ECONNRESET)
-		len = runtree_recv(c->fd, msg, sizeof(msg), fds, &nfds);
+		len = runlink_recv_fds(c->fd, msg, sizeof(msg), fds, &nfds, MSG_DONTWAIT);
 	if (len < 0)
 		return errno == EAGAIN || errno == EINTR || errno == ECONNRESET;
 	if (len == 0)

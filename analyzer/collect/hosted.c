@@ -21,6 +21,7 @@
 
 #include "commands.h"
 #include "prim.h"
+#include "runlink.h"
 #include "shmlayout.h"
 
 extern char **environ;
@@ -195,23 +196,6 @@ static int pool_submit(struct job *j, const pthread_attr_t *attr)
 	return r;
 }
 
-/* An image's packet between run and the host: text and two fds. */
-struct fdmsg {
-	struct iovec iov;
-	struct msghdr mh;
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-	} ctrl; /* last: clang takes CMSG_SPACE for a variable size */
-};
-
-static void fdmsg_init(struct fdmsg *m, char *text, size_t len)
-{
-	m->iov = (struct iovec){ .iov_base = text, .iov_len = len };
-	m->mh = (struct msghdr){ .msg_iov = &m->iov, .msg_iovlen = 1, .msg_control = m->ctrl.buf,
-				 .msg_controllen = sizeof(m->ctrl.buf) };
-}
-
 void collect_refuse(int memfd)
 {
 	struct hs_ctl *ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
@@ -226,26 +210,17 @@ void collect_refuse(int memfd)
 static int receive_job(int sock, struct job *j)
 {
 	char msg[PATH_MAX + 32];
-	struct fdmsg m;
-	fdmsg_init(&m, msg, sizeof(msg) - 1);
-	ssize_t len = recvmsg(sock, &m.mh, MSG_CMSG_CLOEXEC);
+	int fds[RUNLINK_FDS_MAX], nfds;
+	ssize_t len = runlink_recv_fds(sock, msg, sizeof(msg), fds, &nfds, 0);
 	if (len < 0 && errno == EINTR)
 		return 0;
 	if (len <= 0)
 		return -1;
-	msg[len] = '\0';
-	int fds[2] = { -1, -1 }, nfds = 0;
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&m.mh);
-	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-		nfds = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		memcpy(fds, CMSG_DATA(cm), (size_t)(nfds > 2 ? 2 : nfds) * sizeof(int));
-	}
 	char *tab = strchr(msg, '\t'), *end;
 	long pid = strtol(msg, &end, 10);
 	if (nfds != 2 || !tab || end != tab || pid <= 0 || pid > INT32_MAX || tab[1] != '/') {
-		for (int i = 0; i < 2; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
 		return 0;
 	}
 	*j = (struct job){ .memfd = fds[0], .runfd = fds[1], .pid = (pid_t)pid };
@@ -305,15 +280,20 @@ int collect_host_send(int sock, int memfd, int runfd, pid_t pid, const char *dir
 	int n = snprintf(msg, sizeof(msg), "%d\t%s", (int)pid, dir);
 	if (n < 0 || (size_t)n >= sizeof(msg))
 		return -ENAMETOOLONG;
-	struct fdmsg m;
-	fdmsg_init(&m, msg, (size_t)n);
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&m.mh);
+	struct iovec iov = { .iov_base = msg, .iov_len = (size_t)n };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} ctrl;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf,
+			     .msg_controllen = sizeof(ctrl.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
 	int fds[2] = { memfd, runfd };
 	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-	return sendmsg(sock, &m.mh, MSG_NOSIGNAL) == n ? 0 : -errno;
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == n ? 0 : -errno;
 }
 
 pid_t collect_host_ready(int sock, int timeout_ms)

@@ -157,3 +157,34 @@ void runlink_close(struct runlink *l)
 	close(l->fd);
 	l->fd = -1;
 }
+
+ssize_t runlink_recv_fds(int fd, char *msg, size_t size, int fds[RUNLINK_FDS_MAX], int *nfds,
+			 int flags)
+{
+	struct iovec iov = { .iov_base = msg, .iov_len = size - 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(RUNLINK_FDS_MAX * sizeof(int))];
+	} ctrl;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf,
+			     .msg_controllen = sizeof(ctrl.buf) };
+	*nfds = 0;
+	ssize_t len = recvmsg(fd, &mh, flags | MSG_CMSG_CLOEXEC);
+	for (struct cmsghdr *cm = len >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm;
+	     cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (int i = 0; i < k; i++) {
+			int got;
+			memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*nfds < RUNLINK_FDS_MAX)
+				fds[(*nfds)++] = got;
+			else
+				close(got);
+		}
+	}
+	if (len >= 0)
+		msg[len] = '\0';
+	return len;
+}

@@ -55,6 +55,14 @@ void runlink_file(struct runlink *l, const char *path, const char *trigger, int6
  * nothing in time. */
 bool runlink_status(struct runlink *l, int *status, int timeout_ms);
 
+/* Receives one packet on fd into msg (NUL-terminated: at most size - 1 bytes) and the
+ * fds that came with it (close-on-exec): up to RUNLINK_FDS_MAX into fds, *nfds of them,
+ * any more closed.  flags as recvmsg's.  Returns the length, 0 at the end, or -1 with
+ * errno.  Run's socket (runtree.c) and the host's (hosted.c) carry fds this way. */
+#define RUNLINK_FDS_MAX 4
+ssize_t runlink_recv_fds(int fd, char *msg, size_t size, int fds[RUNLINK_FDS_MAX], int *nfds,
+			 int flags);
+
 /* Waits, at most timeout_ms, until run lets this collector symbolize: run bounds how
  * many collectors of a tree symbolize at once.  Returns at once without run. */
 void runlink_wait_turn(struct runlink *l, int timeout_ms);
