@@ -453,22 +453,17 @@ int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd)
 	s->a = (struct collect_args){ .shm_fd = shm_fd, .pid = pid, .dir = dir, .run_fd = run_fd };
 	s->pidfd = -1;
 	runlink_open(&s->link, s->a.run_fd, s->a.dir, s->a.pid);
-	int r = 1;
 	struct stat st;
-	if (fstat(s->a.shm_fd, &st) < 0) {
-		runlink_say(&s->link, "collect: fd %d: %s", s->a.shm_fd, strerror(errno));
-		close(s->a.shm_fd);
-		goto out;
-	}
-	s->memfd_inode = st.st_ino;
-	r = collector_attach(&s->c, s->a.shm_fd, s->a.pid);
-	close(s->a.shm_fd);
+	bool stat_ok = fstat(shm_fd, &st) == 0;
+	int r = stat_ok ? collector_attach(&s->c, shm_fd, pid) : -errno;
+	close(shm_fd);
 	if (r < 0) {
-		runlink_say(&s->link, "collect: fd %d: %s", s->a.shm_fd,
-			    r == -EINVAL ? "not a heapsnap ring" : strerror(-r));
+		runlink_say(&s->link, "collect: fd %d: %s", shm_fd,
+			    stat_ok && r == -EINVAL ? "not a heapsnap ring" : strerror(-r));
 		r = 1;
 		goto out;
 	}
+	s->memfd_inode = st.st_ino;
 	ring_liveness_hold(s->c.ctl);
 	atomic_store(&s->c.ctl->collector_pid, (int32_t)getpid());
 	atomic_store(&s->c.ctl->collector_state, HS_COLLECTOR_RUNNING);
