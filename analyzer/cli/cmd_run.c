@@ -413,6 +413,7 @@ static int run(const struct run_args *a)
 		runtree_close(&t);
 		return 1;
 	}
+	runtree_start_host(&t);
 	if (!a->quiet && a->off)
 		fprintf(stderr, "heapsnap: pid %d is dormant; 'heapsnap start %d' starts tracing\n",
 			(int)t.child, (int)t.child);

@@ -150,12 +150,14 @@ static void runtree_on_hello(struct runtree *t, struct runtree_conn *c, char **f
 	runtree_introduced(t, c, pid, f[2]);
 }
 
-/* Starts the host of the tree's collectors (hosted.h): a grandchild of run (the child
- * in between is reaped at once, so run's only child stays the program).  Every signal
- * is blocked around the forks: run's handlers forward to the program, and must never
- * run in a copy of run.  Returns 0 or -1. */
-static int runtree_start_host(struct runtree *t)
+/* The host of the tree's collectors (hosted.h) is a grandchild of run (the child in
+ * between is reaped at once, so run's only child stays the program).  Every signal is
+ * blocked around the forks: run's handlers forward to the program, and must never run
+ * in a copy of run. */
+int runtree_start_host(struct runtree *t)
 {
+	if (t->host_fd >= 0)
+		return 0;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
@@ -177,14 +179,35 @@ static int runtree_start_host(struct runtree *t)
 		;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);
-	pid_t host = mid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0
-			     ? collect_host_ready(sv[0], HOST_READY_MS) : -1;
-	if (host < 0) {
+	if (mid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		close(sv[0]);
 		return -1;
 	}
 	t->host_fd = sv[0];
-	t->host_pid = host;
+	t->host_pid = 0;
+	return 0;
+}
+
+static void runtree_drop_host(struct runtree *t)
+{
+	close(t->host_fd);
+	t->host_fd = -1;
+	t->host_pid = 0;
+}
+
+/* Waits for the host's "ready" the first time it is needed.  Returns 0 or -1. */
+static int runtree_host_ready(struct runtree *t)
+{
+	if (runtree_start_host(t) < 0)
+		return -1;
+	if (!t->host_pid) {
+		pid_t host = collect_host_ready(t->host_fd, HOST_READY_MS);
+		if (host < 0) {
+			runtree_drop_host(t);
+			return -1;
+		}
+		t->host_pid = host;
+	}
 	return 0;
 }
 
@@ -193,12 +216,11 @@ static int runtree_start_host(struct runtree *t)
 static int runtree_host(struct runtree *t, int memfd, int runfd, pid_t pid, const char *dir)
 {
 	for (int tries = 0; tries < 2; tries++) {
-		if (t->host_fd < 0 && runtree_start_host(t) < 0)
+		if (runtree_host_ready(t) < 0)
 			return -1;
 		if (collect_host_send(t->host_fd, memfd, runfd, pid, dir) == 0)
 			return 0;
-		close(t->host_fd);
-		t->host_fd = -1;
+		runtree_drop_host(t);
 	}
 	return -1;
 }
@@ -525,9 +547,13 @@ static void runtree_end_host(struct runtree *t)
 {
 	if (t->host_fd < 0)
 		return;
-	int pidfd = t->nconns ? -1 : (int)syscall(SYS_pidfd_open, t->host_pid, 0);
-	close(t->host_fd);
-	t->host_fd = -1;
+	/* A host started early that no image needed says ready all the same. */
+	if (!t->host_pid && !t->nconns) {
+		pid_t host = collect_host_ready(t->host_fd, HOST_END_MS);
+		t->host_pid = host > 0 ? host : 0;
+	}
+	int pidfd = t->nconns || !t->host_pid ? -1 : (int)syscall(SYS_pidfd_open, t->host_pid, 0);
+	runtree_drop_host(t);
 	if (pidfd < 0)
 		return;
 	struct pollfd p = { .fd = pidfd, .events = POLLIN };

@@ -48,12 +48,17 @@ struct runtree {
 	size_t nprocs, procs_cap;
 	unsigned turns, max_turns; /* collectors symbolizing now, and at most */
 	int host_fd;             /* to the host of the tree's collectors, or -1 */
-	pid_t host_pid;
+	pid_t host_pid;          /* the host, once it said it is ready; else 0 */
 	FILE *out;               /* where collectors' messages go (stderr) */
 };
 
 /* Makes the private directory and the listening socket.  Returns 0 or -errno. */
 int runtree_listen(struct runtree *t);
+
+/* Starts the host of the tree's collectors now, without waiting for it: its start then
+ * overlaps the program's, and the first image finds it ready.  A host that fails to
+ * start is started again when the first image comes.  Returns 0 or -1. */
+int runtree_start_host(struct runtree *t);
 
 /* Serves collectors until the program (t->child) has ended and every collector is
  * done, or until timeout_s seconds after the program ended (0: no limit), or until
