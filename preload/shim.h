@@ -126,12 +126,25 @@ int sampleset_init(void) HIDDEN;
 bool sampleset_insert(const void *p, uint32_t gen) HIDDEN;
 bool sampleset_take(const void *p, uint32_t gen) HIDDEN;
 
+/* cfi.c: the unwind rule at return address ip from its module's .eh_frame, when it
+ * is one the fast unwinder can replay: CFA = RSP or RBP + off, the return address at
+ * CFA - 8, the caller's RBP unchanged (rbp_off 0) or saved at CFA + rbp_off; or the
+ * outermost frame (CFI_END).  False for anything else. */
+enum cfi_kind { CFI_SP = 1, CFI_BP = 2, CFI_END = 3 };
+struct cfi_rule {
+	uint8_t kind;
+	int32_t off;
+	int16_t rbp_off;
+};
+bool cfi_rule(uint64_t ip, struct cfi_rule *out) HIDDEN;
+
 /* unwind.c: the caller's stack, starting at the first frame outside the shim; up to
  * max return addresses in out, *more set when the stack went on.  unwind_fast()
- * returns -1 when it cannot answer (a frame not in this thread's rule cache); then
- * unwind_backtrace() (libunwind's unw_backtrace) answers, and now and then
- * unwind_slow(), libunwind's cursor walk, several times slower, answers and teaches
- * the cache the rules of every frame it passes. */
+ * walks with this thread's cache of rules, learning a missing rule from the CFI
+ * (cfi.c); it returns -1 when it cannot answer (a frame whose rule is not one it can
+ * replay); then unwind_backtrace() (libunwind's unw_backtrace) answers, and now and
+ * then unwind_slow(), libunwind's cursor walk, several times slower, answers and
+ * teaches the cache the rules of every frame it passes. */
 void unwind_init(void) HIDDEN;
 int unwind_fast(uint64_t *out, unsigned max, bool *more) HIDDEN;
 int unwind_backtrace(uint64_t *out, unsigned max, bool *more) HIDDEN;

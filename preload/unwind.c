@@ -139,10 +139,27 @@ static inline bool first_frame(uint64_t *ip, uint64_t *sp, uint64_t *bp)
 	return false;
 }
 
+/* Learns the rule at ip from the CFI into its slot (RULE_NONE when the CFI gives none
+ * the walk can replay: then libunwind's walk may still teach one). */
+static const struct rule *learn_cfi(uint64_t ip)
+{
+	struct cfi_rule c;
+	struct rule *r = rule_slot(ip);
+	*r = (struct rule){ .ip = ip, .kind = RULE_NONE };
+	if (cfi_rule(ip, &c))
+		*r = (struct rule){ .ip = ip, .off = c.off, .rbp_off = c.rbp_off,
+				    .kind = c.kind == CFI_SP   ? RULE_SP
+					    : c.kind == CFI_BP ? RULE_BP
+							       : RULE_END };
+	return r;
+}
+
 __attribute__((noinline)) int unwind_fast(uint64_t *out, unsigned max, bool *more)
 {
 	uint64_t top = stack_top;
 	uint64_t ip, sp, bp;
+	if (ARCH_FAST_UNWIND && !top)
+		top = stack_top = thread_stack_top();
 	if (!ARCH_FAST_UNWIND || !top || !first_frame(&ip, &sp, &bp))
 		return -1;
 	unsigned n = 0;
@@ -154,7 +171,7 @@ __attribute__((noinline)) int unwind_fast(uint64_t *out, unsigned max, bool *mor
 		out[n++] = ip;
 		const struct rule *r = rule_slot(ip);
 		if (r->ip != ip)
-			return -1;
+			r = learn_cfi(ip);
 		uint64_t cfa;
 		switch (r->kind) {
 		case RULE_SP:
