@@ -149,10 +149,14 @@ void unwind_init(void) HIDDEN;
 int unwind_fast(uint64_t *out, unsigned max, bool *more) HIDDEN;
 int unwind_backtrace(uint64_t *out, unsigned max, bool *more) HIDDEN;
 int unwind_slow(uint64_t *out, unsigned max, bool *more) HIDDEN;
+/* Rules learned from the CFI, counted with HEAPSNAP_VERIFY_UNWIND=1 only. */
+extern _Atomic uint64_t unwind_cfi_rules HIDDEN;
 
 /* stacktab.c: capture the caller's stack and intern it in s; returns its id. */
 uint32_t stack_capture(struct segment *s) HIDDEN;
 void stack_forget_thread_cache(void) HIDDEN;
+/* With HEAPSNAP_VERIFY_UNWIND=1, says how many stacks each unwinder took. */
+void stack_verify_report(void) HIDDEN;
 
 /* modules.c: make sure the modules holding these frames are in the shared module
  * table.  Called for each new stack, before it is published. */

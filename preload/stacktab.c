@@ -191,11 +191,26 @@ static void verify(const uint64_t *fast, int n, bool more)
 	abort();
 }
 
+/* HEAPSNAP_VERIFY_UNWIND=1 also counts the stacks each way, said at exit. */
+static _Atomic uint64_t verified_fast, verified_slow;
+
+void stack_verify_report(void)
+{
+	if (shim_opt.verify_unwind)
+		report("unwind: %lu stacks by the fast walk, %lu by libunwind, %lu rules from "
+		       "the CFI",
+		       (unsigned long)atomic_load(&verified_fast),
+		       (unsigned long)atomic_load(&verified_slow),
+		       (unsigned long)atomic_load(&unwind_cfi_rules));
+}
+
 uint32_t stack_capture(struct segment *s)
 {
 	uint64_t frames[HS_FRAMES_MAX];
 	bool more = false;
 	int got = unwind_fast(frames, shim_opt.frames, &more);
+	if (UNLIKELY(shim_opt.verify_unwind))
+		atomic_fetch_add(got >= 0 ? &verified_fast : &verified_slow, 1);
 	if (got >= 0) {
 		if (UNLIKELY(shim_opt.verify_unwind))
 			verify(frames, got, more);

@@ -142,6 +142,7 @@ void tracing_exit(void)
 	    (atomic_load(&shim_state) != SHIM_ON && !atomic_load(&shim_gave_up)))
 		return;
 	ring_mark_exit(shim_seg.ctl);
+	stack_verify_report();
 	if (!ring_collector_alive(&shim_seg.ring))
 		report("the collector is gone: no exit snapshot will be written");
 }

@@ -139,6 +139,8 @@ static inline bool first_frame(uint64_t *ip, uint64_t *sp, uint64_t *bp)
 	return false;
 }
 
+_Atomic uint64_t unwind_cfi_rules;
+
 /* Learns the rule at ip from the CFI into its slot (RULE_NONE when the CFI gives none
  * the walk can replay: then libunwind's walk may still teach one). */
 static const struct rule *learn_cfi(uint64_t ip)
@@ -146,11 +148,14 @@ static const struct rule *learn_cfi(uint64_t ip)
 	struct cfi_rule c;
 	struct rule *r = rule_slot(ip);
 	*r = (struct rule){ .ip = ip, .kind = RULE_NONE };
-	if (cfi_rule(ip, &c))
+	if (cfi_rule(ip, &c)) {
+		if (UNLIKELY(shim_opt.verify_unwind))
+			atomic_fetch_add(&unwind_cfi_rules, 1);
 		*r = (struct rule){ .ip = ip, .off = c.off, .rbp_off = c.rbp_off,
 				    .kind = c.kind == CFI_SP   ? RULE_SP
 					    : c.kind == CFI_BP ? RULE_BP
 							       : RULE_END };
+	}
 	return r;
 }
 

@@ -1739,13 +1739,16 @@ END_TEST
 
 /* The fast unwinder agrees with libunwind on every stack these programs make: with
  * HEAPSNAP_VERIFY_UNWIND=1 the shim walks each stack both ways and aborts on a
- * difference.  (The corpus programs were checked the same way by hand.) */
+ * difference.  Its rules come from the CFI (preload/cfi.c): the -O2 builds without
+ * frame pointers give it RSP-based frames and RBP as a general register, stacks-O2
+ * 65,536 call paths, more than a thread's rule cache holds.  (The corpus programs
+ * were checked the same way by hand.) */
 START_TEST(fast_unwinder_agrees_with_libunwind)
 {
 	static const char *const progs[][3] = {
 		{ "basic" }, { "cxx" }, { "deep" }, { "threads", "8", "100000" },
 		{ "awkward", "handler" }, { "awkward", "threads" }, { "awkward", "edge" },
-		{ "forker" }, { "pool" },
+		{ "forker" }, { "pool" }, { "stacks-O2" }, { "cxxreal-O2-nofp" },
 	};
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		char dir[256];
@@ -1756,6 +1759,18 @@ START_TEST(fast_unwinder_agrees_with_libunwind)
 		tt_run(dir, argv, env, &r);
 		ck_assert_msg(!strstr(r.err, "unwind mismatch") && !WIFSIGNALED(r.status),
 			      "%s: %s", progs[i][0], r.err);
+		/* The fast walk answered, with its rules read from the CFI; libunwind took
+		 * a few stacks at most (through a signal handler's frame). */
+		unsigned long fast = 0, slow = ~0ul, cfi = 0;
+		const char *said = strstr(r.err, "unwind: ");
+		ck_assert_msg(said && sscanf(said, "unwind: %lu stacks by the fast walk, %lu by "
+						   "libunwind, %lu rules from the CFI",
+					     &fast, &slow, &cfi) == 3, "%s", r.err);
+		ck_assert_msg(slow <= 2 && fast >= 1 && cfi >= 3, "%s: %s", progs[i][0], said);
+		if (!strcmp(progs[i][0], "stacks-O2")) {
+			ck_assert_str_eq(r.out, "65536 stacks\n");
+			ck_assert_uint_ge(fast, 65536);
+		}
 	}
 }
 END_TEST
