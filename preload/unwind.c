@@ -17,6 +17,7 @@
  * else falls back to libunwind.  The shim's own frames are skipped through their frame
  * pointers (preload/ is built with -fno-omit-frame-pointer).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
 #include <pthread.h>
@@ -93,8 +94,53 @@ static void code_range_of(const void *fn, struct code_range *r)
 void unwind_init(void)
 {
 	code_range_of((const void *)unwind_init, &own_code[0]);
-	code_range_of((const void *)unw_step, &own_code[1]);
-	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+}
+
+/* libunwind, loaded the first time a stack needs it.  Most processes never do (the
+ * fast walk learns its rules from the CFI), and loading it and liblzma costs a short
+ * process about 0.3 ms.  Several threads may load it at once: dlopen serializes them
+ * and each stores the same addresses; no lock is held across it, so a fork in the
+ * middle leaves the child nothing to wait for. */
+#define LU_STR(x) #x
+#define LU_NAME(x) LU_STR(x) /* libunwind's macros give each function's real name */
+static struct {
+	int (*getcontext)(unw_context_t *);
+	int (*init_local)(unw_cursor_t *, unw_context_t *);
+	int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
+	int (*get_save_loc)(unw_cursor_t *, int, unw_save_loc_t *);
+	int (*step)(unw_cursor_t *);
+	int (*is_signal_frame)(unw_cursor_t *);
+	int (*backtrace)(void **, int);
+} lu;
+static _Atomic int lu_state; /* 0: not tried, 1: loaded, -1: cannot be */
+
+static bool libunwind_load(void)
+{
+	int state = atomic_load_explicit(&lu_state, memory_order_acquire);
+	if (LIKELY(state))
+		return state > 0;
+	void *h = dlopen(HS_LIBUNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
+	unw_addr_space_t *as = h ? dlsym(h, LU_NAME(unw_local_addr_space)) : NULL;
+	int (*caching)(unw_addr_space_t, unw_caching_policy_t) =
+		h ? (int (*)(unw_addr_space_t, unw_caching_policy_t))dlsym(
+			    h, LU_NAME(unw_set_caching_policy))
+		  : NULL;
+#define LU_SYM(field, name) (lu.field = (__typeof__(lu.field))dlsym(h, LU_NAME(name)))
+	bool ok = h && as && caching && LU_SYM(getcontext, unw_tdep_getcontext) &&
+		  LU_SYM(init_local, unw_init_local) && LU_SYM(get_reg, unw_get_reg) &&
+		  LU_SYM(get_save_loc, unw_get_save_loc) && LU_SYM(step, unw_step) &&
+		  LU_SYM(is_signal_frame, unw_is_signal_frame) &&
+		  LU_SYM(backtrace, unw_backtrace);
+#undef LU_SYM
+	if (ok) {
+		caching(*as, UNW_CACHE_PER_THREAD);
+		code_range_of((const void *)lu.step, &own_code[1]);
+	} else {
+		report("cannot load %s (%s): stacks the fast unwinder cannot walk are lost",
+		       HS_LIBUNWIND_SONAME, h ? "a function is missing" : dlerror());
+	}
+	atomic_store_explicit(&lu_state, ok ? 1 : -1, memory_order_release);
+	return ok;
 }
 
 static inline bool unwind_is_own(uint64_t ip)
@@ -218,10 +264,10 @@ static void learn(unw_cursor_t *cur, uint64_t ip, uint64_t sp, uint64_t bp, int 
 		/* stays RULE_NONE */
 	} else if (step == 0) {
 		r.kind = RULE_END;
-	} else if (unw_get_reg(cur, UNW_REG_SP, &cfa) == 0 &&
-		   unw_get_reg(cur, UNW_REG_IP, &next_ip) == 0 &&
-		   unw_get_reg(cur, ARCH_UNW_FP, &next_bp) == 0 &&
-		   unw_get_save_loc(cur, ARCH_UNW_FP, &loc) == 0 && cfa > sp &&
+	} else if (lu.get_reg(cur, UNW_REG_SP, &cfa) == 0 &&
+		   lu.get_reg(cur, UNW_REG_IP, &next_ip) == 0 &&
+		   lu.get_reg(cur, ARCH_UNW_FP, &next_bp) == 0 &&
+		   lu.get_save_loc(cur, ARCH_UNW_FP, &loc) == 0 && cfa > sp &&
 		   cfa - sp < (1u << 30)) {
 		/* libunwind says where the caller's RBP was last saved: in this frame (between
 		 * its SP and CFA) when this function saved it, deeper (below its SP) when a
@@ -286,8 +332,11 @@ __attribute__((noinline)) int unwind_backtrace(uint64_t *out, unsigned max, bool
 	 * than kept, to tell a stack at the limit from a longer one. */
 	void *ips[HS_FRAMES_MAX + OWN_MAX + 1];
 	int want = (int)max + OWN_MAX + 1;
+	*more = false;
+	if (!libunwind_load())
+		return 0;
 	in_libunwind = true;
-	int got = unw_backtrace(ips, want);
+	int got = lu.backtrace(ips, want);
 	in_libunwind = false;
 	int skip = 0;
 	while (skip < got && unwind_is_own((uint64_t)(uintptr_t)ips[skip]))
@@ -306,25 +355,25 @@ static int unwind_walk(unw_cursor_t *cur, uint64_t *out, unsigned max, bool *mor
 {
 	unw_word_t ip, sp, bp;
 	for (int own = 0;; own++) {
-		if (own > 32 || unw_get_reg(cur, UNW_REG_IP, &ip) != 0)
+		if (own > 32 || lu.get_reg(cur, UNW_REG_IP, &ip) != 0)
 			return 0;
 		if (!unwind_is_own(ip))
 			break;
-		if (unw_step(cur) <= 0)
+		if (lu.step(cur) <= 0)
 			return 0;
 	}
 	unsigned n = 0;
 	for (;;) {
-		if (unw_get_reg(cur, UNW_REG_IP, &ip) != 0 || unw_get_reg(cur, UNW_REG_SP, &sp) != 0 ||
-		    unw_get_reg(cur, ARCH_UNW_FP, &bp) != 0)
+		if (lu.get_reg(cur, UNW_REG_IP, &ip) != 0 || lu.get_reg(cur, UNW_REG_SP, &sp) != 0 ||
+		    lu.get_reg(cur, ARCH_UNW_FP, &bp) != 0)
 			break;
 		if (n == max) {
 			*more = true;
 			break;
 		}
 		out[n++] = ip;
-		bool signal_frame = unw_is_signal_frame(cur) > 0;
-		int step = unw_step(cur);
+		bool signal_frame = lu.is_signal_frame(cur) > 0;
+		int step = lu.step(cur);
 		learn(cur, ip, sp, bp, step, signal_frame);
 		if (step <= 0)
 			break;
@@ -339,8 +388,10 @@ __attribute__((noinline)) int unwind_slow(uint64_t *out, unsigned max, bool *mor
 	unw_context_t uc;
 	unw_cursor_t cur;
 	*more = false;
+	if (!libunwind_load())
+		return 0;
 	in_libunwind = true;
-	int n = unw_getcontext(&uc) != 0 || unw_init_local(&cur, &uc) != 0
+	int n = lu.getcontext(&uc) != 0 || lu.init_local(&cur, &uc) != 0
 			? 0 : unwind_walk(&cur, out, max, more);
 	in_libunwind = false;
 	return n;

@@ -1775,6 +1775,36 @@ START_TEST(fast_unwinder_agrees_with_libunwind)
 }
 END_TEST
 
+/* libunwind is loaded the first time a stack needs it, and waiter's never do: their
+ * rules all come from the CFI.  Its maps hold the shim, not libunwind (nor liblzma,
+ * which only libunwind pulls in), and its 64 allocations are at their line. */
+START_TEST(libunwind_is_loaded_only_when_a_stack_needs_it)
+{
+	char dir[256], path[64], err[8192];
+	tt_tempdir(dir, sizeof(dir));
+	struct tt_proc p;
+	tt_start(dir, "waiter", NULL, &p);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)p.pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	static char maps[1 << 20];
+	size_t n = fread(maps, 1, sizeof(maps) - 1, f);
+	fclose(f);
+	maps[n] = '\0';
+	ck_assert_ptr_nonnull(strstr(maps, "libheapsnap"));
+	ck_assert_msg(!strstr(maps, "libunwind") && !strstr(maps, "liblzma"), "%s", maps);
+	kill(p.pid, SIGTERM);
+	int st = tt_finish(&p, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
+	profile_t *e = tt_snapshot(dir, p.pid, "exit", 10);
+	int64_t v[PV_COUNT];
+	ck_assert(tt_site_values(e, "waiter.c", tt_site_line("waiter.c", "before_snap"), v));
+	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 64);
+	ck_assert_int_eq(v[PV_ALLOC_SPACE], 64 * 32);
+	profile_free(e);
+}
+END_TEST
+
 /* The program's own signal masks hold while the shim unwinds, though libunwind's
  * sigprocmask calls from inside the shim are skipped (preload/unwind.c): sigmask's
  * SIGALRM handler, every 50 us, interrupts allocations that each go through libunwind
@@ -1823,6 +1853,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, collector_killed_program_unharmed);
 	tcase_add_test(tc, frame_limit_and_truncation);
 	tcase_add_test(tc, fast_unwinder_agrees_with_libunwind);
+	tcase_add_test(tc, libunwind_is_loaded_only_when_a_stack_needs_it);
 	tcase_add_test(tc, program_signal_masks_hold_while_the_shim_unwinds);
 	tcase_add_test(tc, program_fds_unchanged);
 	tcase_add_test(tc, top_golden_text_and_json);
