@@ -7,6 +7,7 @@
  */
 #include "symbolize.h"
 
+#include <dlfcn.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -15,6 +16,7 @@
 #include <gelf.h>
 #include <inttypes.h>
 #include <libelf.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +29,26 @@
 #include "scopeidx.h"
 #include "symcache.h"
 
-/* From libstdc++ (C linkage). */
-char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+/* libstdc++'s demangler (C linkage), loaded the first time a C++ name needs it: linked
+ * in, libstdc++ and libm cost every heapsnap command about 1.3 ms of loading. */
+#define LIBSTDCXX_SONAME "libstdc++.so.6"
+typedef char *(*demangle_fn)(const char *mangled, char *buf, size_t *len, int *status);
+
+static demangle_fn cxa_demangle(void)
+{
+	static _Atomic(demangle_fn) fn;
+	static _Atomic int tried;
+	demangle_fn f = atomic_load_explicit(&fn, memory_order_acquire);
+	if (f || atomic_load(&tried))
+		return f;
+	/* Threads that get here together each dlopen: it counts references and gives
+	 * them one library. */
+	void *h = dlopen(LIBSTDCXX_SONAME, RTLD_NOW | RTLD_LOCAL);
+	f = h ? (demangle_fn)dlsym(h, "__cxa_demangle") : NULL;
+	atomic_store_explicit(&fn, f, memory_order_release);
+	atomic_store(&tried, 1);
+	return f;
+}
 
 struct mapping {
 	uint64_t start, end, offset;
@@ -319,9 +339,10 @@ static char *demangle(const char *name)
 {
 	if (!name)
 		return NULL;
-	if (name[0] == '_' && name[1] == 'Z') {
+	demangle_fn demangler;
+	if (name[0] == '_' && name[1] == 'Z' && (demangler = cxa_demangle())) {
 		int status;
-		char *d = __cxa_demangle(name, NULL, NULL, &status);
+		char *d = demangler(name, NULL, NULL, &status);
 		if (d && status == 0)
 			return d;
 		free(d);
