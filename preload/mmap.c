@@ -52,6 +52,14 @@ void *shim_real_mmap(void *addr, size_t len, int prot, int flags, int fd, long o
 	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
 
+void shim_real_mmap_resolve(void)
+{
+	if (!real_mmap)
+		real_mmap = (mmap_fn)shim_next_symbol("mmap");
+	if (!real_munmap)
+		real_munmap = (munmap_fn)shim_next_symbol("munmap");
+}
+
 int shim_real_munmap(void *addr, size_t len)
 {
 	if (!real_munmap)

@@ -17,8 +17,14 @@
 struct segment shim_seg HIDDEN;
 
 /* The program's argv, as the collector and the snapshot files show it. */
-static void segment_read_command(struct hs_ctl *c)
+static void segment_read_command(struct hs_ctl *c, const struct segment *parent)
 {
+	if (parent && parent->ctl) {
+		uint32_t n = parent->ctl->command_len;
+		c->command_len = n < sizeof(c->command) ? n : sizeof(c->command);
+		memcpy(c->command, parent->ctl->command, c->command_len);
+		return;
+	}
 	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -27,7 +33,8 @@ static void segment_read_command(struct hs_ctl *c)
 	close(fd);
 }
 
-int segment_create(struct segment *s, const struct shim_options *o)
+int segment_create(struct segment *s, const struct shim_options *o,
+		   const struct segment *parent)
 {
 	struct hs_layout l;
 	int r = hs_layout_compute(o->ring_records, o->stacks, &l);
@@ -54,7 +61,7 @@ int segment_create(struct segment *s, const struct shim_options *o)
 	c->sample_period = o->sample_period;
 	atomic_store(&c->recording, o->start_off ? 0 : 1);
 	atomic_store(&c->nstacks, 1); /* id 0 is HS_STACK_UNKNOWN */
-	segment_read_command(c);
+	segment_read_command(c, parent);
 	s->ctl = c;
 	s->size = l.total;
 	s->geo = hs_geometry_of(c, &l);

@@ -77,9 +77,12 @@ struct segment {
 	uint64_t sample_period; /* 0: exact tracing */
 };
 extern struct segment shim_seg HIDDEN;
-/* Creates, sizes, seals and maps a segment for these options, and fills *s.  Returns
- * the memfd (close-on-exec) or a negative errno, *s untouched. */
-int segment_create(struct segment *s, const struct shim_options *o) HIDDEN;
+/* Creates, sizes, seals and maps a segment for these options, and fills *s.  The
+ * command is copied from parent (a forked child's copy of its parent's segment: the
+ * same argv) or, when it is NULL, read from /proc.  Returns the memfd (close-on-exec)
+ * or a negative errno, *s untouched. */
+int segment_create(struct segment *s, const struct shim_options *o,
+		   const struct segment *parent) HIDDEN;
 void segment_unmap(struct segment *s) HIDDEN;
 
 /* tracing.c: setting up (from SHIM_UNINIT or SHIM_CHILD_PENDING), and the exit hook. */
@@ -171,6 +174,9 @@ int spawn_collector(struct segment *s, int memfd, const char *dir) HIDDEN;
  * recorded (a forked child unmapping its parent's segment, for one). */
 void *shim_real_mmap(void *addr, size_t len, int prot, int flags, int fd, long off) HIDDEN;
 int shim_real_munmap(void *addr, size_t len) HIDDEN;
+/* Finds them now, once per image: a forked child then inherits them, where a lookup
+ * of its own (dlsym) would cost it as much as the rest of its setup. */
+void shim_real_mmap_resolve(void) HIDDEN;
 
 
 /* attach.c: heapsnap attach's entry points (exported) and what the rest of the shim

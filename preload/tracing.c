@@ -82,6 +82,7 @@ static bool tracing_first_setup(void)
 		return false;
 	tracing_resolve_dir();
 	unwind_init();
+	shim_real_mmap_resolve();
 	pthread_atfork(NULL, NULL, tracing_fork_child);
 	return true;
 }
@@ -89,17 +90,18 @@ static bool tracing_first_setup(void)
 static void tracing_setup_locked(void)
 {
 	int was = atomic_load(&shim_state);
-	segment_unmap(&parents_seg);
 	if (was == SHIM_UNINIT && !tracing_first_setup()) {
 		atomic_store(&shim_state, SHIM_OFF);
 		return;
 	}
 	if (shim_opt.sample_period && sampleset_init() < 0) {
 		report("cannot map the set of sampled blocks: %s; not tracing", strerror(errno));
+		segment_unmap(&parents_seg);
 		atomic_store(&shim_state, SHIM_OFF);
 		return;
 	}
-	int fd = segment_create(&shim_seg, &shim_opt);
+	int fd = segment_create(&shim_seg, &shim_opt, &parents_seg);
+	segment_unmap(&parents_seg);
 	if (fd < 0) {
 		report("cannot create the shared ring: %s; not tracing", strerror(-fd));
 		atomic_store(&shim_state, SHIM_OFF);

@@ -176,16 +176,19 @@ START_TEST(fork_child_traced_alone)
 	ASSERT_SITE(p, "forker.c", "parent_before", 1, 1000, 1, 1000, 1, 1000);
 	ASSERT_SITE(p, "forker.c", "parent_after", 1, 3000, 1, 3000, 1, 3000);
 	ASSERT_SITE(p, "forker.c", "child", 0, 0, 0, 0, 0, 0);
-	profile_free(p);
 
 	profile_t *c = tt_snapshot(dir, child, "exit", 10);
 	ck_assert_int_eq(c->meta.pid, child);
+	/* The command, copied from the parent's segment (the same argv). */
+	ck_assert_str_eq(c->meta.command, p->meta.command);
+	ck_assert_ptr_nonnull(strstr(c->meta.command, "forker"));
 	ASSERT_SITE(c, "forker.c", "child", 1, 2000, 1, 2000, 1, 2000);
 	ASSERT_SITE(c, "forker.c", "parent_before", 0, 0, 0, 0, 0, 0);
 	ASSERT_SITE(c, "forker.c", "parent_after", 0, 0, 0, 0, 0, 0);
 	/* It freed a block inherited from before the fork: counted, not charged. */
 	ck_assert_int_eq(c->meta.unmatched_frees, 1);
 	profile_free(c);
+	profile_free(p);
 }
 END_TEST
 
