@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define HS_SHM_MAGIC 0x31504e5350414548ULL /* "HEAPSNP1" little-endian */
-#define HS_SHM_VERSION 2
+#define HS_SHM_VERSION 3
 
 #define HS_FRAMES_DEFAULT 16
 #define HS_FRAMES_MAX 256
@@ -148,6 +148,8 @@ struct hs_ctl {
 	_Atomic uint64_t lost;             /* events not recorded after giving up */
 	_Atomic uint64_t dropped_stacks;   /* events recorded with HS_STACK_UNKNOWN */
 	_Atomic uint64_t exit_pos;         /* head at the shim's exit hook, +1; 0 = none */
+	_Atomic int32_t exit_code;         /* the status _exit was given, + 1; 0 = unknown */
+	uint32_t pad_exit;
 	_Atomic uint32_t exec_pending;     /* set while this image calls exec */
 	_Atomic uint32_t detached;         /* heapsnap detach: write the last file and end */
 

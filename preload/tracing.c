@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -26,6 +27,8 @@ static char start_dir[PATH_MAX];
  * setup: most children exec first, and exec drops it for nothing, where an munmap
  * costs a TLB flush on every CPU the parent ran on. */
 static struct segment parents_seg;
+/* libc's _exit, found at setup (see tracing_exit_now). */
+static void (*real_exit_now)(int);
 
 static void tracing_on_give_up(const char *why)
 {
@@ -83,6 +86,7 @@ static bool tracing_first_setup(void)
 	tracing_resolve_dir();
 	unwind_init();
 	shim_real_mmap_resolve();
+	real_exit_now = (void (*)(int))shim_next_symbol("_exit");
 	pthread_atfork(NULL, NULL, tracing_fork_child);
 	return true;
 }
@@ -134,6 +138,52 @@ void tracing_setup(void)
 	atomic_store_explicit(&setup_lock, 0, memory_order_release);
 	errno = saved;
 	shim_guard = old_guard;
+}
+
+/* Keeps the status the program is exiting with, for the exit file's "exit N" when the
+ * collector cannot read it from a zombie (a shell reaps its children at once).  Not
+ * in a vfork child: it shares its parent's memory, and the segment is the parent's. */
+static bool tracing_note_exit_code(int status)
+{
+	if (!shim_seg.ctl || getpid() != shim_seg.ctl->pid ||
+	    (atomic_load(&shim_state) != SHIM_ON && !atomic_load(&shim_gave_up)))
+		return false;
+	atomic_store(&shim_seg.ctl->exit_code, (status & 0xff) + 1);
+	return true;
+}
+
+/* exit runs the destructors, whose exit hook (tracing_exit) marks the exit. */
+EXPORT _Noreturn void exit(int status)
+{
+	static void (*real)(int);
+	if (!real && !(real = (void (*)(int))shim_next_symbol("exit")))
+		syscall(SYS_exit_group, status);
+	tracing_note_exit_code(status);
+	real(status);
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
+/* _exit and _Exit skip destructors, so the exit is marked here: forked shell children
+ * end this way, and their files said "ended without exit". */
+static _Noreturn void tracing_exit_now(int status)
+{
+	if (tracing_note_exit_code(status))
+		ring_mark_exit(shim_seg.ctl);
+	if (real_exit_now)
+		real_exit_now(status);
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
+EXPORT _Noreturn void _exit(int status)
+{
+	tracing_exit_now(status);
+}
+
+EXPORT _Noreturn void _Exit(int status)
+{
+	tracing_exit_now(status);
 }
 
 void tracing_exit(void)

@@ -1740,6 +1740,35 @@ START_TEST(bad_settings_warn_and_use_defaults)
 }
 END_TEST
 
+/* A child that ends with _exit skips the exit hook: the shim marks the exit in _exit
+ * itself, so its file says "exit 3" though its parent reaps it at once.  A vfork
+ * child's _exit marks nothing: it shares its parent's memory and segment, which
+ * still goes on to exec (an exit marked there would have made it an exit file). */
+START_TEST(fork_child_ending_with__exit_says_its_status)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "forker", "_exit", NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 3, "stderr: %s", r.err);
+	pid_t parent = pid_from(r.out, "parent "), child = pid_from(r.out, "child ");
+	profile_t *c = tt_snapshot(dir, child, "exit", 10);
+	ck_assert_str_eq(c->meta.trigger, "exit 3");
+	ASSERT_SITE(c, "forker.c", "child", 1, 2000, 1, 2000, 1, 2000);
+	profile_free(c);
+	profile_t *p = tt_snapshot(dir, parent, "exec", 10);
+	ck_assert_str_eq(p->meta.trigger, "exec");
+	ASSERT_SITE(p, "forker.c", "parent_after", 1, 3000, 1, 3000, 1, 3000);
+	profile_free(p);
+	profile_t *sh = tt_snapshot(dir, parent, "exit", 10);
+	ck_assert_str_eq(sh->meta.trigger, "exit 3");
+	ck_assert_ptr_nonnull(strstr(sh->meta.command, "exit 3"));
+	profile_free(sh);
+	ck_assert_int_eq(files_in(dir), 3); /* none for the vfork child */
+}
+END_TEST
+
 /* The fast unwinder agrees with libunwind on every stack these programs make: with
  * HEAPSNAP_VERIFY_UNWIND=1 the shim walks each stack both ways and aborts on a
  * difference.  Its rules come from the CFI (preload/cfi.c): the -O2 builds without
@@ -1856,6 +1885,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, collector_killed_program_unharmed);
 	tcase_add_test(tc, frame_limit_and_truncation);
 	tcase_add_test(tc, fast_unwinder_agrees_with_libunwind);
+	tcase_add_test(tc, fork_child_ending_with__exit_says_its_status);
 	tcase_add_test(tc, libunwind_is_loaded_only_when_a_stack_needs_it);
 	tcase_add_test(tc, program_signal_masks_hold_while_the_shim_unwinds);
 	tcase_add_test(tc, program_fds_unchanged);

@@ -387,7 +387,12 @@ static void end_trigger(struct session *s, bool execd, char *out, size_t len)
 		snprintf(out, len, "killed by %s%s%s", name ? "SIG" : "signal ", name ? name : number,
 			 WCOREDUMP(st) ? " (core dumped)" : "");
 	} else if (atomic_load(&s->c.ctl->exit_pos)) {
-		snprintf(out, len, "exit");
+		/* The status the shim saw _exit given, when it ended that way (1..256). */
+		int32_t code = atomic_load(&s->c.ctl->exit_code);
+		if (code >= 1 && code <= 256)
+			snprintf(out, len, "exit %d", code - 1);
+		else
+			snprintf(out, len, "exit");
 	} else {
 		snprintf(out, len, "ended without exit (killed or crashed)");
 	}

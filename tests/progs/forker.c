@@ -1,11 +1,15 @@
-/* forker.c - fork without exec: the child is traced on its own. */
+/* forker.c - fork without exec: the child is traced on its own.  forker _exit: the
+ * child ends with _exit(3), as shell children do; the parent then vforks a child that
+ * ends with _exit(9) at once, and execs sh -c 'exit 3'. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-int main(void)
+int main(int argc, char **argv)
 {
+	int quick = argc > 1 && !strcmp(argv[1], "_exit");
 	void *before = malloc(1000); /* site:parent_before */
 	fflush(stdout);
 	pid_t pid = fork();
@@ -14,12 +18,28 @@ int main(void)
 		free(before);
 		printf("child %d\n", (int)getpid());
 		(void)c;
+		if (quick) {
+			fflush(stdout);
+			_exit(3);
+		}
 		exit(0);
 	}
 	int st;
 	waitpid(pid, &st, 0);
+	if (quick) {
+		pid_t v = vfork();
+		if (v == 0)
+			_exit(9);
+		int vst;
+		waitpid(v, &vst, 0);
+	}
 	void *after = malloc(3000); /* site:parent_after */
 	printf("parent %d\n", (int)getpid());
 	(void)after;
+	if (quick) {
+		fflush(stdout);
+		execl("/bin/sh", "sh", "-c", "exit 3", (char *)NULL);
+		return 127;
+	}
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
