@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -446,7 +447,7 @@ static int run(struct session *s)
 	return r < 0 ? 1 : 0;
 }
 
-int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd)
+int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd, bool name_thread)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -480,6 +481,11 @@ int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd)
 	if (control_open(&s->control, s->c.ctl) < 0)
 		runlink_say(&s->link, "pid %d: no control socket; heapsnap snap needs the signal",
 			    (int)s->a.pid);
+	if (name_thread) {
+		char name[16];
+		snprintf(name, sizeof(name), "hs %d", (int)pid);
+		prctl(PR_SET_NAME, name);
+	}
 	r = run(s);
 	control_close(&s->control);
 	atomic_store(&s->c.ctl->collector_state, HS_COLLECTOR_DONE);
@@ -507,5 +513,5 @@ int cmd_collect(int argc, char **argv)
 	signal(SIGXFSZ, SIG_IGN);
 	if (a.host_fd >= 0)
 		collect_host(a.host_fd);
-	return collect_image(a.shm_fd, a.pid, a.dir, a.run_fd);
+	return collect_image(a.shm_fd, a.pid, a.dir, a.run_fd, false);
 }

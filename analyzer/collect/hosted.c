@@ -152,10 +152,7 @@ static void *pool_thread(void *arg)
 			queue_tail = &queue_head;
 		busy++;
 		pthread_mutex_unlock(&pool_lock);
-		char name[16];
-		snprintf(name, sizeof(name), "hs %d", (int)j->pid);
-		prctl(PR_SET_NAME, name);
-		collect_image(j->memfd, j->pid, j->dir, j->runfd);
+		collect_image(j->memfd, j->pid, j->dir, j->runfd, true);
 		prctl(PR_SET_NAME, "hs idle");
 		free(j);
 		pthread_mutex_lock(&pool_lock);

@@ -20,6 +20,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /* In a grandchild of heapsnap run, with every signal blocked: becomes the host, fed on
@@ -42,5 +43,9 @@ void collect_refuse(int memfd);
 
 /* One image's collector, in the calling thread or process (cmd_collect.c): drains
  * shm_fd's ring until pid ends, writes its files into dir, talks to run on run_fd (or
- * -1).  Closes both fds.  Returns the exit status a collector process would have. */
-int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd);
+ * -1).  Closes both fds.  Returns the exit status a collector process would have.
+ * name_thread: a host's thread, named "hs PID" only once it holds the segment's
+ * liveness lock, has said its pid there and listens on its control socket, so that
+ * whoever finds the collector by that name (running_collector_find) finds one that
+ * answers, and one whose death the shim sees. */
+int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd, bool name_thread);
