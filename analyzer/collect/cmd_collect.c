@@ -426,6 +426,15 @@ static int run(struct session *s)
 			break;
 		}
 		timeline_at(&s->c.timeline, prim_now_ns(CLOCK_REALTIME), s->c.current_bytes);
+		if (atomic_load(&s->c.ctl->exit_pos) && s->pidfd >= 0) {
+			/* The process is on its way out: wait for its end itself, which the
+			 * futex would only learn at IDLE_SLEEP_NS (its file, and heapsnap
+			 * run with it, waited that long).  Its other threads' last events
+			 * are drained when the poll returns. */
+			struct pollfd p = { .fd = s->pidfd, .events = POLLIN };
+			poll(&p, 1, (int)(IDLE_SLEEP_NS / 1000000));
+			continue;
+		}
 		ring_sleep(&s->c.ring, s->c.pos, s->handled,
 			   s->c.active ? IDLE_SLEEP_NS : DORMANT_SLEEP_NS);
 	}
