@@ -43,28 +43,36 @@ static uint64_t pages(size_t len)
 
 /* The real calls: the next definition in lookup order, or the system call itself while
  * none is known yet (dlsym may be under way in this very thread). */
-void *shim_real_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
+static mmap_fn next_mmap(void)
 {
 	if (!real_mmap)
 		real_mmap = (mmap_fn)shim_next_symbol("mmap");
-	if (real_mmap)
+	return real_mmap;
+}
+
+static munmap_fn next_munmap(void)
+{
+	if (!real_munmap)
+		real_munmap = (munmap_fn)shim_next_symbol("munmap");
+	return real_munmap;
+}
+
+void *shim_real_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
+{
+	if (next_mmap())
 		return real_mmap(addr, len, prot, flags, fd, off);
 	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
 
 void shim_real_mmap_resolve(void)
 {
-	if (!real_mmap)
-		real_mmap = (mmap_fn)shim_next_symbol("mmap");
-	if (!real_munmap)
-		real_munmap = (munmap_fn)shim_next_symbol("munmap");
+	next_mmap();
+	next_munmap();
 }
 
 int shim_real_munmap(void *addr, size_t len)
 {
-	if (!real_munmap)
-		real_munmap = (munmap_fn)shim_next_symbol("munmap");
-	if (real_munmap)
+	if (next_munmap())
 		return real_munmap(addr, len);
 	return (int)syscall(SYS_munmap, addr, len);
 }

@@ -140,13 +140,21 @@ void tracing_setup(void)
 	shim_guard = old_guard;
 }
 
+/* Whether this process may mark its end in shim_seg: traced, or given up (the
+ * collector then still writes an exit file that says what was lost, and must know
+ * that this was an exit); and not a vfork child, which shares its parent's memory:
+ * the segment is the parent's. */
+static bool tracing_owns_exit(void)
+{
+	return shim_seg.ctl && getpid() == shim_seg.ctl->pid &&
+	       (atomic_load(&shim_state) == SHIM_ON || atomic_load(&shim_gave_up));
+}
+
 /* Keeps the status the program is exiting with, for the exit file's "exit N" when the
- * collector cannot read it from a zombie (a shell reaps its children at once).  Not
- * in a vfork child: it shares its parent's memory, and the segment is the parent's. */
+ * collector cannot read it from a zombie (a shell reaps its children at once). */
 static bool tracing_note_exit_code(int status)
 {
-	if (!shim_seg.ctl || getpid() != shim_seg.ctl->pid ||
-	    (atomic_load(&shim_state) != SHIM_ON && !atomic_load(&shim_gave_up)))
+	if (!tracing_owns_exit())
 		return false;
 	atomic_store(&shim_seg.ctl->exit_code, (status & 0xff) + 1);
 	return true;
@@ -188,10 +196,7 @@ EXPORT _Noreturn void _Exit(int status)
 
 void tracing_exit(void)
 {
-	/* After giving up too: the collector then still writes an exit file that says
-	 * what was lost, and must know that this was an exit. */
-	if (!shim_seg.ctl ||
-	    (atomic_load(&shim_state) != SHIM_ON && !atomic_load(&shim_gave_up)))
+	if (!tracing_owns_exit())
 		return;
 	ring_mark_exit(shim_seg.ctl);
 	stack_verify_report();
