@@ -325,16 +325,8 @@ static bool ended(pid_t pid)
 /* The process that thread tid belongs to, or 0. */
 static pid_t tgid_of(pid_t tid)
 {
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	FILE *f = fopen(path, "re");
-	pid_t tgid = 0;
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "Tgid:", 5))
-			tgid = (pid_t)atoi(line + 5);
-	if (f)
-		fclose(f);
-	return tgid;
+	long tgid = tt_proc_status(tid, "Tgid:");
+	return tgid > 0 ? (pid_t)tgid : 0;
 }
 
 /* Under run, the collectors are threads of one host process that run forks from itself

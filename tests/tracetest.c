@@ -318,6 +318,21 @@ pid_t tt_start_collected(char *dir, size_t dirlen, const char *prog, struct tt_p
 	return collector;
 }
 
+long tt_proc_status(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	size_t n = strlen(field);
+	long v = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, n))
+			v = atol(line + n);
+	if (f)
+		fclose(f);
+	return v;
+}
+
 pid_t tt_collector_pid(pid_t pid)
 {
 	/* The collector's command line exists once it has exec'd: give it a moment. */

@@ -53,6 +53,9 @@ int tt_site_values(const profile_t *p, const char *file, int line, int64_t v[PV_
 /* The pid of the collector tracing pid, or 0 when there is none. */
 pid_t tt_collector_pid(pid_t pid);
 
+/* The number after field ("VmRSS:", "Tgid:") in /proc/pid/status, or -1. */
+long tt_proc_status(pid_t pid, const char *field);
+
 /* A traced program started in the background with pipes to its stdin and stdout. */
 struct tt_proc {
 	pid_t run;     /* the heapsnap run process */

@@ -320,11 +320,12 @@ static bool take_request(struct session *s, uint64_t *limit)
 	return false;
 }
 
-static bool process_gone(struct session *s)
+/* Whether the process has ended, waiting up to wait_ms for it when there is a pidfd. */
+static bool process_gone(struct session *s, int wait_ms)
 {
 	if (s->pidfd >= 0) {
 		struct pollfd p = { .fd = s->pidfd, .events = POLLIN };
-		return poll(&p, 1, 0) > 0;
+		return poll(&p, 1, wait_ms) > 0;
 	}
 	return kill(s->a.pid, 0) < 0 && errno == ESRCH;
 }
@@ -413,7 +414,7 @@ static int run(struct session *s)
 			continue;
 		if (gave_up_drain(s, limit))
 			continue;
-		if (process_gone(s)) {
+		if (process_gone(s, 0)) {
 			execd = atomic_load(&s->c.ctl->exec_pending);
 			break;
 		}
@@ -429,10 +430,9 @@ static int run(struct session *s)
 		if (atomic_load(&s->c.ctl->exit_pos) && s->pidfd >= 0) {
 			/* The process is on its way out: wait for its end itself, which the
 			 * futex would only learn at IDLE_SLEEP_NS (its file, and heapsnap
-			 * run with it, waited that long).  Its other threads' last events
-			 * are drained when the poll returns. */
-			struct pollfd p = { .fd = s->pidfd, .events = POLLIN };
-			poll(&p, 1, (int)(IDLE_SLEEP_NS / 1000000));
+			 * run with it, waited that long).  The next turn drains its other
+			 * threads' last events, then sees it gone. */
+			process_gone(s, (int)(IDLE_SLEEP_NS / 1000000));
 			continue;
 		}
 		ring_sleep(&s->c.ring, s->c.pos, s->handled,
