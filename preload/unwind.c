@@ -383,8 +383,6 @@ static int unwind_walk(unw_cursor_t *cur, uint64_t *out, unsigned max, bool *mor
 
 __attribute__((noinline)) int unwind_slow(uint64_t *out, unsigned max, bool *more)
 {
-	if (!stack_top)
-		stack_top = thread_stack_top();
 	unw_context_t uc;
 	unw_cursor_t cur;
 	*more = false;
