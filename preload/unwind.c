@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -149,19 +150,28 @@ static inline bool unwind_is_own(uint64_t ip)
 	       (ip - own_code[1].lo < own_code[1].hi - own_code[1].lo);
 }
 
-/* The top of this thread's stack, or 0 when unknown (then the fast path is off). */
-static uint64_t thread_stack_top(void)
+/* ld.so's: where the main thread's stack stood when the program started. */
+extern void *__libc_stack_end;
+
+/* The top of the stack that sp is on, for this thread, or 0 when unknown (then the
+ * fast path is off).  Not from pthread_getattr_np: it holds the thread's lock while it
+ * allocates (and on the main thread reads /proc/self/maps, about 0.3 ms a process), so
+ * a program whose first allocation on a thread is inside its own pthread_getattr_np
+ * call would deadlock here on that lock.  glibc puts a thread's descriptor,
+ * pthread_self(), at the top of its stack block (a stack the program provides too),
+ * above its TLS and every frame; the main thread's descriptor lies below its stack,
+ * whose top glibc takes to be the end of the page holding __libc_stack_end.  A forked
+ * child of another thread is the main thread of its process on that thread's stack,
+ * so the descriptor's test comes first. */
+static uint64_t thread_stack_top(uint64_t sp)
 {
-	pthread_attr_t attr;
-	void *addr;
-	size_t size;
-	if (pthread_getattr_np(pthread_self(), &attr) != 0)
-		return 0;
-	uint64_t top = 0;
-	if (pthread_attr_getstack(&attr, &addr, &size) == 0)
-		top = (uint64_t)(uintptr_t)addr + size;
-	pthread_attr_destroy(&attr);
-	return top;
+	uint64_t self = (uint64_t)(uintptr_t)pthread_self();
+	if (sp < self)
+		return self;
+	uint64_t main_top = ((uint64_t)(uintptr_t)__libc_stack_end | 4095) + 1;
+	if (getpid() == gettid() && sp < main_top)
+		return main_top;
+	return 0;
 }
 
 /* The first frame outside the shim, from the shim's own frame-pointer chain: its
@@ -210,7 +220,7 @@ __attribute__((noinline)) int unwind_fast(uint64_t *out, unsigned max, bool *mor
 	uint64_t top = stack_top;
 	uint64_t ip, sp, bp;
 	if (ARCH_FAST_UNWIND && !top)
-		top = stack_top = thread_stack_top();
+		top = stack_top = thread_stack_top((uint64_t)(uintptr_t)__builtin_frame_address(0));
 	if (!ARCH_FAST_UNWIND || !top || !first_frame(&ip, &sp, &bp))
 		return -1;
 	unsigned n = 0;

@@ -1767,7 +1767,7 @@ START_TEST(fast_unwinder_agrees_with_libunwind)
 	static const char *const progs[][3] = {
 		{ "basic" }, { "cxx" }, { "deep" }, { "threads", "8", "100000" },
 		{ "awkward", "handler" }, { "awkward", "threads" }, { "awkward", "edge" },
-		{ "forker" }, { "pool" }, { "stacks-O2" }, { "cxxreal-O2-nofp" },
+		{ "forker" }, { "pool" }, { "stacks-O2" }, { "cxxreal-O2-nofp" }, { "stackattr" },
 	};
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		char dir[256];
@@ -1814,6 +1814,29 @@ START_TEST(libunwind_is_loaded_only_when_a_stack_needs_it)
 	ck_assert(tt_site_values(e, "waiter.c", tt_site_line("waiter.c", "before_snap"), v));
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 64);
 	ck_assert_int_eq(v[PV_ALLOC_SPACE], 64 * 32);
+	profile_free(e);
+}
+END_TEST
+
+/* A thread whose first allocation is inside its own pthread_getattr_np, which holds
+ * the thread's lock while it allocates: the shim finds the stack's top without that
+ * call, so neither the main thread nor a new one deadlocks, and both blocks are at
+ * their line. */
+START_TEST(stack_attributes_as_a_first_allocation)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "stackattr", NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	ck_assert_str_eq(r.out, "main has its stack, thread has its stack\n");
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	int64_t v[PV_COUNT];
+	ck_assert(tt_site_values(e, "stackattr.c", tt_site_line("stackattr.c", "after_attributes"),
+				 v));
+	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 2);
+	ck_assert_int_eq(v[PV_ALLOC_SPACE], 200);
 	profile_free(e);
 }
 END_TEST
@@ -1868,6 +1891,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, fast_unwinder_agrees_with_libunwind);
 	tcase_add_test(tc, fork_child_ending_with__exit_says_its_status);
 	tcase_add_test(tc, libunwind_is_loaded_only_when_a_stack_needs_it);
+	tcase_add_test(tc, stack_attributes_as_a_first_allocation);
 	tcase_add_test(tc, program_signal_masks_hold_while_the_shim_unwinds);
 	tcase_add_test(tc, program_fds_unchanged);
 	tcase_add_test(tc, top_golden_text_and_json);
