@@ -325,8 +325,34 @@ ALIGNED_WRAPPER(pvalloc, (size_t size), (size))
  * Each operator forwards to the next definition (libstdc++'s), found on first use so a
  * libstdc++ loaded later by dlopen works too.  A throwing operator new may unwind
  * through the wrapper: the guard is reset by a cleanup handler (built with
- * -fexceptions).  When no next definition exists, malloc and free stand in.
+ * -fexceptions), run by the personality routine below.  When no next definition
+ * exists, malloc and free stand in.
  */
+
+/* The personality routine the compiler names for every C function with a cleanup: in
+ * the shim, only the operator new wrappers, whose one cleanup resets the guard.
+ * libgcc_s's routine would read the function's call-site table and land in the
+ * cleanup's code; this one resets the guard itself when an exception unwinds through
+ * (the cleanup phase) and lets the unwinding go on.  So the shim needs no libgcc_s,
+ * whose loading cost about 0.2 ms in every process image.  Hidden: every other
+ * module's frames keep libgcc_s's routine.  The landing pads' _Unwind_Resume is so
+ * never reached. */
+#define UNWIND_CLEANUP_PHASE 2 /* _UA_CLEANUP_PHASE */
+#define UNWIND_CONTINUE 8      /* _URC_CONTINUE_UNWIND */
+HIDDEN int __gcc_personality_v0(int version, int actions, uint64_t exception_class,
+				void *exception, void *context)
+{
+	(void)version, (void)exception_class, (void)exception, (void)context;
+	if (actions & UNWIND_CLEANUP_PHASE)
+		shim_guard = 0;
+	return UNWIND_CONTINUE;
+}
+
+HIDDEN _Noreturn void _Unwind_Resume(void *exception)
+{
+	(void)exception;
+	abort();
+}
 
 void *shim_next_symbol(const char *name)
 {
