@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -26,6 +27,16 @@ int prim_futex_wake(_Atomic uint32_t *word, int n)
 {
 	long r = syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0);
 	return r < 0 ? 0 : (int)r;
+}
+
+void prim_populate(void *addr, size_t len)
+{
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+	int saved = errno;
+	madvise(addr, len, MADV_POPULATE_WRITE);
+	errno = saved;
 }
 
 uint64_t prim_now_ns(clockid_t clk)
