@@ -16,28 +16,25 @@
 
 struct segment shim_seg HIDDEN;
 
-/* The program's argv, as the collector and the snapshot files show it: read once per
- * image and kept here, where a forked child finds it in its copy of our memory (it
- * does not get the segment: see segment_create). */
-static char command[HS_COMMAND_MAX];
-static uint32_t command_len;
-
-static void segment_read_command(struct hs_ctl *c, bool forked)
+/* The program's argv, as the collector and the snapshot files show it. */
+static void segment_read_command(struct hs_ctl *c, const struct segment *parent)
 {
-	if (!forked) {
-		command_len = 0;
-		int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			ssize_t n = read(fd, command, sizeof(command));
-			command_len = n > 0 ? (uint32_t)n : 0;
-			close(fd);
-		}
+	if (parent && parent->ctl) {
+		uint32_t n = parent->ctl->command_len;
+		c->command_len = n < sizeof(c->command) ? n : sizeof(c->command);
+		memcpy(c->command, parent->ctl->command, c->command_len);
+		return;
 	}
-	c->command_len = command_len < sizeof(c->command) ? command_len : sizeof(c->command);
-	memcpy(c->command, command, c->command_len);
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, c->command, sizeof(c->command));
+	c->command_len = n > 0 ? (uint32_t)n : 0;
+	close(fd);
 }
 
-int segment_create(struct segment *s, const struct shim_options *o, bool forked)
+int segment_create(struct segment *s, const struct shim_options *o,
+		   const struct segment *parent)
 {
 	struct hs_layout l;
 	int r = hs_layout_compute(o->ring_records, o->stacks, &l);
@@ -64,7 +61,7 @@ int segment_create(struct segment *s, const struct shim_options *o, bool forked)
 	c->sample_period = o->sample_period;
 	atomic_store(&c->recording, o->start_off ? 0 : 1);
 	atomic_store(&c->nstacks, 1); /* id 0 is HS_STACK_UNKNOWN */
-	segment_read_command(c, forked);
+	segment_read_command(c, parent);
 	s->ctl = c;
 	s->size = l.total;
 	s->geo = hs_geometry_of(c, &l);
@@ -72,11 +69,6 @@ int segment_create(struct segment *s, const struct shim_options *o, bool forked)
 	s->ring.stall_ns = prim_seconds_to_ns(o->stall_timeout);
 	s->sample_period = o->sample_period;
 	return fd;
-}
-
-void segment_keep_from_children(struct segment *s)
-{
-	madvise(s->ctl, s->size, MADV_DONTFORK);
 }
 
 void segment_unmap(struct segment *s)

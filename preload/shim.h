@@ -78,13 +78,11 @@ struct segment {
 };
 extern struct segment shim_seg HIDDEN;
 /* Creates, sizes, seals and maps a segment for these options, and fills *s.  The
- * command is read from /proc, or for a forked child (forked) the one its parent read:
- * the same argv.  Returns the memfd (close-on-exec) or a negative errno, *s untouched. */
-int segment_create(struct segment *s, const struct shim_options *o, bool forked) HIDDEN;
-/* From now on, forked children do not inherit the mapping: each sets up its own, and
- * would otherwise have to unmap this one (a TLB flush) or carry it into an exec.  Once
- * the collector runs: the shim's own forks that start it need the mapping. */
-void segment_keep_from_children(struct segment *s) HIDDEN;
+ * command is copied from parent (a forked child's copy of its parent's segment: the
+ * same argv) or, when it is NULL, read from /proc.  Returns the memfd (close-on-exec)
+ * or a negative errno, *s untouched. */
+int segment_create(struct segment *s, const struct shim_options *o,
+		   const struct segment *parent) HIDDEN;
 void segment_unmap(struct segment *s) HIDDEN;
 
 /* tracing.c: setting up (from SHIM_UNINIT or SHIM_CHILD_PENDING), and the exit hook. */

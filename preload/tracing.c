@@ -2,8 +2,7 @@
  *
  * Tracing starts at the first event (or the library's constructor): the options are
  * read, the segment created, the collector started and the snapshot signal installed.
- * A forked child gets no copy of its parent's segment and sets up its own at its first
- * event.
+ * A forked child drops its parent's segment and sets up its own at its first event.
  * At exit, the ring's end is marked for the collector.  When the ring reports that the
  * collector is gone or stalled, tracing gives up once, says so on stderr, and the
  * program runs on untraced; later events are counted as lost.
@@ -24,6 +23,10 @@ _Atomic int shim_gave_up HIDDEN;
 
 static _Atomic int setup_lock;
 static char start_dir[PATH_MAX];
+/* A forked child's copy of its parent's segment mapping, dropped at the child's own
+ * setup: most children exec first, and exec drops it for nothing, where an munmap
+ * costs a TLB flush on every CPU the parent ran on. */
+static struct segment parents_seg;
 /* libc's _exit, found at setup (see tracing_exit_now). */
 static void (*real_exit_now)(int);
 
@@ -66,7 +69,8 @@ static void tracing_fork_child(void)
 		return; /* never traced: disabled, or setup failed */
 	/* Traced, or given up (then the child, a new process, starts afresh too): either
 	 * way the parent's segment and its counters must not see the child's events.  The
-	 * child has no mapping of it (segment_keep_from_children). */
+	 * mapping itself goes at this child's first event, if it comes before an exec. */
+	parents_seg = shim_seg;
 	memset(&shim_seg, 0, sizeof(shim_seg));
 	atomic_store(&shim_gave_up, 0);
 	atomic_store(&shim_state, SHIM_CHILD_PENDING);
@@ -96,10 +100,12 @@ static void tracing_setup_locked(void)
 	}
 	if (shim_opt.sample_period && sampleset_init() < 0) {
 		report("cannot map the set of sampled blocks: %s; not tracing", strerror(errno));
+		segment_unmap(&parents_seg);
 		atomic_store(&shim_state, SHIM_OFF);
 		return;
 	}
-	int fd = segment_create(&shim_seg, &shim_opt, was == SHIM_CHILD_PENDING);
+	int fd = segment_create(&shim_seg, &shim_opt, &parents_seg);
+	segment_unmap(&parents_seg);
 	if (fd < 0) {
 		report("cannot create the shared ring: %s; not tracing", strerror(-fd));
 		atomic_store(&shim_state, SHIM_OFF);
@@ -113,7 +119,6 @@ static void tracing_setup_locked(void)
 		atomic_store(&shim_state, SHIM_OFF);
 		return;
 	}
-	segment_keep_from_children(&shim_seg);
 	trace_thread_reset();
 	atomic_store(&shim_state, SHIM_ON);
 	if (was == SHIM_UNINIT)
