@@ -329,14 +329,17 @@ ALIGNED_WRAPPER(pvalloc, (size_t size), (size))
  * exists, malloc and free stand in.
  */
 
+#if !defined(__ARM_EABI_UNWINDER__)
 /* The personality routine the compiler names for every C function with a cleanup: in
- * the shim, only the operator new wrappers, whose one cleanup resets the guard.
- * libgcc_s's routine would read the function's call-site table and land in the
- * cleanup's code; this one resets the guard itself when an exception unwinds through
- * (the cleanup phase) and lets the unwinding go on.  So the shim needs no libgcc_s,
- * whose loading cost about 0.2 ms in every process image.  Hidden: every other
- * module's frames keep libgcc_s's routine.  The landing pads' _Unwind_Resume is so
- * never reached. */
+ * the shim, only each operator new's traced half (NEW_WRAPPER), whose one cleanup
+ * resets the guard that function holds.  libgcc_s's routine would read the function's
+ * call-site table and land in the cleanup's code; this one resets the guard itself
+ * when an exception unwinds through (the cleanup phase, a forced unwind's too) and
+ * lets the unwinding go on, which is the same, since the only call there that can
+ * throw is the one inside the cleanup's scope.  So the shim needs no libgcc_s, whose
+ * loading cost about 0.2 ms in every process image.  Hidden: every other module's
+ * frames keep libgcc_s's routine.  The landing pads' _Unwind_Resume is so never
+ * reached.  (ARM's EHABI routine has another contract: there, libgcc_s's is used.) */
 #define UNWIND_CLEANUP_PHASE 2 /* _UA_CLEANUP_PHASE */
 #define UNWIND_CONTINUE 8      /* _URC_CONTINUE_UNWIND */
 HIDDEN int __gcc_personality_v0(int version, int actions, uint64_t exception_class,
@@ -353,6 +356,7 @@ HIDDEN _Noreturn void _Unwind_Resume(void *exception)
 	(void)exception;
 	abort();
 }
+#endif
 
 void *shim_next_symbol(const char *name)
 {
@@ -363,25 +367,11 @@ void *shim_next_symbol(const char *name)
 	return f;
 }
 
-#define NEW_WRAPPER(name, params, args)                                           \
-	EXPORT void *name params                                                  \
-	{                                                                         \
-		typedef void *(*fn_t) params;                                     \
-		static fn_t next;                                                 \
-		if (UNLIKELY(!next) && !(next = (fn_t)shim_next_symbol(#name)))        \
-			return malloc(size);                                      \
-		if (!enter()) {                                                   \
-			void *q = next args;                                      \
-			passed(q != NULL);                                        \
-			return q;                                                 \
-		}                                                                 \
-		int guard __attribute__((cleanup(leave_cleanup))) = 1;            \
-		(void)guard;                                                      \
-		void *p = next args;                                              \
-		if (p)                                                            \
-			record_alloc(p, size, 0);                                    \
-		return p;                                                         \
-	}
+/* An operator new in two halves.  The traced half runs with the guard taken by
+ * enter() and alone carries the cleanup that gives it back, so an exception through
+ * a nested call (the guard an outer frame's: a new_handler's own new that throws and
+ * is caught inside the handler) unwinds through no cleanup and leaves it taken. */
+#define NEW_WRAPPER(name, params, args)                                            	typedef void *(*name##_fn) params;                                         	static name##_fn name##_next;                                              	static __attribute__((noinline)) void *name##_traced params                	{                                                                          		int guard __attribute__((cleanup(leave_cleanup))) = 1;             		(void)guard;                                                       		void *p = name##_next args;                                        		if (p)                                                             			record_alloc(p, size, 0);                                  		return p;                                                          	}                                                                          	EXPORT void *name params                                                   	{                                                                          		if (UNLIKELY(!name##_next) &&                                      		    !(name##_next = (name##_fn)shim_next_symbol(#name)))           			return malloc(size);                                       		if (!enter()) {                                                    			void *q = name##_next args;                                			passed(q != NULL);                                         			return q;                                                  		}                                                                  		return name##_traced args;                                         	}
 
 #define DELETE_WRAPPER(name, params, args)                                 \
 	EXPORT void name params                                            \

@@ -219,8 +219,15 @@ __attribute__((noinline)) int unwind_fast(uint64_t *out, unsigned max, bool *mor
 {
 	uint64_t top = stack_top;
 	uint64_t ip, sp, bp;
-	if (ARCH_FAST_UNWIND && !top)
-		top = stack_top = thread_stack_top((uint64_t)(uintptr_t)__builtin_frame_address(0));
+	uint64_t here = (uint64_t)(uintptr_t)__builtin_frame_address(0);
+	if (ARCH_FAST_UNWIND && UNLIKELY(here >= top)) {
+		/* Not known yet, or known from another stack below this one (the main
+		 * thread's first capture on a coroutine's or a signal stack): the higher
+		 * top bounds both. */
+		uint64_t t = thread_stack_top(here);
+		if (t > top)
+			top = stack_top = t;
+	}
 	if (!ARCH_FAST_UNWIND || !top || !first_frame(&ip, &sp, &bp))
 		return -1;
 	unsigned n = 0;

@@ -705,6 +705,28 @@ START_TEST(cxx_operators_at_their_lines)
 }
 END_TEST
 
+/* A new_handler whose own new throws and is caught inside it, during a traced
+ * operator new: the exception unwinds through a nested wrapper whose guard is the outer
+ * one's, and must leave it taken, or the retried malloc is recorded twice. */
+START_TEST(new_handler_throwing_inside_a_traced_new)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "newhandler", NULL };
+	struct run_result r;
+	tt_run_alike(dir, argv, &r);
+	ck_assert_str_eq(r.out, "handled 1, caught 1\n");
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	int64_t v[PV_COUNT];
+	ck_assert(tt_site_values(e, "newhandler.cpp", tt_site_line("newhandler.cpp", "retried"), v));
+	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1);
+	ck_assert_int_eq(v[PV_ALLOC_SPACE], 48 << 20);
+	ck_assert_int_eq(v[PV_INUSE_OBJECTS], 0);
+	ck_assert_int_eq(e->meta.lost_events, 0);
+	profile_free(e);
+}
+END_TEST
+
 /* The alloc values `heapsnap top` (stats_group(), default options) charges to
  * file:line of site: blocks in v[0], bytes in v[1]. */
 static void top_site(const stats_t *s, const char *file, const char *site, int64_t v[2])
@@ -1770,6 +1792,7 @@ START_TEST(fast_unwinder_agrees_with_libunwind)
 		{ "basic" }, { "cxx" }, { "deep" }, { "threads", "8", "100000" },
 		{ "awkward", "handler" }, { "awkward", "threads" }, { "awkward", "edge" },
 		{ "forker" }, { "pool" }, { "stacks-O2" }, { "cxxreal-O2-nofp" }, { "stackattr" },
+		{ "stackattr", "coroutine" },
 	};
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		char dir[256];
@@ -1886,6 +1909,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, fork_child_traced_alone);
 	tcase_add_test(tc, sigkill_still_writes_exit_snapshot);
 	tcase_add_test(tc, cxx_operators_at_their_lines);
+	tcase_add_test(tc, new_handler_throwing_inside_a_traced_new);
 	tcase_add_test(tc, cxx_real_sites_O0);
 	tcase_add_test(tc, cxx_real_sites_O2);
 	tcase_add_test(tc, exec_traced_afresh);
