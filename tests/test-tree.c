@@ -11,11 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "hosted.h"
 #include "pprof.h"
 #include "prim.h"
 #include "running.h"
@@ -207,6 +210,44 @@ START_TEST(run_forwards_signals_and_snap_by_its_pid)
 	kill(run, SIGTERM);
 	ck_assert_int_eq(waitpid(run, &st, 0), run);
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "status %d", st);
+}
+END_TEST
+
+/* Run waits for its host's "ready" with its signal-forwarding handlers installed: a
+ * signal then (a snapshot signal sent to run right after the program's first image)
+ * must not end the wait, or run gave the host up and refused the image, whose files
+ * never came.  A SIGALRM every 10 ms, with no SA_RESTART, while the "host" answers
+ * after 200 ms. */
+static void on_tick(int sig)
+{
+	(void)sig;
+}
+
+START_TEST(host_ready_waits_through_signals)
+{
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	pid_t host = fork();
+	if (host == 0) {
+		usleep(200 * 1000);
+		_exit(send(sv[1], "ready\t4242", 10, 0) == 10 ? 0 : 1);
+	}
+	struct sigaction tick = { .sa_handler = on_tick }, old;
+	sigemptyset(&tick.sa_mask);
+	ck_assert_int_eq(sigaction(SIGALRM, &tick, &old), 0);
+	struct itimerval every = { { 0, 10000 }, { 0, 10000 } }, off = { { 0, 0 }, { 0, 0 } };
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &every, NULL), 0);
+	pid_t said = collect_host_ready(sv[0], 5000);
+	pid_t silent = collect_host_ready(sv[0], 100); /* nothing more comes */
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &old, NULL);
+	int st;
+	ck_assert_int_eq(waitpid(host, &st, 0), host);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(said, 4242);
+	ck_assert_int_eq(silent, -1);
+	close(sv[0]);
+	close(sv[1]);
 }
 END_TEST
 
@@ -667,6 +708,7 @@ int main(void)
 	tcase_add_test(tc, a_make_build_leaves_every_file_and_no_process);
 	tcase_add_test(tc, symbolizers_take_turns);
 	tcase_add_test(tc, run_forwards_signals_and_snap_by_its_pid);
+	tcase_add_test(tc, host_ready_waits_through_signals);
 	tcase_add_test(tc, collector_holds_no_program_fd);
 	tcase_add_test(tc, run_hosts_collectors_as_if_execd);
 	tcase_add_test(tc, one_host_collects_the_whole_tree);

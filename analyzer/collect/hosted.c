@@ -295,9 +295,11 @@ int collect_host_send(int sock, int memfd, int runfd, pid_t pid, const char *dir
 
 pid_t collect_host_ready(int sock, int timeout_ms)
 {
-	struct pollfd p = { .fd = sock, .events = POLLIN };
 	char msg[32];
-	if (poll(&p, 1, timeout_ms) <= 0)
+	/* Run forwards signals with a handler: one that comes while the host starts (a
+	 * snapshot signal right after the program's first image) must not make run give
+	 * the host up and refuse the image. */
+	if (!runlink_readable(sock, prim_now_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000000u))
 		return -1;
 	ssize_t len = recv(sock, msg, sizeof(msg) - 1, MSG_DONTWAIT);
 	if (len <= 6)

@@ -61,18 +61,25 @@ void runlink_file(struct runlink *l, const char *path, const char *trigger, int6
 	runlink_send(l, msg, n < (int)sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
 }
 
+bool runlink_readable(int fd, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t now = prim_now_ns(CLOCK_MONOTONIC);
+		if (now >= deadline)
+			return false;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r = poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r > 0;
+	}
+}
+
 /* Reads run's next message, waiting until deadline (CLOCK_MONOTONIC ns). */
 static bool runlink_recv(struct runlink *l, char *buf, size_t size, uint64_t deadline)
 {
 	while (l->fd >= 0) {
-		uint64_t now = prim_now_ns(CLOCK_MONOTONIC);
-		if (now >= deadline)
-			return false;
-		struct pollfd p = { .fd = l->fd, .events = POLLIN };
-		int r = poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
+		if (!runlink_readable(l->fd, deadline))
 			return false;
 		ssize_t n = recv(l->fd, buf, size - 1, 0);
 		if (n <= 0) {

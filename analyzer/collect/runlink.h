@@ -69,3 +69,7 @@ void runlink_wait_turn(struct runlink *l, int timeout_ms);
 
 /* Ends the link, reading run's unread words first so that nothing we sent is lost. */
 void runlink_close(struct runlink *l);
+
+/* Waits until fd is readable or deadline (CLOCK_MONOTONIC ns) passes, through any
+ * signal handler that interrupts the wait; true when readable. */
+bool runlink_readable(int fd, uint64_t deadline);
