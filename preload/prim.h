@@ -30,6 +30,19 @@ int prim_futex_wake(_Atomic uint32_t *word, int n);
  * leaves the pages to fault in as they are touched. */
 void prim_populate(void *addr, size_t len);
 
+/* Items [first, first + n) of an array of cap items of size bytes (n at most a chunk's
+ * worth) are about to be written for the first time: when they reach into a new chunk
+ * of the array (not its first, all that most short processes write), that chunk is
+ * mapped in one go. */
+static inline void prim_populate_ahead(void *array, uint64_t first, uint64_t n, uint64_t cap,
+				       size_t size)
+{
+	uint64_t per = PRIM_POPULATE_BYTES / size;
+	uint64_t from = (first + n - 1) / per * per; /* the chunk of the last item */
+	if (__builtin_expect(n && from >= first && from, 0))
+		prim_populate((char *)array + from * size, (cap - from < per ? cap - from : per) * size);
+}
+
 /* The clock in nanoseconds: CLOCK_MONOTONIC for intervals, CLOCK_REALTIME for
  * timestamps written into files. */
 uint64_t prim_now_ns(clockid_t clk);

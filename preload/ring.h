@@ -77,11 +77,8 @@ static inline uint64_t ring_reserve(struct ring *r, uint64_t *tail_cache)
 	uint64_t pos = atomic_fetch_add_explicit(&r->ctl->head, 1, memory_order_relaxed);
 	if (__builtin_expect(pos - *tail_cache >= r->cap, 0) && !ring_wait(r, pos, tail_cache))
 		return RING_NO_POS;
-	/* The first record of a chunk never written (the first lap; not the first chunk,
-	 * all that most short processes write): map the chunk in one go. */
-	if (__builtin_expect((pos & (PRIM_POPULATE_BYTES / sizeof(struct hs_rec) - 1)) == 0, 0) &&
-	    pos && pos < r->cap)
-		prim_populate(&r->recs[pos], PRIM_POPULATE_BYTES);
+	if (pos < r->cap) /* the first lap: records never written before */
+		prim_populate_ahead(r->recs, pos, 1, r->cap, sizeof(*r->recs));
 	return pos;
 }
 

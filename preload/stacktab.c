@@ -90,21 +90,6 @@ static unsigned level_now(unsigned nlevels, uint64_t nstacks)
 
 enum { PROBE_FOUND, PROBE_ABSENT, PROBE_FULL };
 
-/* Items [first, first + n) of an array of cap items of size bytes are about to be
- * written for the first time: when they reach into a new chunk of the array (not its
- * first, all that most short processes write), that chunk is mapped in one go. */
-static inline void populate_ahead(void *array, uint64_t first, uint64_t n, uint64_t cap,
-				  size_t size)
-{
-	uint64_t per = PRIM_POPULATE_BYTES / size;
-	if (!n)
-		return;
-	/* The chunk that starts within [first, first + n), if any. */
-	uint64_t from = first % per == 0 ? first : (first + n - 1) / per * per;
-	if (__builtin_expect(from > first || (from == first && first), 0))
-		prim_populate((char *)array + from * size, (cap - from < per ? cap - from : per) * size);
-}
-
 /* Writes a new entry for the stack into the table, for slot s (claimed).  Returns its
  * id, or HS_STACK_UNKNOWN when the entries or frames are used up. */
 static uint32_t stacktab_fill(struct segment *sg, struct hs_slot *s, uint64_t hash,
@@ -116,8 +101,8 @@ static uint32_t stacktab_fill(struct segment *sg, struct hs_slot *s, uint64_t ha
 	uint64_t want = atomic_fetch_add_explicit(&c->nstacks, 1, memory_order_relaxed);
 	uint64_t first = atomic_fetch_add_explicit(&c->nframes, n, memory_order_relaxed);
 	if (want < g->stacks_cap && first <= g->frames_cap - n) {
-		populate_ahead(g->stacks, want, 1, g->stacks_cap, sizeof(*g->stacks));
-		populate_ahead(g->frames, first, n, g->frames_cap, sizeof(*g->frames));
+		prim_populate_ahead(g->stacks, want, 1, g->stacks_cap, sizeof(*g->stacks));
+		prim_populate_ahead(g->frames, first, n, g->frames_cap, sizeof(*g->frames));
 		id = (uint32_t)want;
 		modules_note(sg, f, n);
 		memcpy(&g->frames[first], f, n * sizeof(*f));
