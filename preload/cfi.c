@@ -348,9 +348,13 @@ static inline int64_t table_at(const uint8_t *table, size_t i)
 	return v;
 }
 
-/* The FDE covering pc in the module whose .eh_frame_hdr is at hdr, or false. */
-static bool find_fde(const uint8_t *hdr, uint64_t pc, struct rd *fde, const uint8_t **fde_at)
+/* The FDE the table at hdr (a module's .eh_frame_hdr) gives for pc: the last one
+ * starting at or below it, which may end below it.  False when there is none, with
+ * *listed set when the table is readable and starts above pc (no FDE covers pc). */
+static bool find_fde(const uint8_t *hdr, uint64_t pc, struct rd *fde, const uint8_t **fde_at,
+		     bool *listed)
 {
+	*listed = false;
 	if (!hdr || hdr[0] != 1 || hdr[2] == PE_OMIT ||
 	    hdr[3] != (PE_DATAREL | PE_SDATA4))
 		return false;
@@ -372,8 +376,10 @@ static bool find_fde(const uint8_t *hdr, uint64_t pc, struct rd *fde, const uint
 		else
 			hi = mid;
 	}
-	if (table_at(table, 2 * lo) > rel)
+	if (table_at(table, 2 * lo) > rel) {
+		*listed = true; /* below the first FDE */
 		return false;
+	}
 	const uint8_t *at = hdr + table_at(table, 2 * lo + 1);
 	/* An FDE is under 2^31 bytes by the table's own encoding. */
 	if (!rd_record(at, at + ((uint64_t)1 << 31), fde))
@@ -392,8 +398,11 @@ bool cfi_rule(uint64_t ip, struct cfi_rule *out)
 		return false;
 	struct rd fde;
 	const uint8_t *fde_at;
-	if (!find_fde(dlfo.dlfo_eh_frame, pc, &fde, &fde_at))
-		return false;
+	bool listed;
+	if (!find_fde(dlfo.dlfo_eh_frame, pc, &fde, &fde_at, &listed)) {
+		*out = (struct cfi_rule){ .kind = CFI_UNCOVERED };
+		return listed;
+	}
 	const uint8_t *id_at = fde.p;
 	uint32_t cie_off = (uint32_t)rd_bytes(&fde, 4);
 	if (fde.bad || cie_off == 0 || cie_off > (uint64_t)(uintptr_t)id_at)
@@ -408,8 +417,12 @@ bool cfi_rule(uint64_t ip, struct cfi_rule *out)
 		return false;
 	uint64_t start = rd_ptr(&fde, c.ptr_enc, 0);
 	uint64_t range = rd_ptr(&fde, c.ptr_enc & 0x0f, 0);
-	if (fde.bad || pc < start || pc - start >= range)
+	if (fde.bad || pc < start)
 		return false;
+	if (pc - start >= range) {
+		*out = (struct cfi_rule){ .kind = CFI_UNCOVERED };
+		return true;
+	}
 	if (c.has_z) {
 		uint64_t dlen = rd_uleb(&fde);
 		if (fde.bad || dlen > (uint64_t)(fde.end - fde.p))

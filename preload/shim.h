@@ -131,9 +131,10 @@ bool sampleset_take(const void *p, uint32_t gen) HIDDEN;
 
 /* cfi.c: the unwind rule at return address ip from its module's .eh_frame, when it
  * is one the fast unwinder can replay: CFA = RSP or RBP + off, the return address at
- * CFA - 8, the caller's RBP unchanged (rbp_off 0) or saved at CFA + rbp_off; or the
- * outermost frame (CFI_END).  False for anything else. */
-enum cfi_kind { CFI_SP = 1, CFI_BP = 2, CFI_END = 3 };
+ * CFA - 8, the caller's RBP unchanged (rbp_off 0) or saved at CFA + rbp_off; the
+ * outermost frame (CFI_END); or no rule at all (CFI_UNCOVERED), when ip is in a
+ * module whose .eh_frame_hdr lists no FDE covering it.  False for anything else. */
+enum cfi_kind { CFI_SP = 1, CFI_BP = 2, CFI_END = 3, CFI_UNCOVERED = 4 };
 struct cfi_rule {
 	uint8_t kind;
 	int32_t off;

@@ -38,6 +38,7 @@ enum rule_kind {
 	RULE_BP = 2,   /* CFA = RBP + off (a frame pointer) */
 	RULE_END = 3,  /* the outermost frame */
 	RULE_NONE = 4, /* not cacheable (signal frame, RBP kept in a register...) */
+	RULE_UNCOVERED = 5, /* no CFI: the outermost frame when RBP is 0, else unknown */
 };
 
 struct rule {
@@ -208,9 +209,10 @@ static const struct rule *learn_cfi(uint64_t ip)
 		if (UNLIKELY(shim_opt.verify_unwind))
 			atomic_fetch_add(&unwind_cfi_rules, 1);
 		*r = (struct rule){ .ip = ip, .off = c.off, .rbp_off = c.rbp_off,
-				    .kind = c.kind == CFI_SP   ? RULE_SP
-					    : c.kind == CFI_BP ? RULE_BP
-							       : RULE_END };
+				    .kind = c.kind == CFI_SP	? RULE_SP
+					    : c.kind == CFI_BP	? RULE_BP
+					    : c.kind == CFI_END ? RULE_END
+								: RULE_UNCOVERED };
 	}
 	return r;
 }
@@ -249,6 +251,14 @@ __attribute__((noinline)) int unwind_fast(uint64_t *out, unsigned max, bool *mor
 			cfa = bp + (uint64_t)(int64_t)r->off;
 			break;
 		case RULE_END:
+			*more = false;
+			return (int)n;
+		case RULE_UNCOVERED:
+			/* Code with no CFI, such as ld.so's _dl_start_user around the
+			 * constructors it calls (Debian 12's has none): the ABI marks the
+			 * outermost frame with RBP 0, which is where libunwind stops too. */
+			if (bp)
+				return -1;
 			*more = false;
 			return (int)n;
 		default:

@@ -1845,6 +1845,39 @@ START_TEST(libunwind_is_loaded_only_when_a_stack_needs_it)
 }
 END_TEST
 
+/* A library's constructor allocating before main (libselinux's does in most of
+ * coreutils): ld.so calls it from _dl_start_user, for which Debian 12's ld.so has no
+ * CFI.  RBP is 0 there, the ABI's mark of the outermost frame, so the fast walk ends
+ * its stack there as libunwind does, with no stack left to libunwind (loading it
+ * cost each such process about 0.3 ms).  Both blocks are at their line. */
+START_TEST(constructor_stacks_end_in_the_loaders_start_code)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *env[] = { "HEAPSNAP_VERIFY_UNWIND=1", NULL };
+	char *argv[] = { "ctormain", NULL };
+	struct run_result r;
+	tt_run(dir, argv, env, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	ck_assert_str_eq(r.out, "constructor's block there\n");
+	unsigned long fast = 0, slow = ~0ul, cfi = 0;
+	const char *said = strstr(r.err, "unwind: ");
+	ck_assert_msg(said && sscanf(said, "unwind: %lu stacks by the fast walk, %lu by "
+					   "libunwind, %lu rules from the CFI",
+				     &fast, &slow, &cfi) == 3, "%s", r.err);
+	ck_assert_msg(slow == 0 && fast >= 2, "%s", said);
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	int64_t v[PV_COUNT];
+	ck_assert(tt_site_values(e, "ctorlib.c", tt_site_line("ctorlib.c", "in_constructor"), v));
+	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1);
+	ck_assert_int_eq(v[PV_INUSE_SPACE], 777);
+	ck_assert(tt_site_values(e, "ctormain.c", tt_site_line("ctormain.c", "in_main"), v));
+	ck_assert_int_eq(v[PV_ALLOC_SPACE], 55);
+	ck_assert_int_eq(v[PV_INUSE_SPACE], 0);
+	profile_free(e);
+}
+END_TEST
+
 /* A thread whose first allocation is inside its own pthread_getattr_np, which holds
  * the thread's lock while it allocates: the shim finds the stack's top without that
  * call, so neither the main thread nor a new one deadlocks, and both blocks are at
@@ -1919,6 +1952,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, fast_unwinder_agrees_with_libunwind);
 	tcase_add_test(tc, fork_child_ending_with__exit_says_its_status);
 	tcase_add_test(tc, libunwind_is_loaded_only_when_a_stack_needs_it);
+	tcase_add_test(tc, constructor_stacks_end_in_the_loaders_start_code);
 	tcase_add_test(tc, stack_attributes_as_a_first_allocation);
 	tcase_add_test(tc, program_signal_masks_hold_while_the_shim_unwinds);
 	tcase_add_test(tc, program_fds_unchanged);
