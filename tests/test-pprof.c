@@ -21,6 +21,7 @@
 
 #include "pbwire.h"
 #include "pprof.h"
+#include "pprof_format.h"
 #include "checkmain.h"
 
 /* ---- building and comparing profiles ---- */
@@ -683,6 +684,66 @@ START_TEST(test_file_round_trip)
 }
 END_TEST
 
+/* A profile over GZIP_MEMBER bytes of protobuf is written as several gzip members
+ * (the writer's bounded buffer), and reads back whole. */
+START_TEST(test_file_round_trip_members)
+{
+	char *path = temp_path();
+	profile_t *p = make_summable_profile();
+	/* Ten functions with names of a million bytes: 10 MB of protobuf. */
+	enum { NAMES = 10, NAME_LEN = 1000000 };
+	char *name = malloc(NAME_LEN + 1);
+	ck_assert_ptr_nonnull(name);
+	uint32_t locs[NAMES];
+	for (int i = 0; i < NAMES; i++) {
+		for (int k = 0; k < NAME_LEN; k++)
+			name[k] = (char)('a' + (k * 7 + k / 26 + i) % 26);
+		name[NAME_LEN] = '\0';
+		const profile_line_t l = { profile_intern(p, name), "/src/big.c", 100 + i };
+		ck_assert_int_eq(profile_add_location(p, 0x402000 + 16u * (unsigned)i, 0, &l, 1,
+						      &locs[i]), 0);
+	}
+	free(name);
+	int64_t v[PV_COUNT] = { 1, 64, 1, 64, 1, 64, 0, 0 };
+	ck_assert_int_eq(profile_add_sample(p, locs, NAMES, v, 0, false), 0);
+	uint8_t *buf;
+	size_t len;
+	encode(p, &buf, &len);
+	ck_assert_uint_gt(len, GZIP_MEMBER);
+	free(buf);
+	write_profile(path, p);
+	/* The first member ends before the file does: more members follow. */
+	FILE *f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	static uint8_t gz[4 << 20];
+	size_t gzlen = fread(gz, 1, sizeof(gz), f);
+	fclose(f);
+	ck_assert_uint_lt(gzlen, sizeof(gz));
+	z_stream zs = { 0 };
+	ck_assert_int_eq(inflateInit2(&zs, 16 + MAX_WBITS), Z_OK);
+	static uint8_t out[1 << 20];
+	zs.next_in = gz;
+	zs.avail_in = (uInt)gzlen;
+	int zr;
+	do {
+		zs.next_out = out;
+		zs.avail_out = sizeof(out);
+		zr = inflate(&zs, Z_NO_FLUSH);
+	} while (zr == Z_OK);
+	ck_assert_int_eq(zr, Z_STREAM_END);
+	ck_assert_uint_eq(zs.total_out, GZIP_MEMBER);
+	ck_assert_uint_gt(zs.avail_in, 0);
+	inflateEnd(&zs);
+	profile_t *q = NULL;
+	pprof_error_t err;
+	ck_assert_msg(pprof_read_file(path, &q, &err) == 0, "%s", err.why);
+	assert_profiles_equal(p, q);
+	profile_free(q);
+	profile_free(p);
+	unlink(path);
+}
+END_TEST
+
 START_TEST(test_file_errors)
 {
 	char *path = temp_path();
@@ -1066,6 +1127,7 @@ static Suite *pprof_suite(void)
 
 	tc = tcase_create("files");
 	tcase_add_test(tc, test_file_round_trip);
+	tcase_add_test(tc, test_file_round_trip_members);
 	tcase_add_test(tc, test_file_errors);
 	tcase_add_test(tc, test_gunzip);
 	tcase_add_test(tc, test_write_enospc);
