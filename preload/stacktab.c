@@ -25,10 +25,17 @@ struct cache_entry {
 static __thread struct cache_entry thread_cache[CACHE_SIZE] TLS_IE;
 static __thread unsigned fast_misses TLS_IE;
 static _Atomic uint32_t cache_generation = 1;
+/* Claimed stack-table slots whose writer never filled them (see settle()). */
+#define STUCK_MAX 8u
+static _Atomic(struct hs_slot *) stuck[STUCK_MAX];
+static _Atomic unsigned stuck_next;
 
 void stack_forget_thread_cache(void)
 {
 	atomic_fetch_add_explicit(&cache_generation, 1, memory_order_relaxed);
+	/* A forked child sets up a segment of its own: its slots are not these. */
+	for (unsigned i = 0; i < STUCK_MAX; i++)
+		atomic_store_explicit(&stuck[i], NULL, memory_order_relaxed);
 }
 
 static inline uint64_t hash_frames(const uint64_t *f, unsigned n, unsigned flags)
@@ -90,6 +97,39 @@ static unsigned level_now(unsigned nlevels, uint64_t nstacks)
 
 enum { PROBE_FOUND, PROBE_ABSENT, PROBE_FULL };
 
+/* A claimed slot is filled within microseconds by a live writer.  One whose writer
+ * died in between stays claimed for good: a _Fork or raw-clone child, which writes
+ * into its parent's segment (it runs no atfork handler), killed at that moment; or a
+ * program scribbling over its own segment.  A probe waits up to BUSY_WAIT_NS for a
+ * claimed slot, then takes it for another stack's and goes on, remembering it so the
+ * next probes pass it at once; the rest of that probe waits for no claimed slot.  The
+ * worst a writer that was only slow can cost is its stack interned twice. */
+#define BUSY_WAIT_NS (20 * 1000 * 1000ull)
+/* Waits for claimed slot s to be filled; returns its hash, or HS_SLOT_BUSY when it is
+ * to be passed (stuck, or *may_wait already spent by this probe). */
+static uint64_t settle(struct hs_slot *s, bool *may_wait)
+{
+	for (unsigned i = 0; i < STUCK_MAX; i++)
+		if (atomic_load_explicit(&stuck[i], memory_order_relaxed) == s)
+			return HS_SLOT_BUSY;
+	uint64_t h, until = 0;
+	while ((h = atomic_load_explicit(&s->hash, memory_order_acquire)) == HS_SLOT_BUSY) {
+		if (!*may_wait)
+			return h;
+		uint64_t now = prim_now_ns(CLOCK_MONOTONIC);
+		if (!until) {
+			until = now + BUSY_WAIT_NS;
+		} else if (now > until) {
+			unsigned k = atomic_fetch_add_explicit(&stuck_next, 1, memory_order_relaxed);
+			atomic_store_explicit(&stuck[k % STUCK_MAX], s, memory_order_relaxed);
+			*may_wait = false;
+			return h;
+		}
+		sched_yield();
+	}
+	return h;
+}
+
 /* Writes a new entry for the stack into the table, for slot s (claimed).  Returns its
  * id, or HS_STACK_UNKNOWN when the entries or frames are used up. */
 static uint32_t stacktab_fill(struct segment *sg, struct hs_slot *s, uint64_t hash,
@@ -125,6 +165,7 @@ static int level_probe(struct segment *sg, unsigned k, uint64_t hash, const uint
 	uint64_t start, size;
 	level_range(g, k, &start, &size);
 	uint64_t mask = size - 1;
+	bool may_wait = true;
 	for (uint64_t i = hash & mask, probes = 0; probes <= mask; i = (i + 1) & mask, probes++) {
 		struct hs_slot *s = &g->slots[start + i];
 		uint64_t h = atomic_load_explicit(&s->hash, memory_order_acquire);
@@ -140,10 +181,8 @@ static int level_probe(struct segment *sg, unsigned k, uint64_t hash, const uint
 			}
 			h = expect;
 		}
-		while (h == HS_SLOT_BUSY) {
-			sched_yield();
-			h = atomic_load_explicit(&s->hash, memory_order_acquire);
-		}
+		if (h == HS_SLOT_BUSY && (h = settle(s, &may_wait)) == HS_SLOT_BUSY)
+			continue; /* stuck: another stack's, for this probe */
 		if (h == hash) {
 			uint32_t got = atomic_load_explicit(&s->id, memory_order_relaxed);
 			if (got == HS_STACK_UNKNOWN || same_stack(g, got, f, n, flags)) {

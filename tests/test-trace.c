@@ -1605,6 +1605,38 @@ START_TEST(scribbled_shared_memory)
 }
 END_TEST
 
+/* A stack-table slot claimed and never filled (its writer died in between: a _Fork
+ * child killed at that moment, or scribbling): a probe waits for it a while, then
+ * passes it, instead of spinning for ever.  With every slot of the first level so
+ * claimed, three new stacks are interned further on, each block at its line. */
+START_TEST(claimed_stack_slots_are_passed)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "scribble", "claimed", NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status %d: %s",
+		      r.status, r.err);
+	ck_assert_str_eq(r.out, "passed 1024 claimed slots\n");
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 30);
+	static const struct { const char *site; int64_t bytes; } sites[] = {
+		{ "claimed_one", 101 }, { "claimed_two", 202 }, { "claimed_three", 303 },
+	};
+	for (size_t i = 0; i < 3; i++) {
+		int64_t v[PV_COUNT];
+		ck_assert_msg(tt_site_values(e, "scribble.c", tt_site_line("scribble.c", sites[i].site),
+					     v), "%s", sites[i].site);
+		ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1);
+		ck_assert_int_eq(v[PV_ALLOC_SPACE], sites[i].bytes);
+	}
+	int64_t v[PV_COUNT];
+	tt_site_values(e, "scribble.c", tt_site_line("scribble.c", "before"), v);
+	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 4096);
+	profile_free(e);
+}
+END_TEST
+
 /* Runs heapsnap snap PID with a timeout; returns its exit status, its stdout in out. */
 static int snap(pid_t pid, const char *timeout, char *out, size_t len)
 {
@@ -1982,6 +2014,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(aw, track_api_domains);
 	tcase_add_test(aw, mmap_domain_exact_under_threads);
 	tcase_add_test(aw, scribbled_shared_memory);
+	tcase_add_test(aw, claimed_stack_slots_are_passed);
 	tcase_add_test(aw, unwritable_dir_and_full_disk);
 	tcase_add_test(aw, signal_storm);
 	tcase_add_test(aw, bad_settings_warn_and_use_defaults);

@@ -1,6 +1,11 @@
 /* scribble.c - a hostile program: while it allocates, it overwrites the ring and the
  * stack table of its own heapsnap segment with random bytes.  Neither it nor the
- * collector may crash or hang; the collector counts what it rejects. */
+ * collector may crash or hang; the collector counts what it rejects.
+ *
+ * `scribble claimed`: marks every slot of the stack table's first level claimed, as a
+ * writer that died before filling its slot leaves one (a _Fork child killed at that
+ * moment), then allocates from three new call sites, whose stacks must be interned
+ * without waiting for those slots for ever. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +40,31 @@ static void scribble(char *start, uint64_t len, unsigned *x)
 	}
 }
 
-int main(void)
+static void *__attribute__((noinline)) one(void)
+{
+	return malloc(101); /* site:claimed_one */
+}
+
+static void *__attribute__((noinline)) two(void)
+{
+	return malloc(202); /* site:claimed_two */
+}
+
+static int claimed(struct hs_ctl *c)
+{
+	struct hs_slot *slots = (struct hs_slot *)((char *)c + c->layout.slots_off);
+	uint64_t n = c->layout.slots_cap < 1024 ? c->layout.slots_cap : 1024;
+	for (uint64_t i = 0; i < n; i++)
+		atomic_store(&slots[i].hash, HS_SLOT_BUSY);
+	void *a = one(), *b = two(), *d = malloc(303); /* site:claimed_three */
+	printf("passed %lu claimed slots\n", (unsigned long)n);
+	free(a);
+	free(b);
+	free(d);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	static void *keep[4096];
 	for (int i = 0; i < 4096; i++)
@@ -48,6 +77,8 @@ int main(void)
 	/* Let the collector consume everything so far: the allocations above are exact. */
 	for (int i = 0; i < 2000 && atomic_load(&c->tail) < atomic_load(&c->head); i++)
 		usleep(1000);
+	if (argc > 1 && !strcmp(argv[1], "claimed"))
+		return claimed(c);
 	/* Read the layout once, before any scribbling. */
 	char *base = (char *)c;
 	uint64_t ring_off = c->layout.ring_off, ring_len = c->layout.ring_cap * sizeof(struct hs_rec);
