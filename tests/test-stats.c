@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "format.h"
+#include "path.h"
 #include "stats.h"
 #include "checkmain.h"
 
@@ -349,6 +350,37 @@ START_TEST(runtime_headers)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		ck_assert_msg(stats_file_is_runtime(cases[i].file) == cases[i].runtime, "%s",
 			      cases[i].file ? cases[i].file : "NULL");
+}
+END_TEST
+
+/* Source paths are normalized lexically: clang writes absolute names with ".." for
+ * libstdc++'s headers and for files built out of their tree (util/path.h, used by the
+ * symbolizer and by the runtime-header check). */
+START_TEST(paths_normalized)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "/tmp/build/../../work/src/tests/basic.c", "/work/src/tests/basic.c" },
+		{ "/usr/bin/../lib/gcc/x86_64-linux-gnu/12/../../../../include/c++/12/bits/"
+		  "new_allocator.h",
+		  "/usr/include/c++/12/bits/new_allocator.h" },
+		{ "//a//b/./c/", "/a/b/c" },
+		{ "/../a", "/a" },
+		{ "/a/..", "/" },
+		{ "/", "/" },
+		{ "/a/b", "/a/b" },
+	};
+	char buf[256];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_msg(path_normalize(cases[i].in, buf, sizeof(buf)), "%s", cases[i].in);
+		ck_assert_str_eq(buf, cases[i].out);
+	}
+	ck_assert(!path_normalize("a/b", buf, sizeof(buf)));
+	ck_assert(!path_normalize("", buf, sizeof(buf)));
+	ck_assert(!path_normalize("/abc/def", buf, 5)); /* "/abc" and its NUL fit, no more */
+	ck_assert(path_normalize("/abc/..", buf, 5));
+	ck_assert_str_eq(buf, "/");
 }
 END_TEST
 
@@ -936,6 +968,7 @@ static Suite *stats_suite(void)
 	tcase_add_test(tc, runtime_skipping);
 	tcase_add_test(tc, runtime_modules);
 	tcase_add_test(tc, runtime_headers);
+	tcase_add_test(tc, paths_normalized);
 	tcase_add_test(tc, header_frames_skipped);
 	tcase_add_test(tc, inlined_frames);
 	tcase_add_test(tc, filters);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "buildid.h"
+#include "path.h"
 #include "elfsyms.h"
 #include "scopeidx.h"
 #include "symcache.h"
@@ -363,41 +364,28 @@ static const char *die_function_name(Dwarf_Die *die)
 }
 
 /* Returns a malloc'd absolute, lexically normalized form of file: relative names in
- * DWARF are relative to the compilation directory.  NULL for NULL. */
+ * DWARF are relative to the compilation directory, and absolute ones may hold "..":
+ * clang writes /usr/bin/../lib/gcc/x86_64-linux-gnu/12/../../../../include/c++/12/...
+ * for libstdc++'s headers, and BUILD/../SRC/f.c for a file built out of its tree.
+ * A relative name with no absolute directory stays as it is.  NULL for NULL. */
 static char *source_path(const char *comp_dir, const char *file)
 {
 	if (!file)
 		return NULL;
-	if (file[0] == '/' || !comp_dir || comp_dir[0] != '/')
+	bool relative = file[0] != '/';
+	if (relative && (!comp_dir || comp_dir[0] != '/'))
 		return strdup(file);
-	size_t len = strlen(comp_dir) + strlen(file) + 2;
-	char *joined = malloc(len), *out = malloc(len);
-	if (!joined || !out) {
+	size_t len = (relative ? strlen(comp_dir) + 1 : 0) + strlen(file) + 2;
+	char *joined = relative ? malloc(len) : NULL, *out = malloc(len);
+	if ((relative && !joined) || !out) {
 		free(joined);
 		free(out);
 		return NULL;
 	}
-	snprintf(joined, len, "%s/%s", comp_dir, file);
-	/* Walk the components, dropping "." and resolving ".." against what precedes. */
-	size_t o = 0;
-	char *save = NULL;
-	for (char *part = strtok_r(joined, "/", &save); part;
-	     part = strtok_r(NULL, "/", &save)) {
-		if (!strcmp(part, "."))
-			continue;
-		if (!strcmp(part, "..")) {
-			while (o > 0 && out[--o] != '/')
-				;
-			continue;
-		}
-		out[o++] = '/';
-		size_t n = strlen(part);
-		memcpy(out + o, part, n);
-		o += n;
-	}
-	if (o == 0)
-		out[o++] = '/';
-	out[o] = '\0';
+	if (relative)
+		snprintf(joined, len, "%s/%s", comp_dir, file);
+	if (!path_normalize(relative ? joined : file, out, len))
+		snprintf(out, len, "%s", relative ? joined : file); /* cannot happen: it fits */
 	free(joined);
 	return out;
 }

@@ -17,7 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SYMCACHE_VERSION 1
+/* 2: source file names lexically normalized when absolute too (clang's ".."). */
+#define SYMCACHE_VERSION 2
 #define SYMCACHE_LIMIT (256ull << 20)   /* bytes of entries kept in the directory */
 #define SYMCACHE_ENTRY_MAX (64u << 20)  /* largest entry read or written */
 

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "cxxname.h"
+#include "path.h"
 #include "stats_internal.h"
 
 /* The key of frame f for key k (see enum stats_key). */
@@ -123,40 +124,6 @@ bool stats_module_is_runtime(const char *module)
 		if (!fnmatch(globs[i], module, 0))
 			return true;
 	return false;
-}
-
-/* Copies the absolute path file into buf (n bytes) with "//", "." and ".." resolved
- * lexically.  Returns false when it does not fit or is not absolute. */
-static bool path_normalize(const char *file, char *buf, size_t n)
-{
-	size_t o = 0;
-	if (file[0] != '/' || n < 2)
-		return false;
-	for (const char *p = file; *p;) {
-		while (*p == '/')
-			p++;
-		size_t len = strcspn(p, "/");
-		if (len == 0 || (len == 1 && p[0] == '.')) {
-			p += len;
-			continue;
-		}
-		if (len == 2 && p[0] == '.' && p[1] == '.') {
-			while (o > 0 && buf[--o] != '/')
-				;
-			p += len;
-			continue;
-		}
-		if (o + 1 + len + 1 > n)
-			return false;
-		buf[o++] = '/';
-		memcpy(buf + o, p, len);
-		o += len;
-		p += len;
-	}
-	if (o == 0)
-		buf[o++] = '/';
-	buf[o] = '\0';
-	return true;
 }
 
 bool stats_file_is_runtime(const char *file)
