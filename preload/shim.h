@@ -129,6 +129,24 @@ int sampleset_init(void) HIDDEN;
 bool sampleset_insert(const void *p, uint32_t gen) HIDDEN;
 bool sampleset_take(const void *p, uint32_t gen) HIDDEN;
 
+/* threadmem.c: this thread's block for the unwinder's rule cache (THREAD_BLOCK_RULES
+ * bytes at its start) and the stack cache (THREAD_BLOCK_CACHE bytes after them), kept
+ * out of the static TLS block, which glibc takes from every thread's stack.  Zero when
+ * first mapped, then handed from an ended thread to a new one as it is.  NULL when no
+ * memory can be had.  thread_block_init() makes the key that returns blocks, at
+ * setup. */
+#define THREAD_BLOCK_RULES (32u << 10)
+#define THREAD_BLOCK_CACHE (4u << 10)
+#define THREAD_BLOCK (THREAD_BLOCK_RULES + THREAD_BLOCK_CACHE)
+extern __thread void *shim_thread_block TLS_IE HIDDEN;
+void thread_block_init(void) HIDDEN;
+void *thread_block_new(void) HIDDEN;
+static inline void *thread_block(void)
+{
+	void *b = shim_thread_block;
+	return LIKELY(b != NULL) ? b : thread_block_new();
+}
+
 /* cfi.c: the unwind rule at return address ip from its module's .eh_frame, when it
  * is one the fast unwinder can replay: CFA = RSP or RBP + off, the return address at
  * CFA - 8, the caller's RBP unchanged (rbp_off 0) or saved at CFA + rbp_off; the

@@ -22,7 +22,8 @@ struct cache_entry {
 	uint32_t generation;
 };
 
-static __thread struct cache_entry thread_cache[CACHE_SIZE] TLS_IE;
+_Static_assert(CACHE_SIZE * sizeof(struct cache_entry) <= THREAD_BLOCK_CACHE,
+	       "the stack cache fits its part of the thread's block");
 static __thread unsigned fast_misses TLS_IE;
 static _Atomic uint32_t cache_generation = 1;
 /* Claimed stack-table slots whose writer never filled them (see settle()). */
@@ -272,14 +273,18 @@ uint32_t stack_capture(struct segment *s)
 	uint64_t hash = hash_frames(f, n, flags);
 
 	uint32_t gen = atomic_load_explicit(&cache_generation, memory_order_relaxed);
-	struct cache_entry *e = &thread_cache[hash & (CACHE_SIZE - 1)];
-	if (e->hash == hash && e->generation == gen && same_stack(&s->geo, e->id, f, n, flags))
+	char *block = thread_block();
+	struct cache_entry *e = block ? (struct cache_entry *)(block + THREAD_BLOCK_RULES) +
+						(hash & (CACHE_SIZE - 1))
+				      : NULL;
+	if (e && e->hash == hash && e->generation == gen && same_stack(&s->geo, e->id, f, n, flags))
 		return e->id;
 	uint32_t id = stacktab_intern(s, hash, f, n, flags);
 	if (id == HS_STACK_UNKNOWN) {
 		atomic_fetch_add_explicit(&s->ctl->dropped_stacks, 1, memory_order_relaxed);
 		return id;
 	}
-	*e = (struct cache_entry){ .hash = hash, .id = id, .generation = gen };
+	if (e)
+		*e = (struct cache_entry){ .hash = hash, .id = id, .generation = gen };
 	return id;
 }

@@ -85,6 +85,7 @@ static bool tracing_first_setup(void)
 		return false;
 	tracing_resolve_dir();
 	unwind_init();
+	thread_block_init();
 	shim_real_mmap_resolve();
 	real_exit_now = (void (*)(int))shim_next_symbol("_exit");
 	pthread_atfork(NULL, NULL, tracing_fork_child);

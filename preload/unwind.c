@@ -49,13 +49,14 @@ struct rule {
 	uint8_t pad;
 };
 
-#define RULES 2048 /* 32 KiB a thread */
+#define RULES 2048 /* 32 KiB a thread, in its block (threadmem.c) */
 #define OWN_MAX 12  /* more own frames than any entry path has */
+_Static_assert(RULES * sizeof(struct rule) == THREAD_BLOCK_RULES, "the rules fill their part");
 
-static __thread struct rule rules[RULES] TLS_IE;
 static __thread uint64_t stack_top TLS_IE; /* 0 until known */
 
-static inline struct rule *rule_slot(uint64_t ip)
+/* Where ip's rule is cached in this thread's table (rules, from thread_block()). */
+static inline struct rule *rule_slot(struct rule *rules, uint64_t ip)
 {
 	return &rules[(ip * 0x9e3779b97f4a7c15ull) >> (64 - 11)];
 }
@@ -200,10 +201,10 @@ _Atomic uint64_t unwind_cfi_rules;
 
 /* Learns the rule at ip from the CFI into its slot (RULE_NONE when the CFI gives none
  * the walk can replay: then libunwind's walk may still teach one). */
-static const struct rule *learn_cfi(uint64_t ip)
+static const struct rule *learn_cfi(struct rule *rules, uint64_t ip)
 {
 	struct cfi_rule c;
-	struct rule *r = rule_slot(ip);
+	struct rule *r = rule_slot(rules, ip);
 	*r = (struct rule){ .ip = ip, .kind = RULE_NONE };
 	if (cfi_rule(ip, &c)) {
 		if (UNLIKELY(shim_opt.verify_unwind))
@@ -230,7 +231,8 @@ __attribute__((noinline)) int unwind_fast(uint64_t *out, unsigned max, bool *mor
 		if (t > top)
 			top = stack_top = t;
 	}
-	if (!ARCH_FAST_UNWIND || !top || !first_frame(&ip, &sp, &bp))
+	struct rule *rules = thread_block();
+	if (!ARCH_FAST_UNWIND || !top || !rules || !first_frame(&ip, &sp, &bp))
 		return -1;
 	unsigned n = 0;
 	for (;;) {
@@ -239,9 +241,9 @@ __attribute__((noinline)) int unwind_fast(uint64_t *out, unsigned max, bool *mor
 			return (int)n;
 		}
 		out[n++] = ip;
-		const struct rule *r = rule_slot(ip);
+		const struct rule *r = rule_slot(rules, ip);
 		if (r->ip != ip)
-			r = learn_cfi(ip);
+			r = learn_cfi(rules, ip);
 		uint64_t cfa;
 		switch (r->kind) {
 		case RULE_SP:
@@ -324,7 +326,9 @@ static void learn(unw_cursor_t *cur, uint64_t ip, uint64_t sp, uint64_t bp, int 
 				r.kind = RULE_NONE;
 		}
 	}
-	*rule_slot(ip) = r;
+	struct rule *rules = thread_block();
+	if (rules)
+		*rule_slot(rules, ip) = r;
 }
 
 /* libunwind blocks every signal around each lookup of a frame's unwind information:

@@ -1910,6 +1910,29 @@ START_TEST(constructor_stacks_end_in_the_loaders_start_code)
 }
 END_TEST
 
+/* Threads on the smallest stacks glibc allows start under the shim as without it:
+ * its per-thread tables are not in the static TLS block, which glibc takes from each
+ * thread's stack (36 KiB of them made pthread_create fail with EINVAL on 16 and
+ * 32 KiB stacks, as node's).  Each thread's block is at its line. */
+START_TEST(threads_on_small_stacks)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "smallstack", NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	ck_assert_str_eq(r.out, "16 KiB: started\n32 KiB: started\n");
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	int64_t v[PV_COUNT];
+	ck_assert(tt_site_values(e, "smallstack.c", tt_site_line("smallstack.c", "small_stack"), v));
+	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 2);
+	ck_assert_int_eq(v[PV_ALLOC_SPACE], 154);
+	ck_assert_int_eq(v[PV_INUSE_SPACE], 0);
+	profile_free(e);
+}
+END_TEST
+
 /* A thread whose first allocation is inside its own pthread_getattr_np, which holds
  * the thread's lock while it allocates: the shim finds the stack's top without that
  * call, so neither the main thread nor a new one deadlocks, and both blocks are at
@@ -1985,6 +2008,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, fork_child_ending_with__exit_says_its_status);
 	tcase_add_test(tc, libunwind_is_loaded_only_when_a_stack_needs_it);
 	tcase_add_test(tc, constructor_stacks_end_in_the_loaders_start_code);
+	tcase_add_test(tc, threads_on_small_stacks);
 	tcase_add_test(tc, stack_attributes_as_a_first_allocation);
 	tcase_add_test(tc, program_signal_masks_hold_while_the_shim_unwinds);
 	tcase_add_test(tc, program_fds_unchanged);

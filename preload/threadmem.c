@@ -1,0 +1,86 @@
+/* threadmem.c - each thread's block for the unwinder's rule cache and the stack cache.
+ *
+ * They were thread-locals, 36 KiB of them, and glibc carves the static TLS block out
+ * of every thread's stack: under the shim a thread created with a small stack (16 or
+ * 32 KiB, which node uses) failed to start with EINVAL, and one with 64 KiB kept 28.
+ * Now a thread has only a pointer there, and its block is mapped the first time it
+ * captures a stack (most threads of most programs never allocate).  A thread's block
+ * goes to a free list when it ends (a pthread key's destructor) and to the next new
+ * thread as it is: a rule or a cached stack is the process's, not the thread's, so
+ * nothing in it needs clearing.
+ *
+ * Everything here may run inside malloc, with the guard set: memory comes from mmap,
+ * and pthread_setspecific allocates nothing for the first 32 keys (and otherwise
+ * through the guard, untraced).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+
+#include "shim.h"
+
+__thread void *shim_thread_block TLS_IE HIDDEN;
+
+struct free_block {
+	struct free_block *next;
+};
+static struct free_block *free_blocks;
+static atomic_flag free_lock = ATOMIC_FLAG_INIT;
+static pthread_key_t block_key;
+static _Atomic int key_state; /* 0: not made yet, 1: made, -1: cannot be */
+
+static void lock(void)
+{
+	while (atomic_flag_test_and_set_explicit(&free_lock, memory_order_acquire))
+		;
+}
+
+static void unlock(void)
+{
+	atomic_flag_clear_explicit(&free_lock, memory_order_release);
+}
+
+/* The key's destructor, at the thread's end: its block goes to the next thread.  A
+ * later capture in this thread (another destructor allocating) takes a block again,
+ * and glibc runs this again for it. */
+static void block_release(void *block)
+{
+	shim_thread_block = NULL;
+	struct free_block *b = block;
+	lock();
+	b->next = free_blocks;
+	free_blocks = b;
+	unlock();
+}
+
+void thread_block_init(void)
+{
+	int expect = 0;
+	if (atomic_load(&key_state) == 0)
+		atomic_compare_exchange_strong(&key_state, &expect,
+					       pthread_key_create(&block_key, block_release) ? -1 : 1);
+}
+
+void *thread_block_new(void)
+{
+	lock();
+	struct free_block *b = free_blocks;
+	if (b)
+		free_blocks = b->next;
+	unlock();
+	void *m = b;
+	if (!m) {
+		m = shim_real_mmap(NULL, THREAD_BLOCK, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL; /* the walk then goes to libunwind, uncached */
+	} else {
+		((struct free_block *)m)->next = NULL; /* was the list's: a slot's ip, now 0 */
+	}
+	/* Without the key (the program used every one up), the block is this thread's for
+	 * good: a thread that ends leaves it mapped. */
+	if (atomic_load(&key_state) == 1)
+		pthread_setspecific(block_key, m);
+	shim_thread_block = m;
+	return m;
+}
