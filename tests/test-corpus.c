@@ -503,6 +503,22 @@ static const struct workload git_work_ = {
 	.pid_slack = 64,
 };
 
+/* A JavaScript engine: V8 (C++, its own heap mapped, not malloc'd) and node's threads,
+ * some started on small stacks (under a shim whose thread-locals took 36 KiB of each
+ * thread's stack, node said "pthread_create: Invalid argument" on stderr). */
+static const struct workload node_work = {
+	.name = "node",
+	.needs = { { "/usr/bin/node", "nodejs" } },
+	.steps = { { "/usr/bin/node", "-e",
+		     "const m = new Map();"
+		     "for (let i = 0; i < 20000; i++) m.set('k' + i, { i, s: 'v'.repeat(i % 50) });"
+		     "let t = 0; for (const [k, v] of m) t += v.s.length + k.length;"
+		     "console.log(m.size, t, JSON.stringify([...m.values()].slice(0, 3)));",
+		     NULL } },
+	.not_exact_why = "node's platform threads allocate as they are scheduled (its "
+			 "untraced runs differ from each other)",
+};
+
 #define WORKLOAD_TEST(id, w)        \
 	START_TEST(corpus_##id)     \
 	{                           \
@@ -522,6 +538,7 @@ WORKLOAD_TEST(make, make_work_)
 WORKLOAD_TEST(bash, bash_work)
 WORKLOAD_TEST(bash_fd, bash_fd_work)
 WORKLOAD_TEST(git, git_work_)
+WORKLOAD_TEST(node, node_work)
 
 /* One test case per program, so CK_RUN_CASE=jq runs one. */
 static void add_case(Suite *s, const char *name, const TTest *test)
@@ -547,6 +564,7 @@ static Suite *corpus_suite(void)
 	add_case(s, "bash", corpus_bash);
 	add_case(s, "bash-fd", corpus_bash_fd);
 	add_case(s, "git", corpus_git);
+	add_case(s, "node", corpus_node);
 	return s;
 }
 
