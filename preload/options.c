@@ -5,6 +5,7 @@
  * read with secure_getenv, and a setuid or setgid program is never traced.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,28 +119,35 @@ static bool opt_stall(const char *s)
 	return true;
 }
 
+/* The strings are copied: the environment's own may be overwritten later, as programs
+ * that set their process title do (chromium, nginx, postgres), and a forked child sets
+ * up from the options its parent read. */
+static char dir_buf[PATH_MAX], collector_buf[PATH_MAX], run_socket_buf[108];
+
+static bool opt_string(const char *s, char *buf, size_t size, const char **out)
+{
+	size_t n = strlen(s);
+	if (n >= size)
+		return false;
+	memcpy(buf, s, n + 1);
+	*out = buf;
+	return true;
+}
+
 static bool opt_dir(const char *s)
 {
-	if (!*s)
-		return false;
-	shim_opt.dir = s;
-	return true;
+	return *s && opt_string(s, dir_buf, sizeof(dir_buf), &shim_opt.dir);
 }
 
 static bool opt_collector(const char *s)
 {
-	if (s[0] != '/')
-		return false;
-	shim_opt.collector = s;
-	return true;
+	return s[0] == '/' && opt_string(s, collector_buf, sizeof(collector_buf), &shim_opt.collector);
 }
 
 static bool opt_run_socket(const char *s)
 {
-	if (s[0] != '/' || strlen(s) >= 108) /* sizeof(sockaddr_un.sun_path) */
-		return false;
-	shim_opt.run_socket = s;
-	return true;
+	/* run_socket_buf is sizeof(sockaddr_un.sun_path) */
+	return s[0] == '/' && opt_string(s, run_socket_buf, sizeof(run_socket_buf), &shim_opt.run_socket);
 }
 
 static bool opt_disable(const char *s)

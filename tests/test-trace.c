@@ -1933,6 +1933,41 @@ START_TEST(threads_on_small_stacks)
 }
 END_TEST
 
+/* A program that sets its process title (chromium, nginx, postgres) overwrites its
+ * environment's strings, and a child it forks later sets up from the options its
+ * parent read: the shim keeps copies.  It pointed into the environment, and a
+ * chromium renderer said "cannot find the heapsnap binary" and went untraced. */
+START_TEST(options_outlive_an_overwritten_environment)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "retitle", NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	ck_assert_str_eq(r.out, "child exited 0\n");
+	ck_assert_msg(!strstr(r.err, "cannot"), "%s", r.err);
+	/* The child: the one file whose pid is not the parent's. */
+	pid_t parent = traced_pid(&r), child = 0;
+	DIR *d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		int p;
+		if (sscanf(de->d_name, "heapsnap.%d.exit.pb.gz", &p) == 1 && p != parent)
+			child = p;
+	}
+	closedir(d);
+	ck_assert_msg(child > 0, "no exit file of the child in %s: %s", dir, r.err);
+	profile_t *e = tt_snapshot(dir, child, "exit", 10);
+	int64_t v[PV_COUNT];
+	ck_assert(tt_site_values(e, "retitle.c", tt_site_line("retitle.c", "child_after_title"), v));
+	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1);
+	ck_assert_int_eq(v[PV_ALLOC_SPACE], 64);
+	profile_free(e);
+}
+END_TEST
+
 /* A thread whose first allocation is inside its own pthread_getattr_np, which holds
  * the thread's lock while it allocates: the shim finds the stack's top without that
  * call, so neither the main thread nor a new one deadlocks, and both blocks are at
@@ -2009,6 +2044,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, libunwind_is_loaded_only_when_a_stack_needs_it);
 	tcase_add_test(tc, constructor_stacks_end_in_the_loaders_start_code);
 	tcase_add_test(tc, threads_on_small_stacks);
+	tcase_add_test(tc, options_outlive_an_overwritten_environment);
 	tcase_add_test(tc, stack_attributes_as_a_first_allocation);
 	tcase_add_test(tc, program_signal_masks_hold_while_the_shim_unwinds);
 	tcase_add_test(tc, program_fds_unchanged);
