@@ -370,6 +370,38 @@ START_TEST(directory_of_others_refused)
 }
 END_TEST
 
+/* Entries of another format version (an older heapsnap on the same machine) keep
+ * their own names: this version neither reads nor replaces them, so two versions used
+ * in turn each keep a warm cache. */
+START_TEST(other_versions_left_alone)
+{
+	symcache_t *c = symcache_open();
+	ck_assert_ptr_nonnull(c);
+	char old1[256], old2[256], mine[256];
+	snprintf(old1, sizeof(old1), "%s/abcd.sym", cache_dir); /* version 1's name */
+	snprintf(old2, sizeof(old2), "%s/abcd.v9.sym", cache_dir);
+	snprintf(mine, sizeof(mine), "%s/abcd" SYMCACHE_SUFFIX, cache_dir);
+	FILE *f = fopen(old1, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("an entry of version 1", f);
+	fclose(f);
+	ck_assert_int_eq(link(old1, old2), 0);
+	struct symcache_frame fr = { "fn", "/src/a.c", 7 };
+	struct symcache_record r = { 0x1234, 1, &fr };
+	ck_assert_int_eq(symcache_store(c, "abcd", &r, 1), 0);
+	struct stat sb;
+	ck_assert_int_eq(stat(mine, &sb), 0);
+	ck_assert_int_eq(stat(old1, &sb), 0);
+	ck_assert_int_eq(sb.st_nlink, 2); /* neither replaced: still the one planted file */
+	ck_assert_int_eq(sb.st_size, 21);
+	symcache_table_t *t = NULL;
+	ck_assert_int_eq(symcache_load(c, "abcd", &t), 0);
+	ck_assert_ptr_nonnull(t);
+	symcache_table_free(t);
+	symcache_close(c);
+}
+END_TEST
+
 START_TEST(oldest_evicted)
 {
 	symcache_t *c = symcache_open();
@@ -382,23 +414,23 @@ START_TEST(oldest_evicted)
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(symcache_store(c, ids[i], r, 64), 0);
 		char path[256];
-		snprintf(path, sizeof(path), "%s/%s.sym", cache_dir, ids[i]);
+		snprintf(path, sizeof(path), "%s/%s" SYMCACHE_SUFFIX, cache_dir, ids[i]);
 		struct timespec t[2] = { { 1000000 + i, 0 }, { 1000000 + i, 0 } };
 		ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
 	}
 	struct stat sb;
 	char path[256];
-	snprintf(path, sizeof(path), "%s/aaaa.sym", cache_dir);
+	snprintf(path, sizeof(path), "%s/aaaa" SYMCACHE_SUFFIX, cache_dir);
 	ck_assert_int_eq(stat(path, &sb), 0);
 	/* Room for two entries: storing one more drops the least recently used. */
 	symcache_set_limit(c, (uint64_t)sb.st_size * 2 + sb.st_size / 2);
 	ck_assert_int_eq(symcache_store(c, "dddd", r, 64), 0);
 	ck_assert_int_eq(stat(path, &sb), -1);
-	snprintf(path, sizeof(path), "%s/bbbb.sym", cache_dir);
+	snprintf(path, sizeof(path), "%s/bbbb" SYMCACHE_SUFFIX, cache_dir);
 	ck_assert_int_eq(stat(path, &sb), -1);
-	snprintf(path, sizeof(path), "%s/cccc.sym", cache_dir);
+	snprintf(path, sizeof(path), "%s/cccc" SYMCACHE_SUFFIX, cache_dir);
 	ck_assert_int_eq(stat(path, &sb), 0);
-	snprintf(path, sizeof(path), "%s/dddd.sym", cache_dir);
+	snprintf(path, sizeof(path), "%s/dddd" SYMCACHE_SUFFIX, cache_dir);
 	ck_assert_int_eq(stat(path, &sb), 0);
 	symcache_close(c);
 }
@@ -507,6 +539,7 @@ static Suite *symcache_suite(void)
 	tcase_add_test(tc, home_fallback);
 	tcase_add_test(tc, directory_of_others_refused);
 	tcase_add_test(tc, oldest_evicted);
+	tcase_add_test(tc, other_versions_left_alone);
 	suite_add_tcase(s, tc);
 	TCase *ids = tcase_create("buildid");
 	tcase_add_test(ids, build_id_as_libdwfl_reads_it);

@@ -255,8 +255,8 @@ int symcache_load(symcache_t *c, const char *build_id, symcache_table_t **out)
 {
 	if (!build_id_ok(build_id))
 		return -EINVAL;
-	char name[BUILD_ID_MAX + 8];
-	snprintf(name, sizeof(name), "%s.sym", build_id);
+	char name[BUILD_ID_MAX + sizeof(SYMCACHE_SUFFIX)];
+	snprintf(name, sizeof(name), "%s" SYMCACHE_SUFFIX, build_id);
 	symcache_table_t *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -585,8 +585,8 @@ int symcache_store(symcache_t *c, const char *build_id, const struct symcache_re
 	struct writer w = { 0 };
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	char name[BUILD_ID_MAX + 8];
-	snprintf(name, sizeof(name), "%s.sym", build_id);
+	char name[BUILD_ID_MAX + sizeof(SYMCACHE_SUFFIX)];
+	snprintf(name, sizeof(name), "%s" SYMCACHE_SUFFIX, build_id);
 	int r = writer_merge(&w, old, sorted, n);
 	if (r == 0)
 		r = writer_serialize(&w, build_id, &buf, &len);
