@@ -63,8 +63,10 @@ struct shim_options {
 extern struct shim_options shim_opt HIDDEN;
 void options_load(void) HIDDEN;
 
-/* report.c: one line on stderr with raw write(2); never allocates. */
+/* report.c: one line on stderr with raw write(2); never allocates.  report_init()
+ * notes which file stderr is, at setup: later lines go only to that file. */
 void report(const char *fmt, ...) HIDDEN __attribute__((format(printf, 1, 2)));
+void report_init(void) HIDDEN;
 
 /* segment.c: this process image's shared segment.  Its layout is kept privately (see
  * struct hs_geometry): the hot path reads no sizes from shared memory, and a program

@@ -80,6 +80,7 @@ static void tracing_fork_child(void)
 /* Reads the options once per process image; false when tracing is off for good. */
 static bool tracing_first_setup(void)
 {
+	report_init();
 	options_load();
 	if (shim_opt.disabled)
 		return false;

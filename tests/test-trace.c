@@ -1968,6 +1968,28 @@ START_TEST(options_outlive_an_overwritten_environment)
 }
 END_TEST
 
+/* A program that closes fd 2 and creates a file of its own, which gets fd 2: the
+ * shim's messages (here: the program took the snapshot signal) go only to the stderr
+ * the program started with, never into the program's file. */
+START_TEST(messages_stay_out_of_a_reused_fd_2)
+{
+	char dir[256], file[300];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(file, sizeof(file), "%s/data.txt", dir);
+	char *argv[] = { "fd2reuse", file, NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status %d: %s",
+		      r.status, r.err);
+	ck_assert_str_eq(r.out, "the program's data\n");
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	int64_t v[PV_COUNT];
+	ck_assert(tt_site_values(e, "fd2reuse.c", tt_site_line("fd2reuse.c", "before_reuse"), v));
+	ck_assert_int_eq(v[PV_ALLOC_SPACE], 40);
+	profile_free(e);
+}
+END_TEST
+
 /* A thread whose first allocation is inside its own pthread_getattr_np, which holds
  * the thread's lock while it allocates: the shim finds the stack's top without that
  * call, so neither the main thread nor a new one deadlocks, and both blocks are at
@@ -2045,6 +2067,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, constructor_stacks_end_in_the_loaders_start_code);
 	tcase_add_test(tc, threads_on_small_stacks);
 	tcase_add_test(tc, options_outlive_an_overwritten_environment);
+	tcase_add_test(tc, messages_stay_out_of_a_reused_fd_2);
 	tcase_add_test(tc, stack_attributes_as_a_first_allocation);
 	tcase_add_test(tc, program_signal_masks_hold_while_the_shim_unwinds);
 	tcase_add_test(tc, program_fds_unchanged);
