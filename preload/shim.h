@@ -142,6 +142,7 @@ bool sampleset_take(const void *p, uint32_t gen) HIDDEN;
 #define THREAD_BLOCK (THREAD_BLOCK_RULES + THREAD_BLOCK_CACHE)
 extern __thread void *shim_thread_block TLS_IE HIDDEN;
 void thread_block_init(void) HIDDEN;
+void thread_block_fork_child(void) HIDDEN; /* in a forked child, first */
 void *thread_block_new(void) HIDDEN;
 static inline void *thread_block(void)
 {

@@ -53,6 +53,14 @@ static void block_release(void *block)
 	unlock();
 }
 
+void thread_block_fork_child(void)
+{
+	/* A thread of the parent may have held the lock at the fork, and it does not exist
+	 * here.  The list is consistent at every step but the push's last (a block then
+	 * lost to the child, no more). */
+	atomic_flag_clear_explicit(&free_lock, memory_order_release);
+}
+
 void thread_block_init(void)
 {
 	int expect = 0;

@@ -64,6 +64,7 @@ static void tracing_fork_child(void)
 	/* Only this thread exists now.  The parent's segment is the parent's: drop it and
 	 * set up a ring and collector of our own at this process's first event. */
 	atomic_store(&setup_lock, 0);
+	thread_block_fork_child();
 	modules_reset();
 	if (!shim_seg.ctl)
 		return; /* never traced: disabled, or setup failed */
