@@ -218,10 +218,21 @@ extern uintptr_t attach_loader_lo HIDDEN, attach_loader_hi HIDDEN;
 #define FROM_LOADER()                                                     \
 	((uintptr_t)__builtin_return_address(0) - attach_loader_lo <       \
 	 attach_loader_hi - attach_loader_lo)
+/* Past that test, the attached build reads the guard, and runs the rest of calloc and
+ * realloc, in functions of their own: clang computes a thread-local's address (a
+ * __tls_get_addr call, which allocates the thread's block the first time) wherever it
+ * likes in a function, and had put route()'s guard above FROM_LOADER(), so the
+ * loader's malloc for a new thread's TLS came back in and recursed until the stack
+ * overflowed (test a_non_pie_program_whose_plt_entry_is_mallocs_address, under a
+ * clang build).  A call that may have side effects is never moved above the test. */
+int shim_guard_read(void) HIDDEN;
+#define PAST_LOADER_CHECK __attribute__((noinline))
 #else
 /* The preloaded shim's thread-locals are static, and it is never attached: the hot
  * path of malloc and free need not ask. */
 #define FROM_LOADER() 0
+#define shim_guard_read() shim_guard
+#define PAST_LOADER_CHECK inline __attribute__((always_inline))
 #endif
 const char *attach_getenv(const char *name) HIDDEN;
 
