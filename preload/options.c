@@ -105,6 +105,7 @@ static bool opt_stacks(const char *s)
 	if (!parse_uint(s, HS_STACKS_MIN, HS_STACKS_MAX, &v))
 		return false;
 	shim_opt.stacks = v;
+	shim_opt.stacks_set = true;
 	return true;
 }
 
@@ -191,7 +192,7 @@ static const struct {
 	{ "HEAPSNAP_FRAMES", opt_frames, "16" },
 	{ "HEAPSNAP_SIGNAL", opt_signal, "USR2" },
 	{ "HEAPSNAP_RING", opt_ring, "65536" },
-	{ "HEAPSNAP_STACKS", opt_stacks, "1048576" },
+	{ "HEAPSNAP_STACKS", opt_stacks, "1048576 (less under RLIMIT_AS)" },
 	{ "HEAPSNAP_STALL_TIMEOUT", opt_stall, "10" },
 	{ "HEAPSNAP_DIR", opt_dir, "the start directory" },
 	{ "HEAPSNAP_COLLECTOR", opt_collector, "found next to the shim" },

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -33,11 +34,29 @@ static void segment_read_command(struct hs_ctl *c, const struct segment *parent)
 	close(fd);
 }
 
+/* The stack table's capacity: HEAPSNAP_STACKS, else the default, unless the process
+ * has an address-space limit.  The whole segment counts against RLIMIT_AS, and with
+ * the default table (139 MiB in all) a program that fits its limit natively ran out
+ * under the shim (python's 200 MB under `ulimit -v 300000`).  Under a limit, the
+ * table is halved until the segment takes at most 1/32 of it. */
+static uint64_t stacks_capacity(const struct shim_options *o)
+{
+	struct rlimit rl;
+	if (o->stacks_set || getrlimit(RLIMIT_AS, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return o->stacks;
+	uint64_t budget = (uint64_t)rl.rlim_cur / 32, stacks = o->stacks;
+	struct hs_layout l;
+	while (stacks / 2 >= HS_STACKS_MIN &&
+	       (hs_layout_compute(o->ring_records, stacks, &l) < 0 || l.total > budget))
+		stacks /= 2;
+	return stacks;
+}
+
 int segment_create(struct segment *s, const struct shim_options *o,
 		   const struct segment *parent)
 {
 	struct hs_layout l;
-	int r = hs_layout_compute(o->ring_records, o->stacks, &l);
+	int r = hs_layout_compute(o->ring_records, stacks_capacity(o), &l);
 	if (r < 0)
 		return r;
 	int fd = memfd_create("heapsnap", MFD_CLOEXEC | MFD_ALLOW_SEALING);

@@ -51,6 +51,7 @@ struct shim_options {
 	int signal;             /* HEAPSNAP_SIGNAL: 0 for none */
 	uint64_t ring_records;  /* HEAPSNAP_RING: ring capacity, a power of two */
 	uint64_t stacks;        /* HEAPSNAP_STACKS: stack table capacity */
+	bool stacks_set;        /* HEAPSNAP_STACKS was given (else sized to RLIMIT_AS) */
 	double stall_timeout;   /* HEAPSNAP_STALL_TIMEOUT: seconds, 0 = wait forever */
 	const char *dir;        /* HEAPSNAP_DIR, or NULL for the start directory */
 	const char *collector;  /* HEAPSNAP_COLLECTOR: path of the heapsnap binary */

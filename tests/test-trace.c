@@ -1990,6 +1990,31 @@ START_TEST(messages_stay_out_of_a_reused_fd_2)
 }
 END_TEST
 
+/* A program under an address-space limit it fits in natively fits under the shim
+ * too: with RLIMIT_AS set (and HEAPSNAP_STACKS not), the segment takes at most 1/32 of
+ * it.  With the default stack table (139 MiB of address space) its 150 MiB block did
+ * not fit under 200 MiB.  The block is at its line. */
+START_TEST(an_address_space_limit_leaves_the_program_its_room)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "aslimit", NULL };
+	struct run_result plain, r;
+	tt_run_plain(argv, &plain);
+	ck_assert_str_eq(plain.out, "allocated 150 MiB under a 200 MiB limit\n");
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status %d: %s%s",
+		      r.status, r.out, r.err);
+	ck_assert_str_eq(r.out, "allocated 150 MiB under a 200 MiB limit\n");
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	int64_t v[PV_COUNT];
+	ck_assert(tt_site_values(e, "aslimit.c", tt_site_line("aslimit.c", "under_the_limit"), v));
+	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1);
+	ck_assert_int_eq(v[PV_ALLOC_SPACE], 150 << 20);
+	profile_free(e);
+}
+END_TEST
+
 /* A thread whose first allocation is inside its own pthread_getattr_np, which holds
  * the thread's lock while it allocates: the shim finds the stack's top without that
  * call, so neither the main thread nor a new one deadlocks, and both blocks are at
@@ -2068,6 +2093,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, threads_on_small_stacks);
 	tcase_add_test(tc, options_outlive_an_overwritten_environment);
 	tcase_add_test(tc, messages_stay_out_of_a_reused_fd_2);
+	tcase_add_test(tc, an_address_space_limit_leaves_the_program_its_room);
 	tcase_add_test(tc, stack_attributes_as_a_first_allocation);
 	tcase_add_test(tc, program_signal_masks_hold_while_the_shim_unwinds);
 	tcase_add_test(tc, program_fds_unchanged);
