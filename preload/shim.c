@@ -255,23 +255,6 @@ EXPORT void free(void *p)
 		free_general(p);
 }
 
-static PAST_LOADER_CHECK void *realloc_past_loader(void *old, size_t size);
-
-EXPORT void *realloc(void *old, size_t size)
-{
-	if (UNLIKELY(!ready() || in_pool(old))) {
-		void *p = ready() ? malloc(size) : pool_alloc(size);
-		if (p && old && in_pool(old)) {
-			size_t have = pool_size(old);
-			memcpy(p, old, have < size ? have : size);
-		}
-		return p;
-	}
-	if (UNLIKELY(FROM_LOADER()))
-		return real.realloc(old, size);
-	return realloc_past_loader(old, size);
-}
-
 static PAST_LOADER_CHECK void *realloc_past_loader(void *old, size_t size)
 {
 	if (!old)
@@ -291,6 +274,21 @@ static PAST_LOADER_CHECK void *realloc_past_loader(void *old, size_t size)
 		record_alloc(p, size, 0);
 	leave();
 	return p;
+}
+
+EXPORT void *realloc(void *old, size_t size)
+{
+	if (UNLIKELY(!ready() || in_pool(old))) {
+		void *p = ready() ? malloc(size) : pool_alloc(size);
+		if (p && old && in_pool(old)) {
+			size_t have = pool_size(old);
+			memcpy(p, old, have < size ? have : size);
+		}
+		return p;
+	}
+	if (UNLIKELY(FROM_LOADER()))
+		return real.realloc(old, size);
+	return realloc_past_loader(old, size);
 }
 
 EXPORT void *reallocarray(void *old, size_t n, size_t size)

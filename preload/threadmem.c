@@ -61,12 +61,11 @@ void thread_block_fork_child(void)
 	atomic_flag_clear_explicit(&free_lock, memory_order_release);
 }
 
+/* Once per image, from its first setup, which runs under the setup lock. */
 void thread_block_init(void)
 {
-	int expect = 0;
 	if (atomic_load(&key_state) == 0)
-		atomic_compare_exchange_strong(&key_state, &expect,
-					       pthread_key_create(&block_key, block_release) ? -1 : 1);
+		atomic_store(&key_state, pthread_key_create(&block_key, block_release) ? -1 : 1);
 }
 
 void *thread_block_new(void)
