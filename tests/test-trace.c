@@ -1615,10 +1615,7 @@ START_TEST(claimed_stack_slots_are_passed)
 	tt_tempdir(dir, sizeof(dir));
 	char *argv[] = { "scribble", "claimed", NULL };
 	struct run_result r;
-	tt_run(dir, argv, NULL, &r);
-	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status %d: %s",
-		      r.status, r.err);
-	ck_assert_str_eq(r.out, "passed 1024 claimed slots\n");
+	tt_run_ok(dir, argv, NULL, "passed 1024 claimed slots\n", &r);
 	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 30);
 	static const struct { const char *site; int64_t bytes; } sites[] = {
 		{ "claimed_one", 101 }, { "claimed_two", 202 }, { "claimed_three", 303 },
@@ -1889,9 +1886,7 @@ START_TEST(constructor_stacks_end_in_the_loaders_start_code)
 	char *env[] = { "HEAPSNAP_VERIFY_UNWIND=1", NULL };
 	char *argv[] = { "ctormain", NULL };
 	struct run_result r;
-	tt_run(dir, argv, env, &r);
-	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
-	ck_assert_str_eq(r.out, "constructor's block there\n");
+	tt_run_ok(dir, argv, env, "constructor's block there\n", &r);
 	unsigned long fast = 0, slow = ~0ul, cfi = 0;
 	const char *said = strstr(r.err, "unwind: ");
 	ck_assert_msg(said && sscanf(said, "unwind: %lu stacks by the fast walk, %lu by "
@@ -1920,9 +1915,7 @@ START_TEST(threads_on_small_stacks)
 	tt_tempdir(dir, sizeof(dir));
 	char *argv[] = { "smallstack", NULL };
 	struct run_result r;
-	tt_run(dir, argv, NULL, &r);
-	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
-	ck_assert_str_eq(r.out, "16 KiB: started\n32 KiB: started\n");
+	tt_run_ok(dir, argv, NULL, "16 KiB: started\n32 KiB: started\n", &r);
 	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
 	int64_t v[PV_COUNT];
 	ck_assert(tt_site_values(e, "smallstack.c", tt_site_line("smallstack.c", "small_stack"), v));
@@ -1943,9 +1936,7 @@ START_TEST(options_outlive_an_overwritten_environment)
 	tt_tempdir(dir, sizeof(dir));
 	char *argv[] = { "retitle", NULL };
 	struct run_result r;
-	tt_run(dir, argv, NULL, &r);
-	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
-	ck_assert_str_eq(r.out, "child exited 0\n");
+	tt_run_ok(dir, argv, NULL, "child exited 0\n", &r);
 	ck_assert_msg(!strstr(r.err, "cannot"), "%s", r.err);
 	/* The child: the one file whose pid is not the parent's. */
 	pid_t parent = traced_pid(&r), child = 0;
@@ -1978,10 +1969,7 @@ START_TEST(messages_stay_out_of_a_reused_fd_2)
 	snprintf(file, sizeof(file), "%s/data.txt", dir);
 	char *argv[] = { "fd2reuse", file, NULL };
 	struct run_result r;
-	tt_run(dir, argv, NULL, &r);
-	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status %d: %s",
-		      r.status, r.err);
-	ck_assert_str_eq(r.out, "the program's data\n");
+	tt_run_ok(dir, argv, NULL, "the program's data\n", &r);
 	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
 	int64_t v[PV_COUNT];
 	ck_assert(tt_site_values(e, "fd2reuse.c", tt_site_line("fd2reuse.c", "before_reuse"), v));
@@ -2002,10 +1990,7 @@ START_TEST(an_address_space_limit_leaves_the_program_its_room)
 	struct run_result plain, r;
 	tt_run_plain(argv, &plain);
 	ck_assert_str_eq(plain.out, "allocated 150 MiB under a 200 MiB limit\n");
-	tt_run(dir, argv, NULL, &r);
-	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status %d: %s%s",
-		      r.status, r.out, r.err);
-	ck_assert_str_eq(r.out, "allocated 150 MiB under a 200 MiB limit\n");
+	tt_run_ok(dir, argv, NULL, "allocated 150 MiB under a 200 MiB limit\n", &r);
 	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
 	int64_t v[PV_COUNT];
 	ck_assert(tt_site_values(e, "aslimit.c", tt_site_line("aslimit.c", "under_the_limit"), v));
@@ -2025,9 +2010,7 @@ START_TEST(stack_attributes_as_a_first_allocation)
 	tt_tempdir(dir, sizeof(dir));
 	char *argv[] = { "stackattr", NULL };
 	struct run_result r;
-	tt_run(dir, argv, NULL, &r);
-	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
-	ck_assert_str_eq(r.out, "main has its stack, thread has its stack\n");
+	tt_run_ok(dir, argv, NULL, "main has its stack, thread has its stack\n", &r);
 	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
 	int64_t v[PV_COUNT];
 	ck_assert(tt_site_values(e, "stackattr.c", tt_site_line("stackattr.c", "after_attributes"),

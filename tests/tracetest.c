@@ -142,6 +142,16 @@ void tt_run(const char *dir, char *const argv[], char *const env[], struct run_r
 	spawn(full, env, r);
 }
 
+void tt_run_ok(const char *dir, char *const argv[], char *const env[], const char *want_out,
+	       struct run_result *r)
+{
+	tt_run(dir, argv, env, r);
+	ck_assert_msg(WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0,
+		      "%s: status %d: %s%s", argv[0], r->status, r->out, r->err);
+	if (want_out)
+		ck_assert_str_eq(r->out, want_out);
+}
+
 void tt_heapsnap(char *const args[], struct run_result *r)
 {
 	char *full[64];

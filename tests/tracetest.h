@@ -29,6 +29,11 @@ void tt_tempdir(char *out, size_t len);
  * list, or NULL).  Fails the test if it cannot be started. */
 void tt_run(const char *dir, char *const argv[], char *const env[], struct run_result *r);
 
+/* tt_run, then fails the test unless the program exited 0 and, when want_out is not
+ * NULL, printed exactly want_out. */
+void tt_run_ok(const char *dir, char *const argv[], char *const env[], const char *want_out,
+	       struct run_result *r);
+
 /* Same, but untraced: the baseline for output and status comparisons. */
 void tt_run_plain(char *const argv[], struct run_result *r);
 
