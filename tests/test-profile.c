@@ -1,13 +1,18 @@
 /* test-profile.c - the profile builder (analyzer/snapshot/profile.c): interning,
- * growth of the mapping, location, sample and comment arrays, and release.
+ * growth of the mapping, location, sample and comment arrays, and release; and the
+ * analyzer's big blocks mapped in one go (analyzer/util/mem.h).
  *
  * Run under ASan (-Db_sanitize=address) these also check that profile_free releases
  * everything and that grown arrays keep their contents.
  */
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "mem.h"
 #include "profile.h"
 #include "checkmain.h"
 
@@ -139,6 +144,59 @@ START_TEST(alloc_is_zeroed)
 }
 END_TEST
 
+/* How many of the whole pages inside [p, p + n) are not mapped. */
+static size_t pages_absent(const void *p, size_t n)
+{
+	uintptr_t page = (uintptr_t)getpagesize();
+	uintptr_t from = ((uintptr_t)p + page - 1) & ~(page - 1);
+	uintptr_t to = ((uintptr_t)p + n) & ~(page - 1);
+	size_t count = (to - from) / page, absent = 0;
+	unsigned char vec[1024];
+	ck_assert_uint_le(count, sizeof(vec));
+	ck_assert_int_eq(mincore((void *)from, to - from, vec), 0);
+	for (size_t i = 0; i < count; i++)
+		absent += !(vec[i] & 1);
+	return absent;
+}
+
+/* mem_realloc() maps a big new block before copying only the bytes in use into it;
+ * small blocks are plain realloc(). */
+START_TEST(big_blocks_are_mapped_at_once)
+{
+	size_t big = 2u << 20; /* above malloc's mmap threshold: fresh pages */
+	char *small = mem_realloc(NULL, 0, 100);
+	ck_assert_ptr_nonnull(small);
+	memset(small, 'x', 100);
+	char *b = mem_realloc(small, 100, big);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_eq(pages_absent(b, big), 0);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(b[i], 'x');
+	char *c = mem_realloc(b, 100, 2 * big);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(pages_absent(c, 2 * big), 0);
+	ck_assert_int_eq(c[99], 'x');
+	free(c);
+	unsigned *z = mem_calloc(big / sizeof(unsigned), sizeof(unsigned));
+	ck_assert_ptr_nonnull(z);
+	for (size_t i = 0; i < big / sizeof(unsigned); i += 1000)
+		ck_assert_uint_eq(z[i], 0);
+	free(z);
+	ck_assert_ptr_null(mem_calloc(SIZE_MAX / 2, 4));
+}
+END_TEST
+
+/* A profile's arena chunk is mapped MEM_POPULATE_MIN ahead of what is handed out. */
+START_TEST(arena_is_mapped_ahead)
+{
+	profile_t *p = profile_new();
+	char *a = profile_alloc(p, 64);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(pages_absent(a, MEM_POPULATE_MIN - 2 * (size_t)getpagesize()), 0);
+	profile_free(p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("profile");
@@ -148,6 +206,8 @@ int main(void)
 	tcase_add_test(tc, add_interns_and_copies);
 	tcase_add_test(tc, arrays_grow);
 	tcase_add_test(tc, alloc_is_zeroed);
+	tcase_add_test(tc, big_blocks_are_mapped_at_once);
+	tcase_add_test(tc, arena_is_mapped_ahead);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

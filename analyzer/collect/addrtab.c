@@ -6,6 +6,8 @@
 #include <sys/mman.h>
 #include <uthash.h>
 
+#include "mem.h"
+
 #define INITIAL_BITS 12
 
 struct big_size {
@@ -29,7 +31,7 @@ static struct addrtab_slot *slots_new(uint64_t n)
 {
 	size_t bytes = n * sizeof(struct addrtab_slot);
 	if (bytes < MAPPED_TABLE)
-		return calloc(n, sizeof(struct addrtab_slot));
+		return mem_calloc(n, sizeof(struct addrtab_slot));
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }

@@ -20,6 +20,7 @@
 #include <uthash.h>
 
 #include "idxtab.h"
+#include "mem.h"
 #include "sample.h"
 #include "vec.h"
 
@@ -153,6 +154,34 @@ static uint32_t module_of(collector_t *c, uint64_t ip)
 	return m;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+
+/* Items below upto of a shared array of cap items of size bytes have been written by
+ * the process, and those from *mapped on are about to be read here for the first time:
+ * they are mapped a MEM_POPULATE_MIN chunk at a time (mem.h), one system call instead
+ * of a page fault each few pages.  The shim maps its side in chunks as large from the
+ * array's start (prim.h), so a chunk holding a written item is there already, save the
+ * first: at most its unwritten pages are allocated early. */
+static void map_ahead(const void *array, size_t size, uint64_t *mapped, uint64_t upto,
+		      uint64_t cap)
+{
+	if (upto <= *mapped)
+		return;
+	uint64_t per = MEM_POPULATE_MIN / size;
+	uint64_t to = (upto + per - 1) / per * per;
+	to = to < cap ? to : cap;
+	uintptr_t page = (uintptr_t)getpagesize();
+	uintptr_t from = ((uintptr_t)array + *mapped * size + page - 1) & ~(page - 1);
+	uintptr_t end = ((uintptr_t)array + to * size) & ~(page - 1);
+	int saved = errno;
+	if (end > from)
+		madvise((void *)from, end - from, MADV_POPULATE_READ);
+	errno = saved;
+	*mapped = to;
+}
+
 /* Makes room for stack ids below n.  Returns false when out of memory. */
 static bool stats_reserve(collector_t *c, uint64_t n)
 {
@@ -161,11 +190,11 @@ static bool stats_reserve(collector_t *c, uint64_t n)
 	uint64_t cap = c->nstats ? c->nstats : 1024;
 	while (cap < n)
 		cap *= 2;
-	struct stack_stats *s = realloc(c->stats, cap * sizeof(*s));
+	struct stack_stats *s = mem_realloc(c->stats, c->nstats * sizeof(*s), cap * sizeof(*s));
 	if (!s)
 		return false;
 	c->stats = s;
-	struct stack_copy *k = realloc(c->stacks, cap * sizeof(*k));
+	struct stack_copy *k = mem_realloc(c->stacks, c->nstats * sizeof(*k), cap * sizeof(*k));
 	if (!k)
 		return false;
 	c->stacks = k;
@@ -187,6 +216,14 @@ static bool stack_copy(collector_t *c, uint32_t id)
 		return true;
 	}
 	k->seen = 2; /* until the copy below succeeds */
+	if (id >= c->stacks_mapped) {
+		map_ahead(c->g.stacks, sizeof(*c->g.stacks), &c->stacks_mapped,
+			  atomic_load_explicit(&c->ctl->nstacks, memory_order_acquire),
+			  c->g.stacks_cap);
+		map_ahead(c->g.frames, sizeof(*c->g.frames), &c->frames_mapped,
+			  atomic_load_explicit(&c->ctl->nframes, memory_order_acquire),
+			  c->g.frames_cap);
+	}
 	struct hs_stack e = c->g.stacks[id];
 	if (e.nframes > c->frame_limit || e.first > c->g.frames_cap ||
 	    e.nframes > c->g.frames_cap - e.first)
@@ -195,11 +232,12 @@ static bool stack_copy(collector_t *c, uint32_t id)
 		uint64_t cap = c->frames_cap ? c->frames_cap * 2 : 4096;
 		while (cap < c->nframes + e.nframes)
 			cap *= 2;
-		uint64_t *f = realloc(c->frames, cap * sizeof(*f));
+		uint64_t *f = mem_realloc(c->frames, c->nframes * sizeof(*f), cap * sizeof(*f));
 		if (!f)
 			return false;
 		c->frames = f;
-		uint32_t *m = realloc(c->frame_modules, cap * sizeof(*m));
+		uint32_t *m = mem_realloc(c->frame_modules, c->nframes * sizeof(*m),
+					  cap * sizeof(*m));
 		if (!m)
 			return false;
 		c->frame_modules = m;
@@ -561,6 +599,9 @@ uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_e
 	uint64_t end = at_end ? c->pos + c->g.ring_cap : UINT64_MAX;
 	if (at_end && head < end)
 		end = head;
+	if (c->ring_mapped < c->g.ring_cap)
+		map_ahead(c->g.ring, sizeof(*c->g.ring), &c->ring_mapped, head < limit ? head : limit,
+			  c->g.ring_cap);
 	while (c->pos < limit && c->pos < end && n < max) {
 		struct hs_rec r;
 		if (ring_read(&c->ring, c->pos, &r)) {

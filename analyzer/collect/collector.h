@@ -74,6 +74,8 @@ typedef struct collector {
 	uint32_t *frame_modules;    /* module of each frame, or SYM_NO_MODULE */
 	uint64_t nframes, frames_cap;
 	uint64_t nmodules_seen;     /* shim module entries copied so far */
+	uint64_t ring_mapped;       /* ring slots, stack entries and frames mapped ahead */
+	uint64_t stacks_mapped, frames_mapped;
 
 	int64_t current_bytes, peak_bytes;
 	uint64_t epoch;             /* bumped at each new traced peak */

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
+
 enum pb_wire_type {
 	PB_VARINT = 0,
 	PB_FIXED64 = 1,
@@ -47,7 +49,7 @@ static inline bool pbuf_grow(pbuf_t *b, size_t n)
 		}
 		ncap *= 2;
 	}
-	uint8_t *d = realloc(b->data, ncap);
+	uint8_t *d = mem_realloc(b->data, b->len, ncap);
 	if (!d) {
 		b->failed = true;
 		return false;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <uthash.h>
 
+#include "mem.h"
 #include "vec.h"
 
 #define ARENA_CHUNK (1u << 20)
@@ -19,6 +20,7 @@
 struct arena_chunk {
 	struct arena_chunk *next;
 	size_t used, size;
+	size_t mapped; /* bytes mapped ahead of use (mem.h), a MEM_POPULATE_MIN at a time */
 	max_align_t data[];
 };
 
@@ -107,7 +109,7 @@ void *profile_alloc(profile_t *p, size_t n)
 		if (!c)
 			return NULL;
 		c->size = size;
-		c->used = 0;
+		c->used = c->mapped = 0;
 		/* A big one-off block goes behind the current chunk so its free space stays usable. */
 		if (size != ARENA_CHUNK && p->store->chunks) {
 			c->next = p->store->chunks->next;
@@ -120,6 +122,12 @@ void *profile_alloc(profile_t *p, size_t n)
 	void *r = (char *)c->data + c->used;
 	c->used += n;
 	p->store->bytes += n;
+	if (c->used > c->mapped) {
+		size_t to = (c->used + MEM_POPULATE_MIN - 1) / MEM_POPULATE_MIN * MEM_POPULATE_MIN;
+		to = to < c->size ? to : c->size;
+		mem_populate((char *)c->data + c->mapped, to - c->mapped);
+		c->mapped = to;
+	}
 	memset(r, 0, n);
 	return r;
 }

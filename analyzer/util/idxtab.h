@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "mem.h"
+
 typedef struct idxtab {
 	uint32_t *slots; /* index + 1, or 0 when empty */
 	size_t mask;     /* number of slots - 1 */
@@ -51,7 +53,7 @@ static inline int idxtab_reserve(idxtab_t *t, size_t need, size_t n,
 			return -ENOMEM;
 		nslots *= 2;
 	}
-	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	uint32_t *slots = mem_calloc(nslots, sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
 	for (size_t id = 0; id < n; id++) {

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "mem.h"
+
 /* Makes room for need elements of size elem in *vec, whose capacity is *cap.
  * Returns 0, or -ENOMEM with *vec and *cap untouched (out of memory, or need * elem
  * does not fit a size_t). */
@@ -25,7 +27,7 @@ static inline int vec_reserve(void **vec, size_t *cap, size_t need, size_t elem)
 	}
 	if (ncap > SIZE_MAX / elem)
 		return -ENOMEM;
-	void *n = realloc(*vec, ncap * elem);
+	void *n = mem_realloc(*vec, *cap * elem, ncap * elem);
 	if (!n)
 		return -ENOMEM;
 	*vec = n;
