@@ -582,6 +582,17 @@ START_TEST(run_usage)
 	/* Options stop at the program: its own options are not run's. */
 	assert_fails(run(cmd_run, "run", "/nonexistent/prog", "--bogus", NULL), 1,
 		     "heapsnap: run: '/nonexistent/prog': no such program");
+	/* Found and executable, but the kernel cannot run it: 127, as a shell says. */
+	enter_tmpdir();
+	FILE *f = fopen("badinterp", "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("#!/nonexistent/interpreter\n", f);
+	fclose(f);
+	ck_assert_int_eq(chmod("badinterp", 0755), 0);
+	assert_fails(run(cmd_run, "run", "-q", "./badinterp", NULL), 127,
+		     "heapsnap: run: cannot execute './badinterp': No such file or directory");
+	unlink("badinterp");
+	leave_tmpdir();
 	struct result r = run(cmd_run, "run", "--help", NULL);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap run [OPTIONS] [--] PROGRAM"));

@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,34 +294,49 @@ static int resolve(const struct run_args *a, struct run_paths *p)
 	return 0;
 }
 
-/* In the forked child: sets the shim's environment and executes the program.
- * Never returns. */
-static void exec_traced(const struct run_args *a, const struct run_paths *p,
-			const char *preload, const char *sock)
+/* The program's environment: run's own, with the shim's variables set.  Returns a
+ * NULL-terminated array whose strings from *own on are to be freed, or NULL. */
+static char **traced_env(const struct run_args *a, const struct run_paths *p,
+			 const char *preload, const char *sock, size_t *own)
 {
-	setenv("LD_PRELOAD", preload, 1);
-	setenv(HS_ENV_RUN_SOCKET, sock, 1);
-	setenv(HS_ENV_COLLECTOR, p->self, 1);
-	if (a->dir)
-		setenv("HEAPSNAP_DIR", a->dir, 1);
-	if (a->frames)
-		setenv("HEAPSNAP_FRAMES", a->frames, 1);
-	if (a->signal)
-		setenv("HEAPSNAP_SIGNAL", a->signal, 1);
-	if (a->off)
-		setenv("HEAPSNAP_START", "off", 1);
-	if (a->sample)
-		setenv("HEAPSNAP_SAMPLE", a->sample, 1);
-	/* The signals run forwards were blocked around fork: the program starts with the
-	 * mask run itself was given. */
-	sigset_t set;
-	sigemptyset(&set);
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaddset(&set, forwarded[i]);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	execv(p->prog, a->argv);
-	fprintf(stderr, "heapsnap: run: cannot execute '%s': %s\n", p->prog, strerror(errno));
-	_exit(127);
+	const struct {
+		const char *name, *value;
+	} set[] = {
+		{ "LD_PRELOAD", preload },
+		{ HS_ENV_RUN_SOCKET, sock },
+		{ HS_ENV_COLLECTOR, p->self },
+		{ "HEAPSNAP_DIR", a->dir },
+		{ "HEAPSNAP_FRAMES", a->frames },
+		{ "HEAPSNAP_SIGNAL", a->signal },
+		{ "HEAPSNAP_START", a->off ? "off" : NULL },
+		{ "HEAPSNAP_SAMPLE", a->sample },
+	};
+	size_t n = 0, k = 0;
+	while (environ[n])
+		n++;
+	char **env = calloc(n + sizeof(set) / sizeof(set[0]) + 1, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		bool replaced = false;
+		for (size_t j = 0; j < sizeof(set) / sizeof(set[0]) && !replaced; j++) {
+			size_t len = strlen(set[j].name);
+			replaced = set[j].value && !strncmp(environ[i], set[j].name, len) &&
+				   environ[i][len] == '=';
+		}
+		if (!replaced)
+			env[k++] = environ[i];
+	}
+	*own = k;
+	for (size_t j = 0; j < sizeof(set) / sizeof(set[0]); j++)
+		if (set[j].value && asprintf(&env[k++], "%s=%s", set[j].name, set[j].value) < 0) {
+			env[--k] = NULL;
+			for (size_t i = *own; i < k; i++)
+				free(env[i]);
+			free(env);
+			return NULL;
+		}
+	return env;
 }
 
 /* The program run forwards signals to, once it runs; and whether to stop waiting. */
@@ -350,32 +366,49 @@ static void forward_signals(void)
 		sigaction(forwarded[i], &sa, NULL);
 }
 
-/* Starts the program traced, its tree connecting to t.  Returns its pid, or -1 after
- * reporting the failure. */
+/* Starts the program traced, its tree connecting to t.  Returns its pid, or after
+ * reporting the failure -2 when the program could not be executed, else -1.
+ * posix_spawn, not fork: the child shares run's memory until it execs (no copy of run's
+ * page tables, no copy-on-write faults) and run waits for that, so the program starts
+ * before the host of collectors. */
 static pid_t spawn_traced(const struct run_args *a, const struct run_paths *p,
 			  const struct runtree *t)
 {
 	char *preload = preload_value(p->shim);
-	if (!preload) {
+	size_t own = 0;
+	char **env = preload ? traced_env(a, p, preload, t->sock, &own) : NULL;
+	free(preload);
+	if (!env) {
 		fprintf(stderr, "heapsnap: run: out of memory\n");
 		return -1;
 	}
+	/* The forwarded signals are blocked until forward_to is set; the program starts
+	 * with the mask run itself was given. */
 	sigset_t set, old;
 	sigemptyset(&set);
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
 		sigaddset(&set, forwarded[i]);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	forward_signals();
-	pid_t child = fork();
-	if (child == 0)
-		exec_traced(a, p, preload, t->sock);
-	int e = errno;
-	free(preload);
-	if (child > 0)
+	posix_spawnattr_t attr;
+	pid_t child = -1;
+	int e = posix_spawnattr_init(&attr);
+	if (!e) {
+		posix_spawnattr_setsigmask(&attr, &old);
+		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+		e = posix_spawn(&child, p->prog, NULL, &attr, a->argv, env);
+		posix_spawnattr_destroy(&attr);
+	}
+	for (size_t i = own; env[i]; i++)
+		free(env[i]);
+	free(env);
+	if (!e)
 		forward_to = child;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (child < 0)
-		fprintf(stderr, "heapsnap: run: fork: %s\n", strerror(e));
+	if (e) {
+		fprintf(stderr, "heapsnap: run: cannot execute '%s': %s\n", p->prog, strerror(e));
+		return -2;
+	}
 	return child;
 }
 
@@ -410,8 +443,9 @@ static int run(const struct run_args *a)
 	t.child = spawn_traced(a, &p, &t);
 	t.forward_to = &forward_to;
 	if (t.child < 0) {
+		bool unexecutable = t.child == -2;
 		runtree_close(&t);
-		return 1;
+		return unexecutable ? 127 : 1; /* as a shell's status for a command it cannot run */
 	}
 	runtree_start_host(&t);
 	if (!a->quiet && a->off)
