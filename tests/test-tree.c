@@ -371,10 +371,11 @@ static pid_t tgid_of(pid_t tid)
 }
 
 /* Under run, the collectors are threads of one host process that run forks from itself
- * once (never exec'd), which looks like a collector the shim would start: its own
- * session, not run's child, /dev/null for stdin, stdout and stderr, its connection to
- * run on fd 3, nothing of run's or the program's (run lets go of the fds it passed on),
- * the command line heapsnap snap looks for, and the thread named after the process. */
+ * once (never exec'd; run's child, which run reaps), and which looks like a collector
+ * the shim would start: its own session, /dev/null for stdin, stdout and stderr, its
+ * connection to run on fd 3, nothing of run's or the program's (run lets go of the fds
+ * it passed on), the command line heapsnap snap looks for, and the thread named after
+ * the process. */
 START_TEST(run_hosts_collectors_as_if_execd)
 {
 	char dir[256], err[8192];
@@ -385,7 +386,8 @@ START_TEST(run_hosts_collectors_as_if_execd)
 	char path[64], target[256], want[32];
 	struct proc_stat st;
 	ck_assert_int_eq(prim_proc_stat(host, &st), 0);
-	ck_assert_int_ne(st.ppid, p.run);
+	ck_assert_int_eq(st.ppid, p.run);
+	ck_assert_int_eq(running_run_child(p.run), p.pid); /* never the host */
 	ck_assert_int_eq(getsid(host), host);
 	for (int fd = 0; fd <= 3; fd++) {
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)host, fd);

@@ -130,6 +130,20 @@ bool running_collector_find(pid_t pid, struct running_collector *out)
 	return found;
 }
 
+/* Whether /proc/NAME is the host of the collectors of the run whose command line is
+ * run[0..n): "heapsnap collect --host-fd 3" (hosted.h), or, just forked, run's own. */
+static bool is_host(const char *name, const char *run, size_t n)
+{
+	char cmd[4096];
+	size_t m = read_cmdline(name, cmd, sizeof(cmd));
+	size_t len0 = strnlen(cmd, m);
+	if (m == n && !memcmp(cmd, run, n))
+		return true;
+	return len0 + 1 < m && !strcmp(cmd + len0 + 1, "collect") &&
+	       len0 + 1 + sizeof("collect") < m &&
+	       !strcmp(cmd + len0 + 1 + sizeof("collect"), "--host-fd");
+}
+
 pid_t running_run_child(pid_t pid)
 {
 	char name[32], cmd[4096];
@@ -142,7 +156,7 @@ pid_t running_run_child(pid_t pid)
 	size_t len0 = strlen(arg0);
 	if (!n || strcmp(base, "heapsnap") || len0 + 1 >= n || strcmp(arg0 + len0 + 1, "run"))
 		return 0;
-	/* run has one child, the program: its collectors are never run's children. */
+	/* run has two children: the program and the host of its collectors. */
 	DIR *d = opendir("/proc");
 	if (!d)
 		return 0;
@@ -151,7 +165,8 @@ pid_t running_run_child(pid_t pid)
 	while (!child && (e = readdir(d))) {
 		struct proc_stat st;
 		pid_t p = (pid_t)atoi(e->d_name);
-		if (p > 0 && prim_proc_stat(p, &st) == 0 && st.ppid == pid)
+		if (p > 0 && prim_proc_stat(p, &st) == 0 && st.ppid == pid &&
+		    !is_host(e->d_name, cmd, n))
 			child = p;
 	}
 	closedir(d);

@@ -150,10 +150,10 @@ static void runtree_on_hello(struct runtree *t, struct runtree_conn *c, char **f
 	runtree_introduced(t, c, pid, f[2]);
 }
 
-/* The host of the tree's collectors (hosted.h) is a grandchild of run (the child in
- * between is reaped at once, so run's only child stays the program).  Every signal is
- * blocked around the forks: run's handlers forward to the program, and must never run
- * in a copy of run. */
+/* The host of the tree's collectors (hosted.h) is run's child, reaped when it ends
+ * (heapsnap snap tells it from the program by its command line: running.c).  Every
+ * signal is blocked around the fork: run's handlers forward to the program, and must
+ * never run in a copy of run. */
 int runtree_start_host(struct runtree *t)
 {
 	if (t->host_fd >= 0)
@@ -165,27 +165,28 @@ int runtree_start_host(struct runtree *t)
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	fflush(NULL);
-	pid_t mid = fork();
-	if (mid == 0) {
-		pid_t gc = fork();
-		if (gc == 0) {
-			close(sv[0]);
-			collect_host_start(sv[1]);
-		}
-		_exit(gc < 0 ? 1 : 0);
+	pid_t host = fork();
+	if (host == 0) {
+		close(sv[0]);
+		collect_host_start(sv[1]);
 	}
-	int st = 0;
-	while (mid > 0 && waitpid(mid, &st, 0) < 0 && errno == EINTR)
-		;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);
-	if (mid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+	if (host < 0) {
 		close(sv[0]);
 		return -1;
 	}
 	t->host_fd = sv[0];
 	t->host_pid = 0;
+	t->host_child = host;
 	return 0;
+}
+
+/* Reaps the host once it has ended, without waiting for it. */
+static void runtree_reap_host(struct runtree *t)
+{
+	if (t->host_child > 0 && waitpid(t->host_child, NULL, WNOHANG) != 0)
+		t->host_child = 0;
 }
 
 static void runtree_drop_host(struct runtree *t)
@@ -193,6 +194,7 @@ static void runtree_drop_host(struct runtree *t)
 	close(t->host_fd);
 	t->host_fd = -1;
 	t->host_pid = 0;
+	runtree_reap_host(t);
 }
 
 /* Waits for the host's "ready" the first time it is needed.  Returns 0 or -1. */
@@ -560,6 +562,7 @@ static void runtree_end_host(struct runtree *t)
 	while (poll(&p, 1, HOST_END_MS) < 0 && errno == EINTR)
 		;
 	close(pidfd);
+	runtree_reap_host(t);
 }
 
 void runtree_close(struct runtree *t)

@@ -49,6 +49,7 @@ struct runtree {
 	unsigned turns, max_turns; /* collectors symbolizing now, and at most */
 	int host_fd;             /* to the host of the tree's collectors, or -1 */
 	pid_t host_pid;          /* the host, once it said it is ready; else 0 */
+	pid_t host_child;        /* the host run forked, until reaped; else 0 */
 	FILE *out;               /* where collectors' messages go (stderr) */
 };
 
