@@ -388,6 +388,14 @@ START_TEST(run_hosts_collectors_as_if_execd)
 	ck_assert_int_eq(prim_proc_stat(host, &st), 0);
 	ck_assert_int_eq(st.ppid, p.run);
 	ck_assert_int_eq(running_run_child(p.run), p.pid); /* never the host */
+	/* run reads no ELF file: libdw and libelf are loaded where a module is read. */
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)p.run);
+	FILE *maps = fopen(path, "re");
+	ck_assert_ptr_nonnull(maps);
+	char line[512];
+	while (fgets(line, sizeof(line), maps))
+		ck_assert_msg(!strstr(line, "/libdw") && !strstr(line, "/libelf"), "run maps %s", line);
+	fclose(maps);
 	ck_assert_int_eq(getsid(host), host);
 	for (int fd = 0; fd <= 3; fd++) {
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)host, fd);

@@ -9,11 +9,11 @@
  */
 #include "elfsyms.h"
 
-#include <gelf.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "dwlib.h"
 #include "intervals.h"
 
 struct esym {

@@ -8,13 +8,13 @@
  */
 #include "scopeidx.h"
 
-#include <dwarf.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <uthash.h>
 
+#include "dwlib.h"
 #include "intervals.h"
 
 #define MAX_DEPTH 128

@@ -8,14 +8,10 @@
 #include "symbolize.h"
 
 #include <dlfcn.h>
-#include <dwarf.h>
-#include <elfutils/libdw.h>
-#include <elfutils/libdwfl.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
 #include <inttypes.h>
-#include <libelf.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +21,7 @@
 #include <unistd.h>
 
 #include "buildid.h"
+#include "dwlib.h"
 #include "path.h"
 #include "elfsyms.h"
 #include "scopeidx.h"
@@ -103,11 +100,27 @@ struct symbolizer {
 	struct symbolizer_stats stats;
 };
 
-static const Dwfl_Callbacks offline_callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-	.section_address = dwfl_offline_section_address,
-};
+/* libdwfl keeps a pointer to them: filled once, when libdw is loaded. */
+static Dwfl_Callbacks offline_callbacks;
+
+static void offline_callbacks_fill(void)
+{
+	offline_callbacks = (Dwfl_Callbacks){
+		.find_elf = dwfl_build_id_find_elf,
+		.find_debuginfo = dwfl_standard_find_debuginfo,
+		.section_address = dwfl_offline_section_address,
+	};
+}
+
+/* libdw, loaded on first need (dwlib.h); false when it cannot be. */
+static bool libdw_ready(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	if (!dwlib_load())
+		return false;
+	pthread_once(&once, offline_callbacks_fill);
+	return true;
+}
 
 symbolizer_t *symbolizer_new(pid_t pid)
 {
@@ -116,7 +129,6 @@ symbolizer_t *symbolizer_new(pid_t pid)
 		s->pid = pid;
 		s->disk = symcache_open();
 	}
-	elf_version(EV_CURRENT);
 	return s;
 }
 
@@ -310,6 +322,8 @@ static bool module_open(symbolizer_t *s, struct module *m)
 	if (m->elf_tried)
 		return m->dwmod != NULL;
 	m->elf_tried = true;
+	if (!libdw_ready())
+		return false;
 	int fd = module_fd(m);
 	if (fd < 0)
 		return false;
