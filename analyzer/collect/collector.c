@@ -158,28 +158,25 @@ static uint32_t module_of(collector_t *c, uint64_t ip)
 #define MADV_POPULATE_READ 22 /* Linux 5.14 */
 #endif
 
-/* Items below upto of a shared array of cap items of size bytes have been written by
- * the process, and those from *mapped on are about to be read here for the first time:
- * they are mapped a MEM_POPULATE_MIN chunk at a time (mem.h), one system call instead
- * of a page fault each few pages.  The shim maps its side in chunks as large from the
- * array's start (prim.h), so a chunk holding a written item is there already, save the
- * first: at most its unwritten pages are allocated early. */
+/* Items [*mapped, upto) of a shared array of cap items of size bytes have been written
+ * by the process and are about to be read here for the first time: once they span
+ * MEM_POPULATE_MIN they are mapped in one system call (mem.h) instead of a page fault
+ * each few pages.  Never past the last written item: pages of the memfd the process
+ * has not written would be allocated, and every page mapped here is one more to unmap
+ * at the end (for a short process, most of what its collector costs). */
 static void map_ahead(const void *array, size_t size, uint64_t *mapped, uint64_t upto,
 		      uint64_t cap)
 {
-	if (upto <= *mapped)
+	upto = upto < cap ? upto : cap;
+	if (upto <= *mapped || (upto - *mapped) * size < MEM_POPULATE_MIN)
 		return;
-	uint64_t per = MEM_POPULATE_MIN / size;
-	uint64_t to = (upto + per - 1) / per * per;
-	to = to < cap ? to : cap;
 	uintptr_t page = (uintptr_t)getpagesize();
-	uintptr_t from = ((uintptr_t)array + *mapped * size + page - 1) & ~(page - 1);
-	uintptr_t end = ((uintptr_t)array + to * size) & ~(page - 1);
+	uintptr_t from = ((uintptr_t)array + *mapped * size) & ~(page - 1);
+	uintptr_t end = ((uintptr_t)array + upto * size + page - 1) & ~(page - 1);
 	int saved = errno;
-	if (end > from)
-		madvise((void *)from, end - from, MADV_POPULATE_READ);
+	madvise((void *)from, end - from, MADV_POPULATE_READ);
 	errno = saved;
-	*mapped = to;
+	*mapped = upto;
 }
 
 /* Makes room for stack ids below n.  Returns false when out of memory. */
