@@ -46,12 +46,12 @@ int hs_layout_compute(uint64_t ring_cap, uint64_t stacks_cap, struct hs_layout *
 	l.modules_cap = HS_MODULES_CAP;
 	l.paths_cap = HS_PATHS_CAP;
 	uint64_t off = round_up(sizeof(struct hs_ctl), HS_PAGE);
-	l.ring_off = place(&off, l.ring_cap, sizeof(struct hs_rec));
-	l.slots_off = place(&off, l.slots_cap, sizeof(struct hs_slot));
-	l.stacks_off = place(&off, l.stacks_cap, sizeof(struct hs_stack));
-	l.frames_off = place(&off, l.frames_cap, sizeof(uint64_t));
 	l.modules_off = place(&off, l.modules_cap, sizeof(struct hs_module));
 	l.paths_off = place(&off, l.paths_cap, 1);
+	l.stacks_off = place(&off, l.stacks_cap, sizeof(struct hs_stack));
+	l.ring_off = place(&off, l.ring_cap, sizeof(struct hs_rec));
+	l.frames_off = place(&off, l.frames_cap, sizeof(uint64_t));
+	l.slots_off = place(&off, l.slots_cap, sizeof(struct hs_slot));
 	l.total = off;
 	*out = l;
 	return 0;

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define HS_SHM_MAGIC 0x31504e5350414548ULL /* "HEAPSNP1" little-endian */
-#define HS_SHM_VERSION 3
+#define HS_SHM_VERSION 4
 
 #define HS_FRAMES_DEFAULT 16
 #define HS_FRAMES_MAX 256

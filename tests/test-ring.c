@@ -49,9 +49,19 @@ START_TEST(layout_rejects_bad_capacities)
 	ck_assert_int_eq(memcmp(&l, &before, sizeof(l)), 0); /* untouched on failure */
 	ck_assert_int_eq(hs_layout_compute(4096, 5000, &l), 0);
 	ck_assert_uint_eq(l.slots_cap, 16384);
-	ck_assert_uint_eq(l.ring_off % 4096, 0);
-	ck_assert_uint_ge(l.slots_off, l.ring_off + 4096 * sizeof(struct hs_rec));
-	ck_assert_uint_ge(l.total, l.paths_off + l.paths_cap);
+	/* Page-aligned parts, one after the other in this order: what a collector reads
+	 * of a short process lies close together (shmlayout.c), the slots last. */
+	const uint64_t at[] = { l.modules_off, l.paths_off, l.stacks_off, l.ring_off,
+				l.frames_off, l.slots_off, l.total };
+	const uint64_t len[] = { l.modules_cap * sizeof(struct hs_module), l.paths_cap,
+				 l.stacks_cap * sizeof(struct hs_stack),
+				 4096 * sizeof(struct hs_rec), l.frames_cap * sizeof(uint64_t),
+				 l.slots_cap * sizeof(struct hs_slot) };
+	ck_assert_uint_ge(at[0], sizeof(struct hs_ctl));
+	for (int i = 0; i < 6; i++) {
+		ck_assert_uint_eq(at[i] % 4096, 0);
+		ck_assert_uint_le(at[i] + len[i], at[i + 1]);
+	}
 }
 END_TEST
 

@@ -82,11 +82,16 @@ int main(int argc, char **argv)
 	/* Read the layout once, before any scribbling. */
 	char *base = (char *)c;
 	uint64_t ring_off = c->layout.ring_off, ring_len = c->layout.ring_cap * sizeof(struct hs_rec);
-	uint64_t table_off = c->layout.slots_off, table_len = c->layout.modules_off - c->layout.slots_off;
+	const struct hs_layout *l = &c->layout;
+	uint64_t slots_off = l->slots_off, slots_len = l->slots_cap * sizeof(struct hs_slot);
+	uint64_t stacks_off = l->stacks_off, stacks_len = l->stacks_cap * sizeof(struct hs_stack);
+	uint64_t frames_off = l->frames_off, frames_len = l->frames_cap * sizeof(uint64_t);
 	unsigned x = 12345;
 	for (int round = 0; round < 200; round++) {
 		scribble(base + ring_off, ring_len, &x);
-		scribble(base + table_off, table_len, &x);
+		scribble(base + slots_off, slots_len, &x);
+		scribble(base + stacks_off, stacks_len, &x);
+		scribble(base + frames_off, frames_len, &x);
 		for (int i = 0; i < 1000; i++) {
 			unsigned k = (unsigned)(round * 1000 + i) % 4096;
 			free(keep[k]);
