@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -210,6 +211,63 @@ START_TEST(run_forwards_signals_and_snap_by_its_pid)
 	kill(run, SIGTERM);
 	ck_assert_int_eq(waitpid(run, &st, 0), run);
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "status %d", st);
+}
+END_TEST
+
+/* The output of sh -c cmd, started with glibc's internal signals (32, 33) at their
+ * default or ignored, as a program started by posix_spawn (popen, make) has them. */
+static void shell_output(const char *cmd, bool libc_ignored, char *out, size_t len)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct {
+			void *handler;
+			unsigned long flags;
+			void *restorer;
+			unsigned long mask;
+		} sa = { .handler = libc_ignored ? (void *)SIG_IGN : (void *)SIG_DFL };
+		for (int sig = 32; sig < SIGRTMIN; sig++)
+			syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof(sa.mask));
+		dup2(fds[1], 1);
+		close(fds[0]);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	size_t n = 0;
+	ssize_t got;
+	while (n + 1 < len && (got = read(fds[0], out + n, len - 1 - n)) > 0)
+		n += (size_t)got;
+	out[n] = '\0';
+	close(fds[0]);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* The program starts with the signal dispositions and mask it would have without
+ * run: signals ignored by whoever started run stay ignored (run does not forward
+ * them); glibc's internal signals, which its posix_spawn ignores in the child, are
+ * as run found them. */
+START_TEST(the_program_starts_with_its_signals_as_without_run)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	const char *show = "grep -E 'Sig(Ign|Blk)' /proc/self/status";
+	for (int i = 0; i < 4; i++) {
+		const char *trap = i & 1 ? "trap '' INT USR1;" : "";
+		char cmd[2048], native[256], traced[256];
+		snprintf(cmd, sizeof(cmd), "%s exec %s", trap, show);
+		shell_output(cmd, i & 2, native, sizeof(native));
+		snprintf(cmd, sizeof(cmd), "%s exec '%s' run -q --dir '%s' -- %s", trap,
+			 getenv("HEAPSNAP"), dir, show);
+		shell_output(cmd, i & 2, traced, sizeof(traced));
+		ck_assert_ptr_nonnull(strstr(native, "SigIgn"));
+		ck_assert_str_eq(traced, native);
+	}
 }
 END_TEST
 
@@ -718,6 +776,7 @@ int main(void)
 	tcase_add_test(tc, a_make_build_leaves_every_file_and_no_process);
 	tcase_add_test(tc, symbolizers_take_turns);
 	tcase_add_test(tc, run_forwards_signals_and_snap_by_its_pid);
+	tcase_add_test(tc, the_program_starts_with_its_signals_as_without_run);
 	tcase_add_test(tc, host_ready_waits_through_signals);
 	tcase_add_test(tc, collector_holds_no_program_fd);
 	tcase_add_test(tc, run_hosts_collectors_as_if_execd);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -358,12 +359,39 @@ static void on_forwarded(int sig, siginfo_t *info, void *ctx)
 	errno = saved;
 }
 
+/* A signal run was started with ignored stays ignored, in run and in the program, as
+ * it would be in a program started without run (a shell's background job ignores
+ * SIGINT and SIGQUIT): it is not forwarded. */
 static void forward_signals(void)
 {
 	struct sigaction sa = { .sa_sigaction = on_forwarded, .sa_flags = SA_SIGINFO | SA_RESTART };
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++) {
+		struct sigaction was;
+		if (sigaction(forwarded[i], NULL, &was) == 0 && was.sa_handler == SIG_IGN)
+			continue;
 		sigaction(forwarded[i], &sa, NULL);
+	}
+}
+
+/* glibc's posix_spawn sets its own internal signals (32 and 33) to SIG_IGN in the
+ * child, and an ignored signal stays ignored across exec.  Those run has at their
+ * default are asked for as defaults, so the program starts with them as run was
+ * started (sigaction() and sigaddset() refuse them: the system call and the bits). */
+static void add_libc_signals(sigset_t *set)
+{
+	const size_t bits = 8 * sizeof(set->__val[0]);
+	for (int sig = 32; sig < SIGRTMIN; sig++) {
+		struct {
+			void *handler;
+			unsigned long flags;
+			void *restorer;
+			unsigned long mask;
+		} was;
+		if (syscall(SYS_rt_sigaction, sig, NULL, &was, sizeof(was.mask)) == 0 &&
+		    was.handler == (void *)SIG_DFL)
+			set->__val[(sig - 1) / bits] |= 1ul << ((sig - 1) % bits);
+	}
 }
 
 /* Starts the program traced, its tree connecting to t.  Returns its pid, or after
@@ -394,8 +422,12 @@ static pid_t spawn_traced(const struct run_args *a, const struct run_paths *p,
 	pid_t child = -1;
 	int e = posix_spawnattr_init(&attr);
 	if (!e) {
+		sigset_t dfl;
+		sigemptyset(&dfl);
+		add_libc_signals(&dfl);
 		posix_spawnattr_setsigmask(&attr, &old);
-		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+		posix_spawnattr_setsigdefault(&attr, &dfl);
+		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 		e = posix_spawn(&child, p->prog, NULL, &attr, a->argv, env);
 		posix_spawnattr_destroy(&attr);
 	}
