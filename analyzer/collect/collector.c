@@ -154,10 +154,6 @@ static uint32_t module_of(collector_t *c, uint64_t ip)
 	return m;
 }
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22 /* Linux 5.14 */
-#endif
-
 /* Items [*mapped, upto) of a shared array of cap items of size bytes have been written
  * by the process and are about to be read here for the first time: once they span
  * MEM_POPULATE_MIN they are mapped in one system call (mem.h) instead of a page fault
@@ -170,12 +166,8 @@ static void map_ahead(const void *array, size_t size, uint64_t *mapped, uint64_t
 	upto = upto < cap ? upto : cap;
 	if (upto <= *mapped || (upto - *mapped) * size < MEM_POPULATE_MIN)
 		return;
-	uintptr_t page = (uintptr_t)getpagesize();
-	uintptr_t from = ((uintptr_t)array + *mapped * size) & ~(page - 1);
-	uintptr_t end = ((uintptr_t)array + upto * size + page - 1) & ~(page - 1);
-	int saved = errno;
-	madvise((void *)from, end - from, MADV_POPULATE_READ);
-	errno = saved;
+	mem_advise((const char *)array + *mapped * size, (upto - *mapped) * size,
+		   MADV_POPULATE_READ);
 	*mapped = upto;
 }
 

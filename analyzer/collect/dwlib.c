@@ -23,6 +23,11 @@ static void load(void)
 	DWLIB_FUNCTIONS(DWLIB_RESOLVE)
 #undef DWLIB_RESOLVE
 	d.elf_version(EV_CURRENT);
+	d.offline = (Dwfl_Callbacks){
+		.find_elf = d.dwfl_build_id_find_elf,
+		.find_debuginfo = d.dwfl_standard_find_debuginfo,
+		.section_address = d.dwfl_offline_section_address,
+	};
 	dwlib = d;
 	loaded = true;
 }

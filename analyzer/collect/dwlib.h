@@ -62,6 +62,8 @@ struct dwlib {
 #define DWLIB_POINTER(f) __typeof__(f) *f;
 	DWLIB_FUNCTIONS(DWLIB_POINTER)
 #undef DWLIB_POINTER
+	/* libdwfl's callbacks for files read offline (it keeps a pointer to them). */
+	Dwfl_Callbacks offline;
 };
 extern struct dwlib dwlib;
 

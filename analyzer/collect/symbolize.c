@@ -8,7 +8,6 @@
 #include "symbolize.h"
 
 #include <dlfcn.h>
-#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -99,28 +98,6 @@ struct symbolizer {
 	symcache_t *disk;     /* NULL: no on-disk cache */
 	struct symbolizer_stats stats;
 };
-
-/* libdwfl keeps a pointer to them: filled once, when libdw is loaded. */
-static Dwfl_Callbacks offline_callbacks;
-
-static void offline_callbacks_fill(void)
-{
-	offline_callbacks = (Dwfl_Callbacks){
-		.find_elf = dwfl_build_id_find_elf,
-		.find_debuginfo = dwfl_standard_find_debuginfo,
-		.section_address = dwfl_offline_section_address,
-	};
-}
-
-/* libdw, loaded on first need (dwlib.h); false when it cannot be. */
-static bool libdw_ready(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	if (!dwlib_load())
-		return false;
-	pthread_once(&once, offline_callbacks_fill);
-	return true;
-}
 
 symbolizer_t *symbolizer_new(pid_t pid)
 {
@@ -322,12 +299,12 @@ static bool module_open(symbolizer_t *s, struct module *m)
 	if (m->elf_tried)
 		return m->dwmod != NULL;
 	m->elf_tried = true;
-	if (!libdw_ready())
+	if (!dwlib_load())
 		return false;
 	int fd = module_fd(m);
 	if (fd < 0)
 		return false;
-	m->dwfl = dwfl_begin(&offline_callbacks);
+	m->dwfl = dwfl_begin(&dwlib.offline);
 	if (!m->dwfl) {
 		close(fd);
 		return false;

@@ -17,25 +17,34 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
 #ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#define MADV_POPULATE_WRITE 23
 #endif
 
 /* Smaller blocks are a few pages at most: their faults cost less than the call. */
 #define MEM_POPULATE_MIN (64u << 10)
 
-/* Maps the whole pages inside [p, p + n) now, when n is at least MEM_POPULATE_MIN. */
+/* madvise() over every page [p, p + n) touches, errno kept: for the MADV_POPULATE_*
+ * advice, where a kernel without it leaves the pages to fault in as before. */
+static inline void mem_advise(const void *p, size_t n, int advice)
+{
+	uintptr_t page = (uintptr_t)getpagesize();
+	uintptr_t from = (uintptr_t)p & ~(page - 1);
+	uintptr_t to = ((uintptr_t)p + n + page - 1) & ~(page - 1);
+	int saved = errno;
+	if (n)
+		madvise((void *)from, to - from, advice);
+	errno = saved;
+}
+
+/* Maps the pages of [p, p + n) writable now, when n is at least MEM_POPULATE_MIN. */
 static inline void mem_populate(void *p, size_t n)
 {
-	if (n < MEM_POPULATE_MIN)
-		return;
-	uintptr_t page = (uintptr_t)getpagesize();
-	uintptr_t from = ((uintptr_t)p + page - 1) & ~(page - 1);
-	uintptr_t to = ((uintptr_t)p + n) & ~(page - 1);
-	int saved = errno;
-	if (to > from)
-		madvise((void *)from, to - from, MADV_POPULATE_WRITE);
-	errno = saved;
+	if (n >= MEM_POPULATE_MIN)
+		mem_advise(p, n, MADV_POPULATE_WRITE);
 }
 
 /* realloc() of a block whose first used bytes matter to n bytes, the new block mapped
