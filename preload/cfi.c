@@ -400,7 +400,7 @@ bool cfi_rule(uint64_t ip, struct cfi_rule *out)
 	const uint8_t *fde_at;
 	bool listed;
 	if (!find_fde(dlfo.dlfo_eh_frame, pc, &fde, &fde_at, &listed)) {
-		*out = (struct cfi_rule){ .kind = CFI_UNCOVERED };
+		*out = (struct cfi_rule){ .kind = HS_CFI_UNCOVERED };
 		return listed;
 	}
 	const uint8_t *id_at = fde.p;
@@ -420,7 +420,7 @@ bool cfi_rule(uint64_t ip, struct cfi_rule *out)
 	if (fde.bad || pc < start)
 		return false;
 	if (pc - start >= range) {
-		*out = (struct cfi_rule){ .kind = CFI_UNCOVERED };
+		*out = (struct cfi_rule){ .kind = HS_CFI_UNCOVERED };
 		return true;
 	}
 	if (c.has_z) {
@@ -438,7 +438,7 @@ bool cfi_rule(uint64_t ip, struct cfi_rule *out)
 	if (!run_cfa(&fde, &c, &loc, pc, &row, &init))
 		return false;
 	if (row.ra.how == REG_UNDEF) {
-		*out = (struct cfi_rule){ .kind = CFI_END };
+		*out = (struct cfi_rule){ .kind = HS_CFI_END };
 		return true;
 	}
 	if (row.cfa_expr || (row.cfa_reg != DW_RSP && row.cfa_reg != DW_RBP) ||
@@ -453,7 +453,7 @@ bool cfi_rule(uint64_t ip, struct cfi_rule *out)
 	} else if (row.rbp.how != REG_SAME) {
 		return false;
 	}
-	*out = (struct cfi_rule){ .kind = row.cfa_reg == DW_RSP ? CFI_SP : CFI_BP,
+	*out = (struct cfi_rule){ .kind = row.cfa_reg == DW_RSP ? HS_CFI_SP : HS_CFI_BP,
 				  .off = (int32_t)row.cfa_off, .rbp_off = (int16_t)rbp_off };
 	return true;
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cfifile.h"
 #include "prim.h"
 #include "ring.h"
 #include "shmlayout.h"
@@ -154,15 +155,23 @@ static inline void *thread_block(void)
 /* cfi.c: the unwind rule at return address ip from its module's .eh_frame, when it
  * is one the fast unwinder can replay: CFA = RSP or RBP + off, the return address at
  * CFA - 8, the caller's RBP unchanged (rbp_off 0) or saved at CFA + rbp_off; the
- * outermost frame (CFI_END); or no rule at all (CFI_UNCOVERED), when ip is in a
+ * outermost frame (HS_CFI_END); or no rule at all (HS_CFI_UNCOVERED), when ip is in a
  * module whose .eh_frame_hdr lists no FDE covering it.  False for anything else. */
-enum cfi_kind { CFI_SP = 1, CFI_BP = 2, CFI_END = 3, CFI_UNCOVERED = 4 };
 struct cfi_rule {
-	uint8_t kind;
+	uint8_t kind; /* enum hs_cfi_kind, HS_CFI_NONE aside */
 	int32_t off;
 	int16_t rbp_off;
 };
 bool cfi_rule(uint64_t ip, struct cfi_rule *out) HIDDEN;
+
+/* cfistore.c: the rules kept on disk per build-id (cfifile.h), and those learnt here.
+ * cfistore_init() reads where the cache is, at setup.  cfistore_find() gives the rule
+ * at return address ip from its module's file: 1 with *out, 0 when the file says the
+ * CFI has none, -1 when the file (or a file) does not know ip.  cfistore_learnt()
+ * hands a rule read from the CFI (NULL: none) to the collector. */
+void cfistore_init(void) HIDDEN;
+int cfistore_find(uint64_t ip, struct cfi_rule *out) HIDDEN;
+void cfistore_learnt(uint64_t ip, const struct cfi_rule *rule) HIDDEN;
 
 /* unwind.c: the caller's stack, starting at the first frame outside the shim; up to
  * max return addresses in out, *more set when the stack went on.  unwind_fast()
@@ -177,6 +186,7 @@ int unwind_backtrace(uint64_t *out, unsigned max, bool *more) HIDDEN;
 int unwind_slow(uint64_t *out, unsigned max, bool *more) HIDDEN;
 /* Rules learned from the CFI, counted with HEAPSNAP_VERIFY_UNWIND=1 only. */
 extern _Atomic uint64_t unwind_cfi_rules HIDDEN;
+extern _Atomic uint64_t unwind_file_rules HIDDEN; /* from the rules files, so far */
 
 /* stacktab.c: capture the caller's stack and intern it in s; returns its id. */
 uint32_t stack_capture(struct segment *s) HIDDEN;

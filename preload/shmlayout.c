@@ -45,9 +45,11 @@ int hs_layout_compute(uint64_t ring_cap, uint64_t stacks_cap, struct hs_layout *
 	l.frames_cap = stacks_cap * HS_FRAMES_PER_STACK;
 	l.modules_cap = HS_MODULES_CAP;
 	l.paths_cap = HS_PATHS_CAP;
+	l.learnt_cap = HS_LEARNT_CAP;
 	uint64_t off = round_up(sizeof(struct hs_ctl), HS_PAGE);
 	l.modules_off = place(&off, l.modules_cap, sizeof(struct hs_module));
 	l.paths_off = place(&off, l.paths_cap, 1);
+	l.learnt_off = place(&off, l.learnt_cap, sizeof(struct hs_learnt));
 	l.stacks_off = place(&off, l.stacks_cap, sizeof(struct hs_stack));
 	l.ring_off = place(&off, l.ring_cap, sizeof(struct hs_rec));
 	l.frames_off = place(&off, l.frames_cap, sizeof(uint64_t));
@@ -97,5 +99,6 @@ struct hs_geometry hs_geometry_of(struct hs_ctl *ctl, const struct hs_layout *l)
 		.modules = (struct hs_module *)(base + l->modules_off),
 		.modules_cap = l->modules_cap,
 		.paths = base + l->paths_off, .paths_cap = l->paths_cap,
+		.learnt = (struct hs_learnt *)(base + l->learnt_off), .learnt_cap = l->learnt_cap,
 	};
 }

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define HS_SHM_MAGIC 0x31504e5350414548ULL /* "HEAPSNP1" little-endian */
-#define HS_SHM_VERSION 4
+#define HS_SHM_VERSION 5
 
 #define HS_FRAMES_DEFAULT 16
 #define HS_FRAMES_MAX 256
@@ -80,6 +80,20 @@ struct hs_module {
 	uint32_t path_len;  /* without a terminating NUL */
 };
 
+/* An unwind rule the shim learnt from the CFI (cfi.c), for the collector to keep on
+ * disk with the module's others (cfifile.h).  Entries are handed out by nlearnt and
+ * written, then marked ready (release); the collector reads only ready ones.  When the
+ * area is full, later rules are not kept: this is a cache, not an event. */
+struct hs_learnt {
+	uint64_t ip;     /* the return address, in the process */
+	int32_t off;
+	int16_t rbp_off;
+	uint8_t kind;    /* enum hs_cfi_kind */
+	_Atomic uint8_t ready;
+};
+
+#define HS_LEARNT_CAP 32768u
+
 struct hs_slot {
 	_Atomic uint64_t hash; /* 0 empty, HS_SLOT_BUSY being filled, else the stack's hash */
 	_Atomic uint32_t id;
@@ -107,6 +121,7 @@ struct hs_layout {
 	uint64_t frames_off, frames_cap;   /* uint64_t frame addresses */
 	uint64_t modules_off, modules_cap; /* struct hs_module */
 	uint64_t paths_off, paths_cap;     /* bytes of module paths */
+	uint64_t learnt_off, learnt_cap;   /* struct hs_learnt */
 };
 
 struct hs_request {
@@ -144,6 +159,7 @@ struct hs_ctl {
 	_Alignas(HS_CACHELINE) _Atomic uint64_t nstacks;     /* entries handed out */
 	_Atomic uint64_t nframes;                            /* frame pool used */
 	_Atomic uint64_t nmodules;         /* published module entries */
+	_Atomic uint64_t nlearnt;          /* learnt rules handed out (may pass the cap) */
 	uint64_t paths_used;               /* written under the shim's module lock */
 	_Atomic uint64_t lost;             /* events not recorded after giving up */
 	_Atomic uint64_t dropped_stacks;   /* events recorded with HS_STACK_UNKNOWN */
@@ -182,6 +198,8 @@ struct hs_geometry {
 	uint64_t modules_cap;
 	char *paths;
 	uint64_t paths_cap;
+	struct hs_learnt *learnt;
+	uint64_t learnt_cap;
 };
 
 #define HS_RING_MIN 1024u

@@ -233,17 +233,19 @@ static void verify(const uint64_t *fast, int n, bool more)
 	abort();
 }
 
-/* HEAPSNAP_VERIFY_UNWIND=1 also counts the stacks each way, said at exit. */
+/* HEAPSNAP_VERIFY_UNWIND=1 also counts the stacks each way and the rules from each
+ * source, said at exit. */
 static _Atomic uint64_t verified_fast, verified_slow;
 
 void stack_verify_report(void)
 {
 	if (shim_opt.verify_unwind)
 		report("unwind: %lu stacks by the fast walk, %lu by libunwind, %lu rules from "
-		       "the CFI",
+		       "the CFI, %lu from the rules files",
 		       (unsigned long)atomic_load(&verified_fast),
 		       (unsigned long)atomic_load(&verified_slow),
-		       (unsigned long)atomic_load(&unwind_cfi_rules));
+		       (unsigned long)atomic_load(&unwind_cfi_rules),
+		       (unsigned long)atomic_load(&unwind_file_rules));
 }
 
 uint32_t stack_capture(struct segment *s)

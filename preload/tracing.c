@@ -83,6 +83,7 @@ static bool tracing_first_setup(void)
 {
 	report_init();
 	options_load();
+	cfistore_init();
 	if (shim_opt.disabled)
 		return false;
 	tracing_resolve_dir();

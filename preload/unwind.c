@@ -197,22 +197,31 @@ static inline bool first_frame(uint64_t *ip, uint64_t *sp, uint64_t *bp)
 	return false;
 }
 
-_Atomic uint64_t unwind_cfi_rules;
+_Atomic uint64_t unwind_cfi_rules, unwind_file_rules;
 
-/* Learns the rule at ip from the CFI into its slot (RULE_NONE when the CFI gives none
- * the walk can replay: then libunwind's walk may still teach one). */
+/* Learns the rule at ip into its slot: from its module's rules file when that knows
+ * it, else from the CFI, handing what the CFI said to the collector for the file
+ * (cfistore.c).  RULE_NONE when there is none the walk can replay: then libunwind's
+ * walk may still teach one. */
 static const struct rule *learn_cfi(struct rule *rules, uint64_t ip)
 {
 	struct cfi_rule c;
 	struct rule *r = rule_slot(rules, ip);
 	*r = (struct rule){ .ip = ip, .kind = RULE_NONE };
-	if (cfi_rule(ip, &c)) {
-		if (UNLIKELY(shim_opt.verify_unwind))
+	int known = cfistore_find(ip, &c);
+	if (known >= 0 && UNLIKELY(shim_opt.verify_unwind))
+		atomic_fetch_add(&unwind_file_rules, 1);
+	if (known < 0) {
+		known = cfi_rule(ip, &c);
+		cfistore_learnt(ip, known ? &c : NULL);
+		if (known && UNLIKELY(shim_opt.verify_unwind))
 			atomic_fetch_add(&unwind_cfi_rules, 1);
+	}
+	if (known) {
 		*r = (struct rule){ .ip = ip, .off = c.off, .rbp_off = c.rbp_off,
-				    .kind = c.kind == CFI_SP	? RULE_SP
-					    : c.kind == CFI_BP	? RULE_BP
-					    : c.kind == CFI_END ? RULE_END
+				    .kind = c.kind == HS_CFI_SP	? RULE_SP
+					    : c.kind == HS_CFI_BP	? RULE_BP
+					    : c.kind == HS_CFI_END ? RULE_END
 								: RULE_UNCOVERED };
 	}
 	return r;

@@ -51,14 +51,16 @@ START_TEST(layout_rejects_bad_capacities)
 	ck_assert_uint_eq(l.slots_cap, 16384);
 	/* Page-aligned parts, one after the other in this order: what a collector reads
 	 * of a short process lies close together (shmlayout.c), the slots last. */
-	const uint64_t at[] = { l.modules_off, l.paths_off, l.stacks_off, l.ring_off,
-				l.frames_off, l.slots_off, l.total };
+	const uint64_t at[] = { l.modules_off, l.paths_off, l.learnt_off, l.stacks_off,
+				l.ring_off, l.frames_off, l.slots_off, l.total };
 	const uint64_t len[] = { l.modules_cap * sizeof(struct hs_module), l.paths_cap,
+				 l.learnt_cap * sizeof(struct hs_learnt),
 				 l.stacks_cap * sizeof(struct hs_stack),
 				 4096 * sizeof(struct hs_rec), l.frames_cap * sizeof(uint64_t),
 				 l.slots_cap * sizeof(struct hs_slot) };
 	ck_assert_uint_ge(at[0], sizeof(struct hs_ctl));
-	for (int i = 0; i < 6; i++) {
+	ck_assert_uint_eq(l.learnt_cap, HS_LEARNT_CAP);
+	for (int i = 0; i < 7; i++) {
 		ck_assert_uint_eq(at[i] % 4096, 0);
 		ck_assert_uint_le(at[i] + len[i], at[i + 1]);
 	}

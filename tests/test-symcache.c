@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "buildid.h"
+#include "cfifile.h"
 #include "profile.h"
 #include "symbolize.h"
 #include "symcache.h"
@@ -436,6 +437,116 @@ START_TEST(oldest_evicted)
 }
 END_TEST
 
+/* The entries of build-id id's rules file, checked as the shim checks them, into buf:
+ * their count, or -1 when the file is missing or invalid. */
+static long rules_file(const char *id, uint8_t *buf, size_t cap, const struct hs_cfi_entry **e)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s" HS_CFI_SUFFIX, cache_dir, id);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, cap);
+	close(fd);
+	uint64_t count;
+	*e = n > 0 ? hs_cfi_check(buf, (size_t)n, id, strlen(id), &count) : NULL;
+	return *e ? (long)count : -1;
+}
+
+static ino_t inode_of(const char *id)
+{
+	char path[256];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/%s" HS_CFI_SUFFIX, cache_dir, id);
+	return stat(path, &sb) == 0 ? sb.st_ino : 0;
+}
+
+/* Unwind rules files (preload/cfifile.h): rules stored in any order come out sorted,
+ * once each, an invalid one left out, the file private; a second store adds to what
+ * the file holds and keeps the file's rule where both have an address; a store that
+ * adds nothing leaves the file alone; a corrupt file is replaced. */
+START_TEST(rules_files_merged_and_checked)
+{
+	symcache_t *c = symcache_open();
+	ck_assert_ptr_nonnull(c);
+	static uint8_t buf[4096];
+	const struct hs_cfi_entry *e;
+	struct hs_cfi_entry r[] = {
+		{ .addr = 0x300, .kind = HS_CFI_SP, .off = 24 },
+		{ .addr = 0x100, .kind = HS_CFI_BP, .off = 16, .rbp_off = -16 },
+		{ .addr = 0x300, .kind = HS_CFI_SP, .off = 24 },
+		{ .addr = 0x200, .kind = HS_CFI_SP, .off = 0 }, /* a CFA at the SP: invalid */
+		{ .addr = 0x250, .kind = HS_CFI_NONE },
+	};
+	ck_assert_int_eq(symcache_store_rules(c, "abcd", r, 5), 0);
+	ck_assert_int_eq(rules_file("abcd", buf, sizeof(buf), &e), 3);
+	ck_assert(e[0].addr == 0x100 && e[0].kind == HS_CFI_BP && e[0].rbp_off == -16);
+	ck_assert(e[1].addr == 0x250 && e[1].kind == HS_CFI_NONE);
+	ck_assert(e[2].addr == 0x300 && e[2].off == 24);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/abcd" HS_CFI_SUFFIX, cache_dir);
+	assert_mode(path, 0600);
+
+	struct hs_cfi_entry more[] = {
+		{ .addr = 0x300, .kind = HS_CFI_SP, .off = 40 }, /* the file's 24 stays */
+		{ .addr = 0x180, .kind = HS_CFI_END },
+	};
+	ck_assert_int_eq(symcache_store_rules(c, "abcd", more, 2), 0);
+	ck_assert_int_eq(rules_file("abcd", buf, sizeof(buf), &e), 4);
+	ck_assert(e[1].addr == 0x180 && e[1].kind == HS_CFI_END && e[3].off == 24);
+	ino_t ino = inode_of("abcd");
+	ck_assert_int_eq(symcache_store_rules(c, "abcd", more, 2), 0);
+	ck_assert_uint_eq(inode_of("abcd"), ino); /* not rewritten */
+
+	/* One byte of a rule changed: refused, and replaced by the next store. */
+	int fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	struct stat sb;
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	ck_assert_int_eq(pwrite(fd, "\x7f", 1, sb.st_size - 8), 1);
+	close(fd);
+	ck_assert_int_eq(rules_file("abcd", buf, sizeof(buf), &e), -1);
+	struct hs_cfi_entry one = { .addr = 0x300, .kind = HS_CFI_SP, .off = 40 };
+	ck_assert_int_eq(symcache_store_rules(c, "abcd", &one, 1), 0);
+	ck_assert_int_eq(rules_file("abcd", buf, sizeof(buf), &e), 1);
+	ck_assert(e[0].addr == 0x300 && e[0].off == 40);
+	/* Neither a build-id that is not hex nor one too long names a file. */
+	ck_assert_int_eq(symcache_store_rules(c, "../x", &one, 1), -EINVAL);
+	symcache_close(c);
+}
+END_TEST
+
+/* The rules files count toward the directory's limit like the symbol entries. */
+START_TEST(rules_files_evicted_too)
+{
+	symcache_t *c = symcache_open();
+	ck_assert_ptr_nonnull(c);
+	struct hs_cfi_entry r[64];
+	for (int i = 0; i < 64; i++)
+		r[i] = (struct hs_cfi_entry){ .addr = (uint64_t)i, .kind = HS_CFI_SP, .off = 8 };
+	static const char *ids[] = { "aaaa", "bbbb", "cccc" };
+	char path[256];
+	struct stat sb;
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(symcache_store_rules(c, ids[i], r, 64), 0);
+		snprintf(path, sizeof(path), "%s/%s" HS_CFI_SUFFIX, cache_dir, ids[i]);
+		struct timespec t[2] = { { 1000000 + i, 0 }, { 1000000 + i, 0 } };
+		ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+	}
+	ck_assert_int_eq(stat(path, &sb), 0);
+	symcache_set_limit(c, (uint64_t)sb.st_size * 2 + sb.st_size / 2);
+	ck_assert_int_eq(symcache_store_rules(c, "dddd", r, 64), 0);
+	const char *gone[] = { "aaaa", "bbbb" }, *kept[] = { "cccc", "dddd" };
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s" HS_CFI_SUFFIX, cache_dir, gone[i]);
+		ck_assert_int_eq(stat(path, &sb), -1);
+		snprintf(path, sizeof(path), "%s/%s" HS_CFI_SUFFIX, cache_dir, kept[i]);
+		ck_assert_int_eq(stat(path, &sb), 0);
+	}
+	symcache_close(c);
+}
+END_TEST
+
 /* libdwfl's build-id of the file at path, in hex; false when it has none. */
 static bool dwfl_build_id(const char *path, char *hex, size_t len)
 {
@@ -540,6 +651,8 @@ static Suite *symcache_suite(void)
 	tcase_add_test(tc, directory_of_others_refused);
 	tcase_add_test(tc, oldest_evicted);
 	tcase_add_test(tc, other_versions_left_alone);
+	tcase_add_test(tc, rules_files_merged_and_checked);
+	tcase_add_test(tc, rules_files_evicted_too);
 	suite_add_tcase(s, tc);
 	TCase *ids = tcase_create("buildid");
 	tcase_add_test(ids, build_id_as_libdwfl_reads_it);

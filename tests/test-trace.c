@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buildid.h"
+#include "cfifile.h"
 #include "pprof.h"
 #include "stats.h"
 #include "tracetest.h"
@@ -1826,7 +1828,9 @@ START_TEST(fast_unwinder_agrees_with_libunwind)
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		char dir[256];
 		tt_tempdir(dir, sizeof(dir));
-		char *env[] = { "HEAPSNAP_VERIFY_UNWIND=1", NULL };
+		/* Without the rules files: every rule comes from the CFI (those files
+		 * are tested below). */
+		char *env[] = { "HEAPSNAP_VERIFY_UNWIND=1", "HEAPSNAP_CACHE=off", NULL };
 		char *argv[] = { (char *)progs[i][0], (char *)progs[i][1], (char *)progs[i][2], NULL };
 		struct run_result r;
 		tt_run(dir, argv, env, &r);
@@ -1902,6 +1906,125 @@ START_TEST(constructor_stacks_end_in_the_loaders_start_code)
 	ck_assert_int_eq(v[PV_ALLOC_SPACE], 55);
 	ck_assert_int_eq(v[PV_INUSE_SPACE], 0);
 	profile_free(e);
+}
+END_TEST
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw);
+
+/* One run of cxxreal-O2-nofp with the fast walk checked against libunwind, caching
+ * under xdg_env: its exit snapshot still charges push_back and make_unique exactly,
+ * and *cfi and *files say where its unwind rules came from. */
+static void run_checked_cxxreal(char *xdg_env, unsigned long *cfi, unsigned long *files)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *env[] = { "HEAPSNAP_VERIFY_UNWIND=1", xdg_env, NULL };
+	char *argv[] = { "cxxreal-O2-nofp", NULL };
+	struct run_result r;
+	tt_run_ok(dir, argv, env, "cxxreal 500500 100 40 30 4\n", &r);
+	unsigned long fast = 0, slow = ~0ul;
+	const char *said = strstr(r.err, "unwind: ");
+	ck_assert_msg(said && sscanf(said, "unwind: %lu stacks by the fast walk, %lu by "
+					   "libunwind, %lu rules from the CFI, %lu from the "
+					   "rules files",
+				     &fast, &slow, cfi, files) == 4, "%s", r.err);
+	ck_assert_msg(!strstr(r.err, "unwind mismatch") && slow == 0 && fast > 100, "%s", said);
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	stats_t *st = NULL;
+	stats_options_t opt = { .metric = STATS_METRIC_ALLOC };
+	ck_assert_int_eq(stats_group(e, &opt, &st), 0);
+	int64_t v[2];
+	top_site(st, "cxxreal.cpp", "push_back", v);
+	ck_assert(v[0] == 11 && v[1] == 4 * 2047);
+	top_site(st, "cxxreal.cpp", "make_unique", v);
+	ck_assert(v[0] == 20 && v[1] == 20 * 64);
+	stats_free(st);
+	profile_free(e);
+}
+
+/* The entries of the rules file at path for build-id hex, when it is a valid one:
+ * *count of them, read into buf (a static buffer); else -1. */
+static long rules_in(const char *path, const char *hex)
+{
+	static uint8_t buf[1 << 20];
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf));
+	close(fd);
+	uint64_t count;
+	if (n <= 0 || !hs_cfi_check(buf, (size_t)n, hex, strlen(hex), &count))
+		return -1;
+	return (long)count;
+}
+
+/* Rules files (preload/cfifile.h): the unwind rules a process read from its modules'
+ * CFI are kept per build-id, private to the user, and the next process of the same
+ * binary takes them from there, not from the CFI, with the very same stacks (each fast
+ * walk is checked against libunwind's).  A corrupt file is not used, and is written
+ * anew from what the CFI said.  With HEAPSNAP_CACHE=off there are none. */
+START_TEST(rules_files_teach_the_next_process)
+{
+	char cache[] = "/tmp/test-trace-rules.XXXXXX", xdg_env[128], path[512], hex[129];
+	ck_assert_ptr_nonnull(mkdtemp(cache));
+	snprintf(xdg_env, sizeof(xdg_env), "XDG_CACHE_HOME=%s", cache);
+	char prog[PATH_MAX];
+	snprintf(prog, sizeof(prog), "%s/cxxreal-O2-nofp", getenv("PROGS"));
+	int fd = open(prog, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(buildid_read(fd, hex, sizeof(hex)), 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/heapsnap/%s" HS_CFI_SUFFIX, cache, hex);
+
+	unsigned long cfi, files;
+	run_checked_cxxreal(xdg_env, &cfi, &files);
+	ck_assert_msg(cfi >= 10 && files == 0, "%lu from the CFI, %lu from files", cfi, files);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert(S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0600);
+	long kept = rules_in(path, hex);
+	ck_assert_int_ge(kept, 5);
+
+	run_checked_cxxreal(xdg_env, &cfi, &files);
+	ck_assert_msg(cfi == 0 && files >= 10, "%lu from the CFI, %lu from files", cfi, files);
+
+	/* One bit of one rule changed: the checksum refuses the file. */
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	uint8_t b;
+	off_t at = st.st_size - 8; /* the last entry's CFA offset */
+	ck_assert_int_eq(pread(fd, &b, 1, at), 1);
+	b ^= 8;
+	ck_assert_int_eq(pwrite(fd, &b, 1, at), 1);
+	close(fd);
+	ck_assert_int_eq(rules_in(path, hex), -1);
+	run_checked_cxxreal(xdg_env, &cfi, &files);
+	ck_assert_msg(cfi >= 5, "%lu from the CFI, %lu from files", cfi, files);
+	ck_assert_int_eq(rules_in(path, hex), kept);
+	run_checked_cxxreal(xdg_env, &cfi, &files);
+	ck_assert_msg(cfi == 0, "%lu from the CFI, %lu from files", cfi, files);
+
+	/* Cut short: not used either, and written anew. */
+	ck_assert_int_eq(truncate(path, st.st_size - 16), 0);
+	run_checked_cxxreal(xdg_env, &cfi, &files);
+	ck_assert_msg(cfi >= 5, "%lu from the CFI, %lu from files", cfi, files);
+	ck_assert_int_eq(rules_in(path, hex), kept);
+
+	/* Off: no file is written, and none is read. */
+	char off_cache[] = "/tmp/test-trace-rules.XXXXXX", off_env[128];
+	ck_assert_ptr_nonnull(mkdtemp(off_cache));
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(off_env, sizeof(off_env), "XDG_CACHE_HOME=%s", off_cache);
+	char *env[] = { off_env, "HEAPSNAP_CACHE=off", NULL };
+	char *argv[] = { "cxxreal-O2-nofp", NULL };
+	struct run_result r;
+	tt_run_ok(dir, argv, env, "cxxreal 500500 100 40 30 4\n", &r);
+	char off_dir[256];
+	snprintf(off_dir, sizeof(off_dir), "%s/heapsnap", off_cache);
+	ck_assert_int_eq(access(off_dir, F_OK), -1);
+	nftw(cache, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(off_cache, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 END_TEST
 
@@ -2073,6 +2196,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, fork_child_ending_with__exit_says_its_status);
 	tcase_add_test(tc, libunwind_is_loaded_only_when_a_stack_needs_it);
 	tcase_add_test(tc, constructor_stacks_end_in_the_loaders_start_code);
+	tcase_add_test(tc, rules_files_teach_the_next_process);
 	tcase_add_test(tc, threads_on_small_stacks);
 	tcase_add_test(tc, options_outlive_an_overwritten_environment);
 	tcase_add_test(tc, messages_stay_out_of_a_reused_fd_2);

@@ -453,6 +453,8 @@ static int run(struct session *s)
 	int r = write_snapshot(s, execd ? "exec" : "exit", trigger, 0, path, sizeof(path));
 	runlink_file(&s->link, r == 0 ? path : NULL, trigger, s->c.peak_bytes);
 	runlink_close(&s->link);
+	/* After the file is announced: heapsnap run need not wait for this. */
+	collector_store_rules(&s->c);
 	return r < 0 ? 1 : 0;
 }
 

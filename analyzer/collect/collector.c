@@ -9,6 +9,8 @@
  */
 #include "collector.h"
 
+#include "cfifile.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -802,4 +804,33 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	}
 	*out = p;
 	return 0;
+}
+
+int collector_store_rules(collector_t *c)
+{
+	uint64_t n = atomic_load_explicit(&c->ctl->nlearnt, memory_order_acquire);
+	if (n > c->g.learnt_cap)
+		n = c->g.learnt_cap;
+	if (!n || !c->sym)
+		return 0;
+	uint64_t *ips = malloc(n * sizeof(*ips));
+	struct hs_cfi_entry *rules = malloc(n * sizeof(*rules));
+	int r = ips && rules ? 0 : -ENOMEM;
+	size_t k = 0;
+	for (uint64_t i = 0; r == 0 && i < n; i++) {
+		const struct hs_learnt *l = &c->g.learnt[i];
+		if (!atomic_load_explicit(&l->ready, memory_order_acquire))
+			continue;
+		/* Each field read once; symcache_store_rules() leaves out what is invalid. */
+		const volatile struct hs_learnt *v = l;
+		ips[k] = v->ip;
+		rules[k] = (struct hs_cfi_entry){ .off = v->off, .rbp_off = v->rbp_off,
+						  .kind = v->kind };
+		k++;
+	}
+	if (r == 0)
+		r = symbolizer_store_rules(c->sym, ips, rules, k);
+	free(ips);
+	free(rules);
+	return r;
 }

@@ -105,6 +105,11 @@ void collector_detach(collector_t *c);
  * positions consumed. */
 uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_end);
 
+/* Adds the unwind rules the process read from its modules' CFI (the segment's learnt
+ * area) to their rules files, for the next process of the same binaries (cfifile.h).
+ * Returns 0 or a negative errno; the files are only ever an optimisation. */
+int collector_store_rules(collector_t *c);
+
 /* Builds the profile of the current state.  Returns 0 and *out, or -ENOMEM. */
 int collector_profile(collector_t *c, const char *trigger, uint64_t merged,
 		      profile_t **out);

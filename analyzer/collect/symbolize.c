@@ -7,6 +7,8 @@
  */
 #include "symbolize.h"
 
+#include "cfifile.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -617,4 +619,54 @@ int symbolizer_add_location(symbolizer_t *s, profile_t *p, uint32_t m, uint64_t 
 	for (uint32_t i = 0; i < n; i++)
 		lines[i] = (profile_line_t){ c->lines[i].function, c->lines[i].file, c->lines[i].line };
 	return profile_add_location(p, ip, mapping, lines, n, index_out);
+}
+
+/* Orders rules by module, then address (struct module_rule). */
+struct module_rule {
+	uint32_t module;
+	struct hs_cfi_entry e;
+};
+
+static int module_rule_cmp(const void *a, const void *b)
+{
+	const struct module_rule *x = a, *y = b;
+	if (x->module != y->module)
+		return x->module < y->module ? -1 : 1;
+	return x->e.addr < y->e.addr ? -1 : x->e.addr > y->e.addr;
+}
+
+int symbolizer_store_rules(symbolizer_t *s, const uint64_t *ips,
+			   const struct hs_cfi_entry *rules, size_t n)
+{
+	if (!s->disk || !n)
+		return 0;
+	struct module_rule *v = malloc(n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* A return address can end its function: its module is that of ip - 1. */
+		uint32_t m = ips[i] ? symbolizer_module_of(s, ips[i] - 1) : SYM_NO_MODULE;
+		struct module *mod = m < s->nmodules ? &s->modules[m] : NULL;
+		if (!mod || !mod->bias_known || !module_identify(s, mod) || !mod->build_id)
+			continue;
+		v[k] = (struct module_rule){ m, rules[i] };
+		v[k++].e.addr = ips[i] - (uint64_t)mod->bias;
+	}
+	if (k > 1)
+		qsort(v, k, sizeof(*v), module_rule_cmp);
+	struct hs_cfi_entry *group = malloc((k ? k : 1) * sizeof(*group));
+	int first = group ? 0 : -ENOMEM;
+	for (size_t i = 0; group && i < k;) {
+		size_t j = i, g = 0;
+		for (; j < k && v[j].module == v[i].module; j++)
+			group[g++] = v[j].e;
+		int r = symcache_store_rules(s->disk, s->modules[v[i].module].build_id, group, g);
+		if (r < 0 && first == 0)
+			first = r;
+		i = j;
+	}
+	free(group);
+	free(v);
+	return first;
 }

@@ -58,6 +58,15 @@ size_t symbolizer_memory(const symbolizer_t *s);
  * of a module that could not be stored; the cache is only ever an optimisation. */
 int symbolizer_flush(symbolizer_t *s);
 
+struct hs_cfi_entry; /* cfifile.h */
+
+/* Keeps unwind rules the process learnt in its modules' rules files (cfifile.h,
+ * symcache.h): rules[i] (its addr ignored) is the rule at return address ips[i] of the
+ * process.  Rules of a module without a build-id, or of no module, are left out.
+ * Returns 0, or the first negative errno of a file that could not be written. */
+int symbolizer_store_rules(symbolizer_t *s, const uint64_t *ips,
+			   const struct hs_cfi_entry *rules, size_t n);
+
 struct symbolizer_stats {
 	uint64_t cache_hits;     /* addresses answered from the on-disk cache */
 	uint64_t lookups;        /* addresses symbolized from the module's files */

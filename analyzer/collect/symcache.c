@@ -15,6 +15,8 @@
  */
 #include "symcache.h"
 
+#include "cfifile.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -547,7 +549,8 @@ static void trim(symcache_t *c, const char *keep)
 			continue;
 		}
 		size_t len = strlen(e->d_name);
-		if (len < 4 || strcmp(e->d_name + len - 4, ".sym"))
+		if (len < 4 || (strcmp(e->d_name + len - 4, ".sym") &&
+				strcmp(e->d_name + len - 4, ".cfi")))
 			continue;
 		if (grow((void **)&v, &cap, n + 1, sizeof(*v)) < 0)
 			break;
@@ -598,5 +601,71 @@ int symcache_store(symcache_t *c, const char *build_id, const struct symcache_re
 	writer_free(&w);
 	symcache_table_free(old);
 	free(sorted);
+	return r;
+}
+
+/* ---- unwind rules (cfifile.h) ---- */
+
+static int cfi_entry_cmp(const void *a, const void *b)
+{
+	const struct hs_cfi_entry *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+int symcache_store_rules(symcache_t *c, const char *build_id, struct hs_cfi_entry *rules,
+			 size_t n)
+{
+	if (!build_id_ok(build_id) || strlen(build_id) > HS_CFI_BUILD_ID_MAX)
+		return -EINVAL;
+	size_t idlen = strlen(build_id);
+	char name[HS_CFI_BUILD_ID_MAX + sizeof(HS_CFI_SUFFIX)];
+	snprintf(name, sizeof(name), "%s" HS_CFI_SUFFIX, build_id);
+	/* What the file holds now, which another process may have added to; a missing or
+	 * bad file is simply replaced. */
+	uint8_t *old = NULL;
+	uint64_t nold = 0;
+	const struct hs_cfi_entry *have = NULL;
+	ssize_t len = read_entry(c, name, &old);
+	if (len >= 0 && !(have = hs_cfi_check(old, (size_t)len, build_id, idlen, &nold)))
+		nold = 0;
+	if (n > 1)
+		qsort(rules, n, sizeof(*rules), cfi_entry_cmp);
+	/* The union, the file's entry kept where both have an address. */
+	size_t at = hs_cfi_entries_at(idlen), cap = nold + n, k = 0, i = 0, j = 0;
+	bool added = false;
+	if (cap > HS_CFI_ENTRIES_MAX)
+		cap = HS_CFI_ENTRIES_MAX;
+	uint8_t *buf = calloc(1, at + cap * sizeof(struct hs_cfi_entry));
+	if (!buf) {
+		free(old);
+		return -ENOMEM;
+	}
+	struct hs_cfi_entry *out = (struct hs_cfi_entry *)(buf + at);
+	while (k < cap && (i < nold || j < n)) {
+		if (j < n && !hs_cfi_entry_ok(&rules[j])) {
+			j++;
+		} else if (j < n && k && rules[j].addr == out[k - 1].addr) {
+			j++;
+		} else if (i < nold && (j == n || have[i].addr <= rules[j].addr)) {
+			out[k++] = have[i++];
+		} else {
+			out[k++] = rules[j++];
+			added = true;
+		}
+	}
+	free(old);
+	int r = 0;
+	if (added) {
+		struct hs_cfi_header h = { .version = HS_CFI_VERSION,
+					   .build_id_len = (uint32_t)idlen, .count = k };
+		memcpy(h.magic, HS_CFI_MAGIC, sizeof(h.magic));
+		h.sum = hs_cfi_sum(out, k);
+		memcpy(buf, &h, sizeof(h));
+		memcpy(buf + sizeof(h), build_id, idlen);
+		r = write_atomic(c, name, buf, at + k * sizeof(struct hs_cfi_entry));
+		if (r == 0)
+			trim(c, name);
+	}
+	free(buf);
 	return r;
 }

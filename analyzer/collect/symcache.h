@@ -72,3 +72,12 @@ size_t symcache_table_memory(const symcache_table_t *t);
  * added to.  Then trims the directory to its limit.  Returns 0 or a negative errno. */
 int symcache_store(symcache_t *c, const char *build_id, const struct symcache_record *recs,
 		   size_t n);
+
+struct hs_cfi_entry; /* cfifile.h */
+
+/* Adds rules (module addresses, any order; reordered here) to build_id's unwind rules
+ * file (cfifile.h), which shares the directory and its limit: entries the file holds
+ * already stay as they are, and an invalid rule is left out.  The file is written only
+ * when something was added.  Returns 0 or a negative errno. */
+int symcache_store_rules(symcache_t *c, const char *build_id, struct hs_cfi_entry *rules,
+			 size_t n);
