@@ -68,12 +68,20 @@ static struct module {
 	uint64_t count;
 } modules[MODULES];
 
-/* The GNU build-id among the notes of a module's program headers (phnum of them at
- * ph, loaded with bias), as lowercase hex into hex (HS_CFI_BUILD_ID_MAX + 1 bytes).  A
- * note is read only where a loaded segment holds it.  Returns the digits, 0 for none. */
-static size_t build_id_in(const ElfW(Phdr) *ph, unsigned phnum, uint64_t bias, char *hex)
+/* The GNU build-id among the notes of the program headers (phnum of them at ph) of
+ * the module map, as lowercase hex into hex (HS_CFI_BUILD_ID_MAX + 1 bytes).  The
+ * headers must be map's: their PT_DYNAMIC must be at map's l_ld (a program started as
+ * `ld.so PROGRAM` might otherwise be read with ld.so's headers).  A note is read only
+ * where a loaded segment holds it.  Returns the digits, 0 for none. */
+static size_t build_id_in(const ElfW(Phdr) *ph, unsigned phnum, const struct link_map *map,
+			  char *hex)
 {
-	for (unsigned i = 0; i < phnum; i++) {
+	uint64_t bias = map->l_addr;
+	bool ours = false;
+	for (unsigned i = 0; i < phnum && !ours; i++)
+		ours = ph[i].p_type == PT_DYNAMIC &&
+		       (uintptr_t)(bias + ph[i].p_vaddr) == (uintptr_t)map->l_ld;
+	for (unsigned i = 0; ours && i < phnum; i++) {
 		if (ph[i].p_type != PT_NOTE)
 			continue;
 		bool loaded = false;
@@ -117,7 +125,7 @@ static size_t build_id_of(const struct dl_find_object *dlfo, char *hex)
 	if (!map->l_name || !map->l_name[0]) {
 		const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
 		unsigned long phnum = getauxval(AT_PHNUM);
-		return ph && phnum < 65536 ? build_id_in(ph, (unsigned)phnum, map->l_addr, hex) : 0;
+		return ph && phnum < 65536 ? build_id_in(ph, (unsigned)phnum, map, hex) : 0;
 	}
 	uintptr_t lo = (uintptr_t)dlfo->dlfo_map_start, hi = (uintptr_t)dlfo->dlfo_map_end;
 	const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)lo;
@@ -125,7 +133,7 @@ static size_t build_id_of(const struct dl_find_object *dlfo, char *hex)
 	    eh->e_phentsize != sizeof(ElfW(Phdr)) || eh->e_phoff > hi - lo ||
 	    (uint64_t)eh->e_phnum * sizeof(ElfW(Phdr)) > hi - lo - eh->e_phoff)
 		return 0;
-	return build_id_in((const ElfW(Phdr) *)(lo + eh->e_phoff), eh->e_phnum, map->l_addr, hex);
+	return build_id_in((const ElfW(Phdr) *)(lo + eh->e_phoff), eh->e_phnum, map, hex);
 }
 
 /* Maps and checks the rules file of the module dlfo found into m. */
