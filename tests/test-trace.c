@@ -1584,13 +1584,19 @@ START_TEST(track_api_domains)
 }
 END_TEST
 
-/* A program scribbling random bytes over its ring and stack table: neither it nor
- * the collector crashes or hangs, and what was rejected or lost is counted. */
+static long rules_in(const char *path, const char *hex);
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw);
+
+/* A program scribbling random bytes over its ring, stack table and learnt rules:
+ * neither it nor the collector crashes or hangs, what was rejected or lost is
+ * counted, and every unwind rules file the collector wrote is a valid one. */
 START_TEST(scribbled_shared_memory)
 {
-	char dir[256];
+	char dir[256], cache[] = "/tmp/test-trace-scribble.XXXXXX", xdg_env[128];
 	tt_tempdir(dir, sizeof(dir));
-	char *env[] = { "HEAPSNAP_STALL_TIMEOUT=1", NULL }, *argv[] = { "scribble", NULL };
+	ck_assert_ptr_nonnull(mkdtemp(cache));
+	snprintf(xdg_env, sizeof(xdg_env), "XDG_CACHE_HOME=%s", cache);
+	char *env[] = { "HEAPSNAP_STALL_TIMEOUT=1", xdg_env, NULL }, *argv[] = { "scribble", NULL };
 	struct run_result r;
 	tt_run(dir, argv, env, &r);
 	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status %d: %s",
@@ -1604,6 +1610,24 @@ START_TEST(scribbled_shared_memory)
 	tt_site_values(e, "scribble.c", tt_site_line("scribble.c", "before"), v);
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 4096);
 	profile_free(e);
+	char heapsnap_dir[256];
+	snprintf(heapsnap_dir, sizeof(heapsnap_dir), "%s/heapsnap", cache);
+	DIR *d = opendir(heapsnap_dir);
+	int files = 0;
+	for (struct dirent *de; d && (de = readdir(d));) {
+		char *suffix = strstr(de->d_name, HS_CFI_SUFFIX);
+		if (!suffix || suffix[strlen(HS_CFI_SUFFIX)])
+			continue;
+		char path[600], hex[HS_CFI_BUILD_ID_MAX + 1];
+		snprintf(path, sizeof(path), "%s/%s", heapsnap_dir, de->d_name);
+		snprintf(hex, sizeof(hex), "%.*s", (int)(suffix - de->d_name), de->d_name);
+		ck_assert_msg(rules_in(path, hex) >= 1, "%s", path);
+		files++;
+	}
+	if (d)
+		closedir(d);
+	ck_assert_int_ge(files, 1); /* libc's at least: its rules were learnt first */
+	nftw(cache, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 END_TEST
 

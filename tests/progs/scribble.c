@@ -1,5 +1,6 @@
-/* scribble.c - a hostile program: while it allocates, it overwrites the ring and the
- * stack table of its own heapsnap segment with random bytes.  Neither it nor the
+/* scribble.c - a hostile program: while it allocates, it overwrites the ring, the
+ * stack table and the learnt unwind rules of its own heapsnap segment with random
+ * bytes.  Neither it nor the
  * collector may crash or hang; the collector counts what it rejects.
  *
  * `scribble claimed`: marks every slot of the stack table's first level claimed, as a
@@ -86,12 +87,14 @@ int main(int argc, char **argv)
 	uint64_t slots_off = l->slots_off, slots_len = l->slots_cap * sizeof(struct hs_slot);
 	uint64_t stacks_off = l->stacks_off, stacks_len = l->stacks_cap * sizeof(struct hs_stack);
 	uint64_t frames_off = l->frames_off, frames_len = l->frames_cap * sizeof(uint64_t);
+	uint64_t learnt_off = l->learnt_off, learnt_len = l->learnt_cap * sizeof(struct hs_learnt);
 	unsigned x = 12345;
 	for (int round = 0; round < 200; round++) {
 		scribble(base + ring_off, ring_len, &x);
 		scribble(base + slots_off, slots_len, &x);
 		scribble(base + stacks_off, stacks_len, &x);
 		scribble(base + frames_off, frames_len, &x);
+		scribble(base + learnt_off, learnt_len, &x);
 		for (int i = 0; i < 1000; i++) {
 			unsigned k = (unsigned)(round * 1000 + i) % 4096;
 			free(keep[k]);
