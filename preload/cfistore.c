@@ -30,6 +30,7 @@
 
 #include "arch.h"
 #include "cfifile.h"
+#include "elfnote.h"
 #include "shim.h"
 
 #if ARCH_FAST_UNWIND && defined(DLFO_STRUCT_HAS_EH_DBASE)
@@ -71,8 +72,8 @@ static struct module {
 /* The GNU build-id among the notes of the program headers (phnum of them at ph) of
  * the module map, as lowercase hex into hex (HS_CFI_BUILD_ID_MAX + 1 bytes).  The
  * headers must be map's: their PT_DYNAMIC must be at map's l_ld (a program started as
- * `ld.so PROGRAM` might otherwise be read with ld.so's headers).  A note is read only
- * where a loaded segment holds it.  Returns the digits, 0 for none. */
+ * `ld.so PROGRAM` might otherwise be read with ld.so's headers).  A note segment is
+ * read only where a loaded segment holds it.  Returns the digits, 0 for none. */
 static size_t build_id_in(const ElfW(Phdr) *ph, unsigned phnum, const struct link_map *map,
 			  char *hex)
 {
@@ -89,29 +90,10 @@ static size_t build_id_in(const ElfW(Phdr) *ph, unsigned phnum, const struct lin
 			loaded = ph[k].p_type == PT_LOAD && ph[i].p_vaddr >= ph[k].p_vaddr &&
 				 ph[i].p_filesz <= ph[k].p_filesz &&
 				 ph[i].p_vaddr - ph[k].p_vaddr <= ph[k].p_filesz - ph[i].p_filesz;
-		if (!loaded)
-			continue;
-		uintptr_t at = (uintptr_t)(bias + ph[i].p_vaddr), end = at + ph[i].p_filesz;
-		while (end - at >= sizeof(ElfW(Nhdr))) {
-			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)at;
-			uint64_t name = (nh->n_namesz + 3u) & ~3u, desc = (nh->n_descsz + 3u) & ~3u;
-			uintptr_t body = at + sizeof(*nh);
-			if (name > end - body || desc > end - body - name)
-				break;
-			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-			    !memcmp((const char *)body, "GNU", 4) && nh->n_descsz > 0 &&
-			    nh->n_descsz * 2 <= HS_CFI_BUILD_ID_MAX) {
-				static const char digits[] = "0123456789abcdef";
-				const uint8_t *id = (const uint8_t *)(body + name);
-				for (unsigned k = 0; k < nh->n_descsz; k++) {
-					hex[2 * k] = digits[id[k] >> 4];
-					hex[2 * k + 1] = digits[id[k] & 15];
-				}
-				hex[2 * nh->n_descsz] = '\0';
-				return 2 * nh->n_descsz;
-			}
-			at = body + name + desc;
-		}
+		if (loaded && hs_note_build_id((const unsigned char *)(uintptr_t)(bias + ph[i].p_vaddr),
+					       ph[i].p_filesz, ph[i].p_align, hex,
+					       HS_CFI_BUILD_ID_MAX + 1) == 0)
+			return strlen(hex);
 	}
 	return 0;
 }

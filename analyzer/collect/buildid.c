@@ -1,10 +1,11 @@
 /* buildid.c - an ELF file's GNU build-id, read from its program headers (buildid.h). */
 #include "buildid.h"
 
+#include "elfnote.h"
+
 #include <elf.h>
 #include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,33 +25,6 @@ static bool read_at(int fd, void *buf, size_t len, uint64_t off)
 		got += (size_t)n;
 	}
 	return true;
-}
-
-/* Looks through one PT_NOTE segment's notes for NT_GNU_BUILD_ID. */
-static int from_notes(const unsigned char *p, size_t len, uint64_t align, char *hex, size_t hexlen)
-{
-	size_t a = align == 8 ? 8 : 4;
-	size_t off = 0;
-	while (len - off >= sizeof(Elf64_Nhdr)) {
-		Elf64_Nhdr h;
-		memcpy(&h, p + off, sizeof(h));
-		off += sizeof(h);
-		size_t name = ((size_t)h.n_namesz + a - 1) & ~(a - 1);
-		size_t desc = ((size_t)h.n_descsz + a - 1) & ~(a - 1);
-		if (h.n_namesz > len || h.n_descsz > len || name > len - off ||
-		    desc > len - off - name)
-			return -EINVAL;
-		if (h.n_type == NT_GNU_BUILD_ID && h.n_namesz == 4 &&
-		    !memcmp(p + off, "GNU", 4)) {
-			if (!h.n_descsz || (size_t)h.n_descsz * 2 + 1 > hexlen)
-				return -EINVAL;
-			for (size_t i = 0; i < h.n_descsz; i++)
-				snprintf(hex + 2 * i, 3, "%02x", p[off + name + i]);
-			return 0;
-		}
-		off += name + desc;
-	}
-	return -ENOENT;
 }
 
 int buildid_read(int fd, char *hex, size_t hexlen)
@@ -75,7 +49,7 @@ int buildid_read(int fd, char *hex, size_t hexlen)
 			break;
 		}
 		if (read_at(fd, notes, ph[i].p_filesz, ph[i].p_offset))
-			r = from_notes(notes, ph[i].p_filesz, ph[i].p_align, hex, hexlen);
+			r = hs_note_build_id(notes, ph[i].p_filesz, ph[i].p_align, hex, hexlen);
 		if (r == -EINVAL)
 			r = -ENOENT; /* a broken note segment: there may be another */
 		free(notes);
