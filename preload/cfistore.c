@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "cachedir.h"
 #include "cfifile.h"
 #include "elfnote.h"
 #include "shim.h"
@@ -39,18 +40,11 @@ static char cache_dir[PATH_MAX]; /* empty: no cache */
 
 void cfistore_init(void)
 {
-	const char *off = attach_getenv("HEAPSNAP_CACHE");
-	const char *xdg = attach_getenv("XDG_CACHE_HOME"), *home = attach_getenv("HOME");
-	int n = -1;
-	cache_dir[0] = '\0';
-	if (off && (!strcmp(off, "off") || !strcmp(off, "0") || !strcmp(off, "no") ||
-		    !strcmp(off, "false")))
-		return;
-	if (xdg && xdg[0] == '/')
-		n = snprintf(cache_dir, sizeof(cache_dir), "%s/heapsnap", xdg);
-	else if (home && home[0] == '/')
-		n = snprintf(cache_dir, sizeof(cache_dir), "%s/.cache/heapsnap", home);
-	if (n < 0 || (size_t)n >= sizeof(cache_dir) - HS_CFI_BUILD_ID_MAX - 16)
+	/* Room left for "/<build-id>.v1.cfi". */
+	size_t len = sizeof(cache_dir) - HS_CFI_BUILD_ID_MAX - sizeof(HS_CFI_SUFFIX) - 1;
+	if (hs_cache_off(attach_getenv("HEAPSNAP_CACHE")) ||
+	    hs_cache_dir(cache_dir, len, attach_getenv("XDG_CACHE_HOME"),
+			 attach_getenv("HOME")) < 0)
 		cache_dir[0] = '\0';
 }
 

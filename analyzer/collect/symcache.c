@@ -15,6 +15,7 @@
  */
 #include "symcache.h"
 
+#include "cachedir.h"
 #include "cfifile.h"
 
 #include <dirent.h>
@@ -78,13 +79,6 @@ static size_t pad8(size_t n)
 
 /* ---- the directory ---- */
 
-static bool cache_off(void)
-{
-	const char *v = getenv("HEAPSNAP_CACHE");
-	return v && (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no") ||
-		     !strcmp(v, "false"));
-}
-
 /* Creates each missing directory of path (absolute) with mode 0700. */
 static int mkdir_parents(char *path)
 {
@@ -100,30 +94,23 @@ static int mkdir_parents(char *path)
 	return mkdir(path, 0700) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-/* The cache directory's path, or -ENOENT when there is no home to put it in. */
+/* The cache directory's path (cachedir.h), the home from the password database when
+ * neither XDG_CACHE_HOME nor HOME is absolute; -ENOENT when there is no home. */
 static int cache_path(char *out, size_t len)
 {
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	int n;
-	if (xdg && xdg[0] == '/') {
-		n = snprintf(out, len, "%s/heapsnap", xdg);
-	} else {
-		const char *home = getenv("HOME");
-		if (!home || home[0] != '/') {
-			struct passwd *pw = getpwuid(geteuid());
-			home = pw ? pw->pw_dir : NULL;
-		}
-		if (!home || home[0] != '/')
-			return -ENOENT;
-		n = snprintf(out, len, "%s/.cache/heapsnap", home);
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	if (!(xdg && xdg[0] == '/') && !(home && home[0] == '/')) {
+		struct passwd *pw = getpwuid(geteuid());
+		home = pw ? pw->pw_dir : NULL;
 	}
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	return hs_cache_dir(out, len, xdg, home);
 }
 
 symcache_t *symcache_open(void)
 {
 	char path[4096];
-	if (cache_off() || cache_path(path, sizeof(path)) < 0 || mkdir_parents(path) < 0)
+	if (hs_cache_off(getenv("HEAPSNAP_CACHE")) || cache_path(path, sizeof(path)) < 0 ||
+	    mkdir_parents(path) < 0)
 		return NULL;
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
