@@ -621,7 +621,8 @@ int symbolizer_add_location(symbolizer_t *s, profile_t *p, uint32_t m, uint64_t 
 	return profile_add_location(p, ip, mapping, lines, n, index_out);
 }
 
-/* Orders rules by module, then address (struct module_rule). */
+/* Groups rules by module (struct module_rule); symcache_store_rules() orders each
+ * module's by address. */
 struct module_rule {
 	uint32_t module;
 	struct hs_cfi_entry e;
@@ -630,9 +631,7 @@ struct module_rule {
 static int module_rule_cmp(const void *a, const void *b)
 {
 	const struct module_rule *x = a, *y = b;
-	if (x->module != y->module)
-		return x->module < y->module ? -1 : 1;
-	return x->e.addr < y->e.addr ? -1 : x->e.addr > y->e.addr;
+	return x->module < y->module ? -1 : x->module > y->module;
 }
 
 int symbolizer_store_rules(symbolizer_t *s, const uint64_t *ips,
