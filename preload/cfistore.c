@@ -208,10 +208,10 @@ void cfistore_learnt(uint64_t ip, const struct cfi_rule *rule)
 	if (!cache_dir[0] || !s->ctl)
 		return;
 	uint64_t i = atomic_fetch_add_explicit(&s->ctl->nlearnt, 1, memory_order_relaxed);
-	if (i >= s->geo.learnt_cap)
+	if (i >= s->geo.learnt.cap)
 		return;
-	prim_populate_ahead(s->geo.learnt, i, 1, s->geo.learnt_cap, sizeof(*s->geo.learnt));
-	struct hs_learnt *e = &s->geo.learnt[i];
+	segment_populate_ahead(&s->geo.learnt, i, 1, sizeof(struct hs_learnt));
+	struct hs_learnt *e = hs_learnt_at(&s->geo, i);
 	e->ip = ip;
 	e->kind = rule ? rule->kind : HS_CFI_NONE;
 	e->off = rule && rule->kind <= HS_CFI_BP ? rule->off : 0;

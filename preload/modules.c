@@ -24,26 +24,28 @@ static char exe_path[PATH_MAX];
 static uint64_t nmodules(const struct segment *s, memory_order order)
 {
 	uint64_t n = atomic_load_explicit(&s->ctl->nmodules, order);
-	return n < s->geo.modules_cap ? n : s->geo.modules_cap;
+	return n < s->geo.modules.cap ? n : s->geo.modules.cap;
 }
 
 static bool known(const struct segment *s, uint64_t ip)
 {
 	uint64_t n = nmodules(s, memory_order_acquire);
-	const struct hs_module *m = s->geo.modules;
-	for (uint64_t i = 0; i < n; i++)
-		if (ip - m[i].lo < m[i].hi - m[i].lo)
+	for (uint64_t i = 0; i < n; i++) {
+		const struct hs_module *m = hs_module_at(&s->geo, i);
+		if (ip - m->lo < m->hi - m->lo)
 			return true;
+	}
 	return false;
 }
 
 static bool registered(const struct segment *s, uint64_t lo, uint64_t hi)
 {
 	uint64_t n = nmodules(s, memory_order_relaxed);
-	const struct hs_module *m = s->geo.modules;
-	for (uint64_t i = 0; i < n; i++)
-		if (m[i].lo == lo && m[i].hi == hi)
+	for (uint64_t i = 0; i < n; i++) {
+		const struct hs_module *m = hs_module_at(&s->geo, i);
+		if (m->lo == lo && m->hi == hi)
 			return true;
+	}
 	return false;
 }
 
@@ -68,11 +70,12 @@ static int add_segments(struct dl_phdr_info *info, size_t size, void *data)
 			continue;
 		uint64_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
 		uint64_t n = nmodules(s, memory_order_relaxed), used = c->paths_used;
-		if (registered(s, lo, hi) || n >= g->modules_cap || used > g->paths_cap ||
-		    len > g->paths_cap - used)
+		if (used < g->paths.head_cap && len > g->paths.head_cap - used)
+			used = g->paths.head_cap; /* a path lies in one part of the table */
+		if (registered(s, lo, hi) || n >= g->modules.cap || !hs_run_ok(&g->paths, used, len))
 			continue;
-		memcpy(g->paths + used, path, len);
-		g->modules[n] = (struct hs_module){
+		memcpy(hs_path_at(g, used), path, len);
+		*hs_module_at(g, n) = (struct hs_module){
 			.lo = lo, .hi = hi, .bias = info->dlpi_addr, .offset = ph->p_offset,
 			.path_off = (uint32_t)used, .path_len = (uint32_t)len,
 		};

@@ -39,6 +39,28 @@ void prim_populate(void *addr, size_t len)
 	errno = saved;
 }
 
+void *prim_map_aligned(int fd, uint64_t len, uint64_t align)
+{
+	uint64_t span = len + align;
+	char *res = (char *)syscall(SYS_mmap, NULL, span, PROT_NONE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED)
+		return MAP_FAILED;
+	char *at = (char *)(((uintptr_t)res + align - 1) & ~(uintptr_t)(align - 1));
+	if ((void *)syscall(SYS_mmap, at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+			    0) == MAP_FAILED) {
+		int e = errno;
+		syscall(SYS_munmap, res, span);
+		errno = e;
+		return MAP_FAILED;
+	}
+	if (at > res)
+		syscall(SYS_munmap, res, (size_t)(at - res));
+	if (res + span > at + len)
+		syscall(SYS_munmap, at + len, (size_t)(res + span - (at + len)));
+	return at;
+}
+
 uint64_t prim_now_ns(clockid_t clk)
 {
 	struct timespec ts;

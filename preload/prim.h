@@ -43,6 +43,12 @@ static inline void prim_populate_ahead(void *array, uint64_t first, uint64_t n, 
 		prim_populate((char *)array + from * size, (cap - from < per ? cap - from : per) * size);
 }
 
+/* Maps len bytes of fd shared, read-write, at an address that is a multiple of align (a
+ * power of two): a reservation of len + align bytes, the mapping at its first multiple,
+ * the rest given back.  Raw system calls: the shim's own mmap wrapper would record the
+ * reservation.  Returns the address, or MAP_FAILED with errno set. */
+void *prim_map_aligned(int fd, uint64_t len, uint64_t align);
+
 /* The clock in nanoseconds: CLOCK_MONOTONIC for intervals, CLOCK_REALTIME for
  * timestamps written into files. */
 uint64_t prim_now_ns(clockid_t clk);

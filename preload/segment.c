@@ -52,6 +52,21 @@ static uint64_t stacks_capacity(const struct shim_options *o)
 	return stacks;
 }
 
+/* Maps now the pages every traced process writes: the control block, the first page of
+ * each table it fills from its first event on, the slots' first level and the start of
+ * the ring.  A system call each, instead of a page fault each. */
+static void populate_first(struct hs_ctl *c, const struct hs_layout *l)
+{
+	char *base = (char *)c;
+	prim_populate(base, l->modules.head_off + HS_PAGE);
+	const struct hs_table *first[] = { &l->paths, &l->stacks, &l->frames };
+	for (size_t i = 0; i < sizeof(first) / sizeof(*first); i++)
+		prim_populate(base + first[i]->head_off, HS_PAGE);
+	uint64_t level0 = l->slots.cap < HS_SLOTS_LEVEL0 ? l->slots.cap : HS_SLOTS_LEVEL0;
+	prim_populate(base + l->slots.head_off, level0 * sizeof(struct hs_slot));
+	prim_populate(base + l->ring_off, 4 * HS_PAGE);
+}
+
 int segment_create(struct segment *s, const struct shim_options *o,
 		   const struct segment *parent)
 {
@@ -67,11 +82,12 @@ int segment_create(struct segment *s, const struct shim_options *o,
 	struct hs_ctl *c = MAP_FAILED;
 	if (ftruncate(fd, (off_t)l.total) < 0 ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0 ||
-	    (c = shim_real_mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+	    (c = prim_map_aligned(fd, l.total, HS_REGION)) == MAP_FAILED) {
 		int e = errno;
 		close(fd);
 		return -e;
 	}
+	populate_first(c, &l);
 	hs_layout_write(c, &l, o->frames);
 	ring_liveness_init(c);
 	c->pid = (int32_t)getpid();

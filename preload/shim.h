@@ -89,6 +89,17 @@ int segment_create(struct segment *s, const struct shim_options *o,
 		   const struct segment *parent) HIDDEN;
 void segment_unmap(struct segment *s) HIDDEN;
 
+/* Items [first, first + n) of table p, in one of its parts, are about to be written
+ * for the first time: prim_populate_ahead() for that part. */
+static inline void segment_populate_ahead(const struct hs_part *p, uint64_t first, uint64_t n,
+					  size_t size)
+{
+	if (first < p->head_cap)
+		prim_populate_ahead(p->head, first, n, p->head_cap, size);
+	else
+		prim_populate_ahead(p->tail, first - p->head_cap, n, p->cap - p->head_cap, size);
+}
+
 /* tracing.c: setting up (from SHIM_UNINIT or SHIM_CHILD_PENDING), and the exit hook. */
 void tracing_setup(void) HIDDEN;
 void tracing_exit(void) HIDDEN;

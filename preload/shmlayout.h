@@ -20,10 +20,12 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define HS_SHM_MAGIC 0x31504e5350414548ULL /* "HEAPSNP1" little-endian */
-#define HS_SHM_VERSION 5
+#define HS_SHM_VERSION 6
 
 #define HS_FRAMES_DEFAULT 16
 #define HS_FRAMES_MAX 256
@@ -111,18 +113,40 @@ enum hs_collector_state {
 	HS_COLLECTOR_DONE = 2,
 };
 
+/* A table of the segment in two parts: its first head_cap items in the segment's first
+ * HS_REGION bytes, the rest (cap - head_cap items, maybe none) after the ring.  Each
+ * table is written from its first item on, so a short process touches only the heads,
+ * which with the control block and the start of the ring make one page-table page on
+ * each side.  A run of items (a stack's frames, a module's path) never spans both
+ * parts (hs_run_ok). */
+struct hs_table {
+	uint64_t head_off, head_cap; /* head_cap items at head_off */
+	uint64_t tail_off, cap;      /* items head_cap .. cap - 1 at tail_off */
+};
+
 /* Where each area lies in the segment: a pure function of the two capacities, so both
  * sides compute it the same way and the collector never has to believe an offset. */
 struct hs_layout {
-	uint64_t total;                    /* bytes in the segment */
-	uint64_t ring_off, ring_cap;       /* ring_cap is a power of two */
-	uint64_t slots_off, slots_cap;     /* slots_cap is a power of two */
-	uint64_t stacks_off, stacks_cap;   /* entries; id < stacks_cap */
-	uint64_t frames_off, frames_cap;   /* uint64_t frame addresses */
-	uint64_t modules_off, modules_cap; /* struct hs_module */
-	uint64_t paths_off, paths_cap;     /* bytes of module paths */
-	uint64_t learnt_off, learnt_cap;   /* struct hs_learnt */
+	uint64_t total;              /* bytes in the segment */
+	uint64_t ring_off, ring_cap; /* ring_cap is a power of two */
+	struct hs_table modules;     /* struct hs_module */
+	struct hs_table paths;       /* bytes of module paths */
+	struct hs_table learnt;      /* struct hs_learnt */
+	struct hs_table stacks;      /* struct hs_stack; id < cap */
+	struct hs_table frames;      /* uint64_t frame addresses */
+	struct hs_table slots;       /* struct hs_slot; cap is a power of two */
 };
+
+/* The segment is mapped at an address that is a multiple of HS_REGION, the span of one
+ * page-table page: the first HS_REGION bytes then cost one such page, each other
+ * region touched one more (on a paravirtualised VM, each a hypervisor call to set up
+ * and another to free, in the program and again in its collector). */
+#define HS_REGION (2u << 20)
+#define HS_PAGE 4096u
+
+/* The stack table's slots grow in levels (stacktab.c): level 0 is the first
+ * HS_SLOTS_LEVEL0 slots, level k >= 1 the next HS_SLOTS_LEVEL0 << (k-1). */
+#define HS_SLOTS_LEVEL0 1024u
 
 struct hs_request {
 	_Atomic uint64_t n;   /* request number, written last */
@@ -182,25 +206,64 @@ struct hs_ctl {
 	uint64_t sample_period; /* written once by the shim: bytes, 0 = exact tracing */
 };
 
+/* A table as mapped on one side (struct hs_table). */
+struct hs_part {
+	char *head, *tail;
+	uint64_t head_cap, cap;
+};
+
 /* The segment's layout as each side keeps it, privately: after setup (the shim) or
  * attach (the collector, which checks every field first), neither reads a size or
  * offset from shared memory again, where the program could change it. */
 struct hs_geometry {
 	struct hs_rec *ring;
 	uint64_t ring_cap;
-	struct hs_slot *slots;
-	uint64_t slots_cap;
-	struct hs_stack *stacks;
-	uint64_t stacks_cap;
-	uint64_t *frames;
-	uint64_t frames_cap;
-	struct hs_module *modules;
-	uint64_t modules_cap;
-	char *paths;
-	uint64_t paths_cap;
-	struct hs_learnt *learnt;
-	uint64_t learnt_cap;
+	struct hs_part modules, paths, learnt, stacks, frames, slots;
 };
+
+/* Item i (< p->cap) of a table whose items are size bytes. */
+static inline void *hs_item(const struct hs_part *p, uint64_t i, size_t size)
+{
+	return i < p->head_cap ? p->head + i * size : p->tail + (i - p->head_cap) * size;
+}
+
+/* Whether items [i, i + n) are all in the table, and in one of its parts: only then
+ * are they contiguous in memory. */
+static inline bool hs_run_ok(const struct hs_part *p, uint64_t i, uint64_t n)
+{
+	return i <= p->cap && n <= p->cap - i && (i >= p->head_cap || n <= p->head_cap - i);
+}
+
+static inline struct hs_module *hs_module_at(const struct hs_geometry *g, uint64_t i)
+{
+	return hs_item(&g->modules, i, sizeof(struct hs_module));
+}
+
+static inline struct hs_learnt *hs_learnt_at(const struct hs_geometry *g, uint64_t i)
+{
+	return hs_item(&g->learnt, i, sizeof(struct hs_learnt));
+}
+
+static inline struct hs_stack *hs_stack_at(const struct hs_geometry *g, uint64_t id)
+{
+	return hs_item(&g->stacks, id, sizeof(struct hs_stack));
+}
+
+static inline struct hs_slot *hs_slot_at(const struct hs_geometry *g, uint64_t i)
+{
+	return hs_item(&g->slots, i, sizeof(struct hs_slot));
+}
+
+/* The first of a run of frames or path bytes (hs_run_ok checked by the caller). */
+static inline uint64_t *hs_frames_at(const struct hs_geometry *g, uint64_t first)
+{
+	return hs_item(&g->frames, first, sizeof(uint64_t));
+}
+
+static inline char *hs_path_at(const struct hs_geometry *g, uint64_t off)
+{
+	return hs_item(&g->paths, off, 1);
+}
 
 #define HS_RING_MIN 1024u
 #define HS_RING_MAX (1u << 26)

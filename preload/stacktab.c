@@ -57,41 +57,41 @@ static inline uint64_t hash_frames(const uint64_t *f, unsigned n, unsigned flags
  * extent are checked before anything is read through them. */
 static inline bool same_stack(const struct hs_geometry *g, uint32_t id, const uint64_t *f, unsigned n, unsigned flags)
 {
-	if (id >= g->stacks_cap)
+	if (id >= g->stacks.cap)
 		return false;
-	const struct hs_stack s = g->stacks[id];
-	return s.nframes == n && s.flags == flags && s.first <= g->frames_cap - n &&
-	       !memcmp(&g->frames[s.first], f, n * sizeof(*f));
+	const struct hs_stack s = *hs_stack_at(g, id);
+	return s.nframes == n && s.flags == flags && hs_run_ok(&g->frames, s.first, n) &&
+	       !memcmp(hs_frames_at(g, s.first), f, n * sizeof(*f));
 }
 
 /* The slot table grows in levels, so that a short process touches few of its pages
  * (level 0 is 16 KiB: a process with a hundred stacks touches four pages, not forty):
- * level 0 is the first LEVEL0_SLOTS slots, level k >= 1 the next LEVEL0_SLOTS << (k-1),
- * each a power of two.  New stacks go into the lowest level still at most half full
- * (judged by the number of stacks), a lookup searches the levels below first.  A first
- * touch of a shared page costs a fault, and one random slot per new stack in a 32 MB
- * table made a short traced cc1 take 3.5 times its own page faults. */
-#define LEVEL0_SLOTS 1024u
+ * level 0 is the first HS_SLOTS_LEVEL0 slots, level k >= 1 the next
+ * HS_SLOTS_LEVEL0 << (k-1), each a power of two.  New stacks go into the lowest level
+ * still at most half full (judged by the number of stacks), a lookup searches the
+ * levels below first.  A first touch of a shared page costs a fault, and one random
+ * slot per new stack in a 32 MB table made a short traced cc1 take 3.5 times its own
+ * page faults. */
 
 static unsigned levels_of(const struct hs_geometry *g)
 {
 	unsigned n = 1;
-	while ((uint64_t)LEVEL0_SLOTS << (n - 1) < g->slots_cap)
+	while ((uint64_t)HS_SLOTS_LEVEL0 << (n - 1) < g->slots.cap)
 		n++;
 	return n;
 }
 
 static void level_range(const struct hs_geometry *g, unsigned k, uint64_t *start, uint64_t *size)
 {
-	*start = k ? (uint64_t)LEVEL0_SLOTS << (k - 1) : 0;
-	*size = k ? *start : (g->slots_cap < LEVEL0_SLOTS ? g->slots_cap : LEVEL0_SLOTS);
+	*start = k ? (uint64_t)HS_SLOTS_LEVEL0 << (k - 1) : 0;
+	*size = k ? *start : (g->slots.cap < HS_SLOTS_LEVEL0 ? g->slots.cap : HS_SLOTS_LEVEL0);
 }
 
 /* The level new stacks go to when the table holds nstacks. */
 static unsigned level_now(unsigned nlevels, uint64_t nstacks)
 {
 	unsigned k = 0;
-	while (k + 1 < nlevels && ((uint64_t)LEVEL0_SLOTS << k) < 2 * (nstacks + 1))
+	while (k + 1 < nlevels && ((uint64_t)HS_SLOTS_LEVEL0 << k) < 2 * (nstacks + 1))
 		k++;
 	return k;
 }
@@ -141,13 +141,15 @@ static uint32_t stacktab_fill(struct segment *sg, struct hs_slot *s, uint64_t ha
 	uint32_t id = HS_STACK_UNKNOWN;
 	uint64_t want = atomic_fetch_add_explicit(&c->nstacks, 1, memory_order_relaxed);
 	uint64_t first = atomic_fetch_add_explicit(&c->nframes, n, memory_order_relaxed);
-	if (want < g->stacks_cap && first <= g->frames_cap - n) {
-		prim_populate_ahead(g->stacks, want, 1, g->stacks_cap, sizeof(*g->stacks));
-		prim_populate_ahead(g->frames, first, n, g->frames_cap, sizeof(*g->frames));
+	if (first < g->frames.head_cap && n > g->frames.head_cap - first) /* both parts */
+		first = atomic_fetch_add_explicit(&c->nframes, n, memory_order_relaxed);
+	if (want < g->stacks.cap && hs_run_ok(&g->frames, first, n)) {
+		segment_populate_ahead(&g->stacks, want, 1, sizeof(struct hs_stack));
+		segment_populate_ahead(&g->frames, first, n, sizeof(uint64_t));
 		id = (uint32_t)want;
 		modules_note(sg, f, n);
-		memcpy(&g->frames[first], f, n * sizeof(*f));
-		g->stacks[id] = (struct hs_stack){
+		memcpy(hs_frames_at(g, first), f, n * sizeof(*f));
+		*hs_stack_at(g, id) = (struct hs_stack){
 			.first = (uint32_t)first, .nframes = (uint16_t)n, .flags = (uint16_t)flags,
 		};
 	}
@@ -168,7 +170,7 @@ static int level_probe(struct segment *sg, unsigned k, uint64_t hash, const uint
 	uint64_t mask = size - 1;
 	bool may_wait = true;
 	for (uint64_t i = hash & mask, probes = 0; probes <= mask; i = (i + 1) & mask, probes++) {
-		struct hs_slot *s = &g->slots[start + i];
+		struct hs_slot *s = hs_slot_at(g, start + i);
 		uint64_t h = atomic_load_explicit(&s->hash, memory_order_acquire);
 		if (h == 0) {
 			if (!insert)

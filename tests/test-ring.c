@@ -48,22 +48,63 @@ START_TEST(layout_rejects_bad_capacities)
 	ck_assert_int_eq(hs_layout_compute(4096, HS_STACKS_MAX + 1ull, &l), -EINVAL);
 	ck_assert_int_eq(memcmp(&l, &before, sizeof(l)), 0); /* untouched on failure */
 	ck_assert_int_eq(hs_layout_compute(4096, 5000, &l), 0);
-	ck_assert_uint_eq(l.slots_cap, 16384);
-	/* Page-aligned parts, one after the other in this order: what a collector reads
-	 * of a short process lies close together (shmlayout.c), the slots last. */
-	const uint64_t at[] = { l.modules_off, l.paths_off, l.learnt_off, l.stacks_off,
-				l.ring_off, l.frames_off, l.slots_off, l.total };
-	const uint64_t len[] = { l.modules_cap * sizeof(struct hs_module), l.paths_cap,
-				 l.learnt_cap * sizeof(struct hs_learnt),
-				 l.stacks_cap * sizeof(struct hs_stack),
-				 4096 * sizeof(struct hs_rec), l.frames_cap * sizeof(uint64_t),
-				 l.slots_cap * sizeof(struct hs_slot) };
-	ck_assert_uint_ge(at[0], sizeof(struct hs_ctl));
-	ck_assert_uint_eq(l.learnt_cap, HS_LEARNT_CAP);
-	for (int i = 0; i < 7; i++) {
-		ck_assert_uint_eq(at[i] % 4096, 0);
-		ck_assert_uint_le(at[i] + len[i], at[i + 1]);
+	ck_assert_uint_eq(l.slots.cap, 16384);
+	ck_assert_uint_eq(l.learnt.cap, HS_LEARNT_CAP);
+	/* Page-aligned parts, one after the other: the control block, every table's head,
+	 * the ring, then the tails.  What a short process writes (and its collector reads)
+	 * lies in the first region, one page-table page. */
+	const struct hs_table *t[] = { &l.modules, &l.paths, &l.learnt, &l.stacks, &l.frames,
+				       &l.slots };
+	const uint64_t size[] = { sizeof(struct hs_module), 1, sizeof(struct hs_learnt),
+				  sizeof(struct hs_stack), sizeof(uint64_t), sizeof(struct hs_slot) };
+	uint64_t at = sizeof(struct hs_ctl);
+	for (int i = 0; i < 6; i++) {
+		ck_assert_uint_eq(t[i]->head_off % HS_PAGE, 0);
+		ck_assert_uint_ge(t[i]->head_off, at);
+		ck_assert_uint_le(t[i]->head_cap, t[i]->cap);
+		at = t[i]->head_off + t[i]->head_cap * size[i];
 	}
+	ck_assert_uint_ge(l.ring_off, at);
+	ck_assert_uint_lt(l.ring_off, HS_REGION / 2);
+	at = l.ring_off + 4096 * sizeof(struct hs_rec);
+	for (int i = 0; i < 6; i++) {
+		ck_assert_uint_eq(t[i]->tail_off % HS_PAGE, 0);
+		ck_assert_uint_ge(t[i]->tail_off, at);
+		at = t[i]->tail_off + (t[i]->cap - t[i]->head_cap) * size[i];
+	}
+	ck_assert_uint_le(at, l.total);
+	ck_assert_uint_eq(l.total % HS_PAGE, 0);
+	/* The defaults: each table but the modules' has a head and a tail. */
+	ck_assert_int_eq(hs_layout_compute(65536, 1u << 20, &l), 0);
+	ck_assert_uint_eq(l.modules.head_cap, l.modules.cap);
+	ck_assert_uint_eq(l.stacks.cap, 1u << 20);
+	ck_assert_uint_lt(l.stacks.head_cap, l.stacks.cap);
+	ck_assert_uint_lt(l.frames.head_cap, l.frames.cap);
+	ck_assert_uint_lt(l.paths.head_cap, l.paths.cap);
+	ck_assert_uint_lt(l.learnt.head_cap, l.learnt.cap);
+	ck_assert_uint_lt(l.slots.head_cap, l.slots.cap);
+	ck_assert_uint_eq(l.slots.head_cap % HS_SLOTS_LEVEL0, 0);
+	ck_assert_uint_lt(l.slots.head_off + l.slots.head_cap * sizeof(struct hs_slot), HS_REGION / 2);
+}
+END_TEST
+
+START_TEST(table_parts_and_runs)
+{
+	char head[64], tail[64];
+	struct hs_part p = { .head = head, .tail = tail, .head_cap = 8, .cap = 24 };
+	ck_assert_ptr_eq(hs_item(&p, 0, 8), head);
+	ck_assert_ptr_eq(hs_item(&p, 7, 8), head + 56);
+	ck_assert_ptr_eq(hs_item(&p, 8, 8), tail);
+	ck_assert_ptr_eq(hs_item(&p, 23, 2), tail + 30);
+	ck_assert(hs_run_ok(&p, 0, 8));
+	ck_assert(hs_run_ok(&p, 5, 3));
+	ck_assert(!hs_run_ok(&p, 5, 4)); /* would span both parts */
+	ck_assert(hs_run_ok(&p, 8, 16));
+	ck_assert(!hs_run_ok(&p, 8, 17));
+	ck_assert(hs_run_ok(&p, 24, 0));
+	ck_assert(!hs_run_ok(&p, 25, 0));
+	ck_assert(!hs_run_ok(&p, 9, UINT64_MAX));
+	ck_assert(!hs_run_ok(&p, 2, UINT64_MAX - 1));
 }
 END_TEST
 
@@ -79,9 +120,12 @@ START_TEST(layout_read_accepts_only_what_compute_gives)
 	/* A total that is not the file's size, an offset moved by one, a capacity that
 	 * would overrun, a bad magic, a zero frame limit: each refused. */
 	ck_assert_int_eq(hs_layout_read(s.ctl, s.l.total + 4096, &got, &frames), -EINVAL);
-	s.ctl->layout.frames_off += 8;
+	s.ctl->layout.frames.tail_off += 8;
 	ck_assert_int_eq(hs_layout_read(s.ctl, s.l.total, &got, &frames), -EINVAL);
-	s.ctl->layout.frames_off -= 8;
+	s.ctl->layout.frames.tail_off -= 8;
+	s.ctl->layout.stacks.head_cap++;
+	ck_assert_int_eq(hs_layout_read(s.ctl, s.l.total, &got, &frames), -EINVAL);
+	s.ctl->layout.stacks.head_cap--;
 	s.ctl->layout.ring_cap *= 2;
 	ck_assert_int_eq(hs_layout_read(s.ctl, s.l.total, &got, &frames), -EINVAL);
 	s.ctl->layout.ring_cap /= 2;
@@ -312,6 +356,7 @@ int main(void)
 	TCase *tc = tcase_create("ring");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, layout_rejects_bad_capacities);
+	tcase_add_test(tc, table_parts_and_runs);
 	tcase_add_test(tc, layout_read_accepts_only_what_compute_gives);
 	tcase_add_test(tc, records_come_out_in_position_order);
 	tcase_add_test(tc, threads_through_a_small_ring_lose_nothing);

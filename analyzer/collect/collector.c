@@ -22,6 +22,7 @@
 #include <uthash.h>
 
 #include "idxtab.h"
+#include "prim.h"
 #include "mem.h"
 #include "sample.h"
 #include "vec.h"
@@ -54,7 +55,7 @@ int collector_attach(collector_t *c, int fd, pid_t pid)
 	uint64_t total = (uint64_t)st.st_size;
 	if (total < sizeof(struct hs_ctl))
 		return -EINVAL;
-	struct hs_ctl *ctl = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct hs_ctl *ctl = prim_map_aligned(fd, total, HS_REGION);
 	if (ctl == MAP_FAILED)
 		return -errno;
 	struct hs_layout l;
@@ -129,17 +130,16 @@ static void modules_sync(collector_t *c)
 {
 	struct hs_ctl *ctl = c->ctl;
 	uint64_t n = atomic_load_explicit(&ctl->nmodules, memory_order_acquire);
-	if (n > c->g.modules_cap)
-		n = c->g.modules_cap;
+	if (n > c->g.modules.cap)
+		n = c->g.modules.cap;
 	for (; c->nmodules_seen < n; c->nmodules_seen++) {
-		struct hs_module m = c->g.modules[c->nmodules_seen];
+		struct hs_module m = *hs_module_at(&c->g, c->nmodules_seen);
 		char path[4096];
-		if (m.path_len >= sizeof(path) || m.path_off > c->g.paths_cap ||
-		    m.path_len > c->g.paths_cap - m.path_off) {
+		if (m.path_len >= sizeof(path) || !hs_run_ok(&c->g.paths, m.path_off, m.path_len)) {
 			c->corrupt++;
 			continue;
 		}
-		memcpy(path, c->g.paths + m.path_off, m.path_len);
+		memcpy(path, hs_path_at(&c->g, m.path_off), m.path_len);
 		path[m.path_len] = '\0';
 		symbolizer_add_module(c->sym, path, m.lo, m.hi, m.bias, m.offset);
 	}
@@ -171,6 +171,23 @@ static void map_ahead(const void *array, size_t size, uint64_t *mapped, uint64_t
 	mem_advise((const char *)array + *mapped * size, (upto - *mapped) * size,
 		   MADV_POPULATE_READ);
 	*mapped = upto;
+}
+
+/* map_ahead() for a table of the segment, part by part.  Once the items reach the tail,
+ * a rest of the head too small to be worth a system call is left to fault in. */
+static void map_ahead_part(const struct hs_part *p, size_t size, uint64_t *mapped, uint64_t upto)
+{
+	upto = upto < p->cap ? upto : p->cap;
+	if (*mapped < p->head_cap) {
+		map_ahead(p->head, size, mapped, upto, p->head_cap);
+		if (upto > p->head_cap)
+			*mapped = p->head_cap;
+	}
+	if (upto > p->head_cap) {
+		uint64_t in_tail = *mapped - p->head_cap;
+		map_ahead(p->tail, size, &in_tail, upto - p->head_cap, p->cap - p->head_cap);
+		*mapped = p->head_cap + in_tail;
+	}
 }
 
 /* Makes room for stack ids below n.  Returns false when out of memory. */
@@ -208,16 +225,13 @@ static bool stack_copy(collector_t *c, uint32_t id)
 	}
 	k->seen = 2; /* until the copy below succeeds */
 	if (id >= c->stacks_mapped) {
-		map_ahead(c->g.stacks, sizeof(*c->g.stacks), &c->stacks_mapped,
-			  atomic_load_explicit(&c->ctl->nstacks, memory_order_acquire),
-			  c->g.stacks_cap);
-		map_ahead(c->g.frames, sizeof(*c->g.frames), &c->frames_mapped,
-			  atomic_load_explicit(&c->ctl->nframes, memory_order_acquire),
-			  c->g.frames_cap);
+		map_ahead_part(&c->g.stacks, sizeof(struct hs_stack), &c->stacks_mapped,
+			       atomic_load_explicit(&c->ctl->nstacks, memory_order_acquire));
+		map_ahead_part(&c->g.frames, sizeof(uint64_t), &c->frames_mapped,
+			       atomic_load_explicit(&c->ctl->nframes, memory_order_acquire));
 	}
-	struct hs_stack e = c->g.stacks[id];
-	if (e.nframes > c->frame_limit || e.first > c->g.frames_cap ||
-	    e.nframes > c->g.frames_cap - e.first)
+	struct hs_stack e = *hs_stack_at(&c->g, id);
+	if (e.nframes > c->frame_limit || !hs_run_ok(&c->g.frames, e.first, e.nframes))
 		return false;
 	if (c->nframes + e.nframes > c->frames_cap) {
 		uint64_t cap = c->frames_cap ? c->frames_cap * 2 : 4096;
@@ -239,7 +253,7 @@ static bool stack_copy(collector_t *c, uint32_t id)
 	k->first = (uint32_t)c->nframes;
 	k->nframes = e.nframes;
 	k->flags = (uint8_t)(e.flags & HS_STACK_TRUNCATED);
-	const uint64_t *src = &c->g.frames[e.first];
+	const uint64_t *src = hs_frames_at(&c->g, e.first);
 	for (uint16_t i = 0; i < e.nframes; i++) {
 		uint64_t ip = src[i];
 		c->frames[c->nframes + i] = ip;
@@ -416,7 +430,7 @@ static bool checked_alloc(collector_t *c, const struct hs_rec *r, uint32_t *stac
 {
 	uint32_t stack = r->stack;
 	uint64_t nstacks = atomic_load_explicit(&c->ctl->nstacks, memory_order_acquire);
-	if (stack >= c->g.stacks_cap || stack >= nstacks || !stats_reserve(c, stack + 1ull) ||
+	if (stack >= c->g.stacks.cap || stack >= nstacks || !stats_reserve(c, stack + 1ull) ||
 	    !stack_copy(c, stack)) {
 		c->corrupt++;
 		stack = HS_STACK_UNKNOWN;
@@ -640,10 +654,10 @@ uint64_t collector_memory(const collector_t *c)
 static uint64_t shm_memory(const collector_t *c)
 {
 	uint64_t stacks = atomic_load(&c->ctl->nstacks), frames = atomic_load(&c->ctl->nframes);
-	if (stacks > c->g.stacks_cap)
-		stacks = c->g.stacks_cap;
-	if (frames > c->g.frames_cap)
-		frames = c->g.frames_cap;
+	if (stacks > c->g.stacks.cap)
+		stacks = c->g.stacks.cap;
+	if (frames > c->g.frames.cap)
+		frames = c->g.frames.cap;
 	return c->g.ring_cap * sizeof(struct hs_rec) +
 	       stacks * (sizeof(struct hs_stack) + 2 * sizeof(struct hs_slot)) +
 	       frames * sizeof(uint64_t);
@@ -809,8 +823,8 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 int collector_store_rules(collector_t *c)
 {
 	uint64_t n = atomic_load_explicit(&c->ctl->nlearnt, memory_order_acquire);
-	if (n > c->g.learnt_cap)
-		n = c->g.learnt_cap;
+	if (n > c->g.learnt.cap)
+		n = c->g.learnt.cap;
 	if (!n || !c->sym)
 		return 0;
 	uint64_t *ips = malloc(n * sizeof(*ips));
@@ -818,7 +832,7 @@ int collector_store_rules(collector_t *c)
 	int r = ips && rules ? 0 : -ENOMEM;
 	size_t k = 0;
 	for (uint64_t i = 0; r == 0 && i < n; i++) {
-		const struct hs_learnt *l = &c->g.learnt[i];
+		const struct hs_learnt *l = hs_learnt_at(&c->g, i);
 		if (!atomic_load_explicit(&l->ready, memory_order_acquire))
 			continue;
 		/* Each field read once; symcache_store_rules() leaves out what is invalid. */

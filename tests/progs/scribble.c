@@ -29,14 +29,17 @@ static struct hs_ctl *find_segment(void)
 	return (struct hs_ctl *)lo;
 }
 
-static void scribble(char *start, uint64_t len, unsigned *x)
+/* Writes 64 random runs of 64 random bytes over a table of the segment, both parts
+ * taken as one. */
+static void scribble(char *base, const struct hs_table *t, uint64_t size, unsigned *x)
 {
+	uint64_t len = t->cap * size, head = t->head_cap * size;
 	for (int i = 0; i < 64 && len > 64; i++) {
 		*x = *x * 1103515245u + 12345u;
 		uint64_t at = ((uint64_t)*x << 16 ^ *x) % (len - 64);
-		for (int k = 0; k < 64; k++) {
+		for (uint64_t k = at; k < at + 64; k++) {
 			*x = *x * 1103515245u + 12345u;
-			start[at + (uint64_t)k] = (char)(*x >> 16);
+			base[k < head ? t->head_off + k : t->tail_off + (k - head)] = (char)(*x >> 16);
 		}
 	}
 }
@@ -53,8 +56,9 @@ static void *__attribute__((noinline)) two(void)
 
 static int claimed(struct hs_ctl *c)
 {
-	struct hs_slot *slots = (struct hs_slot *)((char *)c + c->layout.slots_off);
-	uint64_t n = c->layout.slots_cap < 1024 ? c->layout.slots_cap : 1024;
+	struct hs_slot *slots = (struct hs_slot *)((char *)c + c->layout.slots.head_off);
+	uint64_t n = c->layout.slots.head_cap < HS_SLOTS_LEVEL0 ? c->layout.slots.head_cap
+								: HS_SLOTS_LEVEL0;
 	for (uint64_t i = 0; i < n; i++)
 		atomic_store(&slots[i].hash, HS_SLOT_BUSY);
 	void *a = one(), *b = two(), *d = malloc(303); /* site:claimed_three */
@@ -82,19 +86,18 @@ int main(int argc, char **argv)
 		return claimed(c);
 	/* Read the layout once, before any scribbling. */
 	char *base = (char *)c;
-	uint64_t ring_off = c->layout.ring_off, ring_len = c->layout.ring_cap * sizeof(struct hs_rec);
 	const struct hs_layout *l = &c->layout;
-	uint64_t slots_off = l->slots_off, slots_len = l->slots_cap * sizeof(struct hs_slot);
-	uint64_t stacks_off = l->stacks_off, stacks_len = l->stacks_cap * sizeof(struct hs_stack);
-	uint64_t frames_off = l->frames_off, frames_len = l->frames_cap * sizeof(uint64_t);
-	uint64_t learnt_off = l->learnt_off, learnt_len = l->learnt_cap * sizeof(struct hs_learnt);
+	/* The ring as a table of one part. */
+	const struct hs_table ring = { .head_off = l->ring_off, .head_cap = l->ring_cap,
+				       .cap = l->ring_cap };
+	const struct hs_table t[] = { ring, l->slots, l->stacks, l->frames, l->learnt };
+	const uint64_t size[] = { sizeof(struct hs_rec), sizeof(struct hs_slot),
+				  sizeof(struct hs_stack), sizeof(uint64_t),
+				  sizeof(struct hs_learnt) };
 	unsigned x = 12345;
 	for (int round = 0; round < 200; round++) {
-		scribble(base + ring_off, ring_len, &x);
-		scribble(base + slots_off, slots_len, &x);
-		scribble(base + stacks_off, stacks_len, &x);
-		scribble(base + frames_off, frames_len, &x);
-		scribble(base + learnt_off, learnt_len, &x);
+		for (int i = 0; i < 5; i++)
+			scribble(base, &t[i], size[i], &x);
 		for (int i = 0; i < 1000; i++) {
 			unsigned k = (unsigned)(round * 1000 + i) % 4096;
 			free(keep[k]);
