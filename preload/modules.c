@@ -20,6 +20,27 @@
 static _Atomic int lock;
 static char exe_path[PATH_MAX];
 
+/* The first modules this image registered, kept privately as well: pages a forked child
+ * shares with its parent, so modules_inherit() reads them without a page fault, where a
+ * dl_iterate_phdr pass would fault in every module's program headers. */
+#define MIRROR_MODULES 64u
+static struct {
+	unsigned n;
+	uint32_t paths_used;
+	struct hs_module m[MIRROR_MODULES];
+	char paths[8192];
+} mirror;
+
+static void mirror_add(const struct hs_module *m, const char *path)
+{
+	if (mirror.n >= MIRROR_MODULES || m->path_len > sizeof(mirror.paths) - mirror.paths_used)
+		return;
+	memcpy(mirror.paths + mirror.paths_used, path, m->path_len);
+	mirror.m[mirror.n] = *m;
+	mirror.m[mirror.n++].path_off = mirror.paths_used;
+	mirror.paths_used += m->path_len;
+}
+
 /* Published module entries, never more than the table holds. */
 static uint64_t nmodules(const struct segment *s, memory_order order)
 {
@@ -49,12 +70,28 @@ static bool registered(const struct segment *s, uint64_t lo, uint64_t hi)
 	return false;
 }
 
+/* Enters module m (all but its path_off) with its path; false when the table is full. */
+static bool publish(struct segment *s, struct hs_module *m, const char *path)
+{
+	struct hs_ctl *c = s->ctl;
+	const struct hs_geometry *g = &s->geo;
+	uint64_t n = nmodules(s, memory_order_relaxed), used = c->paths_used, len = m->path_len;
+	if (used < g->paths.head_cap && len > g->paths.head_cap - used)
+		used = g->paths.head_cap; /* a path lies in one part of the table */
+	if (n >= g->modules.cap || !hs_run_ok(&g->paths, used, len))
+		return false;
+	memcpy(hs_path_at(g, used), path, len);
+	m->path_off = (uint32_t)used;
+	*hs_module_at(g, n) = *m;
+	c->paths_used = used + len;
+	atomic_store_explicit(&c->nmodules, n + 1, memory_order_release);
+	return true;
+}
+
 static int add_segments(struct dl_phdr_info *info, size_t size, void *data)
 {
 	(void)size;
 	struct segment *s = data;
-	struct hs_ctl *c = s->ctl;
-	const struct hs_geometry *g = &s->geo;
 	const char *path = info->dlpi_name;
 	if (!path || !*path) {
 		if (!exe_path[0]) {
@@ -69,18 +106,14 @@ static int add_segments(struct dl_phdr_info *info, size_t size, void *data)
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
 			continue;
 		uint64_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-		uint64_t n = nmodules(s, memory_order_relaxed), used = c->paths_used;
-		if (used < g->paths.head_cap && len > g->paths.head_cap - used)
-			used = g->paths.head_cap; /* a path lies in one part of the table */
-		if (registered(s, lo, hi) || n >= g->modules.cap || !hs_run_ok(&g->paths, used, len))
+		if (registered(s, lo, hi))
 			continue;
-		memcpy(hs_path_at(g, used), path, len);
-		*hs_module_at(g, n) = (struct hs_module){
+		struct hs_module m = {
 			.lo = lo, .hi = hi, .bias = info->dlpi_addr, .offset = ph->p_offset,
-			.path_off = (uint32_t)used, .path_len = (uint32_t)len,
+			.path_len = (uint32_t)len,
 		};
-		c->paths_used = used + len;
-		atomic_store_explicit(&c->nmodules, n + 1, memory_order_release);
+		if (publish(s, &m, path))
+			mirror_add(&m, path);
 	}
 	return 0;
 }
@@ -100,5 +133,18 @@ void modules_note(struct segment *s, const uint64_t *frames, unsigned n)
 
 void modules_reset(void)
 {
-	atomic_store(&lock, 0);
+	if (atomic_load(&lock)) /* a write would copy the page: the child's first fault */
+		atomic_store(&lock, 0);
+}
+
+void modules_inherit(struct segment *s)
+{
+	/* Read only: the mirror holds these entries for this process as it did for its
+	 * parent, and a write would copy its pages.  No lock either: this runs in setup,
+	 * before any event can reach modules_note() for this segment. */
+	for (unsigned i = 0; i < mirror.n; i++) {
+		struct hs_module m = mirror.m[i];
+		if (!publish(s, &m, mirror.paths + m.path_off))
+			break;
+	}
 }

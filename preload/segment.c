@@ -17,21 +17,26 @@
 
 struct segment shim_seg HIDDEN;
 
-/* The program's argv, as the collector and the snapshot files show it. */
-static void segment_read_command(struct hs_ctl *c, const struct segment *parent)
+/* The program's argv, as the collector and the snapshot files show it: read from /proc
+ * for a new image (or a new attachment), and kept here too, in private memory a forked
+ * child shares with its parent until it writes there: the child copies it from here
+ * (the same argv) without a page fault. */
+static char command[HS_COMMAND_MAX];
+static uint32_t command_len;
+static bool command_read;
+
+static void segment_read_command(struct hs_ctl *c, bool forked)
 {
-	if (parent && parent->ctl) {
-		uint32_t n = parent->ctl->command_len;
-		c->command_len = n < sizeof(c->command) ? n : sizeof(c->command);
-		memcpy(c->command, parent->ctl->command, c->command_len);
-		return;
+	if (!forked || !command_read) {
+		int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, command, sizeof(command)) : -1;
+		command_len = n > 0 ? (uint32_t)n : 0;
+		command_read = fd >= 0;
+		if (fd >= 0)
+			close(fd);
 	}
-	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t n = read(fd, c->command, sizeof(c->command));
-	c->command_len = n > 0 ? (uint32_t)n : 0;
-	close(fd);
+	memcpy(c->command, command, command_len);
+	c->command_len = command_len;
 }
 
 /* The stack table's capacity: HEAPSNAP_STACKS, else the default, unless the process
@@ -70,8 +75,13 @@ static void populate_first(struct hs_ctl *c, const struct hs_layout *l)
 int segment_create(struct segment *s, const struct shim_options *o,
 		   const struct segment *parent)
 {
+	/* A forked child's segment is its parent's size: the same limits, and no call here
+	 * whose code the child would fault in. */
+	bool forked = parent && parent->ctl;
 	struct hs_layout l;
-	int r = hs_layout_compute(o->ring_records, stacks_capacity(o), &l);
+	int r = forked
+			? hs_layout_compute(parent->geo.ring_cap, parent->geo.stacks.cap, &l)
+			: hs_layout_compute(o->ring_records, stacks_capacity(o), &l);
 	if (r < 0)
 		return r;
 	int fd = memfd_create("heapsnap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -96,7 +106,7 @@ int segment_create(struct segment *s, const struct shim_options *o,
 	c->sample_period = o->sample_period;
 	atomic_store(&c->recording, o->start_off ? 0 : 1);
 	atomic_store(&c->nstacks, 1); /* id 0 is HS_STACK_UNKNOWN */
-	segment_read_command(c, parent);
+	segment_read_command(c, forked);
 	s->ctl = c;
 	s->size = l.total;
 	s->geo = hs_geometry_of(c, &l);

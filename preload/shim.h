@@ -81,10 +81,10 @@ struct segment {
 	uint64_t sample_period; /* 0: exact tracing */
 };
 extern struct segment shim_seg HIDDEN;
-/* Creates, sizes, seals and maps a segment for these options, and fills *s.  The
- * command is copied from parent (a forked child's copy of its parent's segment: the
- * same argv) or, when it is NULL, read from /proc.  Returns the memfd (close-on-exec)
- * or a negative errno, *s untouched. */
+/* Creates, sizes, seals and maps a segment for these options, and fills *s: the size of
+ * parent's when there is one (a forked child's copy of its parent's segment), and the
+ * command this image read from /proc.  Returns the memfd (close-on-exec) or a negative
+ * errno, *s untouched. */
 int segment_create(struct segment *s, const struct shim_options *o,
 		   const struct segment *parent) HIDDEN;
 void segment_unmap(struct segment *s) HIDDEN;
@@ -208,7 +208,11 @@ void stack_verify_report(void) HIDDEN;
 /* modules.c: make sure the modules holding these frames are in the shared module
  * table.  Called for each new stack, before it is published. */
 void modules_note(struct segment *s, const uint64_t *frames, unsigned n) HIDDEN;
+/* In a forked child: lets go of the lock; then, with the child's new segment, enters
+ * the modules the parent had registered (the child has them loaded at the same
+ * addresses) without reading their headers again. */
 void modules_reset(void) HIDDEN;
+void modules_inherit(struct segment *s) HIDDEN;
 
 /* spawn.c: start the collector, connected to heapsnap run when there is one.
  * Returns 0 or a negative errno (and has said why on stderr). */

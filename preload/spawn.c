@@ -151,6 +151,36 @@ static int spawn_connect_run(void)
 	return fd;
 }
 
+/* Appends a decimal number to buf (size bytes) at *n; false when it does not fit.  Not
+ * snprintf: in a forked child each code page run for the first time costs a page fault,
+ * and stdio's formatting is several. */
+static bool put_int(char *buf, size_t size, size_t *n, long v)
+{
+	char d[24];
+	size_t k = 0;
+	unsigned long u = v < 0 ? -(unsigned long)v : (unsigned long)v;
+	do
+		d[k++] = (char)('0' + u % 10);
+	while ((u /= 10));
+	if (v < 0)
+		d[k++] = '-';
+	if (k > size - *n)
+		return false;
+	while (k)
+		buf[(*n)++] = d[--k];
+	return true;
+}
+
+static bool put_str(char *buf, size_t size, size_t *n, const char *s)
+{
+	size_t len = strlen(s);
+	if (len > size - *n)
+		return false;
+	memcpy(buf + *n, s, len);
+	*n += len;
+	return true;
+}
+
 /* Introduces this image to run, which knows whose file is missing if its collector
  * dies before saying anything: "hello PID COMMAND" when the collector is started here,
  * or "host PID SIGNAL DIR COMMAND" with the memfd and the connection itself attached
@@ -159,23 +189,40 @@ static int spawn_connect_run(void)
  * the connection's credentials, in its own PID namespace.  Returns 0 or -1. */
 static int spawn_introduce(int runfd, const struct hs_ctl *c, int memfd, const char *dir)
 {
-	char msg[4200 + HS_COMMAND_MAX];
-	int n = memfd >= 0 ? snprintf(msg, 4200, "host\t%d\t%d\t%s\t", (int)getpid(),
-				     shim_opt.signal, dir)
-			   : snprintf(msg, 4200, "hello\t%d\t", (int)getpid());
-	if (n < 0 || n >= 4200)
+	char head[64], msg[HS_COMMAND_MAX];
+	size_t h = 0, n = 0;
+	bool fit = memfd >= 0 ? put_str(head, sizeof(head), &h, "host\t") &&
+					put_int(head, sizeof(head), &h, getpid()) &&
+					put_str(head, sizeof(head), &h, "\t") &&
+					put_int(head, sizeof(head), &h, shim_opt.signal) &&
+					put_str(head, sizeof(head), &h, "\t")
+			      : put_str(head, sizeof(head), &h, "hello\t") &&
+					put_int(head, sizeof(head), &h, getpid()) &&
+					put_str(head, sizeof(head), &h, "\t");
+	if (!fit)
 		return -1;
 	uint32_t len = c->command_len < HS_COMMAND_MAX ? c->command_len : HS_COMMAND_MAX;
 	for (uint32_t i = 0; i < len; i++)
 		msg[n++] = c->command[i] ? c->command[i] : ' ';
 	while (n > 0 && msg[n - 1] == ' ')
 		n--;
-	struct iovec iov = { .iov_base = msg, .iov_len = (size_t)n };
+	struct iovec iov[4] = { { head, h } };
+	int niov = 1;
+	if (memfd >= 0) {
+		iov[niov++] = (struct iovec){ (void *)dir, strlen(dir) };
+		iov[niov++] = (struct iovec){ "\t", 1 };
+	}
+	iov[niov++] = (struct iovec){ msg, n };
+	size_t total = 0;
+	for (int i = 0; i < niov; i++)
+		total += iov[i].iov_len;
+	if (total > 4200 + HS_COMMAND_MAX)
+		return -1;
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(2 * sizeof(int))];
 	} ctrl;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)niov };
 	if (memfd >= 0) {
 		int fds[2] = { memfd, runfd };
 		mh.msg_control = ctrl.buf;
@@ -186,7 +233,7 @@ static int spawn_introduce(int runfd, const struct hs_ctl *c, int memfd, const c
 		cm->cmsg_len = CMSG_LEN(sizeof(fds));
 		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
 	}
-	return sendmsg(runfd, &mh, MSG_NOSIGNAL) == n ? 0 : -1;
+	return sendmsg(runfd, &mh, MSG_NOSIGNAL) == (ssize_t)total ? 0 : -1;
 }
 
 int spawn_collector(struct segment *s, int memfd, const char *dir)

@@ -63,7 +63,8 @@ static void tracing_fork_child(void)
 {
 	/* Only this thread exists now.  The parent's segment is the parent's: drop it and
 	 * set up a ring and collector of our own at this process's first event. */
-	atomic_store(&setup_lock, 0);
+	if (atomic_load(&setup_lock)) /* a write would copy the page: a page fault */
+		atomic_store(&setup_lock, 0);
 	thread_block_fork_child();
 	modules_reset();
 	if (!shim_seg.ctl)
@@ -116,6 +117,7 @@ static void tracing_setup_locked(void)
 		return;
 	}
 	shim_seg.ring.on_give_up = tracing_on_give_up;
+	modules_inherit(&shim_seg);
 	int r = spawn_collector(&shim_seg, fd, shim_opt.dir);
 	close(fd);
 	if (r < 0) {

@@ -181,7 +181,7 @@ START_TEST(fork_child_traced_alone)
 
 	profile_t *c = tt_snapshot(dir, child, "exit", 10);
 	ck_assert_int_eq(c->meta.pid, child);
-	/* The command, copied from the parent's segment (the same argv). */
+	/* The command, as the parent read it (the same argv). */
 	ck_assert_str_eq(c->meta.command, p->meta.command);
 	ck_assert_ptr_nonnull(strstr(c->meta.command, "forker"));
 	ASSERT_SITE(c, "forker.c", "child", 1, 2000, 1, 2000, 1, 2000);
