@@ -158,7 +158,7 @@ struct slot {
 	bool relro; /* in its object's read-only-after-relocation range */
 };
 #define MAX_SLOTS 8192
-static struct slot slots[MAX_SLOTS];
+static struct slot *slots; /* mapped at the first attach: 256 KiB no other process needs */
 static size_t nslots;
 static _Atomic int lock; /* rewriting: attach, detach, dlopen */
 static _Atomic int attached;
@@ -245,6 +245,16 @@ static bool slot_write(void **addr, void *value, bool ro)
 	return true;
 }
 
+static bool slots_map(void)
+{
+	if (!slots) {
+		void *m = shim_real_mmap(NULL, MAX_SLOTS * sizeof(*slots), PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		slots = m == MAP_FAILED ? NULL : m;
+	}
+	return slots != NULL;
+}
+
 static bool already_rewritten(void **addr)
 {
 	for (size_t i = 0; i < nslots; i++)
@@ -274,7 +284,7 @@ static void rewrite_relocs(const struct dl_phdr_info *info, const ElfW(Rela) *r,
 		 * object); anything else (the program's own malloc, say) is left alone. */
 		if (old != hook[h].real && !(type == R_X86_64_JUMP_SLOT && in_object(info, (uintptr_t)old)))
 			continue;
-		if (nslots >= MAX_SLOTS || already_rewritten(addr))
+		if (nslots >= MAX_SLOTS || already_rewritten(addr) || !slots_map())
 			continue;
 		bool ro = (uintptr_t)addr >= relro_lo && (uintptr_t)addr < relro_hi;
 		slots[nslots] = (struct slot){ addr, old, hook[h].wrapper, ro };

@@ -129,7 +129,9 @@ static void module_load(struct module *m, const struct dl_find_object *dlfo)
 	    !(st.st_mode & 022) && st.st_size > 0 &&
 	    (uint64_t)st.st_size <= hs_cfi_entries_at(idlen) +
 					 (uint64_t)HS_CFI_ENTRIES_MAX * sizeof(struct hs_cfi_entry))
-		map = shim_real_mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		/* Populated: the check reads every page at once (a fault each otherwise). */
+		map = shim_real_mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+				     fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)
 		return;

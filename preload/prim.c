@@ -61,6 +61,18 @@ void *prim_map_aligned(int fd, uint64_t len, uint64_t align)
 	return at;
 }
 
+void prim_populate_read(const void *addr, size_t len)
+{
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+	uintptr_t from = (uintptr_t)addr & ~(uintptr_t)4095;
+	uintptr_t to = ((uintptr_t)addr + len + 4095) & ~(uintptr_t)4095;
+	int saved = errno;
+	madvise((void *)from, to - from, MADV_POPULATE_READ);
+	errno = saved;
+}
+
 uint64_t prim_now_ns(clockid_t clk)
 {
 	struct timespec ts;

@@ -29,18 +29,27 @@ int prim_futex_wake(_Atomic uint32_t *word, int n);
 /* Maps [addr, addr + len) writable now (MADV_POPULATE_WRITE); a kernel without it
  * leaves the pages to fault in as they are touched. */
 void prim_populate(void *addr, size_t len);
+/* The same for reading (MADV_POPULATE_READ): [addr, addr + len) rounded out to pages. */
+void prim_populate_read(const void *addr, size_t len);
 
 /* Items [first, first + n) of an array of cap items of size bytes (n at most a chunk's
  * worth) are about to be written for the first time: when they reach into a new chunk
- * of the array (not its first, all that most short processes write), that chunk is
- * mapped in one go. */
+ * of the array, that chunk is mapped in one go.  The first chunk's first page is the
+ * creator's to map (all that most short processes write); the rest of that chunk is
+ * mapped when an item first reaches its second page. */
 static inline void prim_populate_ahead(void *array, uint64_t first, uint64_t n, uint64_t cap,
 				       size_t size)
 {
-	uint64_t per = PRIM_POPULATE_BYTES / size;
-	uint64_t from = (first + n - 1) / per * per; /* the chunk of the last item */
-	if (__builtin_expect(n && from >= first && from, 0))
-		prim_populate((char *)array + from * size, (cap - from < per ? cap - from : per) * size);
+	uint64_t per = PRIM_POPULATE_BYTES / size, page = 4096 / size;
+	uint64_t last = first + n - 1;
+	uint64_t from = last / per * per; /* the chunk of the last item */
+	if (!(from && from >= first)) {
+		if (__builtin_expect(!n || first > page || page > last, 1))
+			return;
+		from = page; /* the first chunk, past its first page */
+	}
+	uint64_t to = (from / per + 1) * per;
+	prim_populate((char *)array + from * size, ((to < cap ? to : cap) - from) * size);
 }
 
 /* Maps len bytes of fd shared, read-write, at an address that is a multiple of align (a

@@ -69,7 +69,7 @@ static void populate_first(struct hs_ctl *c, const struct hs_layout *l)
 		prim_populate(base + first[i]->head_off, HS_PAGE);
 	uint64_t level0 = l->slots.cap < HS_SLOTS_LEVEL0 ? l->slots.cap : HS_SLOTS_LEVEL0;
 	prim_populate(base + l->slots.head_off, level0 * sizeof(struct hs_slot));
-	prim_populate(base + l->ring_off, 4 * HS_PAGE);
+	prim_populate(base + l->ring_off, HS_PAGE);
 }
 
 int segment_create(struct segment *s, const struct shim_options *o,
@@ -113,6 +113,7 @@ int segment_create(struct segment *s, const struct shim_options *o,
 	ring_init(&s->ring, c, &s->geo);
 	s->ring.stall_ns = prim_seconds_to_ns(o->stall_timeout);
 	s->sample_period = o->sample_period;
+	atomic_store(&s->slot_levels_mapped, 1); /* populate_first() */
 	return fd;
 }
 

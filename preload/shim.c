@@ -6,7 +6,7 @@
  * before it (design.md invariant 1).  The thread-local guard makes nested calls (the
  * real operator new calling malloc, libunwind allocating) pass straight through, so
  * each program-level call is recorded once.  Until dlsym has found the real functions,
- * allocations come from a small static pool whose blocks are never freed.
+ * allocations come from a small pool whose blocks are never freed.
  *
  * errno is left exactly as the real function left it.
  */
@@ -15,6 +15,9 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "shim.h"
 
@@ -34,27 +37,47 @@ static struct {
 
 /* ---- bootstrap: before the real functions are known ---- */
 
+/* Mapped at its first use (few processes have one), not static: the shim's static data
+ * is mapped whole at setup (tracing.c), and stays small for that. */
 #define POOL_SIZE (256 * 1024)
-static _Alignas(16) char pool[POOL_SIZE];
+static _Atomic(char *) pool;
 static _Atomic size_t pool_used;
 static _Atomic int resolve_state; /* 0 not yet, 1 in progress, 2 done */
 static __thread int resolving TLS_IE;
 
 static inline bool in_pool(const void *p)
 {
-	return (const char *)p >= pool && (const char *)p < pool + POOL_SIZE;
+	const char *b = atomic_load_explicit(&pool, memory_order_acquire);
+	return b && (const char *)p >= b && (const char *)p < b + POOL_SIZE;
+}
+
+static char *pool_map(void)
+{
+	char *b = atomic_load_explicit(&pool, memory_order_acquire);
+	if (b)
+		return b;
+	char *m = (char *)syscall(SYS_mmap, NULL, POOL_SIZE, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	if (!atomic_compare_exchange_strong(&pool, &b, m)) {
+		syscall(SYS_munmap, m, POOL_SIZE); /* another thread's came first */
+		return b;
+	}
+	return m;
 }
 
 static void *pool_alloc(size_t size)
 {
 	size_t need = ((size + 15) & ~(size_t)15) + 16;
-	if (size > POOL_SIZE)
+	char *b = pool_map();
+	if (size > POOL_SIZE || !b)
 		goto full;
 	size_t off = atomic_fetch_add(&pool_used, need);
 	if (off + need > POOL_SIZE)
 		goto full;
-	memcpy(pool + off, &size, sizeof(size));
-	return pool + off + 16;
+	memcpy(b + off, &size, sizeof(size));
+	return b + off + 16;
 full:
 	errno = ENOMEM;
 	return NULL;
@@ -212,7 +235,7 @@ EXPORT void *calloc(size_t n, size_t size)
 			errno = ENOMEM;
 			return NULL;
 		}
-		return pool_alloc(n * size); /* the pool is static, so already zero */
+		return pool_alloc(n * size); /* fresh anonymous memory, so already zero */
 	}
 	if (UNLIKELY(FROM_LOADER()))
 		return real.calloc(n, size);

@@ -79,6 +79,7 @@ struct segment {
 	struct hs_geometry geo;
 	struct ring ring;
 	uint64_t sample_period; /* 0: exact tracing */
+	_Atomic unsigned slot_levels_mapped; /* the stack table's levels below are mapped */
 };
 extern struct segment shim_seg HIDDEN;
 /* Creates, sizes, seals and maps a segment for these options, and fills *s: the size of
@@ -90,14 +91,17 @@ int segment_create(struct segment *s, const struct shim_options *o,
 void segment_unmap(struct segment *s) HIDDEN;
 
 /* Items [first, first + n) of table p, in one of its parts, are about to be written
- * for the first time: prim_populate_ahead() for that part. */
+ * for the first time: prim_populate_ahead() by the table's own item numbers.  The heads
+ * of the tables filled this way are whole chunks (shmlayout.c), so the tail's first
+ * chunk is mapped as a whole when the first item reaches it. */
 static inline void segment_populate_ahead(const struct hs_part *p, uint64_t first, uint64_t n,
 					  size_t size)
 {
 	if (first < p->head_cap)
 		prim_populate_ahead(p->head, first, n, p->head_cap, size);
 	else
-		prim_populate_ahead(p->tail, first - p->head_cap, n, p->cap - p->head_cap, size);
+		prim_populate_ahead((void *)((uintptr_t)p->tail - p->head_cap * size), first, n,
+				    p->cap, size);
 }
 
 /* tracing.c: setting up (from SHIM_UNINIT or SHIM_CHILD_PENDING), and the exit hook. */

@@ -197,6 +197,21 @@ static int level_probe(struct segment *sg, unsigned k, uint64_t hash, const uint
 	return PROBE_FULL;
 }
 
+/* New stacks go to level top from now on, at random slots: the levels up to it are
+ * mapped in one system call each, where a fault would come for most of their pages. */
+static void map_levels(struct segment *sg, unsigned top)
+{
+	unsigned k = atomic_load_explicit(&sg->slot_levels_mapped, memory_order_relaxed);
+	if (LIKELY(k > top))
+		return;
+	atomic_store_explicit(&sg->slot_levels_mapped, top + 1, memory_order_relaxed);
+	for (; k <= top; k++) {
+		uint64_t start, size;
+		level_range(&sg->geo, k, &start, &size);
+		prim_populate(hs_slot_at(&sg->geo, start), size * sizeof(struct hs_slot));
+	}
+}
+
 /* Inserts or finds the stack in the shared table.  Returns its id, or
  * HS_STACK_UNKNOWN when the table is full. */
 static uint32_t stacktab_intern(struct segment *sg, uint64_t hash, const uint64_t *f,
@@ -205,6 +220,7 @@ static uint32_t stacktab_intern(struct segment *sg, uint64_t hash, const uint64_
 	unsigned nlevels = levels_of(&sg->geo);
 	unsigned top = level_now(nlevels, atomic_load_explicit(&sg->ctl->nstacks,
 							       memory_order_relaxed));
+	map_levels(sg, top);
 	uint32_t id = HS_STACK_UNKNOWN;
 	for (unsigned k = 0; k < top; k++)
 		if (level_probe(sg, k, hash, f, n, flags, false, &id) == PROBE_FOUND)

@@ -25,19 +25,19 @@ struct free_block {
 	struct free_block *next;
 };
 static struct free_block *free_blocks;
-static atomic_flag free_lock = ATOMIC_FLAG_INIT;
+static _Atomic bool free_lock;
 static pthread_key_t block_key;
 static _Atomic int key_state; /* 0: not made yet, 1: made, -1: cannot be */
 
 static void lock(void)
 {
-	while (atomic_flag_test_and_set_explicit(&free_lock, memory_order_acquire))
+	while (atomic_exchange_explicit(&free_lock, true, memory_order_acquire))
 		;
 }
 
 static void unlock(void)
 {
-	atomic_flag_clear_explicit(&free_lock, memory_order_release);
+	atomic_store_explicit(&free_lock, false, memory_order_release);
 }
 
 /* The key's destructor, at the thread's end: its block goes to the next thread.  A
@@ -57,8 +57,14 @@ void thread_block_fork_child(void)
 {
 	/* A thread of the parent may have held the lock at the fork, and it does not exist
 	 * here.  The list is consistent at every step but the push's last (a block then
-	 * lost to the child, no more). */
-	atomic_flag_clear_explicit(&free_lock, memory_order_release);
+	 * lost to the child, no more).  Written only when held: a write copies the page. */
+	if (atomic_load_explicit(&free_lock, memory_order_relaxed))
+		unlock();
+	/* This thread's block is its parent's pages, shared until written: copied now in
+	 * one system call, not a page fault each as the walk and the stack cache touch
+	 * them. */
+	if (shim_thread_block)
+		prim_populate(shim_thread_block, THREAD_BLOCK);
 }
 
 /* Once per image, from its first setup, which runs under the setup lock. */
@@ -81,6 +87,7 @@ void *thread_block_new(void)
 				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (m == MAP_FAILED)
 			return NULL; /* the walk then goes to libunwind, uncached */
+		prim_populate(m, THREAD_BLOCK); /* nine pages: one call, not nine faults */
 	} else {
 		((struct free_block *)m)->next = NULL; /* was the list's: a slot's ip, now 0 */
 	}

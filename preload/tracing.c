@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <link.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -59,6 +60,40 @@ static void tracing_resolve_dir(void)
 		report("cannot write snapshots to '%s': %s", start_dir, strerror(errno));
 }
 
+/* The shim's own pages, mapped in a system call a segment: its code and read-only data
+ * for reading, its writable data (past the part made read-only after relocation) for
+ * writing.  On the machines we measure on, a page fault is a hypervisor exit, and the
+ * kernel maps a file's pages one a fault: an image's setup and first stacks ran into
+ * about ten in the shim's code and eight in its variables, and a forked child, whose
+ * page tables hold none of its parent's file pages and share the rest until written,
+ * as many again. */
+static void map_own_pages(void)
+{
+	extern const ElfW(Ehdr) __ehdr_start HIDDEN;
+	const ElfW(Ehdr) *eh = &__ehdr_start;
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)eh + eh->e_phoff);
+	uintptr_t bias = 0, relro_end = 0;
+	for (int i = eh->e_phnum - 1; i >= 0; i--)
+		if (ph[i].p_type == PT_LOAD)
+			bias = (uintptr_t)eh - (ph[i].p_vaddr - ph[i].p_offset);
+	for (int i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_GNU_RELRO)
+			relro_end = (bias + ph[i].p_vaddr + ph[i].p_memsz) & ~(uintptr_t)(HS_PAGE - 1);
+	for (int i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD)
+			continue;
+		uintptr_t lo = bias + ph[i].p_vaddr, hi = lo + ph[i].p_memsz;
+		if (!(ph[i].p_flags & PF_W)) {
+			prim_populate_read((const void *)lo, hi - lo);
+		} else {
+			lo = lo > relro_end ? lo : relro_end;
+			if (lo < hi)
+				prim_populate((void *)(lo & ~(uintptr_t)(HS_PAGE - 1)),
+					      hi - (lo & ~(uintptr_t)(HS_PAGE - 1)));
+		}
+	}
+}
+
 static void tracing_fork_child(void)
 {
 	/* Only this thread exists now.  The parent's segment is the parent's: drop it and
@@ -72,6 +107,7 @@ static void tracing_fork_child(void)
 	/* Traced, or given up (then the child, a new process, starts afresh too): either
 	 * way the parent's segment and its counters must not see the child's events.  The
 	 * mapping itself goes at this child's first event, if it comes before an exec. */
+	map_own_pages();
 	parents_seg = shim_seg;
 	memset(&shim_seg, 0, sizeof(shim_seg));
 	atomic_store(&shim_gave_up, 0);
@@ -82,6 +118,7 @@ static void tracing_fork_child(void)
 /* Reads the options once per process image; false when tracing is off for good. */
 static bool tracing_first_setup(void)
 {
+	map_own_pages();
 	report_init();
 	options_load();
 	cfistore_init();
