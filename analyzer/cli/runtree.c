@@ -543,12 +543,12 @@ void runtree_report(const struct runtree *t, FILE *out, bool quiet)
 }
 
 /* Lets the host go: it ends once its last collector is done, which, when every
- * collector has said goodbye, is at once; run waits for that, so that nothing of the
- * tree outlives it. */
-static void runtree_end_host(struct runtree *t)
+ * collector has said goodbye, is at once.  Returns a pidfd to wait on for that, or -1
+ * (no host, or one that is not done). */
+static int runtree_let_host_go(struct runtree *t)
 {
 	if (t->host_fd < 0)
-		return;
+		return -1;
 	/* A host started early that no image needed says ready all the same. */
 	if (!t->host_pid && !t->nconns) {
 		pid_t host = collect_host_ready(t->host_fd, HOST_END_MS);
@@ -556,6 +556,12 @@ static void runtree_end_host(struct runtree *t)
 	}
 	int pidfd = t->nconns || !t->host_pid ? -1 : (int)syscall(SYS_pidfd_open, t->host_pid, 0);
 	runtree_drop_host(t);
+	return pidfd;
+}
+
+/* Waits for the host's end, so that nothing of the tree outlives run. */
+static void runtree_wait_host(struct runtree *t, int pidfd)
+{
 	if (pidfd < 0)
 		return;
 	struct pollfd p = { .fd = pidfd, .events = POLLIN };
@@ -567,7 +573,8 @@ static void runtree_end_host(struct runtree *t)
 
 void runtree_close(struct runtree *t)
 {
-	runtree_end_host(t);
+	/* The host's exit (its memory freed) and run's own clean-up overlap. */
+	int host = runtree_let_host_go(t);
 	for (size_t i = 0; i < t->nconns; i++)
 		close(t->conns[i].fd);
 	if (t->listen_fd >= 0)
@@ -576,6 +583,7 @@ void runtree_close(struct runtree *t)
 		unlink(t->sock);
 	if (t->dir[0])
 		rmdir(t->dir);
+	runtree_wait_host(t, host);
 	for (size_t i = 0; i < t->nprocs; i++) {
 		free(t->procs[i].command);
 		free(t->procs[i].path);
