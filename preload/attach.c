@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -245,11 +246,13 @@ static bool slot_write(void **addr, void *value, bool ro)
 	return true;
 }
 
+/* A raw system call: this runs inside a dl_iterate_phdr callback, where finding the
+ * real mmap (dlsym, the loader's lock) could deadlock against a dlopen. */
 static bool slots_map(void)
 {
 	if (!slots) {
-		void *m = shim_real_mmap(NULL, MAX_SLOTS * sizeof(*slots), PROT_READ | PROT_WRITE,
-					 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *m = (void *)syscall(SYS_mmap, NULL, MAX_SLOTS * sizeof(*slots),
+					  PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		slots = m == MAP_FAILED ? NULL : m;
 	}
 	return slots != NULL;

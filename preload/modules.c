@@ -9,6 +9,7 @@
  * always finds a stack's modules.  A spinlock serializes writers; it is never taken
  * on the hot path.
  */
+#include <dlfcn.h>
 #include <limits.h>
 #include <link.h>
 #include <sched.h>
@@ -25,20 +26,43 @@ static char exe_path[PATH_MAX];
  * dl_iterate_phdr pass would fault in every module's program headers. */
 #define MIRROR_MODULES 64u
 static struct {
-	unsigned n;
+	_Atomic unsigned n; /* entries complete: stored last, a fork may come at any time */
 	uint32_t paths_used;
 	struct hs_module m[MIRROR_MODULES];
 	char paths[8192];
 } mirror;
 
+/* Under the modules lock. */
 static void mirror_add(const struct hs_module *m, const char *path)
 {
-	if (mirror.n >= MIRROR_MODULES || m->path_len > sizeof(mirror.paths) - mirror.paths_used)
+	unsigned n = atomic_load_explicit(&mirror.n, memory_order_relaxed);
+	if (n >= MIRROR_MODULES || m->path_len > sizeof(mirror.paths) - mirror.paths_used)
 		return;
 	memcpy(mirror.paths + mirror.paths_used, path, m->path_len);
-	mirror.m[mirror.n] = *m;
-	mirror.m[mirror.n++].path_off = mirror.paths_used;
+	mirror.m[n] = *m;
+	mirror.m[n].path_off = mirror.paths_used;
 	mirror.paths_used += m->path_len;
+	atomic_store_explicit(&mirror.n, n + 1, memory_order_release);
+}
+
+/* Whether mirrored module m is still loaded where it was: the object holding its
+ * start spans it and has its path (the program has an empty one).  A module the
+ * parent unloaded before the fork must not cover a library since loaded there. */
+static bool still_loaded(const struct hs_module *m, const char *path)
+{
+#ifndef DLFO_STRUCT_HAS_EH_DBASE
+	(void)m;
+	(void)path;
+	return false; /* no _dl_find_object (glibc before 2.35): registered afresh */
+#else
+	struct dl_find_object dlfo;
+	if (_dl_find_object((void *)(uintptr_t)m->lo, &dlfo) != 0 ||
+	    (uintptr_t)dlfo.dlfo_map_start > m->lo || (uintptr_t)dlfo.dlfo_map_end < m->hi)
+		return false;
+	const char *name = dlfo.dlfo_link_map ? dlfo.dlfo_link_map->l_name : NULL;
+	return !name || !*name ||
+	       (strlen(name) == m->path_len && !memcmp(name, path, m->path_len));
+#endif
 }
 
 /* Published module entries, never more than the table holds. */
@@ -142,9 +166,14 @@ void modules_inherit(struct segment *s)
 	/* Read only: the mirror holds these entries for this process as it did for its
 	 * parent, and a write would copy its pages.  No lock either: this runs in setup,
 	 * before any event can reach modules_note() for this segment. */
-	for (unsigned i = 0; i < mirror.n; i++) {
+	unsigned n = atomic_load_explicit(&mirror.n, memory_order_acquire);
+	for (unsigned i = 0; i < n && i < MIRROR_MODULES; i++) {
 		struct hs_module m = mirror.m[i];
-		if (!publish(s, &m, mirror.paths + m.path_off))
+		const char *path = mirror.paths + m.path_off;
+		if (m.path_off > sizeof(mirror.paths) || m.path_len > sizeof(mirror.paths) - m.path_off ||
+		    !still_loaded(&m, path))
+			continue;
+		if (!publish(s, &m, path))
 			break;
 	}
 }

@@ -41,7 +41,7 @@ void prim_populate(void *addr, size_t len)
 
 void *prim_map_aligned(int fd, uint64_t len, uint64_t align)
 {
-	uint64_t span = len + align;
+	uint64_t span = ((len + 4095) & ~(uint64_t)4095) + align;
 	char *res = (char *)syscall(SYS_mmap, NULL, span, PROT_NONE,
 				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (res == MAP_FAILED)
@@ -54,10 +54,11 @@ void *prim_map_aligned(int fd, uint64_t len, uint64_t align)
 		errno = e;
 		return MAP_FAILED;
 	}
+	char *end = at + ((len + 4095) & ~(uint64_t)4095); /* the mapping covers whole pages */
 	if (at > res)
 		syscall(SYS_munmap, res, (size_t)(at - res));
-	if (res + span > at + len)
-		syscall(SYS_munmap, at + len, (size_t)(res + span - (at + len)));
+	if (res + span > end)
+		syscall(SYS_munmap, end, (size_t)(res + span - end));
 	return at;
 }
 

@@ -40,11 +40,13 @@ void prim_populate_read(const void *addr, size_t len);
 static inline void prim_populate_ahead(void *array, uint64_t first, uint64_t n, uint64_t cap,
 				       size_t size)
 {
+	if (!n)
+		return;
 	uint64_t per = PRIM_POPULATE_BYTES / size, page = 4096 / size;
 	uint64_t last = first + n - 1;
 	uint64_t from = last / per * per; /* the chunk of the last item */
 	if (!(from && from >= first)) {
-		if (__builtin_expect(!n || first > page || page > last, 1))
+		if (__builtin_expect(first > page || page > last, 1))
 			return;
 		from = page; /* the first chunk, past its first page */
 	}

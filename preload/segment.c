@@ -75,13 +75,9 @@ static void populate_first(struct hs_ctl *c, const struct hs_layout *l)
 int segment_create(struct segment *s, const struct shim_options *o,
 		   const struct segment *parent)
 {
-	/* A forked child's segment is its parent's size: the same limits, and no call here
-	 * whose code the child would fault in. */
 	bool forked = parent && parent->ctl;
 	struct hs_layout l;
-	int r = forked
-			? hs_layout_compute(parent->geo.ring_cap, parent->geo.stacks.cap, &l)
-			: hs_layout_compute(o->ring_records, stacks_capacity(o), &l);
+	int r = hs_layout_compute(o->ring_records, stacks_capacity(o), &l);
 	if (r < 0)
 		return r;
 	int fd = memfd_create("heapsnap", MFD_CLOEXEC | MFD_ALLOW_SEALING);

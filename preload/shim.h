@@ -82,26 +82,23 @@ struct segment {
 	_Atomic unsigned slot_levels_mapped; /* the stack table's levels below are mapped */
 };
 extern struct segment shim_seg HIDDEN;
-/* Creates, sizes, seals and maps a segment for these options, and fills *s: the size of
- * parent's when there is one (a forked child's copy of its parent's segment), and the
- * command this image read from /proc.  Returns the memfd (close-on-exec) or a negative
- * errno, *s untouched. */
+/* Creates, sizes, seals and maps a segment for these options, and fills *s.  Its
+ * command is the one this image read from /proc, read again unless parent is set (a
+ * forked child's copy of its parent's segment: the same argv).  Returns the memfd
+ * (close-on-exec) or a negative errno, *s untouched. */
 int segment_create(struct segment *s, const struct shim_options *o,
 		   const struct segment *parent) HIDDEN;
 void segment_unmap(struct segment *s) HIDDEN;
 
 /* Items [first, first + n) of table p, in one of its parts, are about to be written
- * for the first time: prim_populate_ahead() by the table's own item numbers.  The heads
- * of the tables filled this way are whole chunks (shmlayout.c), so the tail's first
- * chunk is mapped as a whole when the first item reaches it. */
+ * for the first time: prim_populate_ahead() for that part. */
 static inline void segment_populate_ahead(const struct hs_part *p, uint64_t first, uint64_t n,
 					  size_t size)
 {
 	if (first < p->head_cap)
 		prim_populate_ahead(p->head, first, n, p->head_cap, size);
 	else
-		prim_populate_ahead((void *)((uintptr_t)p->tail - p->head_cap * size), first, n,
-				    p->cap, size);
+		prim_populate_ahead(p->tail, first - p->head_cap, n, p->cap - p->head_cap, size);
 }
 
 /* tracing.c: setting up (from SHIM_UNINIT or SHIM_CHILD_PENDING), and the exit hook. */
@@ -160,6 +157,10 @@ bool sampleset_take(const void *p, uint32_t gen) HIDDEN;
 extern __thread void *shim_thread_block TLS_IE HIDDEN;
 void thread_block_init(void) HIDDEN;
 void thread_block_fork_child(void) HIDDEN; /* in a forked child, first */
+/* In a forked child about to trace: this thread's block is its parent's pages, shared
+ * until written; copies them in one system call, not a page fault each as the walk and
+ * the stack cache touch them. */
+void thread_block_copy(void) HIDDEN;
 void *thread_block_new(void) HIDDEN;
 static inline void *thread_block(void)
 {

@@ -16,9 +16,7 @@
 
 /* The heads (shmlayout.h, struct hs_table): enough for a process of a few thousand
  * stacks, 700 KiB in all with the whole module table, which leaves the first 1.3 MiB of
- * the ring in the first region too.  The slots' head holds their first four levels.
- * The heads of the stacks, frames and learnt rules are whole 64 KiB chunks, the shim's
- * unit for mapping ahead (segment_populate_ahead). */
+ * the ring in the first region too.  The slots' head holds their first four levels. */
 #define HS_PATHS_HEAD (32u << 10)
 #define HS_LEARNT_HEAD 4096u
 #define HS_STACKS_HEAD 8192u

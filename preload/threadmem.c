@@ -60,9 +60,10 @@ void thread_block_fork_child(void)
 	 * lost to the child, no more).  Written only when held: a write copies the page. */
 	if (atomic_load_explicit(&free_lock, memory_order_relaxed))
 		unlock();
-	/* This thread's block is its parent's pages, shared until written: copied now in
-	 * one system call, not a page fault each as the walk and the stack cache touch
-	 * them. */
+}
+
+void thread_block_copy(void)
+{
 	if (shim_thread_block)
 		prim_populate(shim_thread_block, THREAD_BLOCK);
 }

@@ -107,7 +107,6 @@ static void tracing_fork_child(void)
 	/* Traced, or given up (then the child, a new process, starts afresh too): either
 	 * way the parent's segment and its counters must not see the child's events.  The
 	 * mapping itself goes at this child's first event, if it comes before an exec. */
-	map_own_pages();
 	parents_seg = shim_seg;
 	memset(&shim_seg, 0, sizeof(shim_seg));
 	atomic_store(&shim_gave_up, 0);
@@ -139,6 +138,11 @@ static void tracing_setup_locked(void)
 	if (was == SHIM_UNINIT && !tracing_first_setup()) {
 		atomic_store(&shim_state, SHIM_OFF);
 		return;
+	}
+	if (was == SHIM_CHILD_PENDING) {
+		/* Here, not in the fork handler: a child that execs at once needs none of it. */
+		map_own_pages();
+		thread_block_copy();
 	}
 	if (shim_opt.sample_period && sampleset_init() < 0) {
 		report("cannot map the set of sampled blocks: %s; not tracing", strerror(errno));

@@ -194,6 +194,35 @@ START_TEST(fork_child_traced_alone)
 }
 END_TEST
 
+/* A forked child starts its module table from its parent's.  A library the parent
+ * unloaded is not in it when another now lies at its address: the child's allocation
+ * through the other is charged to the other's line. */
+START_TEST(fork_child_after_dlclose_charges_the_library_now_there)
+{
+	char dir[256], one[512], two[512];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(one, sizeof(one), "%s/libplugin.so", getenv("PROGS"));
+	snprintf(two, sizeof(two), "%s/libplugin2.so", getenv("PROGS"));
+	char *argv[] = { "forkplug", one, two, NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "stderr: %s", r.err);
+	/* The case this is about: the second library where the first was. */
+	ck_assert_ptr_nonnull(strstr(r.out, "same base yes\n"));
+	pid_t child = pid_from(r.out, "child ");
+	profile_t *c = tt_snapshot(dir, child, "exit", 10);
+	ASSERT_SITE(c, "plugin2.c", "plugin2", 1, 654, 1, 654, 1, 654);
+	ASSERT_SITE(c, "plugin.c", "plugin", 0, 0, 0, 0, 0, 0);
+	profile_free(c);
+	profile_t *p = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	int64_t v[PV_COUNT];
+	tt_site_values(p, "plugin.c", tt_site_line("plugin.c", "plugin"), v);
+	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1);
+	ck_assert_int_eq(v[PV_ALLOC_SPACE], 321);
+	profile_free(p);
+}
+END_TEST
+
 START_TEST(sigkill_still_writes_exit_snapshot)
 {
 	char dir[256];
@@ -2207,6 +2236,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, basic_sites_exact);
 	tcase_add_test(tc, threads_handoff_exact);
 	tcase_add_test(tc, fork_child_traced_alone);
+	tcase_add_test(tc, fork_child_after_dlclose_charges_the_library_now_there);
 	tcase_add_test(tc, sigkill_still_writes_exit_snapshot);
 	tcase_add_test(tc, cxx_operators_at_their_lines);
 	tcase_add_test(tc, new_handler_throwing_inside_a_traced_new);
