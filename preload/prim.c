@@ -29,14 +29,31 @@ int prim_futex_wake(_Atomic uint32_t *word, int n)
 	return r < 0 ? 0 : (int)r;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* madvise() over the pages [addr, addr + len) touches, errno kept. */
+static void populate(const void *addr, size_t len, int advice)
+{
+	uintptr_t from = (uintptr_t)addr & ~(uintptr_t)4095;
+	uintptr_t to = ((uintptr_t)addr + len + 4095) & ~(uintptr_t)4095;
+	int saved = errno;
+	madvise((void *)from, to - from, advice);
+	errno = saved;
+}
+
 void prim_populate(void *addr, size_t len)
 {
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
-	int saved = errno;
-	madvise(addr, len, MADV_POPULATE_WRITE);
-	errno = saved;
+	populate(addr, len, MADV_POPULATE_WRITE);
+}
+
+void prim_populate_read(const void *addr, size_t len)
+{
+	populate(addr, len, MADV_POPULATE_READ);
 }
 
 void *prim_map_aligned(int fd, uint64_t len, uint64_t align)
@@ -60,18 +77,6 @@ void *prim_map_aligned(int fd, uint64_t len, uint64_t align)
 	if (res + span > end)
 		syscall(SYS_munmap, end, (size_t)(res + span - end));
 	return at;
-}
-
-void prim_populate_read(const void *addr, size_t len)
-{
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22 /* Linux 5.14 */
-#endif
-	uintptr_t from = (uintptr_t)addr & ~(uintptr_t)4095;
-	uintptr_t to = ((uintptr_t)addr + len + 4095) & ~(uintptr_t)4095;
-	int saved = errno;
-	madvise((void *)from, to - from, MADV_POPULATE_READ);
-	errno = saved;
 }
 
 uint64_t prim_now_ns(clockid_t clk)

@@ -26,10 +26,10 @@ int prim_futex_wake(_Atomic uint32_t *word, int n);
  * writable in one system call when its first record is taken, instead of one page
  * fault a page (each a hypervisor exit on a paravirtualised VM: half the cost). */
 #define PRIM_POPULATE_BYTES (64u << 10)
-/* Maps [addr, addr + len) writable now (MADV_POPULATE_WRITE); a kernel without it
- * leaves the pages to fault in as they are touched. */
+/* Maps the pages of [addr, addr + len) writable now (MADV_POPULATE_WRITE), or readable
+ * (MADV_POPULATE_READ); a kernel without them leaves the pages to fault in as they are
+ * touched. */
 void prim_populate(void *addr, size_t len);
-/* The same for reading (MADV_POPULATE_READ): [addr, addr + len) rounded out to pages. */
 void prim_populate_read(const void *addr, size_t len);
 
 /* Items [first, first + n) of an array of cap items of size bytes (n at most a chunk's

@@ -169,8 +169,9 @@ static int level_probe(struct segment *sg, unsigned k, uint64_t hash, const uint
 	level_range(g, k, &start, &size);
 	uint64_t mask = size - 1;
 	bool may_wait = true;
+	struct hs_slot *level = hs_slot_at(g, start); /* a level lies in one part */
 	for (uint64_t i = hash & mask, probes = 0; probes <= mask; i = (i + 1) & mask, probes++) {
-		struct hs_slot *s = hs_slot_at(g, start + i);
+		struct hs_slot *s = &level[i];
 		uint64_t h = atomic_load_explicit(&s->hash, memory_order_acquire);
 		if (h == 0) {
 			if (!insert)

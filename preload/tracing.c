@@ -73,9 +73,11 @@ static void map_own_pages(void)
 	const ElfW(Ehdr) *eh = &__ehdr_start;
 	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)eh + eh->e_phoff);
 	uintptr_t bias = 0, relro_end = 0;
-	for (int i = eh->e_phnum - 1; i >= 0; i--)
-		if (ph[i].p_type == PT_LOAD)
+	for (int i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD) { /* the first maps the headers */
 			bias = (uintptr_t)eh - (ph[i].p_vaddr - ph[i].p_offset);
+			break;
+		}
 	for (int i = 0; i < eh->e_phnum; i++)
 		if (ph[i].p_type == PT_GNU_RELRO)
 			relro_end = (bias + ph[i].p_vaddr + ph[i].p_memsz) & ~(uintptr_t)(HS_PAGE - 1);
@@ -88,8 +90,7 @@ static void map_own_pages(void)
 		} else {
 			lo = lo > relro_end ? lo : relro_end;
 			if (lo < hi)
-				prim_populate((void *)(lo & ~(uintptr_t)(HS_PAGE - 1)),
-					      hi - (lo & ~(uintptr_t)(HS_PAGE - 1)));
+				prim_populate((void *)lo, hi - lo);
 		}
 	}
 }
