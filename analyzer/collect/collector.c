@@ -802,6 +802,11 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	int r = mapping_cache ? 0 : -ENOMEM;
 	for (uint32_t i = 0; mapping_cache && i <= nmod; i++)
 		mapping_cache[i] = PROFILE_NONE;
+	size_t nsamples = HASH_COUNT(c->dstats);
+	for (uint64_t id = 0; id < c->nstats; id++)
+		nsamples += c->stacks[id].seen == 1 && c->stats[id].alloc_blocks > 0;
+	if (r == 0)
+		r = profile_reserve_samples(p, nsamples);
 	for (uint64_t id = 0; r == 0 && id < c->nstats; id++)
 		if (c->stacks[id].seen == 1 && c->stats[id].alloc_blocks > 0)
 			r = add_sample(c, p, &lm, mapping_cache, (uint32_t)id, 0, &c->stats[id]);

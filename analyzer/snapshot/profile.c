@@ -236,6 +236,11 @@ int profile_add_sample(profile_t *p, const uint32_t *locs, uint32_t nlocs,
 	return 0;
 }
 
+int profile_reserve_samples(profile_t *p, size_t n)
+{
+	return vec_reserve((void **)&p->samples, &p->store->samples_cap, n, sizeof(*p->samples));
+}
+
 int profile_set_sizes(profile_t *p, size_t i, const profile_size_t *rows, uint32_t n)
 {
 	profile_size_t *copy = n ? profile_alloc(p, n * sizeof(*copy)) : NULL;

@@ -165,6 +165,10 @@ int profile_add_location(profile_t *p, uint64_t address, uint32_t mapping,
 int profile_add_sample(profile_t *p, const uint32_t *locs, uint32_t nlocs,
 		       const int64_t value[PV_COUNT], int64_t domain, bool truncated);
 int profile_add_comment(profile_t *p, const char *comment);
+/* Makes room for n samples in all, so that adding them copies no array: a writer that
+ * knows its count saves the growing array's copies and their fresh pages.  Returns 0
+ * or -ENOMEM. */
+int profile_reserve_samples(profile_t *p, size_t n);
 /* Copies n size classes (increasing cls, each below PROFILE_SIZE_CLASSES) into sample
  * i.  Returns 0 or -ENOMEM, changing nothing then. */
 int profile_set_sizes(profile_t *p, size_t i, const profile_size_t *rows, uint32_t n);
