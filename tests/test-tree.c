@@ -767,6 +767,34 @@ START_TEST(waiting_for_the_tree_is_bounded)
 }
 END_TEST
 
+/* run's socket directory is in $TMPDIR when that is set, else on a tmpfs (/dev/shm
+ * here, with no XDG_RUNTIME_DIR), and gone when run returns. */
+START_TEST(run_socket_goes_to_tmpdir_else_a_tmpfs)
+{
+	char dir[256], tmp[300], want[320];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(tmp, sizeof(tmp), "%s/t", dir);
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	char tmpdir[320];
+	snprintf(tmpdir, sizeof(tmpdir), "TMPDIR=%s", tmp);
+	for (int k = 0; k < 2; k++) {
+		char *argv[] = { "/bin/sh", "-c", "echo \"$HEAPSNAP_RUN_SOCKET\"", NULL };
+		char *env_tmp[] = { tmpdir, "XDG_RUNTIME_DIR=", NULL };
+		char *env_none[] = { "TMPDIR=", "XDG_RUNTIME_DIR=", NULL };
+		struct run_result r;
+		tt_run_ok(dir, argv, k ? env_none : env_tmp, NULL, &r);
+		snprintf(want, sizeof(want), "%s/heapsnap-run.",
+			 !k ? tmp : access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp");
+		ck_assert_msg(!strncmp(r.out, want, strlen(want)), "%s: %s", want, r.out);
+		char *slash = strrchr(r.out, '/');
+		ck_assert_ptr_nonnull(slash);
+		*slash = '\0';
+		struct stat st;
+		ck_assert_msg(stat(r.out, &st) < 0 && errno == ENOENT, "%s is left", r.out);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tree");
@@ -787,6 +815,7 @@ int main(void)
 	tcase_add_test(tc, exit_file_carries_a_timeline);
 	tcase_add_test(tc, a_fifo_at_a_module_path_hangs_nothing);
 	tcase_add_test(tc, waiting_for_the_tree_is_bounded);
+	tcase_add_test(tc, run_socket_goes_to_tmpdir_else_a_tmpfs);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

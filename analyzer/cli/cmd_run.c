@@ -468,8 +468,8 @@ static int run(const struct run_args *a)
 	struct runtree t;
 	int r = runtree_listen(&t);
 	if (r < 0) {
-		fprintf(stderr, "heapsnap: run: cannot make its socket in %s: %s\n",
-			getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(-r));
+		fprintf(stderr, "heapsnap: run: cannot make its socket's directory in $TMPDIR, "
+			"$XDG_RUNTIME_DIR, /dev/shm or /tmp: %s\n", strerror(-r));
 		return 1;
 	}
 	t.child = spawn_traced(a, &p, &t);

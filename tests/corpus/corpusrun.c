@@ -184,8 +184,9 @@ void corpus_exec(const struct corpus_env *e, enum corpus_mode mode, char *const 
 		snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", e->preload_count);
 		snprintf(collector, sizeof(collector), "HEAPSNAP_COLLECTOR=%s", e->heapsnap);
 		snprintf(dir, sizeof(dir), "HEAPSNAP_DIR=%s", snap_dir);
-		/* run's socket path has this shape and length (analyzer/cli/runtree.c). */
-		const char *tmp = "/tmp";
+		/* run's socket path has this shape and length (runtree_mkdir() in
+		 * analyzer/cli/runtree.c); the environment here has no XDG_RUNTIME_DIR. */
+		const char *tmp = access("/dev/shm", W_OK | X_OK) ? "/tmp" : "/dev/shm";
 		for (int i = 0; i < e->nvars; i++)
 			if (!strncmp(e->vars[i], "TMPDIR=/", 8) && strlen(e->vars[i] + 7) <= 40)
 				tmp = e->vars[i] + 7;
