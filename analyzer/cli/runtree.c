@@ -76,13 +76,7 @@ int runtree_listen(struct runtree *t)
 		return -e;
 	}
 	t->listen_fd = fd;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	const char *want = getenv("HEAPSNAP_SYMBOLIZERS");
-	char *end;
-	long n = want ? strtol(want, &end, 10) : 0;
-	if (want && !*end && n >= 1 && n <= 4096)
-		cpus = n;
-	t->max_turns = cpus > 0 ? (unsigned)cpus : 1;
+	t->max_turns = collect_max_turns();
 	return 0;
 }
 

@@ -74,6 +74,7 @@ struct session {
 	uint64_t writing_since;  /* since when a request is being written, or 0 */
 	double tokens;          /* files that may be written now (SNAP_RATE) */
 	uint64_t tokens_at;     /* when tokens was last refilled */
+	bool hosted;            /* a thread of heapsnap run's host (hosted.h) */
 };
 
 static void help(FILE *out)
@@ -449,16 +450,20 @@ static int run(struct session *s)
 		snprintf(trigger, sizeof(trigger), "detach");
 	else
 		end_trigger(s, execd, trigger, sizeof(trigger));
-	runlink_wait_turn(&s->link, TURN_WAIT_MS);
+	bool host_turn = s->hosted && collect_turn_take(TURN_WAIT_MS);
+	if (!s->hosted)
+		runlink_wait_turn(&s->link, TURN_WAIT_MS);
 	int r = write_snapshot(s, execd ? "exec" : "exit", trigger, 0, path, sizeof(path));
 	runlink_file(&s->link, r == 0 ? path : NULL, trigger, s->c.peak_bytes);
 	runlink_close(&s->link);
+	if (host_turn)
+		collect_turn_give();
 	/* After the file is announced: heapsnap run need not wait for this. */
 	collector_store_rules(&s->c);
 	return r < 0 ? 1 : 0;
 }
 
-int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd, bool name_thread)
+int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd, bool hosted)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -469,6 +474,7 @@ int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd, bool name_
 	}
 	s->a = (struct collect_args){ .shm_fd = shm_fd, .pid = pid, .dir = dir, .run_fd = run_fd };
 	s->pidfd = -1;
+	s->hosted = hosted;
 	runlink_open(&s->link, s->a.run_fd, s->a.dir, s->a.pid);
 	struct stat st;
 	bool stat_ok = fstat(shm_fd, &st) == 0;
@@ -492,7 +498,7 @@ int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd, bool name_
 	if (control_open(&s->control, s->c.ctl) < 0)
 		runlink_say(&s->link, "pid %d: no control socket; heapsnap snap needs the signal",
 			    (int)s->a.pid);
-	if (name_thread) {
+	if (hosted) {
 		char name[16];
 		snprintf(name, sizeof(name), "hs %d", (int)pid);
 		prctl(PR_SET_NAME, name);

@@ -69,7 +69,8 @@ typedef struct collector {
 	struct stack_stats *stats;       /* domain 0, indexed by stack id */
 	struct domain_stats *dstats;     /* other domains, by (stack, domain) */
 	struct stack_copy *stacks;  /* indexed by stack id */
-	uint64_t nstats;            /* entries allocated in stats and stacks */
+	uint64_t nstats;            /* entries of stats and stacks in use (zeroed when new) */
+	uint64_t stats_cap;         /* entries allocated */
 	uint64_t *frames;           /* private copies of stack frames */
 	uint32_t *frame_modules;    /* module of each frame, or SYM_NO_MODULE */
 	uint64_t nframes, frames_cap;

@@ -60,6 +60,7 @@ struct control {
 	size_t nops, ops_cap;
 	uint32_t generation;    /* of the latest start (shmlayout.h, `recording`) */
 	bool recording;         /* what the latest start or stop asked for */
+	uint64_t accepted_at;   /* when control_poll() last looked for new clients */
 };
 
 /* The abstract socket name of collector pid's control socket (without the leading

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <linux/prctl.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,42 @@ static void *pool_thread(void *arg)
 	return NULL;
 }
 
+unsigned collect_max_turns(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	const char *want = getenv("HEAPSNAP_SYMBOLIZERS");
+	char *end;
+	long w = want ? strtol(want, &end, 10) : 0;
+	if (want && !*end && w >= 1 && w <= 4096)
+		n = w;
+	return n > 0 ? (unsigned)n : 1;
+}
+
+/* The host's turns: its threads would otherwise each ask run, a round trip through
+ * run's poll loop (two context switches and four system calls) for every image. */
+static sem_t turns;
+
+bool collect_turn_take(int timeout_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	while (sem_timedwait(&turns, &until) < 0)
+		if (errno != EINTR)
+			return false;
+	return true;
+}
+
+void collect_turn_give(void)
+{
+	sem_post(&turns);
+}
+
 /* Queues a job, starting a thread when none is idle.  Returns 0, or -1 when no thread
  * can take it. */
 static int pool_submit(struct job *j, const pthread_attr_t *attr)
@@ -239,6 +276,7 @@ _Noreturn void collect_host(int sock)
 	mallopt(M_MMAP_THRESHOLD, 8 << 20);
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	mallopt(M_ARENA_MAX, 1);
+	sem_init(&turns, 0, collect_max_turns());
 	signal(SIGINT, SIG_IGN); /* the terminal's Ctrl-C must not cost the exit files */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);

@@ -37,6 +37,16 @@ pid_t collect_host_ready(int sock, int timeout_ms);
  * Returns 0 or -errno (the host is gone). */
 int collect_host_send(int sock, int memfd, int runfd, pid_t pid, const char *dir);
 
+/* How many collectors of a tree may symbolize at once: HEAPSNAP_SYMBOLIZERS (1 to
+ * 4096), else the CPUs online.  Run grants turns to collectors that are processes of
+ * their own; the host hands them to its threads itself (collect_turn_take()). */
+unsigned collect_max_turns(void);
+
+/* A host's thread takes a turn to symbolize, waiting up to timeout_ms: true when it got
+ * one, to be given back with collect_turn_give() once its file is announced. */
+bool collect_turn_take(int timeout_ms);
+void collect_turn_give(void);
+
 /* Tells the shim of the segment in memfd that no collector will come: it then stops
  * tracing and says so, instead of waiting for one when its ring fills up. */
 void collect_refuse(int memfd);
@@ -44,8 +54,8 @@ void collect_refuse(int memfd);
 /* One image's collector, in the calling thread or process (cmd_collect.c): drains
  * shm_fd's ring until pid ends, writes its files into dir, talks to run on run_fd (or
  * -1).  Closes both fds.  Returns the exit status a collector process would have.
- * name_thread: a host's thread, named "hs PID" only once it holds the segment's
- * liveness lock, has said its pid there and listens on its control socket, so that
- * whoever finds the collector by that name (running_collector_find) finds one that
- * answers, and one whose death the shim sees. */
-int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd, bool name_thread);
+ * hosted: a host's thread, named "hs PID" only once it holds the segment's liveness
+ * lock, has said its pid there and listens on its control socket, so that whoever
+ * finds the collector by that name (running_collector_find) finds one that answers,
+ * and one whose death the shim sees; it takes its turn to symbolize from the host. */
+int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd, bool hosted);

@@ -77,6 +77,7 @@ static uint64_t enc_string(struct encoder *e, const char *s)
 	}
 	ent = &e->strs[e->nstrs++];
 	ent->ptr = s;
+	ent->oom = false;
 	HASH_ADD(hh, e->strhash, ptr, sizeof(ent->ptr), ent);
 	if (ent->oom)
 		e->oom = true;
@@ -106,6 +107,7 @@ static struct funcent *enc_function(struct encoder *e, const profile_line_t *l)
 	}
 	ent = &e->funcs[e->nfuncs++];
 	ent->key = probe.key;
+	ent->oom = false;
 	ent->name_idx = enc_string(e, l->function);
 	ent->file_idx = enc_string(e, l->file);
 	HASH_ADD(hh, e->funchash, key, sizeof(ent->key), ent);
@@ -148,9 +150,12 @@ static int enc_prepare(struct encoder *e)
 
 	e->strs_cap = 1 + 2 * PV_COUNT + 6 + 2 * (size_t)p->nmappings + 2 * nlines +
 		      p->ncomments + ARRAY_SIZE(meta_keys);
-	e->strs = mem_calloc(e->strs_cap, sizeof(*e->strs));
+	/* Both are filled in order from the start and each entry is set when it is used
+	 * (HASH_ADD sets every field of the handle): not cleared, so that only the pages
+	 * of the entries used are touched.  Their counts are bounds, often well above. */
+	e->strs = malloc(e->strs_cap * sizeof(*e->strs));
 	e->funcs_cap = nlines ? nlines : 1;
-	e->funcs = mem_calloc(e->funcs_cap, sizeof(*e->funcs));
+	e->funcs = malloc(e->funcs_cap * sizeof(*e->funcs));
 	e->mflags = calloc(p->nmappings ? p->nmappings : 1, sizeof(*e->mflags));
 	if (!e->strs || !e->funcs || !e->mflags || enc_facts(e) < 0)
 		return -ENOMEM;
