@@ -86,6 +86,7 @@ struct sym_cache {
 	uint32_t nlines;
 	struct sym_line *lines;
 	bool fresh;           /* symbolized from the files, not yet stored on disk */
+	bool borrowed;        /* the lines' strings are the module's stored entry's */
 	UT_hash_handle hh;
 };
 
@@ -129,7 +130,10 @@ void symbolizer_free(symbolizer_t *s)
 	struct sym_cache *c, *tmp;
 	HASH_ITER(hh, s->cache, c, tmp) {
 		HASH_DEL(s->cache, c);
-		free_lines(c->lines, c->nlines);
+		if (c->borrowed)
+			free(c->lines);
+		else
+			free_lines(c->lines, c->nlines);
 		free(c);
 	}
 	for (uint32_t i = 0; i < s->nmodules; i++) {
@@ -453,8 +457,9 @@ static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line *
 	return n;
 }
 
-/* Fills c from m's on-disk cache entry.  Returns 1 when it held ip, 0 when not, or
- * -ENOMEM. */
+/* Fills c from m's on-disk cache entry, its strings borrowed from the entry (which
+ * lives as long as the symbolizer: two fewer mallocs a line, a compiler's 3,000
+ * locations each time).  Returns 1 when it held ip, 0 when not, or -ENOMEM. */
 static int stored_lines(symbolizer_t *s, struct module *m, uint64_t ip, struct sym_cache *c)
 {
 	struct symcache_frame frames[MAX_INLINE + 1];
@@ -464,12 +469,11 @@ static int stored_lines(symbolizer_t *s, struct module *m, uint64_t ip, struct s
 		return 0;
 	if (n > 0 && !(c->lines = calloc((size_t)n, sizeof(*c->lines))))
 		return -ENOMEM;
-	for (int i = 0; i < n; i++) {
-		c->lines[i].function = frames[i].function ? strdup(frames[i].function) : NULL;
-		c->lines[i].file = frames[i].file ? strdup(frames[i].file) : NULL;
-		c->lines[i].line = frames[i].line;
-	}
+	for (int i = 0; i < n; i++)
+		c->lines[i] = (struct sym_line){ (char *)frames[i].function, (char *)frames[i].file,
+						 frames[i].line };
 	c->nlines = (uint32_t)n;
+	c->borrowed = true;
 	s->stats.cache_hits++;
 	return 1;
 }

@@ -1,8 +1,8 @@
 /* profile.c - building and releasing in-memory heap profiles.
  *
  * Memory comes from a chunked bump arena, so a profile with millions of samples is a
- * few large allocations and is freed in one pass.  Strings are interned through a
- * uthash table so equal strings share one pointer.  The four growable arrays
+ * few large allocations and is freed in one pass.  Strings are interned, in the arena
+ * too, through a uthash table so equal strings share one pointer.  The four growable arrays
  * (mappings, locations, samples, comments) are vec.h vectors.
  */
 #include "profile.h"
@@ -79,11 +79,7 @@ void profile_free(profile_t *p)
 {
 	if (!p)
 		return;
-	struct interned *s, *tmp;
-	HASH_ITER(hh, p->store->strings, s, tmp) {
-		HASH_DELETE(hh, p->store->strings, s);
-		free(s);
-	}
+	HASH_CLEAR(hh, p->store->strings); /* the strings are in the arena */
 	for (struct arena_chunk *c = p->store->chunks, *next; c; c = next) {
 		next = c->next;
 		free(c);
@@ -145,14 +141,15 @@ const char *profile_intern_len(profile_t *p, const char *s, size_t len)
 	HASH_FIND(hh, p->store->strings, s, len, found);
 	if (found)
 		return found->str;
-	found = malloc(sizeof(*found) + len + 1);
+	/* In the arena, which maps its pages ahead: a compiler's profile interns
+	 * thousands of names, each a malloc and, on fresh heap, a page fault every few. */
+	found = profile_alloc(p, sizeof(*found) + len + 1);
 	if (!found)
 		return NULL;
 	found->len = len;
 	memcpy(found->str, s, len);
 	found->str[len] = '\0';
 	HASH_ADD_KEYPTR(hh, p->store->strings, found->str, len, found);
-	p->store->bytes += sizeof(*found) + len + 1;
 	return found->str;
 }
 
