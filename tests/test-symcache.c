@@ -403,6 +403,39 @@ START_TEST(other_versions_left_alone)
 }
 END_TEST
 
+/* With sharing on (heapsnap run's host), a table is handed out again while its file is
+ * the same one, and read anew once a store has renamed a new file in; a table handed out
+ * before still answers its users. */
+START_TEST(shared_tables_follow_the_file)
+{
+	symcache_share_tables();
+	symcache_t *c = symcache_open();
+	ck_assert_ptr_nonnull(c);
+	const char *id = "abcdef01";
+	struct symcache_frame f = { "first", "a.c", 1 }, g = { "second", "b.c", 2 };
+	struct symcache_record r = { 0x1000, 1, &f }, r2 = { 0x2000, 1, &g };
+	ck_assert_int_eq(symcache_store(c, id, &r, 1), 0);
+	symcache_table_t *t1 = NULL, *t2 = NULL, *t3 = NULL;
+	ck_assert_int_eq(symcache_load(c, id, &t1), 0);
+	ck_assert_int_eq(symcache_load(c, id, &t2), 0);
+	ck_assert_ptr_eq(t1, t2);
+	ck_assert_int_eq(symcache_store(c, id, &r2, 1), 0);
+	ck_assert_int_eq(symcache_load(c, id, &t3), 0);
+	ck_assert_ptr_ne(t3, t1);
+	struct symcache_frame out[2];
+	ck_assert_int_eq(symcache_table_find(t3, 0x2000, out, 2), 1);
+	ck_assert_str_eq(out[0].function, "second");
+	ck_assert_int_eq(symcache_table_find(t3, 0x1000, out, 2), 1);
+	ck_assert_int_eq(symcache_table_find(t1, 0x2000, out, 2), -1);
+	ck_assert_int_eq(symcache_table_find(t1, 0x1000, out, 2), 1);
+	ck_assert_str_eq(out[0].function, "first");
+	symcache_table_free(t1);
+	symcache_table_free(t2);
+	symcache_table_free(t3);
+	symcache_close(c);
+}
+END_TEST
+
 START_TEST(oldest_evicted)
 {
 	symcache_t *c = symcache_open();
@@ -653,6 +686,7 @@ static Suite *symcache_suite(void)
 	tcase_add_test(tc, other_versions_left_alone);
 	tcase_add_test(tc, rules_files_merged_and_checked);
 	tcase_add_test(tc, rules_files_evicted_too);
+	tcase_add_test(tc, shared_tables_follow_the_file);
 	suite_add_tcase(s, tc);
 	TCase *ids = tcase_create("buildid");
 	tcase_add_test(ids, build_id_as_libdwfl_reads_it);

@@ -24,6 +24,7 @@
 #include "prim.h"
 #include "runlink.h"
 #include "shmlayout.h"
+#include "symcache.h"
 
 extern char **environ;
 
@@ -277,6 +278,9 @@ _Noreturn void collect_host(int sock)
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	mallopt(M_ARENA_MAX, 1);
 	sem_init(&turns, 0, collect_max_turns());
+	/* Image after image loads the same cache entries: a pyenv python start is 80
+	 * images, each with bash's and libc's entries to read, check and parse. */
+	symcache_share_tables();
 	signal(SIGINT, SIG_IGN); /* the terminal's Ctrl-C must not cost the exit files */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);

@@ -21,7 +21,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +66,7 @@ struct symcache {
 };
 
 struct symcache_table {
+	_Atomic unsigned refs; /* its users: the one that loaded it, and the shared list */
 	uint8_t *buf;
 	size_t len;
 	const struct file_record *records;
@@ -162,7 +165,7 @@ static bool build_id_ok(const char *id)
 
 /* Reads the regular file name (ours, not a link) whole into *buf.  Returns its
  * length, or a negative errno. */
-static ssize_t read_entry(symcache_t *c, const char *name, uint8_t **buf)
+static ssize_t read_entry(symcache_t *c, const char *name, uint8_t **buf, struct stat *st_out)
 {
 	int fd = openat(c->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
@@ -193,8 +196,10 @@ static ssize_t read_entry(symcache_t *c, const char *name, uint8_t **buf)
 	 * reads the same entries hundreds of times, each touch a metadata write). */
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (now.tv_sec - st.st_mtim.tv_sec > TOUCH_AFTER_S || now.tv_sec < st.st_mtim.tv_sec)
-		futimens(fd, NULL);
+	if ((now.tv_sec - st.st_mtim.tv_sec > TOUCH_AFTER_S || now.tv_sec < st.st_mtim.tv_sec) &&
+	    futimens(fd, NULL) == 0)
+		fstat(fd, &st);
+	*st_out = st;
 	*buf = b;
 	r = (ssize_t)len;
 out:
@@ -240,16 +245,97 @@ static int table_parse(symcache_table_t *t, const char *build_id)
 	return 0;
 }
 
+/* The shared tables (symcache_share_tables()), one a build-id, with the identity of
+ * the file each was read from. */
+struct shared_table {
+	struct shared_table *next;
+	symcache_table_t *t;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim;
+	char build_id[BUILD_ID_MAX + 1];
+};
+static bool sharing;
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shared_table *shared;
+
+void symcache_share_tables(void)
+{
+	sharing = true;
+}
+
+static bool same_file(const struct shared_table *e, const struct stat *st)
+{
+	return e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
+	       e->mtim.tv_sec == st->st_mtim.tv_sec && e->mtim.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* The shared table of build_id when its file (name in c's directory) is still the one it
+ * was read from, with a reference taken; else NULL. */
+static symcache_table_t *shared_find(symcache_t *c, const char *name, const char *build_id)
+{
+	struct stat st;
+	if (fstatat(c->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid())
+		return NULL;
+	symcache_table_t *t = NULL;
+	pthread_mutex_lock(&shared_lock);
+	for (struct shared_table *e = shared; e; e = e->next)
+		if (!strcmp(e->build_id, build_id)) {
+			if (same_file(e, &st)) {
+				t = e->t;
+				atomic_fetch_add(&t->refs, 1);
+			}
+			break;
+		}
+	pthread_mutex_unlock(&shared_lock);
+	return t;
+}
+
+/* Keeps t as build_id's shared table, read from the file st describes. */
+static void shared_keep(symcache_table_t *t, const char *build_id, const struct stat *st)
+{
+	pthread_mutex_lock(&shared_lock);
+	struct shared_table *e = shared;
+	while (e && strcmp(e->build_id, build_id))
+		e = e->next;
+	if (!e && (e = calloc(1, sizeof(*e)))) {
+		snprintf(e->build_id, sizeof(e->build_id), "%s", build_id);
+		e->next = shared;
+		shared = e;
+	}
+	if (e) {
+		symcache_table_t *old = e->t;
+		atomic_fetch_add(&t->refs, 1);
+		*e = (struct shared_table){ .next = e->next, .t = t, .dev = st->st_dev,
+					    .ino = st->st_ino, .size = st->st_size,
+					    .mtim = st->st_mtim };
+		snprintf(e->build_id, sizeof(e->build_id), "%s", build_id);
+		pthread_mutex_unlock(&shared_lock);
+		symcache_table_free(old);
+		return;
+	}
+	pthread_mutex_unlock(&shared_lock);
+}
+
 int symcache_load(symcache_t *c, const char *build_id, symcache_table_t **out)
 {
 	if (!build_id_ok(build_id))
 		return -EINVAL;
 	char name[BUILD_ID_MAX + sizeof(SYMCACHE_SUFFIX)];
 	snprintf(name, sizeof(name), "%s" SYMCACHE_SUFFIX, build_id);
-	symcache_table_t *t = calloc(1, sizeof(*t));
+	symcache_table_t *t = sharing ? shared_find(c, name, build_id) : NULL;
+	if (t) {
+		*out = t;
+		return 0;
+	}
+	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	ssize_t len = read_entry(c, name, &t->buf);
+	atomic_init(&t->refs, 1);
+	struct stat st;
+	ssize_t len = read_entry(c, name, &t->buf, &st);
 	int r = len < 0 ? (int)len : 0;
 	if (r == 0) {
 		t->len = (size_t)len;
@@ -259,13 +345,15 @@ int symcache_load(symcache_t *c, const char *build_id, symcache_table_t **out)
 		symcache_table_free(t);
 		return r;
 	}
+	if (sharing)
+		shared_keep(t, build_id, &st);
 	*out = t;
 	return 0;
 }
 
 void symcache_table_free(symcache_table_t *t)
 {
-	if (!t)
+	if (!t || atomic_fetch_sub(&t->refs, 1) > 1)
 		return;
 	free(t->buf);
 	free(t);
@@ -613,7 +701,8 @@ int symcache_store_rules(symcache_t *c, const char *build_id, struct hs_cfi_entr
 	uint8_t *old = NULL;
 	uint64_t nold = 0;
 	const struct hs_cfi_entry *have = NULL;
-	ssize_t len = read_entry(c, name, &old);
+	struct stat st;
+	ssize_t len = read_entry(c, name, &old, &st);
 	if (len >= 0 && !(have = hs_cfi_check(old, (size_t)len, build_id, idlen, &nold)))
 		nold = 0;
 	if (n > 1)

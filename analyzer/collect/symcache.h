@@ -58,6 +58,12 @@ void symcache_set_limit(symcache_t *c, uint64_t bytes);
 int symcache_load(symcache_t *c, const char *build_id, symcache_table_t **out);
 void symcache_table_free(symcache_table_t *t);
 
+/* From now on this process keeps each table it loads and hands it out again, read-only,
+ * for as long as its file is the same one (device, inode, size and modification time:
+ * a store renames a new file in).  For heapsnap run's host, whose collectors load the
+ * same entries image after image.  Tables are then freed by their last user. */
+void symcache_share_tables(void);
+
 /* Looks addr up.  Returns the number of frames stored into out (at most max; 0 for an
  * address known to have none), or -1 when the table does not hold addr.  Strings
  * belong to the table. */
