@@ -408,7 +408,7 @@ END_TEST
  * before still answers its users. */
 START_TEST(shared_tables_follow_the_file)
 {
-	symcache_share_tables();
+	symcache_share_tables(); /* for good, in this test's own process (Check forks) */
 	symcache_t *c = symcache_open();
 	ck_assert_ptr_nonnull(c);
 	const char *id = "abcdef01";

@@ -440,6 +440,7 @@ static int run(struct session *s)
 			   s->c.active ? IDLE_SLEEP_NS : DORMANT_SLEEP_NS);
 	}
 	uint64_t n, pos, wait_pos;
+	control_poll_now(&s->control);
 	if (pending_request(s, false, &n, &pos) && n)
 		answer_request(s, n, pos, true);
 	apply_controls(s, UINT64_MAX, true, &wait_pos);

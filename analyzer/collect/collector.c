@@ -211,7 +211,8 @@ static bool stats_reserve(collector_t *c, uint64_t n)
 	}
 	/* Only the entries now needed are cleared: the rest of a doubled array stays
 	 * untouched (each first touch of a page costs 5-10 us on the machines we measure
-	 * on), and is not copied when the array grows again. */
+	 * on), and once the array is 64 KiB or more (mem_realloc()) growing it again copies
+	 * only the entries in use. */
 	memset(c->stats + c->nstats, 0, (n - c->nstats) * sizeof(*c->stats));
 	memset(c->stacks + c->nstats, 0, (n - c->nstats) * sizeof(*c->stacks));
 	c->nstats = n;

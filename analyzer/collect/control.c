@@ -185,6 +185,12 @@ void control_poll(struct control *c)
 	}
 }
 
+void control_poll_now(struct control *c)
+{
+	c->accepted_at = 0;
+	control_poll(c);
+}
+
 const struct control_op *control_next_op(const struct control *c)
 {
 	return c->nops ? &c->ops[0] : NULL;

@@ -73,8 +73,12 @@ int control_connect(pid_t collector);
 /* Starts listening.  Returns 0 or a negative errno (the collector works on without). */
 int control_open(struct control *c, struct hs_ctl *ctl);
 
-/* Accepts new clients and reads their requests; never blocks. */
+/* Accepts new clients (looking once a millisecond at most) and reads their requests;
+ * never blocks. */
 void control_poll(struct control *c);
+/* The same, looking for new clients however recently it last did: once more at the end,
+ * so that a client that came within that millisecond is answered, not dropped. */
+void control_poll_now(struct control *c);
 
 /* The oldest control operation waiting, or NULL. */
 const struct control_op *control_next_op(const struct control *c);

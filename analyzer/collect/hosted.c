@@ -185,14 +185,14 @@ static sem_t turns;
 bool collect_turn_take(int timeout_ms)
 {
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += timeout_ms / 1000;
 	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
 	if (until.tv_nsec >= 1000000000) {
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000;
 	}
-	while (sem_timedwait(&turns, &until) < 0)
+	while (sem_clockwait(&turns, CLOCK_MONOTONIC, &until) < 0)
 		if (errno != EINTR)
 			return false;
 	return true;
@@ -272,8 +272,8 @@ _Noreturn void collect_host(int sock)
 	 * with an arena each it reused only memory its own thread had touched.  A fresh
 	 * page costs 5-10 us here (a fault, or the hypervisor's first touch of a page
 	 * mapped ahead): a make of 30 files went from 1.51x to 1.48x.  The threads spend
-	 * most of their time waiting on their rings, and symbolize at most one a CPU
-	 * (run's turns), so the arena's lock is rarely contended. */
+	 * most of their time waiting on their rings, and only as many as the host's turns
+	 * (collect_turn_take()) symbolize at once, so the arena's lock is rarely contended. */
 	mallopt(M_MMAP_THRESHOLD, 8 << 20);
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	mallopt(M_ARENA_MAX, 1);

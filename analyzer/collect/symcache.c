@@ -66,7 +66,7 @@ struct symcache {
 };
 
 struct symcache_table {
-	_Atomic unsigned refs; /* its users: the one that loaded it, and the shared list */
+	_Atomic unsigned refs; /* its users: its loader, the shared list, each taker */
 	uint8_t *buf;
 	size_t len;
 	const struct file_record *records;
@@ -271,25 +271,47 @@ static bool same_file(const struct shared_table *e, const struct stat *st)
 	       e->mtim.tv_sec == st->st_mtim.tv_sec && e->mtim.tv_nsec == st->st_mtim.tv_nsec;
 }
 
+/* Takes entry e out of the shared list (lock held); its table goes with its last user. */
+static symcache_table_t *shared_drop(struct shared_table **link)
+{
+	struct shared_table *e = *link;
+	symcache_table_t *t = e->t;
+	*link = e->next;
+	free(e);
+	return t;
+}
+
 /* The shared table of build_id when its file (name in c's directory) is still the one it
- * was read from, with a reference taken; else NULL. */
+ * was read from, with a reference taken; else NULL, the stale table dropped.  An entry
+ * in use is stamped as used once a TOUCH_AFTER_S, as a read would (eviction goes by
+ * modification time). */
 static symcache_table_t *shared_find(symcache_t *c, const char *name, const char *build_id)
 {
 	struct stat st;
-	if (fstatat(c->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid())
-		return NULL;
-	symcache_table_t *t = NULL;
+	bool there = fstatat(c->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		     S_ISREG(st.st_mode) && st.st_uid == geteuid();
+	symcache_table_t *t = NULL, *stale = NULL;
 	pthread_mutex_lock(&shared_lock);
-	for (struct shared_table *e = shared; e; e = e->next)
-		if (!strcmp(e->build_id, build_id)) {
-			if (same_file(e, &st)) {
-				t = e->t;
-				atomic_fetch_add(&t->refs, 1);
-			}
+	for (struct shared_table **link = &shared; *link; link = &(*link)->next) {
+		struct shared_table *e = *link;
+		if (strcmp(e->build_id, build_id))
+			continue;
+		if (!there || !same_file(e, &st)) {
+			stale = shared_drop(link);
 			break;
 		}
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_sec - st.st_mtim.tv_sec > TOUCH_AFTER_S &&
+		    utimensat(c->dirfd, name, NULL, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    fstatat(c->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			e->mtim = st.st_mtim;
+		t = e->t;
+		atomic_fetch_add(&t->refs, 1);
+		break;
+	}
 	pthread_mutex_unlock(&shared_lock);
+	symcache_table_free(stale);
 	return t;
 }
 
@@ -319,13 +341,16 @@ static void shared_keep(symcache_table_t *t, const char *build_id, const struct 
 	pthread_mutex_unlock(&shared_lock);
 }
 
-int symcache_load(symcache_t *c, const char *build_id, symcache_table_t **out)
+/* symcache_load(), with share: whether the table may come from or go to the shared list
+ * (a store's own read of the old entry must not: it is stale once the store renames). */
+static int load(symcache_t *c, const char *build_id, symcache_table_t **out, bool share)
 {
 	if (!build_id_ok(build_id))
 		return -EINVAL;
 	char name[BUILD_ID_MAX + sizeof(SYMCACHE_SUFFIX)];
 	snprintf(name, sizeof(name), "%s" SYMCACHE_SUFFIX, build_id);
-	symcache_table_t *t = sharing ? shared_find(c, name, build_id) : NULL;
+	share = share && sharing;
+	symcache_table_t *t = share ? shared_find(c, name, build_id) : NULL;
 	if (t) {
 		*out = t;
 		return 0;
@@ -345,10 +370,15 @@ int symcache_load(symcache_t *c, const char *build_id, symcache_table_t **out)
 		symcache_table_free(t);
 		return r;
 	}
-	if (sharing)
+	if (share)
 		shared_keep(t, build_id, &st);
 	*out = t;
 	return 0;
+}
+
+int symcache_load(symcache_t *c, const char *build_id, symcache_table_t **out)
+{
+	return load(c, build_id, out, true);
 }
 
 void symcache_table_free(symcache_table_t *t)
@@ -659,7 +689,7 @@ int symcache_store(symcache_t *c, const char *build_id, const struct symcache_re
 	if (n > 1)
 		qsort(sorted, n, sizeof(*sorted), record_ptr_cmp);
 	symcache_table_t *old = NULL;
-	symcache_load(c, build_id, &old);  /* a missing or bad entry is simply replaced */
+	load(c, build_id, &old, false); /* a missing or bad entry is simply replaced */
 	struct writer w = { 0 };
 	uint8_t *buf = NULL;
 	size_t len = 0;

@@ -36,20 +36,6 @@ typedef struct pbuf {
 	bool failed; /* an allocation failed; the content is incomplete */
 } pbuf_t;
 
-/* Sets the capacity to ncap bytes (at least the length); returns false (and sets
- * failed) when out of memory. */
-static inline bool pbuf_set_cap(pbuf_t *b, size_t ncap)
-{
-	uint8_t *d = mem_realloc(b->data, b->len, ncap);
-	if (!d) {
-		b->failed = true;
-		return false;
-	}
-	b->data = d;
-	b->cap = ncap;
-	return true;
-}
-
 /* Makes room for n more bytes; returns false (and sets failed) when out of memory. */
 static inline bool pbuf_grow(pbuf_t *b, size_t n)
 {
@@ -63,7 +49,14 @@ static inline bool pbuf_grow(pbuf_t *b, size_t n)
 		}
 		ncap *= 2;
 	}
-	return pbuf_set_cap(b, ncap);
+	uint8_t *d = mem_realloc(b->data, b->len, ncap);
+	if (!d) {
+		b->failed = true;
+		return false;
+	}
+	b->data = d;
+	b->cap = ncap;
+	return true;
 }
 
 static inline bool pbuf_reserve(pbuf_t *b, size_t n)
@@ -72,12 +65,17 @@ static inline bool pbuf_reserve(pbuf_t *b, size_t n)
 }
 
 /* Gives the buffer room for n bytes in all, exactly, for a writer that can tell about
- * how much it will write: growing by doubling copies into fresh pages at each step. */
-static inline bool pbuf_presize(pbuf_t *b, size_t n)
+ * how much it will write: growing by doubling copies into fresh pages at each step.  A
+ * hint: when the memory cannot be had, the buffer is left as it was, not failed. */
+static inline void pbuf_presize(pbuf_t *b, size_t n)
 {
 	if (b->failed || n <= b->cap)
-		return !b->failed;
-	return pbuf_set_cap(b, n);
+		return;
+	uint8_t *d = mem_realloc(b->data, b->len, n);
+	if (d) {
+		b->data = d;
+		b->cap = n;
+	}
 }
 
 static inline size_t pb_varint_size(uint64_t v)
