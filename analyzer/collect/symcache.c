@@ -271,7 +271,8 @@ static bool same_file(const struct shared_table *e, const struct stat *st)
 	       e->mtim.tv_sec == st->st_mtim.tv_sec && e->mtim.tv_nsec == st->st_mtim.tv_nsec;
 }
 
-/* Takes entry e out of the shared list (lock held); its table goes with its last user. */
+/* Takes the entry at *link out of the shared list (lock held) and returns its table,
+ * for the caller to drop its reference (the table goes with its last user). */
 static symcache_table_t *shared_drop(struct shared_table **link)
 {
 	struct shared_table *e = *link;
