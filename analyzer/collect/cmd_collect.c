@@ -451,8 +451,10 @@ static int run(struct session *s)
 		snprintf(trigger, sizeof(trigger), "detach");
 	else
 		end_trigger(s, execd, trigger, sizeof(trigger));
-	bool host_turn = s->hosted && collect_turn_take(TURN_WAIT_MS);
-	if (!s->hosted)
+	bool host_turn = false;
+	if (s->hosted)
+		host_turn = collect_turn_take(TURN_WAIT_MS);
+	else
 		runlink_wait_turn(&s->link, TURN_WAIT_MS);
 	int r = write_snapshot(s, execd ? "exec" : "exit", trigger, 0, path, sizeof(path));
 	runlink_file(&s->link, r == 0 ? path : NULL, trigger, s->c.peak_bytes);

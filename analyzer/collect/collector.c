@@ -770,6 +770,12 @@ static int add_sample(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t
 	return profile_set_sizes(p, p->nsamples - 1, rows, sizedist_rows(&s->sizes, &whole, rows));
 }
 
+/* Whether domain 0's stack id makes a sample: a stack copied and allocated from. */
+static bool has_sample(const collector_t *c, uint64_t id)
+{
+	return c->stacks[id].seen == 1 && c->stats[id].alloc_blocks > 0;
+}
+
 int collector_profile(collector_t *c, const char *trigger, uint64_t merged, profile_t **out)
 {
 	profile_t *p = profile_new();
@@ -811,11 +817,11 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 		mapping_cache[i] = PROFILE_NONE;
 	size_t nsamples = HASH_COUNT(c->dstats);
 	for (uint64_t id = 0; id < c->nstats; id++)
-		nsamples += c->stacks[id].seen == 1 && c->stats[id].alloc_blocks > 0;
+		nsamples += has_sample(c, id);
 	if (r == 0)
 		r = profile_reserve_samples(p, nsamples);
 	for (uint64_t id = 0; r == 0 && id < c->nstats; id++)
-		if (c->stacks[id].seen == 1 && c->stats[id].alloc_blocks > 0)
+		if (has_sample(c, id))
 			r = add_sample(c, p, &lm, mapping_cache, (uint32_t)id, 0, &c->stats[id]);
 	for (const struct domain_stats *d = c->dstats; r == 0 && d; d = d->hh.next)
 		if (d->s.alloc_blocks > 0)

@@ -184,14 +184,8 @@ static sem_t turns;
 
 bool collect_turn_take(int timeout_ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	uint64_t at = prim_now_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000000u;
+	struct timespec until = { (time_t)(at / 1000000000u), (long)(at % 1000000000u) };
 	while (sem_clockwait(&turns, CLOCK_MONOTONIC, &until) < 0)
 		if (errno != EINTR)
 			return false;

@@ -163,8 +163,9 @@ static bool build_id_ok(const char *id)
 
 #define TOUCH_AFTER_S 60
 
-/* Reads the regular file name (ours, not a link) whole into *buf.  Returns its
- * length, or a negative errno. */
+/* Reads the regular file name (ours, not a link) whole into *buf, and when st_out is
+ * not NULL describes the file in it as it is left.  Returns its length, or a negative
+ * errno. */
 static ssize_t read_entry(symcache_t *c, const char *name, uint8_t **buf, struct stat *st_out)
 {
 	int fd = openat(c->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -197,9 +198,10 @@ static ssize_t read_entry(symcache_t *c, const char *name, uint8_t **buf, struct
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	if ((now.tv_sec - st.st_mtim.tv_sec > TOUCH_AFTER_S || now.tv_sec < st.st_mtim.tv_sec) &&
-	    futimens(fd, NULL) == 0)
+	    futimens(fd, NULL) == 0 && st_out)
 		fstat(fd, &st);
-	*st_out = st;
+	if (st_out)
+		*st_out = st;
 	*buf = b;
 	r = (ssize_t)len;
 out:
@@ -316,9 +318,12 @@ static symcache_table_t *shared_find(symcache_t *c, const char *name, const char
 	return t;
 }
 
-/* Keeps t as build_id's shared table, read from the file st describes. */
+/* Keeps t as build_id's shared table, read from the file st describes, in place of
+ * the one it had. */
 static void shared_keep(symcache_table_t *t, const char *build_id, const struct stat *st)
 {
+	atomic_fetch_add(&t->refs, 1);
+	symcache_table_t *dropped = t; /* when no entry can be had */
 	pthread_mutex_lock(&shared_lock);
 	struct shared_table *e = shared;
 	while (e && strcmp(e->build_id, build_id))
@@ -329,17 +334,15 @@ static void shared_keep(symcache_table_t *t, const char *build_id, const struct 
 		shared = e;
 	}
 	if (e) {
-		symcache_table_t *old = e->t;
-		atomic_fetch_add(&t->refs, 1);
-		*e = (struct shared_table){ .next = e->next, .t = t, .dev = st->st_dev,
-					    .ino = st->st_ino, .size = st->st_size,
-					    .mtim = st->st_mtim };
-		snprintf(e->build_id, sizeof(e->build_id), "%s", build_id);
-		pthread_mutex_unlock(&shared_lock);
-		symcache_table_free(old);
-		return;
+		dropped = e->t;
+		e->t = t;
+		e->dev = st->st_dev;
+		e->ino = st->st_ino;
+		e->size = st->st_size;
+		e->mtim = st->st_mtim;
 	}
 	pthread_mutex_unlock(&shared_lock);
+	symcache_table_free(dropped);
 }
 
 /* symcache_load(), with share: whether the table may come from or go to the shared list
@@ -732,8 +735,7 @@ int symcache_store_rules(symcache_t *c, const char *build_id, struct hs_cfi_entr
 	uint8_t *old = NULL;
 	uint64_t nold = 0;
 	const struct hs_cfi_entry *have = NULL;
-	struct stat st;
-	ssize_t len = read_entry(c, name, &old, &st);
+	ssize_t len = read_entry(c, name, &old, NULL);
 	if (len >= 0 && !(have = hs_cfi_check(old, (size_t)len, build_id, idlen, &nold)))
 		nold = 0;
 	if (n > 1)
