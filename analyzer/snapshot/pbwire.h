@@ -100,6 +100,18 @@ static inline void pbuf_put_varint_unchecked(pbuf_t *b, uint64_t v)
 	b->len = (size_t)(d - b->data);
 }
 
+/* A tag, and a varint field, where pbuf_reserve() has made room. */
+static inline void pbuf_put_tag_unchecked(pbuf_t *b, uint32_t field, enum pb_wire_type wt)
+{
+	pbuf_put_varint_unchecked(b, (uint64_t)field << 3 | wt);
+}
+
+static inline void pbuf_put_uint_unchecked(pbuf_t *b, uint32_t field, uint64_t v)
+{
+	pbuf_put_tag_unchecked(b, field, PB_VARINT);
+	pbuf_put_varint_unchecked(b, v);
+}
+
 static inline void pbuf_put_varint(pbuf_t *b, uint64_t v)
 {
 	if (pbuf_reserve(b, PB_VARINT_MAX))

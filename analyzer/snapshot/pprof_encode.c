@@ -54,6 +54,8 @@ struct encoder {
 	struct funcent *funcs; /* Function id i + 1 is funcs[i] */
 	size_t nfuncs, funcs_cap;
 	struct funcent *funchash;
+	uint32_t *line_func; /* the Function id of each written Line, in writing order */
+	size_t nline_funcs;
 	struct mapping_flags *mflags;
 	char *facts[ARRAY_SIZE(meta_keys)];
 	size_t nfacts;
@@ -156,8 +158,9 @@ static int enc_prepare(struct encoder *e)
 	e->strs = malloc(e->strs_cap * sizeof(*e->strs));
 	e->funcs_cap = nlines ? nlines : 1;
 	e->funcs = malloc(e->funcs_cap * sizeof(*e->funcs));
+	e->line_func = malloc(e->funcs_cap * sizeof(*e->line_func));
 	e->mflags = calloc(p->nmappings ? p->nmappings : 1, sizeof(*e->mflags));
-	if (!e->strs || !e->funcs || !e->mflags || enc_facts(e) < 0)
+	if (!e->strs || !e->funcs || !e->line_func || !e->mflags || enc_facts(e) < 0)
 		return -ENOMEM;
 	e->strs[0].ptr = "";
 	e->nstrs = 1;
@@ -184,7 +187,7 @@ static int enc_prepare(struct encoder *e)
 			const profile_line_t *l = &loc->lines[j];
 			if (line_is_empty(l))
 				continue;
-			enc_function(e, l);
+			e->line_func[e->nline_funcs++] = (uint32_t)(enc_function(e, l) - e->funcs) + 1;
 			if (mf) {
 				mf->functions |= l->function != NULL;
 				mf->filenames |= l->file != NULL;
@@ -215,23 +218,24 @@ static size_t label_size(uint64_t key, uint64_t v)
 	return 1 + pb_varint_size(key) + 1 + pb_varint_size(v);
 }
 
+/* The parts of a sample, written unchecked into the room enc_sample() reserved. */
 static void enc_label(pbuf_t *b, uint64_t key, uint32_t field, uint64_t v)
 {
-	pbuf_put_tag(b, SAMPLE_LABEL, PB_LEN);
-	pbuf_put_varint(b, label_size(key, v));
-	pbuf_put_uint(b, LABEL_KEY, key);
-	pbuf_put_uint(b, field, v);
+	pbuf_put_tag_unchecked(b, SAMPLE_LABEL, PB_LEN);
+	pbuf_put_varint_unchecked(b, label_size(key, v));
+	pbuf_put_uint_unchecked(b, LABEL_KEY, key);
+	pbuf_put_uint_unchecked(b, field, v);
 }
 
 /* The max_size label: a number with unit bytes. */
 static void enc_label_max_size(struct encoder *e, pbuf_t *b, int64_t max_size)
 {
-	pbuf_put_tag(b, SAMPLE_LABEL, PB_LEN);
-	pbuf_put_varint(b, label_size(e->max_size_idx, (uint64_t)max_size) + 1 +
-				   pb_varint_size(e->bytes_idx));
-	pbuf_put_uint(b, LABEL_KEY, e->max_size_idx);
-	pbuf_put_uint(b, LABEL_NUM, (uint64_t)max_size);
-	pbuf_put_uint(b, LABEL_NUM_UNIT, e->bytes_idx);
+	pbuf_put_tag_unchecked(b, SAMPLE_LABEL, PB_LEN);
+	pbuf_put_varint_unchecked(b, label_size(e->max_size_idx, (uint64_t)max_size) + 1 +
+					     pb_varint_size(e->bytes_idx));
+	pbuf_put_uint_unchecked(b, LABEL_KEY, e->max_size_idx);
+	pbuf_put_uint_unchecked(b, LABEL_NUM, (uint64_t)max_size);
+	pbuf_put_uint_unchecked(b, LABEL_NUM_UNIT, e->bytes_idx);
 }
 
 /* Whether s's one size class holds exactly the sample's blocks: then the class alone
@@ -249,9 +253,9 @@ static bool sizes_are_whole(const profile_sample_t *s)
 static void enc_sizes(pbuf_t *b, const profile_sample_t *s)
 {
 	if (sizes_are_whole(s)) {
-		pbuf_put_tag(b, SAMPLE_HEAPSNAP_SIZES, PB_LEN);
-		pbuf_put_varint(b, pb_varint_size(s->sizes[0].cls));
-		pbuf_put_varint(b, s->sizes[0].cls);
+		pbuf_put_tag_unchecked(b, SAMPLE_HEAPSNAP_SIZES, PB_LEN);
+		pbuf_put_varint_unchecked(b, pb_varint_size(s->sizes[0].cls));
+		pbuf_put_varint_unchecked(b, s->sizes[0].cls);
 		return;
 	}
 	size_t n = 0;
@@ -262,16 +266,27 @@ static void enc_sizes(pbuf_t *b, const profile_sample_t *s)
 		     pb_varint_size((uint64_t)r->inuse_blocks) +
 		     pb_varint_size((uint64_t)r->inuse_bytes);
 	}
-	pbuf_put_tag(b, SAMPLE_HEAPSNAP_SIZES, PB_LEN);
-	pbuf_put_varint(b, n);
+	pbuf_put_tag_unchecked(b, SAMPLE_HEAPSNAP_SIZES, PB_LEN);
+	pbuf_put_varint_unchecked(b, n);
 	for (uint32_t i = 0; i < s->nsizes; i++) {
 		const profile_size_t *r = &s->sizes[i];
-		pbuf_put_varint(b, r->cls);
-		pbuf_put_varint(b, (uint64_t)r->alloc_blocks);
-		pbuf_put_varint(b, (uint64_t)r->alloc_bytes);
-		pbuf_put_varint(b, (uint64_t)r->inuse_blocks);
-		pbuf_put_varint(b, (uint64_t)r->inuse_bytes);
+		pbuf_put_varint_unchecked(b, r->cls);
+		pbuf_put_varint_unchecked(b, (uint64_t)r->alloc_blocks);
+		pbuf_put_varint_unchecked(b, (uint64_t)r->alloc_bytes);
+		pbuf_put_varint_unchecked(b, (uint64_t)r->inuse_blocks);
+		pbuf_put_varint_unchecked(b, (uint64_t)r->inuse_bytes);
 	}
+}
+
+/* The most bytes enc_sample() writes for s, each varint at its longest: two for each
+ * packed field's tag and length, six for each of the domain and truncated labels,
+ * eight for max_size.  A sample is written with one pbuf_reserve() and unchecked
+ * varints after it: a compiler's exit profile is 3,500 samples of some 30 varints
+ * each, and checking each varint's room was most of the encoder's time. */
+static size_t sample_bound(const profile_sample_t *s)
+{
+	return PB_VARINT_MAX * (2 + (size_t)s->nlocs + 2 + PV_COUNT + 6 + 6 + 8 + 2 +
+				5 * (size_t)s->nsizes);
 }
 
 static void enc_sample(struct encoder *e, const profile_sample_t *s)
@@ -279,26 +294,27 @@ static void enc_sample(struct encoder *e, const profile_sample_t *s)
 	const profile_t *p = e->p;
 	pbuf_t *b = &e->msg;
 	b->len = 0;
+	if (!pbuf_reserve(b, sample_bound(s)))
+		return; /* b->failed is set */
 	if (s->nlocs) {
 		size_t n = 0;
 		for (uint32_t i = 0; i < s->nlocs; i++)
 			n += pb_varint_size((uint64_t)s->locs[i] + 1);
-		pbuf_put_tag(b, SAMPLE_LOCATION_ID, PB_LEN);
-		pbuf_put_varint(b, n);
-		if (pbuf_reserve(b, n))
-			for (uint32_t i = 0; i < s->nlocs; i++)
-				pbuf_put_varint_unchecked(b, (uint64_t)s->locs[i] + 1);
+		pbuf_put_tag_unchecked(b, SAMPLE_LOCATION_ID, PB_LEN);
+		pbuf_put_varint_unchecked(b, n);
+		for (uint32_t i = 0; i < s->nlocs; i++)
+			pbuf_put_varint_unchecked(b, (uint64_t)s->locs[i] + 1);
 	}
 	size_t n = 0;
 	for (enum profile_value v = 0; v < PV_COUNT; v++)
 		if (p->has_value[v])
 			n += pb_varint_size((uint64_t)s->value[v]);
 	if (n) {
-		pbuf_put_tag(b, SAMPLE_VALUE, PB_LEN);
-		pbuf_put_varint(b, n);
+		pbuf_put_tag_unchecked(b, SAMPLE_VALUE, PB_LEN);
+		pbuf_put_varint_unchecked(b, n);
 		for (enum profile_value v = 0; v < PV_COUNT; v++)
 			if (p->has_value[v])
-				pbuf_put_varint(b, (uint64_t)s->value[v]);
+				pbuf_put_varint_unchecked(b, (uint64_t)s->value[v]);
 	}
 	if (s->domain)
 		enc_label(b, e->domain_idx, LABEL_NUM, (uint64_t)s->domain);
@@ -330,7 +346,9 @@ static void enc_mapping(struct encoder *e, uint32_t i)
 	pbuf_put_message(&e->out, PROFILE_MAPPING, b);
 }
 
-static void enc_location(struct encoder *e, uint32_t i)
+/* Locations are written in the order enc_prepare() went through them: their Lines'
+ * Function ids are taken in turn from e->line_func. */
+static void enc_location(struct encoder *e, uint32_t i, size_t *next_line)
 {
 	const profile_location_t *loc = &e->p->locations[i];
 	pbuf_t *b = &e->msg;
@@ -343,7 +361,7 @@ static void enc_location(struct encoder *e, uint32_t i)
 		const profile_line_t *l = &loc->lines[j];
 		if (line_is_empty(l))
 			continue;
-		uint64_t fid = (uint64_t)(enc_function(e, l) - e->funcs) + 1;
+		uint64_t fid = e->line_func[(*next_line)++];
 		size_t n = 1 + pb_varint_size(fid) +
 			   (l->line ? 1 + pb_varint_size((uint64_t)l->line) : 0);
 		pbuf_put_tag(b, LOCATION_LINE, PB_LEN);
@@ -433,8 +451,9 @@ static void enc_profile(struct encoder *e)
 		enc_sample(e, &p->samples[i]);
 	for (uint32_t i = 0; i < p->nmappings; i++)
 		enc_mapping(e, i);
+	size_t next_line = 0;
 	for (uint32_t i = 0; i < p->nlocations; i++)
-		enc_location(e, i);
+		enc_location(e, i, &next_line);
 	for (size_t i = 0; i < e->nfuncs; i++)
 		enc_function_msg(e, i);
 	for (size_t i = 0; i < e->nstrs; i++)
@@ -489,6 +508,7 @@ int pprof_encode(const profile_t *p, uint8_t **buf, size_t *len)
 		free(e.facts[i]);
 	free(e.strs);
 	free(e.funcs);
+	free(e.line_func);
 	free(e.mflags);
 	free(e.msg.data);
 	free(e.out.data);
