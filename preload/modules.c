@@ -72,13 +72,22 @@ static uint64_t nmodules(const struct segment *s, memory_order order)
 	return n < s->geo.modules.cap ? n : s->geo.modules.cap;
 }
 
-static bool known(const struct segment *s, uint64_t ip)
+/* Whether ip is in a module of s; *hint is where to look first (a stack's frames are
+ * mostly in the module of the frame before), and where ip was found. */
+static bool known(const struct segment *s, uint64_t ip, uint64_t *hint)
 {
 	uint64_t n = nmodules(s, memory_order_acquire);
-	for (uint64_t i = 0; i < n; i++) {
-		const struct hs_module *m = hs_module_at(&s->geo, i);
+	if (*hint < n) {
+		const struct hs_module *m = hs_module_at(&s->geo, *hint);
 		if (ip - m->lo < m->hi - m->lo)
 			return true;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		const struct hs_module *m = hs_module_at(&s->geo, i);
+		if (ip - m->lo < m->hi - m->lo) {
+			*hint = i;
+			return true;
+		}
 	}
 	return false;
 }
@@ -145,7 +154,8 @@ static int add_segments(struct dl_phdr_info *info, size_t size, void *data)
 void modules_note(struct segment *s, const uint64_t *frames, unsigned n)
 {
 	unsigned i = 0;
-	while (i < n && known(s, frames[i]))
+	uint64_t hint = 0;
+	while (i < n && known(s, frames[i], &hint))
 		i++;
 	if (i == n)
 		return;

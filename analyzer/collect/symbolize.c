@@ -94,6 +94,7 @@ struct symbolizer {
 	pid_t pid;
 	struct mapping *maps;
 	size_t nmaps, maps_cap;
+	size_t last_map;      /* where symbolizer_module_of() last found an address */
 	struct module *modules;
 	uint32_t nmodules, modules_cap;
 	struct sym_cache *cache;
@@ -220,15 +221,21 @@ uint32_t symbolizer_add_module(symbolizer_t *s, const char *path, uint64_t lo, u
 
 uint32_t symbolizer_module_of(symbolizer_t *s, uint64_t ip)
 {
+	/* A stack's frames are mostly in the module of the frame before. */
+	if (s->last_map < s->nmaps && ip - s->maps[s->last_map].start <
+					      s->maps[s->last_map].end - s->maps[s->last_map].start)
+		return s->maps[s->last_map].module;
 	size_t lo = 0, hi = s->nmaps;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (ip < s->maps[mid].start)
+		if (ip < s->maps[mid].start) {
 			hi = mid;
-		else if (ip >= s->maps[mid].end)
+		} else if (ip >= s->maps[mid].end) {
 			lo = mid + 1;
-		else
+		} else {
+			s->last_map = mid;
 			return s->maps[mid].module;
+		}
 	}
 	return SYM_NO_MODULE;
 }
