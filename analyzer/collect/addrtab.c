@@ -8,7 +8,7 @@
 
 #include "mem.h"
 
-#define INITIAL_BITS 12
+#define INITIAL_BITS 8
 
 struct big_size {
 	uint64_t addr;

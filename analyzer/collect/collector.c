@@ -196,7 +196,7 @@ static bool stats_reserve(collector_t *c, uint64_t n)
 	if (n <= c->nstats)
 		return true;
 	if (n > c->stats_cap) {
-		uint64_t cap = c->stats_cap ? c->stats_cap : 1024;
+		uint64_t cap = c->stats_cap ? c->stats_cap : 64;
 		while (cap < n)
 			cap *= 2;
 		struct stack_stats *s = mem_realloc(c->stats, c->nstats * sizeof(*s), cap * sizeof(*s));
