@@ -105,7 +105,11 @@ void *profile_alloc(profile_t *p, size_t n)
 		if (!c)
 			return NULL;
 		c->size = size;
-		c->used = c->mapped = 0;
+		c->used = 0;
+		/* Its first MEM_POPULATE_MIN bytes fault in as they are used, all that a short
+		 * process's profile takes (mapping them ahead was 17 pages an image, most never
+		 * written); past them the chunk is mapped a MEM_POPULATE_MIN at a time. */
+		c->mapped = size < MEM_POPULATE_MIN ? size : MEM_POPULATE_MIN;
 		/* A big one-off block goes behind the current chunk so its free space stays usable. */
 		if (size != ARENA_CHUNK && p->store->chunks) {
 			c->next = p->store->chunks->next;
