@@ -470,6 +470,41 @@ START_TEST(oldest_evicted)
 }
 END_TEST
 
+/* In a host its images' caches share the directory's fd (symcache_open()): closing
+ * one leaves the others working, and each eviction reads the whole directory. */
+START_TEST(host_images_share_the_directory)
+{
+	symcache_share_tables(); /* for good, in this test's own process (Check forks) */
+	symcache_t *a = symcache_open(), *b = symcache_open();
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	static const char *ids[] = { "aaaa", "bbbb", "cccc", "dddd" };
+	struct symcache_frame f = { "fn", "/src/big.c", 1 };
+	struct symcache_record r[64];
+	for (int i = 0; i < 64; i++)
+		r[i] = (struct symcache_record){ (uint64_t)i, 1, &f };
+	char path[256];
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(symcache_store(a, ids[i], r, 64), 0);
+		snprintf(path, sizeof(path), "%s/%s" SYMCACHE_SUFFIX, cache_dir, ids[i]);
+		struct timespec t[2] = { { 1000000 + i, 0 }, { 1000000 + i, 0 } };
+		ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+	}
+	symcache_close(a);
+	struct stat sb;
+	ck_assert_int_eq(stat(path, &sb), 0);
+	/* Room for two entries: each store drops the least recently used. */
+	symcache_set_limit(b, (uint64_t)sb.st_size * 2 + sb.st_size / 2);
+	ck_assert_int_eq(symcache_store(b, ids[2], r, 64), 0);
+	ck_assert_int_eq(symcache_store(b, ids[3], r, 64), 0);
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s" SYMCACHE_SUFFIX, cache_dir, ids[i]);
+		ck_assert_int_eq(stat(path, &sb), i < 2 ? -1 : 0);
+	}
+	symcache_close(b);
+}
+END_TEST
+
 /* The entries of build-id id's rules file, checked as the shim checks them, into buf:
  * their count, or -1 when the file is missing or invalid. */
 static long rules_file(const char *id, uint8_t *buf, size_t cap, const struct hs_cfi_entry **e)
@@ -687,6 +722,7 @@ static Suite *symcache_suite(void)
 	tcase_add_test(tc, rules_files_merged_and_checked);
 	tcase_add_test(tc, rules_files_evicted_too);
 	tcase_add_test(tc, shared_tables_follow_the_file);
+	tcase_add_test(tc, host_images_share_the_directory);
 	suite_add_tcase(s, tc);
 	TCase *ids = tcase_create("buildid");
 	tcase_add_test(ids, build_id_as_libdwfl_reads_it);

@@ -109,25 +109,51 @@ static int cache_path(char *out, size_t len)
 	return hs_cache_dir(out, len, xdg, home);
 }
 
-symcache_t *symcache_open(void)
+/* The cache directory, made and checked; -1 when there is none to use. */
+static int open_dir(void)
 {
 	char path[4096];
-	if (hs_cache_off(getenv("HEAPSNAP_CACHE")) || cache_path(path, sizeof(path)) < 0 ||
-	    mkdir_parents(path) < 0)
-		return NULL;
+	if (cache_path(path, sizeof(path)) < 0 || mkdir_parents(path) < 0)
+		return -1;
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return NULL;
+		return -1;
 	/* Never use a directory someone else owns or can write to. */
 	struct stat st;
 	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() ||
 	    ((st.st_mode & 077) && fchmod(fd, 0700) < 0)) {
 		close(fd);
-		return NULL;
+		return -1;
 	}
+	return fd;
+}
+
+static bool sharing;
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+/* In a host (symcache_share_tables()), the directory as its first image opened it: an
+ * image's collector otherwise made three mkdir calls, an open and an fstat for it. */
+static int shared_dirfd = -1;
+
+symcache_t *symcache_open(void)
+{
+	if (hs_cache_off(getenv("HEAPSNAP_CACHE")))
+		return NULL;
+	int fd;
+	if (sharing) {
+		pthread_mutex_lock(&shared_lock);
+		if (shared_dirfd < 0)
+			shared_dirfd = open_dir();
+		fd = shared_dirfd;
+		pthread_mutex_unlock(&shared_lock);
+	} else {
+		fd = open_dir();
+	}
+	if (fd < 0)
+		return NULL;
 	symcache_t *c = calloc(1, sizeof(*c));
 	if (!c) {
-		close(fd);
+		if (!sharing)
+			close(fd);
 		return NULL;
 	}
 	c->dirfd = fd;
@@ -139,7 +165,8 @@ void symcache_close(symcache_t *c)
 {
 	if (!c)
 		return;
-	close(c->dirfd);
+	if (c->dirfd != shared_dirfd)
+		close(c->dirfd);
 	free(c);
 }
 
@@ -258,8 +285,6 @@ struct shared_table {
 	struct timespec mtim;
 	char build_id[BUILD_ID_MAX + 1];
 };
-static bool sharing;
-static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shared_table *shared;
 
 void symcache_share_tables(void)
@@ -635,7 +660,9 @@ static int dir_ent_cmp(const void *a, const void *b)
  * recently used entries until the directory is under its limit; keep stays. */
 static void trim(symcache_t *c, const char *keep)
 {
-	int fd = dup(c->dirfd);
+	/* A description of its own: a dup() shares its offset with every other user of
+	 * the directory's fd, which a host's images share (symcache_open()). */
+	int fd = openat(c->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	if (!d) {
 		if (fd >= 0)
