@@ -1,15 +1,17 @@
 /* hsbench.c - runs one workload natively, under heapsnap and under heaptrack.
  *
  * usage: hsbench --name NAME --shim LIBHEAPSNAP --heapsnap HEAPSNAP [--runs N]
- *                [--modes native,dormant,sampled,heapsnap,run,heaptrack]
- *                [--sample BYTES] [--target-wall X]
+ *                [--modes native,dormant,sampled,heapsnap,run,base,heaptrack]
+ *                [--base HEAPSNAP] [--sample BYTES] [--target-wall X]
  *                [--target-cpu X] [--need TOOL]... -- PROGRAM [ARGS...]
  *
  * The modes run alternately (native, heapsnap, heaptrack, native, ...), N times each
  * after one unmeasured warm-up round, and the medians are printed with their ratio to
  * the native median of the same invocation.  `dormant` is heapsnap with
  * HEAPSNAP_START=off (loaded, recording nothing), `sampled` heapsnap with
- * HEAPSNAP_SAMPLE=BYTES (--sample, default 524288); neither runs unless named.  The driver is a child subreaper, so every
+ * HEAPSNAP_SAMPLE=BYTES (--sample, default 524288); neither runs unless named.  `base`
+ * is `run` with another build's heapsnap (--base BIN, with its own shim beside it), for
+ * a change measured side by side with the build before it: `--modes native,base,run`.  The driver is a child subreaper, so every
  * process a run creates ends up reaped here: the heapsnap collector (a grandchild of
  * the program, reparented when its intermediate parent exits) and heaptrack's
  * interpreter and compressor.  Measured per run:
@@ -53,9 +55,9 @@
 
 /* heapsnap: LD_PRELOAD, each process starting its own collector; run: heapsnap run,
  * which starts the collectors of the whole tree itself. */
-enum mode { NATIVE, DORMANT, SAMPLED, HEAPSNAP, RUN, HEAPTRACK, NMODES };
-static const char *mode_names[NMODES] = { "native", "dormant", "sampled", "heapsnap", "run",
-					  "heaptrack" };
+enum mode { NATIVE, DORMANT, SAMPLED, HEAPSNAP, BASE, RUN, HEAPTRACK, NMODES };
+static const char *mode_names[NMODES] = { "native", "dormant", "sampled", "heapsnap", "base",
+					  "run", "heaptrack" };
 
 enum metric { WALL, CPU, TGT_CPU, TGT_RSS, AUX_RSS, TAIL, NMETRICS };
 
@@ -73,6 +75,7 @@ static struct {
 	const char *name;
 	const char *shim;
 	const char *heapsnap;
+	const char *base; /* the other build's heapsnap, for mode base */
 	const char *sample;
 	int runs;
 	bool modes[NMODES];
@@ -198,19 +201,21 @@ static void child_exec(enum mode m, int log_fd)
 		setenv("HEAPSNAP_DIR", dir_env, 1);
 		execvp(opt.argv[0], opt.argv);
 		break;
+	case BASE:
 	case RUN: {
+		const char *bin = m == BASE ? opt.base : opt.heapsnap;
 		int argc = 0;
 		while (opt.argv[argc])
 			argc++;
 		char **av = calloc((size_t)argc + 7, sizeof(*av));
-		av[0] = (char *)opt.heapsnap;
+		av[0] = (char *)bin;
 		av[1] = "run";
 		av[2] = "-q";
 		av[3] = "--dir";
 		av[4] = dir_env;
 		av[5] = "--";
 		memcpy(av + 6, opt.argv, (size_t)argc * sizeof(*av));
-		execv(opt.heapsnap, av);
+		execv(bin, av);
 		break;
 	}
 	case HEAPTRACK: {
@@ -364,8 +369,8 @@ static bool have_tool(const char *tool)
 static void usage(void)
 {
 	fprintf(stderr, "usage: hsbench --name NAME --shim SO --heapsnap BIN [--runs N] "
-			"[--modes LIST] [--sample BYTES] [--target-wall X] [--target-cpu X] [--need TOOL] "
-			"-- PROGRAM [ARGS...]\n");
+			"[--modes LIST] [--base BIN] [--sample BYTES] [--target-wall X] "
+			"[--target-cpu X] [--need TOOL] -- PROGRAM [ARGS...]\n");
 }
 
 static int parse_argv(int argc, char **argv)
@@ -374,6 +379,7 @@ static int parse_argv(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "shim", required_argument, NULL, 's' },
 		{ "heapsnap", required_argument, NULL, 'H' },
+		{ "base", required_argument, NULL, 'B' },
 		{ "runs", required_argument, NULL, 'r' },
 		{ "modes", required_argument, NULL, 'm' },
 		{ "sample", required_argument, NULL, 'S' },
@@ -388,6 +394,7 @@ static int parse_argv(int argc, char **argv)
 		case 'n': opt.name = optarg; break;
 		case 's': opt.shim = optarg; break;
 		case 'H': opt.heapsnap = optarg; break;
+		case 'B': opt.base = optarg; break;
 		case 'r': opt.runs = atoi(optarg); break;
 		case 'S': opt.sample = optarg; break;
 		case 'w': opt.target_wall = atof(optarg); break;
@@ -411,6 +418,11 @@ static int parse_argv(int argc, char **argv)
 	if (!opt.name || !opt.shim || !opt.heapsnap || optind >= argc || opt.runs < 1 ||
 	    opt.runs > MAX_RUNS) {
 		usage();
+		return -1;
+	}
+	if (opt.modes[BASE] && (!opt.base || access(opt.base, X_OK) < 0)) {
+		fprintf(stderr, "hsbench: mode base needs --base, another build's heapsnap%s%s\n",
+			opt.base ? ": " : "", opt.base ? strerror(errno) : "");
 		return -1;
 	}
 	opt.argv = argv + optind;
@@ -485,6 +497,9 @@ int main(int argc, char **argv)
 		       med[HEAPSNAP][WALL] / med[HEAPTRACK][WALL],
 		       med[HEAPSNAP][CPU] / med[HEAPTRACK][CPU]);
 	/* With run measured, the target is run's: the way to trace a tree. */
+	if (opt.modes[BASE] && opt.modes[RUN] && med[BASE][WALL] > 0 && med[BASE][CPU] > 0)
+		printf("run against base: wall %.3fx, cpu %.3fx\n", med[RUN][WALL] / med[BASE][WALL],
+		       med[RUN][CPU] / med[BASE][CPU]);
 	enum mode tm = opt.modes[RUN] ? RUN : HEAPSNAP;
 	if (opt.target_wall > 0 && opt.modes[NATIVE] && opt.modes[tm]) {
 		double r = med[tm][WALL] / med[NATIVE][WALL];
