@@ -210,10 +210,14 @@ uint32_t symbolizer_add_module(symbolizer_t *s, const char *path, uint64_t lo, u
 		s->maps = n;
 		s->maps_cap = cap;
 	}
-	/* A later module at the same addresses (dlclose, then dlopen) replaces the range. */
-	for (size_t i = 0; i < s->nmaps; i++)
+	/* A later module at the same addresses (dlclose, then dlopen) replaces the ranges it
+	 * overlaps; the range moved into slot i is checked in its turn. */
+	for (size_t i = 0; i < s->nmaps;) {
 		if (s->maps[i].start < hi && lo < s->maps[i].end)
 			s->maps[i] = s->maps[--s->nmaps];
+		else
+			i++;
+	}
 	s->maps[s->nmaps++] = (struct mapping){ lo, hi, offset, m };
 	qsort(s->maps, s->nmaps, sizeof(*s->maps), map_cmp);
 	return m;
