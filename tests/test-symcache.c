@@ -505,6 +505,54 @@ START_TEST(host_images_share_the_directory)
 }
 END_TEST
 
+/* A cache directory removed while a host runs (rm -rf ~/.cache/heapsnap) is made anew
+ * for the next image, whose entries are stored in it. */
+START_TEST(host_directory_removed_is_made_again)
+{
+	symcache_share_tables(); /* for good, in this test's own process (Check forks) */
+	symcache_t *a = symcache_open();
+	ck_assert_ptr_nonnull(a);
+	nftw(cache_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	struct stat sb;
+	ck_assert_int_eq(stat(cache_dir, &sb), -1);
+	symcache_t *b = symcache_open();
+	ck_assert_ptr_nonnull(b);
+	struct symcache_frame f = { "fn", "/src/a.c", 1 };
+	struct symcache_record r = { 0x10, 1, &f };
+	ck_assert_int_eq(symcache_store(b, "abcd", &r, 1), 0);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/abcd" SYMCACHE_SUFFIX, cache_dir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(stat(cache_dir, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0700);
+	symcache_close(b);
+	symcache_close(a);
+}
+END_TEST
+
+/* A module loaded over the ranges of several unloaded ones (dlclose, then a bigger
+ * dlopen) replaces all of them: every address in it is its own, whatever frame came
+ * before (symbolizer_module_of() starts where it last found one). */
+START_TEST(a_module_over_several_replaces_them)
+{
+	symbolizer_t *s = symbolizer_new(getpid());
+	ck_assert_ptr_nonnull(s);
+	uint32_t a = symbolizer_add_module(s, "/nonexistent/a.so", 0x1000, 0x2000, 0, 0);
+	uint32_t b = symbolizer_add_module(s, "/nonexistent/b.so", 0x3000, 0x4000, 0, 0);
+	uint32_t c = symbolizer_add_module(s, "/nonexistent/c.so", 0x5000, 0x6000, 0, 0);
+	ck_assert_uint_eq(symbolizer_module_of(s, 0x5800), c);
+	uint32_t n = symbolizer_add_module(s, "/nonexistent/n.so", 0x1000, 0x6000, 0, 0);
+	ck_assert_uint_ne(n, a);
+	ck_assert_uint_ne(n, b);
+	ck_assert_uint_ne(n, c);
+	const uint64_t ips[] = { 0x5800, 0x1800, 0x5800, 0x3800, 0x2800, 0x5fff, 0x1000 };
+	for (size_t i = 0; i < sizeof(ips) / sizeof(ips[0]); i++)
+		ck_assert_uint_eq(symbolizer_module_of(s, ips[i]), n);
+	ck_assert_uint_eq(symbolizer_module_of(s, 0x6000), SYM_NO_MODULE);
+	symbolizer_free(s);
+}
+END_TEST
+
 /* The entries of build-id id's rules file, checked as the shim checks them, into buf:
  * their count, or -1 when the file is missing or invalid. */
 static long rules_file(const char *id, uint8_t *buf, size_t cap, const struct hs_cfi_entry **e)
@@ -723,6 +771,8 @@ static Suite *symcache_suite(void)
 	tcase_add_test(tc, rules_files_evicted_too);
 	tcase_add_test(tc, shared_tables_follow_the_file);
 	tcase_add_test(tc, host_images_share_the_directory);
+	tcase_add_test(tc, host_directory_removed_is_made_again);
+	tcase_add_test(tc, a_module_over_several_replaces_them);
 	suite_add_tcase(s, tc);
 	TCase *ids = tcase_create("buildid");
 	tcase_add_test(ids, build_id_as_libdwfl_reads_it);

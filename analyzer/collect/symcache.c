@@ -130,7 +130,7 @@ static int open_dir(void)
 
 static bool sharing;
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
-/* In a host (symcache_share_tables()), the directory as its first image opened it: an
+/* In a host (symcache_share_tables()), the directory as an earlier image opened it: an
  * image's collector otherwise made three mkdir calls, an open and an fstat for it. */
 static int shared_dirfd = -1;
 
@@ -145,6 +145,12 @@ symcache_t *symcache_open(void)
 			shared_dirfd = open_dir();
 		fd = shared_dirfd;
 		pthread_mutex_unlock(&shared_lock);
+		/* One fstat instead of making and checking the directory again.  Once it has
+		 * been removed (no links left), each image makes and opens its own, as without
+		 * a host: the shared fd stays, other images may be using it. */
+		struct stat st;
+		if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_nlink == 0))
+			fd = open_dir();
 	} else {
 		fd = open_dir();
 	}
@@ -152,7 +158,7 @@ symcache_t *symcache_open(void)
 		return NULL;
 	symcache_t *c = calloc(1, sizeof(*c));
 	if (!c) {
-		if (!sharing)
+		if (fd != shared_dirfd)
 			close(fd);
 		return NULL;
 	}
