@@ -11,10 +11,10 @@
  * HEAPSNAP_START=off (loaded, recording nothing), `sampled` heapsnap with
  * HEAPSNAP_SAMPLE=BYTES (--sample, default 524288); neither runs unless named.  `base`
  * is `run` with another build's heapsnap (--base BIN, with its own shim beside it), for
- * a change measured side by side with the build before it: `--modes native,base,run`.  The driver is a child subreaper, so every
- * process a run creates ends up reaped here: the heapsnap collector (a grandchild of
- * the program, reparented when its intermediate parent exits) and heaptrack's
- * interpreter and compressor.  Measured per run:
+ * a change measured side by side with the build before it: `--modes native,base,run`.
+ * The driver is a child subreaper, so every process a run creates ends up reaped here:
+ * the heapsnap collector (a grandchild of the program, reparented when its intermediate
+ * parent exits) and heaptrack's interpreter and compressor.  Measured per run:
  *
  *   wall      from fork until the last process of the tree is reaped (so heapsnap's
  *             exit snapshot and heaptrack's interpretation are included)
@@ -496,10 +496,10 @@ int main(int argc, char **argv)
 		printf("heapsnap/heaptrack: wall %.2f, cpu %.2f\n",
 		       med[HEAPSNAP][WALL] / med[HEAPTRACK][WALL],
 		       med[HEAPSNAP][CPU] / med[HEAPTRACK][CPU]);
-	/* With run measured, the target is run's: the way to trace a tree. */
 	if (opt.modes[BASE] && opt.modes[RUN] && med[BASE][WALL] > 0 && med[BASE][CPU] > 0)
 		printf("run against base: wall %.3fx, cpu %.3fx\n", med[RUN][WALL] / med[BASE][WALL],
 		       med[RUN][CPU] / med[BASE][CPU]);
+	/* With run measured, the target is run's: the way to trace a tree. */
 	enum mode tm = opt.modes[RUN] ? RUN : HEAPSNAP;
 	if (opt.target_wall > 0 && opt.modes[NATIVE] && opt.modes[tm]) {
 		double r = med[tm][WALL] / med[NATIVE][WALL];
