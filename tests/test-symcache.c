@@ -436,36 +436,61 @@ START_TEST(shared_tables_follow_the_file)
 }
 END_TEST
 
+/* The path of build-id id's file with suffix in this test's cache directory. */
+static const char *named_entry(const char *id, const char *suffix)
+{
+	static char path[256];
+	snprintf(path, sizeof(path), "%s/%s%s", cache_dir, id, suffix);
+	return path;
+}
+
+static bool entry_exists(const char *id, const char *suffix)
+{
+	struct stat sb;
+	return stat(named_entry(id, suffix), &sb) == 0;
+}
+
+/* Dates id's file age seconds after 1,000,000 (1970): the lower, the sooner evicted. */
+static void entry_age(const char *id, const char *suffix, int age)
+{
+	struct timespec t[2] = { { 1000000 + age, 0 }, { 1000000 + age, 0 } };
+	ck_assert_int_eq(utimensat(AT_FDCWD, named_entry(id, suffix), t, 0), 0);
+}
+
+/* Sets c's limit to room for two and a half entries the size of id's file. */
+static void limit_to_two(symcache_t *c, const char *id, const char *suffix)
+{
+	struct stat sb;
+	ck_assert_int_eq(stat(named_entry(id, suffix), &sb), 0);
+	symcache_set_limit(c, (uint64_t)sb.st_size * 2 + sb.st_size / 2);
+}
+
+/* An entry of 64 records, all of one frame. */
+static const struct symcache_frame big_frame = { "fn", "/src/big.c", 1 };
+static void big_entry(struct symcache_record r[64])
+{
+	for (int i = 0; i < 64; i++)
+		r[i] = (struct symcache_record){ (uint64_t)i, 1, &big_frame };
+}
+
 START_TEST(oldest_evicted)
 {
 	symcache_t *c = symcache_open();
 	ck_assert_ptr_nonnull(c);
 	static const char *ids[] = { "aaaa", "bbbb", "cccc" };
-	struct symcache_frame f = { "fn", "/src/big.c", 1 };
 	struct symcache_record r[64];
-	for (int i = 0; i < 64; i++)
-		r[i] = (struct symcache_record){ (uint64_t)i, 1, &f };
+	big_entry(r);
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(symcache_store(c, ids[i], r, 64), 0);
-		char path[256];
-		snprintf(path, sizeof(path), "%s/%s" SYMCACHE_SUFFIX, cache_dir, ids[i]);
-		struct timespec t[2] = { { 1000000 + i, 0 }, { 1000000 + i, 0 } };
-		ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+		entry_age(ids[i], SYMCACHE_SUFFIX, i);
 	}
-	struct stat sb;
-	char path[256];
-	snprintf(path, sizeof(path), "%s/aaaa" SYMCACHE_SUFFIX, cache_dir);
-	ck_assert_int_eq(stat(path, &sb), 0);
 	/* Room for two entries: storing one more drops the least recently used. */
-	symcache_set_limit(c, (uint64_t)sb.st_size * 2 + sb.st_size / 2);
+	limit_to_two(c, "aaaa", SYMCACHE_SUFFIX);
 	ck_assert_int_eq(symcache_store(c, "dddd", r, 64), 0);
-	ck_assert_int_eq(stat(path, &sb), -1);
-	snprintf(path, sizeof(path), "%s/bbbb" SYMCACHE_SUFFIX, cache_dir);
-	ck_assert_int_eq(stat(path, &sb), -1);
-	snprintf(path, sizeof(path), "%s/cccc" SYMCACHE_SUFFIX, cache_dir);
-	ck_assert_int_eq(stat(path, &sb), 0);
-	snprintf(path, sizeof(path), "%s/dddd" SYMCACHE_SUFFIX, cache_dir);
-	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert(!entry_exists("aaaa", SYMCACHE_SUFFIX));
+	ck_assert(!entry_exists("bbbb", SYMCACHE_SUFFIX));
+	ck_assert(entry_exists("cccc", SYMCACHE_SUFFIX));
+	ck_assert(entry_exists("dddd", SYMCACHE_SUFFIX));
 	symcache_close(c);
 }
 END_TEST
@@ -479,28 +504,19 @@ START_TEST(host_images_share_the_directory)
 	ck_assert_ptr_nonnull(a);
 	ck_assert_ptr_nonnull(b);
 	static const char *ids[] = { "aaaa", "bbbb", "cccc", "dddd" };
-	struct symcache_frame f = { "fn", "/src/big.c", 1 };
 	struct symcache_record r[64];
-	for (int i = 0; i < 64; i++)
-		r[i] = (struct symcache_record){ (uint64_t)i, 1, &f };
-	char path[256];
+	big_entry(r);
 	for (int i = 0; i < 2; i++) {
 		ck_assert_int_eq(symcache_store(a, ids[i], r, 64), 0);
-		snprintf(path, sizeof(path), "%s/%s" SYMCACHE_SUFFIX, cache_dir, ids[i]);
-		struct timespec t[2] = { { 1000000 + i, 0 }, { 1000000 + i, 0 } };
-		ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+		entry_age(ids[i], SYMCACHE_SUFFIX, i);
 	}
 	symcache_close(a);
-	struct stat sb;
-	ck_assert_int_eq(stat(path, &sb), 0);
 	/* Room for two entries: each store drops the least recently used. */
-	symcache_set_limit(b, (uint64_t)sb.st_size * 2 + sb.st_size / 2);
+	limit_to_two(b, ids[1], SYMCACHE_SUFFIX);
 	ck_assert_int_eq(symcache_store(b, ids[2], r, 64), 0);
 	ck_assert_int_eq(symcache_store(b, ids[3], r, 64), 0);
-	for (int i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "%s/%s" SYMCACHE_SUFFIX, cache_dir, ids[i]);
-		ck_assert_int_eq(stat(path, &sb), i < 2 ? -1 : 0);
-	}
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(entry_exists(ids[i], SYMCACHE_SUFFIX), i >= 2);
 	symcache_close(b);
 }
 END_TEST
@@ -520,9 +536,7 @@ START_TEST(host_directory_removed_is_made_again)
 	struct symcache_frame f = { "fn", "/src/a.c", 1 };
 	struct symcache_record r = { 0x10, 1, &f };
 	ck_assert_int_eq(symcache_store(b, "abcd", &r, 1), 0);
-	char path[256];
-	snprintf(path, sizeof(path), "%s/abcd" SYMCACHE_SUFFIX, cache_dir);
-	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert(entry_exists("abcd", SYMCACHE_SUFFIX));
 	ck_assert_int_eq(stat(cache_dir, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0700);
 	symcache_close(b);
@@ -641,23 +655,16 @@ START_TEST(rules_files_evicted_too)
 	for (int i = 0; i < 64; i++)
 		r[i] = (struct hs_cfi_entry){ .addr = (uint64_t)i, .kind = HS_CFI_SP, .off = 8 };
 	static const char *ids[] = { "aaaa", "bbbb", "cccc" };
-	char path[256];
-	struct stat sb;
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(symcache_store_rules(c, ids[i], r, 64), 0);
-		snprintf(path, sizeof(path), "%s/%s" HS_CFI_SUFFIX, cache_dir, ids[i]);
-		struct timespec t[2] = { { 1000000 + i, 0 }, { 1000000 + i, 0 } };
-		ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+		entry_age(ids[i], HS_CFI_SUFFIX, i);
 	}
-	ck_assert_int_eq(stat(path, &sb), 0);
-	symcache_set_limit(c, (uint64_t)sb.st_size * 2 + sb.st_size / 2);
+	limit_to_two(c, "cccc", HS_CFI_SUFFIX);
 	ck_assert_int_eq(symcache_store_rules(c, "dddd", r, 64), 0);
 	const char *gone[] = { "aaaa", "bbbb" }, *kept[] = { "cccc", "dddd" };
 	for (int i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s" HS_CFI_SUFFIX, cache_dir, gone[i]);
-		ck_assert_int_eq(stat(path, &sb), -1);
-		snprintf(path, sizeof(path), "%s/%s" HS_CFI_SUFFIX, cache_dir, kept[i]);
-		ck_assert_int_eq(stat(path, &sb), 0);
+		ck_assert(!entry_exists(gone[i], HS_CFI_SUFFIX));
+		ck_assert(entry_exists(kept[i], HS_CFI_SUFFIX));
 	}
 	symcache_close(c);
 }
