@@ -47,7 +47,8 @@ static void help(FILE *out)
 		"heapsnap.PID.N.pb.gz on each snapshot signal (kill -USR2 PID, or\n"
 		"'heapsnap snap PID') and heapsnap.PID.exit.pb.gz when it ends.\n\n"
 		"Options:\n"
-		"  -o, --dir DIR       write snapshots to DIR (default: the current directory)\n"
+		"  -o, --dir DIR       write the whole tree's snapshots to DIR (default:\n"
+		"                      $HEAPSNAP_DIR, else the current directory)\n"
 		"  -f, --frames N      frames kept per stack, 1..256 (default 16)\n"
 		"  -s, --signal SIG    snapshot signal: USR1, USR2, RTMIN+N, a number, or none\n"
 		"  -w, --wait SECONDS  after the program ends, wait at most this long for the\n"
@@ -256,6 +257,7 @@ struct run_paths {
 	char prog[PATH_MAX]; /* the program, found as execvp would */
 	char shim[PATH_MAX]; /* libheapsnap.so */
 	char self[PATH_MAX]; /* this binary, the collector the shim starts */
+	char dir[PATH_MAX];  /* where every process of the tree writes, absolute */
 };
 
 /* Finds the program, the shim and this binary, and checks that the program can be
@@ -284,13 +286,18 @@ static int resolve(const struct run_args *a, struct run_paths *p)
 		return 1;
 	}
 	p->self[n] = '\0';
-	if (a->dir) {
-		struct stat st;
-		if (stat(a->dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(a->dir, W_OK) < 0) {
-			fprintf(stderr, "heapsnap: run: cannot write snapshots to '%s': %s\n", a->dir,
-				errno ? strerror(errno) : "not a directory");
-			return 1;
-		}
+	/* Absolute, so that processes starting elsewhere (make -C, a wrapper script's
+	 * cd) write beside the others rather than into a directory of their own. */
+	const char *dir = a->dir ? a->dir : getenv("HEAPSNAP_DIR");
+	if (!dir || !*dir)
+		dir = ".";
+	struct stat st;
+	errno = 0;
+	if (!realpath(dir, p->dir) || stat(p->dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    access(p->dir, W_OK | X_OK) < 0) {
+		fprintf(stderr, "heapsnap: run: cannot write snapshots to '%s': %s\n", dir,
+			errno ? strerror(errno) : "not a directory");
+		return 1;
 	}
 	return 0;
 }
@@ -306,7 +313,7 @@ static char **traced_env(const struct run_args *a, const struct run_paths *p,
 		{ "LD_PRELOAD", preload },
 		{ HS_ENV_RUN_SOCKET, sock },
 		{ HS_ENV_COLLECTOR, p->self },
-		{ "HEAPSNAP_DIR", a->dir },
+		{ "HEAPSNAP_DIR", p->dir },
 		{ "HEAPSNAP_FRAMES", a->frames },
 		{ "HEAPSNAP_SIGNAL", a->signal },
 		{ "HEAPSNAP_START", a->off ? "off" : NULL },
