@@ -772,6 +772,45 @@ START_TEST(waiting_for_the_tree_is_bounded)
 }
 END_TEST
 
+/* The program ends before the child it forked has allocated anything, so nothing of
+ * the tree is connected when run sees the end: run, the tree's subreaper, waits for the
+ * child and its file.  A process that never connects (untraced) holds run a short
+ * while at most. */
+START_TEST(run_waits_for_a_child_that_outlives_the_program)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "forker", "orphan", "300", NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	static char names[256][300];
+	int n = final_files(dir, names, 256);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(summary_count(r.err), 2);
+	int line = tt_site_line("forker.c", "orphan"), late = 0;
+	for (int i = 0; i < n; i++) {
+		profile_t *p = read_file(dir, names[i]);
+		int64_t v[PV_COUNT];
+		if (tt_site_values(p, "forker.c", line, v)) {
+			ck_assert_int_eq(v[PV_INUSE_SPACE], 4000);
+			late++;
+		}
+		profile_free(p);
+	}
+	ck_assert_int_eq(late, 1);
+
+	char *untraced[] = { "/bin/sh", "-c", "env -u LD_PRELOAD sleep 9 >/dev/null & exit 4", NULL };
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	tt_run(dir, untraced, NULL, &r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 4, "%s", r.err);
+	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 7); /* not the sleep's 9 s */
+	ck_assert_ptr_null(strstr(r.err, "gave up"));
+}
+END_TEST
+
 /* run's socket directory is in $TMPDIR when that is set, else on a tmpfs (/dev/shm
  * here, with no XDG_RUNTIME_DIR), and gone when run returns. */
 START_TEST(run_socket_goes_to_tmpdir_else_a_tmpfs)
@@ -820,6 +859,7 @@ int main(void)
 	tcase_add_test(tc, exit_file_carries_a_timeline);
 	tcase_add_test(tc, a_fifo_at_a_module_path_hangs_nothing);
 	tcase_add_test(tc, waiting_for_the_tree_is_bounded);
+	tcase_add_test(tc, run_waits_for_a_child_that_outlives_the_program);
 	tcase_add_test(tc, run_socket_goes_to_tmpdir_else_a_tmpfs);
 	suite_add_tcase(s, tc);
 	return check_run(s);

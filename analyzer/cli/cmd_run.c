@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -479,6 +480,9 @@ static int run(const struct run_args *a)
 			"$XDG_RUNTIME_DIR, /dev/shm or /tmp: %s\n", strerror(-r));
 		return 1;
 	}
+	/* Processes of the tree whose parent ends become run's children, not init's: run
+	 * then sees the tree outlive the program (runtree.c).  Not inherited. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	t.child = spawn_traced(a, &p, &t);
 	t.forward_to = &forward_to;
 	if (t.child < 0) {

@@ -8,6 +8,7 @@
 #include "runtree.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -390,12 +391,57 @@ static void runtree_reap(struct runtree *t)
 			runtree_send_status(t, &t->conns[i]);
 }
 
-/* One round of poll over the program and every connection. */
-static void runtree_poll(struct runtree *t, int pidfd)
+/* Reaps every child that ended but the program (runtree_reap's) and the host, whose
+ * end is noted.  Run is the tree's subreaper (cmd_run.c): a process whose parent ended
+ * becomes run's child, and must not stay a zombie while the rest of the tree runs. */
+static void runtree_reap_orphans(struct runtree *t)
+{
+	for (;;) {
+		siginfo_t info = { 0 };
+		if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0 ||
+		    !info.si_pid || (info.si_pid == t->child && !t->child_done))
+			return;
+		if (waitpid(info.si_pid, NULL, WNOHANG | __WALL) != info.si_pid)
+			return;
+		if (info.si_pid == t->host_child)
+			t->host_child = 0;
+	}
+}
+
+/* Whether a process of the tree outlives the program: as its subreaper, run is the
+ * parent of every process whose parent ended, so the tree is alive while run has a
+ * child besides the host.  Such a process may be about to connect (the program forked
+ * it and ended before its first allocation), or may never (untraced, or allocating
+ * nothing).  False when the kernel lists no children (no CONFIG_PROC_CHILDREN). */
+static bool runtree_orphans(struct runtree *t)
+{
+	runtree_reap_orphans(t);
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)syscall(SYS_gettid));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	for (char *p = buf, *end; *p; p = end) {
+		long pid = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (pid > 0 && pid != t->host_child && pid != t->child)
+			return true;
+	}
+	return false;
+}
+
+/* One round of poll over the program and every connection, for at most ms. */
+static void runtree_poll(struct runtree *t, int pidfd, int ms)
 {
 	struct pollfd *p = calloc(t->nconns + 2, sizeof(*p));
 	if (!p) {
-		usleep(POLL_MS * 1000);
+		usleep((useconds_t)ms * 1000);
 		return;
 	}
 	size_t n = 0;
@@ -403,7 +449,7 @@ static void runtree_poll(struct runtree *t, int pidfd)
 	p[n++] = (struct pollfd){ .fd = t->child_done ? -1 : pidfd, .events = POLLIN };
 	for (size_t i = 0; i < t->nconns; i++)
 		p[n++] = (struct pollfd){ .fd = t->conns[i].fd, .events = POLLIN };
-	int r = poll(p, n, POLL_MS);
+	int r = poll(p, n, ms);
 	if (r > 0) {
 		/* Backwards, so that dropping a connection moves only ones already seen. */
 		for (size_t i = t->nconns; i-- > 0;)
@@ -433,18 +479,29 @@ static bool runtree_awaiting_exec(struct runtree *t)
 	return false;
 }
 
+/* How long after the program's end run waits for processes of the tree that have not
+ * connected: they connect at their first allocation, or never. */
+#define ORPHAN_GRACE_NS (2 * 1000 * 1000 * 1000ull)
+#define ORPHAN_POLL_MS 10
+
 int runtree_serve(struct runtree *t, unsigned timeout_s, volatile const int *stop)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, t->child, 0);
 	uint64_t ended = 0;
 	for (;;) {
+		int ms = POLL_MS;
 		runtree_reap(t);
+		runtree_reap_orphans(t);
 		if (t->child_done) {
 			if (!ended)
 				ended = prim_now_ns(CLOCK_MONOTONIC);
 			runtree_accept(t);
-			if (t->nconns == 0 && !runtree_awaiting_exec(t))
-				break;
+			if (t->nconns == 0 && !runtree_awaiting_exec(t)) {
+				if (prim_now_ns(CLOCK_MONOTONIC) - ended > ORPHAN_GRACE_NS ||
+				    !runtree_orphans(t))
+					break;
+				ms = ORPHAN_POLL_MS;
+			}
 			if ((timeout_s && prim_now_ns(CLOCK_MONOTONIC) - ended >
 						  (uint64_t)timeout_s * 1000000000u) ||
 			    (stop && *stop)) {
@@ -453,7 +510,7 @@ int runtree_serve(struct runtree *t, unsigned timeout_s, volatile const int *sto
 				return 1;
 			}
 		}
-		runtree_poll(t, pidfd);
+		runtree_poll(t, pidfd, ms);
 	}
 	if (pidfd >= 0)
 		close(pidfd);

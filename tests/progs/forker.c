@@ -1,6 +1,7 @@
 /* forker.c - fork without exec: the child is traced on its own.  forker _exit: the
  * child ends with _exit(3), as shell children do; the parent then vforks a child that
- * ends with _exit(9) at once, and execs sh -c 'exit 3'. */
+ * ends with _exit(9) at once, and execs sh -c 'exit 3'.  forker orphan MS: the parent
+ * ends at once, and its child first allocates MS milliseconds later. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,14 @@ int main(int argc, char **argv)
 {
 	int quick = argc > 1 && !strcmp(argv[1], "_exit");
 	void *before = malloc(1000); /* site:parent_before */
+	if (argc > 2 && !strcmp(argv[1], "orphan")) {
+		if (fork() == 0) {
+			usleep((useconds_t)atoi(argv[2]) * 1000);
+			void *late = malloc(4000); /* site:orphan */
+			(void)late;
+		}
+		return 0;
+	}
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
