@@ -391,20 +391,20 @@ static void runtree_reap(struct runtree *t)
 			runtree_send_status(t, &t->conns[i]);
 }
 
-/* Reaps every child that ended but the program (runtree_reap's) and the host, whose
- * end is noted.  Run is the tree's subreaper (cmd_run.c): a process whose parent ended
- * becomes run's child, and must not stay a zombie while the rest of the tree runs. */
+/* Reaps the children that ended, up to the program or the host, which are left to
+ * runtree_reap() and runtree_reap_host() (a pidfd may yet be opened on the host's pid,
+ * which must not be free for reuse by then).  Run is the tree's subreaper (cmd_run.c):
+ * a process whose parent ended becomes run's child, and must not stay a zombie while
+ * the rest of the tree runs. */
 static void runtree_reap_orphans(struct runtree *t)
 {
 	for (;;) {
 		siginfo_t info = { 0 };
 		if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0 ||
-		    !info.si_pid || (info.si_pid == t->child && !t->child_done))
+		    !info.si_pid || (info.si_pid == t->child && !t->child_done) ||
+		    info.si_pid == t->host_child ||
+		    waitpid(info.si_pid, NULL, WNOHANG | __WALL) != info.si_pid)
 			return;
-		if (waitpid(info.si_pid, NULL, WNOHANG | __WALL) != info.si_pid)
-			return;
-		if (info.si_pid == t->host_child)
-			t->host_child = 0;
 	}
 }
 
