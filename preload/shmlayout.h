@@ -155,6 +155,10 @@ struct hs_request {
 
 #define HS_CACHELINE 64
 
+/* In hs_ctl.signal_taken, with the signal. */
+#define HS_SIGNAL_AT_START 0x10000 /* not at its default action at start */
+#define HS_SIGNAL_IGNORED 0x20000  /* set to SIG_IGN by the program */
+
 struct hs_ctl {
 	/* Written once by the shim before the collector starts. */
 	uint64_t magic;
@@ -202,7 +206,11 @@ struct hs_ctl {
 	 * a new generation at each start.  The shim's set of sampled blocks keys its
 	 * entries by generation, so a start forgets every earlier sample. */
 	_Alignas(HS_CACHELINE) _Atomic uint32_t recording;
-	uint32_t pad_recording;
+	/* Under heapsnap run, the snapshot signal once it is not heapsnap's: the program
+	 * put a handler of its own on it (HS_SIGNAL_IGNORED: SIG_IGN), or with
+	 * HS_SIGNAL_AT_START it was not at its default action at start.  The collector tells run, which says it on its own
+	 * stderr, not the program's. */
+	_Atomic int32_t signal_taken;
 	uint64_t sample_period; /* written once by the shim: bytes, 0 = exact tracing */
 };
 

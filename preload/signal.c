@@ -48,6 +48,27 @@ static sigaction_fn get_real_sigaction(void)
 	return real_sigaction;
 }
 
+/* Says that the snapshot signal is the program's: at start (not at its default action)
+ * or since (it installed a handler of its own).  Under heapsnap run, a line in the
+ * program's own stderr could end up in its data (a script's $(ls | xargs ... 2>&1)),
+ * so the collector tells run, which says it on its own stderr. */
+static void signal_not_ours(int sig, bool at_start, bool ignored)
+{
+	if (shim_opt.run_socket && shim_seg.ctl) {
+		atomic_store(&shim_seg.ctl->signal_taken,
+			     sig | (at_start ? HS_SIGNAL_AT_START : 0) |
+				     (ignored ? HS_SIGNAL_IGNORED : 0));
+		return;
+	}
+	const char *name = sigabbrev_np(sig);
+	if (at_start)
+		report("SIG%s is not at its default action; set HEAPSNAP_SIGNAL to another "
+		       "signal to take snapshots", name ? name : "?");
+	else
+		report("the program installed its own handler for SIG%s; set HEAPSNAP_SIGNAL to "
+		       "another signal to take snapshots", name ? name : "?");
+}
+
 void signal_install(void)
 {
 	int sig = shim_opt.signal;
@@ -61,9 +82,7 @@ void signal_install(void)
 	if (real_sigaction(sig, NULL, &old) < 0)
 		return;
 	if (old.sa_handler != SIG_DFL) {
-		const char *name = sigabbrev_np(sig);
-		report("SIG%s is not at its default action; set HEAPSNAP_SIGNAL to another "
-		       "signal to take snapshots", name ? name : "?");
+		signal_not_ours(sig, true, false);
 		return;
 	}
 	if (real_sigaction(sig, &sa, NULL) == 0)
@@ -102,9 +121,8 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
 	}
 	if (act) {
 		atomic_store(&own_signal, 0);
-		const char *name = sigabbrev_np(sig);
-		report("the program installed its own handler for SIG%s; set HEAPSNAP_SIGNAL to "
-		       "another signal to take snapshots", name ? name : "?");
+		signal_not_ours(sig, false,
+				!(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_IGN);
 	}
 	return r;
 }

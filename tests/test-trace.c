@@ -1347,6 +1347,54 @@ START_TEST(program_keeps_its_own_handler)
 }
 END_TEST
 
+/* Under heapsnap run, that line goes to run's stderr, from the collector, and never into
+ * the program's own (a script capturing its stderr would find it in its data): at once
+ * for the program, in one list at the end for the rest of the tree.  Under plain
+ * LD_PRELOAD, stderr is the only place to say it. */
+START_TEST(own_handler_said_on_runs_stderr)
+{
+	char dir[256], script[1024], path[512], err[1024] = "";
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/program.err", dir);
+	const char *progs = getenv("PROGS");
+	snprintf(script, sizeof(script), "%s/awkward own-signal 2>%s; trap '' USR2; %s/basic; exit 0", progs,
+		 path, progs);
+	char *argv[] = { "/bin/sh", "-c", script, NULL };
+	struct run_result r;
+	tt_run_ok(dir, argv, NULL, NULL, &r);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(err, 1, sizeof(err) - 1, f);
+	err[n] = '\0';
+	fclose(f);
+	ck_assert_msg(!strstr(err, "heapsnap"), "in the program's stderr: %s", err);
+	/* The shell, run's program, ignores the signal from its trap on: said at once. */
+	ck_assert_msg(strstr(r.err, "(sh -c ") &&
+			      strstr(r.err, "): the program ignores SIGUSR2: kill -USR2 does not "
+					    "snapshot it, 'heapsnap snap "),
+		      "%s", r.err);
+	/* awkward and basic, in the list. */
+	ck_assert_msg(strstr(r.err, "heapsnap: 2 other processes of the tree keep the snapshot "
+				    "signal; 'heapsnap snap PID' snapshots them:\n"),
+		      "%s", r.err);
+	ck_assert_msg(strstr(r.err, " (awkward own-signal): the program installed its own "
+				    "handler for SIGUSR2\n"),
+		      "%s", r.err);
+	ck_assert_msg(strstr(r.err, " (basic): SIGUSR2 was not at its default action at start\n"),
+		      "%s", r.err);
+	ck_assert_int_eq(count_of(r.err, "SIGUSR2"), 3);
+
+	snprintf(script, sizeof(script), "LD_PRELOAD=%s HEAPSNAP_DIR=%s %s/awkward own-signal",
+		 getenv("HEAPSNAP_SHIM"), dir, progs);
+	tt_run_plain(argv, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	const char *said = strstr(r.err, "heapsnap[");
+	ck_assert_msg(said && strstr(said, "]: the program installed its own handler for SIGUSR2; "
+				    "set HEAPSNAP_SIGNAL"),
+		      "%s", r.err);
+}
+END_TEST
+
 START_TEST(closes_all_fds_and_clears_env)
 {
 	char dir[256];
@@ -2274,6 +2322,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(aw, threads_in_a_loop_with_tls_destructors);
 	tcase_add_test(aw, allocation_in_a_signal_handler);
 	tcase_add_test(aw, program_keeps_its_own_handler);
+	tcase_add_test(aw, own_handler_said_on_runs_stderr);
 	tcase_add_test(aw, closes_all_fds_and_clears_env);
 	tcase_add_test(aw, dlclosed_library_still_symbolizes);
 	tcase_add_test(aw, vfork_and_posix_spawn_children);

@@ -303,6 +303,53 @@ static void runtree_grant(struct runtree *t)
 	}
 }
 
+/* A command line as the summary shows it: the program's base name and its arguments. */
+static const char *runtree_short(const char *command)
+{
+	if (!command)
+		return "";
+	size_t first = strcspn(command, " ");
+	const char *base = command;
+	for (size_t i = 0; i < first; i++)
+		if (command[i] == '/')
+			base = command + i + 1;
+	return base;
+}
+
+/* What an image did with the snapshot signal, for a line after "pid N (command): ". */
+static void runtree_signal_text(const struct runtree_proc *p, char *out, size_t len)
+{
+	const char *name = sigabbrev_np(p->signal);
+	snprintf(out, len,
+		 p->signal_how == 's'   ? "SIG%s was not at its default action at start"
+		 : p->signal_how == 'i' ? "the program ignores SIG%s"
+					: "the program installed its own handler for SIG%s",
+		 name ? name : "?");
+}
+
+/* "signal SIG start|own|ignored": the image's snapshot signal is the program's.  Said at once
+ * for the program itself; for the rest of the tree, in one list at the end. */
+static void runtree_on_signal(struct runtree *t, struct runtree_conn *c, char **f, int n)
+{
+	char *end;
+	long sig = n == 3 ? strtol(f[1], &end, 10) : 0;
+	if (n != 3 || *end || sig <= 0 || sig >= NSIG || c->proc == SIZE_MAX ||
+	    (strcmp(f[2], "start") && strcmp(f[2], "own") && strcmp(f[2], "ignored")))
+		return;
+	struct runtree_proc *p = &t->procs[c->proc];
+	p->signal = (int)sig;
+	p->signal_how = f[2][0] == 'i' ? 'i' : f[2][0] == 's' ? 's' : 'o';
+	if (p->pid != t->child)
+		return;
+	char text[96];
+	runtree_signal_text(p, text, sizeof(text));
+	const char *name = sigabbrev_np(p->signal);
+	fprintf(t->out, "heapsnap: pid %d (%.40s): %s: kill -%s does not snapshot it, "
+			"'heapsnap snap %d' does\n",
+		(int)p->pid, runtree_short(p->command), text, name ? name : "?", (int)p->pid);
+	p->signal_said = true;
+}
+
 /* Handles one packet from a collector; false when the connection ended. */
 static bool runtree_on_message(struct runtree *t, struct runtree_conn *c)
 {
@@ -330,6 +377,8 @@ static bool runtree_on_message(struct runtree *t, struct runtree_conn *c)
 	else if (!strcmp(f[0], "turn") && !c->asked) {
 		c->asked = prim_now_ns(CLOCK_MONOTONIC);
 		runtree_grant(t);
+	} else if (!strcmp(f[0], "signal")) {
+		runtree_on_signal(t, c, f, n);
 	} else if (!strcmp(f[0], "say") && n == 2) {
 		char *text = runtree_clean(f[1]);
 		if (text)
@@ -530,19 +579,6 @@ const struct runtree_proc *runtree_main(const struct runtree *t)
 	return last;
 }
 
-/* A command line as the summary shows it: the program's base name and its arguments. */
-static const char *runtree_short(const char *command)
-{
-	if (!command)
-		return "";
-	size_t first = strcspn(command, " ");
-	const char *base = command;
-	for (size_t i = 0; i < first; i++)
-		if (command[i] == '/')
-			base = command + i + 1;
-	return base;
-}
-
 static int runtree_by_peak(const void *a, const void *b)
 {
 	const struct runtree_proc *x = *(struct runtree_proc *const *)a;
@@ -588,6 +624,27 @@ void runtree_report(const struct runtree *t, FILE *out, bool quiet)
 			(int)m->pid);
 	if (!quiet)
 		runtree_report_tree(t, out);
+	/* Said aloud, -q or not, as the shim says it without run. */
+	size_t taken = 0;
+	for (size_t i = 0; i < t->nprocs; i++)
+		taken += t->procs[i].signal && !t->procs[i].signal_said;
+	if (taken)
+		fprintf(out, "heapsnap: %zu other process%s of the tree %s the snapshot signal; "
+			     "'heapsnap snap PID' snapshots %s:\n",
+			taken, taken == 1 ? "" : "es", taken == 1 ? "keeps" : "keep",
+			taken == 1 ? "it" : "them");
+	for (size_t i = 0, k = 0; i < t->nprocs && k < SUMMARY_ROWS; i++) {
+		const struct runtree_proc *p = &t->procs[i];
+		if (!p->signal || p->signal_said)
+			continue;
+		char text[96];
+		runtree_signal_text(p, text, sizeof(text));
+		fprintf(out, "heapsnap:   pid %d (%.40s): %s\n", (int)p->pid,
+			runtree_short(p->command), text);
+		k++;
+	}
+	if (taken > SUMMARY_ROWS)
+		fprintf(out, "heapsnap:   and %zu more\n", taken - SUMMARY_ROWS);
 	/* Lost files are said aloud, -q or not. */
 	for (size_t i = 0; i < t->nprocs; i++) {
 		const struct runtree_proc *p = &t->procs[i];

@@ -25,6 +25,9 @@ struct runtree_proc {
 	bool connected;  /* the collector is still running */
 	uint64_t execd;  /* when its image exec'd (CLOCK_MONOTONIC), until the next image
 			  * of the pid connects; 0 otherwise */
+	int signal;      /* the snapshot signal, when the image took it for its own */
+	char signal_how; /* 's' not at its default at start, 'o' own handler, 'i' ignored */
+	bool signal_said;
 };
 
 struct runtree_conn {

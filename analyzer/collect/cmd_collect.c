@@ -75,6 +75,7 @@ struct session {
 	double tokens;          /* files that may be written now (SNAP_RATE) */
 	uint64_t tokens_at;     /* when tokens was last refilled */
 	bool hosted;            /* a thread of heapsnap run's host (hosted.h) */
+	bool signal_said;       /* the program's taking the snapshot signal was said */
 };
 
 static void help(FILE *out)
@@ -401,11 +402,25 @@ static void end_trigger(struct session *s, bool execd, char *out, size_t len)
 	}
 }
 
+/* Tells run, once, that the snapshot signal is the program's (the shim notes it under
+ * heapsnap run): run says so, on its own stderr. */
+static void tell_signal_taken(struct session *s)
+{
+	int v = s->signal_said ? 0 : atomic_load(&s->c.ctl->signal_taken);
+	int sig = v & ~(HS_SIGNAL_AT_START | HS_SIGNAL_IGNORED);
+	if (sig <= 0 || sig >= NSIG)
+		return;
+	s->signal_said = true;
+	runlink_signal(&s->link, sig,
+		       v & HS_SIGNAL_AT_START ? "start" : v & HS_SIGNAL_IGNORED ? "ignored" : "own");
+}
+
 static int run(struct session *s)
 {
 	bool execd = false, detached = false;
 	for (;;) {
 		uint64_t limit, wait_pos;
+		tell_signal_taken(s);
 		if (take_request(s, &limit))
 			continue;
 		control_poll(&s->control);
@@ -439,6 +454,7 @@ static int run(struct session *s)
 		ring_sleep(&s->c.ring, s->c.pos, s->handled,
 			   s->c.active ? IDLE_SLEEP_NS : DORMANT_SLEEP_NS);
 	}
+	tell_signal_taken(s);
 	uint64_t n, pos, wait_pos;
 	control_poll_now(&s->control);
 	if (pending_request(s, false, &n, &pos) && n)

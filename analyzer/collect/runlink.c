@@ -53,6 +53,14 @@ void runlink_say(struct runlink *l, const char *fmt, ...)
 		runlink_log(l, msg + n);
 }
 
+void runlink_signal(struct runlink *l, int sig, const char *how)
+{
+	char msg[64];
+	int n = snprintf(msg, sizeof(msg), "signal\t%d\t%.16s", sig, how);
+	if (!runlink_send(l, msg, (size_t)n))
+		runlink_log(l, "the snapshot signal is the program's, not heapsnap's");
+}
+
 void runlink_file(struct runlink *l, const char *path, const char *trigger, int64_t peak)
 {
 	char msg[RUNLINK_MSG_MAX];

@@ -47,6 +47,11 @@ void runlink_open(struct runlink *l, int fd, const char *dir, pid_t pid);
 /* Says one line to the user: through run, else into the log file. */
 void runlink_say(struct runlink *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Tells run that the snapshot signal sig is the program's: how is "start" (not at its
+ * default action at start), "own" (the program installed a handler of its own) or
+ * "ignored" (it set SIG_IGN).  Without run, says it into the log file. */
+void runlink_signal(struct runlink *l, int sig, const char *how);
+
 /* Reports a snapshot file (path NULL when writing it failed). */
 void runlink_file(struct runlink *l, const char *path, const char *trigger, int64_t peak);
 
