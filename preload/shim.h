@@ -154,7 +154,15 @@ bool sampleset_take(const void *p, uint32_t gen) HIDDEN;
 #define THREAD_BLOCK_RULES (32u << 10)
 #define THREAD_BLOCK_CACHE (4u << 10)
 #define THREAD_BLOCK (THREAD_BLOCK_RULES + THREAD_BLOCK_CACHE)
+/* A new block's rules use their first page only, 2^THREAD_RULE_BITS_FIRST of them: an
+ * image that ends after a few dozen stacks (most of a shell's or a build's) then maps
+ * two pages, not nine (a page costs a short process as much as a system call).
+ * thread_block_grow() goes on to all of them, for a thread that keeps missing. */
+#define THREAD_RULE_BITS_FIRST 8u
+#define THREAD_RULE_BITS 11u
 extern __thread void *shim_thread_block TLS_IE HIDDEN;
+extern __thread uint8_t shim_rule_bits TLS_IE HIDDEN; /* rules in use: 2^bits */
+void thread_block_grow(void) HIDDEN;
 void thread_block_init(void) HIDDEN;
 void thread_block_fork_child(void) HIDDEN; /* in a forked child, first */
 /* In a forked child about to trace: this thread's block is its parent's pages, shared

@@ -20,10 +20,23 @@
 #include "shim.h"
 
 __thread void *shim_thread_block TLS_IE HIDDEN;
+__thread uint8_t shim_rule_bits TLS_IE HIDDEN;
 
+/* Over the first rule of a block on the free list. */
 struct free_block {
 	struct free_block *next;
+	uint64_t rule_bits;   /* how many of its rules were in use, mapped */
 };
+_Static_assert(sizeof(struct free_block) <= THREAD_BLOCK_RULES >> THREAD_RULE_BITS,
+	       "one rule holds a free block's record");
+
+/* Bytes of a block mapped when bits of its rules are in use: those, and the stack
+ * cache after all of them. */
+static void populate_block(char *b, unsigned bits)
+{
+	prim_populate(b, (THREAD_BLOCK_RULES >> THREAD_RULE_BITS) << bits);
+	prim_populate(b + THREAD_BLOCK_RULES, THREAD_BLOCK_CACHE);
+}
 static struct free_block *free_blocks;
 static _Atomic bool free_lock;
 static pthread_key_t block_key;
@@ -47,6 +60,7 @@ static void block_release(void *block)
 {
 	shim_thread_block = NULL;
 	struct free_block *b = block;
+	b->rule_bits = shim_rule_bits;
 	lock();
 	b->next = free_blocks;
 	free_blocks = b;
@@ -65,7 +79,15 @@ void thread_block_fork_child(void)
 void thread_block_copy(void)
 {
 	if (shim_thread_block)
-		prim_populate(shim_thread_block, THREAD_BLOCK);
+		populate_block(shim_thread_block, shim_rule_bits);
+}
+
+void thread_block_grow(void)
+{
+	if (shim_thread_block && shim_rule_bits < THREAD_RULE_BITS) {
+		shim_rule_bits = THREAD_RULE_BITS;
+		populate_block(shim_thread_block, shim_rule_bits);
+	}
 }
 
 /* Once per image, from its first setup, which runs under the setup lock. */
@@ -88,9 +110,11 @@ void *thread_block_new(void)
 				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (m == MAP_FAILED)
 			return NULL; /* the walk then goes to libunwind, uncached */
-		prim_populate(m, THREAD_BLOCK); /* nine pages: one call, not nine faults */
+		shim_rule_bits = THREAD_RULE_BITS_FIRST;
+		populate_block(m, shim_rule_bits); /* one call, not a fault a page */
 	} else {
-		((struct free_block *)m)->next = NULL; /* was the list's: a slot's ip, now 0 */
+		shim_rule_bits = (uint8_t)b->rule_bits;
+		*b = (struct free_block){ 0 }; /* was the list's: a rule's ip, now 0 */
 	}
 	/* Without the key (the program used every one up), the block is this thread's for
 	 * good: a thread that ends leaves it mapped. */

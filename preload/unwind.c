@@ -49,17 +49,24 @@ struct rule {
 	uint8_t pad;
 };
 
-#define RULES 2048 /* 32 KiB a thread, in its block (threadmem.c) */
+#define RULES (1u << THREAD_RULE_BITS) /* 32 KiB a thread, in its block (threadmem.c) */
 #define OWN_MAX 12  /* more own frames than any entry path has */
 _Static_assert(RULES * sizeof(struct rule) == THREAD_BLOCK_RULES, "the rules fill their part");
 
 static __thread uint64_t stack_top TLS_IE; /* 0 until known */
 
-/* Where ip's rule is cached in this thread's table (rules, from thread_block()). */
+/* Where ip's rule is cached in this thread's table (rules, from thread_block()), of
+ * 2^shim_rule_bits rules.  Each holds its ip, so one written at a narrower width is
+ * only a miss at the wider one. */
 static inline struct rule *rule_slot(struct rule *rules, uint64_t ip)
 {
-	return &rules[(ip * 0x9e3779b97f4a7c15ull) >> (64 - 11)];
+	return &rules[(ip * 0x9e3779b97f4a7c15ull) >> (64 - shim_rule_bits)];
 }
+
+/* Misses after which a thread's rules go from their first page to all of them: more
+ * call sites than a short process has. */
+#define GROW_AFTER 128u
+static __thread unsigned rule_misses TLS_IE;
 
 struct code_range {
 	uintptr_t lo, hi;
@@ -206,6 +213,8 @@ _Atomic uint64_t unwind_cfi_rules, unwind_file_rules;
 static const struct rule *learn_cfi(struct rule *rules, uint64_t ip)
 {
 	struct cfi_rule c;
+	if (UNLIKELY(++rule_misses == GROW_AFTER))
+		thread_block_grow();
 	struct rule *r = rule_slot(rules, ip);
 	*r = (struct rule){ .ip = ip, .kind = RULE_NONE };
 	int known = cfistore_find(ip, &c);
