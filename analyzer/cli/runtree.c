@@ -540,7 +540,13 @@ int runtree_serve(struct runtree *t, unsigned timeout_s, volatile const int *sto
 	for (;;) {
 		int ms = POLL_MS;
 		runtree_reap(t);
-		runtree_reap_orphans(t);
+		/* Orphans' zombies are reaped a poll's timeout apart at most: a system call
+		 * each round would be one more for every message of a tree's collectors. */
+		uint64_t now = prim_now_ns(CLOCK_MONOTONIC);
+		if (now - t->orphans_reaped >= POLL_MS * 1000000ull) {
+			t->orphans_reaped = now;
+			runtree_reap_orphans(t);
+		}
 		if (t->child_done) {
 			if (!ended)
 				ended = prim_now_ns(CLOCK_MONOTONIC);

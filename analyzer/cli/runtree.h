@@ -53,6 +53,7 @@ struct runtree {
 	int host_fd;             /* to the host of the tree's collectors, or -1 */
 	pid_t host_pid;          /* the host, once it said it is ready; else 0 */
 	pid_t host_child;        /* the host run forked, until reaped; else 0 */
+	uint64_t orphans_reaped; /* when runtree_serve() last reaped orphans */
 	FILE *out;               /* where collectors' messages go (stderr) */
 };
 
