@@ -55,18 +55,42 @@ _Static_assert(RULES * sizeof(struct rule) == THREAD_BLOCK_RULES, "the rules fil
 
 static __thread uint64_t stack_top TLS_IE; /* 0 until known */
 
+static inline uint64_t rule_hash(uint64_t ip)
+{
+	return ip * 0x9e3779b97f4a7c15ull;
+}
+
 /* Where ip's rule is cached in this thread's table (rules, from thread_block()), of
  * 2^shim_rule_bits rules.  Each holds its ip, so one written at a narrower width is
  * only a miss at the wider one. */
 static inline struct rule *rule_slot(struct rule *rules, uint64_t ip)
 {
-	return &rules[(ip * 0x9e3779b97f4a7c15ull) >> (64 - shim_rule_bits)];
+	return &rules[rule_hash(ip) >> (64 - shim_rule_bits)];
 }
 
 /* Misses after which a thread's rules go from their first page to all of them: more
  * call sites than a short process has. */
 #define GROW_AFTER 128u
 static __thread unsigned rule_misses TLS_IE;
+
+/* Widens this thread's rules to all of them, each rule filed anew: a compiler's first
+ * 128 call sites are not learnt twice.  A rule at narrow slot i goes to a wide slot in
+ * [8i, 8i + 8), so going down from the last, every slot it can land on was emptied
+ * or filled by its own rule already, and nothing is lost. */
+static void rules_widen(struct rule *rules)
+{
+	unsigned from = shim_rule_bits;
+	thread_block_grow();
+	if (shim_rule_bits == from)
+		return;
+	for (uint64_t i = 1ull << from; i-- > 0;) {
+		struct rule r = rules[i];
+		if (!r.ip)
+			continue;
+		rules[i] = (struct rule){ 0 };
+		rules[rule_hash(r.ip) >> (64 - shim_rule_bits)] = r;
+	}
+}
 
 struct code_range {
 	uintptr_t lo, hi;
@@ -214,7 +238,7 @@ static const struct rule *learn_cfi(struct rule *rules, uint64_t ip)
 {
 	struct cfi_rule c;
 	if (UNLIKELY(++rule_misses == GROW_AFTER))
-		thread_block_grow();
+		rules_widen(rules);
 	struct rule *r = rule_slot(rules, ip);
 	*r = (struct rule){ .ip = ip, .kind = RULE_NONE };
 	int known = cfistore_find(ip, &c);
