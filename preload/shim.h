@@ -162,6 +162,7 @@ bool sampleset_take(const void *p, uint32_t gen) HIDDEN;
 #define THREAD_RULE_BITS 11u
 extern __thread void *shim_thread_block TLS_IE HIDDEN;
 extern __thread uint8_t shim_rule_bits TLS_IE HIDDEN; /* rules in use: 2^bits */
+extern __thread uint32_t shim_rule_misses TLS_IE HIDDEN; /* since the block was taken */
 void thread_block_grow(void) HIDDEN;
 void thread_block_init(void) HIDDEN;
 void thread_block_fork_child(void) HIDDEN; /* in a forked child, first */

@@ -21,6 +21,7 @@
 
 __thread void *shim_thread_block TLS_IE HIDDEN;
 __thread uint8_t shim_rule_bits TLS_IE HIDDEN;
+__thread uint32_t shim_rule_misses TLS_IE HIDDEN;
 
 /* Over the first rule of a block on the free list. */
 struct free_block {
@@ -105,6 +106,7 @@ void *thread_block_new(void)
 		free_blocks = b->next;
 	unlock();
 	void *m = b;
+	shim_rule_misses = 0;
 	if (!m) {
 		m = shim_real_mmap(NULL, THREAD_BLOCK, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -71,7 +71,6 @@ static inline struct rule *rule_slot(struct rule *rules, uint64_t ip)
 /* Misses after which a thread's rules go from their first page to all of them: more
  * call sites than a short process has. */
 #define GROW_AFTER 128u
-static __thread unsigned rule_misses TLS_IE;
 
 /* Widens this thread's rules to all of them, each rule filed anew: a compiler's first
  * 128 call sites are not learnt twice.  A rule at narrow slot i goes to a wide slot in
@@ -237,7 +236,7 @@ _Atomic uint64_t unwind_cfi_rules, unwind_file_rules;
 static const struct rule *learn_cfi(struct rule *rules, uint64_t ip)
 {
 	struct cfi_rule c;
-	if (UNLIKELY(++rule_misses == GROW_AFTER))
+	if (UNLIKELY(++shim_rule_misses == GROW_AFTER))
 		rules_widen(rules);
 	struct rule *r = rule_slot(rules, ip);
 	*r = (struct rule){ .ip = ip, .kind = RULE_NONE };
