@@ -279,6 +279,7 @@ const char *attach_getenv(const char *name) HIDDEN;
 /* signal.c: the snapshot signal; uninstalled (back to the default action, unless the
  * program has changed it) when heapsnap detach ends tracing. */
 void signal_install(void) HIDDEN;
+void signal_note_taken(void) HIDDEN; /* a forked child's, once it has its segment */
 void signal_uninstall(void) HIDDEN;
 
 /* ---- entering and leaving the traced path (every wrapper) ---- */

@@ -5,9 +5,9 @@
  * interrupted a thread holding an unpublished ring slot, so it never touches the ring.
  *
  * The program keeps the last word on its signals: sigaction() and signal() are wrapped
- * so that a program installing its own handler for our signal gets it (we say once on
- * stderr that snapshots need another HEAPSNAP_SIGNAL), and a program asking what the
- * handler is sees what it would see without us.
+ * so that a program installing its own handler for our signal gets it (we say once that
+ * snapshots need another HEAPSNAP_SIGNAL: on stderr, or under heapsnap run through
+ * run), and a program asking what the handler is sees what it would see without us.
  */
 #include <errno.h>
 #include <signal.h>
@@ -52,12 +52,17 @@ static sigaction_fn get_real_sigaction(void)
  * or since (it installed a handler of its own).  Under heapsnap run, a line in the
  * program's own stderr could end up in its data (a script's $(ls | xargs ... 2>&1)),
  * so the collector tells run, which says it on its own stderr. */
+static int32_t taken_pending; /* for the segment a forked child has not made yet */
+
 static void signal_not_ours(int sig, bool at_start, bool ignored)
 {
-	if (shim_opt.run_socket && shim_seg.ctl) {
-		atomic_store(&shim_seg.ctl->signal_taken,
-			     sig | (at_start ? HS_SIGNAL_AT_START : 0) |
-				     (ignored ? HS_SIGNAL_IGNORED : 0));
+	if (shim_opt.run_socket) {
+		int32_t v = sig | (at_start ? HS_SIGNAL_AT_START : 0) |
+			    (ignored ? HS_SIGNAL_IGNORED : 0);
+		if (shim_seg.ctl)
+			atomic_store(&shim_seg.ctl->signal_taken, v);
+		else
+			taken_pending = v; /* a forked child, before its first event */
 		return;
 	}
 	const char *name = sigabbrev_np(sig);
@@ -67,6 +72,14 @@ static void signal_not_ours(int sig, bool at_start, bool ignored)
 	else
 		report("the program installed its own handler for SIG%s; set HEAPSNAP_SIGNAL to "
 		       "another signal to take snapshots", name ? name : "?");
+}
+
+void signal_note_taken(void)
+{
+	if (taken_pending && shim_seg.ctl) {
+		atomic_store(&shim_seg.ctl->signal_taken, taken_pending);
+		taken_pending = 0;
+	}
 }
 
 void signal_install(void)
@@ -119,7 +132,9 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
 		memset(oldact, 0, sizeof(*oldact));
 		oldact->sa_handler = SIG_DFL;
 	}
-	if (act) {
+	/* A vfork child shares its parent's memory, own_signal and segment included: its
+	 * changes before exec are its own, and say nothing of the parent's signal. */
+	if (act && !(shim_seg.ctl && getpid() != shim_seg.ctl->pid)) {
 		atomic_store(&own_signal, 0);
 		signal_not_ours(sig, false,
 				!(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_IGN);

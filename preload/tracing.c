@@ -171,6 +171,8 @@ static void tracing_setup_locked(void)
 	atomic_store(&shim_state, SHIM_ON);
 	if (was == SHIM_UNINIT)
 		signal_install();
+	else
+		signal_note_taken();
 }
 
 void tracing_setup(void)

@@ -1395,6 +1395,29 @@ START_TEST(own_handler_said_on_runs_stderr)
 }
 END_TEST
 
+/* A forked child that takes the signal before its first allocation (no segment of its
+ * own yet) is listed by run too, not said on its stderr; a vfork child that sets the
+ * signal back to the default changes nothing of its parent's, which still snapshots
+ * on it and is not said to have taken it. */
+START_TEST(signal_taken_by_forked_and_vforked_children)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "forker", "signals", NULL };
+	struct run_result r;
+	tt_run_ok(dir, argv, NULL, NULL, &r);
+	ck_assert_msg(!strstr(r.err, "heapsnap["), "the shim wrote: %s", r.err);
+	ck_assert_msg(strstr(r.err, "heapsnap: 1 other process of the tree keeps the snapshot "
+				    "signal; 'heapsnap snap PID' snapshots it:\n") &&
+			      strstr(r.err, " (forker signals): the program installed its own "
+					    "handler for SIGUSR2\n"),
+		      "%s", r.err);
+	ck_assert_int_eq(count_of(r.err, "SIGUSR2"), 1);
+	profile_t *s = tt_snapshot(dir, traced_pid(&r), "1", 10);
+	profile_free(s);
+}
+END_TEST
+
 START_TEST(closes_all_fds_and_clears_env)
 {
 	char dir[256];
@@ -2323,6 +2346,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(aw, allocation_in_a_signal_handler);
 	tcase_add_test(aw, program_keeps_its_own_handler);
 	tcase_add_test(aw, own_handler_said_on_runs_stderr);
+	tcase_add_test(aw, signal_taken_by_forked_and_vforked_children);
 	tcase_add_test(aw, closes_all_fds_and_clears_env);
 	tcase_add_test(aw, dlclosed_library_still_symbolizes);
 	tcase_add_test(aw, vfork_and_posix_spawn_children);
