@@ -440,49 +440,37 @@ static void runtree_reap(struct runtree *t)
 			runtree_send_status(t, &t->conns[i]);
 }
 
-/* Reaps the children that ended, up to the program or the host, which are left to
- * runtree_reap() and runtree_reap_host() (a pidfd may yet be opened on the host's pid,
- * which must not be free for reuse by then).  Run is the tree's subreaper (cmd_run.c):
- * a process whose parent ended becomes run's child, and must not stay a zombie while
- * the rest of the tree runs. */
-static void runtree_reap_orphans(struct runtree *t)
-{
-	for (;;) {
-		siginfo_t info = { 0 };
-		if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0 ||
-		    !info.si_pid || (info.si_pid == t->child && !t->child_done) ||
-		    info.si_pid == t->host_child ||
-		    waitpid(info.si_pid, NULL, WNOHANG | __WALL) != info.si_pid)
-			return;
-	}
-}
-
-/* Whether a process of the tree outlives the program: as its subreaper, run is the
- * parent of every process whose parent ended, so the tree is alive while run has a
- * child besides the host.  Such a process may be about to connect (the program forked
- * it and ended before its first allocation), or may never (untraced, or allocating
- * nothing).  False when the kernel lists no children (no CONFIG_PROC_CHILDREN). */
+/* Reaps the children of run's that ended, but the program and the host (left to
+ * runtree_reap() and runtree_reap_host(): a pidfd may yet be opened on the host's pid,
+ * which must not be free for reuse by then), and says whether one still lives.  Run is
+ * the tree's subreaper (cmd_run.c): every process whose parent ended becomes run's
+ * child, so the tree outlives the program while run has such a child.  It may be about
+ * to connect (the program forked it and ended before its first allocation), or never
+ * will (untraced, or allocating nothing).  Without /proc's list of children
+ * (CONFIG_PROC_CHILDREN), zombies are reaped up to the first that must wait, and none
+ * is said to live. */
 static bool runtree_orphans(struct runtree *t)
 {
-	runtree_reap_orphans(t);
-	char path[64], buf[4096];
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)syscall(SYS_gettid));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	for (char *p = buf, *end; *p; p = end) {
-		long pid = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		if (pid > 0 && pid != t->host_child && pid != t->child)
-			return true;
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		for (;;) {
+			siginfo_t info = { 0 };
+			if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0 ||
+			    !info.si_pid || info.si_pid == t->child || info.si_pid == t->host_child ||
+			    waitpid(info.si_pid, NULL, WNOHANG | __WALL) != info.si_pid)
+				return false;
+		}
 	}
-	return false;
+	bool live = false;
+	long pid;
+	while (fscanf(f, "%ld", &pid) == 1)
+		if (pid > 0 && pid != t->child && pid != t->host_child &&
+		    waitpid((pid_t)pid, NULL, WNOHANG | __WALL) == 0)
+			live = true;
+	fclose(f);
+	return live;
 }
 
 /* One round of poll over the program and every connection, for at most ms. */
@@ -528,15 +516,16 @@ static bool runtree_awaiting_exec(struct runtree *t)
 	return false;
 }
 
-/* How long after the program's end run waits for processes of the tree that have not
- * connected: they connect at their first allocation, or never. */
+/* How long, once the program has ended and no collector is left, run waits for the
+ * processes of the tree that have not connected: they connect at their first
+ * allocation, or never. */
 #define ORPHAN_GRACE_NS (2 * 1000 * 1000 * 1000ull)
 #define ORPHAN_POLL_MS 10
 
 int runtree_serve(struct runtree *t, unsigned timeout_s, volatile const int *stop)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, t->child, 0);
-	uint64_t ended = 0;
+	uint64_t ended = 0, idle = 0;
 	for (;;) {
 		int ms = POLL_MS;
 		runtree_reap(t);
@@ -545,15 +534,16 @@ int runtree_serve(struct runtree *t, unsigned timeout_s, volatile const int *sto
 		uint64_t now = prim_now_ns(CLOCK_MONOTONIC);
 		if (now - t->orphans_reaped >= POLL_MS * 1000000ull) {
 			t->orphans_reaped = now;
-			runtree_reap_orphans(t);
+			runtree_orphans(t);
 		}
 		if (t->child_done) {
 			if (!ended)
-				ended = prim_now_ns(CLOCK_MONOTONIC);
+				ended = now;
 			runtree_accept(t);
+			/* The grace counts from when the last collector was done. */
+			idle = t->nconns ? 0 : idle ? idle : now;
 			if (t->nconns == 0 && !runtree_awaiting_exec(t)) {
-				if (prim_now_ns(CLOCK_MONOTONIC) - ended > ORPHAN_GRACE_NS ||
-				    !runtree_orphans(t))
+				if (now - idle > ORPHAN_GRACE_NS || !runtree_orphans(t))
 					break;
 				ms = ORPHAN_POLL_MS;
 			}
