@@ -293,11 +293,13 @@ static int resolve(const struct run_args *a, struct run_paths *p)
 	if (!dir || !*dir)
 		dir = ".";
 	struct stat st;
-	errno = 0;
-	if (!realpath(dir, p->dir) || stat(p->dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
-	    access(p->dir, W_OK | X_OK) < 0) {
+	int err = !realpath(dir, p->dir) || stat(p->dir, &st) < 0 ? errno
+		  : !S_ISDIR(st.st_mode)			     ? ENOTDIR
+		  : access(p->dir, W_OK | X_OK) < 0		     ? errno
+								     : 0;
+	if (err) {
 		fprintf(stderr, "heapsnap: run: cannot write snapshots to '%s': %s\n", dir,
-			errno ? strerror(errno) : "not a directory");
+			strerror(err));
 		return 1;
 	}
 	return 0;
