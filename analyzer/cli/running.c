@@ -144,6 +144,39 @@ static bool is_host(const char *name, const char *run, size_t n)
 	       !strcmp(cmd + len0 + 1 + sizeof("collect"), "--host-fd");
 }
 
+/* The program of run pid, from the pidfd run holds on it while it serves the tree
+ * (its fdinfo's "Pid:" line): run's other children are its host and, as the tree's
+ * subreaper, any process of the tree whose parent ended.  0 when run holds none. */
+static pid_t run_pidfd_target(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	pid_t found = 0;
+	struct dirent *e;
+	while (!found && (e = readdir(d))) {
+		char file[sizeof(path) + sizeof(e->d_name) + 1], line[128];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		FILE *f = fopen(file, "re");
+		if (!f)
+			continue;
+		long target;
+		while (!found && fgets(line, sizeof(line), f))
+			if (sscanf(line, "Pid:\t%ld", &target) == 1 && target > 0) {
+				struct proc_stat st;
+				if (prim_proc_stat((pid_t)target, &st) == 0 && st.ppid == pid)
+					found = (pid_t)target;
+			}
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
 pid_t running_run_child(pid_t pid)
 {
 	char name[32], cmd[4096];
@@ -156,7 +189,11 @@ pid_t running_run_child(pid_t pid)
 	size_t len0 = strlen(arg0);
 	if (!n || strcmp(base, "heapsnap") || len0 + 1 >= n || strcmp(arg0 + len0 + 1, "run"))
 		return 0;
-	/* run has two children: the program and the host of its collectors. */
+	pid_t program = run_pidfd_target(pid);
+	if (program)
+		return program;
+	/* Without pidfds: run's child that is not the host of its collectors (or, after
+	 * the program's end, possibly a process of the tree that run adopted). */
 	DIR *d = opendir("/proc");
 	if (!d)
 		return 0;
