@@ -208,8 +208,8 @@ struct hs_ctl {
 	_Alignas(HS_CACHELINE) _Atomic uint32_t recording;
 	/* Under heapsnap run, the snapshot signal once it is not heapsnap's: the program
 	 * put a handler of its own on it (HS_SIGNAL_IGNORED: SIG_IGN), or with
-	 * HS_SIGNAL_AT_START it was not at its default action at start.  The collector tells run, which says it on its own
-	 * stderr, not the program's. */
+	 * HS_SIGNAL_AT_START it was not at its default action at start.  The collector
+	 * tells run, which says it on its own stderr, not the program's. */
 	_Atomic int32_t signal_taken;
 	uint64_t sample_period; /* written once by the shim: bytes, 0 = exact tracing */
 };

@@ -48,12 +48,12 @@ static sigaction_fn get_real_sigaction(void)
 	return real_sigaction;
 }
 
+static int32_t taken_pending; /* for the segment a forked child has not made yet */
+
 /* Says that the snapshot signal is the program's: at start (not at its default action)
  * or since (it installed a handler of its own).  Under heapsnap run, a line in the
  * program's own stderr could end up in its data (a script's $(ls | xargs ... 2>&1)),
  * so the collector tells run, which says it on its own stderr. */
-static int32_t taken_pending; /* for the segment a forked child has not made yet */
-
 static void signal_not_ours(int sig, bool at_start, bool ignored)
 {
 	if (shim_opt.run_socket) {

@@ -1357,8 +1357,8 @@ START_TEST(own_handler_said_on_runs_stderr)
 	tt_tempdir(dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/program.err", dir);
 	const char *progs = getenv("PROGS");
-	snprintf(script, sizeof(script), "%s/awkward own-signal 2>%s; trap '' USR2; %s/basic; exit 0", progs,
-		 path, progs);
+	snprintf(script, sizeof(script), "%s/awkward own-signal 2>%s; trap '' USR2; %s/basic; exit 0",
+		 progs, path, progs);
 	char *argv[] = { "/bin/sh", "-c", script, NULL };
 	struct run_result r;
 	tt_run_ok(dir, argv, NULL, NULL, &r);

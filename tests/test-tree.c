@@ -800,7 +800,8 @@ START_TEST(run_waits_for_a_child_that_outlives_the_program)
 	}
 	ck_assert_int_eq(late, 1);
 
-	char *untraced[] = { "/bin/sh", "-c", "env -u LD_PRELOAD sleep 9 >/dev/null & exit 4", NULL };
+	char *untraced[] = { "/bin/sh", "-c", "env -u LD_PRELOAD sleep 9 >/dev/null & exit 4",
+			     NULL };
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	tt_run(dir, untraced, NULL, &r);

@@ -327,8 +327,8 @@ static void runtree_signal_text(const struct runtree_proc *p, char *out, size_t 
 		 name ? name : "?");
 }
 
-/* "signal SIG start|own|ignored": the image's snapshot signal is the program's.  Said at once
- * for the program itself; for the rest of the tree, in one list at the end. */
+/* "signal SIG start|own|ignored": the image's snapshot signal is the program's.  Said
+ * at once for the program itself; for the rest of the tree, in one list at the end. */
 static void runtree_on_signal(struct runtree *t, struct runtree_conn *c, char **f, int n)
 {
 	char *end;
@@ -457,9 +457,11 @@ static bool runtree_orphans(struct runtree *t)
 	if (!f) {
 		for (;;) {
 			siginfo_t info = { 0 };
-			if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0 ||
-			    !info.si_pid || info.si_pid == t->child || info.si_pid == t->host_child ||
-			    waitpid(info.si_pid, NULL, WNOHANG | __WALL) != info.si_pid)
+			pid_t p = waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0
+					  ? 0
+					  : info.si_pid;
+			if (!p || p == t->child || p == t->host_child ||
+			    waitpid(p, NULL, WNOHANG | __WALL) != p)
 				return false;
 		}
 	}
@@ -547,8 +549,7 @@ int runtree_serve(struct runtree *t, unsigned timeout_s, volatile const int *sto
 					break;
 				ms = ORPHAN_POLL_MS;
 			}
-			if ((timeout_s && prim_now_ns(CLOCK_MONOTONIC) - ended >
-						  (uint64_t)timeout_s * 1000000000u) ||
+			if ((timeout_s && now - ended > (uint64_t)timeout_s * 1000000000u) ||
 			    (stop && *stop)) {
 				if (pidfd >= 0)
 					close(pidfd);

@@ -411,8 +411,10 @@ static void tell_signal_taken(struct session *s)
 	if (sig <= 0 || sig >= NSIG)
 		return;
 	s->signal_said = true;
-	runlink_signal(&s->link, sig,
-		       v & HS_SIGNAL_AT_START ? "start" : v & HS_SIGNAL_IGNORED ? "ignored" : "own");
+	const char *how = v & HS_SIGNAL_AT_START ? "start"
+			  : v & HS_SIGNAL_IGNORED ? "ignored"
+						  : "own";
+	runlink_signal(&s->link, sig, how);
 }
 
 static int run(struct session *s)
