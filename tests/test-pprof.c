@@ -655,6 +655,16 @@ static profile_t *make_summable_profile(void)
 	return p;
 }
 
+/* The file at path reads back as p. */
+static void assert_file_holds(const char *path, const profile_t *p)
+{
+	profile_t *q = NULL;
+	pprof_error_t err;
+	ck_assert_msg(pprof_read_file(path, &q, &err) == 0, "%s", err.why);
+	assert_profiles_equal(p, q);
+	profile_free(q);
+}
+
 START_TEST(test_file_round_trip)
 {
 	char *path = temp_path();
@@ -680,6 +690,60 @@ START_TEST(test_file_round_trip)
 	profile_free(q);
 	free(buf);
 	profile_free(p);
+	unlink(path);
+}
+END_TEST
+
+/* A profile of at most GZIP_STORED_MAX bytes of protobuf is stored in its gzip file,
+ * not compressed (it takes one disk block either way); one byte more is compressed. */
+static off_t file_size(const char *path)
+{
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_size;
+}
+
+START_TEST(test_file_small_stored)
+{
+	char *path = temp_path();
+	for (int past = 0; past <= 1; past++) {
+		profile_t *p = make_summable_profile();
+		uint8_t *buf;
+		size_t len;
+		encode(p, &buf, &len);
+		free(buf);
+		/* One more function whose name brings the protobuf to the limit, or past it:
+		 * a repeated name, which level 1 compresses well. */
+		size_t extra = 64, target = GZIP_STORED_MAX + (size_t)past;
+		char *name = calloc(1, GZIP_STORED_MAX);
+		ck_assert_ptr_nonnull(name);
+		for (;;) {
+			profile_t *t = make_summable_profile();
+			memset(name, 'x', extra);
+			name[extra] = '\0';
+			const profile_line_t l = { profile_intern(t, name), "/src/s.c", 1 };
+			uint32_t loc;
+			ck_assert_int_eq(profile_add_location(t, 0x401000, 0, &l, 1, &loc), 0);
+			encode(t, &buf, &len);
+			free(buf);
+			/* A length's varint may grow by a byte: within 8 bytes of the limit. */
+			if (len + 8 >= target && len <= target + 8 && (len > GZIP_STORED_MAX) == past) {
+				profile_free(p);
+				p = t;
+				break;
+			}
+			profile_free(t);
+			extra = len < target ? extra + (target - len) : extra - 1;
+		}
+		free(name);
+		write_profile(path, p);
+		if (past)
+			ck_assert_int_lt(file_size(path), 1024);
+		else
+			ck_assert_int_eq(file_size(path), (off_t)len + 23);
+		assert_file_holds(path, p);
+		profile_free(p);
+	}
 	unlink(path);
 }
 END_TEST
@@ -734,11 +798,7 @@ START_TEST(test_file_round_trip_members)
 	ck_assert_uint_eq(zs.total_out, GZIP_MEMBER);
 	ck_assert_uint_gt(zs.avail_in, 0);
 	inflateEnd(&zs);
-	profile_t *q = NULL;
-	pprof_error_t err;
-	ck_assert_msg(pprof_read_file(path, &q, &err) == 0, "%s", err.why);
-	assert_profiles_equal(p, q);
-	profile_free(q);
+	assert_file_holds(path, p);
 	profile_free(p);
 	unlink(path);
 }
@@ -1128,6 +1188,7 @@ static Suite *pprof_suite(void)
 	tc = tcase_create("files");
 	tcase_add_test(tc, test_file_round_trip);
 	tcase_add_test(tc, test_file_round_trip_members);
+	tcase_add_test(tc, test_file_small_stored);
 	tcase_add_test(tc, test_file_errors);
 	tcase_add_test(tc, test_gunzip);
 	tcase_add_test(tc, test_write_enospc);

@@ -567,8 +567,6 @@ static unsigned nkept;
 /* A kept deflater, or a new one (z NULL when out of memory). */
 static struct deflater deflater_take(void)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, deflate_setup);
 	struct deflater d = { 0 };
 	pthread_mutex_lock(&kept_lock);
 	if (nkept)
@@ -600,8 +598,24 @@ static void deflater_give(struct deflater d)
 	}
 }
 
+/* Writes buf as one stored (uncompressed) gzip member: see GZIP_STORED_MAX. */
+static int gzip_write_stored(const uint8_t *buf, size_t len, int fd)
+{
+	struct libdeflate_compressor *z = libdeflate_alloc_compressor(0);
+	if (!z)
+		return -ENOMEM;
+	uint8_t out[GZIP_STORED_MAX + 64];
+	size_t got = libdeflate_gzip_compress(z, buf, len, out, sizeof(out));
+	libdeflate_free_compressor(z);
+	return got ? write_all(fd, out, got) : -EIO;
+}
+
 static int gzip_write_fd(const uint8_t *buf, size_t len, int fd)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, deflate_setup);
+	if (len <= GZIP_STORED_MAX)
+		return gzip_write_stored(buf, len, fd);
 	struct deflater d = deflater_take();
 	if (!d.z)
 		return -ENOMEM;

@@ -62,6 +62,11 @@ enum { FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_SYSTEM_NAME = 3, FUNCTION_FI
 #define META_VERSION_VALUE 1
 /* Level 1: on 100k-sample profiles it compresses 2.6x faster than 6 for 3% more bytes. */
 #define GZIP_LEVEL 1
+/* A protobuf this small is stored in the gzip file, not compressed: stored (18 bytes of
+ * gzip header and trailer, 5 of block header) it still fits the one 4 KiB block any
+ * file takes on disk, and level 1 clears its 200 KB of tables at every call, about
+ * 18 us for a 1.4 KB profile against 0.2 us stored (a short process's file). */
+#define GZIP_STORED_MAX (4096u - 23u)
 /* The writer gzips each GZIP_MEMBER bytes of protobuf as a member of its own (readers
  * take concatenated members, as gzip does): one member for nearly every file, and a
  * bounded buffer for the largest. */
