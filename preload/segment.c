@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -72,8 +73,23 @@ static void populate_first(struct hs_ctl *c, const struct hs_layout *l)
 	prim_populate(base + l->ring_off, HS_PAGE);
 }
 
+/* A forked child's segment goes where its copy of the parent's was, when the two are
+ * the same size: one mmap replaces the copy, where a new aligned place and the copy's
+ * unmapping took five calls, each a change to the child's memory map (a tenth of a
+ * traced fork child's setup). */
+static struct hs_ctl *segment_map(int fd, uint64_t size, struct segment *parent)
+{
+	if (!parent || !parent->ctl || parent->size != size)
+		return prim_map_aligned(fd, size, HS_REGION);
+	void *at = (void *)syscall(SYS_mmap, parent->ctl, size, PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_FIXED, fd, 0);
+	if (at != MAP_FAILED)
+		memset(parent, 0, sizeof(*parent)); /* replaced: nothing left to unmap */
+	return at;
+}
+
 int segment_create(struct segment *s, const struct shim_options *o,
-		   const struct segment *parent)
+		   struct segment *parent)
 {
 	bool forked = parent && parent->ctl;
 	struct hs_layout l;
@@ -88,7 +104,7 @@ int segment_create(struct segment *s, const struct shim_options *o,
 	struct hs_ctl *c = MAP_FAILED;
 	if (ftruncate(fd, (off_t)l.total) < 0 ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0 ||
-	    (c = prim_map_aligned(fd, l.total, HS_REGION)) == MAP_FAILED) {
+	    (c = segment_map(fd, l.total, parent)) == MAP_FAILED) {
 		int e = errno;
 		close(fd);
 		return -e;

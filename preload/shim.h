@@ -84,10 +84,11 @@ struct segment {
 extern struct segment shim_seg HIDDEN;
 /* Creates, sizes, seals and maps a segment for these options, and fills *s.  Its
  * command is the one this image read from /proc, read again unless parent is set (a
- * forked child's copy of its parent's segment: the same argv).  Returns the memfd
- * (close-on-exec) or a negative errno, *s untouched. */
+ * forked child's copy of its parent's segment: the same argv).  The new mapping
+ * replaces parent's when the two are the same size, and *parent is then cleared.
+ * Returns the memfd (close-on-exec) or a negative errno, *s untouched. */
 int segment_create(struct segment *s, const struct shim_options *o,
-		   const struct segment *parent) HIDDEN;
+		   struct segment *parent) HIDDEN;
 void segment_unmap(struct segment *s) HIDDEN;
 
 /* Items [first, first + n) of table p, in one of its parts, are about to be written
