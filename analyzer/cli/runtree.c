@@ -26,6 +26,7 @@
 #include "prim.h"
 #include "runlink.h"
 #include "shmlayout.h"
+#include "sock.h"
 #include "vec.h"
 
 #define POLL_MS 200
@@ -391,7 +392,7 @@ static bool runtree_on_message(struct runtree *t, struct runtree_conn *c)
 static void runtree_accept(struct runtree *t)
 {
 	for (;;) {
-		int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int fd = sock_accept_waiting(t->listen_fd);
 		if (fd < 0)
 			return;
 		if (vec_reserve((void **)&t->conns, &t->conns_cap, t->nconns + 1, sizeof(*t->conns))) {

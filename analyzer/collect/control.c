@@ -11,6 +11,7 @@
 
 #include "prim.h"
 #include "ring.h"
+#include "sock.h"
 #include "vec.h"
 
 void control_name(pid_t collector, char out[CONTROL_NAME_MAX])
@@ -87,7 +88,7 @@ static bool control_allowed(int fd)
 static void control_accept(struct control *c)
 {
 	for (;;) {
-		int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int fd = sock_accept_waiting(c->listen_fd);
 		if (fd < 0)
 			return;
 		if (!control_allowed(fd)) {
