@@ -86,7 +86,6 @@ struct sym_cache {
 	uint32_t nlines;
 	struct sym_line *lines;
 	bool fresh;           /* symbolized from the files, not yet stored on disk */
-	bool borrowed;        /* the lines' strings are the module's stored entry's */
 	UT_hash_handle hh;
 };
 
@@ -131,10 +130,7 @@ void symbolizer_free(symbolizer_t *s)
 	struct sym_cache *c, *tmp;
 	HASH_ITER(hh, s->cache, c, tmp) {
 		HASH_DEL(s->cache, c);
-		if (c->borrowed)
-			free(c->lines);
-		else
-			free_lines(c->lines, c->nlines);
+		free_lines(c->lines, c->nlines);
 		free(c);
 	}
 	for (uint32_t i = 0; i < s->nmodules; i++) {
@@ -468,25 +464,19 @@ static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line *
 	return n;
 }
 
-/* Fills c from m's on-disk cache entry, its strings borrowed from the entry (which
- * lives as long as the symbolizer: two fewer mallocs a line, a compiler's 3,000
- * locations each time).  Returns 1 when it held ip, 0 when not, or -ENOMEM. */
-static int stored_lines(symbolizer_t *s, struct module *m, uint64_t ip, struct sym_cache *c)
+/* The frames of ip in module m's on-disk cache entry, their strings the entry's (which
+ * lives as long as the symbolizer).  Returns how many, or -1 when the entry does not
+ * hold ip (or m has none). */
+static int stored_frames(symbolizer_t *s, uint32_t m, uint64_t ip,
+			 struct symcache_frame frames[MAX_INLINE + 1])
 {
-	struct symcache_frame frames[MAX_INLINE + 1];
-	int n = m->stored ? symcache_table_find(m->stored, ip - 1 - (uint64_t)m->bias, frames,
-						MAX_INLINE + 1) : -1;
-	if (n < 0)
-		return 0;
-	if (n > 0 && !(c->lines = calloc((size_t)n, sizeof(*c->lines))))
-		return -ENOMEM;
-	for (int i = 0; i < n; i++)
-		c->lines[i] = (struct sym_line){ (char *)frames[i].function, (char *)frames[i].file,
-						 frames[i].line };
-	c->nlines = (uint32_t)n;
-	c->borrowed = true;
-	s->stats.cache_hits++;
-	return 1;
+	struct module *mod = m < s->nmodules ? &s->modules[m] : NULL;
+	if (!mod || !mod->bias_known || !module_identify(s, mod) || !mod->stored)
+		return -1;
+	int n = symcache_table_find(mod->stored, ip - 1 - (uint64_t)mod->bias, frames,
+				    MAX_INLINE + 1);
+	s->stats.cache_hits += n >= 0;
+	return n;
 }
 
 /* Stores module m's fresh addresses in its on-disk cache entry.  Returns 0 or a
@@ -558,12 +548,7 @@ static struct sym_cache *symbolize(symbolizer_t *s, uint32_t m, uint64_t ip)
 	c->key.ip = ip;
 	struct module *mod = m < s->nmodules ? &s->modules[m] : NULL;
 	if (mod && mod->bias_known && module_identify(s, mod)) {
-		int r = stored_lines(s, mod, ip, c);
-		if (r < 0) {
-			free(c);
-			return NULL;
-		}
-		if (r > 0 || !module_open(s, mod))
+		if (!module_open(s, mod))
 			goto done;
 		Dwarf_Addr dw_bias = 0;
 		dwfl_module_getelf(mod->dwmod, &dw_bias);
@@ -603,17 +588,32 @@ done:
 int symbolizer_add_location(symbolizer_t *s, profile_t *p, uint32_t m, uint64_t ip,
 			    uint32_t *mapping_cache, uint32_t *index_out)
 {
-	struct sym_cache *c;
-	struct {
-		uint32_t module;
-		uint64_t ip;
-	} key;
-	memset(&key, 0, sizeof(key));
-	key.module = m;
-	key.ip = ip;
-	HASH_FIND(hh, s->cache, &key, sizeof(key), c);
-	if (!c && !(c = symbolize(s, m, ip)))
-		return -ENOMEM;
+	profile_line_t lines[MAX_INLINE + 1];
+	struct symcache_frame frames[MAX_INLINE + 1];
+	/* An address the on-disk entry holds is read from it each time, with no entry of
+	 * its own here: a compiler's 3,000 locations a profile, each an entry and its
+	 * lines allocated, hashed and freed for an image's one file. */
+	int stored = stored_frames(s, m, ip, frames);
+	uint32_t n = stored > 0 ? (uint32_t)stored : 0;
+	for (uint32_t i = 0; i < n; i++)
+		lines[i] = (profile_line_t){ frames[i].function, frames[i].file, frames[i].line };
+	if (stored < 0) {
+		struct sym_cache *c;
+		struct {
+			uint32_t module;
+			uint64_t ip;
+		} key;
+		memset(&key, 0, sizeof(key));
+		key.module = m;
+		key.ip = ip;
+		HASH_FIND(hh, s->cache, &key, sizeof(key), c);
+		if (!c && !(c = symbolize(s, m, ip)))
+			return -ENOMEM;
+		n = c->nlines < MAX_INLINE + 1 ? c->nlines : MAX_INLINE + 1;
+		for (uint32_t i = 0; i < n; i++)
+			lines[i] = (profile_line_t){ c->lines[i].function, c->lines[i].file,
+						     c->lines[i].line };
+	}
 
 	uint32_t mapping = PROFILE_NONE;
 	if (m < s->nmodules) {
@@ -629,10 +629,6 @@ int symbolizer_add_location(symbolizer_t *s, profile_t *p, uint32_t m, uint64_t 
 		}
 		mapping = mapping_cache[m];
 	}
-	profile_line_t lines[64];
-	uint32_t n = c->nlines < 64 ? c->nlines : 64;
-	for (uint32_t i = 0; i < n; i++)
-		lines[i] = (profile_line_t){ c->lines[i].function, c->lines[i].file, c->lines[i].line };
 	return profile_add_location(p, ip, mapping, lines, n, index_out);
 }
 

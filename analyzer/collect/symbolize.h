@@ -68,7 +68,7 @@ int symbolizer_store_rules(symbolizer_t *s, const uint64_t *ips,
 			   const struct hs_cfi_entry *rules, size_t n);
 
 struct symbolizer_stats {
-	uint64_t cache_hits;     /* addresses answered from the on-disk cache */
+	uint64_t cache_hits;     /* lookups answered from the on-disk cache (each time) */
 	uint64_t lookups;        /* addresses symbolized from the module's files */
 	uint64_t cache_rejected; /* on-disk entries found invalid and ignored */
 	uint64_t cache_stores;   /* on-disk entries written */
