@@ -755,6 +755,92 @@ START_TEST(build_id_of_bad_files)
 }
 END_TEST
 
+/* Writes file from's bytes to path, opened with flags (O_CREAT: mode 0755). */
+static void write_copy(const char *from, const char *path, int flags)
+{
+	int in = open(from, O_RDONLY), out = open(path, O_WRONLY | flags, 0755);
+	ck_assert_int_ge(in, 0);
+	ck_assert_int_ge(out, 0);
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		ck_assert_int_eq(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+}
+
+/* Copies file from to a new file at path, replacing what is there by a rename. */
+static void copy_file(const char *from, const char *path)
+{
+	char tmpname[256];
+	snprintf(tmpname, sizeof(tmpname), "%s.new", path);
+	write_copy(from, tmpname, O_CREAT | O_TRUNC);
+	ck_assert_int_eq(rename(tmpname, path), 0);
+}
+
+/* The build-id of the module at path as a new symbolizer's profile names it. */
+static char *profile_build_id(const char *path)
+{
+	symbolizer_t *s = symbolizer_new(getpid());
+	profile_t *p = profile_new();
+	ck_assert_ptr_nonnull(s);
+	ck_assert_ptr_nonnull(p);
+	uint32_t m = symbolizer_add_module(s, path, 0x400000, 0x500000, 0, 0);
+	ck_assert_uint_ne(m, SYM_NO_MODULE);
+	uint32_t mapping = PROFILE_NONE, loc;
+	ck_assert_int_eq(symbolizer_add_location(s, p, m, 0x400100, &mapping, &loc), 0);
+	ck_assert_uint_lt(mapping, p->nmappings);
+	const char *id = p->mappings[mapping].build_id;
+	char *out = strdup(id ? id : "(none)");
+	symbolizer_free(s);
+	profile_free(p);
+	return out;
+}
+
+static char *file_build_id(const char *path)
+{
+	char hex[160];
+	int fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(buildid_read(fd, hex, sizeof(hex)), 0);
+	close(fd);
+	return strdup(hex);
+}
+
+/* A module's build-id is kept by path for the next symbolizer (a host's next image),
+ * but only while the file is the same one: a file rebuilt or replaced at that path is
+ * read again. */
+START_TEST(build_id_follows_the_file)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/module", tmp);
+	const char *a = "/usr/bin/ls", *b = "/lib/x86_64-linux-gnu/libz.so.1";
+	char *want_a = file_build_id(a), *want_b = file_build_id(b);
+	ck_assert_str_ne(want_a, want_b);
+	copy_file(a, path);
+	for (int i = 0; i < 2; i++) {
+		char *got = profile_build_id(path);
+		ck_assert_str_eq(got, want_a);
+		free(got);
+	}
+	copy_file(b, path);
+	char *got = profile_build_id(path);
+	ck_assert_str_eq(got, want_b);
+	free(got);
+	/* Rewritten in place, the same inode: its size and time differ. */
+	struct stat before, after;
+	ck_assert_int_eq(stat(path, &before), 0);
+	write_copy(a, path, O_TRUNC);
+	ck_assert_int_eq(stat(path, &after), 0);
+	ck_assert_uint_eq(after.st_ino, before.st_ino);
+	got = profile_build_id(path);
+	ck_assert_str_eq(got, want_a);
+	free(got);
+	free(want_a);
+	free(want_b);
+}
+END_TEST
+
 static Suite *symcache_suite(void)
 {
 	Suite *s = suite_create("symcache");
@@ -780,6 +866,7 @@ static Suite *symcache_suite(void)
 	tcase_add_test(tc, host_images_share_the_directory);
 	tcase_add_test(tc, host_directory_removed_is_made_again);
 	tcase_add_test(tc, a_module_over_several_replaces_them);
+	tcase_add_test(tc, build_id_follows_the_file);
 	suite_add_tcase(s, tc);
 	TCase *ids = tcase_create("buildid");
 	tcase_add_test(ids, build_id_as_libdwfl_reads_it);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,15 +269,78 @@ int symbolizer_maps_inode(symbolizer_t *s, uint64_t dev, uint64_t inode)
 /* Opens module m's file: a regular file only, without blocking (a FIFO or device
  * planted at a module's path must not hang the collector, and with it heapsnap run).
  * Returns the fd or -1. */
-static int module_fd(const struct module *m)
+static int module_fd(const struct module *m, struct stat *st)
 {
 	int fd = open(m->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
-	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+	if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))) {
 		close(fd);
 		fd = -1;
 	}
 	return fd;
+}
+
+/* Build-ids read from module files, by path, each with the identity of the file it was
+ * read from (device, inode, size, modification time): a host of collectors meets the
+ * same dozen files in every image, and a stat() then stands for an open, a stat and
+ * four reads of its headers.  Bounded; past the bound, files are read each time. */
+#define IDMEMO_MAX 4096
+struct idmemo {
+	UT_hash_handle hh;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim;
+	bool has_id;
+	char id[2 * 64 + 1];
+	char path[]; /* the key */
+};
+static struct idmemo *idmemo;
+static unsigned idmemo_count;
+static pthread_mutex_t idmemo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool idmemo_same(const struct idmemo *e, const struct stat *st)
+{
+	return e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
+	       e->mtim.tv_sec == st->st_mtim.tv_sec && e->mtim.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* Whether path's build-id is known for the file st describes: *has_id and id (of
+ * idlen bytes) then say what it is. */
+static bool idmemo_find(const char *path, const struct stat *st, bool *has_id, char *id,
+			size_t idlen)
+{
+	struct idmemo *e;
+	pthread_mutex_lock(&idmemo_lock);
+	HASH_FIND_STR(idmemo, path, e);
+	bool found = e && idmemo_same(e, st);
+	if (found) {
+		*has_id = e->has_id;
+		snprintf(id, idlen, "%s", e->id);
+	}
+	pthread_mutex_unlock(&idmemo_lock);
+	return found;
+}
+
+static void idmemo_put(const char *path, const struct stat *st, const char *id)
+{
+	size_t len = strlen(path);
+	pthread_mutex_lock(&idmemo_lock);
+	struct idmemo *e;
+	HASH_FIND_STR(idmemo, path, e);
+	if (!e && idmemo_count < IDMEMO_MAX && (e = calloc(1, sizeof(*e) + len + 1))) {
+		memcpy(e->path, path, len + 1);
+		HASH_ADD_KEYPTR(hh, idmemo, e->path, len, e);
+		idmemo_count++;
+	}
+	if (e) {
+		e->dev = st->st_dev;
+		e->ino = st->st_ino;
+		e->size = st->st_size;
+		e->mtim = st->st_mtim;
+		e->has_id = id != NULL;
+		snprintf(e->id, sizeof(e->id), "%s", id ? id : "");
+	}
+	pthread_mutex_unlock(&idmemo_lock);
 }
 
 static void module_load_stored(symbolizer_t *s, struct module *m)
@@ -293,13 +357,21 @@ static bool module_identify(symbolizer_t *s, struct module *m)
 	if (m->identified)
 		return m->readable;
 	m->identified = true;
-	int fd = module_fd(m);
-	if (fd < 0)
-		return false;
 	char hex[2 * 64 + 1];
-	if (buildid_read(fd, hex, sizeof(hex)) == 0)
-		m->build_id = strdup(hex);
-	close(fd);
+	bool has_id;
+	struct stat st;
+	if (stat(m->path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    idmemo_find(m->path, &st, &has_id, hex, sizeof(hex))) {
+		m->build_id = has_id ? strdup(hex) : NULL;
+	} else {
+		int fd = module_fd(m, &st);
+		if (fd < 0)
+			return false;
+		has_id = buildid_read(fd, hex, sizeof(hex)) == 0;
+		close(fd);
+		m->build_id = has_id ? strdup(hex) : NULL;
+		idmemo_put(m->path, &st, has_id ? hex : NULL);
+	}
 	m->readable = true;
 	module_load_stored(s, m);
 	return true;
@@ -314,7 +386,8 @@ static bool module_open(symbolizer_t *s, struct module *m)
 	m->elf_tried = true;
 	if (!dwlib_load())
 		return false;
-	int fd = module_fd(m);
+	struct stat st;
+	int fd = module_fd(m, &st);
 	if (fd < 0)
 		return false;
 	m->dwfl = dwfl_begin(&dwlib.offline);
