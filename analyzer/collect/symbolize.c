@@ -3,7 +3,10 @@
  * Modules come from the shim's shared module table (path, executable range, load
  * bias), kept here in a sorted array of ranges for lookup.  Each module gets its own
  * libdwfl session on first use, reported offline from the file on disk, so a module
- * symbolizes after its process has exited; results are cached per (module, address).
+ * symbolizes after its process has exited.  An address the module's on-disk cache
+ * entry holds is answered from the entry each time; one symbolized from the files is
+ * kept per (module, address) until it is stored.  Build-ids are kept per path for the
+ * next symbolizer of a host while the file stays the same one.
  */
 #include "symbolize.h"
 
