@@ -807,14 +807,47 @@ static char *file_build_id(const char *path)
 	return strdup(hex);
 }
 
+/* Flips the first byte of the GNU build-id note's id in the file at path, in place,
+ * and sets its access and modification times back: the same inode, size and mtime. */
+static void flip_build_id_in_place(const char *path, const char *id)
+{
+	struct stat before;
+	ck_assert_int_eq(stat(path, &before), 0);
+	int fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	static unsigned char buf[1 << 20];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	unsigned first;
+	ck_assert_int_eq(sscanf(id, "%2x", &first), 1);
+	/* The note: name size 4, id size 20, type NT_GNU_BUILD_ID, "GNU\0", then the id. */
+	static const unsigned char head[16] = { 4, 0, 0, 0, 20, 0, 0, 0, 3, 0, 0, 0,
+						'G', 'N', 'U', 0 };
+	ssize_t at = -1;
+	for (ssize_t i = 0; at < 0 && i + 16 < n; i++)
+		if (!memcmp(buf + i, head, sizeof(head)) && buf[i + 16] == first)
+			at = i + 16;
+	ck_assert_int_ge(at, 0);
+	unsigned char flipped = buf[at] ^ 0xff;
+	ck_assert_int_eq(pwrite(fd, &flipped, 1, at), 1);
+	const struct timespec times[2] = { before.st_atim, before.st_mtim };
+	ck_assert_int_eq(futimens(fd, times), 0);
+	close(fd);
+	struct stat after;
+	ck_assert_int_eq(stat(path, &after), 0);
+	ck_assert_uint_eq(after.st_ino, before.st_ino);
+	ck_assert_int_eq(after.st_size, before.st_size);
+	ck_assert_int_eq(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+}
+
 /* A module's build-id is kept by path for the next symbolizer (a host's next image),
- * but only while the file is the same one: a file rebuilt or replaced at that path is
- * read again. */
+ * but only while the file is the same one: a file replaced at that path, rewritten in
+ * place, or rewritten with its size and modification time kept, is read again. */
 START_TEST(build_id_follows_the_file)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "%s/module", tmp);
-	const char *a = "/usr/bin/ls", *b = "/lib/x86_64-linux-gnu/libz.so.1";
+	const char *a = "/usr/bin/ls", *b = "/usr/bin/cat";
 	char *want_a = file_build_id(a), *want_b = file_build_id(b);
 	ck_assert_str_ne(want_a, want_b);
 	copy_file(a, path);
@@ -836,6 +869,14 @@ START_TEST(build_id_follows_the_file)
 	got = profile_build_id(path);
 	ck_assert_str_eq(got, want_a);
 	free(got);
+	/* One byte of the id changed, size and modification time as they were. */
+	flip_build_id_in_place(path, want_a);
+	char *want_flipped = file_build_id(path);
+	ck_assert_str_ne(want_flipped, want_a);
+	got = profile_build_id(path);
+	ck_assert_str_eq(got, want_flipped);
+	free(got);
+	free(want_flipped);
 	free(want_a);
 	free(want_b);
 }

@@ -5,8 +5,9 @@
  * libdwfl session on first use, reported offline from the file on disk, so a module
  * symbolizes after its process has exited.  An address the module's on-disk cache
  * entry holds is answered from the entry each time; one symbolized from the files is
- * kept per (module, address) until it is stored.  Build-ids are kept per path for the
- * next symbolizer of a host while the file stays the same one.
+ * kept per (module, address) for the symbolizer's life, and added to the entry when
+ * it ends.  Build-ids are kept per path for the next symbolizer of a host while the
+ * file stays the same one.
  */
 #include "symbolize.h"
 
@@ -283,16 +284,19 @@ static int module_fd(const struct module *m, struct stat *st)
 }
 
 /* Build-ids read from module files, by path, each with the identity of the file it was
- * read from (device, inode, size, modification time): a host of collectors meets the
- * same dozen files in every image, and a stat() then stands for an open, a stat and
- * four reads of its headers.  Bounded; past the bound, files are read each time. */
+ * read from (device, inode, size, modification and change times): a host of collectors
+ * meets the same dozen files in every image, and a stat() then stands for an open, a
+ * stat and four reads of its headers.  The change time because anyone who may write
+ * the file may set its modification time back (cp -p, tar, rsync -a) after rewriting
+ * it in place; no one can set the change time.  Bounded; past the bound, files are
+ * read each time. */
 #define IDMEMO_MAX 4096
 struct idmemo {
 	UT_hash_handle hh;
 	dev_t dev;
 	ino_t ino;
 	off_t size;
-	struct timespec mtim;
+	struct timespec mtim, ctim;
 	bool has_id;
 	char id[2 * 64 + 1];
 	char path[]; /* the key */
@@ -304,7 +308,8 @@ static pthread_mutex_t idmemo_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool idmemo_same(const struct idmemo *e, const struct stat *st)
 {
 	return e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
-	       e->mtim.tv_sec == st->st_mtim.tv_sec && e->mtim.tv_nsec == st->st_mtim.tv_nsec;
+	       e->mtim.tv_sec == st->st_mtim.tv_sec && e->mtim.tv_nsec == st->st_mtim.tv_nsec &&
+	       e->ctim.tv_sec == st->st_ctim.tv_sec && e->ctim.tv_nsec == st->st_ctim.tv_nsec;
 }
 
 /* Whether path's build-id is known for the file st describes: *has_id and id (of
@@ -340,6 +345,7 @@ static void idmemo_put(const char *path, const struct stat *st, const char *id)
 		e->ino = st->st_ino;
 		e->size = st->st_size;
 		e->mtim = st->st_mtim;
+		e->ctim = st->st_ctim;
 		e->has_id = id != NULL;
 		snprintf(e->id, sizeof(e->id), "%s", id ? id : "");
 	}
@@ -540,17 +546,16 @@ static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line *
 	return n;
 }
 
-/* The frames of ip in module m's on-disk cache entry, their strings the entry's (which
- * lives as long as the symbolizer).  Returns how many, or -1 when the entry does not
- * hold ip (or m has none). */
+/* The frames of ip in module m's on-disk cache entry, at most max, their strings the
+ * entry's (which lives as long as the symbolizer).  Returns how many, or -1 when the
+ * entry does not hold ip (or m has none). */
 static int stored_frames(symbolizer_t *s, uint32_t m, uint64_t ip,
-			 struct symcache_frame frames[MAX_INLINE + 1])
+			 struct symcache_frame *frames, uint32_t max)
 {
 	struct module *mod = m < s->nmodules ? &s->modules[m] : NULL;
 	if (!mod || !mod->bias_known || !module_identify(s, mod) || !mod->stored)
 		return -1;
-	int n = symcache_table_find(mod->stored, ip - 1 - (uint64_t)mod->bias, frames,
-				    MAX_INLINE + 1);
+	int n = symcache_table_find(mod->stored, ip - 1 - (uint64_t)mod->bias, frames, max);
 	s->stats.cache_hits += n >= 0;
 	return n;
 }
@@ -664,12 +669,12 @@ done:
 int symbolizer_add_location(symbolizer_t *s, profile_t *p, uint32_t m, uint64_t ip,
 			    uint32_t *mapping_cache, uint32_t *index_out)
 {
-	profile_line_t lines[MAX_INLINE + 1];
-	struct symcache_frame frames[MAX_INLINE + 1];
+	profile_line_t lines[MAX_INLINE];
+	struct symcache_frame frames[MAX_INLINE];
 	/* An address the on-disk entry holds is read from it each time, with no entry of
 	 * its own here: a compiler's 3,000 locations a profile, each an entry and its
 	 * lines allocated, hashed and freed for an image's one file. */
-	int stored = stored_frames(s, m, ip, frames);
+	int stored = stored_frames(s, m, ip, frames, MAX_INLINE);
 	uint32_t n = stored > 0 ? (uint32_t)stored : 0;
 	for (uint32_t i = 0; i < n; i++)
 		lines[i] = (profile_line_t){ frames[i].function, frames[i].file, frames[i].line };
@@ -685,7 +690,7 @@ int symbolizer_add_location(symbolizer_t *s, profile_t *p, uint32_t m, uint64_t 
 		HASH_FIND(hh, s->cache, &key, sizeof(key), c);
 		if (!c && !(c = symbolize(s, m, ip)))
 			return -ENOMEM;
-		n = c->nlines < MAX_INLINE + 1 ? c->nlines : MAX_INLINE + 1;
+		n = c->nlines < MAX_INLINE ? c->nlines : MAX_INLINE;
 		for (uint32_t i = 0; i < n; i++)
 			lines[i] = (profile_line_t){ c->lines[i].function, c->lines[i].file,
 						     c->lines[i].line };

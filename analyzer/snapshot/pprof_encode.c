@@ -598,12 +598,13 @@ static void deflater_give(struct deflater d)
 	}
 }
 
-/* Writes buf as one stored (uncompressed) gzip member: see GZIP_STORED_MAX. */
+/* Writes buf as one stored (uncompressed) gzip member: see GZIP_STORED_MAX.  Returns 0,
+ * a negative errno, or -ENOTSUP when libdeflate has no level 0 (before 1.7). */
 static int gzip_write_stored(const uint8_t *buf, size_t len, int fd)
 {
 	struct libdeflate_compressor *z = libdeflate_alloc_compressor(0);
 	if (!z)
-		return -ENOMEM;
+		return -ENOTSUP;
 	uint8_t out[GZIP_STORED_MAX + 64];
 	size_t got = libdeflate_gzip_compress(z, buf, len, out, sizeof(out));
 	libdeflate_free_compressor(z);
@@ -614,8 +615,11 @@ static int gzip_write_fd(const uint8_t *buf, size_t len, int fd)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, deflate_setup);
-	if (len <= GZIP_STORED_MAX)
-		return gzip_write_stored(buf, len, fd);
+	if (len <= GZIP_STORED_MAX) {
+		int r = gzip_write_stored(buf, len, fd);
+		if (r != -ENOTSUP)
+			return r;
+	}
 	struct deflater d = deflater_take();
 	if (!d.z)
 		return -ENOMEM;
