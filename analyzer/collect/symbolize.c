@@ -30,6 +30,7 @@
 #include "dwlib.h"
 #include "path.h"
 #include "elfsyms.h"
+#include "fileid.h"
 #include "scopeidx.h"
 #include "symcache.h"
 
@@ -284,19 +285,13 @@ static int module_fd(const struct module *m, struct stat *st)
 }
 
 /* Build-ids read from module files, by path, each with the identity of the file it was
- * read from (device, inode, size, modification and change times): a host of collectors
- * meets the same dozen files in every image, and a stat() then stands for an open, a
- * stat and four reads of its headers.  The change time because anyone who may write
- * the file may set its modification time back (cp -p, tar, rsync -a) after rewriting
- * it in place; no one can set the change time.  Bounded; past the bound, files are
- * read each time. */
+ * read from (fileid.h): a host of collectors meets the same dozen files in every image,
+ * and a stat() then stands for an open, a stat and four reads of its headers.
+ * Bounded; past the bound, files are read each time. */
 #define IDMEMO_MAX 4096
 struct idmemo {
 	UT_hash_handle hh;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtim, ctim;
+	struct file_id file;
 	bool has_id;
 	char id[2 * 64 + 1];
 	char path[]; /* the key */
@@ -304,13 +299,6 @@ struct idmemo {
 static struct idmemo *idmemo;
 static unsigned idmemo_count;
 static pthread_mutex_t idmemo_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static bool idmemo_same(const struct idmemo *e, const struct stat *st)
-{
-	return e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
-	       e->mtim.tv_sec == st->st_mtim.tv_sec && e->mtim.tv_nsec == st->st_mtim.tv_nsec &&
-	       e->ctim.tv_sec == st->st_ctim.tv_sec && e->ctim.tv_nsec == st->st_ctim.tv_nsec;
-}
 
 /* Whether path's build-id is known for the file st describes: *has_id and id (of
  * idlen bytes) then say what it is. */
@@ -320,7 +308,7 @@ static bool idmemo_find(const char *path, const struct stat *st, bool *has_id, c
 	struct idmemo *e;
 	pthread_mutex_lock(&idmemo_lock);
 	HASH_FIND_STR(idmemo, path, e);
-	bool found = e && idmemo_same(e, st);
+	bool found = e && file_id_same(&e->file, st);
 	if (found) {
 		*has_id = e->has_id;
 		snprintf(id, idlen, "%s", e->id);
@@ -341,11 +329,7 @@ static void idmemo_put(const char *path, const struct stat *st, const char *id)
 		idmemo_count++;
 	}
 	if (e) {
-		e->dev = st->st_dev;
-		e->ino = st->st_ino;
-		e->size = st->st_size;
-		e->mtim = st->st_mtim;
-		e->ctim = st->st_ctim;
+		e->file = file_id_of(st);
 		e->has_id = id != NULL;
 		snprintf(e->id, sizeof(e->id), "%s", id ? id : "");
 	}

@@ -17,6 +17,7 @@
 
 #include "cachedir.h"
 #include "cfifile.h"
+#include "fileid.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -285,10 +286,7 @@ static int table_parse(symcache_table_t *t, const char *build_id)
 struct shared_table {
 	struct shared_table *next;
 	symcache_table_t *t;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtim;
+	struct file_id id;
 	char build_id[BUILD_ID_MAX + 1];
 };
 static struct shared_table *shared;
@@ -296,12 +294,6 @@ static struct shared_table *shared;
 void symcache_share_tables(void)
 {
 	sharing = true;
-}
-
-static bool same_file(const struct shared_table *e, const struct stat *st)
-{
-	return e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
-	       e->mtim.tv_sec == st->st_mtim.tv_sec && e->mtim.tv_nsec == st->st_mtim.tv_nsec;
 }
 
 /* Takes the entry at *link out of the shared list (lock held) and returns its table,
@@ -330,7 +322,7 @@ static symcache_table_t *shared_find(symcache_t *c, const char *name, const char
 		struct shared_table *e = *link;
 		if (strcmp(e->build_id, build_id))
 			continue;
-		if (!there || !same_file(e, &st)) {
+		if (!there || !file_id_same(&e->id, &st)) {
 			stale = shared_drop(link);
 			break;
 		}
@@ -339,7 +331,7 @@ static symcache_table_t *shared_find(symcache_t *c, const char *name, const char
 		if (now.tv_sec - st.st_mtim.tv_sec > TOUCH_AFTER_S &&
 		    utimensat(c->dirfd, name, NULL, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    fstatat(c->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			e->mtim = st.st_mtim;
+			e->id = file_id_of(&st);
 		t = e->t;
 		atomic_fetch_add(&t->refs, 1);
 		break;
@@ -367,10 +359,7 @@ static void shared_keep(symcache_table_t *t, const char *build_id, const struct 
 	if (e) {
 		dropped = e->t;
 		e->t = t;
-		e->dev = st->st_dev;
-		e->ino = st->st_ino;
-		e->size = st->st_size;
-		e->mtim = st->st_mtim;
+		e->id = file_id_of(st);
 	}
 	pthread_mutex_unlock(&shared_lock);
 	symcache_table_free(dropped);
