@@ -76,11 +76,16 @@ static void populate_first(struct hs_ctl *c, const struct hs_layout *l)
 /* A forked child's segment goes where its copy of the parent's was, when the two are
  * the same size: one mmap replaces the copy, where a new aligned place and the copy's
  * unmapping took five calls, each a change to the child's memory map (a tenth of a
- * traced fork child's setup). */
+ * traced fork child's setup).  A segment of another size (the address-space limit was
+ * lowered since the parent's was made: `ulimit -v` in a shell) is mapped once the copy
+ * is gone, so that the two never count against that limit together. */
 static struct hs_ctl *segment_map(int fd, uint64_t size, struct segment *parent)
 {
-	if (!parent || !parent->ctl || parent->size != size)
+	if (!parent || !parent->ctl || parent->size != size) {
+		if (parent)
+			segment_unmap(parent);
 		return prim_map_aligned(fd, size, HS_REGION);
+	}
 	void *at = (void *)syscall(SYS_mmap, parent->ctl, size, PROT_READ | PROT_WRITE,
 				   MAP_SHARED | MAP_FIXED, fd, 0);
 	if (at != MAP_FAILED)

@@ -219,6 +219,28 @@ START_TEST(run_forwards_signals_and_snap_by_its_pid)
 }
 END_TEST
 
+/* A shell that lowers its address-space limit (ulimit -v) and then forks: the child's
+ * segment, sized to the new limit, is mapped once its copy of the parent's (sized
+ * before the limit) is gone, and the child is traced like any other.  Both at once
+ * did not fit, and the child said "cannot create the shared ring". */
+START_TEST(a_lowered_address_space_limit_still_traces_forked_children)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "/bin/sh", "-c", "ulimit -v 150000; echo x | tr x y", NULL };
+	struct run_result r;
+	tt_run_ok(dir, argv, NULL, "y\n", &r);
+	ck_assert_msg(!strstr(r.err, "cannot create"), "%s", r.err);
+	static char names[256][300];
+	int n = final_files(dir, names, 256), forked = 0;
+	for (int i = 0; i < n; i++)
+		forked += strstr(names[i], ".exec.") != NULL;
+	/* sh; the subshell that ran echo; tr, and its forked child before the exec */
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(forked, 1);
+}
+END_TEST
+
 /* The output of sh -c cmd, started with glibc's internal signals (32, 33) at their
  * default or ignored, as a program started by posix_spawn (popen, make) has them. */
 static void shell_output(const char *cmd, bool libc_ignored, char *out, size_t len)
@@ -849,6 +871,7 @@ int main(void)
 	tcase_add_test(tc, a_make_build_leaves_every_file_and_no_process);
 	tcase_add_test(tc, symbolizers_take_turns);
 	tcase_add_test(tc, run_forwards_signals_and_snap_by_its_pid);
+	tcase_add_test(tc, a_lowered_address_space_limit_still_traces_forked_children);
 	tcase_add_test(tc, the_program_starts_with_its_signals_as_without_run);
 	tcase_add_test(tc, host_ready_waits_through_signals);
 	tcase_add_test(tc, collector_holds_no_program_fd);
