@@ -951,6 +951,24 @@ START_TEST(ls_lists_and_reports)
 			 "\"trigger\":\"exit\",\"time_nanos\":1700000300000000000,\"peak_bytes\":50000}\n"
 			 "]}\n");
 	result_free(&r);
+
+	/* A command with a newline and a tab in an argument stays on its row. */
+	profile_t *p = known_profile(1);
+	p->meta.pid = 30;
+	p->meta.time_nanos = 1700000400ll * 1000000000;
+	p->meta.command = profile_intern(p, "sh -c echo a\necho\tb");
+	write_profile(p, "heapsnap.30.exit.pb.gz");
+	profile_free(p);
+	unlink("heapsnap.9.1.pb.gz");
+	unlink("heapsnap.20.exit.pb.gz");
+	r = run(cmd_ls, "ls", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "PID  COMMAND                TRIGGER  TIME                             PEAK  PATH\n"
+			 " 30  sh -c echo a\\necho\\tb  exit     2023-11-14 22:20:00.000 UTC  48.8 KiB  "
+			 "heapsnap.30.exit.pb.gz\n");
+	result_free(&r);
+	unlink("heapsnap.30.exit.pb.gz");
 	unlink("out");
 	unlink("err");
 	ck_assert_int_eq(chdir(".."), 0);

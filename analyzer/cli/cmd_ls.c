@@ -119,11 +119,21 @@ static void ls_cells(const struct ls_row *r, struct ls_cells *c)
 {
 	const profile_meta_t *m = r->p ? &r->p->meta : NULL;
 	snprintf(c->pid, sizeof(c->pid), r->pid >= 0 ? "%ld" : "-", r->pid);
-	const char *cmd = m && m->command ? m->command : "-";
-	if (strlen(cmd) > COMMAND_WIDTH)
-		snprintf(c->command, sizeof(c->command), "%.*s...", COMMAND_WIDTH - 3, cmd);
+	/* Escaped as text output escapes (a newline in an argument as \n), so that a row
+	 * stays one line. */
+	char *cmd = NULL;
+	size_t len = 0;
+	FILE *f = m && m->command ? open_memstream(&cmd, &len) : NULL;
+	if (f) {
+		format_text_string(f, m->command);
+		fclose(f);
+	}
+	const char *text = cmd ? cmd : "-";
+	if (strlen(text) > COMMAND_WIDTH)
+		snprintf(c->command, sizeof(c->command), "%.*s...", COMMAND_WIDTH - 3, text);
 	else
-		snprintf(c->command, sizeof(c->command), "%s", cmd);
+		snprintf(c->command, sizeof(c->command), "%s", text);
+	free(cmd);
 	snprintf(c->trigger, sizeof(c->trigger), "%s", m && m->trigger ? m->trigger : "-");
 	if (m && m->time_nanos >= 0)
 		format_time(c->time, sizeof(c->time), m->time_nanos);
