@@ -579,9 +579,13 @@ START_TEST(run_usage)
 		     "heapsnap: run: --sample takes 0..1099511627776 bytes, not '512k'");
 	assert_fails(run(cmd_run, "run", "--sample", "", "true", NULL), 2,
 		     "heapsnap: run: --sample takes 0..1099511627776 bytes, not ''");
-	/* Options stop at the program: its own options are not run's. */
-	assert_fails(run(cmd_run, "run", "/nonexistent/prog", "--bogus", NULL), 1,
+	/* Options stop at the program: its own options are not run's.  A program that
+	 * cannot be run ends run as a shell's or env's command would: 127 when there is no
+	 * such program, 126 when it may not be executed. */
+	assert_fails(run(cmd_run, "run", "/nonexistent/prog", "--bogus", NULL), 127,
 		     "heapsnap: run: '/nonexistent/prog': no such program");
+	assert_fails(run(cmd_run, "run", "-q", "/", NULL), 126,
+		     "heapsnap: run: cannot execute '/': Permission denied");
 	struct result r = run(cmd_run, "run", "--help", NULL);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap run [OPTIONS] [--] PROGRAM"));
@@ -597,6 +601,23 @@ START_TEST(run_usage)
 	assert_fails(run(cmd_run, "run", "-q", "./badinterp", NULL), 127,
 		     "heapsnap: run: cannot execute './badinterp': No such file or directory");
 	unlink("badinterp");
+	f = fopen("notexec", "w");
+	fputs("echo no\n", f);
+	fclose(f);
+	assert_fails(run(cmd_run, "run", "-q", "./notexec", NULL), 126,
+		     "heapsnap: run: './notexec': permission denied (not executable)");
+	/* An executable text file without "#!" runs under /bin/sh, as execvp runs it. */
+	ck_assert_int_eq(chmod("notexec", 0755), 0);
+	f = fopen("notexec", "w");
+	fputs("echo \"script $# $1\"\n", f);
+	fclose(f);
+	r = run(cmd_run, "run", "-q", "./notexec", "a b", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, "script 1 a b\n");
+	ck_assert_str_eq(r.err, "");
+	result_free(&r);
+	unlink("notexec");
+	system("rm -f heapsnap.*.pb.gz");
 	leave_tmpdir();
 }
 END_TEST

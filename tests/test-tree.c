@@ -219,6 +219,135 @@ START_TEST(run_forwards_signals_and_snap_by_its_pid)
 }
 END_TEST
 
+/* Starts `heapsnap run -q --dir dir -- prog...` in a process group of its own (a job,
+ * as a shell with job control starts it), its stdout to out_fd when that is >= 0. */
+static pid_t run_as_job(const char *dir, char *const prog[], int out_fd)
+{
+	pid_t run = fork();
+	ck_assert_int_ge(run, 0);
+	if (run == 0) {
+		setpgid(0, 0);
+		if (out_fd >= 0)
+			dup2(out_fd, 1);
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);
+		char *argv[16] = { getenv("HEAPSNAP"), "run", "-q", "--dir", (char *)dir, "--" };
+		int n = 6;
+		for (int i = 0; prog[i] && n < 15; i++)
+			argv[n++] = prog[i];
+		argv[n] = NULL;
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	setpgid(run, run);
+	return run;
+}
+
+/* Waits up to 10 s for run to stop or end (WUNTRACED); fails the test, killing the
+ * job, if it does neither. */
+static int wait_job(pid_t run, const char *what)
+{
+	int st;
+	for (int i = 0; i < 1000; i++) {
+		pid_t r = waitpid(run, &st, WNOHANG | WUNTRACED);
+		if (r == run)
+			return st;
+		usleep(10 * 1000);
+	}
+	killpg(run, SIGKILL);
+	waitpid(run, &st, 0);
+	ck_abort_msg("%s: run neither stopped nor ended", what);
+	return 0;
+}
+
+/* The children of pid, at most max, into out; returns how many. */
+static int children_of(pid_t pid, pid_t *out, int max)
+{
+	DIR *d = opendir("/proc");
+	int n = 0;
+	struct dirent *e;
+	while (d && n < max && (e = readdir(d))) {
+		struct proc_stat st;
+		pid_t q = (pid_t)atoi(e->d_name);
+		if (q > 0 && prim_proc_stat(q, &st) == 0 && st.ppid == pid)
+			out[n++] = q;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* The state letter (/proc/PID/stat: 'T' stopped) of run's child named comm, or '?'. */
+static char child_state(pid_t run, const char *comm)
+{
+	pid_t kids[8];
+	int n = children_of(run, kids, 8);
+	for (int i = 0; i < n; i++) {
+		char path[64], name[64] = "";
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)kids[i]);
+		FILE *f = fopen(path, "r");
+		struct proc_stat st;
+		if (f && fgets(name, sizeof(name), f) && !strncmp(name, comm, strlen(comm)) &&
+		    name[strlen(comm)] == '\n' && prim_proc_stat(kids[i], &st) == 0) {
+			fclose(f);
+			return st.state;
+		}
+		if (f)
+			fclose(f);
+	}
+	return '?';
+}
+
+/* Every signal a process can catch reaches the program through run, not only the
+ * usual six: a SIGALRM or a real-time signal sent to run ends the program, and run
+ * ends the same way.  And run stops when the program stops, so that the shell that
+ * started it sees its job stopped: when the program stops itself (run is continued
+ * alone, and continues the program), and when a SIGTSTP is sent to run (forwarded: the
+ * program is what stops first). */
+START_TEST(run_forwards_every_signal_and_stops_with_the_program)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	int sigs[] = { SIGALRM, SIGRTMIN + 1 };
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		char *sleeper[] = { "/bin/sleep", "30", NULL };
+		pid_t run = run_as_job(dir, sleeper, -1);
+		usleep(300 * 1000);
+		ck_assert_int_eq(kill(run, sigs[i]), 0);
+		int st = wait_job(run, "signal");
+		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sigs[i], "signal %d: status %#x",
+			      sigs[i], st);
+	}
+
+	int out[2];
+	ck_assert_int_eq(pipe(out), 0);
+	char *stopper[] = { "/bin/sh", "-c", "echo before; kill -STOP $$; echo resumed", NULL };
+	pid_t run = run_as_job(dir, stopper, out[1]);
+	close(out[1]);
+	int st = wait_job(run, "self-stop");
+	ck_assert_msg(WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP, "status %#x", st);
+	ck_assert_int_eq(child_state(run, "sh"), 'T');
+	ck_assert_int_eq(kill(run, SIGCONT), 0); /* run alone */
+	st = wait_job(run, "continued");
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	char text[64] = "";
+	ck_assert_int_gt(read(out[0], text, sizeof(text) - 1), 0);
+	close(out[0]);
+	ck_assert_str_eq(text, "before\nresumed\n");
+
+	char *sleeper[] = { "/bin/sleep", "1", NULL };
+	run = run_as_job(dir, sleeper, -1);
+	usleep(300 * 1000);
+	ck_assert_int_eq(kill(run, SIGTSTP), 0);
+	st = wait_job(run, "tstp");
+	ck_assert_msg(WIFSTOPPED(st) && WSTOPSIG(st) == SIGTSTP, "status %#x", st);
+	ck_assert_int_eq(child_state(run, "sleep"), 'T');
+	ck_assert_int_eq(killpg(run, SIGCONT), 0); /* as a shell's fg */
+	st = wait_job(run, "fg");
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+}
+END_TEST
+
 /* A shell that lowers its address-space limit (ulimit -v) and then forks: the child's
  * segment, sized to the new limit, is mapped once its copy of the parent's (sized
  * before the limit) is gone, and the child is traced like any other.  Both at once
@@ -519,23 +648,6 @@ START_TEST(run_hosts_collectors_as_if_execd)
 	ck_assert(ended(host));
 }
 END_TEST
-
-/* The children of pid, at most max, into out; returns how many. */
-static int children_of(pid_t pid, pid_t *out, int max)
-{
-	DIR *d = opendir("/proc");
-	int n = 0;
-	struct dirent *e;
-	while (d && n < max && (e = readdir(d))) {
-		struct proc_stat st;
-		pid_t q = (pid_t)atoi(e->d_name);
-		if (q > 0 && prim_proc_stat(q, &st) == 0 && st.ppid == pid)
-			out[n++] = q;
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
 
 /* A tree's images are collected by one host: four processes alive at once under run,
  * four threads of one process that is neither run nor any of them; it ends with run. */
@@ -871,6 +983,7 @@ int main(void)
 	tcase_add_test(tc, a_make_build_leaves_every_file_and_no_process);
 	tcase_add_test(tc, symbolizers_take_turns);
 	tcase_add_test(tc, run_forwards_signals_and_snap_by_its_pid);
+	tcase_add_test(tc, run_forwards_every_signal_and_stops_with_the_program);
 	tcase_add_test(tc, a_lowered_address_space_limit_still_traces_forked_children);
 	tcase_add_test(tc, the_program_starts_with_its_signals_as_without_run);
 	tcase_add_test(tc, host_ready_waits_through_signals);

@@ -2,11 +2,11 @@
  *
  * help() / parse_argv() / run(), like cmd_read.c.  run sets LD_PRELOAD to the shim and
  * HEAPSNAP_RUN_SOCKET to a socket of its own (runtree.c) that every traced process of
- * the tree connects its collector to; prints the program's pid; forwards the signals a
- * user sends it (INT, TERM, HUP, QUIT, USR1, USR2) to the program; waits for the
- * program and for every collector of the tree to report its file (bounded by --wait);
- * prints the program's file and a summary of the tree; and exits the way the program
- * did (same status; the same signal re-raised).
+ * the tree connects its collector to; prints the program's pid; forwards every signal
+ * a user sends it that a process can catch to the program, and stops when the program
+ * stops (runtree.c); waits for the program and for every collector of the tree to
+ * report its file (bounded by --wait); prints the program's file and a summary of the
+ * tree; and exits the way the program did (same status; the same signal re-raised).
  */
 #include <elf.h>
 #include <errno.h>
@@ -37,8 +37,13 @@
 
 extern char **environ;
 
-/* What run forwards to the program. */
-static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+/* What run forwards to the program: every signal a process can catch but SIGCHLD and
+ * SIGCONT (run is continued with the program: runtree.c), and glibc's own two. */
+static bool forwardable(int sig)
+{
+	return sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD && sig != SIGCONT &&
+	       (sig < 32 || sig >= SIGRTMIN);
+}
 
 static void help(FILE *out)
 {
@@ -261,16 +266,20 @@ struct run_paths {
 	char dir[PATH_MAX];  /* where every process of the tree writes, absolute */
 };
 
+/* Exit statuses for a program that cannot be started, as a shell's and env's. */
+enum { EXIT_CANNOT_EXECUTE = 126, EXIT_NOT_FOUND = 127 };
+
 /* Finds the program, the shim and this binary, and checks that the program can be
- * traced and that the snapshot directory is writable.  Returns 0, or 1 after
- * reporting what is wrong. */
+ * traced and that the snapshot directory is writable.  Returns 0, or after reporting
+ * what is wrong the status to exit with: 127 when there is no such program, 126 when
+ * it may not be executed, else 1. */
 static int resolve(const struct run_args *a, struct run_paths *p)
 {
 	bool denied;
 	if (!find_program(a->argv[0], p->prog, sizeof(p->prog), &denied)) {
 		fprintf(stderr, "heapsnap: run: '%s': %s\n", a->argv[0],
 			denied ? "permission denied (not executable)" : "no such program");
-		return 1;
+		return denied ? EXIT_CANNOT_EXECUTE : EXIT_NOT_FOUND;
 	}
 	const char *why = untraceable(p->prog);
 	if (why) {
@@ -350,23 +359,63 @@ static char **traced_env(const struct run_args *a, const struct run_paths *p,
 	return env;
 }
 
-/* The program run forwards signals to, once it runs; and whether to stop waiting. */
+/* The program run forwards signals to, once it runs; whether to stop waiting; and
+ * whether the program has stopped (runtree.c stops run with it). */
 static volatile pid_t forward_to;
 static volatile int stop_waiting;
+static volatile int program_stopped;
 
-/* Forwards a signal a user or program sent run; one the kernel sent (a terminal's ^C
- * reaches the whole foreground process group, the program included) is not sent
- * twice.  Once the program has ended, such a signal means: stop waiting. */
+static bool is_fault(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
+	       sig == SIGTRAP || sig == SIGSYS;
+}
+
+static bool is_stop(int sig)
+{
+	return sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/* Forwards a signal a user or program sent run, with its sigqueue value; one the
+ * kernel sent (a terminal's ^C or ^Z reaches the whole foreground process group, the
+ * program included) is not sent twice, and one run caused itself (abort, a write to a
+ * closed pipe) is not sent at all.  A fault of run's own is left to kill run.  Once
+ * the program has ended, a signal that would end or stop a program ends the wait for
+ * collectors, or stops run. */
 static void on_forwarded(int sig, siginfo_t *info, void *ctx)
 {
 	(void)ctx;
 	int saved = errno;
 	pid_t to = forward_to;
-	if (to > 0 && info->si_code <= 0 && info->si_pid != to)
-		kill(to, sig);
-	if (to <= 0)
+	bool sent = info->si_code <= 0; /* kill, sigqueue, tgkill: not the kernel */
+	if (!sent && is_fault(sig)) {
+		signal(sig, SIG_DFL); /* the faulting instruction runs again, and kills run */
+	} else if (sent && info->si_pid == getpid()) {
+		/* run's own */
+	} else if (to > 0) {
+		if (sent && info->si_pid != to) {
+			if (info->si_code == SI_QUEUE)
+				sigqueue(to, sig, info->si_value);
+			else
+				kill(to, sig);
+		}
+	} else if (is_stop(sig)) {
+		signal(sig, SIG_DFL); /* delivered again once this handler returns: run stops */
+		raise(sig);
+	} else if (sig != SIGWINCH && sig != SIGURG) {
 		stop_waiting = 1;
+	}
 	errno = saved;
+}
+
+/* Any child's stop is noted: the program may stop before forward_to is set, and
+ * runtree_mirror_stop() asks about the program alone. */
+static void on_child(int sig, siginfo_t *info, void *ctx)
+{
+	(void)sig;
+	(void)ctx;
+	if (info->si_code == CLD_STOPPED)
+		program_stopped = 1;
 }
 
 /* A signal run was started with ignored stays ignored, in run and in the program, as
@@ -376,12 +425,15 @@ static void forward_signals(void)
 {
 	struct sigaction sa = { .sa_sigaction = on_forwarded, .sa_flags = SA_SIGINFO | SA_RESTART };
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++) {
+	for (int sig = 1; sig < NSIG; sig++) {
 		struct sigaction was;
-		if (sigaction(forwarded[i], NULL, &was) == 0 && was.sa_handler == SIG_IGN)
+		if (!forwardable(sig) || sigaction(sig, NULL, &was) < 0 || was.sa_handler == SIG_IGN)
 			continue;
-		sigaction(forwarded[i], &sa, NULL);
+		sigaction(sig, &sa, NULL);
 	}
+	struct sigaction child = { .sa_sigaction = on_child, .sa_flags = SA_SIGINFO | SA_RESTART };
+	sigemptyset(&child.sa_mask);
+	sigaction(SIGCHLD, &child, NULL);
 }
 
 /* glibc's posix_spawn sets its own internal signals (32 and 33) to SIG_IGN in the
@@ -404,11 +456,36 @@ static void add_libc_signals(sigset_t *set)
 	}
 }
 
+/* posix_spawn, and for a file the kernel cannot execute (ENOEXEC: an executable text
+ * file without "#!"), the shell on it with the same arguments, as execvp does.
+ * Returns 0 or an errno. */
+static int spawn_as_execvp(pid_t *child, const char *prog, const posix_spawnattr_t *attr,
+			   char *const argv[], char *const env[])
+{
+	int e = posix_spawn(child, prog, NULL, attr, argv, env);
+	if (e != ENOEXEC)
+		return e;
+	size_t n = 0;
+	while (argv[n])
+		n++;
+	char **sh = calloc(n + 2, sizeof(*sh));
+	if (!sh)
+		return ENOEXEC;
+	sh[0] = "/bin/sh";
+	sh[1] = (char *)prog;
+	for (size_t i = 1; i < n; i++)
+		sh[i + 1] = argv[i];
+	e = posix_spawn(child, "/bin/sh", NULL, attr, sh, env);
+	free(sh);
+	return e ? ENOEXEC : 0;
+}
+
 /* Starts the program traced, its tree connecting to t.  Returns its pid, or after
- * reporting the failure -2 when the program could not be executed, else -1.
- * posix_spawn, not fork: the child shares run's memory until it execs (no copy of run's
- * page tables, no copy-on-write faults) and run waits for that, so the program starts
- * before the host of collectors. */
+ * reporting the failure -ENOENT when the program could not be found when executed,
+ * -EACCES when it could not be executed, else -1.  posix_spawn, not fork: the child
+ * shares run's memory until it execs (no copy of run's page tables, no copy-on-write
+ * faults) and run waits for that, so the program starts before the host of
+ * collectors. */
 static pid_t spawn_traced(const struct run_args *a, const struct run_paths *p,
 			  const struct runtree *t)
 {
@@ -424,8 +501,9 @@ static pid_t spawn_traced(const struct run_args *a, const struct run_paths *p,
 	 * with the mask run itself was given. */
 	sigset_t set, old;
 	sigemptyset(&set);
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaddset(&set, forwarded[i]);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (forwardable(sig))
+			sigaddset(&set, sig);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	forward_signals();
 	posix_spawnattr_t attr;
@@ -438,7 +516,7 @@ static pid_t spawn_traced(const struct run_args *a, const struct run_paths *p,
 		posix_spawnattr_setsigmask(&attr, &old);
 		posix_spawnattr_setsigdefault(&attr, &dfl);
 		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-		e = posix_spawn(&child, p->prog, NULL, &attr, a->argv, env);
+		e = spawn_as_execvp(&child, p->prog, &attr, a->argv, env);
 		posix_spawnattr_destroy(&attr);
 	}
 	for (size_t i = own; env[i]; i++)
@@ -449,7 +527,7 @@ static pid_t spawn_traced(const struct run_args *a, const struct run_paths *p,
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (e) {
 		fprintf(stderr, "heapsnap: run: cannot execute '%s': %s\n", p->prog, strerror(e));
-		return -2;
+		return e == ENOENT ? -ENOENT : e == ENOMEM ? -1 : -EACCES;
 	}
 	return child;
 }
@@ -473,8 +551,9 @@ static int exit_like(int status)
 static int run(const struct run_args *a)
 {
 	struct run_paths p;
-	if (resolve(a, &p))
-		return 1;
+	int bad = resolve(a, &p);
+	if (bad)
+		return bad;
 	struct runtree t;
 	int r = runtree_listen(&t);
 	if (r < 0) {
@@ -487,10 +566,12 @@ static int run(const struct run_args *a)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	t.child = spawn_traced(a, &p, &t);
 	t.forward_to = &forward_to;
+	t.stopped = &program_stopped;
 	if (t.child < 0) {
-		bool unexecutable = t.child == -2;
+		pid_t e = t.child;
 		runtree_close(&t);
-		return unexecutable ? 127 : 1; /* as a shell's status for a command it cannot run */
+		/* As a shell's status for a command it cannot run. */
+		return e == -ENOENT ? EXIT_NOT_FOUND : e == -EACCES ? EXIT_CANNOT_EXECUTE : 1;
 	}
 	runtree_start_host(&t);
 	if (!a->quiet && a->off)

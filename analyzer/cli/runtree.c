@@ -441,6 +441,35 @@ static void runtree_reap(struct runtree *t)
 			runtree_send_status(t, &t->conns[i]);
 }
 
+/* The program stopped (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, by itself or by a signal
+ * run forwarded): run stops with the same signal, so that the shell that started it
+ * sees its job stopped, and fg or bg work.  Once run is continued, so is the program,
+ * unless that was done already (a shell continues the whole process group). */
+static void runtree_mirror_stop(struct runtree *t)
+{
+	siginfo_t info = { 0 };
+	if (t->child_done || waitid(P_PID, (id_t)t->child, &info, WSTOPPED | WNOHANG) < 0 ||
+	    info.si_pid != t->child || info.si_code != CLD_STOPPED)
+		return;
+	int sig = info.si_status;
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, was;
+	sigemptyset(&dfl.sa_mask);
+	bool swapped = sig != SIGSTOP && sigaction(sig, &dfl, &was) == 0;
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, &old);
+	raise(sig); /* returns once run is continued */
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (swapped)
+		sigaction(sig, &was, NULL);
+	info = (siginfo_t){ 0 };
+	if (waitid(P_PID, (id_t)t->child, &info, WCONTINUED | WNOHANG) == 0 &&
+	    info.si_pid == t->child)
+		return;
+	kill(t->child, SIGCONT);
+}
+
 /* Reaps the children of run's that ended, but the program and the host (left to
  * runtree_reap() and runtree_reap_host(): a pidfd may yet be opened on the host's pid,
  * which must not be free for reuse by then), and says whether one still lives.  Run is
@@ -531,6 +560,10 @@ int runtree_serve(struct runtree *t, unsigned timeout_s, volatile const int *sto
 	uint64_t ended = 0, idle = 0;
 	for (;;) {
 		int ms = POLL_MS;
+		if (t->stopped && *t->stopped) {
+			*t->stopped = 0;
+			runtree_mirror_stop(t);
+		}
 		runtree_reap(t);
 		/* Orphans' zombies are reaped a poll's timeout apart at most: a system call
 		 * each round would be one more for every message of a tree's collectors. */

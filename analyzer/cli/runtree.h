@@ -43,6 +43,7 @@ struct runtree {
 	char sock[96];           /* dir + "/run.sock" */
 	pid_t child;             /* the program */
 	volatile pid_t *forward_to; /* set to 0 once the program has ended, or NULL */
+	volatile int *stopped;   /* set when the program stopped (SIGCHLD), or NULL */
 	int child_status;
 	bool child_done;
 	struct runtree_conn *conns;
@@ -67,8 +68,9 @@ int runtree_start_host(struct runtree *t);
 
 /* Serves collectors until the program (t->child) has ended and every collector is
  * done, or until timeout_s seconds after the program ended (0: no limit), or until
- * *stop becomes true after the program ended.  Returns 0 when everything finished,
- * 1 on the timeout or stop. */
+ * *stop becomes true after the program ended.  While the program is stopped, so is
+ * run (see *t->stopped).  Returns 0 when everything finished, 1 on the timeout or
+ * stop. */
 int runtree_serve(struct runtree *t, unsigned timeout_s, volatile const int *stop);
 
 /* The program's own file: its last image's (the one that did not exec), or NULL. */
