@@ -219,14 +219,16 @@ START_TEST(run_forwards_signals_and_snap_by_its_pid)
 }
 END_TEST
 
-/* Starts `heapsnap run -q --dir dir -- prog...` in a process group of its own (a job,
- * as a shell with job control starts it), its stdout to out_fd when that is >= 0. */
-static pid_t run_as_job(const char *dir, char *const prog[], int out_fd)
+/* Starts `heapsnap run -q --dir dir -- prog...`, its stdout to out_fd when that is
+ * >= 0: as a job (in a process group of its own, as a shell with job control starts
+ * it), or in the test's own group, as a script would. */
+static pid_t run_started(const char *dir, char *const prog[], int out_fd, bool job)
 {
 	pid_t run = fork();
 	ck_assert_int_ge(run, 0);
 	if (run == 0) {
-		setpgid(0, 0);
+		if (job)
+			setpgid(0, 0);
 		if (out_fd >= 0)
 			dup2(out_fd, 1);
 		int null = open("/dev/null", O_WRONLY);
@@ -239,7 +241,8 @@ static pid_t run_as_job(const char *dir, char *const prog[], int out_fd)
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	setpgid(run, run);
+	if (job)
+		setpgid(run, run);
 	return run;
 }
 
@@ -277,8 +280,8 @@ static int children_of(pid_t pid, pid_t *out, int max)
 	return n;
 }
 
-/* The state letter (/proc/PID/stat: 'T' stopped) of run's child named comm, or '?'. */
-static char child_state(pid_t run, const char *comm)
+/* Run's child named comm (the program), or 0. */
+static pid_t child_named(pid_t run, const char *comm)
 {
 	pid_t kids[8];
 	int n = children_of(run, kids, 8);
@@ -286,24 +289,43 @@ static char child_state(pid_t run, const char *comm)
 		char path[64], name[64] = "";
 		snprintf(path, sizeof(path), "/proc/%d/comm", (int)kids[i]);
 		FILE *f = fopen(path, "r");
-		struct proc_stat st;
-		if (f && fgets(name, sizeof(name), f) && !strncmp(name, comm, strlen(comm)) &&
-		    name[strlen(comm)] == '\n' && prim_proc_stat(kids[i], &st) == 0) {
-			fclose(f);
-			return st.state;
-		}
+		bool same = f && fgets(name, sizeof(name), f) && !strncmp(name, comm, strlen(comm)) &&
+			    name[strlen(comm)] == '\n';
 		if (f)
 			fclose(f);
+		if (same)
+			return kids[i];
 	}
-	return '?';
+	return 0;
+}
+
+/* Waits up to 10 s for run's child comm to exist (run then forwards signals). */
+static pid_t program_of(pid_t run, const char *comm)
+{
+	for (int i = 0; i < 1000; i++) {
+		pid_t pid = child_named(run, comm);
+		if (pid)
+			return pid;
+		usleep(10 * 1000);
+	}
+	ck_abort_msg("run has no child %s", comm);
+	return 0;
+}
+
+/* The state letter (/proc/PID/stat: 'T' stopped) of run's child comm, or '?'. */
+static char child_state(pid_t run, const char *comm)
+{
+	struct proc_stat st;
+	pid_t pid = child_named(run, comm);
+	return pid && prim_proc_stat(pid, &st) == 0 ? st.state : '?';
 }
 
 /* Every signal a process can catch reaches the program through run, not only the
  * usual six: a SIGALRM or a real-time signal sent to run ends the program, and run
- * ends the same way.  And run stops when the program stops, so that the shell that
- * started it sees its job stopped: when the program stops itself (run is continued
- * alone, and continues the program), and when a SIGTSTP is sent to run (forwarded: the
- * program is what stops first). */
+ * ends the same way.  And run started as a job stops when the program stops, so that
+ * the shell sees its job stopped: when the program stops itself (run is continued
+ * alone, and continues the program), when a SIGTSTP is sent to run (forwarded: the
+ * program is what stops first), and again when it stops again. */
 START_TEST(run_forwards_every_signal_and_stops_with_the_program)
 {
 	char dir[256];
@@ -311,8 +333,8 @@ START_TEST(run_forwards_every_signal_and_stops_with_the_program)
 	int sigs[] = { SIGALRM, SIGRTMIN + 1 };
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		char *sleeper[] = { "/bin/sleep", "30", NULL };
-		pid_t run = run_as_job(dir, sleeper, -1);
-		usleep(300 * 1000);
+		pid_t run = run_started(dir, sleeper, -1, true);
+		program_of(run, "sleep");
 		ck_assert_int_eq(kill(run, sigs[i]), 0);
 		int st = wait_job(run, "signal");
 		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sigs[i], "signal %d: status %#x",
@@ -322,7 +344,7 @@ START_TEST(run_forwards_every_signal_and_stops_with_the_program)
 	int out[2];
 	ck_assert_int_eq(pipe(out), 0);
 	char *stopper[] = { "/bin/sh", "-c", "echo before; kill -STOP $$; echo resumed", NULL };
-	pid_t run = run_as_job(dir, stopper, out[1]);
+	pid_t run = run_started(dir, stopper, out[1], true);
 	close(out[1]);
 	int st = wait_job(run, "self-stop");
 	ck_assert_msg(WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP, "status %#x", st);
@@ -335,15 +357,39 @@ START_TEST(run_forwards_every_signal_and_stops_with_the_program)
 	close(out[0]);
 	ck_assert_str_eq(text, "before\nresumed\n");
 
-	char *sleeper[] = { "/bin/sleep", "1", NULL };
-	run = run_as_job(dir, sleeper, -1);
-	usleep(300 * 1000);
+	char *sleeper[] = { "/bin/sleep", "2", NULL };
+	run = run_started(dir, sleeper, -1, true);
+	program_of(run, "sleep");
 	ck_assert_int_eq(kill(run, SIGTSTP), 0);
 	st = wait_job(run, "tstp");
 	ck_assert_msg(WIFSTOPPED(st) && WSTOPSIG(st) == SIGTSTP, "status %#x", st);
 	ck_assert_int_eq(child_state(run, "sleep"), 'T');
 	ck_assert_int_eq(killpg(run, SIGCONT), 0); /* as a shell's fg */
 	st = wait_job(run, "fg");
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+
+	/* A program that stops again once continued stops run again. */
+	char *twice[] = { "/bin/sh", "-c", "kill -STOP $$; kill -STOP $$; echo two", NULL };
+	run = run_started(dir, twice, -1, true);
+	for (int i = 0; i < 2; i++) {
+		st = wait_job(run, "stop");
+		ck_assert_msg(WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP, "stop %d: status %#x", i, st);
+		ck_assert_int_eq(killpg(run, SIGCONT), 0);
+	}
+	st = wait_job(run, "end");
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+
+	/* Run not started as a job (by a script: its group is its parent's) does not stop:
+	 * nobody would continue it.  Whoever continues the program ends the run. */
+	char *once[] = { "/bin/sh", "-c", "kill -STOP $$; echo resumed", NULL };
+	run = run_started(dir, once, -1, false);
+	pid_t program = program_of(run, "sh");
+	while (child_state(run, "sh") != 'T')
+		usleep(10 * 1000);
+	usleep(200 * 1000); /* run has seen the stop, and stayed */
+	ck_assert_int_eq(waitpid(run, &st, WNOHANG | WUNTRACED), 0);
+	ck_assert_int_eq(kill(program, SIGCONT), 0);
+	st = wait_job(run, "not a job");
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
 }
 END_TEST

@@ -2,11 +2,12 @@
  *
  * help() / parse_argv() / run(), like cmd_read.c.  run sets LD_PRELOAD to the shim and
  * HEAPSNAP_RUN_SOCKET to a socket of its own (runtree.c) that every traced process of
- * the tree connects its collector to; prints the program's pid; forwards every signal
- * a user sends it that a process can catch to the program, and stops when the program
- * stops (runtree.c); waits for the program and for every collector of the tree to
- * report its file (bounded by --wait); prints the program's file and a summary of the
- * tree; and exits the way the program did (same status; the same signal re-raised).
+ * the tree connects its collector to; prints the program's pid; forwards the signals
+ * a user sends it to the program (forwardable()), and, started as a job, stops when
+ * the program stops (runtree.c); waits for the program and for every collector of the
+ * tree to report its file (bounded by --wait); prints the program's file and a summary
+ * of the tree; and exits the way the program did (same status; the same signal
+ * re-raised).
  */
 #include <elf.h>
 #include <errno.h>
@@ -37,12 +38,15 @@
 
 extern char **environ;
 
-/* What run forwards to the program: every signal a process can catch but SIGCHLD and
- * SIGCONT (run is continued with the program: runtree.c), and glibc's own two. */
+/* What run forwards to the program: every signal a process can catch but SIGCHLD,
+ * SIGCONT (run is continued with the program: runtree.c), SIGTTIN and SIGTTOU (the
+ * kernel sends them to a background job's whole process group, run's own writes to
+ * the terminal included: caught, such a write restarted and was stopped again, for
+ * ever), and glibc's own two. */
 static bool forwardable(int sig)
 {
 	return sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD && sig != SIGCONT &&
-	       (sig < 32 || sig >= SIGRTMIN);
+	       sig != SIGTTIN && sig != SIGTTOU && (sig < 32 || sig >= SIGRTMIN);
 }
 
 static void help(FILE *out)
@@ -371,25 +375,21 @@ static bool is_fault(int sig)
 	       sig == SIGTRAP || sig == SIGSYS;
 }
 
-static bool is_stop(int sig)
-{
-	return sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
-}
-
 /* Forwards a signal a user or program sent run, with its sigqueue value; one the
  * kernel sent (a terminal's ^C or ^Z reaches the whole foreground process group, the
  * program included) is not sent twice, and one run caused itself (abort, a write to a
- * closed pipe) is not sent at all.  A fault of run's own is left to kill run.  Once
- * the program has ended, a signal that would end or stop a program ends the wait for
- * collectors, or stops run. */
+ * closed pipe) is not sent at all.  A fault of run's own, or its CPU time limit, kills
+ * run.  Once the program has ended, a signal that would end or stop a program ends the
+ * wait for collectors, or stops run. */
 static void on_forwarded(int sig, siginfo_t *info, void *ctx)
 {
 	(void)ctx;
 	int saved = errno;
 	pid_t to = forward_to;
 	bool sent = info->si_code <= 0; /* kill, sigqueue, tgkill: not the kernel */
-	if (!sent && is_fault(sig)) {
-		signal(sig, SIG_DFL); /* the faulting instruction runs again, and kills run */
+	if (!sent && (is_fault(sig) || sig == SIGXCPU)) {
+		signal(sig, SIG_DFL); /* delivered again once this handler returns */
+		raise(sig);
 	} else if (sent && info->si_pid == getpid()) {
 		/* run's own */
 	} else if (to > 0) {
@@ -399,7 +399,7 @@ static void on_forwarded(int sig, siginfo_t *info, void *ctx)
 			else
 				kill(to, sig);
 		}
-	} else if (is_stop(sig)) {
+	} else if (sig == SIGTSTP) {
 		signal(sig, SIG_DFL); /* delivered again once this handler returns: run stops */
 		raise(sig);
 	} else if (sig != SIGWINCH && sig != SIGURG) {
@@ -408,14 +408,12 @@ static void on_forwarded(int sig, siginfo_t *info, void *ctx)
 	errno = saved;
 }
 
-/* Any child's stop is noted: the program may stop before forward_to is set, and
- * runtree_mirror_stop() asks about the program alone. */
-static void on_child(int sig, siginfo_t *info, void *ctx)
+/* Every SIGCHLD may be the program's stop: one pending while another child's comes
+ * carries only one of them, and runtree_mirror_stop() asks about the program alone. */
+static void on_child(int sig)
 {
 	(void)sig;
-	(void)ctx;
-	if (info->si_code == CLD_STOPPED)
-		program_stopped = 1;
+	program_stopped = 1;
 }
 
 /* A signal run was started with ignored stays ignored, in run and in the program, as
@@ -431,9 +429,17 @@ static void forward_signals(void)
 			continue;
 		sigaction(sig, &sa, NULL);
 	}
-	struct sigaction child = { .sa_sigaction = on_child, .sa_flags = SA_SIGINFO | SA_RESTART };
+}
+
+/* Once the program runs (it starts with SIGCHLD as run was given it, ignored
+ * included): stops of the program are noted from now on, and one before is looked
+ * for at once. */
+static void watch_stops(void)
+{
+	struct sigaction child = { .sa_handler = on_child, .sa_flags = SA_RESTART };
 	sigemptyset(&child.sa_mask);
 	sigaction(SIGCHLD, &child, NULL);
+	program_stopped = 1;
 }
 
 /* glibc's posix_spawn sets its own internal signals (32 and 33) to SIG_IGN in the
@@ -567,6 +573,7 @@ static int run(const struct run_args *a)
 	t.child = spawn_traced(a, &p, &t);
 	t.forward_to = &forward_to;
 	t.stopped = &program_stopped;
+	watch_stops();
 	if (t.child < 0) {
 		pid_t e = t.child;
 		runtree_close(&t);

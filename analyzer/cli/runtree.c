@@ -442,13 +442,17 @@ static void runtree_reap(struct runtree *t)
 }
 
 /* The program stopped (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, by itself or by a signal
- * run forwarded): run stops with the same signal, so that the shell that started it
- * sees its job stopped, and fg or bg work.  Once run is continued, so is the program,
- * unless that was done already (a shell continues the whole process group). */
+ * run forwarded): when a shell with job control started run (run's process group is
+ * not its parent's), run stops with the same signal, so that the shell sees its job
+ * stopped, and fg or bg work.  Once run is continued, so is the program, unless that
+ * was done already (a shell continues the whole process group); and a program that
+ * stopped again meanwhile is mirrored again, not continued.  Run started by anything
+ * else (a script, a service manager) stays as it is, as nobody would continue it. */
 static void runtree_mirror_stop(struct runtree *t)
 {
 	siginfo_t info = { 0 };
-	if (t->child_done || waitid(P_PID, (id_t)t->child, &info, WSTOPPED | WNOHANG) < 0 ||
+	if (t->child_done || getpgrp() == getpgid(getppid()) ||
+	    waitid(P_PID, (id_t)t->child, &info, WSTOPPED | WNOHANG) < 0 ||
 	    info.si_pid != t->child || info.si_code != CLD_STOPPED)
 		return;
 	int sig = info.si_status;
@@ -464,10 +468,16 @@ static void runtree_mirror_stop(struct runtree *t)
 	if (swapped)
 		sigaction(sig, &was, NULL);
 	info = (siginfo_t){ 0 };
-	if (waitid(P_PID, (id_t)t->child, &info, WCONTINUED | WNOHANG) == 0 &&
-	    info.si_pid == t->child)
+	bool continued = waitid(P_PID, (id_t)t->child, &info, WCONTINUED | WNOHANG) == 0 &&
+			 info.si_pid == t->child;
+	info = (siginfo_t){ 0 };
+	if (waitid(P_PID, (id_t)t->child, &info, WSTOPPED | WNOHANG | WNOWAIT) == 0 &&
+	    info.si_pid == t->child) {
+		*t->stopped = 1; /* continued and stopped again: mirrored next round */
 		return;
-	kill(t->child, SIGCONT);
+	}
+	if (!continued)
+		kill(t->child, SIGCONT);
 }
 
 /* Reaps the children of run's that ended, but the program and the host (left to
