@@ -128,13 +128,19 @@ test('sizes as tracemalloc formats them', () => {
   assert.equal(R.formatSize(4096), '4096 B');
   assert.equal(R.formatSize(-512, true), '-512 B');
   assert.equal(R.formatSize(0, true), '+0 B');
+  /* A tie goes to even, as C's printf rounds it in heapsnap top. */
+  assert.equal(R.formatSize(102912), '100 KiB');
+  assert.equal(R.formatSize(103936), '102 KiB');
+  assert.equal(R.formatSize(12544), '12.2 KiB');
+  assert.equal(R.formatSize(3146.5), '3146 B');
+  assert.equal(R.formatSize(-102912, true), '-100 KiB');
 });
 
 test('table rows: labels, sorting, and the frames a row marks', () => {
   const table = { stats: [
     { file: 'prog.c', line: 12, function: 'load', module: 'prog', size: 100, count: 1 },
     { file: 'parse.c', line: 80, function: 'parse', module: 'prog', size: 1000, count: 4 },
-    { file: null, line: 0, function: null, module: 'libfoo.so', address: 4660, size: 10,
+    { file: null, line: 0, function: null, module: 'libfoo.so', address: '0x1234', size: 10,
       count: 1 },
   ] };
   const rows = R.tableRows(table, 'lineno');

@@ -230,15 +230,24 @@ var HeapsnapReport = (function () {
            ')';
   }
 
-  /* tracemalloc's _format_size(). */
+  /* x with d decimals, a tie rounded to even, as C's printf("%.*f") rounds it (toFixed
+   * and Math.round round a tie up: 100.5 KiB was "101 KiB" here, "100 KiB" in top). */
+  function fixed(x, d) {
+    var m = Math.pow(10, d), y = x * m, r = Math.round(y);
+    if (Math.abs(y % 1) === 0.5)
+      r = 2 * Math.round(y / 2);
+    return (r / m).toFixed(d);
+  }
+
+  /* tracemalloc's _format_size(), as format_size() in C writes it. */
   function formatSize(size, sign) {
     var units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
     for (var i = 0; i < units.length; i++) {
       var s = sign && size >= 0 ? '+' : '';
       if (Math.abs(size) < 100 && i > 0)
-        return s + size.toFixed(1) + ' ' + units[i];
+        return s + fixed(size, 1) + ' ' + units[i];
       if (Math.abs(size) < 10 * 1024 || i === units.length - 1)
-        return s + Math.round(size).toFixed(0) + ' ' + units[i];
+        return s + fixed(size, 0) + ' ' + units[i];
       size /= 1024;
     }
   }
@@ -251,7 +260,7 @@ var HeapsnapReport = (function () {
     if (e.file !== null)
       return key === 'filename' ? e.file : e.file + ':' + e.line;
     var name = e.function !== null ? e.function :
-               e.address !== undefined ? '0x' + e.address.toString(16) : '[no frames]';
+               e.address !== undefined ? e.address : '[no frames]'; /* "0x..." */
     return name + (e.module ? ' (' + e.module + ')' : '');
   }
 
