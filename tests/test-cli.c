@@ -892,6 +892,31 @@ START_TEST(directory_selection)
 			 "Total: size=193 KiB, count=112\n");
 	result_free(&r);
 
+	/* By the time each was written: pid 13's numbered snapshot came after its exec
+	 * file (the image after the exec, still running) and is kept; pid 14's came before
+	 * its exit file and is not; of pid 15's two, the newer (after an exec, numbering
+	 * from 1 again) is kept. */
+	ck_assert_int_eq(mkdir("e", 0700), 0);
+	const struct {
+		const char *name;
+		time_t at;
+	} timed[] = { { "heapsnap.13.exec.pb.gz", 100 }, { "heapsnap.13.1.pb.gz", 200 },
+		      { "heapsnap.14.5.pb.gz", 100 },    { "heapsnap.14.exit.pb.gz", 200 },
+		      { "heapsnap.15.2.pb.gz", 100 },    { "heapsnap.15.1-2.pb.gz", 200 } };
+	for (size_t i = 0; i < sizeof(timed) / sizeof(timed[0]); i++) {
+		snprintf(path, sizeof(path), "e/%s", timed[i].name);
+		write_known_as(path, 1, 13 + (timed[i].name[10] - '3'), 1700000000);
+		struct timespec ts[2] = { { 1700000000 + timed[i].at, 0 },
+					  { 1700000000 + timed[i].at, 0 } };
+		ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+	}
+	r = run(cmd_top, "top", "--json", "-n", "1", "e", NULL);
+	ck_assert_int_eq(r.status, 0);
+	head = "{\"files\":[\"e/heapsnap.13.1.pb.gz\",\"e/heapsnap.13.exec.pb.gz\","
+	       "\"e/heapsnap.14.exit.pb.gz\",\"e/heapsnap.15.1-2.pb.gz\"],\"processes\":3,";
+	ck_assert_msg(!strncmp(r.out, head, strlen(head)), "%s", r.out);
+	result_free(&r);
+
 	ck_assert_int_eq(mkdir("empty", 0700), 0);
 	assert_fails(run(cmd_top, "top", "empty", NULL), 1,
 		     "heapsnap: top: no snapshots (heapsnap.*.pb.gz) in 'empty'");

@@ -1,7 +1,8 @@
 /* snapset.c - the snapshot files one command reads (see snapset.h).
  *
  * A directory is listed once with readdir(3); names are parsed, sorted by (pid, kind,
- * number, suffix), and each pid's run of names is then reduced to its final files.
+ * number, suffix), and each pid's run of names is then reduced to its final files and
+ * a numbered snapshot newer than them (found_keep()).
  * Nothing is opened before snapset_read(), so selecting among many files costs no
  * decoding.
  */
@@ -9,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +69,7 @@ static int snapname_cmp(const snapname_t *a, const snapname_t *b)
 struct found {
 	snapname_t name;
 	char *base;
+	struct timespec mtime; /* when it was written (renamed into place); 0 if unknown */
 };
 
 static int found_cmp(const void *a, const void *b)
@@ -84,14 +87,30 @@ static int snapset_push(snapset_t *set, char *path)
 	return 0;
 }
 
-/* Whether f[i] is kept: all, or a final file of its pid (f sorted, pid run [lo, hi)). */
-static bool found_keep(const struct found *f, size_t i, size_t hi, bool all)
+/* Whether f[a] was written after f[b]: by time, then by name (a higher number). */
+static bool found_newer(const struct found *f, size_t a, size_t b)
+{
+	const struct timespec *x = &f[a].mtime, *y = &f[b].mtime;
+	if (x->tv_sec != y->tv_sec || x->tv_nsec != y->tv_nsec)
+		return x->tv_sec > y->tv_sec || (x->tv_sec == y->tv_sec && x->tv_nsec > y->tv_nsec);
+	return a > b;
+}
+
+/* Whether f[i] is kept (f sorted, its pid's run [lo, hi)): all; a final file; or the
+ * pid's newest numbered snapshot, when it was written after every final file of the
+ * pid (by an image that came after an exec, or by a new process that reused the pid,
+ * still running).  A numbered snapshot written before a final file is an earlier
+ * state of a heap that file has. */
+static bool found_keep(const struct found *f, size_t lo, size_t i, size_t hi, bool all)
 {
 	if (all || f[i].name.kind != SNAPNAME_NUMBERED)
 		return true;
-	/* Numbered names sort first: the last one of the run is kept only when no exit or
-	 * exec file follows it. */
-	return i + 1 == hi;
+	for (size_t j = lo; j < hi; j++)
+		if (j != i && (f[j].name.kind == SNAPNAME_NUMBERED ? found_newer(f, j, i)
+								    : !found_newer(f, i, j) ||
+									      f[j].mtime.tv_sec == 0))
+			return false;
+	return true;
 }
 
 /* Adds the kept files of f[0..n) (sorted) under dir. */
@@ -103,7 +122,7 @@ static int snapset_push_found(snapset_t *set, const char *dir, struct found *f, 
 		for (hi = lo; hi < n && f[hi].name.pid == f[lo].name.pid; hi++)
 			;
 		for (size_t i = lo; i < hi; i++) {
-			if (!found_keep(f, i, hi, all))
+			if (!found_keep(f, lo, i, hi, all))
 				continue;
 			size_t len = strlen(dir);
 			while (len > 1 && dir[len - 1] == '/')
@@ -131,13 +150,17 @@ static int list_dir(const char *dir, struct found **f, size_t *n)
 	int r = 0;
 	while (!r && (e = readdir(d))) {
 		snapname_t name;
+		struct stat st;
 		if (snapname_parse(e->d_name, &name))
 			continue;
 		if (vec_reserve((void **)f, &cap, *n + 1, sizeof(**f)) ||
-		    !((*f)[*n].base = strdup(e->d_name)))
+		    !((*f)[*n].base = strdup(e->d_name))) {
 			r = -ENOMEM;
-		else
+		} else {
+			bool known = fstatat(dirfd(d), e->d_name, &st, 0) == 0;
+			(*f)[*n].mtime = known ? st.st_mtim : (struct timespec){ 0 };
 			(*f)[(*n)++].name = name;
+		}
 	}
 	closedir(d);
 	return r;
