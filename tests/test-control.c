@@ -254,6 +254,23 @@ START_TEST(sampled_estimates_are_within_their_error)
 					  "estimates"));
 	ck_assert(says("top", last_snap, "Estimates: sampled, one sample per 4096 B allocated"));
 	ck_assert_int_eq(s->meta.unmatched_frees, 0);
+	/* Each stack's size classes add up to its estimates, in blocks and bytes: heapsnap
+	 * hist's totals are top's. */
+	for (size_t i = 0; i < s->nsamples; i++) {
+		const profile_sample_t *x = &s->samples[i];
+		int64_t an = 0, ab = 0, in = 0, ib = 0;
+		for (uint32_t j = 0; j < x->nsizes; j++) {
+			an += x->sizes[j].alloc_blocks;
+			ab += x->sizes[j].alloc_bytes;
+			in += x->sizes[j].inuse_blocks;
+			ib += x->sizes[j].inuse_bytes;
+		}
+		ck_assert_uint_gt(x->nsizes, 0);
+		ck_assert_int_eq(an, x->value[PV_ALLOC_OBJECTS]);
+		ck_assert_int_eq(ab, x->value[PV_ALLOC_SPACE]);
+		ck_assert_int_eq(in, x->value[PV_INUSE_OBJECTS]);
+		ck_assert_int_eq(ib, x->value[PV_INUSE_SPACE]);
+	}
 	struct {
 		const char *site;
 		double alloc_b, inuse_b, alloc_n;

@@ -81,7 +81,7 @@ static void random_run(unsigned seed, int nclasses)
 			int k = rand() % nlive;
 			int64_t size = live[k];
 			live[k] = live[--nlive];
-			sizedist_release(&d, (uint64_t)size);
+			sizedist_release(&d, (uint64_t)size, (sizedist_weight_t){ size, 1 });
 			model_add(&m.cls[profile_size_class((uint64_t)size)], size, -1);
 			model_add(&m.whole, size, -1);
 		} else {
@@ -89,7 +89,7 @@ static void random_run(unsigned seed, int nclasses)
 			if (nclasses > 1)
 				size = (int64_t)((rand() % 2 ? 1 : 0) + (rand() % 4096) %
 							       ((int64_t)1 << (rand() % nclasses)));
-			ck_assert_int_eq(sizedist_alloc(&d, (uint64_t)size, &m.whole), 0);
+			ck_assert_int_eq(sizedist_alloc(&d, (uint64_t)size, (sizedist_weight_t){ size, 1 }, &m.whole), 0);
 			model_add(&m.cls[profile_size_class((uint64_t)size)], size, 1);
 			model_add(&m.whole, size, 1);
 			m.max = size > m.max ? size : m.max;
@@ -108,13 +108,13 @@ START_TEST(one_class_needs_no_rows)
 	memset(&d, 0, sizeof(d));
 	profile_size_t whole = { 0 };
 	for (int i = 0; i < 100; i++) {
-		ck_assert_int_eq(sizedist_alloc(&d, 100 + (uint64_t)i % 20, &whole), 0);
+		ck_assert_int_eq(sizedist_alloc(&d, 100 + (uint64_t)i % 20, (sizedist_weight_t){ 100 + i % 20, 1 }, &whole), 0);
 		whole.alloc_blocks++;
 		whole.inuse_blocks++;
 	}
 	ck_assert_ptr_null(d.rows);
 	ck_assert_int_eq(d.max_size, 119);
-	ck_assert_int_eq(sizedist_alloc(&d, 7, &whole), 0);
+	ck_assert_int_eq(sizedist_alloc(&d, 7, (sizedist_weight_t){ 7, 1 }, &whole), 0);
 	ck_assert_ptr_nonnull(d.rows);
 	profile_size_t rows[PROFILE_SIZE_CLASSES];
 	ck_assert_uint_eq(sizedist_rows(&d, &whole, rows), 2);
@@ -122,7 +122,7 @@ START_TEST(one_class_needs_no_rows)
 	ck_assert_int_eq(rows[0].alloc_blocks, 1);
 	ck_assert_uint_eq(rows[1].cls, 7);
 	ck_assert_int_eq(rows[1].alloc_blocks, 100);
-	ck_assert_int_eq(sizedist_alloc(&d, 1ull << 63, &whole), -EINVAL);
+	ck_assert_int_eq(sizedist_alloc(&d, 1ull << 63, (sizedist_weight_t){ 0, 1 }, &whole), -EINVAL);
 	sizedist_free(&d);
 }
 END_TEST

@@ -12,6 +12,7 @@
 #include "cfifile.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,7 +425,7 @@ static void release(collector_t *c, uint32_t stack, uint32_t domain, uint64_t si
 	int64_t bytes, blocks;
 	weigh(c, domain, size, &bytes, &blocks);
 	count_release(c, s, bytes, blocks);
-	sizedist_release(&s->sizes, size);
+	sizedist_release(&s->sizes, size, (sizedist_weight_t){ bytes, blocks });
 	if (temporary) {
 		s->temp_blocks += blocks;
 		s->temp_bytes += bytes;
@@ -476,12 +477,13 @@ static void on_alloc(collector_t *c, const struct hs_rec *r)
 		c->corrupt++;
 		return;
 	}
-	if (sizedist_alloc(&s->sizes, r->size, &(profile_size_t){
+	int64_t bytes, blocks;
+	weigh(c, r->domain, r->size, &bytes, &blocks);
+	if (sizedist_alloc(&s->sizes, r->size, (sizedist_weight_t){ bytes, blocks },
+			   &(profile_size_t){
 				   .alloc_blocks = s->alloc_blocks, .alloc_bytes = s->alloc_bytes,
 				   .inuse_blocks = s->inuse_blocks, .inuse_bytes = s->inuse_bytes }))
 		c->corrupt++; /* counted, but not in its size class */
-	int64_t bytes, blocks;
-	weigh(c, r->domain, r->size, &bytes, &blocks);
 	count_alloc(c, s, bytes, blocks);
 }
 
@@ -731,6 +733,33 @@ static int loc_of(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t *ma
 	return 0;
 }
 
+/* Turns the block units (1/unit blocks) of the field at off of rows[0..n) into whole
+ * blocks that add up to total, the sample's own rounded count, by largest remainder:
+ * a sampled stack's size classes add up to what top says of it. */
+static void blocks_of_units(profile_size_t *rows, uint32_t n, int64_t unit, size_t off,
+			    int64_t total)
+{
+	int64_t rem[PROFILE_SIZE_CLASSES], sum = 0;
+	if (!n)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t *v = (int64_t *)((char *)&rows[i] + off);
+		rem[i] = *v % unit;
+		*v /= unit;
+		sum += *v;
+	}
+	for (int64_t extra = total - sum; extra > 0; extra--) {
+		uint32_t best = 0;
+		for (uint32_t i = 1; i < n; i++)
+			if (rem[i] > rem[best])
+				best = i;
+		if (rem[best] < 0)
+			break;
+		rem[best] = -1;
+		(*(int64_t *)((char *)&rows[best] + off))++;
+	}
+}
+
 static int add_sample(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t *mapping_cache,
 		      uint32_t id, uint32_t domain, const struct stack_stats *s)
 {
@@ -767,7 +796,14 @@ static int add_sample(collector_t *c, profile_t *p, struct loc_map *lm, uint32_t
 	 * live: the mmap domain has its largest mapping, but no classes. */
 	if (domain == PROFILE_DOMAIN_MMAP)
 		return 0;
-	return profile_set_sizes(p, p->nsamples - 1, rows, sizedist_rows(&s->sizes, &whole, rows));
+	uint32_t n = sizedist_rows(&s->sizes, &whole, rows);
+	if (unit > 1) {
+		blocks_of_units(rows, n, unit, offsetof(profile_size_t, alloc_blocks),
+				value[PV_ALLOC_OBJECTS]);
+		blocks_of_units(rows, n, unit, offsetof(profile_size_t, inuse_blocks),
+				value[PV_INUSE_OBJECTS]);
+	}
+	return profile_set_sizes(p, p->nsamples - 1, rows, n);
 }
 
 /* Whether domain 0's stack id makes a sample: a stack copied and allocated from. */

@@ -37,7 +37,8 @@ static profile_size_t *row_add(sizedist_t *d, uint32_t c)
 	return &r->row[r->n++];
 }
 
-int sizedist_alloc_rows(sizedist_t *d, uint64_t size, const profile_size_t *whole)
+int sizedist_alloc_rows(sizedist_t *d, uint64_t size, sizedist_weight_t w,
+			const profile_size_t *whole)
 {
 	uint32_t c = profile_size_class(size);
 	if (c >= PROFILE_SIZE_CLASSES)
@@ -59,21 +60,21 @@ int sizedist_alloc_rows(sizedist_t *d, uint64_t size, const profile_size_t *whol
 	profile_size_t *r = at != NO_ROW ? &d->rows->row[at] : row_add(d, c);
 	if (!r)
 		return -ENOMEM;
-	r->alloc_blocks++;
-	r->alloc_bytes += (int64_t)size;
-	r->inuse_blocks++;
-	r->inuse_bytes += (int64_t)size;
+	r->alloc_blocks += w.blocks;
+	r->alloc_bytes += w.bytes;
+	r->inuse_blocks += w.blocks;
+	r->inuse_bytes += w.bytes;
 	return 0;
 }
 
-void sizedist_release_rows(sizedist_t *d, uint64_t size)
+void sizedist_release_rows(sizedist_t *d, uint64_t size, sizedist_weight_t w)
 {
 	uint32_t c = profile_size_class(size);
 	if (c >= PROFILE_SIZE_CLASSES || d->rows->at[c] == NO_ROW)
 		return;
 	profile_size_t *r = &d->rows->row[d->rows->at[c]];
-	r->inuse_blocks--;
-	r->inuse_bytes -= (int64_t)size;
+	r->inuse_blocks -= w.blocks;
+	r->inuse_bytes -= w.bytes;
 }
 
 uint32_t sizedist_rows(const sizedist_t *d, const profile_size_t *whole, profile_size_t *out)

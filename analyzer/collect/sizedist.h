@@ -22,14 +22,24 @@ typedef struct sizedist {
 	uint8_t only;               /* 1 + the class of the first block; 0 before any */
 } sizedist_t;
 
-/* The rows' part of sizedist_alloc(), out of line. */
-int sizedist_alloc_rows(sizedist_t *d, uint64_t size, const profile_size_t *whole);
+/* What one block counts for in its class, in the stack's own units: its size and 1
+ * when traced exactly; under sampling, the bytes and block units (1/1024 blocks) a
+ * sampled block stands for, as the stack's counters count it. */
+typedef struct sizedist_weight {
+	int64_t bytes, blocks;
+} sizedist_weight_t;
 
-/* Counts an allocation of size bytes (below 2^63).  whole holds the stack's counters
- * before it (cls ignored): the rows start from them when a second class appears.
- * Returns 0, -EINVAL for a size of 2^63 or more (nothing counted), or -ENOMEM when
- * the block could not be counted in its class (the largest block still is). */
-static inline int sizedist_alloc(sizedist_t *d, uint64_t size, const profile_size_t *whole)
+/* The rows' part of sizedist_alloc(), out of line. */
+int sizedist_alloc_rows(sizedist_t *d, uint64_t size, sizedist_weight_t w,
+			const profile_size_t *whole);
+
+/* Counts an allocation of size bytes (below 2^63), weighing w, in size's class.
+ * whole holds the stack's counters before it (cls ignored): the rows start from them
+ * when a second class appears.  Returns 0, -EINVAL for a size of 2^63 or more
+ * (nothing counted), or -ENOMEM when the block could not be counted in its class (the
+ * largest block still is). */
+static inline int sizedist_alloc(sizedist_t *d, uint64_t size, sizedist_weight_t w,
+				 const profile_size_t *whole)
 {
 	uint32_t c = profile_size_class(size);
 	if (d->only == c + 1 && !d->rows) {
@@ -37,17 +47,17 @@ static inline int sizedist_alloc(sizedist_t *d, uint64_t size, const profile_siz
 			d->max_size = (int64_t)size;
 		return 0;
 	}
-	return sizedist_alloc_rows(d, size, whole);
+	return sizedist_alloc_rows(d, size, w, whole);
 }
 
 /* The rows' part of sizedist_release(), out of line. */
-void sizedist_release_rows(sizedist_t *d, uint64_t size);
+void sizedist_release_rows(sizedist_t *d, uint64_t size, sizedist_weight_t w);
 
-/* Counts the release of a block of size bytes counted by sizedist_alloc(). */
-static inline void sizedist_release(sizedist_t *d, uint64_t size)
+/* Counts the release of a block of size bytes counted by sizedist_alloc() with w. */
+static inline void sizedist_release(sizedist_t *d, uint64_t size, sizedist_weight_t w)
 {
 	if (d->rows)
-		sizedist_release_rows(d, size);
+		sizedist_release_rows(d, size, w);
 }
 
 /* Copies the classes of d into out (room for PROFILE_SIZE_CLASSES), by increasing
