@@ -53,7 +53,9 @@ static void help(FILE *out)
 	      SAMPLEOPT_HELP_DOMAIN
 	      "      --json              print one JSON object (sizes in bytes)\n"
 	      "  -h, --help              show this help\n\n"
-	      "The filters keep what 'heapsnap top' with the same filters lists.\n\n"
+	      "The filters keep what 'heapsnap top' with the same filters lists.  Anonymous\n"
+	      "mappings have no size classes (one can be unmapped in part): --domain mmap is\n"
+	      "refused, and --domain all counts the heap and the heapsnap_track() domains.\n\n"
 	      "Example:\n"
 	      "  heapsnap hist heapsnap.1234.exit.pb.gz -i '*/parser/*'\n",
 	      out);
