@@ -797,6 +797,18 @@ START_TEST(merge_by_key)
 	ck_assert_int_eq(stats_merge(ps, 0, &o, &s), -EINVAL);
 	for (int i = 0; i < 3; i++)
 		profile_free(p[i]);
+
+	/* Sums each file keeps below the limit can pass it together: refused, not
+	 * wrapped (four of 2^62 - 1 printed size=-4 B). */
+	for (int i = 0; i < 3; i++) {
+		p[i] = mkprofile();
+		uint32_t f = loc(p[i], EXE, 0x10, "f", "a.c", 1);
+		sample(p[i], ((int64_t)1 << 61) - 1, 1, 1, f);
+	}
+	const profile_t *const big[] = { p[0], p[1], p[2] };
+	ck_assert_int_eq(stats_merge(big, 3, &o, &s), -EOVERFLOW);
+	for (int i = 0; i < 3; i++)
+		profile_free(p[i]);
 }
 END_TEST
 

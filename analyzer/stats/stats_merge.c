@@ -86,15 +86,17 @@ static int merger_add(struct merger *g, const stats_t *part)
 			continue;
 		}
 		stats_entry_t *e = &g->m->entries[match[i]];
-		e->size += pe->size;
-		e->count += pe->count;
+		if (__builtin_add_overflow(e->size, pe->size, &e->size) ||
+		    __builtin_add_overflow(e->count, pe->count, &e->count))
+			r = -EOVERFLOW;
 		e->max_size = pe->max_size > e->max_size ? pe->max_size : e->max_size;
 		e->truncated |= pe->truncated;
 	}
 	if (traceback)
 		merger_repoint(g);
-	g->m->total_size += part->total_size;
-	g->m->total_count += part->total_count;
+	if (__builtin_add_overflow(g->m->total_size, part->total_size, &g->m->total_size) ||
+	    __builtin_add_overflow(g->m->total_count, part->total_count, &g->m->total_count))
+		r = r ? r : -EOVERFLOW;
 	free(match);
 	free(map);
 	return r;
@@ -127,6 +129,9 @@ int stats_merge(const profile_t *const *ps, size_t n, const stats_options_t *opt
 		stats_free(part);
 	}
 	free(g.seq_off);
+	/* Each part's sums are below STATS_SUM_LIMIT; theirs may not be. */
+	if (!r)
+		r = stats_check_sums(g.m);
 	if (!r && opt->sort_limit != SIZE_MAX)
 		r = stats_sort(g.m, opt->sort_limit);
 	if (r) {
