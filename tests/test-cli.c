@@ -8,13 +8,17 @@
  * files, and compares exit status and output.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -1022,6 +1026,41 @@ START_TEST(ls_lists_and_reports)
 }
 END_TEST
 
+/* report's output: never over an input file, and a write that fails (a file size
+ * limit: EFBIG, not SIGXFSZ) leaves neither the page nor its temporary file. */
+START_TEST(report_output_errors)
+{
+	enter_tmpdir();
+	write_known_as("in.pb.gz", 1, 7, 1700000000);
+	assert_fails(run(cmd_report, "report", "in.pb.gz", "-o", "in.pb.gz", NULL), 1,
+		     "heapsnap: report: 'in.pb.gz' is an input file; the page needs a name of its "
+		     "own");
+	struct stat st;
+	ck_assert_int_eq(stat("in.pb.gz", &st), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl = { 4096, 4096 };
+		setrlimit(RLIMIT_FSIZE, &rl);
+		struct result r = run(cmd_report, "report", "in.pb.gz", "-o", "page.html", NULL);
+		_exit(r.status == 1 && !strcmp(r.err, "heapsnap: cannot write 'page.html': File "
+							  "too large\n") ? 0 : 3);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	DIR *d = opendir(".");
+	struct dirent *e;
+	while ((e = readdir(d)))
+		ck_assert_msg(strncmp(e->d_name, "page.html", 9), "%s left behind", e->d_name);
+	closedir(d);
+	unlink("in.pb.gz");
+	unlink("out");
+	unlink("err");
+	leave_tmpdir();
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -1047,6 +1086,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, directory_selection);
 	tcase_add_test(tc, top_merged);
 	tcase_add_test(tc, ls_lists_and_reports);
+	tcase_add_test(tc, report_output_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,10 +190,30 @@ static int write_page(const report_t *r, const char *path)
 	return e;
 }
 
+/* Whether path names one of the input files (the page would replace it). */
+static bool is_input(const struct report_args *a, const char *path)
+{
+	struct stat out, in;
+	if (stat(path, &out) < 0)
+		return false;
+	for (size_t i = 0; i < a->nfiles; i++)
+		if (stat(a->files[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+			return true;
+	return false;
+}
+
 static int run(const struct report_args *a)
 {
 	profile_t *p[2] = { NULL, NULL };
 	int status = 1;
+	if (is_input(a, a->output)) {
+		fprintf(stderr, "heapsnap: report: '%s' is an input file; the page needs a name of "
+				"its own\n", a->output);
+		return 1;
+	}
+	/* A file size limit makes the write fail (EFBIG), and the partial page is removed,
+	 * instead of the signal killing report with it left behind. */
+	signal(SIGXFSZ, SIG_IGN);
 	for (size_t i = 0; i < a->nfiles; i++)
 		if (!(p[i] = snapread(a->files[i])))
 			goto out;
@@ -208,8 +230,11 @@ static int run(const struct report_args *a)
 		fprintf(stderr, "heapsnap: report: %s\n", strerror(-e));
 	else if ((e = write_page(&r, a->output)))
 		fprintf(stderr, "heapsnap: cannot write '%s': %s\n", a->output, strerror(-e));
+	else if (printf("%s\n", a->output) < 0 || fflush(stdout))
+		fprintf(stderr, "heapsnap: report: wrote '%s', but cannot say so on standard "
+				"output: %s\n", a->output, strerror(errno));
 	else
-		status = printf("%s\n", a->output) < 0 || fflush(stdout) ? 1 : 0;
+		status = 0;
 	report_free(&r);
 out:
 	profile_free(p[0]);

@@ -318,5 +318,7 @@ int report_write(FILE *out, const report_t *r)
 	free(data);
 	if (!ok)
 		return -EINVAL;
-	return fflush(out) || ferror(out) ? -EIO : 0;
+	/* The write's own error (EFBIG, ENOSPC) rather than a generic one. */
+	errno = 0;
+	return fflush(out) || ferror(out) ? (errno ? -errno : -EIO) : 0;
 }
