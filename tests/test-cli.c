@@ -789,9 +789,18 @@ START_TEST(read_errors)
 		     "heapsnap: cannot use 'nopeak.pb.gz': no peak values (not a heapsnap snapshot?)");
 	assert_fails(run(cmd_diff, "diff", "-m", "peak", "snap.pb.gz", "nopeak.pb.gz", NULL), 1,
 		     "heapsnap: cannot use 'nopeak.pb.gz': no peak values");
+	assert_fails(run(cmd_flame, "flame", "-m", "peak", "nopeak.pb.gz", NULL), 1,
+		     "heapsnap: cannot use 'nopeak.pb.gz': no peak values (not a heapsnap snapshot?)");
 	struct result r = run(cmd_top, "top", "nopeak.pb.gz", NULL);
 	ck_assert_int_eq(r.status, 0);
 	result_free(&r);
+	p = known_profile(1);
+	p->has_value[PV_TEMPORARY_SPACE] = p->has_value[PV_TEMPORARY_OBJECTS] = false;
+	write_profile(p, "old.pb.gz");
+	profile_free(p);
+	assert_fails(run(cmd_flame, "flame", "-m", "temporary", "old.pb.gz", NULL), 1,
+		     "heapsnap: cannot use 'old.pb.gz': no temporary values (written before heapsnap "
+		     "counted temporary allocations)");
 
 	/* A file written before temporary allocations were counted. */
 	p = known_profile(1);

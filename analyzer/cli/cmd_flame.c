@@ -111,10 +111,12 @@ static int run(const struct flame_args *a)
 	int r = f ? flame_add(f, p, 0, &a->sel.opt) : -ENOMEM;
 	if (!r)
 		r = print_flame_folded(stdout, f, a->sel.opt.metric, a->count);
-	if (r == -ENODATA)
-		fprintf(stderr, "heapsnap: '%s' has no %s values (not a heapsnap snapshot?)\n",
-			a->file, stats_metric_name(a->sel.opt.metric));
-	else if (r)
+	if (r == -ENODATA) {
+		char why[96];
+		snprintf(why, sizeof(why), "no %s values (%s)", stats_metric_name(a->sel.opt.metric),
+			 stats_metric_missing(a->sel.opt.metric));
+		snapread_say_path("cannot use", a->file, why);
+	} else if (r)
 		fprintf(stderr, "heapsnap: flame: %s\n", strerror(-r));
 	flame_free(f);
 	profile_free(p);

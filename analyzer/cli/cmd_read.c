@@ -131,9 +131,10 @@ static const char stats_options_help[] =
 	"allocator runtime (the shim, libc, libstdc++, libgcc_s, the dynamic loader,\n"
 	"jemalloc, tcmalloc, and code from the system and compiler include directories:\n"
 	"/usr/include, /usr/local/include, /usr/lib/gcc/*/*/include, /usr/lib/llvm-*/\n"
-	"include), so std::vector's growth is charged to the push_back line.  Patterns are fnmatch globs on the source file name ('*'\n"
-	"matches '/'; case-sensitive), tested as Python's tracemalloc.Filter: an entry is\n"
-	"kept if some --include matches (or there is none) and no --exclude matches.\n"
+	"include), so std::vector's growth is charged to the push_back line.  Patterns\n"
+	"are fnmatch globs on the source file name ('*' matches '/'; case-sensitive),\n"
+	"tested as Python's tracemalloc.Filter: an entry is kept if some --include\n"
+	"matches (or there is none) and no --exclude matches.\n"
 	"A frame without line information shows as 'FUNCTION (MODULE)', or as\n"
 	"'0xOFFSET (MODULE)' with no function either.\n"
 	"\n"
@@ -419,9 +420,7 @@ static int stats_error(const struct read_args *a, const snapset_t *sets, size_t 
 				continue;
 			char why[96];
 			snprintf(why, sizeof(why), "no %s values (%s)", stats_metric_name(a->opt.metric),
-				 a->opt.metric == STATS_METRIC_TEMPORARY
-					 ? "written before heapsnap counted temporary allocations"
-					 : "not a heapsnap snapshot?");
+				 stats_metric_missing(a->opt.metric));
 			snapread_say_path("cannot use", sets[i].paths[j], why);
 			return 1;
 		}

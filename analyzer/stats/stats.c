@@ -745,6 +745,12 @@ const char *stats_metric_name(enum stats_metric m)
 	return m < STATS_METRIC_COUNT ? metric_names[m] : "?";
 }
 
+const char *stats_metric_missing(enum stats_metric m)
+{
+	return m == STATS_METRIC_TEMPORARY ? "written before heapsnap counted temporary allocations"
+					   : "not a heapsnap snapshot?";
+}
+
 int stats_key_parse(const char *name, enum stats_key *out)
 {
 	for (size_t i = 0; i < sizeof(key_names) / sizeof(key_names[0]); i++) {
