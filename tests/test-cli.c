@@ -896,6 +896,13 @@ START_TEST(directory_selection)
 	ck_assert_ptr_nonnull(strstr(r.out, "\"total\":{\"size\":123430,\"count\":70}}"));
 	result_free(&r);
 
+	/* A file named twice (its directory, and itself) counts once. */
+	r = run(cmd_top, "top", "--json", "-n", "1", "d", "d/heapsnap.10.exit.pb.gz",
+		"./d/heapsnap.10.exit.pb.gz", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(!strncmp(r.out, head, strlen(head)), "%s", r.out);
+	result_free(&r);
+
 	r = run(cmd_top, "top", "--all", "-n", "1", "d", NULL);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_str_eq(r.out,

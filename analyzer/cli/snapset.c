@@ -187,8 +187,37 @@ int snapset_add(snapset_t *set, const char *path, bool all)
 	return r;
 }
 
+/* Drops a path naming a file named before (DIR and DIR/FILE, or one path twice): a
+ * file counts once.  Returns 0 or -ENOMEM. */
+static int snapset_dedupe(snapset_t *set)
+{
+	struct stat *seen = malloc((set->n + 1) * sizeof(*seen));
+	if (!seen)
+		return -ENOMEM;
+	size_t k = 0, nseen = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		struct stat st;
+		bool dup = false;
+		if (stat(set->paths[i], &st) == 0) {
+			for (size_t j = 0; j < nseen && !dup; j++)
+				dup = seen[j].st_dev == st.st_dev && seen[j].st_ino == st.st_ino;
+			if (!dup)
+				seen[nseen++] = st;
+		}
+		if (dup)
+			free(set->paths[i]);
+		else
+			set->paths[k++] = set->paths[i];
+	}
+	set->n = k;
+	free(seen);
+	return 0;
+}
+
 int snapset_read(snapset_t *set)
 {
+	if (snapset_dedupe(set))
+		return -ENOMEM;
 	set->profiles = calloc(set->n + 1, sizeof(*set->profiles));
 	set->errors = calloc(set->n + 1, sizeof(*set->errors));
 	if (!set->profiles || !set->errors)

@@ -45,8 +45,9 @@ typedef struct snapset {
  * negative errno when a directory cannot be listed. */
 int snapset_add(snapset_t *set, const char *path, bool all);
 
-/* Reads every file of the set.  Returns the number that failed (their errors say
- * why), or -ENOMEM. */
+/* Reads every file of the set, once each: a file named twice (DIR and DIR/FILE) is
+ * dropped from paths the second time.  Returns the number that failed (their errors
+ * say why), or -ENOMEM. */
 int snapset_read(snapset_t *set);
 
 /* The number of distinct pids among the profiles read (a file without a pid counts
