@@ -1516,6 +1516,23 @@ START_TEST(traced_over_tcmalloc)
 }
 END_TEST
 
+/* heapsnap --help and --version, like every command's --help, fail when their output
+ * cannot be written (a full disk: /dev/full), and say so. */
+START_TEST(top_level_output_errors_fail)
+{
+	const char *words[] = { "--help", "--version" };
+	for (size_t i = 0; i < 2; i++) {
+		char cmd[1024];
+		snprintf(cmd, sizeof(cmd), "'%s' %s > /dev/full 2>/dev/null", getenv("HEAPSNAP"),
+			 words[i]);
+		int st = system(cmd);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s: status %#x", words[i], st);
+		snprintf(cmd, sizeof(cmd), "'%s' %s > /dev/null", getenv("HEAPSNAP"), words[i]);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+}
+END_TEST
+
 /* heapsnap run says plainly why it cannot trace a static or a setuid program. */
 START_TEST(run_refuses_what_it_cannot_trace)
 {
@@ -2355,6 +2372,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(aw, traced_over_jemalloc);
 	tcase_add_test(aw, traced_over_tcmalloc);
 	tcase_add_test(aw, run_refuses_what_it_cannot_trace);
+	tcase_add_test(aw, top_level_output_errors_fail);
 	tcase_add_test(aw, track_api_domains);
 	tcase_add_test(aw, mmap_domain_exact_under_threads);
 	tcase_add_test(aw, scribbled_shared_memory);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cliopt.h"
 #include "commands.h"
 #include "config.h"
 
@@ -50,11 +51,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		help(stdout);
-		return 0;
+		return cliopt_finish_output(); /* as each command's --help */
 	}
 	if (!strcmp(argv[1], "--version")) {
 		printf("heapsnap %s\n", HEAPSNAP_VERSION);
-		return 0;
+		return cliopt_finish_output();
 	}
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		if (!strcmp(argv[1], subcommands[i].name))
