@@ -803,7 +803,9 @@ START_TEST(merge_by_key)
 	for (int i = 0; i < 3; i++) {
 		p[i] = mkprofile();
 		uint32_t f = loc(p[i], EXE, 0x10, "f", "a.c", 1);
-		sample(p[i], ((int64_t)1 << 61) - 1, 1, 1, f);
+		int64_t v[PV_COUNT] = { [PV_INUSE_SPACE] = ((int64_t)1 << 61) - 1,
+					[PV_INUSE_OBJECTS] = 1 };
+		ck_assert_int_eq(profile_add_sample(p[i], &f, 1, v, 0, false), 0);
 	}
 	const profile_t *const big[] = { p[0], p[1], p[2] };
 	ck_assert_int_eq(stats_merge(big, 3, &o, &s), -EOVERFLOW);
