@@ -1651,6 +1651,18 @@ START_TEST(mmap_domain_exact_under_threads)
 		 tt_site_line("mapper.c", "grow_to"));
 	ck_assert_msg(strstr(got, want_line) && strstr(got, ", domain mmap\n"), "%s", got);
 
+	/* hist --domain all says the mappings are left out of its classes, and how much
+	 * they hold; the heap's hist has nothing to say. */
+	for (int all = 0; all < 2; all++) {
+		snprintf(cmd, sizeof(cmd), "'%s' hist %s '%s/heapsnap.%d.exit.pb.gz' 2>&1 >/dev/null",
+			 getenv("HEAPSNAP"), all ? "--domain all" : "", dir, (int)traced_pid(&r));
+		read_all_of(cmd, got, sizeof(got));
+		snprintf(want_line, sizeof(want_line),
+			 "heapsnap: hist: anonymous mappings (%lld KiB in use) have no size classes "
+			 "and are left out\n", (long long)(inuse / 1024));
+		ck_assert_str_eq(got, all ? want_line : "");
+	}
+
 	/* report: the heap by default, the mappings with --domain mmap. */
 	for (int mmap_page = 0; mmap_page < 2; mmap_page++) {
 		snprintf(cmd, sizeof(cmd),

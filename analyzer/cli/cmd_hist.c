@@ -55,7 +55,8 @@ static void help(FILE *out)
 	      "  -h, --help              show this help\n\n"
 	      "The filters keep what 'heapsnap top' with the same filters lists.  Anonymous\n"
 	      "mappings have no size classes (one can be unmapped in part): --domain mmap is\n"
-	      "refused, and --domain all counts the heap and the heapsnap_track() domains.\n\n"
+	      "refused, and --domain all counts the heap and the heapsnap_track() domains\n"
+	      "(and says how much the mappings left out hold).\n\n"
 	      "Example:\n"
 	      "  heapsnap hist heapsnap.1234.exit.pb.gz -i '*/parser/*'\n",
 	      out);
@@ -125,6 +126,11 @@ static int run(const struct hist_args *a)
 	if (!r && a->sel.opt.nfilters && !h.samples)
 		fprintf(stderr, "heapsnap: hist: no allocation matched the filters; patterns "
 				"match the whole path of the file (try '*/name.c')\n");
+	if (!r && h.mappings) {
+		char size[FORMAT_SIZE_MAX];
+		fprintf(stderr, "heapsnap: hist: anonymous mappings (%s in use) have no size "
+				"classes and are left out\n", format_size(size, h.mapped_bytes, false));
+	}
 	if (!r)
 		r = print(a, &h);
 	profile_free(p);

@@ -30,6 +30,10 @@ int sizehist_add(sizehist_t *h, const profile_t *p, const stats_options_t *opt)
 		if (!kept[i])
 			continue;
 		h->samples++;
+		if (s->domain == PROFILE_DOMAIN_MMAP) {
+			h->mappings++;
+			h->mapped_bytes += s->value[PV_INUSE_SPACE];
+		}
 		for (uint32_t j = 0; !r && j < s->nsizes; j++)
 			if (!size_row_add(&h->cls[s->sizes[j].cls], &s->sizes[j]) ||
 			    !size_row_add(&h->total, &s->sizes[j]))

@@ -19,6 +19,8 @@ typedef struct sizehist {
 	profile_size_t cls[PROFILE_SIZE_CLASSES]; /* class i in cls[i] */
 	profile_size_t total;                     /* cls unused */
 	size_t samples;                           /* samples kept */
+	size_t mappings;     /* of them, anonymous mappings: no size classes */
+	int64_t mapped_bytes; /* their bytes in use */
 } sizehist_t;
 
 /* Adds the size classes of the samples of p that opt's filters and domain keep (as
