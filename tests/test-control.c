@@ -215,6 +215,28 @@ START_TEST(dormant_to_the_end)
 }
 END_TEST
 
+/* A --timeout of more than INT_MAX milliseconds still waits for the answer: the
+ * poll's int timeout wrapped to 0 at 4294967.296 s, and snap gave up at once. */
+START_TEST(a_long_timeout_waits)
+{
+	char dir[256], cmd[1024], path[512];
+	struct tt_proc p;
+	begin(dir, sizeof(dir), NULL, NULL, &p);
+	step(&p, "a 50");
+	const char *timeouts[] = { "4294967.296", "8589934.592", "1e9" };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(cmd, sizeof(cmd), "'%s' snap -t %s %d", getenv("HEAPSNAP"), timeouts[i],
+			 (int)p.pid);
+		FILE *f = popen(cmd, "r");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_msg(fgets(path, sizeof(path), f) && strstr(path, ".pb.gz"), "-t %s",
+			      timeouts[i]);
+		ck_assert_int_eq(pclose(f), 0);
+	}
+	profile_free(finish(dir, &p, NULL, NULL));
+}
+END_TEST
+
 /* Asking a process that is not traced fails with one line and status 1. */
 START_TEST(control_of_an_untraced_process_fails)
 {
@@ -457,6 +479,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, start_snap_reset_peak_stop_start);
 	tcase_add_test(tc, dormant_to_the_end);
+	tcase_add_test(tc, a_long_timeout_waits);
 	tcase_add_test(tc, control_of_an_untraced_process_fails);
 	tcase_add_test(tc, sampled_estimates_are_within_their_error);
 	tcase_add_test(tc, sampled_handoff_between_threads);

@@ -175,7 +175,10 @@ static int ask_collector(const struct snap_args *a, const struct running_collect
 	if (send(fd, a->word, len, MSG_NOSIGNAL) == (ssize_t)len) {
 		for (uint64_t now; (now = prim_now_ns(CLOCK_MONOTONIC)) < deadline;) {
 			struct pollfd p = { .fd = fd, .events = POLLIN };
-			int r = poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+			/* At most INT_MAX ms a round: a longer --timeout (4294967.296 s) made the
+			 * int wrap to 0, and snap gave up at once on a request it had sent. */
+			uint64_t ms = (deadline - now) / 1000000u + 1;
+			int r = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms);
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r > 0)
