@@ -630,6 +630,27 @@ static pid_t tgid_of(pid_t tid)
 	return tgid > 0 ? (pid_t)tgid : 0;
 }
 
+/* A stray snapshot signal sent to the host (kill -USR2 on the wrong pid, or on run's
+ * whole process group) is ignored: the host lived on, and the program's files came. */
+START_TEST(the_host_ignores_stray_signals)
+{
+	char dir[256], err[8192];
+	struct tt_proc p;
+	pid_t host = tgid_of(tt_start_collected(dir, sizeof(dir), "waiter", &p));
+	ck_assert_int_gt(host, 0);
+	int sigs[] = { SIGUSR1, SIGUSR2, SIGRTMIN + 2, SIGPIPE };
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		ck_assert_int_eq(kill(host, sigs[i]), 0);
+	usleep(100 * 1000);
+	ck_assert(!ended(host));
+	ck_assert_int_eq(kill(p.run, SIGTERM), 0);
+	int st = tt_finish(&p, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
+	ck_assert_msg(!strstr(err, "without writing"), "%s", err);
+	profile_free(tt_snapshot(dir, p.pid, "exit", 10));
+}
+END_TEST
+
 /* Under run, the collectors are threads of one host process that run forks from itself
  * once (never exec'd; run's child, which run reaps), and which looks like a collector
  * the shim would start: its own session, /dev/null for stdin, stdout and stderr, its
@@ -1035,6 +1056,7 @@ int main(void)
 	tcase_add_test(tc, host_ready_waits_through_signals);
 	tcase_add_test(tc, collector_holds_no_program_fd);
 	tcase_add_test(tc, run_hosts_collectors_as_if_execd);
+	tcase_add_test(tc, the_host_ignores_stray_signals);
 	tcase_add_test(tc, one_host_collects_the_whole_tree);
 	tcase_add_test(tc, pid_one_of_a_namespace_gets_its_exit_file);
 	tcase_add_test(tc, a_lost_exit_file_is_said_aloud);

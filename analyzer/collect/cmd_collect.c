@@ -545,10 +545,7 @@ int cmd_collect(int argc, char **argv)
 	int r = parse_argv(argc, argv, &a);
 	if (r)
 		return r > 0 ? 0 : 2;
-	signal(SIGPIPE, SIG_IGN);
-	/* A file size limit makes a write fail with EFBIG, like a full disk: that snapshot
-	 * is reported and the next one is tried again, instead of the collector dying. */
-	signal(SIGXFSZ, SIG_IGN);
+	collect_ignore_signals();
 	if (a.host_fd >= 0)
 		collect_host(a.host_fd);
 	return collect_image(a.shm_fd, a.pid, a.dir, a.run_fd, false);

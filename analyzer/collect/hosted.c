@@ -257,6 +257,16 @@ static int receive_job(int sock, struct job *j)
 	return 1;
 }
 
+void collect_ignore_signals(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		signal(sig, SIG_IGN);
+}
+
 _Noreturn void collect_host(int sock)
 {
 	/* Blocks up to 8 MiB come from malloc's arenas, which keep what they are given
@@ -277,8 +287,7 @@ _Noreturn void collect_host(int sock)
 	symcache_share_tables();
 	signal(SIGINT, SIG_IGN); /* the terminal's Ctrl-C must not cost the exit files */
 	signal(SIGHUP, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGXFSZ, SIG_IGN);
+	collect_ignore_signals();
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);

@@ -30,6 +30,13 @@ _Noreturn void collect_host_start(int sock);
 /* The host's loop (`heapsnap collect --host-fd FD`); never returns. */
 _Noreturn void collect_host(int sock);
 
+/* A collector, a process of its own or run's host, ignores the signals that are not
+ * its business: SIGPIPE and SIGXFSZ (a write fails instead: that file is reported and
+ * the next one tried), and the ones a snapshot signal can be (USR1, USR2, the
+ * real-time ones), which `kill -USR2` on the wrong pid or on a whole process group
+ * (run's, when it is a job's) would otherwise make it die of, its files with it. */
+void collect_ignore_signals(void);
+
 /* Run's side: the host's pid from its first packet, within timeout_ms; -1 if none. */
 pid_t collect_host_ready(int sock, int timeout_ms);
 
