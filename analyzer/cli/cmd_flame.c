@@ -113,8 +113,7 @@ static int run(const struct flame_args *a)
 		r = print_flame_folded(stdout, f, a->sel.opt.metric, a->count);
 	if (r == -ENODATA) {
 		char why[96];
-		snprintf(why, sizeof(why), "no %s values (%s)", stats_metric_name(a->sel.opt.metric),
-			 stats_metric_missing(a->sel.opt.metric));
+		stats_metric_missing(a->sel.opt.metric, why, sizeof(why));
 		snapread_say_path("cannot use", a->file, why);
 	} else if (r)
 		fprintf(stderr, "heapsnap: flame: %s\n", strerror(-r));

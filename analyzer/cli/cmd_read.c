@@ -419,8 +419,7 @@ static int stats_error(const struct read_args *a, const snapset_t *sets, size_t 
 			if (sets[i].profiles[j]->has_value[v])
 				continue;
 			char why[96];
-			snprintf(why, sizeof(why), "no %s values (%s)", stats_metric_name(a->opt.metric),
-				 stats_metric_missing(a->opt.metric));
+			stats_metric_missing(a->opt.metric, why, sizeof(why));
 			snapread_say_path("cannot use", sets[i].paths[j], why);
 			return 1;
 		}

@@ -745,10 +745,11 @@ const char *stats_metric_name(enum stats_metric m)
 	return m < STATS_METRIC_COUNT ? metric_names[m] : "?";
 }
 
-const char *stats_metric_missing(enum stats_metric m)
+void stats_metric_missing(enum stats_metric m, char *out, size_t len)
 {
-	return m == STATS_METRIC_TEMPORARY ? "written before heapsnap counted temporary allocations"
-					   : "not a heapsnap snapshot?";
+	snprintf(out, len, "no %s values (%s)", stats_metric_name(m),
+		 m == STATS_METRIC_TEMPORARY ? "written before heapsnap counted temporary allocations"
+					     : "not a heapsnap snapshot?");
 }
 
 int stats_key_parse(const char *name, enum stats_key *out)

@@ -179,8 +179,9 @@ enum profile_value stats_metric_space(enum stats_metric m);
 enum profile_value stats_metric_objects(enum stats_metric m);
 const char *stats_key_name(enum stats_key k);
 const char *stats_metric_name(enum stats_metric m);
-/* Why a file may lack metric m's values, for "no temporary values (...)". */
-const char *stats_metric_missing(enum stats_metric m);
+/* Writes what a file lacking metric m's values is missing, and why it may: "no peak
+ * values (not a heapsnap snapshot?)", "no temporary values (written before ...)". */
+void stats_metric_missing(enum stats_metric m, char *out, size_t len);
 
 /* Parses a key or metric name; returns 0, or -EINVAL leaving *out untouched. */
 int stats_key_parse(const char *name, enum stats_key *out);
