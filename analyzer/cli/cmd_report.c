@@ -16,6 +16,7 @@
 
 #include "cliopt.h"
 #include "commands.h"
+#include "fileid.h"
 #include "report_page.h"
 #include "snapread.h"
 
@@ -197,7 +198,7 @@ static bool is_input(const struct report_args *a, const char *path)
 	if (stat(path, &out) < 0)
 		return false;
 	for (size_t i = 0; i < a->nfiles; i++)
-		if (stat(a->files[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+		if (stat(a->files[i], &in) == 0 && file_same_inode(&in, &out))
 			return true;
 	return false;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fileid.h"
 #include "vec.h"
 
 /* Parses a decimal number of at most 9 digits at *s, advancing *s. */
@@ -200,7 +201,7 @@ static int snapset_dedupe(snapset_t *set)
 		bool dup = false;
 		if (stat(set->paths[i], &st) == 0) {
 			for (size_t j = 0; j < nseen && !dup; j++)
-				dup = seen[j].st_dev == st.st_dev && seen[j].st_ino == st.st_ino;
+				dup = file_same_inode(&seen[j], &st);
 			if (!dup)
 				seen[nseen++] = st;
 		}

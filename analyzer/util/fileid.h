@@ -5,7 +5,8 @@
  * modification time back after rewriting it in place (cp -p, tar, rsync -a do); no one
  * can set the change time, which any write, chmod or link moves.  The collectors keep
  * what they read from a file (a module's build-id, a symbol cache entry) while its
- * identity holds.
+ * identity holds.  Whether two names are of one file at all is its device and inode
+ * alone (file_same_inode()).
  */
 #pragma once
 
@@ -23,6 +24,12 @@ struct file_id {
 static inline struct file_id file_id_of(const struct stat *st)
 {
 	return (struct file_id){ st->st_dev, st->st_ino, st->st_size, st->st_mtim, st->st_ctim };
+}
+
+/* Whether two stat results are of one file, however it was named. */
+static inline bool file_same_inode(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
 static inline bool file_id_same(const struct file_id *id, const struct stat *st)
