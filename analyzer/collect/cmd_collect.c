@@ -545,8 +545,8 @@ int cmd_collect(int argc, char **argv)
 	int r = parse_argv(argc, argv, &a);
 	if (r)
 		return r > 0 ? 0 : 2;
-	collect_ignore_signals();
 	if (a.host_fd >= 0)
-		collect_host(a.host_fd);
+		collect_host(a.host_fd); /* which ignores them itself, as run forks it */
+	collect_ignore_signals();
 	return collect_image(a.shm_fd, a.pid, a.dir, a.run_fd, false);
 }
