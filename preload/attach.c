@@ -9,8 +9,8 @@
  * the constructor of a preloaded shim would (segment, collector, signal), then points
  * the program's calls at the wrappers by rewriting the GOT slots (JUMP_SLOT and
  * GLOB_DAT relocations) that name an allocation function, in every loaded object but
- * this one; dlopen is redirected the same way, so objects loaded later are rewritten
- * as they come.  A slot is rewritten only when it holds the function the wrapper
+ * this one; exit, _exit, exec and sigaction are redirected too, as the preloaded shim
+ * wraps them, and dlopen, so objects loaded later are rewritten as they come.  A slot is rewritten only when it holds the function the wrapper
  * forwards to (or a lazy-binding stub of its own object), so a block always goes back
  * to the allocator it came from: a thread that called the real malloc just before the
  * switch frees through the wrapper afterwards, which forwards to the same free and
@@ -32,8 +32,10 @@
 
 #include "shim.h"
 
-/* heapsnap_attach_start()'s and heapsnap_attach_stop()'s answers besides 0; the
- * tool's messages (analyzer/cli/cmd_attach.c) follow this order. */
+/* heapsnap_attach_start()'s and heapsnap_attach_stop()'s answers besides 0 (and,
+ * from attach, a positive answer: traced, but the snapshot signal is the program's, as
+ * hs_ctl.signal_taken says it); the tool's messages (analyzer/cli/cmd_attach.c)
+ * follow this order. */
 enum {
 	ATTACH_PRELOADED = -1, /* this shim was preloaded: the process is traced already */
 	ATTACH_ALREADY = -2,   /* attached already */
@@ -141,6 +143,11 @@ static const char *const hooked[] = {
 	"mmap", "mmap64", "munmap", "mremap",
 	/* libunwind's pipe, moved out of the program's way (fds.c) */
 	"pipe2",
+	/* the end of a process image: the exit status, and exec (tracing.c, exec.c) */
+	"exit", "_exit", "_Exit", "execve", "execv", "execvp", "execvpe", "fexecve", "execl",
+	"execlp", "execle",
+	/* the snapshot signal taken over by the program (signal.c) */
+	"sigaction", "signal",
 	/* objects loaded later */
 	"dlopen",
 };
@@ -443,6 +450,7 @@ EXPORT int heapsnap_attach_start(const char *cfg)
 		goto out;
 	}
 	atomic_store(&attached, 1);
+	r = atomic_load(&shim_seg.ctl->signal_taken);
 out:
 	lock_drop();
 	shim_guard = old_guard;

@@ -56,7 +56,9 @@ static int32_t taken_pending; /* for the segment a forked child has not made yet
  * so the collector tells run, which says it on its own stderr. */
 static void signal_not_ours(int sig, bool at_start, bool ignored)
 {
-	if (shim_opt.run_socket) {
+	/* Under heapsnap run, run says so; attached, heapsnap attach does: not on the
+	 * stderr of a program that never asked for us. */
+	if (shim_opt.run_socket || attach_dlopened()) {
 		int32_t v = sig | (at_start ? HS_SIGNAL_AT_START : 0) |
 			    (ignored ? HS_SIGNAL_IGNORED : 0);
 		if (shim_seg.ctl)

@@ -35,13 +35,15 @@ struct scenario {
 	int threads;
 	bool plugin; /* dlopen libplugin.so after the attach */
 	bool timer;  /* SIGALRM every millisecond throughout */
+	bool children; /* forks two children after the allocations (ATTACHEE_CHILDREN) */
+	bool usr2;     /* handles SIGUSR2 itself from the start (ATTACHEE_USR2) */
 };
 
 struct target {
 	struct tt_proc p;
 	char dir[PATH_MAX];
 	char go[PATH_MAX + 8];
-	char env[5][PATH_MAX + 32];
+	char env[7][PATH_MAX + 32];
 	const struct scenario *sc;
 };
 
@@ -55,12 +57,18 @@ static void start(struct target *t, const struct scenario *sc)
 	snprintf(t->env[2], sizeof(t->env[2]), "ATTACHEE_GO=%s", t->go);
 	snprintf(t->env[3], sizeof(t->env[3]), "ATTACHEE_PLUGIN=%s/libplugin.so", getenv("PROGS"));
 	snprintf(t->env[4], sizeof(t->env[4]), "ATTACHEE_TIMER=1");
-	char *env[5] = { t->env[0], t->env[1], t->env[2] };
+	snprintf(t->env[5], sizeof(t->env[5]), "ATTACHEE_CHILDREN=1");
+	snprintf(t->env[6], sizeof(t->env[6]), "ATTACHEE_USR2=1");
+	char *env[7] = { t->env[0], t->env[1], t->env[2] };
 	int n = 3;
 	if (sc->plugin)
 		env[n++] = t->env[3];
 	if (sc->timer)
 		env[n++] = t->env[4];
+	if (sc->children)
+		env[n++] = t->env[5];
+	if (sc->usr2)
+		env[n++] = t->env[6];
 	env[n] = NULL;
 	tt_start(NULL, sc->prog, env, &t->p);
 }
@@ -360,28 +368,104 @@ START_TEST(detach_leaves_the_program_running_untraced)
 }
 END_TEST
 
+/* heapsnap snap PID, once gone: the first snapshot, "request 1", has the lines after go. */
+static void snap_request(struct target *t)
+{
+	static struct run_result r;
+	char pid_arg[16];
+	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)t->p.pid);
+	char *args[] = { "snap", pid_arg, NULL };
+	tt_heapsnap(args, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "snap: %s", r.err);
+	profile_t *p = tt_snapshot(t->dir, t->p.pid, "1", 30);
+	ck_assert_str_eq(p->meta.trigger, "request 1");
+	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
+	profile_free(p);
+}
+
 START_TEST(snap_and_the_signal_work_once_attach_returns)
 {
 	static struct target t;
 	start(&t, &single_read);
 	attach(&t);
 	go(&t);
-	static struct run_result r;
-	char pid_arg[16];
-	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)t.p.pid);
-	char *args[] = { "snap", pid_arg, NULL };
-	tt_heapsnap(args, &r);
-	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "snap: %s", r.err);
-	profile_t *p = tt_snapshot(t.dir, t.p.pid, "1", 30);
-	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
-	profile_free(p);
+	snap_request(&t);
 	/* The snapshot signal too: the program had no handler for it. */
 	ck_assert_int_eq(kill(t.p.pid, SIGUSR2), 0);
-	p = tt_snapshot(t.dir, t.p.pid, "2", 30);
+	profile_t *p = tt_snapshot(t.dir, t.p.pid, "2", 30);
 	ck_assert_str_eq(p->meta.trigger, "signal 2");
 	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
 	profile_free(p);
 	finish(&t);
+}
+END_TEST
+
+/* The attached program's forked children end as the preloaded shim's do: one that execs
+ * writes an exec file, one that calls _exit an exit file with its status; and the
+ * program, asking what SIGUSR2's action is, is told the default, not the shim's
+ * handler.  Before the exec family, the exits and sigaction were redirected at attach,
+ * both files said "ended without exit (killed or crashed)". */
+START_TEST(forked_children_exec_and_exit_as_under_the_shim)
+{
+	static const struct scenario sc = { .prog = "attachee", .wait = "read", .children = true };
+	static struct target t;
+	start(&t, &sc);
+	attach(&t);
+	go(&t);
+	char line[128];
+	int a = 0, b = 0;
+	char usr2[32] = "";
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), t.p.out));
+	ck_assert_msg(sscanf(line, "children %d %d %31s", &a, &b, usr2) == 3, "said %s", line);
+	ck_assert_str_eq(usr2, "usr2-default");
+	profile_t *p = tt_snapshot(t.dir, a, "exec", 30);
+	ck_assert_str_eq(p->meta.trigger, "exec");
+	site_is(p, "attachee.c", "child_exec", 1, 400, 1, 400);
+	profile_free(p);
+	p = tt_snapshot(t.dir, b, "exit", 30);
+	ck_assert_str_eq(p->meta.trigger, "exit 3");
+	site_is(p, "attachee.c", "child_exit", 1, 600, 1, 600);
+	profile_free(p);
+	finish(&t);
+	/* Returned from main: "exit 0" only when the collector saw the zombie. */
+	p = tt_snapshot(t.dir, t.p.pid, "exit", 30);
+	ck_assert_msg(!strcmp(p->meta.trigger, "exit") || !strcmp(p->meta.trigger, "exit 0"),
+		      "trigger %s", p->meta.trigger);
+	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
+	profile_free(p);
+}
+END_TEST
+
+/* A program that handles SIGUSR2 itself keeps it: attach says so on its own output,
+ * nothing is written on the program's stderr (the shim wrote a line about
+ * HEAPSNAP_SIGNAL there), the signal reaches the program's handler, and snap works. */
+START_TEST(a_program_that_handles_the_snapshot_signal_keeps_it)
+{
+	static const struct scenario sc = { .prog = "attachee", .wait = "read", .usr2 = true };
+	static struct target t;
+	start(&t, &sc);
+	static struct run_result r;
+	run_cmd("attach", t.p.pid, t.dir, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "attach: %s", r.err);
+	ck_assert_str_eq(r.err, "");
+	const char *second = strchr(r.out, '\n');
+	ck_assert_ptr_nonnull(second);
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "heapsnap: SIGUSR2 is process %d's own, not a snapshot signal; 'heapsnap snap "
+		 "%d' takes snapshots\n", (int)t.p.pid, (int)t.p.pid);
+	ck_assert_str_eq(second + 1, want);
+	go(&t);
+	ck_assert_int_eq(kill(t.p.pid, SIGUSR2), 0);
+	snap_request(&t);
+	fputs("again\n", t.p.in);
+	fflush(t.p.in);
+	expect_line(&t, "usr2 1\n");
+	expect_line(&t, "done\n");
+	char err[4096];
+	int st = tt_finish(&t.p, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	ck_assert_str_eq(err, "");
 }
 END_TEST
 
@@ -771,6 +855,8 @@ int main(void)
 	tcase_add_test(tc, a_library_loaded_after_the_attach);
 	tcase_add_test(tc, detach_leaves_the_program_running_untraced);
 	tcase_add_test(tc, snap_and_the_signal_work_once_attach_returns);
+	tcase_add_test(tc, forked_children_exec_and_exit_as_under_the_shim);
+	tcase_add_test(tc, a_program_that_handles_the_snapshot_signal_keeps_it);
 	tcase_add_test(tc, refuses_a_missing_process);
 	tcase_add_test(tc, refuses_an_attached_process);
 	tcase_add_test(tc, refuses_a_process_started_under_the_shim);

@@ -465,6 +465,12 @@ static int do_attach(const struct attach_args *a)
 		nanosleep(&pause, NULL);
 	printf("heapsnap: attached to %d (thread %d stopped for %.2f ms); snapshots go to %s\n",
 	       (int)a->pid, (int)j.tid, ms(j.resume_ns - j.stop_ns), p.dir);
+	/* The snapshot signal was not at its default action: the program's, left alone. */
+	int sig = (int)ret & ~(HS_SIGNAL_AT_START | HS_SIGNAL_IGNORED);
+	if ((int)ret > 0 && sig > 0 && sig < NSIG)
+		printf("heapsnap: SIG%s is process %d's own, not a snapshot signal; 'heapsnap snap "
+		       "%d' takes snapshots\n", sigabbrev_np(sig) ? sigabbrev_np(sig) : "?",
+		       (int)a->pid, (int)a->pid);
 	return 0;
 }
 

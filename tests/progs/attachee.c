@@ -14,6 +14,14 @@
  * reading stdin) for "again": then it allocates after_detach (10 blocks of 500),
  * prints "done" and exits 0.
  *
+ * With ATTACHEE_CHILDREN set, after "allocated N" it asks what SIGUSR2's action is, forks
+ * a child that allocates child_exec and execs /bin/true and one that allocates
+ * child_exit and calls _exit(3), waits for both, and prints "children A B usr2-default"
+ * (or usr2-taken when the action it was told is not the default).
+ *
+ * With ATTACHEE_USR2 set, it handles SIGUSR2 itself from the start (a handler that
+ * counts), and prints "usr2 N" with the count before "done".
+ *
  * With ATTACHEE_TIMER set, a SIGALRM handler (SA_RESTART) ticks every millisecond
  * throughout, and the program exits 6 if the ticks stopped after the attach.
  * With ATTACHEE_PLUGIN set, it also dlopens that library after "go" and calls its
@@ -50,6 +58,14 @@ static atomic_int stop;
 static atomic_long churned;
 static volatile unsigned long spin;
 static volatile sig_atomic_t ticks;
+
+static volatile sig_atomic_t usr2s;
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	usr2s++;
+}
 
 static void on_tick(int sig)
 {
@@ -93,6 +109,34 @@ static void *churn(void *arg)
 	for (int i = 0; i < 16; i++)
 		free(held[i]);
 	return NULL;
+}
+
+static void *child_block;
+
+/* See ATTACHEE_CHILDREN above. */
+static void children(void)
+{
+	struct sigaction old;
+	sigaction(SIGUSR2, NULL, &old);
+	pid_t a = fork();
+	if (a == 0) {
+		child_block = malloc(400); /* site:child_exec */
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	pid_t b = fork();
+	if (b == 0) {
+		child_block = malloc(600); /* site:child_exit */
+		_exit(3);
+	}
+	int sa = 0, sb = 0;
+	if (a < 0 || b < 0 || waitpid(a, &sa, 0) != a || waitpid(b, &sb, 0) != b ||
+	    !WIFEXITED(sa) || WEXITSTATUS(sa) != 0 || !WIFEXITED(sb) || WEXITSTATUS(sb) != 3)
+		exit(7);
+	printf("children %d %d %s\n", (int)a, (int)b,
+	       !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL ? "usr2-default"
+									: "usr2-taken");
+	fflush(stdout);
 }
 
 static void read_line(const char *want)
@@ -161,6 +205,12 @@ int main(int argc, char **argv)
 		execvp(argv[1], argv + 1);
 		return 127;
 	}
+	bool usr2 = getenv("ATTACHEE_USR2") != NULL;
+	if (usr2) {
+		struct sigaction sa = { .sa_handler = on_usr2, .sa_flags = SA_RESTART };
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR2, &sa, NULL);
+	}
 	for (int i = 0; i < 64; i++)
 		before[i] = malloc(200); /* site:before */
 	const char *t = getenv("ATTACHEE_THREADS");
@@ -214,10 +264,14 @@ int main(int argc, char **argv)
 		pthread_join(th[i], NULL);
 	printf("allocated %d\n", 100);
 	fflush(stdout);
+	if (getenv("ATTACHEE_CHILDREN"))
+		children();
 
 	read_line("again");
 	for (int i = 0; i < 10; i++)
 		later[i] = malloc(500); /* site:after_detach */
+	if (usr2)
+		printf("usr2 %d\n", (int)usr2s);
 	printf("done\n");
 	return 0;
 }
