@@ -22,6 +22,8 @@
  * program's heap except through the real functions dlopen and dlsym call anyway.
  */
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -44,6 +46,7 @@ enum {
 	ATTACH_NOT_ATTACHED = -5,
 	ATTACH_DETACHED = -6,  /* detached before: the shim stays dormant */
 	ATTACH_NO_SLOT = -7,   /* no GOT slot names malloc or free */
+	ATTACH_NO_DIR = -1000, /* minus errno: the process cannot write to HEAPSNAP_DIR */
 };
 
 /* ---- settings from heapsnap attach ---- */
@@ -428,6 +431,14 @@ EXPORT int heapsnap_attach_start(const char *cfg)
 	memcpy(config, cfg, n + 1);
 	config[n + 1] = '\0';
 	have_config = true;
+	/* Its collector, a child of its own, writes the files as this process's user,
+	 * which need not be heapsnap attach's. */
+	const char *dir = attach_getenv("HEAPSNAP_DIR");
+	if (dir && faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
+		r = ATTACH_NO_DIR - errno;
+		have_config = false; /* nothing changed: a later attach may start afresh */
+		goto out;
+	}
 	if (!hooks_resolve()) {
 		r = ATTACH_FAILED;
 		goto out;

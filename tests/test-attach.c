@@ -37,13 +37,14 @@ struct scenario {
 	bool timer;  /* SIGALRM every millisecond throughout */
 	bool children; /* forks two children after the allocations (ATTACHEE_CHILDREN) */
 	bool usr2;     /* handles SIGUSR2 itself from the start (ATTACHEE_USR2) */
+	bool nobody;   /* runs as user 65534 (ATTACHEE_USER; the test runs as root) */
 };
 
 struct target {
 	struct tt_proc p;
 	char dir[PATH_MAX];
 	char go[PATH_MAX + 8];
-	char env[7][PATH_MAX + 32];
+	char env[8][PATH_MAX + 32];
 	const struct scenario *sc;
 };
 
@@ -59,7 +60,8 @@ static void start(struct target *t, const struct scenario *sc)
 	snprintf(t->env[4], sizeof(t->env[4]), "ATTACHEE_TIMER=1");
 	snprintf(t->env[5], sizeof(t->env[5]), "ATTACHEE_CHILDREN=1");
 	snprintf(t->env[6], sizeof(t->env[6]), "ATTACHEE_USR2=1");
-	char *env[7] = { t->env[0], t->env[1], t->env[2] };
+	snprintf(t->env[7], sizeof(t->env[7]), "ATTACHEE_USER=65534");
+	char *env[8] = { t->env[0], t->env[1], t->env[2] };
 	int n = 3;
 	if (sc->plugin)
 		env[n++] = t->env[3];
@@ -69,6 +71,8 @@ static void start(struct target *t, const struct scenario *sc)
 		env[n++] = t->env[5];
 	if (sc->usr2)
 		env[n++] = t->env[6];
+	if (sc->nobody)
+		env[n++] = t->env[7];
 	env[n] = NULL;
 	tt_start(NULL, sc->prog, env, &t->p);
 }
@@ -479,6 +483,54 @@ static void untouched(struct target *t)
 	ck_assert_int_eq(files_in(t->dir), 0);
 }
 
+/* The collector, the process's own child, writes as the process's user: attach checks
+ * the directory as that user, not as itself.  Root attaching to a process of nobody's
+ * with root's 0700 directory is refused, the process left able to be attached again;
+ * with a directory nobody may write, the attach goes on.  Before, attach checked as
+ * itself, said the snapshots went to the first, and every one of them then failed. */
+START_TEST(checks_the_directory_as_the_process_user)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root to start a process as another user\n");
+		return;
+	}
+	static const struct scenario sc = { .prog = "attachee", .wait = "read", .nobody = true };
+	static struct target t;
+	start(&t, &sc);
+	static struct run_result r;
+	run_cmd("attach", t.p.pid, t.dir, &r);
+	char want[PATH_MAX + 128];
+	snprintf(want, sizeof(want), "heapsnap: attach: process %d cannot write snapshots to '%s' "
+		 "as its own user: Permission denied\n", (int)t.p.pid, t.dir);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1, "attach: %d", r.status);
+	ck_assert_str_eq(r.err, want);
+	ck_assert_str_eq(r.out, "");
+	char open_dir[] = "/tmp/heapsnap-nobody-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(open_dir));
+	ck_assert_int_eq(chown(open_dir, 65534, 65534), 0);
+	run_cmd("attach", t.p.pid, open_dir, &r);
+	if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1 && strstr(r.err, "could not load")) {
+		/* The build tree is not reachable by nobody (under a 0700 home, say). */
+		fprintf(stderr, "skipped: nobody cannot load the shim: %s", r.err);
+		rmdir(open_dir);
+		go(&t);
+		finish(&t);
+		return;
+	}
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "attach: %s", r.err);
+	go(&t);
+	finish(&t);
+	profile_t *p = tt_snapshot(open_dir, t.p.pid, "exit", 30);
+	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
+	profile_free(p);
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/heapsnap.%d.exit.pb.gz", open_dir, (int)t.p.pid);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(open_dir), 0);
+	ck_assert_int_eq(files_in(t.dir), 0);
+}
+END_TEST
+
 START_TEST(refuses_a_missing_process)
 {
 	pid_t child = fork();
@@ -514,7 +566,18 @@ START_TEST(refuses_a_process_started_under_the_shim)
 	tt_tempdir(t.dir, sizeof(t.dir));
 	tt_start(t.dir, "attachee", NULL, &t.p);
 	refused("attach", t.p.pid, t.dir, "started under the shim");
-	refused("detach", t.p.pid, NULL, "started under the shim");
+	refused("detach", t.p.pid, NULL, "started under the shim (heapsnap run or LD_PRELOAD), "
+		"not attached: it is traced until it ends");
+	/* heapsnap run's pid stands for its program, as for snap: before, attach traced
+	 * heapsnap run itself. */
+	char want[160];
+	snprintf(want, sizeof(want), "process %d (the program of heapsnap run %d) is already "
+		 "traced", (int)t.p.pid, (int)t.p.run);
+	refused("attach", t.p.run, t.dir, want);
+	ck_assert(!maps_shim(t.p.run));
+	snprintf(want, sizeof(want), "process %d (the program of heapsnap run %d) was started",
+		 (int)t.p.pid, (int)t.p.run);
+	refused("detach", t.p.run, NULL, want);
 	go(&t);
 	fputs("again\n", t.p.in);
 	fflush(t.p.in);
@@ -857,6 +920,7 @@ int main(void)
 	tcase_add_test(tc, snap_and_the_signal_work_once_attach_returns);
 	tcase_add_test(tc, forked_children_exec_and_exit_as_under_the_shim);
 	tcase_add_test(tc, a_program_that_handles_the_snapshot_signal_keeps_it);
+	tcase_add_test(tc, checks_the_directory_as_the_process_user);
 	tcase_add_test(tc, refuses_a_missing_process);
 	tcase_add_test(tc, refuses_an_attached_process);
 	tcase_add_test(tc, refuses_a_process_started_under_the_shim);

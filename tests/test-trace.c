@@ -1794,7 +1794,7 @@ END_TEST
 static int snap(pid_t pid, const char *timeout, char *out, size_t len)
 {
 	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "'%s' snap --timeout %s %d", getenv("HEAPSNAP"), timeout,
+	snprintf(cmd, sizeof(cmd), "'%s' snap --timeout %s %d 2>&1", getenv("HEAPSNAP"), timeout,
 		 (int)pid);
 	FILE *f = popen(cmd, "r");
 	ck_assert_ptr_nonnull(f);
@@ -1829,6 +1829,12 @@ START_TEST(unwritable_dir_and_full_disk)
 
 	ck_assert_int_eq(rmdir(dir), 0);
 	ck_assert_int_eq(snap(p.pid, "1", out, sizeof(out)), 1);
+	/* snap names the file it could not write (it said only the error). */
+	char want[512];
+	snprintf(want, sizeof(want), "heapsnap: snap: %d: cannot write snapshot "
+		 "'%s/heapsnap.%d.1.pb.gz': No such file or directory\n", (int)p.pid, dir,
+		 (int)p.pid);
+	ck_assert_str_eq(out, want);
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	ck_assert_int_eq(snap(p.pid, "10", out, sizeof(out)), 0);
 	ck_assert_ptr_nonnull(strstr(out, ".2.pb.gz"));
@@ -1837,6 +1843,7 @@ START_TEST(unwritable_dir_and_full_disk)
 	struct rlimit small = { 400, RLIM_INFINITY }, none = { RLIM_INFINITY, RLIM_INFINITY };
 	ck_assert_int_eq(prlimit(collector, RLIMIT_FSIZE, &small, NULL), 0);
 	ck_assert_int_eq(snap(p.pid, "1", out, sizeof(out)), 1);
+	ck_assert_ptr_nonnull(strstr(out, ".3.pb.gz': File too large\n"));
 	ck_assert_int_eq(files_in(dir), 1); /* request 3 left nothing behind */
 	ck_assert_int_eq(prlimit(collector, RLIMIT_FSIZE, &none, NULL), 0);
 	ck_assert_int_eq(snap(p.pid, "10", out, sizeof(out)), 0);

@@ -43,6 +43,10 @@ static const char *const answers[] = {
 	[6] = "was attached and detached before; its shim stays dormant and cannot start again",
 	[7] = "has no GOT entry naming malloc or free to redirect",
 };
+/* detach's word for answers[1] */
+static const char preloaded_detach[] = "was started under the shim (heapsnap run or "
+				       "LD_PRELOAD), not attached: it is traced until it ends";
+#define ATTACH_NO_DIR (-1000) /* minus errno: the process cannot write to the directory */
 
 static void help(FILE *out, bool detach)
 {
@@ -75,6 +79,7 @@ struct attach_args {
 	const char *cmd; /* "attach" or "detach" */
 	const char *dir, *frames;
 	pid_t pid;
+	pid_t run;       /* the `heapsnap run` named, whose program pid is; else 0 */
 };
 
 /* Returns 0 to go on, 1 after --help, or -EINVAL after reporting bad usage. */
@@ -123,6 +128,12 @@ static int parse_argv(int argc, char **argv, struct attach_args *a, bool detach)
 		return -EINVAL;
 	}
 	a->pid = (pid_t)pid;
+	/* `heapsnap run`'s own pid stands for the program it runs, as for snap. */
+	pid_t child = running_run_child(a->pid);
+	if (child > 0) {
+		a->run = a->pid;
+		a->pid = child;
+	}
 	return 0;
 }
 
@@ -304,16 +315,19 @@ static int check_maps(const struct attach_args *a, const struct inject_maps *m, 
 						       : "is statically linked; only a dynamically "
 							 "linked program can be attached";
 	else if (inject_maps_find(m, SHIM_PRELOAD))
-		why = answers[1];
+		why = detach ? preloaded_detach : answers[1];
 	else if (detach && !inject_maps_find(m, SHIM_ATTACH))
 		why = "is not attached";
-	if (!why && !detach && inject_maps_find(m, SHIM_ATTACH)) {
-		struct running_collector rc;
-		why = running_collector_find(pid, &rc) ? answers[2] : answers[6];
-	}
+	/* Loaded and no collector: detached, or an attach refused before tracing began
+	 * (see ATTACH_NO_DIR); the shim's own answer tells which. */
+	struct running_collector rc;
+	if (!why && !detach && inject_maps_find(m, SHIM_ATTACH) && running_collector_find(pid, &rc))
+		why = answers[2];
 	if (!why)
 		return 0;
 	fprintf(stderr, "heapsnap: %s: process %d ", a->cmd, (int)pid);
+	if (a->run)
+		fprintf(stderr, "(the program of heapsnap run %d) ", (int)a->run);
 	fprintf(stderr, why, (int)pid);
 	fputc('\n', stderr);
 	return 1;
@@ -350,7 +364,8 @@ static int attach_prepare(const struct attach_args *a, struct plan *p)
 	}
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[n > 0 ? n : 0] = '\0';
-	if (!realpath(a->dir ? a->dir : ".", p->dir) || access(p->dir, W_OK | X_OK) < 0) {
+	/* Whether the process can write there is its own check: see ATTACH_NO_DIR. */
+	if (!realpath(a->dir ? a->dir : ".", p->dir)) {
 		fprintf(stderr, "heapsnap: attach: cannot write snapshots to '%s': %s\n",
 			a->dir ? a->dir : ".", strerror(errno));
 		return 1;
@@ -452,10 +467,15 @@ static int do_attach(const struct attach_args *a)
 		inject_maps_free(&p.maps);
 		return 1;
 	}
-	char why[512];
+	char why[PATH_MAX + 512];
 	uint64_t ret = 0;
 	bool failed = attach_load(&j, &p, &ret, why, sizeof(why)) < 0;
 	inject_maps_free(&p.maps);
+	if (!failed && (int)ret <= ATTACH_NO_DIR) {
+		snprintf(why, sizeof(why), "process %d cannot write snapshots to '%s' as its own "
+			 "user: %s", (int)a->pid, p.dir, strerror(ATTACH_NO_DIR - (int)ret));
+		failed = true;
+	}
 	if (resume_and_report(a, &j, failed, (int)ret, why, sizeof(why)))
 		return 1;
 	/* From here on `heapsnap snap PID` must find the collector. */

@@ -176,7 +176,8 @@ static void read_command(struct session *s)
 	s->command[n] = '\0';
 }
 
-/* Writes one snapshot.  Returns 0 with the path in path_out, or -errno (reported). */
+/* Writes one snapshot.  Returns 0 with the path in path_out, or -errno with what
+ * failed in path_out (said to run too). */
 static int write_snapshot(struct session *s, const char *name, const char *trigger,
 			  uint64_t merged, char *path_out, size_t path_len)
 {
@@ -190,11 +191,13 @@ static int write_snapshot(struct session *s, const char *name, const char *trigg
 		r = snapfile_write(p, s->a.dir, base, path_out, path_len);
 		profile_free(p);
 		if (r < 0)
-			runlink_say(&s->link, "cannot write snapshot '%s/%s.pb.gz': %s", s->a.dir,
-				    base, strerror(-r));
+			snprintf(path_out, path_len, "cannot write snapshot '%s/%s.pb.gz': %s",
+				 s->a.dir, base, strerror(-r));
 	} else {
-		runlink_say(&s->link, "cannot build snapshot %s: %s", name, strerror(-r));
+		snprintf(path_out, path_len, "cannot build snapshot %s: %s", name, strerror(-r));
 	}
+	if (r < 0)
+		runlink_say(&s->link, "%s", path_out);
 	if (r == 0)
 		s->snapshots++;
 	return r;
@@ -287,7 +290,7 @@ static void answer_request(struct session *s, uint64_t n, uint64_t pos, bool at_
 		 control_asked(&s->control, n) ? "request" : "signal", n);
 	timeline_snap(&s->c.timeline, prim_now_ns(CLOCK_REALTIME));
 	int r = write_snapshot(s, name, trigger, n - s->handled - 1, path, sizeof(path));
-	control_answer(&s->control, n, r == 0 ? path : NULL, strerror(-r));
+	control_answer(&s->control, n, r == 0 ? path : NULL, r == 0 ? NULL : path);
 	s->handled = n;
 }
 

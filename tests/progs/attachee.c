@@ -19,6 +19,9 @@
  * child_exit and calls _exit(3), waits for both, and prints "children A B usr2-default"
  * (or usr2-taken when the action it was told is not the default).
  *
+ * With ATTACHEE_USER=UID (run as root), it first becomes that user and group, with no
+ * supplementary groups, and stays dumpable (so /proc and ptrace see it as usual).
+ *
  * With ATTACHEE_USR2 set, it handles SIGUSR2 itself from the start (a handler that
  * counts), and prints "usr2 N" with the count before "done".
  *
@@ -34,6 +37,7 @@
 #ifndef ATTACHEE_STATIC
 #include <dlfcn.h>
 #endif
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -204,6 +208,13 @@ int main(int argc, char **argv)
 	if (argc > 1) {
 		execvp(argv[1], argv + 1);
 		return 127;
+	}
+	const char *user = getenv("ATTACHEE_USER");
+	if (user) {
+		uid_t uid = (uid_t)atoi(user);
+		if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0)
+			return 8;
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	}
 	bool usr2 = getenv("ATTACHEE_USR2") != NULL;
 	if (usr2) {
