@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -30,6 +31,8 @@ static char start_dir[PATH_MAX];
 static struct segment parents_seg;
 /* libc's _exit, found at setup (see tracing_exit_now). */
 static void (*real_exit_now)(int);
+
+static void tracing_on_exit(int status, void *arg);
 
 static void tracing_on_give_up(const char *why)
 {
@@ -169,10 +172,13 @@ static void tracing_setup_locked(void)
 	}
 	trace_thread_reset();
 	atomic_store(&shim_state, SHIM_ON);
-	if (was == SHIM_UNINIT)
+	if (was == SHIM_UNINIT) {
 		signal_install();
-	else
+		/* Forked children inherit it with the rest of the exit handlers. */
+		on_exit(tracing_on_exit, NULL);
+	} else {
 		signal_note_taken();
+	}
 }
 
 void tracing_setup(void)
@@ -208,6 +214,15 @@ static bool tracing_note_exit_code(int status)
 		return false;
 	atomic_store(&shim_seg.ctl->exit_code, (status & 0xff) + 1);
 	return true;
+}
+
+/* Called by exit with its status, after the handlers registered later: the status
+ * of a program that returns from main, whose exit call the wrapper below never sees
+ * (__libc_start_main calls exit inside libc). */
+static void tracing_on_exit(int status, void *arg)
+{
+	(void)arg;
+	tracing_note_exit_code(status);
 }
 
 /* exit runs the destructors, whose exit hook (tracing_exit) marks the exit. */
