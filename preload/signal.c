@@ -4,10 +4,12 @@
  * atomic operations and wakes the collector (design.md invariant 3): it may have
  * interrupted a thread holding an unpublished ring slot, so it never touches the ring.
  *
- * The program keeps the last word on its signals: sigaction() and signal() are wrapped
- * so that a program installing its own handler for our signal gets it (we say once that
- * snapshots need another HEAPSNAP_SIGNAL: on stderr, or under heapsnap run through
- * run), and a program asking what the handler is sees what it would see without us.
+ * The program keeps the last word on its signals: sigaction(), signal() and its kin are
+ * wrapped so that a program installing its own handler for our signal gets it (we say
+ * once that snapshots need another HEAPSNAP_SIGNAL: on stderr, under heapsnap run
+ * through run, attached through heapsnap attach), and a program asking what the
+ * handler is sees what it would see without us.  One that changed it in a way not
+ * wrapped (sigset(), a raw system call) is seen to have at its next sigaction().
  */
 #include <errno.h>
 #include <signal.h>
@@ -129,41 +131,81 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
 	int r = real(sig, act, oldact);
 	if (r < 0)
 		return r;
-	if (oldact) {
+	bool was_ours = !oldact || (!(oldact->sa_flags & SA_SIGINFO) &&
+				    oldact->sa_handler == on_snapshot_signal);
+	if (oldact && was_ours) {
 		/* Before the program's first change, what it would have seen is the default. */
 		memset(oldact, 0, sizeof(*oldact));
 		oldact->sa_handler = SIG_DFL;
 	}
 	/* A vfork child shares its parent's memory, own_signal and segment included: its
 	 * changes before exec are its own, and say nothing of the parent's signal. */
-	if (act && !(shim_seg.ctl && getpid() != shim_seg.ctl->pid)) {
+	if (shim_seg.ctl && getpid() != shim_seg.ctl->pid)
+		return r;
+	if (act) {
 		atomic_store(&own_signal, 0);
 		signal_not_ours(sig, false,
 				!(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_IGN);
+	} else if (!was_ours) {
+		/* Changed behind our back, through a function not wrapped (sigset, or a
+		 * system call): the program's now, and what it set is what it sees. */
+		atomic_store(&own_signal, 0);
+		signal_not_ours(sig, false,
+				!(oldact->sa_flags & SA_SIGINFO) && oldact->sa_handler == SIG_IGN);
 	}
 	return r;
 }
 
-EXPORT sighandler_t signal(int sig, sighandler_t handler)
+/* signal() and its kin with the given flags: through sigaction() above for our
+ * signal, else straight to the real function named. */
+static sighandler_t signal_as(const char *name, sighandler_t (**real)(int, sighandler_t),
+			      int sig, sighandler_t handler, int flags)
 {
-	static sighandler_t (*real_signal)(int, sighandler_t);
 	int own = atomic_load(&own_signal);
 	if (!own || sig != own) {
-		if (!real_signal)
-			real_signal = (sighandler_t(*)(int, sighandler_t))shim_next_symbol("signal");
-		if (!real_signal) {
+		if (!*real)
+			*real = (sighandler_t(*)(int, sighandler_t))shim_next_symbol(name);
+		if (!*real) {
 			errno = ENOSYS;
 			return SIG_ERR;
 		}
-		return real_signal(sig, handler);
+		return (*real)(sig, handler);
 	}
 	struct sigaction sa, old;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = handler;
-	sa.sa_flags = SA_RESTART; /* glibc's signal() has BSD semantics */
+	sa.sa_flags = flags;
 	sigemptyset(&sa.sa_mask);
-	sigaddset(&sa.sa_mask, sig);
+	if (!(flags & SA_NODEFER))
+		sigaddset(&sa.sa_mask, sig);
 	if (sigaction(sig, &sa, &old) < 0)
 		return SIG_ERR;
 	return old.sa_handler;
+}
+
+/* glibc's signal() and bsd_signal() have BSD semantics. */
+EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+	static sighandler_t (*real)(int, sighandler_t);
+	return signal_as("signal", &real, sig, handler, SA_RESTART);
+}
+
+EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler)
+{
+	static sighandler_t (*real)(int, sighandler_t);
+	return signal_as("bsd_signal", &real, sig, handler, SA_RESTART);
+}
+
+/* What signal() is under strict ISO C (-std=c11 without _DEFAULT_SOURCE): System V's
+ * one-shot handler, not blocked while it runs. */
+EXPORT sighandler_t __sysv_signal(int sig, sighandler_t handler)
+{
+	static sighandler_t (*real)(int, sighandler_t);
+	return signal_as("__sysv_signal", &real, sig, handler, SA_RESETHAND | SA_NODEFER);
+}
+
+EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler)
+{
+	static sighandler_t (*real)(int, sighandler_t);
+	return signal_as("sysv_signal", &real, sig, handler, SA_RESETHAND | SA_NODEFER);
 }

@@ -2332,6 +2332,29 @@ START_TEST(program_signal_masks_hold_while_the_shim_unwinds)
 }
 END_TEST
 
+/* A program that takes SIGUSR2 for its own through sysv_signal() (what signal() is
+ * under strict ISO C) or sigset() is told its own handler by sigaction(), as without
+ * us, and its handler runs; run says the signal is the program's.  Before, sigaction()
+ * said SIG_DFL: the shim still took the signal for its own. */
+START_TEST(signal_taken_without_sigaction)
+{
+	static const char *const modes[] = { "sysv", "sigset" };
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		char dir[256];
+		tt_tempdir(dir, sizeof(dir));
+		char *argv[] = { "sigown", (char *)modes[i], NULL };
+		struct run_result r, plain;
+		tt_run(dir, argv, NULL, &r);
+		tt_run_plain(argv, &plain);
+		ck_assert_str_eq(plain.out, "own 1\n");
+		ck_assert_str_eq(r.out, plain.out);
+		ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+		ck_assert_msg(strstr(r.err, "the program installed its own handler for SIGUSR2"),
+			      "%s: %s", modes[i], r.err);
+	}
+}
+END_TEST
+
 static Suite *trace_suite(void)
 {
 	Suite *s = suite_create("trace");
@@ -2361,6 +2384,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, an_address_space_limit_leaves_the_program_its_room);
 	tcase_add_test(tc, stack_attributes_as_a_first_allocation);
 	tcase_add_test(tc, program_signal_masks_hold_while_the_shim_unwinds);
+	tcase_add_test(tc, signal_taken_without_sigaction);
 	tcase_add_test(tc, program_fds_unchanged);
 	tcase_add_test(tc, top_golden_text_and_json);
 	tcase_add_test(tc, crash_says_signal);
