@@ -31,19 +31,22 @@ static void exec_failed(void)
 	errno = saved;
 }
 
-#define EXEC_WRAPPER(name, params, args)                         \
-	EXPORT int name params                                   \
-	{                                                        \
-		typedef int (*fn_t) params;                      \
-		static fn_t real;                                \
-		if (!real && !(real = (fn_t)shim_next_symbol(#name))) {      \
-			errno = ENOSYS;                          \
-			return -1;                               \
-		}                                                \
-		exec_begin();                                    \
-		int r = real args;                               \
-		exec_failed();                                   \
-		return r;                                        \
+/* Each wrapper's real function, found at its first call or, in a process that forks,
+ * before the fork (exec_resolve): a child of a multithreaded parent must not look a
+ * symbol up, since the loader's lock may have been held by a thread it lacks. */
+#define EXEC_WRAPPER(name, params, args)                                   \
+	static int (*real_##name) params;                                  \
+	EXPORT int name params                                             \
+	{                                                                  \
+		if (!real_##name &&                                        \
+		    !(real_##name = (int (*) params)shim_next_symbol(#name))) { \
+			errno = ENOSYS;                                    \
+			return -1;                                         \
+		}                                                          \
+		exec_begin();                                              \
+		int r = real_##name args;                                  \
+		exec_failed();                                             \
+		return r;                                                  \
 	}
 
 EXEC_WRAPPER(execve, (const char *path, char *const argv[], char *const envp[]),
@@ -53,6 +56,21 @@ EXEC_WRAPPER(execvp, (const char *file, char *const argv[]), (file, argv))
 EXEC_WRAPPER(execvpe, (const char *file, char *const argv[], char *const envp[]),
 	     (file, argv, envp))
 EXEC_WRAPPER(fexecve, (int fd, char *const argv[], char *const envp[]), (fd, argv, envp))
+
+#define RESOLVE(name)                                                                  \
+	do {                                                                           \
+		if (!real_##name)                                                      \
+			real_##name = (__typeof__(real_##name))shim_next_symbol(#name); \
+	} while (0)
+
+void exec_resolve(void)
+{
+	RESOLVE(execve);
+	RESOLVE(execv);
+	RESOLVE(execvp);
+	RESOLVE(execvpe);
+	RESOLVE(fexecve);
+}
 
 /* The list forms gather their arguments and go through the vector forms above. */
 #define COLLECT_ARGS(first, argv, ap)                         \

@@ -106,6 +106,9 @@ static inline void segment_populate_ahead(const struct hs_part *p, uint64_t firs
 void tracing_setup(void) HIDDEN;
 void tracing_exit(void) HIDDEN;
 
+/* exec.c: finds the exec wrappers' real functions now (before a fork). */
+void exec_resolve(void) HIDDEN;
+
 /* trace.c: recording, in a domain: 0 for the heap, 1..65535 for heapsnap_track()
  * blocks.  An allocation is recorded after the real call, a release before it. */
 void trace_alloc(struct segment *s, const void *p, size_t size, uint16_t domain) HIDDEN;

@@ -29,8 +29,10 @@ static char start_dir[PATH_MAX];
  * setup: most children exec first, and exec drops it for nothing, where an munmap
  * costs a TLB flush on every CPU the parent ran on. */
 static struct segment parents_seg;
-/* libc's _exit, found at setup (see tracing_exit_now). */
+/* libc's _exit, found at setup (see tracing_exit_now); its exit, at the first call or
+ * before a fork (tracing_fork_prepare). */
 static void (*real_exit_now)(int);
+static void (*real_exit)(int);
 
 static void tracing_on_exit(int status, void *arg);
 
@@ -98,6 +100,19 @@ static void map_own_pages(void)
 	}
 }
 
+/* The real functions the wrappers a child may call first are found before the fork:
+ * looking a symbol up takes the loader's lock, which a thread the child does not
+ * have may have held at the fork. */
+static void tracing_fork_prepare(void)
+{
+	int old_guard = shim_guard;
+	shim_guard = 1;
+	exec_resolve();
+	if (!real_exit)
+		real_exit = (void (*)(int))shim_next_symbol("exit");
+	shim_guard = old_guard;
+}
+
 static void tracing_fork_child(void)
 {
 	/* Only this thread exists now.  The parent's segment is the parent's: drop it and
@@ -132,7 +147,7 @@ static bool tracing_first_setup(void)
 	thread_block_init();
 	shim_real_mmap_resolve();
 	real_exit_now = (void (*)(int))shim_next_symbol("_exit");
-	pthread_atfork(NULL, NULL, tracing_fork_child);
+	pthread_atfork(tracing_fork_prepare, NULL, tracing_fork_child);
 	return true;
 }
 
@@ -228,11 +243,10 @@ static void tracing_on_exit(int status, void *arg)
 /* exit runs the destructors, whose exit hook (tracing_exit) marks the exit. */
 EXPORT _Noreturn void exit(int status)
 {
-	static void (*real)(int);
-	if (!real && !(real = (void (*)(int))shim_next_symbol("exit")))
+	if (!real_exit && !(real_exit = (void (*)(int))shim_next_symbol("exit")))
 		syscall(SYS_exit_group, status);
 	tracing_note_exit_code(status);
-	real(status);
+	real_exit(status);
 	for (;;)
 		syscall(SYS_exit_group, status);
 }
