@@ -10,8 +10,9 @@
  * the program's calls at the wrappers by rewriting the GOT slots (JUMP_SLOT and
  * GLOB_DAT relocations) that name an allocation function, in every loaded object but
  * this one; exit, _exit, exec and sigaction are redirected too, as the preloaded shim
- * wraps them, and dlopen, so objects loaded later are rewritten as they come.  A slot is rewritten only when it holds the function the wrapper
- * forwards to (or a lazy-binding stub of its own object), so a block always goes back
+ * wraps them, and dlopen, so objects loaded later are rewritten as they come.  A slot
+ * is rewritten only when it holds the function the wrapper forwards to (or a
+ * lazy-binding stub of its own object), so a block always goes back
  * to the allocator it came from: a thread that called the real malloc just before the
  * switch frees through the wrapper afterwards, which forwards to the same free and
  * records a release of an unknown block (counted in `info` as unmatched).
@@ -46,6 +47,7 @@ enum {
 	ATTACH_NOT_ATTACHED = -5,
 	ATTACH_DETACHED = -6,  /* detached before: the shim stays dormant */
 	ATTACH_NO_SLOT = -7,   /* no GOT slot names malloc or free */
+	ATTACH_FAILED_BEFORE = -8, /* an earlier attach could not set tracing up */
 	ATTACH_NO_DIR = -1000, /* minus errno: the process cannot write to HEAPSNAP_DIR */
 };
 
@@ -150,7 +152,7 @@ static const char *const hooked[] = {
 	"exit", "_exit", "_Exit", "execve", "execv", "execvp", "execvpe", "fexecve", "execl",
 	"execlp", "execle",
 	/* the snapshot signal taken over by the program (signal.c) */
-	"sigaction", "signal",
+	"sigaction", "signal", "bsd_signal", "__sysv_signal", "sysv_signal",
 	/* objects loaded later */
 	"dlopen",
 };
@@ -171,13 +173,25 @@ struct slot {
 #define MAX_SLOTS 8192
 static struct slot *slots; /* mapped at the first attach: 256 KiB no other process needs */
 static size_t nslots;
+static size_t nalloc_slots; /* of them, malloc's and free's */
 static _Atomic int lock; /* rewriting: attach, detach, dlopen */
 static _Atomic int attached;
 static bool detached;
 static uintptr_t own_base;
-/* Which names a pass rewrites: all of them, or only pipe2 (before the shim's own
- * setup, whose libunwind opens a pipe). */
-static bool pipe2_only;
+/* Which names a pass rewrites: all of them, or only those the shim's own setup needs
+ * in place first: pipe2 (its libunwind opens a pipe), and the signal functions (it
+ * installs the snapshot signal, and a thread of the program may be setting its own). */
+static bool early_only;
+
+static bool early_name(const char *name)
+{
+	static const char *const early[] = { "pipe2", "sigaction", "signal", "bsd_signal",
+					      "__sysv_signal", "sysv_signal" };
+	for (size_t i = 0; i < sizeof(early) / sizeof(early[0]); i++)
+		if (!strcmp(name, early[i]))
+			return true;
+	return false;
+}
 
 uintptr_t attach_loader_lo HIDDEN, attach_loader_hi HIDDEN;
 
@@ -289,7 +303,7 @@ static void rewrite_relocs(const struct dl_phdr_info *info, const ElfW(Rela) *r,
 			continue;
 		const char *name = strtab + symtab[ELF64_R_SYM(r[i].r_info)].st_name;
 		int h = hook_index(name);
-		if (h < 0 || !hook[h].wrapper || !hook[h].real || (pipe2_only && strcmp(name, "pipe2")))
+		if (h < 0 || !hook[h].wrapper || !hook[h].real || (early_only && !early_name(name)))
 			continue;
 		void **addr = (void **)(info->dlpi_addr + r[i].r_offset);
 		void *old = __atomic_load_n(addr, __ATOMIC_ACQUIRE);
@@ -301,8 +315,10 @@ static void rewrite_relocs(const struct dl_phdr_info *info, const ElfW(Rela) *r,
 			continue;
 		bool ro = (uintptr_t)addr >= relro_lo && (uintptr_t)addr < relro_hi;
 		slots[nslots] = (struct slot){ addr, old, hook[h].wrapper, ro };
-		if (slot_write(addr, hook[h].wrapper, ro))
+		if (slot_write(addr, hook[h].wrapper, ro)) {
 			nslots++;
+			nalloc_slots += h == 0 || h == 3; /* malloc, free */
+		}
 	}
 }
 
@@ -420,6 +436,10 @@ EXPORT int heapsnap_attach_start(const char *cfg)
 		r = ATTACH_DETACHED;
 		goto out;
 	}
+	if (atomic_load(&shim_state) == SHIM_OFF) {
+		r = ATTACH_FAILED_BEFORE; /* tracing_setup() does not start again */
+		goto out;
+	}
 	/* The settings: NUL-separated, ending with an empty one. */
 	size_t n = 0;
 	while (n + 1 < sizeof(config) && (cfg[n] || cfg[n + 1]))
@@ -444,19 +464,22 @@ EXPORT int heapsnap_attach_start(const char *cfg)
 		goto out;
 	}
 	dl_iterate_phdr(find_loader, NULL);
-	pipe2_only = true;
+	early_only = true;
 	dl_iterate_phdr(rewrite_object, NULL);
-	pipe2_only = false;
+	early_only = false;
 	shim_guard = old_guard;
 	if (atomic_load(&shim_state) == SHIM_UNINIT)
 		tracing_setup();
 	shim_guard = 1;
 	if (atomic_load(&shim_state) != SHIM_ON) {
+		/* The early slots go back: nothing stays redirected to a shim that is off. */
+		dl_iterate_phdr(restore_object, NULL);
+		nslots = 0;
 		r = ATTACH_FAILED;
 		goto out;
 	}
 	dl_iterate_phdr(rewrite_object, NULL);
-	if (!nslots) {
+	if (!nalloc_slots) {
 		r = ATTACH_NO_SLOT;
 		goto out;
 	}
@@ -477,7 +500,7 @@ EXPORT int heapsnap_attach_stop(void)
 	int r = ATTACH_NOT_ATTACHED;
 	if (atomic_load(&attached)) {
 		dl_iterate_phdr(restore_object, NULL);
-		nslots = 0;
+		nslots = nalloc_slots = 0;
 		atomic_store(&attached, 0);
 		detached = true;
 		/* Off first: the collector's last drain then sees every event that entered. */

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "running.h"
 #include "tracetest.h"
 #include "checkmain.h"
 
@@ -33,8 +35,8 @@ struct scenario {
 	const char *prog;
 	const char *wait; /* ATTACHEE_WAIT */
 	int threads;
-	bool plugin; /* dlopen libplugin.so after the attach */
-	bool timer;  /* SIGALRM every millisecond throughout */
+	bool plugin;   /* dlopen libplugin.so after the attach */
+	bool timer;    /* SIGALRM every millisecond throughout */
 	bool children; /* forks two children after the allocations (ATTACHEE_CHILDREN) */
 	bool usr2;     /* handles SIGUSR2 itself from the start (ATTACHEE_USR2) */
 	bool nobody;   /* runs as user 65534 (ATTACHEE_USER; the test runs as root) */
@@ -588,6 +590,72 @@ START_TEST(refuses_a_process_started_under_the_shim)
 }
 END_TEST
 
+/* The host of run's collectors: run's child whose command line has "--host-fd". */
+static pid_t host_of(pid_t run)
+{
+	DIR *d = opendir("/proc");
+	ck_assert_ptr_nonnull(d);
+	pid_t host = 0;
+	struct dirent *e;
+	while (!host && (e = readdir(d))) {
+		pid_t p = (pid_t)atoi(e->d_name);
+		char path[64], cmd[256] = "";
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)p);
+		FILE *f = p > 0 && tt_proc_status(p, "PPid:") == run ? fopen(path, "re") : NULL;
+		if (!f)
+			continue;
+		size_t n = fread(cmd, 1, sizeof(cmd) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i < n; i++)
+			cmd[i] = cmd[i] ? cmd[i] : ' ';
+		if (strstr(cmd, "--host-fd"))
+			host = p;
+	}
+	closedir(d);
+	return host;
+}
+
+/* A heapsnap run whose program has ended, waiting for its collectors, is refused:
+ * its pid stands for no program, and run itself is never traced (attach did). */
+START_TEST(refuses_a_run_whose_program_has_ended)
+{
+	char dir[PATH_MAX];
+	tt_tempdir(dir, sizeof(dir));
+	char *args[] = { "heapsnap", "run", "-q", "--wait", "30", "--dir", dir, "--",
+			 "/bin/sleep", "1", NULL };
+	pid_t run = tt_heapsnap_quietly(args);
+	/* Its host stopped before the program ends: run then waits, with no program. */
+	pid_t host = 0;
+	for (int tries = 0; tries < 300 && !host; tries++) {
+		usleep(2000);
+		host = host_of(run);
+	}
+	ck_assert_int_gt(host, 0);
+	ck_assert_int_eq(kill(host, SIGSTOP), 0);
+	for (int tries = 0; tries < 500 && running_run_child(run) > 0; tries++)
+		usleep(10 * 1000);
+	ck_assert_int_eq(running_run_child(run), 0);
+	static struct run_result at, de;
+	run_cmd("attach", run, dir, &at);
+	run_cmd("detach", run, NULL, &de);
+	bool shim = maps_shim(run);
+	/* Let run finish before anything is asserted: a stopped host would stay. */
+	ck_assert_int_eq(kill(host, SIGCONT), 0);
+	int st;
+	ck_assert_int_eq(waitpid(run, &st, 0), run);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert(!shim);
+	char want[128];
+	snprintf(want, sizeof(want), "heapsnap: attach: process %d is heapsnap run, whose "
+		 "program has ended\n", (int)run);
+	ck_assert_msg(WIFEXITED(at.status) && WEXITSTATUS(at.status) == 1, "attach: %s", at.out);
+	ck_assert_str_eq(at.err, want);
+	memcpy(want + 10, "detach", 6);
+	ck_assert_msg(WIFEXITED(de.status) && WEXITSTATUS(de.status) == 1, "detach: %s", de.out);
+	ck_assert_str_eq(de.err, want);
+}
+END_TEST
+
 START_TEST(refuses_a_process_under_a_debugger)
 {
 	static struct target t;
@@ -604,6 +672,66 @@ START_TEST(refuses_a_process_under_a_debugger)
 }
 END_TEST
 
+/* heapsnap attach --dir dir pid, run as user nobody (no supplementary groups); returns
+ * its wait status (exit 127: nobody cannot run it) with its stderr in msg. */
+static int attach_as_nobody(pid_t pid, const char *dir, char *msg, size_t len)
+{
+	int err[2];
+	ck_assert_int_eq(pipe(err), 0);
+	pid_t child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		dup2(err[1], 2);
+		char pid_arg[16];
+		snprintf(pid_arg, sizeof(pid_arg), "%d", (int)pid);
+		if (setgroups(0, NULL) == 0 && setgid(65534) == 0 && setuid(65534) == 0)
+			execl(getenv("HEAPSNAP"), "heapsnap", "attach", "--dir", dir, pid_arg,
+			      (char *)NULL);
+		_exit(127);
+	}
+	close(err[1]);
+	ssize_t n = read(err[0], msg, len - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(err[0]);
+	int st;
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	return st;
+}
+
+/* heapsnap attach run as nobody is refused with want on its stderr, and the process
+ * is left untouched. */
+static void refused_as_nobody(struct target *t, const char *dir, const char *want)
+{
+	char msg[512];
+	int st = attach_as_nobody(t->p.pid, dir, msg, sizeof(msg));
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+		/* The build tree is not reachable by nobody (under a 0700 home, say). */
+		fprintf(stderr, "skipped: nobody cannot run %s\n", getenv("HEAPSNAP"));
+	} else {
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s", st, msg);
+		ck_assert_str_eq(msg, want);
+	}
+	untouched(t);
+}
+
+/* Run by the process's own user, attach checks the directory itself and leaves the
+ * process untouched: no library loaded for a check whose answer it knows. */
+START_TEST(refuses_an_unwritable_directory_without_touching_the_process)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root to run both sides as another user\n");
+		return;
+	}
+	static const struct scenario sc = { .prog = "attachee", .wait = "read", .nobody = true };
+	static struct target t;
+	start(&t, &sc);
+	char want[160];
+	snprintf(want, sizeof(want), "heapsnap: attach: process %d cannot write snapshots to '/' "
+		 "as its own user: Permission denied\n", (int)t.p.pid);
+	refused_as_nobody(&t, "/", want);
+}
+END_TEST
+
 START_TEST(refuses_another_users_process)
 {
 	if (geteuid() != 0) {
@@ -612,37 +740,10 @@ START_TEST(refuses_another_users_process)
 	}
 	static struct target t;
 	start(&t, &single_read);
-	int err[2];
-	ck_assert_int_eq(pipe(err), 0);
-	pid_t child = fork();
-	if (child == 0) {
-		dup2(err[1], 2);
-		char pid_arg[16];
-		snprintf(pid_arg, sizeof(pid_arg), "%d", (int)t.p.pid);
-		if (setgid(65534) == 0 && setuid(65534) == 0)
-			execl(getenv("HEAPSNAP"), "heapsnap", "attach", "--dir", "/tmp", pid_arg,
-			      (char *)NULL);
-		_exit(127);
-	}
-	close(err[1]);
-	char msg[512] = "";
-	ssize_t n = read(err[0], msg, sizeof(msg) - 1);
-	msg[n > 0 ? n : 0] = '\0';
-	close(err[0]);
-	int st;
-	ck_assert_int_eq(waitpid(child, &st, 0), child);
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
-		/* The build tree is not reachable by nobody (under a 0700 home, say). */
-		fprintf(stderr, "skipped: nobody cannot run %s\n", getenv("HEAPSNAP"));
-		untouched(&t);
-		return;
-	}
-	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
 	char want[160];
 	snprintf(want, sizeof(want), "heapsnap: attach: process %d belongs to user 0: run heapsnap "
 		 "attach as that user or as root\n", (int)t.p.pid);
-	ck_assert_str_eq(msg, want);
-	untouched(&t);
+	refused_as_nobody(&t, "/tmp", want);
 }
 END_TEST
 
@@ -921,8 +1022,10 @@ int main(void)
 	tcase_add_test(tc, refuses_a_missing_process);
 	tcase_add_test(tc, refuses_an_attached_process);
 	tcase_add_test(tc, refuses_a_process_started_under_the_shim);
+	tcase_add_test(tc, refuses_a_run_whose_program_has_ended);
 	tcase_add_test(tc, refuses_a_process_under_a_debugger);
 	tcase_add_test(tc, refuses_another_users_process);
+	tcase_add_test(tc, refuses_an_unwritable_directory_without_touching_the_process);
 	tcase_add_test(tc, refuses_a_setuid_program);
 	tcase_add_test(tc, refuses_a_static_program);
 	tcase_add_test(tc, refuses_bad_usage);

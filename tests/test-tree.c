@@ -752,16 +752,9 @@ START_TEST(one_host_collects_the_whole_tree)
 {
 	char dir[256];
 	tt_tempdir(dir, sizeof(dir));
-	pid_t run = fork();
-	ck_assert_int_ge(run, 0);
-	if (run == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 1);
-		dup2(null, 2);
-		execl(getenv("HEAPSNAP"), "heapsnap", "run", "-q", "--dir", dir, "--", "/bin/sh",
-		      "-c", "sleep 2 & sleep 2 & sleep 2 & wait", (char *)NULL);
-		_exit(127);
-	}
+	char *args[] = { "heapsnap", "run", "-q", "--dir", dir, "--", "/bin/sh", "-c",
+			 "sleep 2 & sleep 2 & sleep 2 & wait", NULL };
+	pid_t run = tt_heapsnap_quietly(args);
 	pid_t sh = 0, kids[8], hosts[4] = { 0 };
 	int nkids = 0;
 	for (int tries = 0; tries < 150 && (nkids < 3 || !hosts[3]); tries++) {

@@ -163,6 +163,20 @@ void tt_heapsnap(char *const args[], struct run_result *r)
 	spawn(full, NULL, r);
 }
 
+pid_t tt_heapsnap_quietly(char *const args[])
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 1);
+		dup2(null, 2);
+		execv(env_path("HEAPSNAP"), args);
+		_exit(127);
+	}
+	return pid;
+}
+
 void tt_run_plain(char *const argv[], struct run_result *r)
 {
 	char *full[64];

@@ -37,6 +37,10 @@ void tt_run_ok(const char *dir, char *const argv[], char *const env[], const cha
 /* Same, but untraced: the baseline for output and status comparisons. */
 void tt_run_plain(char *const argv[], struct run_result *r);
 
+/* Starts $HEAPSNAP with args (args[0] "heapsnap") in the background, its stdout and
+ * stderr on /dev/null; returns its pid, for the test to wait for. */
+pid_t tt_heapsnap_quietly(char *const args[]);
+
 /* Runs argv traced (no extra environment) and untraced; fails the test unless both
  * print the same and exit 0.  *r is the traced run. */
 void tt_run_alike(const char *dir, char *const argv[], struct run_result *r);

@@ -11,6 +11,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -42,6 +43,7 @@ static const char *const answers[] = {
 	[5] = "is not attached",
 	[6] = "was attached and detached before; its shim stays dormant and cannot start again",
 	[7] = "has no GOT entry naming malloc or free to redirect",
+	[8] = "could not start tracing at an earlier attach, and cannot start again",
 };
 /* detach's word for answers[1] */
 static const char preloaded_detach[] = "was started under the shim (heapsnap run or "
@@ -128,11 +130,21 @@ static int parse_argv(int argc, char **argv, struct attach_args *a, bool detach)
 		return -EINVAL;
 	}
 	a->pid = (pid_t)pid;
-	/* `heapsnap run`'s own pid stands for the program it runs, as for snap. */
+	return 0;
+}
+
+/* `heapsnap run`'s own pid stands for the program it runs, as for snap; a run whose
+ * program has ended is never traced itself.  Returns 0, or 1 after saying why not. */
+static int run_stands_for_program(struct attach_args *a)
+{
 	pid_t child = running_run_child(a->pid);
 	if (child > 0) {
 		a->run = a->pid;
 		a->pid = child;
+	} else if (running_is_run(a->pid)) {
+		fprintf(stderr, "heapsnap: %s: process %d is heapsnap run, whose program has "
+			"ended\n", a->cmd, (int)a->pid);
+		return 1;
 	}
 	return 0;
 }
@@ -159,6 +171,20 @@ static bool status_field(pid_t pid, const char *name, char *out, size_t len)
 		}
 	fclose(f);
 	return found;
+}
+
+/* Whether pid has our user, groups and file-system ids: then what we may write, it
+ * may. */
+static bool same_credentials(pid_t pid)
+{
+	static const char *const fields[] = { "Uid", "Gid", "Groups" };
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		char ours[512], theirs[512];
+		if (!status_field(0, fields[i], ours, sizeof(ours)) ||
+		    !status_field(pid, fields[i], theirs, sizeof(theirs)) || strcmp(ours, theirs))
+			return false;
+	}
+	return true;
 }
 
 static bool have_cap_sys_ptrace(void)
@@ -338,6 +364,13 @@ static double ms(uint64_t ns)
 	return (double)ns / 1e6;
 }
 
+/* Why the process cannot have its snapshots in dir. */
+static void no_dir(char *out, size_t len, pid_t pid, const char *dir, int err)
+{
+	snprintf(out, len, "process %d cannot write snapshots to '%s' as its own user: %s",
+		 (int)pid, dir, strerror(err));
+}
+
 /* What attach needs before it touches the process. */
 struct plan {
 	char shim[PATH_MAX];      /* libheapsnap-attach.so */
@@ -352,7 +385,7 @@ struct plan {
  * 1 after reporting why not (p->maps then freed). */
 static int attach_prepare(const struct attach_args *a, struct plan *p)
 {
-	char why[512], self[PATH_MAX];
+	char why[PATH_MAX + 512], self[PATH_MAX];
 	pid_t pid = a->pid;
 	if (ptrace_refused(a, why, sizeof(why))) {
 		fprintf(stderr, "heapsnap: attach: %s\n", why);
@@ -364,10 +397,16 @@ static int attach_prepare(const struct attach_args *a, struct plan *p)
 	}
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[n > 0 ? n : 0] = '\0';
-	/* Whether the process can write there is its own check: see ATTACH_NO_DIR. */
 	if (!realpath(a->dir ? a->dir : ".", p->dir)) {
 		fprintf(stderr, "heapsnap: attach: cannot write snapshots to '%s': %s\n",
 			a->dir ? a->dir : ".", strerror(errno));
+		return 1;
+	}
+	/* Whether the process may write there is its own check (see ATTACH_NO_DIR), made
+	 * here when our answer is its: then the process is not touched. */
+	if (same_credentials(pid) && faccessat(AT_FDCWD, p->dir, W_OK | X_OK, AT_EACCESS) < 0) {
+		no_dir(why, sizeof(why), pid, p->dir, errno);
+		fprintf(stderr, "heapsnap: attach: %s\n", why);
 		return 1;
 	}
 	p->cfg_len = settings(a, p->dir, self, p->cfg, sizeof(p->cfg));
@@ -472,8 +511,7 @@ static int do_attach(const struct attach_args *a)
 	bool failed = attach_load(&j, &p, &ret, why, sizeof(why)) < 0;
 	inject_maps_free(&p.maps);
 	if (!failed && (int)ret <= ATTACH_NO_DIR) {
-		snprintf(why, sizeof(why), "process %d cannot write snapshots to '%s' as its own "
-			 "user: %s", (int)a->pid, p.dir, strerror(ATTACH_NO_DIR - (int)ret));
+		no_dir(why, sizeof(why), a->pid, p.dir, ATTACH_NO_DIR - (int)ret);
 		failed = true;
 	}
 	if (resume_and_report(a, &j, failed, (int)ret, why, sizeof(why)))
@@ -553,7 +591,7 @@ int cmd_attach(int argc, char **argv)
 	int r = parse_argv(argc, argv, &a, false);
 	if (r)
 		return r > 0 ? 0 : 2;
-	return do_attach(&a);
+	return run_stands_for_program(&a) ? 1 : do_attach(&a);
 }
 
 int cmd_detach(int argc, char **argv)
@@ -562,5 +600,5 @@ int cmd_detach(int argc, char **argv)
 	int r = parse_argv(argc, argv, &a, true);
 	if (r)
 		return r > 0 ? 0 : 2;
-	return do_detach(&a);
+	return run_stands_for_program(&a) ? 1 : do_detach(&a);
 }

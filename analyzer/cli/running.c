@@ -177,17 +177,30 @@ static pid_t run_pidfd_target(pid_t pid)
 	return found;
 }
 
+/* Whether cmd, a command line of n bytes, is "heapsnap run ...". */
+static bool is_run(const char *cmd, size_t n)
+{
+	if (!n)
+		return false;
+	const char *arg0 = cmd, *slash = strrchr(arg0, '/');
+	const char *base = slash ? slash + 1 : arg0;
+	size_t len0 = strlen(arg0);
+	return !strcmp(base, "heapsnap") && len0 + 1 < n && !strcmp(arg0 + len0 + 1, "run");
+}
+
+bool running_is_run(pid_t pid)
+{
+	char name[32], cmd[4096];
+	snprintf(name, sizeof(name), "%d", (int)pid);
+	return is_run(cmd, read_cmdline(name, cmd, sizeof(cmd)));
+}
+
 pid_t running_run_child(pid_t pid)
 {
 	char name[32], cmd[4096];
 	snprintf(name, sizeof(name), "%d", (int)pid);
 	size_t n = read_cmdline(name, cmd, sizeof(cmd));
-	if (!n)
-		return 0;
-	const char *arg0 = cmd, *slash = strrchr(arg0, '/');
-	const char *base = slash ? slash + 1 : arg0;
-	size_t len0 = strlen(arg0);
-	if (!n || strcmp(base, "heapsnap") || len0 + 1 >= n || strcmp(arg0 + len0 + 1, "run"))
+	if (!is_run(cmd, n))
 		return 0;
 	pid_t program = run_pidfd_target(pid);
 	if (program)

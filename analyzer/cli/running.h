@@ -21,5 +21,8 @@ bool running_collector_find(pid_t pid, struct running_collector *out);
 /* When pid is a `heapsnap run`, the program it runs (its child); else 0. */
 pid_t running_run_child(pid_t pid);
 
+/* Whether pid is a `heapsnap run`. */
+bool running_is_run(pid_t pid);
+
 /* Whether pid has the shim loaded (its collector, if it is missing, was lost). */
 bool running_traced_without_collector(pid_t pid);

@@ -406,7 +406,9 @@ static void end_trigger(struct session *s, bool execd, char *out, size_t len)
 }
 
 /* Tells run, once, that the snapshot signal is the program's (the shim notes it under
- * heapsnap run): run says so, on its own stderr. */
+ * heapsnap run, and attached): run says so, on its own stderr.  Attached, heapsnap
+ * attach has said it for a signal taken at the start; one the program takes later is
+ * said in the log file. */
 static void tell_signal_taken(struct session *s)
 {
 	int v = s->signal_said ? 0 : atomic_load(&s->c.ctl->signal_taken);
@@ -414,6 +416,8 @@ static void tell_signal_taken(struct session *s)
 	if (sig <= 0 || sig >= NSIG)
 		return;
 	s->signal_said = true;
+	if (s->link.fd < 0 && (v & HS_SIGNAL_AT_START))
+		return;
 	const char *how = v & HS_SIGNAL_AT_START ? "start"
 			  : v & HS_SIGNAL_IGNORED ? "ignored"
 						  : "own";
