@@ -498,24 +498,24 @@ START_TEST(checks_the_directory_as_the_process_user)
 	start(&t, &sc);
 	static struct run_result r;
 	run_cmd("attach", t.p.pid, t.dir, &r);
+	if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1 && strstr(r.err, "could not load")) {
+		/* The build tree is not reachable by nobody (under a 0700 home, say). */
+		fprintf(stderr, "skipped: nobody cannot load the shim: %s", r.err);
+		go(&t);
+		finish(&t);
+		return;
+	}
 	char want[PATH_MAX + 128];
 	snprintf(want, sizeof(want), "heapsnap: attach: process %d cannot write snapshots to '%s' "
 		 "as its own user: Permission denied\n", (int)t.p.pid, t.dir);
 	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1, "attach: %d", r.status);
 	ck_assert_str_eq(r.err, want);
 	ck_assert_str_eq(r.out, "");
+	/* Where nobody may write (removed at the end; left by a failure before it). */
 	char open_dir[] = "/tmp/heapsnap-nobody-XXXXXX";
 	ck_assert_ptr_nonnull(mkdtemp(open_dir));
 	ck_assert_int_eq(chown(open_dir, 65534, 65534), 0);
 	run_cmd("attach", t.p.pid, open_dir, &r);
-	if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1 && strstr(r.err, "could not load")) {
-		/* The build tree is not reachable by nobody (under a 0700 home, say). */
-		fprintf(stderr, "skipped: nobody cannot load the shim: %s", r.err);
-		rmdir(open_dir);
-		go(&t);
-		finish(&t);
-		return;
-	}
 	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "attach: %s", r.err);
 	go(&t);
 	finish(&t);
