@@ -130,10 +130,17 @@ EXPORT int munmap(void *addr, size_t len)
 	return r;
 }
 
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4 /* Linux 5.7 */
+#endif
+
+/* The kernel reads new_addr for MREMAP_FIXED, and as a hint for MREMAP_DONTUNMAP.  That
+ * one, and an old_len of 0 (a second mapping of a shared mapping's pages), leave the
+ * old range mapped: the new one is recorded as a mapping of its own, at this call. */
 EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
 	void *new_addr = NULL;
-	if (flags & MREMAP_FIXED) {
+	if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) {
 		va_list ap;
 		va_start(ap, flags);
 		new_addr = va_arg(ap, void *);
@@ -150,6 +157,8 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	int saved = errno;
 	if (p == MAP_FAILED) {
 		trace_put(&shim_seg, pos, HS_REC_NOOP, NULL, 0, 0);
+	} else if ((flags & MREMAP_DONTUNMAP) || old_len == 0) {
+		trace_put(&shim_seg, pos, HS_REC_MAP, p, pages(new_len), stack);
 	} else if (pos != RING_NO_POS) {
 		trace_put(&shim_seg, pos, HS_REC_REMAP_FROM, old, pages(old_len), stack);
 		trace_put(&shim_seg, trace_reserve_range(&shim_seg), HS_REC_REMAP_TO, p, pages(new_len),

@@ -11,6 +11,7 @@
 #define CHURN 200
 #define RW (PROT_READ | PROT_WRITE)
 #define ANON (MAP_PRIVATE | MAP_ANONYMOUS)
+#define MOVE_KEEP (MREMAP_MAYMOVE | MREMAP_DONTUNMAP)
 
 static long pg;
 
@@ -36,6 +37,13 @@ static void *work(void *arg)
 
 	char *shrink = must(mmap(NULL, 6 * pg, RW, ANON, -1, 0)); /* site:shrink_from */
 	must(mremap(shrink, 6 * pg, 2 * pg, 0)); /* site:shrink_to */
+
+	/* Moved with MREMAP_DONTUNMAP: the old range stays mapped, the pages go to a new
+	 * one; and a second mapping of a shared mapping's pages (old size 0): both stay. */
+	char *dont = must(mmap(NULL, 3 * pg, RW, ANON, -1, 0)); /* site:dontunmap_from */
+	must(mremap(dont, 3 * pg, 3 * pg, MOVE_KEEP, NULL)); /* site:dontunmap_to */
+	char *shared = must(mmap(NULL, 2 * pg, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0)); /* site:shared */
+	must(mremap(shared, 0, 2 * pg, MREMAP_MAYMOVE)); /* site:shared_again */
 
 	/* A reservation is not memory; what is committed inside it by MAP_FIXED is. */
 	char *res = must(mmap(NULL, 16 * pg, PROT_NONE, ANON, -1, 0));
@@ -72,6 +80,14 @@ int main(int argc, char **argv)
 		perror(argv[0]);
 		return 1;
 	}
+	/* MREMAP_DONTUNMAP reads new_addr as a hint: say whether it was taken. */
+	char *a = must(mmap(NULL, pg, RW, ANON, -1, 0)); /* site:hint_from */
+	char *hint = must(mmap(NULL, 4 * pg, PROT_NONE, ANON, -1, 0));
+	munmap(hint, 4 * pg);
+	char *b = must(mremap(a, pg, pg, MOVE_KEEP, hint)); /* site:hint_to */
+	printf("hint %s\n", b == hint ? "taken" : "not taken");
+	munmap(a, pg);
+	munmap(b, pg);
 	pthread_t t[THREADS];
 	for (int i = 0; i < THREADS; i++)
 		pthread_create(&t[i], NULL, work, &fd);
