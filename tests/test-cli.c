@@ -821,6 +821,34 @@ START_TEST(read_errors)
 	assert_fails(run(cmd_hist, "hist", "snap.pb.gz", NULL), 1,
 		     "heapsnap: cannot use 'snap.pb.gz': no block sizes (written before "
 		     "heapsnap kept them)");
+	/* A process that allocated nothing, or only mappings, has nothing to class: its
+	 * file is not an old one (hist and --max refused it, and top DIR --max with it). */
+	for (int mapped = 0; mapped < 2; mapped++) {
+		p = profile_new();
+		for (int v = 0; v < PV_COUNT; v++)
+			p->has_value[v] = true;
+		if (mapped) {
+			const profile_mapping_t m = { 0x400000, 0x500000, 0, "/usr/bin/prog", NULL };
+			uint32_t idx;
+			ck_assert_int_eq(profile_add_mapping(p, &m, &idx), 0);
+			int64_t v[PV_COUNT] = { [PV_INUSE_SPACE] = 8192, [PV_INUSE_OBJECTS] = 1,
+						[PV_ALLOC_SPACE] = 8192, [PV_ALLOC_OBJECTS] = 1 };
+			uint32_t l = loc(p, 0, 0x10, "map_it", "m.c", 3);
+			ck_assert_int_eq(profile_add_sample(p, &l, 1, v, PROFILE_DOMAIN_MMAP, false), 0);
+			p->samples[0].max_size = 8192;
+			p->has_max_size = true;
+		}
+		write_profile(p, "empty.pb.gz");
+		profile_free(p);
+		r = run(cmd_hist, "hist", "empty.pb.gz", NULL);
+		ck_assert_msg(r.status == 0 && strstr(r.out, "\nTotal                           0"),
+			      "%d: %s%s", mapped, r.out, r.err);
+		result_free(&r);
+		r = run(cmd_top, "top", "--max", "empty.pb.gz", NULL);
+		ck_assert_msg(r.status == 0 && strstr(r.out, "Total: size=0 B, count=0\n"), "%s%s",
+			      r.out, r.err);
+		result_free(&r);
+	}
 	assert_fails(run(cmd_hist, "hist", "junk.pb.gz", NULL), 1,
 		     "heapsnap: cannot read 'junk.pb.gz': ");
 	assert_fails(run(cmd_hist, "hist", NULL), 2,

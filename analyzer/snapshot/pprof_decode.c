@@ -866,6 +866,15 @@ static int decode_profile(struct decoder *d)
 		return rc;
 	if ((rc = decode_each(d, PROFILE_SAMPLE, decode_sample)))
 		return rc;
+	/* A file with nothing to class has every class there is: a process that allocated
+	 * nothing, or only mappings (which have none), is not an old file. */
+	bool heap = false;
+	for (size_t i = 0; i < d->p->nsamples && !heap; i++)
+		heap = d->p->samples[i].domain != PROFILE_DOMAIN_MMAP;
+	if (!heap)
+		d->p->has_sizes = true;
+	if (!d->p->nsamples)
+		d->p->has_max_size = true;
 	return decode_each(d, PROFILE_HEAPSNAP_TIMELINE, decode_timeline);
 }
 
