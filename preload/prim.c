@@ -164,3 +164,14 @@ bool prim_signal_usable(int sig)
 			return false;
 	return true;
 }
+
+char **prim_env_without_preload(char **envp, size_t nslots)
+{
+	extern char **environ;
+	size_t n = 0;
+	for (char **e = environ; e && *e && n + 1 < nslots; e++)
+		if (strncmp(*e, "LD_PRELOAD=", 11))
+			envp[n++] = *e;
+	envp[n] = NULL;
+	return envp;
+}

@@ -92,6 +92,10 @@ const char *prim_proc_stat_text(pid_t pid, char *buf, size_t len, int *err);
 /* Field n (1-based, as proc(5) counts, 3 or more) after the command name, or NULL. */
 const char *prim_stat_field(const char *after_comm, int n);
 
+/* The environment less LD_PRELOAD, in envp (room for nslots pointers, the last one
+ * NULL): a collector's, which must not load what the program (or run) preloads. */
+char **prim_env_without_preload(char **envp, size_t nslots);
+
 /* Whether sig may be the snapshot signal: a valid signal that does not report a fault,
  * stop the process, or matter to the program's children and pipes. */
 bool prim_signal_usable(int sig);

@@ -116,18 +116,6 @@ static void exec_collector(struct hs_ctl *c, const char *path, char **argv, char
 	_exit(127);
 }
 
-/* The program's environment less LD_PRELOAD, in `area`. */
-static char **collector_env(char *area, size_t nslots)
-{
-	char **envp = (char **)area;
-	size_t n = 0;
-	for (char **e = environ; e && *e && n + 1 < nslots; e++)
-		if (strncmp(*e, "LD_PRELOAD=", 11))
-			envp[n++] = *e;
-	envp[n] = NULL;
-	return envp;
-}
-
 /* Connects to heapsnap run's socket (HEAPSNAP_RUN_SOCKET), when there is one: every
  * traced process image of the tree gets a connection of its own, made here, before the
  * program goes on, so run knows of each collector before the process can end.  The
@@ -276,7 +264,7 @@ int spawn_collector(struct segment *s, int memfd, const char *dir)
 			close(runfd);
 		return -e;
 	}
-	char **envp = collector_env(area + 4096, nenv + 2);
+	char **envp = prim_env_without_preload((char **)(area + 4096), nenv + 2);
 	char pid_arg[24], sig_arg[16];
 	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)getpid());
 	snprintf(sig_arg, sizeof(sig_arg), "%d", shim_opt.signal);

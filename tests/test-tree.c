@@ -660,6 +660,42 @@ static pid_t tgid_of(pid_t tid)
 	return tgid > 0 ? (pid_t)tgid : 0;
 }
 
+/* Whether pid maps a file whose path contains name. */
+static bool maps_file(pid_t pid, const char *name)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *maps = fopen(path, "re");
+	ck_assert_ptr_nonnull(maps);
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), maps))
+		found = strstr(line, name) != NULL;
+	fclose(maps);
+	return found;
+}
+
+/* A library preloaded into run itself stays out of the host of its collectors, which
+ * is then exec'd without LD_PRELOAD: a forked host kept it, and with tcmalloc, whose
+ * libunwind read a pipe the host had closed, it hung until run gave up on it. */
+START_TEST(a_library_preloaded_into_run_stays_out_of_its_host)
+{
+	char dir[256], preload[PATH_MAX + 16], err[8192];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s/libplugin.so", getenv("PROGS"));
+	char *env[] = { preload, NULL };
+	struct tt_proc p;
+	tt_start(dir, "waiter", env, &p);
+	pid_t host = tgid_of(tt_collector_pid(p.pid));
+	ck_assert_int_gt(host, 0);
+	ck_assert(maps_file(p.run, "/libplugin.so") && maps_file(p.pid, "/libplugin.so"));
+	ck_assert(!maps_file(host, "/libplugin.so"));
+	ck_assert_int_eq(kill(p.run, SIGTERM), 0);
+	int st = tt_finish(&p, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
+	profile_free(tt_snapshot(dir, p.pid, "exit", 10));
+}
+END_TEST
+
 /* A stray snapshot signal sent to the host (kill -USR2 on the wrong pid, or on run's
  * whole process group) is ignored: the host lived on, and the program's files came. */
 START_TEST(the_host_ignores_stray_signals)
@@ -700,13 +736,7 @@ START_TEST(run_hosts_collectors_as_if_execd)
 	ck_assert_int_eq(st.ppid, p.run);
 	ck_assert_int_eq(running_run_child(p.run), p.pid); /* never the host */
 	/* run reads no ELF file: libdw and libelf are loaded where a module is read. */
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)p.run);
-	FILE *maps = fopen(path, "re");
-	ck_assert_ptr_nonnull(maps);
-	char line[512];
-	while (fgets(line, sizeof(line), maps))
-		ck_assert_msg(!strstr(line, "/libdw") && !strstr(line, "/libelf"), "run maps %s", line);
-	fclose(maps);
+	ck_assert(!maps_file(p.run, "/libdw") && !maps_file(p.run, "/libelf"));
 	ck_assert_int_eq(getsid(host), host);
 	for (int fd = 0; fd <= 3; fd++) {
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)host, fd);
@@ -1077,6 +1107,7 @@ int main(void)
 	tcase_add_test(tc, collector_holds_no_program_fd);
 	tcase_add_test(tc, run_hosts_collectors_as_if_execd);
 	tcase_add_test(tc, the_host_ignores_stray_signals);
+	tcase_add_test(tc, a_library_preloaded_into_run_stays_out_of_its_host);
 	tcase_add_test(tc, one_host_collects_the_whole_tree);
 	tcase_add_test(tc, pid_one_of_a_namespace_gets_its_exit_file);
 	tcase_add_test(tc, a_lost_exit_file_is_said_aloud);

@@ -106,11 +106,23 @@ _Noreturn void collect_host_start(int sock)
 		_exit(127);
 	self[n] = '\0';
 	char *argv[] = { self, "collect", "--host-fd", "3", NULL };
-	if (set_cmdline(argv) < 0) {
+	/* A library preloaded into run (LD_PRELOAD=libtcmalloc.so heapsnap run ...) would
+	 * stay in a host merely forked, its own fds among those just closed or replaced:
+	 * tcmalloc's libunwind then read a pipe that was now run's socket, and hung.  Such
+	 * a host is exec'd, without LD_PRELOAD. */
+	const char *preload = getenv("LD_PRELOAD");
+	if ((preload && *preload) || set_cmdline(argv) < 0) {
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		execve(self, argv, environ);
+		size_t nenv = 0;
+		while (environ[nenv])
+			nenv++;
+		char **envp = mmap(NULL, (nenv + 1) * sizeof(char *), PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (envp == MAP_FAILED)
+			_exit(127);
+		execve(self, argv, prim_env_without_preload(envp, nenv + 1));
 		_exit(127);
 	}
 	collect_host(3);
