@@ -118,6 +118,12 @@ static int lookup_object(struct dl_phdr_info *info, size_t size, void *data)
 	return 1;
 }
 
+bool attach_replaced(const char *name, void *next)
+{
+	void *f = dlsym(RTLD_DEFAULT, name);
+	return f && f != next && a_definition(f);
+}
+
 void *attach_lookup(const char *name)
 {
 	/* From the shim's own code, a name the global scope lacks (operator new in a C

@@ -369,7 +369,8 @@ ALIGNED_WRAPPER(pvalloc, (size_t size), (size))
  * libstdc++ loaded later by dlopen works too.  A throwing operator new may unwind
  * through the wrapper: the guard is reset by a cleanup handler (built with
  * -fexceptions), run by the personality routine below.  When no next definition
- * exists, malloc and free stand in.
+ * exists, malloc (memalign) and free stand in.  When the program replaced the base
+ * operator a form builds on, the form passes through (cxx_replaced()).
  */
 
 #if !defined(__ARM_EABI_UNWINDER__)
@@ -405,24 +406,84 @@ void *shim_next_symbol(const char *name)
 {
 	int old = shim_guard;
 	shim_guard = 1;
-	void *f = attach_dlopened() ? attach_lookup(name) : dlsym(RTLD_NEXT, name);
+	bool attached = attach_dlopened();
+	void *f = attached ? attach_lookup(name) : dlsym(RTLD_NEXT, name);
+	/* Not in the global scope after the shim: in a library some plugin loaded with
+	 * RTLD_LOCAL (libstdc++, under a C program's C++ plugin). */
+	if (!f && !attached)
+		f = attach_lookup(name);
 	shim_guard = old;
 	return f;
+}
+
+/* The operators a program may replace, on which libstdc++ builds the other forms: an
+ * operator new[], nothrow or sized delete of libstdc++'s calls the program's own
+ * operator new or delete.  Then the shim's wrappers of those forms pass through: what
+ * the program's operator calls (malloc, free) is recorded, once, and a block the
+ * program's allocator gives never reaches the wrappers' books as the operator's. */
+struct cxx_base {
+	const char *name;
+	_Atomic int replaced; /* -1 until known */
+};
+static struct cxx_base new_plain = { "_Znwm", -1 }, new_aligned = { "_ZnwmSt11align_val_t", -1 },
+		       delete_plain = { "_ZdlPv", -1 },
+		       delete_aligned = { "_ZdlPvSt11align_val_t", -1 };
+
+static bool cxx_replaced(struct cxx_base *b)
+{
+	int v = atomic_load_explicit(&b->replaced, memory_order_relaxed);
+	if (UNLIKELY(v < 0)) {
+		int old = shim_guard;
+		shim_guard = 1;
+		v = attach_replaced(b->name, shim_next_symbol(b->name));
+		shim_guard = old;
+		atomic_store_explicit(&b->replaced, v, memory_order_relaxed);
+	}
+	return v;
 }
 
 /* An operator new in two halves.  The traced half runs with the guard taken by
  * enter() and alone carries the cleanup that gives it back, so an exception through
  * a nested call (the guard an outer frame's: a new_handler's own new that throws and
  * is caught inside the handler) unwinds through no cleanup and leaves it taken. */
-#define NEW_WRAPPER(name, params, args)                                            	typedef void *(*name##_fn) params;                                         	static name##_fn name##_next;                                              	static __attribute__((noinline)) void *name##_traced params                	{                                                                          		int guard __attribute__((cleanup(leave_cleanup))) = 1;             		(void)guard;                                                       		void *p = name##_next args;                                        		if (p)                                                             			record_alloc(p, size, 0);                                  		return p;                                                          	}                                                                          	EXPORT void *name params                                                   	{                                                                          		if (UNLIKELY(!name##_next) &&                                      		    !(name##_next = (name##_fn)shim_next_symbol(#name)))           			return malloc(size);                                       		if (!enter()) {                                                    			void *q = name##_next args;                                			passed(q != NULL);                                         			return q;                                                  		}                                                                  		return name##_traced args;                                         	}
+#define NEW_WRAPPER(name, params, args, base, fallback)                             \
+	typedef void *(*name##_fn) params;                                         \
+	static name##_fn name##_next;                                              \
+	static __attribute__((noinline)) void *name##_traced params                \
+	{                                                                          \
+		int guard __attribute__((cleanup(leave_cleanup))) = 1;             \
+		(void)guard;                                                       \
+		void *p = name##_next args;                                        \
+		if (p)                                                             \
+			record_alloc(p, size, 0);                                  \
+		return p;                                                          \
+	}                                                                          \
+	EXPORT void *name params                                                   \
+	{                                                                          \
+		if (UNLIKELY(!name##_next) &&                                      \
+		    !(name##_next = (name##_fn)shim_next_symbol(#name)))           \
+			return fallback;                                           \
+		if (UNLIKELY(cxx_replaced(&base)))                                 \
+			return name##_next args;                                   \
+		if (!enter()) {                                                    \
+			void *q = name##_next args;                                \
+			passed(q != NULL);                                         \
+			return q;                                                  \
+		}                                                                  \
+		return name##_traced args;                                         \
+	}
 
-#define DELETE_WRAPPER(name, params, args)                                 \
+#define DELETE_WRAPPER(name, params, args, base)                           \
 	EXPORT void name params                                            \
 	{                                                                  \
 		typedef void (*fn_t) params;                               \
 		static fn_t next;                                          \
 		if (UNLIKELY(!next) && !(next = (fn_t)shim_next_symbol(#name))) { \
 			free(p);                                           \
+			return;                                            \
+		}                                                          \
+		if (UNLIKELY(cxx_replaced(&base))) {                       \
+			next args;                                         \
 			return;                                            \
 		}                                                          \
 		if (!p || !enter()) {                                      \
@@ -435,31 +496,37 @@ void *shim_next_symbol(const char *name)
 		leave();                                                   \
 	}
 
-NEW_WRAPPER(_Znwm, (size_t size), (size))
-NEW_WRAPPER(_Znam, (size_t size), (size))
-NEW_WRAPPER(_ZnwmRKSt9nothrow_t, (size_t size, const void *nt), (size, nt))
-NEW_WRAPPER(_ZnamRKSt9nothrow_t, (size_t size, const void *nt), (size, nt))
-NEW_WRAPPER(_ZnwmSt11align_val_t, (size_t size, size_t al), (size, al))
-NEW_WRAPPER(_ZnamSt11align_val_t, (size_t size, size_t al), (size, al))
+NEW_WRAPPER(_Znwm, (size_t size), (size), new_plain, malloc(size))
+NEW_WRAPPER(_Znam, (size_t size), (size), new_plain, malloc(size))
+NEW_WRAPPER(_ZnwmRKSt9nothrow_t, (size_t size, const void *nt), (size, nt), new_plain,
+	    malloc(size))
+NEW_WRAPPER(_ZnamRKSt9nothrow_t, (size_t size, const void *nt), (size, nt), new_plain,
+	    malloc(size))
+NEW_WRAPPER(_ZnwmSt11align_val_t, (size_t size, size_t al), (size, al), new_aligned,
+	    memalign(al, size))
+NEW_WRAPPER(_ZnamSt11align_val_t, (size_t size, size_t al), (size, al), new_aligned,
+	    memalign(al, size))
 NEW_WRAPPER(_ZnwmSt11align_val_tRKSt9nothrow_t, (size_t size, size_t al, const void *nt),
-	    (size, al, nt))
+	    (size, al, nt), new_aligned, memalign(al, size))
 NEW_WRAPPER(_ZnamSt11align_val_tRKSt9nothrow_t, (size_t size, size_t al, const void *nt),
-	    (size, al, nt))
+	    (size, al, nt), new_aligned, memalign(al, size))
 
-DELETE_WRAPPER(_ZdlPv, (void *p), (p))
-DELETE_WRAPPER(_ZdaPv, (void *p), (p))
-DELETE_WRAPPER(_ZdlPvm, (void *p, size_t n), (p, n))
-DELETE_WRAPPER(_ZdaPvm, (void *p, size_t n), (p, n))
-DELETE_WRAPPER(_ZdlPvRKSt9nothrow_t, (void *p, const void *nt), (p, nt))
-DELETE_WRAPPER(_ZdaPvRKSt9nothrow_t, (void *p, const void *nt), (p, nt))
-DELETE_WRAPPER(_ZdlPvSt11align_val_t, (void *p, size_t al), (p, al))
-DELETE_WRAPPER(_ZdaPvSt11align_val_t, (void *p, size_t al), (p, al))
-DELETE_WRAPPER(_ZdlPvmSt11align_val_t, (void *p, size_t n, size_t al), (p, n, al))
-DELETE_WRAPPER(_ZdaPvmSt11align_val_t, (void *p, size_t n, size_t al), (p, n, al))
+DELETE_WRAPPER(_ZdlPv, (void *p), (p), delete_plain)
+DELETE_WRAPPER(_ZdaPv, (void *p), (p), delete_plain)
+DELETE_WRAPPER(_ZdlPvm, (void *p, size_t n), (p, n), delete_plain)
+DELETE_WRAPPER(_ZdaPvm, (void *p, size_t n), (p, n), delete_plain)
+DELETE_WRAPPER(_ZdlPvRKSt9nothrow_t, (void *p, const void *nt), (p, nt), delete_plain)
+DELETE_WRAPPER(_ZdaPvRKSt9nothrow_t, (void *p, const void *nt), (p, nt), delete_plain)
+DELETE_WRAPPER(_ZdlPvSt11align_val_t, (void *p, size_t al), (p, al), delete_aligned)
+DELETE_WRAPPER(_ZdaPvSt11align_val_t, (void *p, size_t al), (p, al), delete_aligned)
+DELETE_WRAPPER(_ZdlPvmSt11align_val_t, (void *p, size_t n, size_t al), (p, n, al),
+	       delete_aligned)
+DELETE_WRAPPER(_ZdaPvmSt11align_val_t, (void *p, size_t n, size_t al), (p, n, al),
+	       delete_aligned)
 DELETE_WRAPPER(_ZdlPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t al, const void *nt),
-	       (p, al, nt))
+	       (p, al, nt), delete_aligned)
 DELETE_WRAPPER(_ZdaPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t al, const void *nt),
-	       (p, al, nt))
+	       (p, al, nt), delete_aligned)
 
 /* ---- heapsnap.h: blocks of the program's own allocators ---- */
 

@@ -253,6 +253,9 @@ void shim_real_mmap_resolve(void) HIDDEN;
  * attach_getenv() is secure_getenv(), or the settings heapsnap attach passed. */
 bool attach_dlopened(void) HIDDEN;
 void *attach_lookup(const char *name) HIDDEN;
+/* Whether the definition of name the program's calls find is neither the shim's nor
+ * next, the one the shim's wrapper forwards to: the program replaced it. */
+bool attach_replaced(const char *name, void *next) HIDDEN;
 /* The dynamic loader's code, [lo, hi), once attached (else empty).  Its own calls into
  * the allocator pass straight through: in an attached non-PIE program whose PLT entry
  * is malloc's address, they reach the wrappers, and come while it allocates a thread's

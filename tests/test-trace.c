@@ -754,6 +754,53 @@ START_TEST(new_handler_throwing_inside_a_traced_new)
 }
 END_TEST
 
+/* A program with its own operator new and delete: libstdc++'s sized delete and new[],
+ * which the shim wraps and which call the program's operators, pass through, and the
+ * malloc and free inside those are what is recorded, each once.  Before, the sized
+ * delete recorded a free of a block never seen (100 unmatched, 100 blocks left in use
+ * at the malloc) and new[] a block of the program's own allocator as the operator's. */
+START_TEST(a_program_with_its_own_operator_new)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "ownnew", NULL };
+	struct run_result r;
+	tt_run_alike(dir, argv, &r);
+	ck_assert_str_eq(r.out, "ok\n");
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	int64_t v[PV_COUNT];
+	ck_assert(tt_site_values(e, "ownnew.cpp", tt_site_line("ownnew.cpp", "own_malloc"), v));
+	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 110);
+	ck_assert_int_eq(v[PV_ALLOC_SPACE], 100 * (40 + 16) + 10 * (40 + 16));
+	ck_assert_int_eq(v[PV_INUSE_OBJECTS], 10);
+	ck_assert_int_eq(v[PV_INUSE_SPACE], 10 * (40 + 16));
+	ck_assert_int_eq(e->meta.unmatched_frees, 0);
+	profile_free(e);
+}
+END_TEST
+
+/* A C program loads a C++ plugin with RTLD_LOCAL: libstdc++ is outside the global
+ * scope, where the shim's operator new looked for the next definition; it stood in
+ * with malloc, which neither aligns nor throws (6 of 8 objects misaligned, and a new
+ * that could not succeed returned NULL).  Now it finds libstdc++'s. */
+START_TEST(a_cxx_plugin_of_a_c_program)
+{
+	char dir[256], plugin[PATH_MAX];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(plugin, sizeof(plugin), "%s/libcxxplug.so", getenv("PROGS"));
+	char *argv[] = { "plughost", plugin, NULL };
+	struct run_result r;
+	tt_run_alike(dir, argv, &r);
+	ck_assert_str_eq(r.out, "misaligned 0 caught 1\n");
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	int64_t v[PV_COUNT];
+	ck_assert(tt_site_values(e, "cxxplug.cpp", tt_site_line("cxxplug.cpp", "kept"), v));
+	ck_assert_int_eq(v[PV_INUSE_OBJECTS], 8);
+	ck_assert_int_eq(v[PV_INUSE_SPACE], 8 * 64);
+	profile_free(e);
+}
+END_TEST
+
 /* The alloc values `heapsnap top` (stats_group(), default options) charges to
  * file:line of site: blocks in v[0], bytes in v[1]. */
 static void top_site(const stats_t *s, const char *file, const char *site, int64_t v[2])
@@ -2378,6 +2425,8 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, sigkill_still_writes_exit_snapshot);
 	tcase_add_test(tc, cxx_operators_at_their_lines);
 	tcase_add_test(tc, new_handler_throwing_inside_a_traced_new);
+	tcase_add_test(tc, a_program_with_its_own_operator_new);
+	tcase_add_test(tc, a_cxx_plugin_of_a_c_program);
 	tcase_add_test(tc, cxx_real_sites_O0);
 	tcase_add_test(tc, cxx_real_sites_O2);
 	tcase_add_test(tc, exec_traced_afresh);
