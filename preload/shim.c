@@ -339,8 +339,9 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 	return r;
 }
 
-/* aligned_alloc, memalign, valloc and pvalloc share one shape. */
-#define ALIGNED_WRAPPER(name, params, args)                  \
+/* aligned_alloc, memalign, valloc and pvalloc share one shape; recorded is the size the
+ * block is asked to hold. */
+#define ALIGNED_WRAPPER(name, params, args, recorded)        \
 	EXPORT void *name params                             \
 	{                                                    \
 		if (UNLIKELY(!ready())) {                    \
@@ -354,15 +355,22 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 		}                                            \
 		void *p = real.name args;                    \
 		if (p)                                       \
-			record_alloc(p, size, 0);               \
+			record_alloc(p, recorded, 0);        \
 		leave();                                     \
 		return p;                                    \
 	}
 
-ALIGNED_WRAPPER(aligned_alloc, (size_t align, size_t size), (align, size))
-ALIGNED_WRAPPER(memalign, (size_t align, size_t size), (align, size))
-ALIGNED_WRAPPER(valloc, (size_t size), (size))
-ALIGNED_WRAPPER(pvalloc, (size_t size), (size))
+/* pvalloc rounds the size up to whole pages (one for 0), and the block holds them. */
+static size_t whole_pages(size_t size)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	return size ? (size + pg - 1) / pg * pg : pg;
+}
+
+ALIGNED_WRAPPER(aligned_alloc, (size_t align, size_t size), (align, size), size)
+ALIGNED_WRAPPER(memalign, (size_t align, size_t size), (align, size), size)
+ALIGNED_WRAPPER(valloc, (size_t size), (size), size)
+ALIGNED_WRAPPER(pvalloc, (size_t size), (size), whole_pages(size))
 
 /* ---- C++ ----
  * Each operator forwards to the next definition (libstdc++'s), found on first use so a

@@ -1346,6 +1346,8 @@ START_TEST(edge_cases_same_results)
 	ASSERT_SITE(e, "awkward.c", "realloc_null", 1, 24, 0, 0, 0, 0);
 	ASSERT_SITE(e, "awkward.c", "pm64", 1, 100, 0, 0, 0, 0);
 	ASSERT_SITE(e, "awkward.c", "aligned4096", 1, 12288, 1, 12288, 1, 12288);
+	const int64_t pg = sysconf(_SC_PAGESIZE); /* pvalloc(10) holds a whole page */
+	ASSERT_SITE(e, "awkward.c", "pvalloc", 1, pg, 1, pg, 1, pg);
 	/* The failed realloc left its block live, where it was. */
 	ASSERT_SITE(e, "awkward.c", "kept", 1, 100, 1, 100, 1, 100);
 	ck_assert_int_eq(e->meta.unmatched_frees, 0);

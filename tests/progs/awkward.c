@@ -44,6 +44,7 @@ static int edge(void)
 	errno = 0;
 	void *a = aligned_alloc(4096, 4096 * 3); /* site:aligned4096 */
 	show("aligned_alloc(4096)", a, errno);
+	keep[3] = pvalloc(10); /* site:pvalloc: a whole page */
 	errno = 0;
 	volatile size_t odd = 24; /* not a power of two, on purpose */
 	void *m = memalign(odd, 10);
