@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,24 +91,14 @@ static size_t build_id_in(const ElfW(Phdr) *ph, unsigned phnum, const struct lin
 	return 0;
 }
 
-/* The build-id of the module dlfo found (see build_id_in).  The program's own program
- * headers are where the kernel says; a library's follow its ELF header, at the start
- * of its mapping (where _dl_find_object's range for the program is only its text). */
+/* The build-id of the module dlfo found (see build_id_in), from its program headers. */
 static size_t build_id_of(const struct dl_find_object *dlfo, char *hex)
 {
-	const struct link_map *map = dlfo->dlfo_link_map;
-	if (!map->l_name || !map->l_name[0]) {
-		const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
-		unsigned long phnum = getauxval(AT_PHNUM);
-		return ph && phnum < 65536 ? build_id_in(ph, (unsigned)phnum, map, hex) : 0;
-	}
-	uintptr_t lo = (uintptr_t)dlfo->dlfo_map_start, hi = (uintptr_t)dlfo->dlfo_map_end;
-	const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)lo;
-	if (hi - lo < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
-	    eh->e_phentsize != sizeof(ElfW(Phdr)) || eh->e_phoff > hi - lo ||
-	    (uint64_t)eh->e_phnum * sizeof(ElfW(Phdr)) > hi - lo - eh->e_phoff)
-		return 0;
-	return build_id_in((const ElfW(Phdr) *)(lo + eh->e_phoff), eh->e_phnum, map, hex);
+	const void *ph;
+	unsigned phnum;
+	return modules_phdrs_of(dlfo, &ph, &phnum)
+		       ? build_id_in(ph, phnum, dlfo->dlfo_link_map, hex)
+		       : 0;
 }
 
 /* Maps and checks the rules file of the module dlfo found into m. */

@@ -10,16 +10,23 @@
  * on the hot path.
  */
 #include <dlfcn.h>
+#include <elf.h>
 #include <limits.h>
 #include <link.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "shim.h"
 
 static _Atomic int lock;
 static char exe_path[PATH_MAX];
+/* A forked child (before any exec): dl_iterate_phdr may wait there for good, on a lock
+ * glibc does not reset at fork, which another thread of the parent (in dlopen, say)
+ * may have held at the time.  So the child registers each object it meets alone, found
+ * with _dl_find_object, which takes no lock. */
+static bool forked;
 
 /* The first modules this image registered, kept privately as well: pages a forked child
  * shares with its parent, so modules_inherit() reads them without a page fault, where a
@@ -151,6 +158,58 @@ static int add_segments(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
+/* The program's are where the kernel says (_dl_find_object's range for the program is
+ * only its text); a library's follow its ELF header, at the start of its mapping. */
+bool modules_phdrs_of(const void *found, const void **phdrs, unsigned *phnum)
+{
+#ifndef DLFO_STRUCT_HAS_EH_DBASE
+	(void)found, (void)phdrs, (void)phnum;
+	return false;
+#else
+	const struct dl_find_object *dlfo = found;
+	const struct link_map *map = dlfo->dlfo_link_map;
+	if (!map)
+		return false;
+	if (!map->l_name || !map->l_name[0]) {
+		unsigned long n = getauxval(AT_PHNUM);
+		*phdrs = (const void *)getauxval(AT_PHDR);
+		*phnum = (unsigned)n;
+		return *phdrs && n < 65536;
+	}
+	uintptr_t lo = (uintptr_t)dlfo->dlfo_map_start, hi = (uintptr_t)dlfo->dlfo_map_end;
+	const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)lo;
+	if (hi - lo < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+	    eh->e_phentsize != sizeof(ElfW(Phdr)) || eh->e_phoff > hi - lo ||
+	    (uint64_t)eh->e_phnum * sizeof(ElfW(Phdr)) > hi - lo - eh->e_phoff)
+		return false;
+	*phdrs = (const void *)(lo + eh->e_phoff);
+	*phnum = eh->e_phnum;
+	return true;
+#endif
+}
+
+/* Registers the object holding ip, found without a lock (see forked). */
+static void add_object_of(struct segment *s, uint64_t ip)
+{
+#ifdef DLFO_STRUCT_HAS_EH_DBASE
+	struct dl_find_object dlfo;
+	const void *phdrs;
+	unsigned phnum;
+	if (_dl_find_object((void *)(uintptr_t)ip, &dlfo) != 0 ||
+	    !modules_phdrs_of(&dlfo, &phdrs, &phnum))
+		return;
+	struct dl_phdr_info info = {
+		.dlpi_addr = dlfo.dlfo_link_map->l_addr,
+		.dlpi_name = dlfo.dlfo_link_map->l_name,
+		.dlpi_phdr = phdrs,
+		.dlpi_phnum = (ElfW(Half))phnum,
+	};
+	add_segments(&info, sizeof(info), s);
+#else
+	(void)s, (void)ip;
+#endif
+}
+
 void modules_note(struct segment *s, const uint64_t *frames, unsigned n)
 {
 	unsigned i = 0;
@@ -161,7 +220,16 @@ void modules_note(struct segment *s, const uint64_t *frames, unsigned n)
 		return;
 	while (atomic_exchange_explicit(&lock, 1, memory_order_acquire))
 		sched_yield();
-	dl_iterate_phdr(add_segments, s);
+#ifdef DLFO_STRUCT_HAS_EH_DBASE
+	if (forked) {
+		for (; i < n; i++)
+			if (!known(s, frames[i], &hint))
+				add_object_of(s, frames[i]);
+	} else
+#endif
+	{
+		dl_iterate_phdr(add_segments, s);
+	}
 	atomic_store_explicit(&lock, 0, memory_order_release);
 }
 
@@ -169,6 +237,7 @@ void modules_reset(void)
 {
 	if (atomic_load(&lock)) /* a write would copy the page: the child's first fault */
 		atomic_store(&lock, 0);
+	forked = true;
 }
 
 void modules_inherit(struct segment *s)

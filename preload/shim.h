@@ -231,6 +231,10 @@ void modules_note(struct segment *s, const uint64_t *frames, unsigned n) HIDDEN;
  * addresses) without reading their headers again. */
 void modules_reset(void) HIDDEN;
 void modules_inherit(struct segment *s) HIDDEN;
+/* The program headers of the object that _dl_find_object found (dlfo, a struct
+ * dl_find_object): the kernel's for the program, those after a library's ELF header
+ * at the start of its mapping.  False when they cannot be had. */
+bool modules_phdrs_of(const void *dlfo, const void **phdrs, unsigned *phnum) HIDDEN;
 
 /* spawn.c: start the collector, connected to heapsnap run when there is one.
  * Returns 0 or a negative errno (and has said why on stderr). */

@@ -779,6 +779,26 @@ START_TEST(a_program_with_its_own_operator_new)
 }
 END_TEST
 
+static int files_in(const char *dir);
+
+/* A child forked while another thread of its parent held the loader's lock (inside
+ * dl_iterate_phdr, which glibc does not reset at fork) allocates through a library its
+ * parent never allocated through: the shim registers that library without the lock
+ * (_dl_find_object).  Before, the child waited on it for good. */
+START_TEST(fork_while_another_thread_holds_the_loader_lock)
+{
+	char dir[256], plugin[PATH_MAX];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(plugin, sizeof(plugin), "%s/libplugin.so", getenv("PROGS"));
+	char *argv[] = { "forklocked", plugin, NULL };
+	struct run_result r;
+	tt_run_alike(dir, argv, &r);
+	ck_assert_str_eq(r.out, "child 0\n");
+	ck_assert_int_eq(files_in(dir), 2); /* the parent's exit file and the child's */
+	profile_free(tt_snapshot(dir, traced_pid(&r), "exit", 10));
+}
+END_TEST
+
 /* A C program loads a C++ plugin with RTLD_LOCAL: libstdc++ is outside the global
  * scope, where the shim's operator new looked for the next definition; it stood in
  * with malloc, which neither aligns nor throws (6 of 8 objects misaligned, and a new
@@ -1126,7 +1146,6 @@ END_TEST
 
 /* ---- soak: five minutes at full speed, a snapshot every second ---- */
 
-static int files_in(const char *dir);
 
 static int count_fds(pid_t pid)
 {
@@ -2429,6 +2448,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, new_handler_throwing_inside_a_traced_new);
 	tcase_add_test(tc, a_program_with_its_own_operator_new);
 	tcase_add_test(tc, a_cxx_plugin_of_a_c_program);
+	tcase_add_test(tc, fork_while_another_thread_holds_the_loader_lock);
 	tcase_add_test(tc, cxx_real_sites_O0);
 	tcase_add_test(tc, cxx_real_sites_O2);
 	tcase_add_test(tc, exec_traced_afresh);
