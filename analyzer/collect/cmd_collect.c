@@ -212,6 +212,7 @@ static bool pending_request(struct session *s, bool newest, uint64_t *n_out, uin
 {
 	struct hs_ctl *ctl = s->c.ctl;
 	uint64_t count = atomic_load(&ctl->req_count);
+	s->c.requests_seen = count;
 	if (count <= s->handled)
 		return false;
 	uint64_t n = newest || count - s->handled > MERGE_BACKLOG ? count : s->handled + 1;
@@ -237,8 +238,14 @@ static bool pending_request(struct session *s, bool newest, uint64_t *n_out, uin
 		return true;
 	}
 	s->writing_since = 0;
+	uint64_t pos = atomic_load(&r->pos);
+	if (pos < s->c.pos && n < count) {
+		/* Consumed past already (the rate limit drained up to a later request): it
+		 * merges into the newest, whose position is beyond what was consumed. */
+		return pending_request(s, true, n_out, pos_out);
+	}
 	*n_out = n;
-	*pos_out = atomic_load(&r->pos);
+	*pos_out = pos;
 	return true;
 }
 

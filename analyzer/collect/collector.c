@@ -619,6 +619,12 @@ uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_e
 	while (c->pos < limit && c->pos < end && n < max) {
 		struct hs_rec r;
 		if (ring_read(&c->ring, c->pos, &r)) {
+			/* Read after the record: a request its thread made before publishing
+			 * it is seen here (ring.h: the count goes up before the position is
+			 * taken). */
+			if (!at_end && atomic_load_explicit(&ctl->req_count, memory_order_acquire) !=
+					       c->requests_seen)
+				break;
 			apply(c, &r);
 		} else {
 			if (!at_end)

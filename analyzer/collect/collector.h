@@ -59,6 +59,7 @@ typedef struct collector {
 	uint32_t frame_limit;       /* likewise */
 	uint64_t start_nanos;
 	uint64_t pos;           /* next ring position to consume */
+	uint64_t requests_seen; /* snapshot requests the caller knows of (collector_drain) */
 	pid_t pid;
 
 	addrtab_t live;                  /* domain 0: the heap */
@@ -102,8 +103,10 @@ void collector_detach(collector_t *c);
 
 /* Consumes published records at positions below limit, at most max of them.  With
  * at_end (the process is gone), a slot that was reserved but never published is
- * counted in lost_at_end and skipped instead of waited for.  Returns the number of
- * positions consumed. */
+ * counted in lost_at_end and skipped instead of waited for.  Until then it stops at a
+ * record when more snapshot requests were made than requests_seen: a request's
+ * position may be at or below a record published after it, and the caller must
+ * answer it first.  Returns the number of positions consumed. */
 uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_end);
 
 /* Adds the unwind rules the process read from its modules' CFI (the segment's learnt
