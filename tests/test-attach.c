@@ -126,7 +126,7 @@ static void expect_line(struct target *t, const char *want)
 static void go(struct target *t)
 {
 	const char *w = t->sc->wait;
-	if (!w || !strcmp(w, "read") || !strcmp(w, "futex")) {
+	if (!w || !strcmp(w, "read") || !strcmp(w, "futex") || !strcmp(w, "poll")) {
 		fputs("go\n", t->p.in);
 		fflush(t->p.in);
 	} else {
@@ -387,6 +387,27 @@ static void snap_request(struct target *t)
 	site_is(p, "attachee.c", "after", 100, 100000, 100, 100000);
 	profile_free(p);
 }
+
+/* Attach's own stop interrupts a poll with a timeout, which the kernel resumes as
+ * restart_syscall: detach must find the thread there all the same.  It said that no
+ * thread stopped where it holds none of libc's locks, for as long as the poll lasted
+ * (a sleep 30, a python select.poll). */
+START_TEST(detach_during_a_poll_that_attach_interrupted)
+{
+	static const struct scenario sc = { .prog = "attachee", .wait = "poll" };
+	static struct target t;
+	start(&t, &sc);
+	attach(&t);
+	static struct run_result r;
+	run_cmd("detach", t.p.pid, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "detach: %s", r.err);
+	go(&t);
+	finish(&t);
+	profile_t *p = tt_snapshot(t.dir, t.p.pid, "exit", 30);
+	ck_assert_str_eq(p->meta.trigger, "detach");
+	profile_free(p);
+}
+END_TEST
 
 START_TEST(snap_and_the_signal_work_once_attach_returns)
 {
@@ -1016,6 +1037,7 @@ int main(void)
 	tcase_add_test(tc, a_library_loaded_after_the_attach);
 	tcase_add_test(tc, detach_leaves_the_program_running_untraced);
 	tcase_add_test(tc, snap_and_the_signal_work_once_attach_returns);
+	tcase_add_test(tc, detach_during_a_poll_that_attach_interrupted);
 	tcase_add_test(tc, forked_children_exec_and_exit_as_under_the_shim);
 	tcase_add_test(tc, a_program_that_handles_the_snapshot_signal_keeps_it);
 	tcase_add_test(tc, checks_the_directory_as_the_process_user);

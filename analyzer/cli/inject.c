@@ -283,7 +283,9 @@ static long task_syscall(pid_t pid, pid_t tid)
 	return strtol(buf, NULL, 10);
 }
 
-/* Blocking calls that hold no lock of libc's while they wait. */
+/* Blocking calls that hold no lock of libc's while they wait.  restart_syscall is
+ * what a poll, nanosleep or futex wait with a relative timeout becomes once
+ * interrupted (by attach's own stop, say): it resumes one of those. */
 static bool quiet_syscall(long nr)
 {
 	static const long calls[] = {
@@ -292,7 +294,8 @@ static bool quiet_syscall(long nr)
 		SYS_nanosleep, SYS_clock_nanosleep, SYS_pause, SYS_wait4, SYS_waitid,
 		SYS_rt_sigsuspend, SYS_rt_sigtimedwait, SYS_epoll_wait, SYS_epoll_pwait,
 		SYS_accept, SYS_accept4, SYS_recvfrom, SYS_recvmsg, SYS_connect, SYS_msgrcv,
-		SYS_semop, SYS_semtimedop, SYS_io_getevents, SYS_futex,
+		SYS_msgsnd, SYS_semop, SYS_semtimedop, SYS_io_getevents, SYS_futex,
+		SYS_restart_syscall, SYS_open, SYS_openat, SYS_flock, SYS_fcntl,
 	};
 	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
 		if (nr == calls[i])
@@ -483,8 +486,9 @@ int inject_stop(pid_t pid, const struct inject_maps *maps, struct inject *j, cha
 		snprintf(err, len, "not permitted to trace process %d (ptrace: %s)", (int)pid,
 			 strerror(EPERM));
 	else if (r == -EAGAIN)
-		snprintf(err, len, "no thread of process %d stopped outside libc's allocator and "
-			 "loader within 2 seconds; try again", (int)pid);
+		snprintf(err, len, "no thread of process %d stopped where it holds none of "
+			 "libc's locks within 2 seconds (each ran inside libc or the loader, or "
+			 "waited in a system call not known to be safe); try again", (int)pid);
 	else if (r == -ESRCH)
 		snprintf(err, len, "no process %d", (int)pid);
 	else if (r < 0)

@@ -7,6 +7,7 @@
  *   nanosleep  sleeping in nanosleep(2), looking for the file ATTACHEE_GO between naps
  *   futex      in pthread_cond_wait(), woken by a child process that reads stdin
  *   busy       spinning in its own code, looking for the file ATTACHEE_GO now and then
+ *   poll       in one poll(2) of stdin with a minute's timeout, then reading it
  * Then it allocates the known pattern (marked after: 100 blocks of 1000 bytes, kept;
  * after_freed: 50 blocks of 300 bytes freed again; after_pointer: 10 blocks of 700
  * through a function pointer), frees half the blocks of
@@ -38,6 +39,7 @@
 #include <dlfcn.h>
 #endif
 #include <grp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -165,6 +167,15 @@ static void wait_file(const char *path, bool sleep_between)
 	}
 }
 
+/* One poll with a timeout: once interrupted, the kernel resumes it as restart_syscall. */
+static void wait_poll(void)
+{
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+	if (poll(&p, 1, 60 * 1000) != 1)
+		exit(4);
+	read_line("go");
+}
+
 /* The futex wait: this process's only thread in pthread_cond_wait, signalled from a
  * child process through a process-shared condition variable. */
 static void wait_futex(void)
@@ -245,6 +256,8 @@ int main(int argc, char **argv)
 		wait_file(go, false);
 	else if (!strcmp(how, "futex"))
 		wait_futex();
+	else if (!strcmp(how, "poll"))
+		wait_poll();
 	else
 		return 2;
 
