@@ -49,6 +49,7 @@ enum {
 	ATTACH_NO_SLOT = -7,   /* no GOT slot names malloc or free */
 	ATTACH_FAILED_BEFORE = -8, /* an earlier attach could not set tracing up */
 	ATTACH_NO_DIR = -1000, /* minus errno: the process cannot write to HEAPSNAP_DIR */
+	ATTACH_NO_COLLECTOR = -2000, /* minus errno: it cannot run HEAPSNAP_COLLECTOR */
 };
 
 /* ---- settings from heapsnap attach ---- */
@@ -457,11 +458,15 @@ EXPORT int heapsnap_attach_start(const char *cfg)
 	memcpy(config, cfg, n + 1);
 	config[n + 1] = '\0';
 	have_config = true;
-	/* Its collector, a child of its own, writes the files as this process's user,
-	 * which need not be heapsnap attach's. */
+	/* Its collector, a child of its own, runs and writes the files as this process's
+	 * user, which need not be heapsnap attach's. */
 	const char *dir = attach_getenv("HEAPSNAP_DIR");
-	if (dir && faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
+	const char *collector = attach_getenv("HEAPSNAP_COLLECTOR");
+	if (collector && faccessat(AT_FDCWD, collector, X_OK, AT_EACCESS) < 0)
+		r = ATTACH_NO_COLLECTOR - errno;
+	else if (dir && faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0)
 		r = ATTACH_NO_DIR - errno;
+	if (r) {
 		have_config = false; /* nothing changed: a later attach may start afresh */
 		goto out;
 	}

@@ -813,6 +813,87 @@ START_TEST(refuses_a_static_program)
 }
 END_TEST
 
+/* A snapshot directory that is a file (an executable one passes an access check) is
+ * refused before the process is touched; before, attach said the snapshots went
+ * there, and each then failed with "Not a directory". */
+START_TEST(refuses_a_directory_that_is_a_file)
+{
+	static struct target t;
+	start(&t, &single_read);
+	char file[PATH_MAX + 16], want[PATH_MAX + 96];
+	snprintf(file, sizeof(file), "%s/file", t.dir);
+	int fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0755);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(want, sizeof(want), "cannot write snapshots to '%s': Not a directory", file);
+	refused("attach", t.p.pid, file, want);
+	ck_assert_int_eq(unlink(file), 0);
+	untouched(&t);
+}
+END_TEST
+
+/* Copies src to dst with mode. */
+static void copy_file(const char *src, const char *dst, mode_t mode)
+{
+	char cmd[3 * PATH_MAX];
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod %o '%s'", src, dst, (unsigned)mode, dst);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The collector is the process's child: its user must be able to run heapsnap.  With
+ * an installation only root may run (bin/heapsnap 0700), attaching to nobody's process
+ * is refused, naming the binary, and leaves it able to be attached once that is
+ * fixed.  Before, the shim said on the program's stderr to set HEAPSNAP_COLLECTOR,
+ * and every later attach failed. */
+START_TEST(refuses_a_collector_the_process_cannot_run)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root to start a process as another user\n");
+		return;
+	}
+	static const struct scenario sc = { .prog = "attachee", .wait = "read", .nobody = true };
+	static struct target t;
+	start(&t, &sc);
+	char top[] = "/tmp/heapsnap-install-XXXXXX", path[PATH_MAX], bin[PATH_MAX], shim[PATH_MAX];
+	ck_assert_ptr_nonnull(mkdtemp(top));
+	ck_assert_int_eq(chmod(top, 0755), 0);
+	snprintf(path, sizeof(path), "%s/bin", top);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/lib", top);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(bin, sizeof(bin), "%s/bin/heapsnap", top);
+	copy_file(getenv("HEAPSNAP"), bin, 0700);
+	snprintf(shim, sizeof(shim), "%s", getenv("HEAPSNAP_SHIM"));
+	strcpy(strrchr(shim, '/') + 1, "libheapsnap-attach.so");
+	snprintf(path, sizeof(path), "%s/lib/libheapsnap-attach.so", top);
+	copy_file(shim, path, 0755);
+	char open_dir[] = "/tmp/heapsnap-nobody-XXXXXX", pid_arg[16];
+	ck_assert_ptr_nonnull(mkdtemp(open_dir));
+	ck_assert_int_eq(chown(open_dir, 65534, 65534), 0);
+	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)t.p.pid);
+	static struct run_result r;
+	char *args[] = { "attach", "--dir", open_dir, pid_arg, NULL };
+	ck_assert_int_eq(setenv("HEAPSNAP", bin, 1), 0); /* this test's process only */
+	tt_heapsnap(args, &r);
+	if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1 && strstr(r.err, "could not load")) {
+		fprintf(stderr, "skipped: nobody cannot load the shim: %s", r.err);
+	} else {
+		char want[2 * PATH_MAX];
+		snprintf(want, sizeof(want), "heapsnap: attach: process %d cannot run '%s' (its "
+			 "collector) as its own user: Permission denied\n", (int)t.p.pid, bin);
+		ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1, "%s", r.out);
+		ck_assert_str_eq(r.err, want);
+		ck_assert_int_eq(chmod(bin, 0755), 0);
+		tt_heapsnap(args, &r);
+		ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	}
+	go(&t);
+	finish(&t);
+	snprintf(path, sizeof(path), "rm -rf '%s' '%s'", top, open_dir);
+	ck_assert_int_eq(system(path), 0);
+}
+END_TEST
+
 START_TEST(refuses_bad_usage)
 {
 	static struct run_result r;
@@ -1050,6 +1131,8 @@ int main(void)
 	tcase_add_test(tc, refuses_an_unwritable_directory_without_touching_the_process);
 	tcase_add_test(tc, refuses_a_setuid_program);
 	tcase_add_test(tc, refuses_a_static_program);
+	tcase_add_test(tc, refuses_a_directory_that_is_a_file);
+	tcase_add_test(tc, refuses_a_collector_the_process_cannot_run);
 	tcase_add_test(tc, refuses_bad_usage);
 	tcase_add_test(tc, jq_mid_run);
 	tcase_add_test(tc, stop_time);

@@ -49,6 +49,7 @@ static const char *const answers[] = {
 static const char preloaded_detach[] = "was started under the shim (heapsnap run or "
 				       "LD_PRELOAD), not attached: it is traced until it ends";
 #define ATTACH_NO_DIR (-1000) /* minus errno: the process cannot write to the directory */
+#define ATTACH_NO_COLLECTOR (-2000) /* minus errno: it cannot run this heapsnap */
 
 static void help(FILE *out, bool detach)
 {
@@ -375,6 +376,7 @@ static void no_dir(char *out, size_t len, pid_t pid, const char *dir, int err)
 struct plan {
 	char shim[PATH_MAX];      /* libheapsnap-attach.so */
 	char dir[PATH_MAX];       /* where the snapshots go, absolute */
+	char self[PATH_MAX];      /* this binary: the process's collector */
 	char cfg[3 * PATH_MAX];   /* the settings, see settings() */
 	size_t cfg_len;
 	struct inject_maps maps;  /* the process's mappings */
@@ -385,7 +387,7 @@ struct plan {
  * 1 after reporting why not (p->maps then freed). */
 static int attach_prepare(const struct attach_args *a, struct plan *p)
 {
-	char why[PATH_MAX + 512], self[PATH_MAX];
+	char why[PATH_MAX + 512];
 	pid_t pid = a->pid;
 	if (ptrace_refused(a, why, sizeof(why))) {
 		fprintf(stderr, "heapsnap: attach: %s\n", why);
@@ -395,9 +397,11 @@ static int attach_prepare(const struct attach_args *a, struct plan *p)
 		fprintf(stderr, "heapsnap: attach: cannot find %s next to this binary\n", SHIM_ATTACH);
 		return 1;
 	}
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	self[n > 0 ? n : 0] = '\0';
-	if (!realpath(a->dir ? a->dir : ".", p->dir)) {
+	ssize_t n = readlink("/proc/self/exe", p->self, sizeof(p->self) - 1);
+	p->self[n > 0 ? n : 0] = '\0';
+	struct stat st;
+	if (!realpath(a->dir ? a->dir : ".", p->dir) || stat(p->dir, &st) < 0 ||
+	    (!S_ISDIR(st.st_mode) && (errno = ENOTDIR))) {
 		fprintf(stderr, "heapsnap: attach: cannot write snapshots to '%s': %s\n",
 			a->dir ? a->dir : ".", strerror(errno));
 		return 1;
@@ -409,7 +413,7 @@ static int attach_prepare(const struct attach_args *a, struct plan *p)
 		fprintf(stderr, "heapsnap: attach: %s\n", why);
 		return 1;
 	}
-	p->cfg_len = settings(a, p->dir, self, p->cfg, sizeof(p->cfg));
+	p->cfg_len = settings(a, p->dir, p->self, p->cfg, sizeof(p->cfg));
 	if (inject_maps_read(pid, &p->maps) < 0) {
 		fprintf(stderr, "heapsnap: attach: no process %d\n", (int)pid);
 		return 1;
@@ -435,6 +439,12 @@ static int stop_thread(const struct attach_args *a, const struct inject_maps *ma
 	int r = inject_stop(a->pid, maps, j, why, sizeof(why));
 	if (r == 0)
 		return 0;
+	/* Refused because a tracer came meanwhile (another attach or detach at the same
+	 * time): say which, as the check before would have. */
+	if (r == -EPERM && ptrace_refused(a, why, sizeof(why))) {
+		fprintf(stderr, "heapsnap: %s: %s\n", a->cmd, why);
+		return 1;
+	}
 	fprintf(stderr, "heapsnap: %s: %s%s%s\n", a->cmd, why, r == -EPERM ? ": " : "",
 		r == -EPERM ? eperm_fix() : "");
 	return 1;
@@ -510,7 +520,11 @@ static int do_attach(const struct attach_args *a)
 	uint64_t ret = 0;
 	bool failed = attach_load(&j, &p, &ret, why, sizeof(why)) < 0;
 	inject_maps_free(&p.maps);
-	if (!failed && (int)ret <= ATTACH_NO_DIR) {
+	if (!failed && (int)ret <= ATTACH_NO_COLLECTOR) {
+		snprintf(why, sizeof(why), "process %d cannot run '%s' (its collector) as its own "
+			 "user: %s", (int)a->pid, p.self, strerror(ATTACH_NO_COLLECTOR - (int)ret));
+		failed = true;
+	} else if (!failed && (int)ret <= ATTACH_NO_DIR) {
 		no_dir(why, sizeof(why), a->pid, p.dir, ATTACH_NO_DIR - (int)ret);
 		failed = true;
 	}
