@@ -503,6 +503,25 @@ static void untouched(struct target *t)
 	ck_assert_int_eq(files_in(t->dir), 0);
 }
 
+/* Starts attachee as user nobody, when the test runs as root; else says it skips. */
+static bool start_as_nobody(struct target *t)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root to start a process as another user\n");
+		return false;
+	}
+	static const struct scenario sc = { .prog = "attachee", .wait = "read", .nobody = true };
+	start(t, &sc);
+	return true;
+}
+
+/* Makes dir (a mkdtemp template) a directory nobody may write; the test removes it. */
+static void nobody_dir(char *dir)
+{
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chown(dir, 65534, 65534), 0);
+}
+
 /* The collector, the process's own child, writes as the process's user: attach checks
  * the directory as that user, not as itself.  Root attaching to a process of nobody's
  * with root's 0700 directory is refused, the process left able to be attached again;
@@ -510,13 +529,9 @@ static void untouched(struct target *t)
  * itself, said the snapshots went to the first, and every one of them then failed. */
 START_TEST(checks_the_directory_as_the_process_user)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "skipped: needs root to start a process as another user\n");
-		return;
-	}
-	static const struct scenario sc = { .prog = "attachee", .wait = "read", .nobody = true };
 	static struct target t;
-	start(&t, &sc);
+	if (!start_as_nobody(&t))
+		return;
 	static struct run_result r;
 	run_cmd("attach", t.p.pid, t.dir, &r);
 	if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1 && strstr(r.err, "could not load")) {
@@ -534,8 +549,7 @@ START_TEST(checks_the_directory_as_the_process_user)
 	ck_assert_str_eq(r.out, "");
 	/* Where nobody may write (removed at the end; left by a failure before it). */
 	char open_dir[] = "/tmp/heapsnap-nobody-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(open_dir));
-	ck_assert_int_eq(chown(open_dir, 65534, 65534), 0);
+	nobody_dir(open_dir);
 	run_cmd("attach", t.p.pid, open_dir, &r);
 	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "attach: %s", r.err);
 	go(&t);
@@ -739,13 +753,9 @@ static void refused_as_nobody(struct target *t, const char *dir, const char *wan
  * process untouched: no library loaded for a check whose answer it knows. */
 START_TEST(refuses_an_unwritable_directory_without_touching_the_process)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "skipped: needs root to run both sides as another user\n");
-		return;
-	}
-	static const struct scenario sc = { .prog = "attachee", .wait = "read", .nobody = true };
 	static struct target t;
-	start(&t, &sc);
+	if (!start_as_nobody(&t))
+		return;
 	char want[160];
 	snprintf(want, sizeof(want), "heapsnap: attach: process %d cannot write snapshots to '/' "
 		 "as its own user: Permission denied\n", (int)t.p.pid);
@@ -847,13 +857,9 @@ static void copy_file(const char *src, const char *dst, mode_t mode)
  * and every later attach failed. */
 START_TEST(refuses_a_collector_the_process_cannot_run)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "skipped: needs root to start a process as another user\n");
-		return;
-	}
-	static const struct scenario sc = { .prog = "attachee", .wait = "read", .nobody = true };
 	static struct target t;
-	start(&t, &sc);
+	if (!start_as_nobody(&t))
+		return;
 	char top[] = "/tmp/heapsnap-install-XXXXXX", path[PATH_MAX], bin[PATH_MAX], shim[PATH_MAX];
 	ck_assert_ptr_nonnull(mkdtemp(top));
 	ck_assert_int_eq(chmod(top, 0755), 0);
@@ -868,8 +874,7 @@ START_TEST(refuses_a_collector_the_process_cannot_run)
 	snprintf(path, sizeof(path), "%s/lib/libheapsnap-attach.so", top);
 	copy_file(shim, path, 0755);
 	char open_dir[] = "/tmp/heapsnap-nobody-XXXXXX", pid_arg[16];
-	ck_assert_ptr_nonnull(mkdtemp(open_dir));
-	ck_assert_int_eq(chown(open_dir, 65534, 65534), 0);
+	nobody_dir(open_dir);
 	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)t.p.pid);
 	static struct run_result r;
 	char *args[] = { "attach", "--dir", open_dir, pid_arg, NULL };
