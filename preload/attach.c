@@ -96,27 +96,53 @@ static bool a_definition(void *f)
 	       a.dli_fbase != b.dli_fbase;
 }
 
-struct lookup {
-	const char *name;
-	void *found;
+/* The names of the loaded objects, NUL-separated, gathered inside dl_iterate_phdr, whose
+ * lock (the loader's list) must not be held across dlopen, dlsym or dladdr: those take
+ * the loader's main lock, which a thread in dlopen or dlclose holds while it waits for
+ * the list's.  Objects that do not fit are left out. */
+struct names {
+	char *buf;
+	size_t len, cap;
 };
 
-/* The first object, in load order, whose lookup of the name gives a definition. */
-static int lookup_object(struct dl_phdr_info *info, size_t size, void *data)
+static int gather_name(struct dl_phdr_info *info, size_t size, void *data)
 {
 	(void)size;
-	struct lookup *l = data;
+	struct names *n = data;
 	if (!info->dlpi_name || !info->dlpi_name[0])
 		return 0;
-	void *h = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
-	if (!h)
-		return 0;
-	void *f = dlsym(h, l->name);
-	dlclose(h);
-	if (!a_definition(f))
-		return 0;
-	l->found = f;
-	return 1;
+	size_t l = strlen(info->dlpi_name) + 1;
+	if (l > n->cap - n->len)
+		return 1;
+	memcpy(n->buf + n->len, info->dlpi_name, l);
+	n->len += l;
+	return 0;
+}
+
+#define NAMES_CAP (256u << 10)
+
+/* The first object, in load order, whose lookup of name gives a definition; NULL when
+ * there is none.  Raw system calls for the names' buffer: the mmap wrapper is ours. */
+static void *lookup_objects(const char *name)
+{
+	void *m = (void *)syscall(SYS_mmap, NULL, NAMES_CAP, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	struct names n = { m, 0, NAMES_CAP };
+	dl_iterate_phdr(gather_name, &n);
+	void *found = NULL;
+	for (size_t at = 0; at < n.len && !found; at += strlen(n.buf + at) + 1) {
+		void *h = dlopen(n.buf + at, RTLD_LAZY | RTLD_NOLOAD); /* NULL: closed since */
+		if (!h)
+			continue;
+		void *f = dlsym(h, name);
+		dlclose(h);
+		if (a_definition(f))
+			found = f;
+	}
+	syscall(SYS_munmap, m, NAMES_CAP);
+	return found;
 }
 
 bool attach_replaced(const char *name, void *next)
@@ -132,9 +158,7 @@ void *attach_lookup(const char *name)
 	void *f = dlsym(RTLD_DEFAULT, name);
 	if (!f || a_definition(f))
 		return f;
-	struct lookup l = { name, NULL };
-	dl_iterate_phdr(lookup_object, &l);
-	return l.found;
+	return lookup_objects(name);
 }
 
 /* ---- the functions redirected ---- */
