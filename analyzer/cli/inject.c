@@ -102,13 +102,19 @@ const struct inject_map *inject_maps_find(const struct inject_maps *m, const cha
 }
 
 /* Whether ip is in the code of libc or of the dynamic loader. */
-static bool in_runtime(const struct inject_maps *m, uint64_t ip)
+/* Whether ip is in the code of the object whose file's base name starts with prefix. */
+static bool in_code_of(const struct inject_maps *m, uint64_t ip, const char *prefix)
 {
 	for (size_t i = 0; i < m->n; i++)
 		if (m->m[i].exec && ip >= m->m[i].lo && ip < m->m[i].hi &&
-		    (base_starts(m->m[i].path, "libc.so") || base_starts(m->m[i].path, "ld-linux")))
+		    base_starts(m->m[i].path, prefix))
 			return true;
 	return false;
+}
+
+static bool in_runtime(const struct inject_maps *m, uint64_t ip)
+{
+	return in_code_of(m, ip, "libc.so") || in_code_of(m, ip, "ld-linux");
 }
 
 /* ---- symbols ---- */
@@ -309,6 +315,10 @@ static bool safe_point(const struct inject_maps *m, const struct user_regs_struc
 {
 	if (!in_runtime(m, r->rip))
 		return true;
+	/* The loader makes system calls only while it loads, holding its lock: a thread
+	 * blocked in its open or read (a library on a slow file system) is mid-dlopen. */
+	if (in_code_of(m, r->rip, "ld-linux"))
+		return false;
 	long rax = (long)r->rax;
 	bool interrupted = rax == -ERESTARTSYS || rax == -ERESTARTNOINTR ||
 			   rax == -ERESTARTNOHAND || rax == -ERESTART_RESTARTBLOCK || rax == -EINTR;
