@@ -239,10 +239,14 @@ static bool pending_request(struct session *s, bool newest, uint64_t *n_out, uin
 	}
 	s->writing_since = 0;
 	uint64_t pos = atomic_load(&r->pos);
-	if (pos < s->c.pos && n < count) {
-		/* Consumed past already (the rate limit drained up to a later request): it
-		 * merges into the newest, whose position is beyond what was consumed. */
-		return pending_request(s, true, n_out, pos_out);
+	/* Consumed past already (the rate limit drained up to a later request): it merges
+	 * into the first later one whose position is not passed yet, else the newest. */
+	while (pos < s->c.pos && n < count) {
+		struct hs_request *later = &ctl->req[(n + 1) % HS_REQ_SLOTS];
+		if (atomic_load_explicit(&later->n, memory_order_acquire) != n + 1)
+			return pending_request(s, true, n_out, pos_out);
+		n++;
+		pos = atomic_load(&later->pos);
 	}
 	*n_out = n;
 	*pos_out = pos;
