@@ -22,11 +22,18 @@
 
 static _Atomic int lock;
 static char exe_path[PATH_MAX];
-/* A forked child (before any exec): dl_iterate_phdr may wait there for good, on a lock
- * glibc does not reset at fork, which another thread of the parent (in dlopen, say)
- * may have held at the time.  So the child registers each object it meets alone, found
- * with _dl_find_object, which takes no lock. */
-static bool forked;
+/* The process that set this image up.  In a forked child (before any exec),
+ * dl_iterate_phdr may wait for good, on a lock glibc does not reset at fork, which
+ * another thread of the parent (in dlopen, say) may have held at the time.  So the
+ * child registers each object it meets alone, found with _dl_find_object, which takes
+ * no lock.  (Compared, not flagged at the fork: a write would copy the page in every
+ * child, most of which exec at once.) */
+static pid_t image_pid;
+
+void modules_image_start(void)
+{
+	image_pid = getpid();
+}
 
 /* The first modules this image registered, kept privately as well: pages a forked child
  * shares with its parent, so modules_inherit() reads them without a page fault, where a
@@ -221,7 +228,7 @@ void modules_note(struct segment *s, const uint64_t *frames, unsigned n)
 	while (atomic_exchange_explicit(&lock, 1, memory_order_acquire))
 		sched_yield();
 #ifdef DLFO_STRUCT_HAS_EH_DBASE
-	if (forked) {
+	if (getpid() != image_pid) {
 		for (; i < n; i++)
 			if (!known(s, frames[i], &hint))
 				add_object_of(s, frames[i]);
@@ -237,7 +244,6 @@ void modules_reset(void)
 {
 	if (atomic_load(&lock)) /* a write would copy the page: the child's first fault */
 		atomic_store(&lock, 0);
-	forked = true;
 }
 
 void modules_inherit(struct segment *s)

@@ -231,6 +231,8 @@ void modules_note(struct segment *s, const uint64_t *frames, unsigned n) HIDDEN;
  * addresses) without reading their headers again. */
 void modules_reset(void) HIDDEN;
 void modules_inherit(struct segment *s) HIDDEN;
+/* Notes the process that sets this image up (see modules_note()). */
+void modules_image_start(void) HIDDEN;
 /* The program headers of the object that _dl_find_object found (dlfo, a struct
  * dl_find_object): the kernel's for the program, those after a library's ELF header
  * at the start of its mapping.  False when they cannot be had. */

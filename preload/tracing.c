@@ -137,6 +137,7 @@ static void tracing_fork_child(void)
 static bool tracing_first_setup(void)
 {
 	map_own_pages();
+	modules_image_start();
 	report_init();
 	options_load();
 	cfistore_init();
