@@ -621,7 +621,10 @@ uint64_t collector_drain(collector_t *c, uint64_t limit, uint64_t max, bool at_e
 		if (ring_read(&c->ring, c->pos, &r)) {
 			/* Read after the record: a request its thread made before publishing
 			 * it is seen here (ring.h: the count goes up before the position is
-			 * taken). */
+			 * taken).  Exact for the thread that took the signal.  Another thread's
+			 * record reserved after the request's position is ordered only through
+			 * the relaxed add on head: enough on x86-64 (a locked add) and
+			 * AArch64, not by the C11 model alone. */
 			if (!at_end && atomic_load_explicit(&ctl->req_count, memory_order_acquire) !=
 					       c->requests_seen)
 				break;
