@@ -34,12 +34,18 @@ static void exec_failed(void)
 /* Each wrapper's real function, found at its first call or, in a process that forks,
  * before the fork (exec_resolve): a child of a multithreaded parent must not look a
  * symbol up, since the loader's lock may have been held by a thread it lacks. */
+#define RESOLVE(name)                                                                  \
+	do {                                                                           \
+		if (!real_##name)                                                      \
+			real_##name = (__typeof__(real_##name))shim_next_symbol(#name); \
+	} while (0)
+
 #define EXEC_WRAPPER(name, params, args)                                   \
 	static int (*real_##name) params;                                  \
 	EXPORT int name params                                             \
 	{                                                                  \
-		if (!real_##name &&                                        \
-		    !(real_##name = (int (*) params)shim_next_symbol(#name))) { \
+		RESOLVE(name);                                             \
+		if (!real_##name) {                                        \
 			errno = ENOSYS;                                    \
 			return -1;                                         \
 		}                                                          \
@@ -56,12 +62,6 @@ EXEC_WRAPPER(execvp, (const char *file, char *const argv[]), (file, argv))
 EXEC_WRAPPER(execvpe, (const char *file, char *const argv[], char *const envp[]),
 	     (file, argv, envp))
 EXEC_WRAPPER(fexecve, (int fd, char *const argv[], char *const envp[]), (fd, argv, envp))
-
-#define RESOLVE(name)                                                                  \
-	do {                                                                           \
-		if (!real_##name)                                                      \
-			real_##name = (__typeof__(real_##name))shim_next_symbol(#name); \
-	} while (0)
 
 void exec_resolve(void)
 {

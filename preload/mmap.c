@@ -35,7 +35,7 @@ static mmap_fn real_mmap;
 static munmap_fn real_munmap;
 static mremap_fn real_mremap;
 
-static uint64_t pages(size_t len)
+uint64_t shim_whole_pages(size_t len)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	return ((uint64_t)len + page - 1) & ~(page - 1);
@@ -101,7 +101,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 		return p;
 	}
 	int saved = errno;
-	trace_range(&shim_seg, kind, p, pages(len));
+	trace_range(&shim_seg, kind, p, shim_whole_pages(len));
 	errno = saved;
 	leave();
 	return p;
@@ -123,7 +123,7 @@ EXPORT int munmap(void *addr, size_t len)
 	uint64_t pos = trace_reserve_range(&shim_seg);
 	int r = shim_real_munmap(addr, len);
 	int saved = errno;
-	trace_put(&shim_seg, pos, r == 0 ? HS_REC_UNMAP : HS_REC_NOOP, addr, pages(len),
+	trace_put(&shim_seg, pos, r == 0 ? HS_REC_UNMAP : HS_REC_NOOP, addr, shim_whole_pages(len),
 		  HS_STACK_UNKNOWN);
 	errno = saved;
 	leave();
@@ -158,11 +158,11 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	if (p == MAP_FAILED) {
 		trace_put(&shim_seg, pos, HS_REC_NOOP, NULL, 0, 0);
 	} else if ((flags & MREMAP_DONTUNMAP) || old_len == 0) {
-		trace_put(&shim_seg, pos, HS_REC_MAP, p, pages(new_len), stack);
+		trace_put(&shim_seg, pos, HS_REC_MAP, p, shim_whole_pages(new_len), stack);
 	} else if (pos != RING_NO_POS) {
-		trace_put(&shim_seg, pos, HS_REC_REMAP_FROM, old, pages(old_len), stack);
-		trace_put(&shim_seg, trace_reserve_range(&shim_seg), HS_REC_REMAP_TO, p, pages(new_len),
-			  (uint32_t)pos);
+		trace_put(&shim_seg, pos, HS_REC_REMAP_FROM, old, shim_whole_pages(old_len), stack);
+		trace_put(&shim_seg, trace_reserve_range(&shim_seg), HS_REC_REMAP_TO, p,
+			  shim_whole_pages(new_len), (uint32_t)pos);
 	}
 	errno = saved;
 	leave();

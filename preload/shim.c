@@ -360,17 +360,11 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 		return p;                                    \
 	}
 
-/* pvalloc rounds the size up to whole pages (one for 0), and the block holds them. */
-static size_t whole_pages(size_t size)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	return size ? (size + pg - 1) / pg * pg : pg;
-}
-
 ALIGNED_WRAPPER(aligned_alloc, (size_t align, size_t size), (align, size), size)
 ALIGNED_WRAPPER(memalign, (size_t align, size_t size), (align, size), size)
 ALIGNED_WRAPPER(valloc, (size_t size), (size), size)
-ALIGNED_WRAPPER(pvalloc, (size_t size), (size), whole_pages(size))
+/* pvalloc rounds the size up to whole pages (one for 0), and the block holds them. */
+ALIGNED_WRAPPER(pvalloc, (size_t size), (size), shim_whole_pages(size ? size : 1))
 
 /* ---- C++ ----
  * Each operator forwards to the next definition (libstdc++'s), found on first use so a

@@ -249,6 +249,8 @@ int shim_real_munmap(void *addr, size_t len) HIDDEN;
 /* Finds them now, once per image: a forked child then inherits them, where a lookup
  * of its own (dlsym) would cost it as much as the rest of its setup. */
 void shim_real_mmap_resolve(void) HIDDEN;
+/* len rounded up to whole pages: what a mapping of len bytes holds. */
+uint64_t shim_whole_pages(size_t len) HIDDEN;
 
 
 /* attach.c: heapsnap attach's entry points (exported) and what the rest of the shim

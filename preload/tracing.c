@@ -100,6 +100,12 @@ static void map_own_pages(void)
 	}
 }
 
+static void resolve_exit(void)
+{
+	if (!real_exit)
+		real_exit = (void (*)(int))shim_next_symbol("exit");
+}
+
 /* The real functions the wrappers a child may call first are found before the fork:
  * looking a symbol up takes the loader's lock, which a thread the child does not
  * have may have held at the fork. */
@@ -108,8 +114,7 @@ static void tracing_fork_prepare(void)
 	int old_guard = shim_guard;
 	shim_guard = 1;
 	exec_resolve();
-	if (!real_exit)
-		real_exit = (void (*)(int))shim_next_symbol("exit");
+	resolve_exit();
 	shim_guard = old_guard;
 }
 
@@ -244,7 +249,8 @@ static void tracing_on_exit(int status, void *arg)
 /* exit runs the destructors, whose exit hook (tracing_exit) marks the exit. */
 EXPORT _Noreturn void exit(int status)
 {
-	if (!real_exit && !(real_exit = (void (*)(int))shim_next_symbol("exit")))
+	resolve_exit();
+	if (!real_exit)
 		syscall(SYS_exit_group, status);
 	tracing_note_exit_code(status);
 	real_exit(status);
