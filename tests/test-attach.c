@@ -638,31 +638,6 @@ START_TEST(refuses_a_process_started_under_the_shim)
 }
 END_TEST
 
-/* The host of run's collectors: run's child whose command line has "--host-fd". */
-static pid_t host_of(pid_t run)
-{
-	DIR *d = opendir("/proc");
-	ck_assert_ptr_nonnull(d);
-	pid_t host = 0;
-	struct dirent *e;
-	while (!host && (e = readdir(d))) {
-		pid_t p = (pid_t)atoi(e->d_name);
-		char path[64], cmd[256] = "";
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)p);
-		FILE *f = p > 0 && tt_proc_status(p, "PPid:") == run ? fopen(path, "re") : NULL;
-		if (!f)
-			continue;
-		size_t n = fread(cmd, 1, sizeof(cmd) - 1, f);
-		fclose(f);
-		for (size_t i = 0; i < n; i++)
-			cmd[i] = cmd[i] ? cmd[i] : ' ';
-		if (strstr(cmd, "--host-fd"))
-			host = p;
-	}
-	closedir(d);
-	return host;
-}
-
 /* A heapsnap run whose program has ended, waiting for its collectors, is refused:
  * its pid stands for no program, and run itself is never traced (attach did). */
 START_TEST(refuses_a_run_whose_program_has_ended)
@@ -673,11 +648,13 @@ START_TEST(refuses_a_run_whose_program_has_ended)
 			 "/bin/sleep", "1", NULL };
 	pid_t run = tt_heapsnap_quietly(args);
 	/* Its host stopped before the program ends: run then waits, with no program. */
-	pid_t host = 0;
-	for (int tries = 0; tries < 300 && !host; tries++) {
+	pid_t program = 0;
+	for (int tries = 0; tries < 300 && program <= 0; tries++) {
 		usleep(2000);
-		host = host_of(run);
+		program = running_run_child(run);
 	}
+	ck_assert_int_gt(program, 0);
+	pid_t host = tt_tgid_of(tt_collector_pid(program));
 	ck_assert_int_gt(host, 0);
 	ck_assert_int_eq(kill(host, SIGSTOP), 0);
 	for (int tries = 0; tries < 500 && running_run_child(run) > 0; tries++)

@@ -653,13 +653,6 @@ static bool ended(pid_t pid)
 	return prim_proc_stat(pid, &st) < 0 || st.state == 'Z';
 }
 
-/* The process that thread tid belongs to, or 0. */
-static pid_t tgid_of(pid_t tid)
-{
-	long tgid = tt_proc_status(tid, "Tgid:");
-	return tgid > 0 ? (pid_t)tgid : 0;
-}
-
 /* Whether pid maps a file whose path contains name. */
 static bool maps_file(pid_t pid, const char *name)
 {
@@ -689,7 +682,7 @@ START_TEST(a_library_preloaded_into_run_stays_out_of_its_host)
 	char *env[] = { preload, asan, NULL };
 	struct tt_proc p;
 	tt_start(dir, "waiter", env, &p);
-	pid_t host = tgid_of(tt_collector_pid(p.pid));
+	pid_t host = tt_tgid_of(tt_collector_pid(p.pid));
 	ck_assert_int_gt(host, 0);
 	ck_assert(maps_file(p.run, "/libplugin.so") && maps_file(p.pid, "/libplugin.so"));
 	ck_assert(!maps_file(host, "/libplugin.so"));
@@ -706,7 +699,7 @@ START_TEST(the_host_ignores_stray_signals)
 {
 	char dir[256], err[8192];
 	struct tt_proc p;
-	pid_t host = tgid_of(tt_start_collected(dir, sizeof(dir), "waiter", &p));
+	pid_t host = tt_tgid_of(tt_start_collected(dir, sizeof(dir), "waiter", &p));
 	ck_assert_int_gt(host, 0);
 	int sigs[] = { SIGUSR1, SIGUSR2, SIGRTMIN + 2, SIGPIPE };
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
@@ -732,7 +725,7 @@ START_TEST(run_hosts_collectors_as_if_execd)
 	char dir[256], err[8192];
 	struct tt_proc p;
 	pid_t collector = tt_start_collected(dir, sizeof(dir), "waiter", &p);
-	pid_t host = tgid_of(collector);
+	pid_t host = tt_tgid_of(collector);
 	ck_assert_int_gt(host, 0);
 	char path[64], target[256], want[32];
 	struct proc_stat st;
@@ -801,7 +794,7 @@ START_TEST(one_host_collects_the_whole_tree)
 		pid_t images[4] = { sh, kids[0], kids[1], kids[2] };
 		for (int i = 0; i < 4; i++) {
 			struct running_collector rc;
-			hosts[i] = running_collector_find(images[i], &rc) ? tgid_of(rc.pid) : 0;
+			hosts[i] = running_collector_find(images[i], &rc) ? tt_tgid_of(rc.pid) : 0;
 			if (!hosts[i])
 				break;
 		}

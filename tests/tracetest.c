@@ -357,6 +357,12 @@ long tt_proc_status(pid_t pid, const char *field)
 	return v;
 }
 
+pid_t tt_tgid_of(pid_t tid)
+{
+	long tgid = tt_proc_status(tid, "Tgid:");
+	return tgid > 0 ? (pid_t)tgid : 0;
+}
+
 pid_t tt_collector_pid(pid_t pid)
 {
 	/* The collector's command line exists once it has exec'd: give it a moment. */

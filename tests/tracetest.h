@@ -64,6 +64,8 @@ pid_t tt_collector_pid(pid_t pid);
 
 /* The number after field ("VmRSS:", "Tgid:") in /proc/pid/status, or -1. */
 long tt_proc_status(pid_t pid, const char *field);
+/* The process that thread tid belongs to (a hosted collector's: run's host), or 0. */
+pid_t tt_tgid_of(pid_t tid);
 
 /* A traced program started in the background with pipes to its stdin and stdout. */
 struct tt_proc {
