@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attachabi.h"
 #include "cliopt.h"
 #include "commands.h"
 #include "inject.h"
@@ -34,22 +35,23 @@
 #define SHIM_PRELOAD "libheapsnap.so"
 #define CALL_TIMEOUT 30 /* seconds for one call in the target */
 
-/* preload/attach.c's answers. */
+/* What the shim's answers (attachabi.h) say, by -answer. */
 static const char *const answers[] = {
-	[1] = "is already traced: it was started under the shim (heapsnap run or LD_PRELOAD)",
-	[2] = "is already attached; 'heapsnap detach %d' ends that",
-	[3] = "could not start tracing (its stderr says why)",
-	[4] = "refused the settings",
-	[5] = "is not attached",
-	[6] = "was attached and detached before; its shim stays dormant and cannot start again",
-	[7] = "has no GOT entry naming malloc or free to redirect",
-	[8] = "could not start tracing at an earlier attach, and cannot start again",
+	[-ATTACH_PRELOADED] = "is already traced: it was started under the shim (heapsnap run "
+			      "or LD_PRELOAD)",
+	[-ATTACH_ALREADY] = "is already attached; 'heapsnap detach %d' ends that",
+	[-ATTACH_FAILED] = "could not start tracing (its stderr says why)",
+	[-ATTACH_BAD_CONFIG] = "refused the settings",
+	[-ATTACH_NOT_ATTACHED] = "is not attached",
+	[-ATTACH_DETACHED] = "was attached and detached before; its shim stays dormant and "
+			     "cannot start again",
+	[-ATTACH_NO_SLOT] = "has no GOT entry naming malloc or free to redirect",
+	[-ATTACH_FAILED_BEFORE] = "could not start tracing at an earlier attach, and cannot "
+				  "start again",
 };
-/* detach's word for answers[1] */
+/* detach's word for answers[-ATTACH_PRELOADED] */
 static const char preloaded_detach[] = "was started under the shim (heapsnap run or "
 				       "LD_PRELOAD), not attached: it is traced until it ends";
-#define ATTACH_NO_DIR (-1000) /* minus errno: the process cannot write to the directory */
-#define ATTACH_NO_COLLECTOR (-2000) /* minus errno: it cannot run this heapsnap */
 
 static void help(FILE *out, bool detach)
 {
@@ -342,14 +344,14 @@ static int check_maps(const struct attach_args *a, const struct inject_maps *m, 
 						       : "is statically linked; only a dynamically "
 							 "linked program can be attached";
 	else if (inject_maps_find(m, SHIM_PRELOAD))
-		why = detach ? preloaded_detach : answers[1];
+		why = detach ? preloaded_detach : answers[-ATTACH_PRELOADED];
 	else if (detach && !inject_maps_find(m, SHIM_ATTACH))
 		why = "is not attached";
 	/* Loaded and no collector: detached, or an attach refused before tracing began
 	 * (see ATTACH_NO_DIR); the shim's own answer tells which. */
 	struct running_collector rc;
 	if (!why && !detach && inject_maps_find(m, SHIM_ATTACH) && running_collector_find(pid, &rc))
-		why = answers[2];
+		why = answers[-ATTACH_ALREADY];
 	if (!why)
 		return 0;
 	fprintf(stderr, "heapsnap: %s: process %d ", a->cmd, (int)pid);
