@@ -477,8 +477,15 @@ static int run(struct session *s)
 	tell_signal_taken(s);
 	uint64_t n, pos, wait_pos;
 	control_poll_now(&s->control);
-	if (pending_request(s, false, &n, &pos) && n)
+	/* Every request still waiting, each at its position: more than one can be, when
+	 * draining stopped for a request the loop had not seen (collector_drain) and the
+	 * process was found gone next. */
+	for (uint64_t before = s->handled; pending_request(s, false, &n, &pos) && n;
+	     before = s->handled) {
 		answer_request(s, n, pos, true);
+		if (s->handled == before)
+			break;
+	}
 	apply_controls(s, UINT64_MAX, true, &wait_pos);
 	while (collector_drain(&s->c, UINT64_MAX, BATCH, true))
 		;
