@@ -692,6 +692,32 @@ START_TEST(crash_says_signal)
 }
 END_TEST
 
+/* run ends by the program's signal without dumping a core of its own, which would take
+ * the place of the program's where core files are named "core".  crash dumps none (it
+ * sets its own limit to 0), so any core is run's; a machine whose hard limit or
+ * core_pattern dumps no core at all cannot tell. */
+START_TEST(a_crash_leaves_the_core_to_the_program)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	struct rlimit core;
+	ck_assert_int_eq(getrlimit(RLIMIT_CORE, &core), 0);
+	core.rlim_cur = core.rlim_max;
+	ck_assert_int_eq(setrlimit(RLIMIT_CORE, &core), 0);
+	ck_assert_int_eq(chdir(dir), 0); /* where a core named "core" goes */
+	char *argv[] = { "crash", NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGSEGV, "status %#x",
+		      r.status);
+	ck_assert_msg(!WCOREDUMP(r.status), "run dumped a core of its own: status %#x", r.status);
+	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	ck_assert_msg(strncmp(e->meta.trigger, "killed by SIGSEGV", 17) == 0, "%s",
+		      e->meta.trigger);
+	profile_free(e);
+}
+END_TEST
+
 /* HEAPSNAP_SIGNAL by name: a real-time signal takes snapshots, USR2 is left alone. */
 START_TEST(snapshot_signal_by_name)
 {
@@ -2475,6 +2501,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, program_fds_unchanged);
 	tcase_add_test(tc, top_golden_text_and_json);
 	tcase_add_test(tc, crash_says_signal);
+	tcase_add_test(tc, a_crash_leaves_the_core_to_the_program);
 	tcase_add_test(tc, snapshot_signal_by_name);
 	tcase_add_test(tc, collector_stalled_gives_up_and_counts);
 	tcase_add_test(tc, underscore_exit_says_status);

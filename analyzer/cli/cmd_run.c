@@ -538,11 +538,14 @@ static pid_t spawn_traced(const struct run_args *a, const struct run_paths *p,
 	return child;
 }
 
-/* Ends run the way the program ended: the same status, or the same signal. */
+/* Ends run the way the program ended: the same status, or the same signal.  Not
+ * dumpable first: the program's core is written (or reported) already, and run's
+ * own would replace it where the pattern names no pid, or add a second report. */
 static int exit_like(int status)
 {
 	if (WIFSIGNALED(status)) {
 		int sig = WTERMSIG(status);
+		prctl(PR_SET_DUMPABLE, 0);
 		signal(sig, SIG_DFL);
 		sigset_t set;
 		sigemptyset(&set);
