@@ -1444,8 +1444,8 @@ END_TEST
 
 /* Under heapsnap run, that line goes to run's stderr, from the collector, and never into
  * the program's own (a script capturing its stderr would find it in its data): at once
- * for the program, in one list at the end for the rest of the tree.  Under plain
- * LD_PRELOAD, stderr is the only place to say it. */
+ * for the program, in one list at the end for the rest of the tree; with -q, not at
+ * all.  Under plain LD_PRELOAD, stderr is the only place to say it. */
 START_TEST(own_handler_said_on_runs_stderr)
 {
 	char dir[256], script[1024], path[512], err[1024] = "";
@@ -1478,6 +1478,13 @@ START_TEST(own_handler_said_on_runs_stderr)
 	ck_assert_msg(strstr(r.err, " (basic): SIGUSR2 was not at its default action at start\n"),
 		      "%s", r.err);
 	ck_assert_int_eq(count_of(r.err, "SIGUSR2"), 3);
+
+	/* run -q says none of it: stderr holds the program's alone, as natively (a bash
+	 * script with an EXIT trap, common, handles the signal too). */
+	char *quiet[] = { "run", "-q", "--dir", dir, "--", "/bin/sh", "-c", script, NULL };
+	tt_heapsnap(quiet, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	ck_assert_str_eq(r.err, "");
 
 	snprintf(script, sizeof(script), "LD_PRELOAD=%s HEAPSNAP_DIR=%s %s/awkward own-signal",
 		 getenv("HEAPSNAP_SHIM"), dir, progs);

@@ -63,7 +63,8 @@ static void help(FILE *out)
 		"  -s, --signal SIG    snapshot signal: USR1, USR2, RTMIN+N, a number, or none\n"
 		"  -w, --wait SECONDS  after the program ends, wait at most this long for the\n"
 		"                      collectors of its process tree (default 60; 0: no limit)\n"
-		"  -q, --quiet         do not print the pid, nor report the files at the end\n"
+		"  -q, --quiet         do not print the pid, notes on the snapshot signal, nor\n"
+		"                      the files at the end (lost files are still reported)\n"
 		"      --off           start dormant: record nothing until 'heapsnap start PID'\n"
 		"      --sample BYTES  sample about one allocation per BYTES allocated (Poisson,\n"
 		"                      by bytes); files hold estimates.  0: trace every one\n"
@@ -573,6 +574,7 @@ static int run(const struct run_args *a)
 	/* Processes of the tree whose parent ends become run's children, not init's: run
 	 * then sees the tree outlive the program (runtree.c).  Not inherited. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	t.quiet = a->quiet;
 	t.child = spawn_traced(a, &p, &t);
 	t.forward_to = &forward_to;
 	t.stopped = &program_stopped;
@@ -592,7 +594,7 @@ static int run(const struct run_args *a)
 			(int)t.child, (int)t.child);
 	runtree_serve(&t, a->wait, &stop_waiting);
 	forward_to = 0;
-	runtree_report(&t, stderr, a->quiet);
+	runtree_report(&t, stderr);
 	int status = t.child_status;
 	runtree_close(&t);
 	return exit_like(status);

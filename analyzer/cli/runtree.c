@@ -340,7 +340,7 @@ static void runtree_on_signal(struct runtree *t, struct runtree_conn *c, char **
 	struct runtree_proc *p = &t->procs[c->proc];
 	p->signal = (int)sig;
 	p->signal_how = f[2][0] == 'i' ? 'i' : f[2][0] == 's' ? 's' : 'o';
-	if (p->pid != t->child)
+	if (p->pid != t->child || t->quiet)
 		return;
 	char text[96];
 	runtree_signal_text(p, text, sizeof(text));
@@ -653,8 +653,9 @@ static void runtree_report_tree(const struct runtree *t, FILE *out)
 	free(rows);
 }
 
-void runtree_report(const struct runtree *t, FILE *out, bool quiet)
+void runtree_report(const struct runtree *t, FILE *out)
 {
+	bool quiet = t->quiet;
 	const struct runtree_proc *m = runtree_main(t);
 	char size[FORMAT_SIZE_MAX];
 	if (!quiet && m && m->path)
@@ -665,16 +666,18 @@ void runtree_report(const struct runtree *t, FILE *out, bool quiet)
 			(int)m->pid);
 	if (!quiet)
 		runtree_report_tree(t, out);
-	/* Said aloud, -q or not, as the shim says it without run. */
+	/* As the shim says it without run, unless run was asked to be quiet: a script
+	 * that handles SIGUSR2 (bash's EXIT trap does) must not find more on its stderr
+	 * than natively. */
 	size_t taken = 0;
-	for (size_t i = 0; i < t->nprocs; i++)
+	for (size_t i = 0; !quiet && i < t->nprocs; i++)
 		taken += t->procs[i].signal && !t->procs[i].signal_said;
 	if (taken)
 		fprintf(out, "heapsnap: %zu other process%s of the tree %s the snapshot signal; "
 			     "'heapsnap snap PID' snapshots %s:\n",
 			taken, taken == 1 ? "" : "es", taken == 1 ? "keeps" : "keep",
 			taken == 1 ? "it" : "them");
-	for (size_t i = 0, k = 0; i < t->nprocs && k < SUMMARY_ROWS; i++) {
+	for (size_t i = 0, k = 0; taken && i < t->nprocs && k < SUMMARY_ROWS; i++) {
 		const struct runtree_proc *p = &t->procs[i];
 		if (!p->signal || p->signal_said)
 			continue;

@@ -56,6 +56,7 @@ struct runtree {
 	pid_t host_child;        /* the host run forked, until reaped; else 0 */
 	uint64_t orphans_reaped; /* when runtree_serve() last reaped orphans */
 	FILE *out;               /* where collectors' messages go (stderr) */
+	bool quiet;              /* run -q: no notes on the snapshot signal, no summary */
 };
 
 /* Makes the private directory and the listening socket.  Returns 0 or -errno. */
@@ -76,9 +77,10 @@ int runtree_serve(struct runtree *t, unsigned timeout_s, volatile const int *sto
 /* The program's own file: its last image's (the one that did not exec), or NULL. */
 const struct runtree_proc *runtree_main(const struct runtree *t);
 
-/* Prints the summary (the program's file, then the largest peaks of a tree) and, after
- * a timeout, which collectors had not finished. */
-void runtree_report(const struct runtree *t, FILE *out, bool quiet);
+/* Prints the summary (the program's file, then the largest peaks of a tree) and the
+ * images that keep the snapshot signal, unless t->quiet; then lost files and, after a
+ * timeout, which collectors had not finished. */
+void runtree_report(const struct runtree *t, FILE *out);
 
 /* Closes every socket and removes the directory. */
 void runtree_close(struct runtree *t);
