@@ -416,6 +416,37 @@ START_TEST(a_lowered_address_space_limit_still_traces_forked_children)
 }
 END_TEST
 
+/* A low soft limit on open files is the program's: run and its host raise their own
+ * to the hard limit, the program sees its own, and every file is written (before, a
+ * soft limit of 10 traced nothing and said nothing).  Under a hard limit too low even
+ * for that, run says so and runs nothing. */
+START_TEST(a_low_open_files_limit_is_the_programs)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *low[] = { "/bin/sh", "-c",
+			"ulimit -Sn 10; exec \"$0\" run -q --dir \"$1\" -- "
+			"/bin/sh -c 'ulimit -Sn; echo x | tr x y'",
+			getenv("HEAPSNAP"), dir, NULL };
+	struct run_result r;
+	tt_run_plain(low, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	ck_assert_str_eq(r.out, "10\ny\n");
+	ck_assert_str_eq(r.err, "");
+	static char names[256][300];
+	/* sh; the subshell that ran echo; tr, and its forked child before the exec */
+	ck_assert_int_eq(final_files(dir, names, 256), 4);
+
+	char *hard[] = { "/bin/sh", "-c", "ulimit -n 12; exec \"$0\" run -- /bin/echo ran",
+			 getenv("HEAPSNAP"), NULL };
+	tt_run_plain(hard, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1, "status %#x", r.status);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_str_eq(r.err, "heapsnap: run: the open files limit is 12; tracing needs at "
+				"least 16 (ulimit -n)\n");
+}
+END_TEST
+
 /* A program that returns from main has its status in its file even when its parent
  * reaps it before the collector can read the zombie, as a shell does: the shim hears
  * the status from exit (on_exit), which libc calls from inside __libc_start_main,
@@ -1098,6 +1129,7 @@ int main(void)
 	tcase_add_test(tc, run_forwards_signals_and_snap_by_its_pid);
 	tcase_add_test(tc, run_forwards_every_signal_and_stops_with_the_program);
 	tcase_add_test(tc, a_lowered_address_space_limit_still_traces_forked_children);
+	tcase_add_test(tc, a_low_open_files_limit_is_the_programs);
 	tcase_add_test(tc, a_return_from_main_reaped_at_once_keeps_its_status);
 	tcase_add_test(tc, the_program_starts_with_its_signals_as_without_run);
 	tcase_add_test(tc, host_ready_waits_through_signals);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -558,12 +559,38 @@ static int exit_like(int status)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+/* Open files run, its host and one image's collector need at the least: below this a
+ * run traced nothing, and said nothing (the host moves its fds to 10 and up). */
+#define RUN_MIN_FILES 16
+/* What run and its host raise their own soft limit to, when the hard one allows: the
+ * host holds a few for each image of the tree alive, the program's limit is the
+ * program's. */
+#define RUN_WANT_FILES 65536
+
+/* Raises run's soft limit on open files, before the host is forked, after the program
+ * was spawned with its own. */
+static void more_files(void)
+{
+	struct rlimit files;
+	if (getrlimit(RLIMIT_NOFILE, &files) < 0 || files.rlim_cur >= RUN_WANT_FILES)
+		return;
+	files.rlim_cur = files.rlim_max < RUN_WANT_FILES ? files.rlim_max : RUN_WANT_FILES;
+	setrlimit(RLIMIT_NOFILE, &files);
+}
+
 static int run(const struct run_args *a)
 {
 	struct run_paths p;
 	int bad = resolve(a, &p);
 	if (bad)
 		return bad;
+	struct rlimit files;
+	if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_max < RUN_MIN_FILES) {
+		fprintf(stderr, "heapsnap: run: the open files limit is %llu; tracing needs at "
+				"least %d (ulimit -n)\n",
+			(unsigned long long)files.rlim_max, RUN_MIN_FILES);
+		return 1;
+	}
 	struct runtree t;
 	int r = runtree_listen(&t);
 	if (r < 0) {
@@ -585,6 +612,7 @@ static int run(const struct run_args *a)
 		/* As a shell's status for a command it cannot run. */
 		return e == -ENOENT ? EXIT_NOT_FOUND : e == -EACCES ? EXIT_CANNOT_EXECUTE : 1;
 	}
+	more_files();
 	runtree_start_host(&t);
 	if (!a->quiet && a->off)
 		fprintf(stderr, "heapsnap: pid %d is dormant; 'heapsnap start %d' starts tracing\n",
