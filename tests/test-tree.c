@@ -416,6 +416,28 @@ START_TEST(a_lowered_address_space_limit_still_traces_forked_children)
 }
 END_TEST
 
+/* Under an address-space limit (ulimit -v) the host maps the segment of every image
+ * alive: twelve sleeps at once, each file written.  With threads of 8 MiB stacks
+ * (RLIMIT_STACK's), half the limit went to stacks, and most runs lost files. */
+START_TEST(an_address_space_limit_leaves_room_for_many_images)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "/bin/sh", "-c",
+			 "ulimit -v 200000; exec \"$0\" run -q --dir \"$1\" -- /bin/sh -c "
+			 "'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 0.5 & done; wait; echo done'",
+			 getenv("HEAPSNAP"), dir, NULL };
+	struct run_result r;
+	tt_run_plain(argv, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	ck_assert_str_eq(r.out, "done\n");
+	ck_assert_str_eq(r.err, "");
+	static char names[256][300];
+	/* sh, and twelve forked children that exec sleep: an exec and an exit file each */
+	ck_assert_int_eq(final_files(dir, names, 256), 25);
+}
+END_TEST
+
 /* A low soft limit on open files is the program's: run and its host raise their own
  * to the hard limit, the program sees its own, and every file is written (before, a
  * soft limit of 10 traced nothing and said nothing).  Under a hard limit too low even
@@ -1130,6 +1152,7 @@ int main(void)
 	tcase_add_test(tc, run_forwards_every_signal_and_stops_with_the_program);
 	tcase_add_test(tc, a_lowered_address_space_limit_still_traces_forked_children);
 	tcase_add_test(tc, a_low_open_files_limit_is_the_programs);
+	tcase_add_test(tc, an_address_space_limit_leaves_room_for_many_images);
 	tcase_add_test(tc, a_return_from_main_reaped_at_once_keeps_its_status);
 	tcase_add_test(tc, the_program_starts_with_its_signals_as_without_run);
 	tcase_add_test(tc, host_ready_waits_through_signals);

@@ -567,15 +567,20 @@ static int exit_like(int status)
  * program's. */
 #define RUN_WANT_FILES 65536
 
-/* Raises run's soft limit on open files, before the host is forked, after the program
- * was spawned with its own. */
-static void more_files(void)
+/* Raises run's soft limits on open files and on its address space (the host maps
+ * the segment of every image alive), before the host is forked, after the program was
+ * spawned with its own. */
+static void raise_own_limits(void)
 {
-	struct rlimit files;
-	if (getrlimit(RLIMIT_NOFILE, &files) < 0 || files.rlim_cur >= RUN_WANT_FILES)
-		return;
-	files.rlim_cur = files.rlim_max < RUN_WANT_FILES ? files.rlim_max : RUN_WANT_FILES;
-	setrlimit(RLIMIT_NOFILE, &files);
+	struct rlimit l;
+	if (getrlimit(RLIMIT_NOFILE, &l) == 0 && l.rlim_cur < RUN_WANT_FILES) {
+		l.rlim_cur = l.rlim_max < RUN_WANT_FILES ? l.rlim_max : RUN_WANT_FILES;
+		setrlimit(RLIMIT_NOFILE, &l);
+	}
+	if (getrlimit(RLIMIT_AS, &l) == 0 && l.rlim_cur < l.rlim_max) {
+		l.rlim_cur = l.rlim_max;
+		setrlimit(RLIMIT_AS, &l);
+	}
 }
 
 static int run(const struct run_args *a)
@@ -612,7 +617,7 @@ static int run(const struct run_args *a)
 		/* As a shell's status for a command it cannot run. */
 		return e == -ENOENT ? EXIT_NOT_FOUND : e == -EACCES ? EXIT_CANNOT_EXECUTE : 1;
 	}
-	more_files();
+	raise_own_limits();
 	runtree_start_host(&t);
 	if (!a->quiet && a->off)
 		fprintf(stderr, "heapsnap: pid %d is dormant; 'heapsnap start %d' starts tracing\n",

@@ -140,6 +140,12 @@ struct job {
  * thread's creation, its stack's release and its exit (a TLB flush on every CPU the
  * host runs on) are paid once, not per image. */
 #define IDLE_S 2
+/* Their stacks.  The default, RLIMIT_STACK's 8 MiB, made twelve images at once under
+ * ulimit -v 100000 fill the limit with stacks, and their segments failed to map.  A
+ * collector needs less than 1 MiB: symbolizing libpython's DWARF with libdw took
+ * more than 128 KiB and less than 256 KiB (one function of libdw reserves a frame of
+ * 150 KiB). */
+#define HOST_THREAD_STACK (1024u << 10)
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_work = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
@@ -309,6 +315,7 @@ _Noreturn void collect_host(int sock)
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, HOST_THREAD_STACK);
 	for (;;) {
 		struct job j;
 		int got = receive_job(sock, &j);
