@@ -416,25 +416,34 @@ START_TEST(a_lowered_address_space_limit_still_traces_forked_children)
 }
 END_TEST
 
+/* Runs heapsnap run -q on sh -c script under the shell's ulimit options limit (set for
+ * run itself), into dir; requires exit 0, the output want_out, an empty stderr, and
+ * want_files files. */
+static void run_limited(const char *limit, const char *script, const char *want_out,
+			int want_files)
+{
+	char dir[256], cmd[512];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(cmd, sizeof(cmd), "ulimit %s; exec \"$0\" run -q --dir \"$1\" -- /bin/sh -c '%s'",
+		 limit, script);
+	char *argv[] = { "/bin/sh", "-c", cmd, getenv("HEAPSNAP"), dir, NULL };
+	struct run_result r;
+	tt_run_plain(argv, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	ck_assert_str_eq(r.out, want_out);
+	ck_assert_str_eq(r.err, "");
+	static char names[256][300];
+	ck_assert_int_eq(final_files(dir, names, 256), want_files);
+}
+
 /* Under an address-space limit (ulimit -v) the host maps the segment of every image
  * alive: twelve sleeps at once, each file written.  With threads of 8 MiB stacks
  * (RLIMIT_STACK's), half the limit went to stacks, and most runs lost files. */
 START_TEST(an_address_space_limit_leaves_room_for_many_images)
 {
-	char dir[256];
-	tt_tempdir(dir, sizeof(dir));
-	char *argv[] = { "/bin/sh", "-c",
-			 "ulimit -v 200000; exec \"$0\" run -q --dir \"$1\" -- /bin/sh -c "
-			 "'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 0.5 & done; wait; echo done'",
-			 getenv("HEAPSNAP"), dir, NULL };
-	struct run_result r;
-	tt_run_plain(argv, &r);
-	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
-	ck_assert_str_eq(r.out, "done\n");
-	ck_assert_str_eq(r.err, "");
-	static char names[256][300];
 	/* sh, and twelve forked children that exec sleep: an exec and an exit file each */
-	ck_assert_int_eq(final_files(dir, names, 256), 25);
+	run_limited("-v 200000", "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 0.5 & done; "
+				 "wait; echo done", "done\n", 25);
 }
 END_TEST
 
@@ -444,21 +453,10 @@ END_TEST
  * for that, run says so and runs nothing. */
 START_TEST(a_low_open_files_limit_is_the_programs)
 {
-	char dir[256];
-	tt_tempdir(dir, sizeof(dir));
-	char *low[] = { "/bin/sh", "-c",
-			"ulimit -Sn 10; exec \"$0\" run -q --dir \"$1\" -- "
-			"/bin/sh -c 'ulimit -Sn; echo x | tr x y'",
-			getenv("HEAPSNAP"), dir, NULL };
-	struct run_result r;
-	tt_run_plain(low, &r);
-	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
-	ck_assert_str_eq(r.out, "10\ny\n");
-	ck_assert_str_eq(r.err, "");
-	static char names[256][300];
 	/* sh; the subshell that ran echo; tr, and its forked child before the exec */
-	ck_assert_int_eq(final_files(dir, names, 256), 4);
+	run_limited("-Sn 10", "ulimit -Sn; echo x | tr x y", "10\ny\n", 4);
 
+	struct run_result r;
 	char *hard[] = { "/bin/sh", "-c", "ulimit -n 12; exec \"$0\" run -- /bin/echo ran",
 			 getenv("HEAPSNAP"), NULL };
 	tt_run_plain(hard, &r);
