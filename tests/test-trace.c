@@ -986,6 +986,29 @@ END_TEST
 
 /* Load: 10^7 events in all, over 2, 8 and 64 threads that free each other's blocks;
  * the ring fills and producers wait for the collector.  Exact leaks, zero lost. */
+/* A function without line information, linked inside the span of an optimised C++
+ * unit (holey.cpp), has no line: libdw names that unit for its address, whose line
+ * table then gave it a libstdc++ header's line, and as runtime code it was passed
+ * over and its block charged to main. */
+START_TEST(a_function_without_lines_inside_a_units_span)
+{
+	char dir[256], file[512], cmd[1024], got[4096], site[600];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "holey", NULL };
+	struct run_result r;
+	tt_run_ok(dir, argv, NULL, NULL, &r);
+	profile_free(tt_snapshot(dir, traced_pid(&r), "exit", 10));
+	snprintf(file, sizeof(file), "%s/heapsnap.%d.exit.pb.gz", dir, (int)traced_pid(&r));
+	snprintf(cmd, sizeof(cmd), "'%s' top -n 0 '%s'", getenv("HEAPSNAP"), file);
+	read_all_of(cmd, got, sizeof(got));
+	ck_assert_msg(strstr(got, ": nodebug_alloc (holey): size=3333 B, count=1, average=3333 B\n"),
+		      "%s", got);
+	snprintf(site, sizeof(site), "holey.cpp:%d: size=3333 B",
+		 tt_site_line("holey.cpp", "nodebug"));
+	ck_assert_msg(!strstr(got, site), "%s", got);
+}
+END_TEST
+
 START_TEST(load_2_threads)
 {
 	run_threads(2, 5000000);
@@ -2509,6 +2532,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, top_golden_text_and_json);
 	tcase_add_test(tc, crash_says_signal);
 	tcase_add_test(tc, a_crash_leaves_the_core_to_the_program);
+	tcase_add_test(tc, a_function_without_lines_inside_a_units_span);
 	tcase_add_test(tc, snapshot_signal_by_name);
 	tcase_add_test(tc, collector_stalled_gives_up_and_counts);
 	tcase_add_test(tc, underscore_exit_says_status);

@@ -33,6 +33,7 @@
 	X(dwarf_getsrc_die) \
 	X(dwarf_getsrcfiles) \
 	X(dwarf_haschildren) \
+	X(dwarf_haspc) \
 	X(dwarf_lineno) \
 	X(dwarf_linesrc) \
 	X(dwarf_ranges) \
@@ -84,6 +85,7 @@ bool dwlib_load(void);
 #define dwarf_getsrc_die (*dwlib.dwarf_getsrc_die)
 #define dwarf_getsrcfiles (*dwlib.dwarf_getsrcfiles)
 #define dwarf_haschildren (*dwlib.dwarf_haschildren)
+#define dwarf_haspc (*dwlib.dwarf_haspc)
 #define dwarf_lineno (*dwlib.dwarf_lineno)
 #define dwarf_linesrc (*dwlib.dwarf_linesrc)
 #define dwarf_ranges (*dwlib.dwarf_ranges)

@@ -120,8 +120,12 @@ static int cus_build(scopeidx_t *x)
 
 Dwarf_Die *scopeidx_cu(scopeidx_t *x, Dwarf_Addr addr, Dwarf_Addr *bias)
 {
+	/* libdw's answer can be a unit whose ranges do not hold addr: an -O2 C++ unit
+	 * with main in .text.startup, for a function of another, built without -g,
+	 * linked between main and the unit's .text.  Its line table then named a
+	 * libstdc++ header for that function, which hid it as runtime code. */
 	Dwarf_Die *cu = dwfl_module_addrdie(x->mod, addr, bias);
-	if (cu)
+	if (cu && dwarf_haspc(cu, addr - *bias) == 1)
 		return cu;
 	if (!x->cus_built && cus_build(x) < 0)
 		return NULL;

@@ -17,8 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 2: source file names lexically normalized when absolute too (clang's ".."). */
-#define SYMCACHE_VERSION 2
+/* 2: source file names lexically normalized when absolute too (clang's "..").
+ * 3: an address outside the unit libdw gives it (scopeidx_cu()) has no line of it. */
+#define SYMCACHE_VERSION 3
 /* An entry's file name is its build-id and this suffix, which holds the version: two
  * heapsnap builds of different versions on one machine each keep their entries, where
  * sharing one name made each replace the other's at every run (a traced cc1 took
