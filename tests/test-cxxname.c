@@ -124,6 +124,10 @@ static const struct name_case cases[] = {
 	{ "void (*signal_of(int))(int)", "signal_of", "signal_of" },
 	/* Unbalanced: returned whole. */
 	{ "broken<int(", "broken<int(", "broken<int(" },
+	/* No name after "::" (from a file: anything goes), whole. */
+	{ "::", "::", "::" },
+	{ "::>", "::>", "::>" },
+	{ "()()#1}::", "()()#1}::", "()()#1}::" },
 	{ "", "", "" },
 };
 
@@ -167,6 +171,23 @@ START_TEST(deep_and_long)
 	ck_assert_uint_eq(off, 0);
 	ck_assert_uint_eq(qlen, strlen(s)); /* too deep: whole */
 	char *sh = cxxname_short(s);
+	ck_assert_ptr_nonnull(sh);
+	ck_assert_str_eq(sh, s);
+	free(sh);
+	free(s);
+
+	/* Each "operator <" nested in the one before: the conversion operator's type is
+	 * read as a group, the group's operator as an operator, one level each. */
+	n = 30000;
+	s = malloc(n * strlen("operator <") + 1);
+	ck_assert_ptr_nonnull(s);
+	s[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		strcpy(s + i * strlen("operator <"), "operator <");
+	cxxname_qualified(s, &off, &qlen);
+	ck_assert_uint_eq(off, 0);
+	ck_assert_uint_eq(qlen, strlen(s));
+	sh = cxxname_short(s);
 	ck_assert_ptr_nonnull(sh);
 	ck_assert_str_eq(sh, s);
 	free(sh);

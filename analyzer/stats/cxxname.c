@@ -24,6 +24,9 @@
 
 #define BAD SIZE_MAX
 #define MAX_DEPTH 256
+/* Operators whose names hold groups that hold operators, one in the next (each a
+ * recursion): real names have two or three ("std::less<void>::operator()<...>"). */
+#define MAX_OPERATOR_NESTING 16
 #define ELLIPSIS "\xe2\x80\xa6" /* U+2026, "…" */
 
 static bool is_ident(unsigned char c)
@@ -48,12 +51,15 @@ static const char *const op_symbols[] = {
 
 static const char *const op_words[] = { "new[]", "delete[]", "new", "delete", "co_await" };
 
-static size_t skip_group(const char *s, size_t i);
+static size_t skip_group_in(const char *s, size_t i, unsigned level);
 
 /* s + i is the word "operator": returns the end of the operator's name, or BAD.  A
  * conversion operator's name ends with its type, before the parameter list; *conversion
- * then tells where the type starts (0 for the other operators). */
-static size_t skip_operator(const char *s, size_t i, size_t *conversion)
+ * then tells where the type starts (0 for the other operators).  level counts the
+ * groups and operators this one is nested in: a name is read from a file, and each
+ * "operator <" of one nested in the next was a level of recursion more, without
+ * bound. */
+static size_t skip_operator_in(const char *s, size_t i, size_t *conversion, unsigned level)
 {
 	size_t j = i + strlen("operator");
 	*conversion = 0;
@@ -79,7 +85,7 @@ static size_t skip_operator(const char *s, size_t i, size_t *conversion)
 	*conversion = j;
 	while (s[j] && s[j] != '(' && s[j] != ')' && s[j] != ',' && s[j] != '>') {
 		if (s[j] == '<' || s[j] == '[') {
-			if ((j = skip_group(s, j)) == BAD)
+			if ((j = skip_group_in(s, j, level + 1)) == BAD)
 				return BAD;
 		} else {
 			j++;
@@ -91,11 +97,13 @@ static size_t skip_operator(const char *s, size_t i, size_t *conversion)
 }
 
 /* s[i] opens a group ('<', '(', '[' or '{'): returns the index past its closing
- * bracket, or BAD when it is not closed. */
-static size_t skip_group(const char *s, size_t i)
+ * bracket, or BAD when it is not closed or nested too deep. */
+static size_t skip_group_in(const char *s, size_t i, unsigned level)
 {
 	char stack[MAX_DEPTH];
 	size_t depth = 0;
+	if (level >= MAX_OPERATOR_NESTING)
+		return BAD;
 	for (; s[i]; i++) {
 		char c = s[i], top = depth ? stack[depth - 1] : 0;
 		if (c == '(' || c == '[' || c == '{' || (c == '<' && (!depth || top == '<'))) {
@@ -109,13 +117,23 @@ static size_t skip_group(const char *s, size_t i)
 			if (--depth == 0)
 				return i + 1;
 		} else if (c == 'o' && word_at(s, i, "operator")) {
-			size_t conv, e = skip_operator(s, i, &conv);
+			size_t conv, e = skip_operator_in(s, i, &conv, level + 1);
 			if (e == BAD)
 				return BAD;
 			i = e - 1;
 		}
 	}
 	return BAD;
+}
+
+static size_t skip_group(const char *s, size_t i)
+{
+	return skip_group_in(s, i, 0);
+}
+
+static size_t skip_operator(const char *s, size_t i, size_t *conversion)
+{
+	return skip_operator_in(s, i, conversion, 0);
 }
 
 /* Skips spaces and the qualifiers that may follow a parameter list. */
@@ -243,7 +261,7 @@ void cxxname_qualified(const char *s, size_t *off, size_t *len)
 		sc.i = e;
 		sc.comp = sc.colons = false;
 	}
-	if (bad || sc.i < n) {
+	if (bad || sc.i < n || sc.end < sc.start) { /* the last: "::" alone */
 		*off = 0;
 		*len = n;
 		return;
