@@ -1066,8 +1066,9 @@ START_TEST(ls_lists_and_reports)
 }
 END_TEST
 
-/* report's output: never over an input file, and a write that fails (a file size
- * limit: EFBIG, not SIGXFSZ) leaves neither the page nor its temporary file. */
+/* report's output: never over an input file nor over what is not a file, through a
+ * symbolic link to a file, and a write that fails (a file size limit: EFBIG, not
+ * SIGXFSZ) leaves neither the page nor its temporary file. */
 START_TEST(report_output_errors)
 {
 	enter_tmpdir();
@@ -1077,6 +1078,28 @@ START_TEST(report_output_errors)
 		     "own");
 	struct stat st;
 	ck_assert_int_eq(stat("in.pb.gz", &st), 0);
+	/* Not over a FIFO (nor a device): it stays what it was. */
+	ck_assert_int_eq(mkfifo("fifo", 0600), 0);
+	assert_fails(run(cmd_report, "report", "in.pb.gz", "-o", "fifo", NULL), 1,
+		     "heapsnap: report: 'fifo' is not a regular file; the page is written to a "
+		     "file of its own");
+	ck_assert_int_eq(lstat("fifo", &st), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+	unlink("fifo");
+	/* Through a symbolic link to a file: the link stays, the file is the page. */
+	FILE *f = fopen("old.html", "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(symlink("old.html", "link.html"), 0);
+	struct result lr = run(cmd_report, "report", "in.pb.gz", "-o", "link.html", NULL);
+	ck_assert_msg(lr.status == 0, "%s", lr.err);
+	result_free(&lr);
+	ck_assert_int_eq(lstat("link.html", &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+	ck_assert_int_eq(stat("old.html", &st), 0);
+	ck_assert_int_gt(st.st_size, 1000);
+	unlink("link.html");
+	unlink("old.html");
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {

@@ -212,6 +212,21 @@ static int run(const struct report_args *a)
 				"its own\n", a->output);
 		return 1;
 	}
+	/* The page is renamed over the path: over a FIFO or a device (root's -o /dev/null)
+	 * that would put a file in their place, and through a symbolic link it would
+	 * replace the link.  A link to a file is written through. */
+	struct stat st;
+	char *through = NULL;
+	if (stat(a->output, &st) == 0 && !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "heapsnap: report: '%s' is not a regular file; the page is written "
+				"to a file of its own\n", a->output);
+		return 1;
+	}
+	if (lstat(a->output, &st) == 0 && S_ISLNK(st.st_mode) &&
+	    !(through = realpath(a->output, NULL))) {
+		fprintf(stderr, "heapsnap: cannot write '%s': %s\n", a->output, strerror(errno));
+		return 1;
+	}
 	/* A file size limit makes the write fail (EFBIG), and the partial page is removed,
 	 * instead of the signal killing report with it left behind. */
 	signal(SIGXFSZ, SIG_IGN);
@@ -229,7 +244,7 @@ static int run(const struct report_args *a)
 			a->nfiles == 2 ? "the two files have" : "the file has");
 	else if (e)
 		fprintf(stderr, "heapsnap: report: %s\n", strerror(-e));
-	else if ((e = write_page(&r, a->output)))
+	else if ((e = write_page(&r, through ? through : a->output)))
 		fprintf(stderr, "heapsnap: cannot write '%s': %s\n", a->output, strerror(-e));
 	else if (printf("%s\n", a->output) < 0 || fflush(stdout))
 		fprintf(stderr, "heapsnap: report: wrote '%s', but cannot say so on standard "
@@ -238,6 +253,7 @@ static int run(const struct report_args *a)
 		status = 0;
 	report_free(&r);
 out:
+	free(through);
 	profile_free(p[0]);
 	profile_free(p[1]);
 	return status;
