@@ -1042,11 +1042,13 @@ START_TEST(ls_lists_and_reports)
 			 "]}\n");
 	result_free(&r);
 
-	/* A command with a newline and a tab in an argument stays on its row. */
+	/* A command with a newline and a tab in an argument stays on its row, and so does
+	 * a trigger with them (a damaged or forged file's). */
 	profile_t *p = known_profile(1);
 	p->meta.pid = 30;
 	p->meta.time_nanos = 1700000400ll * 1000000000;
 	p->meta.command = profile_intern(p, "sh -c echo a\necho\tb");
+	p->meta.trigger = profile_intern(p, "exit\n\x1b[2J");
 	write_profile(p, "heapsnap.30.exit.pb.gz");
 	profile_free(p);
 	unlink("heapsnap.9.1.pb.gz");
@@ -1054,9 +1056,10 @@ START_TEST(ls_lists_and_reports)
 	r = run(cmd_ls, "ls", NULL);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_str_eq(r.out,
-			 "PID  COMMAND                TRIGGER  TIME                             PEAK  PATH\n"
-			 " 30  sh -c echo a\\necho\\tb  exit     2023-11-14 22:20:00.000 UTC  48.8 KiB  "
-			 "heapsnap.30.exit.pb.gz\n");
+			 "PID  COMMAND                TRIGGER        TIME                     "
+			 "        PEAK  PATH\n"
+			 " 30  sh -c echo a\\necho\\tb  exit\\n\\x1b[2J  2023-11-14 22:20:00.000 UTC  "
+			 "48.8 KiB  heapsnap.30.exit.pb.gz\n");
 	result_free(&r);
 	unlink("heapsnap.30.exit.pb.gz");
 	unlink("out");

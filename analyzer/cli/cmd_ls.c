@@ -115,26 +115,32 @@ struct ls_cells {
 	char pid[24], command[COMMAND_WIDTH + 1], trigger[64], time[64], peak[FORMAT_SIZE_MAX];
 };
 
+/* text escaped as text output escapes it (a newline in an argument as \n), so that a
+ * row stays one line, in out of size bytes: cut to size - 4 with "..." when longer;
+ * "-" for none. */
+static void escaped_cell(char *out, size_t size, const char *text)
+{
+	char *esc = NULL;
+	size_t len = 0;
+	FILE *f = text ? open_memstream(&esc, &len) : NULL;
+	if (f) {
+		format_text_string(f, text);
+		fclose(f);
+	}
+	const char *t = esc ? esc : "-";
+	if (strlen(t) >= size)
+		snprintf(out, size, "%.*s...", (int)size - 4, t);
+	else
+		snprintf(out, size, "%s", t);
+	free(esc);
+}
+
 static void ls_cells(const struct ls_row *r, struct ls_cells *c)
 {
 	const profile_meta_t *m = r->p ? &r->p->meta : NULL;
 	snprintf(c->pid, sizeof(c->pid), r->pid >= 0 ? "%ld" : "-", r->pid);
-	/* Escaped as text output escapes (a newline in an argument as \n), so that a row
-	 * stays one line. */
-	char *cmd = NULL;
-	size_t len = 0;
-	FILE *f = m && m->command ? open_memstream(&cmd, &len) : NULL;
-	if (f) {
-		format_text_string(f, m->command);
-		fclose(f);
-	}
-	const char *text = cmd ? cmd : "-";
-	if (strlen(text) > COMMAND_WIDTH)
-		snprintf(c->command, sizeof(c->command), "%.*s...", COMMAND_WIDTH - 3, text);
-	else
-		snprintf(c->command, sizeof(c->command), "%s", text);
-	free(cmd);
-	snprintf(c->trigger, sizeof(c->trigger), "%s", m && m->trigger ? m->trigger : "-");
+	escaped_cell(c->command, sizeof(c->command), m ? m->command : NULL);
+	escaped_cell(c->trigger, sizeof(c->trigger), m ? m->trigger : NULL);
 	if (m && m->time_nanos >= 0)
 		format_time(c->time, sizeof(c->time), m->time_nanos);
 	else
