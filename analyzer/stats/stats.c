@@ -150,6 +150,34 @@ bool stats_file_is_runtime(const char *file)
 	return false;
 }
 
+bool stats_function_is_runtime(const char *function, const char *file)
+{
+	static const char *const operators[] = { "operator new", "operator new[]",
+						 "operator delete", "operator delete[]" };
+	static const char *const mangled[] = { "_Znw", "_Zna", "_Zdl", "_Zda" };
+	static const char *const prefixes[] = { "std::", "__gnu_cxx::", "__cxxabiv1::", "__cxa_" };
+	if (!function)
+		return false;
+	for (size_t i = 0; i < sizeof(operators) / sizeof(operators[0]); i++) {
+		size_t n = strlen(operators[i]);
+		if (!strncmp(function, operators[i], n) && function[n] == '(')
+			return true;
+	}
+	for (size_t i = 0; i < sizeof(mangled) / sizeof(mangled[0]); i++)
+		if (!strncmp(function, mangled[i], strlen(mangled[i])))
+			return true;
+	if (file)
+		return false;
+	/* A return type may come first: "void std::vector<int>::_M_realloc_insert(...)". */
+	size_t off, len;
+	cxxname_qualified(function, &off, &len);
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (len >= strlen(prefixes[i]) &&
+		    !strncmp(function + off, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
 /* Whether a --skip glob matches function name fn (see stats_options_t). */
 static bool skip_matches(const char *glob, const char *fn, const char *qualified)
 {
@@ -159,7 +187,8 @@ static bool skip_matches(const char *glob, const char *fn, const char *qualified
 bool stats_frame_skipped(const stats_options_t *opt, const stats_frame_t *f,
 			 bool module_runtime)
 {
-	if (!opt->keep_runtime && (module_runtime || stats_file_is_runtime(f->file)))
+	if (!opt->keep_runtime && (module_runtime || stats_file_is_runtime(f->file) ||
+				   stats_function_is_runtime(f->function, f->file)))
 		return true;
 	for (size_t i = 0; f->file && i < opt->nskip_files; i++)
 		if (!fnmatch(opt->skip_files[i], f->file, 0))

@@ -220,8 +220,16 @@ bool stats_module_is_runtime(const char *module);
  * not. */
 bool stats_file_is_runtime(const char *file);
 
+/* Whether a frame's function belongs to the C++ runtime by its name, wherever it was
+ * linked: the global operators new and delete (a program's own too: the allocation's
+ * site is the new-expression), and, in a frame without a source file, the standard
+ * library's namespaces and its ABI's __cxa_ functions (libstdc++ linked statically,
+ * -static-libstdc++ or GCC's own compilers).  NULL is not. */
+bool stats_function_is_runtime(const char *function, const char *file);
+
 /* Whether charging skips frame f under opt: a runtime frame (module_runtime, its
- * module's stats_module_is_runtime(), or a system header file) unless keep_runtime,
+ * module's stats_module_is_runtime(), a system header file, or
+ * stats_function_is_runtime()) unless keep_runtime,
  * or a frame that a --skip or --skip-file glob of opt matches.  Returns false when
  * out of memory for a --skip test. */
 bool stats_frame_skipped(const stats_options_t *opt, const stats_frame_t *f,
