@@ -249,6 +249,26 @@ START_TEST(top_text)
 			 "#3: lib.c:4: size=50 B, count=1, average=50 B\n"
 			 "Total: size=20.1 KiB, count=4\n");
 	free(text);
+
+	/* The other domains under the total: the first eight, then how many more. */
+	stats_domain_sum_t others[10];
+	for (int i = 0; i < 10; i++)
+		others[i] = (stats_domain_sum_t){ .domain = i + 1, .size = 100 - i, .count = 1 };
+	others[0].domain = 65536;
+	o.others = others;
+	o.nothers = 10;
+	o.limit = 1;
+	CAPTURE(text, print_top_text(out, &s, &o));
+	ck_assert_str_eq(text,
+			 "Top 1 statistics of 'snap.pb.gz' by lineno, metric inuse\n"
+			 "#1: prog.c:12: size=20.0 KiB, count=2, average=10.0 KiB\n"
+			 "2 other: size=150 B, count=2\n"
+			 "Total: size=20.1 KiB, count=4\n"
+			 "Other domains: mmap size=100 B, count=1; 2 size=99 B, count=1; "
+			 "3 size=98 B, count=1; 4 size=97 B, count=1; 5 size=96 B, count=1; "
+			 "6 size=95 B, count=1; 7 size=94 B, count=1; 8 size=93 B, count=1; "
+			 "and 2 more (see --domain)\n");
+	free(text);
 }
 END_TEST
 

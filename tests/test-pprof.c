@@ -77,7 +77,7 @@ static profile_t *make_profile(void)
 	const uint32_t s0[] = { 1, 0 }, s1[] = { 1, 2, 4 }, s2[] = { 3, 5 };
 	ck_assert_int_eq(profile_add_sample(p, s0, 2, values[0], 0, false), 0);
 	ck_assert_int_eq(profile_add_sample(p, s1, 3, values[1], 7, true), 0);
-	ck_assert_int_eq(profile_add_sample(p, s2, 2, values[2], -2, false), 0);
+	ck_assert_int_eq(profile_add_sample(p, s2, 2, values[2], 12, false), 0);
 	ck_assert_int_eq(profile_add_sample(p, NULL, 0, values[3], 0, true), 0);
 	p->has_max_size = p->has_sizes = true;
 	p->samples[0].max_size = 100;
@@ -577,6 +577,28 @@ START_TEST(test_decode_values_mismatch)
 	decode_bad(b.data, b.len, "sample 0: 1 values for 2 sample types");
 	free(b.data);
 	free(m.data);
+}
+END_TEST
+
+/* A domain label outside 1..65536 (the heap has none): refused, as the format says. */
+START_TEST(test_decode_domain_bad)
+{
+	static const uint64_t bad[] = { 0, 65537, (uint64_t)-1 };
+	static const char *const why[] = { "domain 0 out of range (1..65536)",
+					   "domain 65537 out of range (1..65536)",
+					   "domain 18446744073709551615 out of range (1..65536)" };
+	for (size_t i = 0; i < 3; i++) {
+		pbuf_t b = { 0 }, m = { 0 }, l = { 0 };
+		pbuf_put_uint(&m, 1, 1), put_sub(&b, 1, &m);
+		pbuf_put_uint(&m, 2, 1);
+		pbuf_put_uint(&l, 1, 2), pbuf_put_uint(&l, 3, bad[i]), put_sub(&m, 3, &l);
+		put_sub(&b, 2, &m);
+		put_strings(&b, (const char *const[]){ "", "inuse_space", "domain" }, 3);
+		decode_bad(b.data, b.len, why[i]);
+		free(b.data);
+		free(m.data);
+		free(l.data);
+	}
 }
 END_TEST
 
@@ -1182,6 +1204,7 @@ static Suite *pprof_suite(void)
 	tcase_add_test(tc, test_decode_minimal);
 	tcase_add_loop_test(tc, test_decode_bad, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, test_decode_values_mismatch);
+	tcase_add_test(tc, test_decode_domain_bad);
 	tcase_add_test(tc, test_truncation_and_corruption);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);

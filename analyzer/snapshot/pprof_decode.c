@@ -660,8 +660,12 @@ static int decode_label(struct decoder *d, const struct where *w, const pbfield_
 		return rc;
 	if (st != PB_END)
 		return fail_wire(d, w, st, &r, &f);
-	if (str_is(d, key, "domain") && has_num)
+	if (str_is(d, key, "domain") && has_num) {
+		if (num < 1 || num > PROFILE_DOMAIN_MMAP)
+			return fail(d, w, "domain %" PRIu64 " out of range (1..%d)", num,
+				    PROFILE_DOMAIN_MMAP);
 		out->domain = (int64_t)num;
+	}
 	else if (str_is(d, key, "truncated"))
 		out->truncated = (has_num && num == 1) || str_is(d, str, "true");
 	else if (str_is(d, key, "max_size") && has_num) {

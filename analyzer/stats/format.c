@@ -19,6 +19,9 @@
 #include "cxxname.h"
 #include "profile_meta.h"
 
+/* Domains other than the one shown, named under the total. */
+#define OTHER_DOMAINS_SHOWN 8
+
 #define ANSI_RED "\033[31m"
 #define ANSI_GREEN "\033[32m"
 #define ANSI_BOLD "\033[1m"
@@ -315,14 +318,18 @@ static void print_text(FILE *out, const stats_t *s, const format_opts_t *o)
 	fputs("Total: ", out);
 	print_sum(out, s, s->total_size, s->total_count, s->total_size_diff,
 		  s->total_count_diff, c);
-	for (size_t i = 0; i < o->nothers; i++) {
+	/* The largest first (stats_other_domains()), a few: a file can hold 65,536. */
+	size_t shown = o->nothers < OTHER_DOMAINS_SHOWN ? o->nothers : OTHER_DOMAINS_SHOWN;
+	for (size_t i = 0; i < shown; i++) {
 		const stats_domain_sum_t *d = &o->others[i];
 		char b[FORMAT_SIZE_MAX], nb[24];
 		fprintf(out, "%s%s size=%s, count=%" PRId64, i ? "; " : "Other domains: ",
 			stats_domain_name(d->domain, nb), format_size(b, d->size, false), d->count);
-		if (i + 1 == o->nothers)
-			fputs(" (see --domain)\n", out);
 	}
+	if (o->nothers > shown)
+		fprintf(out, "; and %zu more", o->nothers - shown);
+	if (shown)
+		fputs(" (see --domain)\n", out);
 }
 
 void print_top_text(FILE *out, const stats_t *s, const format_opts_t *o)

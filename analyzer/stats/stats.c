@@ -849,24 +849,29 @@ int stats_other_domains(const profile_t *const *ps, size_t n, const stats_option
 		return 0;
 	enum profile_value vs = stats_metric_space(opt->metric);
 	enum profile_value vo = stats_metric_objects(opt->metric);
+	/* A file can hold every domain (the reader checks each is one, 0..65536): each
+	 * domain's sum is found by its number, not searched for. */
+	uint32_t *slot = calloc(PROFILE_DOMAIN_MMAP + 1, sizeof(*slot)); /* index + 1 */
 	stats_domain_sum_t *sums = NULL;
-	size_t nsums = 0;
+	size_t nsums = 0, cap = 0;
+	if (!slot)
+		return -ENOMEM;
 	for (size_t f = 0; f < n; f++) {
 		for (size_t i = 0; i < ps[f]->nsamples; i++) {
 			const profile_sample_t *smp = &ps[f]->samples[i];
-			if (smp->domain == opt->domain)
+			if (smp->domain == opt->domain || smp->domain < 0 ||
+			    smp->domain > PROFILE_DOMAIN_MMAP)
 				continue;
-			size_t k = 0;
-			while (k < nsums && sums[k].domain != smp->domain)
-				k++;
-			if (k == nsums) {
-				stats_domain_sum_t *more = realloc(sums, (nsums + 1) * sizeof(*sums));
-				if (!more) {
+			size_t k = slot[smp->domain];
+			if (k-- == 0) {
+				if (vec_reserve((void **)&sums, &cap, nsums + 1, sizeof(*sums))) {
 					free(sums);
+					free(slot);
 					return -ENOMEM;
 				}
-				sums = more;
+				k = nsums;
 				sums[nsums++] = (stats_domain_sum_t){ .domain = smp->domain };
+				slot[smp->domain] = (uint32_t)nsums;
 			}
 			/* Each file's sums fit (see stats_totals()); saturate across files. */
 			if (__builtin_add_overflow(sums[k].size, smp->value[vs], &sums[k].size))
@@ -875,6 +880,7 @@ int stats_other_domains(const profile_t *const *ps, size_t n, const stats_option
 				sums[k].count = INT64_MAX;
 		}
 	}
+	free(slot);
 	size_t kept = 0;
 	for (size_t k = 0; k < nsums; k++)
 		if (sums[k].size || sums[k].count)
