@@ -29,7 +29,7 @@
 static const int64_t values[][PV_COUNT] = {
 	{ 1, 100, 1, 100, 1, 100, 1, 100 },
 	{ 5, 500, 2, 200, 3, 300, 2, 150 },
-	{ 0, 0, -1, INT64_MIN, 0, INT64_MAX, 0, 0 },
+	{ 0, 0, 1, INT64_MAX - 1000, 0, INT64_MAX - 1000, 0, 0 },
 	{ 0, 0, 0, 0, 0, 0, 0, 0 },
 };
 
@@ -580,6 +580,30 @@ START_TEST(test_decode_values_mismatch)
 }
 END_TEST
 
+/* A negative value or line number: refused (heapsnap writes neither; a forged file
+ * printed "size=-100 B" and line -9223372036854775808). */
+START_TEST(test_decode_negative_bad)
+{
+	pbuf_t b = { 0 }, m = { 0 };
+	pbuf_put_uint(&m, 1, 1), put_sub(&b, 1, &m);
+	pbuf_put_uint(&m, 2, (uint64_t)-100), put_sub(&b, 2, &m);
+	put_strings(&b, (const char *const[]){ "", "inuse_space" }, 2);
+	decode_bad(b.data, b.len, "sample 0: value -100 is negative");
+	free(b.data);
+
+	pbuf_t l = { 0 };
+	b = (pbuf_t){ 0 };
+	pbuf_put_uint(&m, 1, 1), put_sub(&b, 1, &m);
+	pbuf_put_uint(&l, 2, (uint64_t)INT64_MIN);
+	pbuf_put_uint(&m, 1, 1), put_sub(&m, 4, &l), put_sub(&b, 4, &m);
+	put_strings(&b, (const char *const[]){ "", "inuse_space" }, 2);
+	decode_bad(b.data, b.len, "line -9223372036854775808 is negative");
+	free(b.data);
+	free(m.data);
+	free(l.data);
+}
+END_TEST
+
 /* A domain label outside 1..65536 (the heap has none): refused, as the format says. */
 START_TEST(test_decode_domain_bad)
 {
@@ -670,12 +694,12 @@ static void read_bad(const char *path, int want_rc, const char *why)
 	ck_assert_msg(strstr(err.why, why), "reason '%s' lacks '%s'", err.why, why);
 }
 
-/* make_profile() with values whose sums fit (its third sample holds INT64_MIN and
- * INT64_MAX, which the codec carries but pprof_read_file() refuses to add up). */
+/* make_profile() with small values (its third sample holds values near INT64_MAX,
+ * which the codec carries; a file's sums are checked when read). */
 static profile_t *make_summable_profile(void)
 {
 	profile_t *p = make_profile();
-	p->samples[2].value[PV_INUSE_SPACE] = -7;
+	p->samples[2].value[PV_INUSE_SPACE] = 7;
 	p->samples[2].value[PV_PEAK_SPACE] = 7;
 	return p;
 }
@@ -1205,6 +1229,7 @@ static Suite *pprof_suite(void)
 	tcase_add_loop_test(tc, test_decode_bad, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, test_decode_values_mismatch);
 	tcase_add_test(tc, test_decode_domain_bad);
+	tcase_add_test(tc, test_decode_negative_bad);
 	tcase_add_test(tc, test_truncation_and_corruption);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);

@@ -564,6 +564,8 @@ static int decode_line(struct decoder *d, const struct where *w, const pbfield_t
 		if ((rc = want(d, w, &f, PB_VARINT)))
 			break;
 		if (f.number == LINE_LINE) {
+			if ((int64_t)f.value < 0)
+				return fail(d, w, "line %" PRId64 " is negative", (int64_t)f.value);
 			l->line = (int64_t)f.value;
 		} else if (f.number == LINE_FUNCTION_ID && f.value) {
 			uint32_t fi = idmap_find(&d->functions, f.value);
@@ -753,10 +755,15 @@ static int decode_sample(struct decoder *d, size_t i, const pbfield_t *sf)
 		if (d->locs[j] == PROFILE_NONE)
 			return fail(d, &w, "location id %" PRIu64 " not defined", d->ids.v[j]);
 	}
+	/* Counts and bytes, never negative (a difference of files is computed, not read). */
 	int64_t value[PV_COUNT] = { 0 };
-	for (size_t j = 0; j < d->ntypes; j++)
-		if (d->vmap[j] >= 0)
-			value[d->vmap[j]] = (int64_t)d->vals.v[j];
+	for (size_t j = 0; j < d->ntypes; j++) {
+		if (d->vmap[j] < 0)
+			continue;
+		if ((int64_t)d->vals.v[j] < 0)
+			return fail(d, &w, "value %" PRId64 " is negative", (int64_t)d->vals.v[j]);
+		value[d->vmap[j]] = (int64_t)d->vals.v[j];
+	}
 	rc = profile_add_sample(d->p, d->locs, (uint32_t)d->ids.n, value, labels.domain,
 				labels.truncated);
 	if (rc)
