@@ -2,7 +2,7 @@
  *
  * A directory is listed once with readdir(3); names are parsed, sorted by (pid, kind,
  * number, suffix), and each pid's run of names is then reduced to its final files and
- * a numbered snapshot newer than them (found_keep()).
+ * a numbered snapshot newer than them (found_numbered_kept()).
  * Nothing is opened before snapset_read(), so selecting among many files costs no
  * decoding.
  */
@@ -97,21 +97,22 @@ static bool found_newer(const struct found *f, size_t a, size_t b)
 	return a > b;
 }
 
-/* Whether f[i] is kept (f sorted, its pid's run [lo, hi)): all; a final file; or the
- * pid's newest numbered snapshot, when it was written after every final file of the
- * pid (by an image that came after an exec, or by a new process that reused the pid,
- * still running).  A numbered snapshot written before a final file is an earlier
- * state of a heap that file has. */
-static bool found_keep(const struct found *f, size_t lo, size_t i, size_t hi, bool all)
+/* The numbered snapshot kept of a pid's run [lo, hi) of f (sorted), or hi for none:
+ * the pid's newest, when it was written after every final file of the pid (by an
+ * image that came after an exec, or by a new process that reused the pid, still
+ * running).  A numbered snapshot written before a final file is an earlier state of a
+ * heap that file has.  One pass: a directory can hold tens of thousands of one pid's. */
+static size_t found_numbered_kept(const struct found *f, size_t lo, size_t hi)
 {
-	if (all || f[i].name.kind != SNAPNAME_NUMBERED)
-		return true;
+	size_t best = hi;
 	for (size_t j = lo; j < hi; j++)
-		if (j != i && (f[j].name.kind == SNAPNAME_NUMBERED ? found_newer(f, j, i)
-								    : !found_newer(f, i, j) ||
-									      f[j].mtime.tv_sec == 0))
-			return false;
-	return true;
+		if (f[j].name.kind == SNAPNAME_NUMBERED && (best == hi || found_newer(f, j, best)))
+			best = j;
+	for (size_t j = lo; best < hi && j < hi; j++)
+		if (f[j].name.kind != SNAPNAME_NUMBERED &&
+		    (!found_newer(f, best, j) || f[j].mtime.tv_sec == 0))
+			best = hi;
+	return best;
 }
 
 /* Adds the kept files of f[0..n) (sorted) under dir. */
@@ -122,8 +123,9 @@ static int snapset_push_found(snapset_t *set, const char *dir, struct found *f, 
 	for (size_t lo = 0, hi; lo < n; lo = hi) {
 		for (hi = lo; hi < n && f[hi].name.pid == f[lo].name.pid; hi++)
 			;
+		size_t numbered = all ? hi : found_numbered_kept(f, lo, hi);
 		for (size_t i = lo; i < hi; i++) {
-			if (!found_keep(f, lo, i, hi, all))
+			if (!all && f[i].name.kind == SNAPNAME_NUMBERED && i != numbered)
 				continue;
 			size_t len = strlen(dir);
 			while (len > 1 && dir[len - 1] == '/')
