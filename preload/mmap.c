@@ -136,7 +136,8 @@ EXPORT int munmap(void *addr, size_t len)
 
 /* The kernel reads new_addr for MREMAP_FIXED, and as a hint for MREMAP_DONTUNMAP.  That
  * one, and an old_len of 0 (a second mapping of a shared mapping's pages), leave the
- * old range mapped: the new one is recorded as a mapping of its own, at this call. */
+ * old range mapped: the new one is recorded as a mapping of its own, after the call
+ * (mmap's rule), with this call's stack. */
 EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
 	void *new_addr = NULL;
