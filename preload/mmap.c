@@ -153,19 +153,20 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		return p;
 	}
 	uint32_t stack = stack_capture(&shim_seg);
-	uint64_t pos = trace_reserve_range(&shim_seg);
+	/* Only a call that releases its old range reserves a position before it: the new
+	 * range is recorded after the call, as mmap's is.  Before it, the new range would
+	 * come ahead of another thread's munmap, reserved meanwhile, of the addresses the
+	 * kernel then gave this call, and that munmap would take it away. */
+	bool releases = !(flags & MREMAP_DONTUNMAP) && old_len != 0;
+	uint64_t pos = releases ? trace_reserve_range(&shim_seg) : RING_NO_POS;
 	void *p = call_mremap(old, old_len, new_len, flags, new_addr);
 	int saved = errno;
-	if (p == MAP_FAILED) {
+	if (!releases) {
+		if (p != MAP_FAILED)
+			trace_put(&shim_seg, trace_reserve_range(&shim_seg), HS_REC_MAP, p,
+				  shim_whole_pages(new_len), stack);
+	} else if (p == MAP_FAILED) {
 		trace_put(&shim_seg, pos, HS_REC_NOOP, NULL, 0, 0);
-	} else if ((flags & MREMAP_DONTUNMAP) || old_len == 0) {
-		/* Nothing went, and the new range is recorded after the call, as mmap's is.
-		 * At pos, reserved before it, the range would come before another thread's
-		 * munmap of the addresses the kernel then gave this call, which would take
-		 * it away (one mapping in eight threads' in about one run of seven). */
-		trace_put(&shim_seg, pos, HS_REC_NOOP, NULL, 0, 0);
-		trace_put(&shim_seg, trace_reserve_range(&shim_seg), HS_REC_MAP, p,
-			  shim_whole_pages(new_len), stack);
 	} else if (pos != RING_NO_POS) {
 		trace_put(&shim_seg, pos, HS_REC_REMAP_FROM, old, shim_whole_pages(old_len), stack);
 		trace_put(&shim_seg, trace_reserve_range(&shim_seg), HS_REC_REMAP_TO, p,
