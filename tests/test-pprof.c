@@ -604,6 +604,52 @@ START_TEST(test_decode_negative_bad)
 }
 END_TEST
 
+/* A sample deeper than the file's frame limit, or than any heapsnap keeps: refused,
+ * as a forged file whose tracebacks would print every frame. */
+static void put_deep_sample(pbuf_t *b, size_t nlocs)
+{
+	pbuf_t m = { 0 };
+	pbuf_put_uint(&m, 1, 1), put_sub(b, 4, &m); /* location 1 */
+	for (size_t i = 0; i < nlocs; i++)
+		pbuf_put_uint(&m, 1, 1);
+	pbuf_put_uint(&m, 2, 1), put_sub(b, 2, &m);
+	free(m.data);
+}
+
+START_TEST(test_decode_deeper_than_the_frame_limit_bad)
+{
+	pbuf_t b = { 0 }, m = { 0 };
+	pbuf_put_uint(&m, 1, 1), put_sub(&b, 1, &m);
+	put_deep_sample(&b, 5);
+	pbuf_put_uint(&b, 13, 2);
+	put_strings(&b, (const char *const[]){ "", "inuse_space", "heapsnap.frame_limit=4" }, 3);
+	decode_bad(b.data, b.len, "sample 0: 5 locations, more than the frame limit 4");
+	free(b.data);
+
+	b = (pbuf_t){ 0 };
+	pbuf_put_uint(&m, 1, 1), put_sub(&b, 1, &m);
+	put_deep_sample(&b, 257);
+	put_strings(&b, (const char *const[]){ "", "inuse_space" }, 2);
+	decode_bad(b.data, b.len, "sample 0: 257 locations, more than the frame limit 256");
+	free(b.data);
+
+	/* At the limit, read. */
+	b = (pbuf_t){ 0 };
+	pbuf_put_uint(&m, 1, 1), put_sub(&b, 1, &m);
+	put_deep_sample(&b, 4);
+	pbuf_put_uint(&b, 13, 2);
+	put_strings(&b, (const char *const[]){ "", "inuse_space", "heapsnap.frame_limit=4" }, 3);
+	profile_t *q = NULL;
+	pprof_error_t err;
+	ck_assert_msg(pprof_decode(b.data, b.len, &q, &err) == 0, "%s", err.why);
+	ck_assert_uint_eq(q->nsamples, 1);
+	ck_assert_uint_eq(q->samples[0].nlocs, 4);
+	profile_free(q);
+	free(b.data);
+	free(m.data);
+}
+END_TEST
+
 /* A domain label outside 1..65536 (the heap has none): refused, as the format says. */
 START_TEST(test_decode_domain_bad)
 {
@@ -1229,6 +1275,7 @@ static Suite *pprof_suite(void)
 	tcase_add_loop_test(tc, test_decode_bad, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, test_decode_values_mismatch);
 	tcase_add_test(tc, test_decode_domain_bad);
+	tcase_add_test(tc, test_decode_deeper_than_the_frame_limit_bad);
 	tcase_add_test(tc, test_decode_negative_bad);
 	tcase_add_test(tc, test_truncation_and_corruption);
 	tcase_set_timeout(tc, 60);

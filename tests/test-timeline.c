@@ -121,14 +121,31 @@ END_TEST
 
 START_TEST(a_bad_timeline_is_refused)
 {
-	/* Field 100 holding min_bytes of two points and max_bytes of one. */
-	static const uint8_t bad[] = { 0xa2, 0x06, 0x09, 0x08, 0x08, 0x12, 0x02, 0x01, 0x02,
-				       0x1a, 0x01, 0x05 };
+	/* Field 100 holding min_bytes of two points and max_bytes of one; then one point
+	 * whose low (5) is above its high (2). */
+	static const uint8_t two_one[] = { 0xa2, 0x06, 0x09, 0x08, 0x08, 0x12, 0x02, 0x01, 0x02,
+					   0x1a, 0x01, 0x05 };
+	static const uint8_t low_above[] = { 0xa2, 0x06, 0x08, 0x08, 0x08, 0x12, 0x01, 0x05,
+					     0x1a, 0x01, 0x02 };
+	static const uint8_t low_below[] = { 0xa2, 0x06, 0x08, 0x08, 0x08, 0x12, 0x01, 0x02,
+					     0x1a, 0x01, 0x05 };
+	const struct { const uint8_t *b; size_t n; } bad[] = { { two_one, sizeof(two_one) },
+							       { low_above, sizeof(low_above) } };
+	for (size_t i = 0; i < 2; i++) {
+		profile_t *q = NULL;
+		pprof_error_t err;
+		ck_assert_int_eq(pprof_decode(bad[i].b, bad[i].n, &q, &err), -EINVAL);
+		ck_assert_msg(strstr(err.why, "inconsistent timeline"), "%s", err.why);
+		ck_assert_ptr_null(q);
+	}
+	/* The same point the right way round is read. */
 	profile_t *q = NULL;
 	pprof_error_t err;
-	ck_assert_int_eq(pprof_decode(bad, sizeof(bad), &q, &err), -EINVAL);
-	ck_assert_msg(strstr(err.why, "inconsistent timeline"), "%s", err.why);
-	ck_assert_ptr_null(q);
+	ck_assert_msg(pprof_decode(low_below, sizeof(low_below), &q, &err) == 0, "%s", err.why);
+	ck_assert_uint_eq(q->timeline.n, 1);
+	ck_assert_int_eq(q->timeline.min_bytes[0], 2);
+	ck_assert_int_eq(q->timeline.max_bytes[0], 5);
+	profile_free(q);
 }
 END_TEST
 

@@ -1,5 +1,6 @@
 /* cliopt.c - wording getopt's complaints; the output check (see cliopt.h). */
 #include "cliopt.h"
+#include "pprof_format.h"
 #include "shmlayout.h"
 
 #include <errno.h>
@@ -7,6 +8,8 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+
+_Static_assert(FRAMES_LIMIT == HS_FRAMES_MAX, "the reader takes the deepest stacks the shim keeps");
 
 const char *cliopt_error(int c, char *const argv[], char *buf, size_t len)
 {

@@ -746,8 +746,14 @@ static int decode_sample(struct decoder *d, size_t i, const pbfield_t *sf)
 		return fail_wire(d, &w, st, &r, &f);
 	if (d->vals.n != d->ntypes)
 		return fail(d, &w, "%zu values for %zu sample types", d->vals.n, d->ntypes);
-	if (d->ids.n > UINT32_MAX)
-		return fail(d, &w, "too many locations");
+	/* Deeper stacks than the file says it kept: a forged file, whose tracebacks would
+	 * print every frame of every sample. */
+	int64_t limit = d->p->meta.frame_limit;
+	if (limit <= 0 || limit > FRAMES_LIMIT)
+		limit = FRAMES_LIMIT;
+	if (d->ids.n > (uint64_t)limit)
+		return fail(d, &w, "%zu locations, more than the frame limit %" PRId64, d->ids.n,
+			    limit);
 	if (vec_reserve((void **)&d->locs, &d->locs_cap, d->ids.n, sizeof(*d->locs)))
 		return -ENOMEM;
 	for (size_t j = 0; j < d->ids.n; j++) {
@@ -850,7 +856,10 @@ static int decode_timeline(struct decoder *d, size_t i, const pbfield_t *tf)
 	}
 	if (rc)
 		return rc;
-	if (r.pos != r.end || t.n != nmax || !t.n || t.interval_nanos <= 0)
+	bool ok = r.pos == r.end && t.n == nmax && t.n && t.interval_nanos > 0;
+	for (uint32_t k = 0; ok && k < t.n; k++)
+		ok = t.min_bytes[k] <= t.max_bytes[k];
+	if (!ok)
 		return fail(d, &w, "inconsistent timeline at byte %zu", tf->at);
 	d->p->timeline = t;
 	return 0;

@@ -91,3 +91,7 @@ enum { FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_SYSTEM_NAME = 3, FUNCTION_FI
  * samples, stay below 2^62, so every total, and every difference between two
  * profiles' totals, fits an int64. */
 #define VALUE_SUM_LIMIT ((uint64_t)1 << 62)
+/* The most locations a sample may have, and the largest heapsnap.frame_limit: the
+ * shim's HS_FRAMES_MAX (cliopt.c checks that the two agree).  A sample is also
+ * refused when it has more locations than the file's own frame limit. */
+#define FRAMES_LIMIT 256
