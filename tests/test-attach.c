@@ -156,7 +156,7 @@ static void site_is(const profile_t *p, const char *file, const char *site, int6
 		    int64_t alloc_b, int64_t inuse_n, int64_t inuse_b)
 {
 	int64_t v[PV_COUNT] = { 0 };
-	tt_site_values(p, file, tt_site_line(file, site), v);
+	tt_site_named(p, file, site, v);
 	ck_assert_msg(v[PV_ALLOC_OBJECTS] == alloc_n && v[PV_ALLOC_SPACE] == alloc_b &&
 			      v[PV_INUSE_OBJECTS] == inuse_n && v[PV_INUSE_SPACE] == inuse_b,
 		      "%s: allocated %lld/%lld B, in use %lld/%lld B", site,

@@ -106,7 +106,7 @@ struct want {
 static void expect(const profile_t *s, const char *site, struct want w)
 {
 	int64_t v[PV_COUNT];
-	tt_site_values(s, "stepper.c", tt_site_line("stepper.c", site), v);
+	tt_site_named(s, "stepper.c", site, v);
 	int64_t got[6] = { v[PV_ALLOC_OBJECTS], v[PV_ALLOC_SPACE], v[PV_INUSE_OBJECTS],
 			   v[PV_INUSE_SPACE], v[PV_PEAK_OBJECTS], v[PV_PEAK_SPACE] };
 	int64_t want[6] = { w.alloc_n, w.alloc_b, w.inuse_n, w.inuse_b, w.peak_n, w.peak_b };
@@ -304,7 +304,7 @@ START_TEST(sampled_estimates_are_within_their_error)
 	};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(*lines); i++) {
 		int64_t v[PV_COUNT];
-		tt_site_values(s, "stepper.c", tt_site_line("stepper.c", lines[i].site), v);
+		tt_site_named(s, "stepper.c", lines[i].site, v);
 		double tol = 5 * sqrt(4096 / lines[i].alloc_b);
 		ck_assert_msg(fabs((double)v[PV_ALLOC_SPACE] / lines[i].alloc_b - 1) < tol,
 			      "%s: %lld bytes estimated, %.0f allocated", lines[i].site,
@@ -325,7 +325,7 @@ START_TEST(sampled_estimates_are_within_their_error)
 	s = finish(dir, &p, NULL, "");
 	for (size_t i = 0; i < sizeof(lines) / sizeof(*lines); i++) {
 		int64_t v[PV_COUNT];
-		tt_site_values(s, "stepper.c", tt_site_line("stepper.c", lines[i].site), v);
+		tt_site_named(s, "stepper.c", lines[i].site, v);
 		ck_assert_int_eq(v[PV_INUSE_SPACE], 0);
 		ck_assert_int_eq(v[PV_INUSE_OBJECTS], 0);
 	}
@@ -367,12 +367,12 @@ START_TEST(sampled_handoff_between_threads)
 	ck_assert_int_eq(e->meta.unmatched_frees, 0);
 	ck_assert_int_eq(e->meta.lost_events, 0);
 	int64_t v[PV_COUNT];
-	tt_site_values(e, "threads.c", tt_site_line("threads.c", "handoff"), v);
+	tt_site_named(e, "threads.c", "handoff", v);
 	ck_assert_int_eq(v[PV_INUSE_SPACE], 0);
 	ck_assert_int_eq(v[PV_INUSE_OBJECTS], 0);
 	ck_assert_msg(fabs(v[PV_ALLOC_SPACE] / handoff - 1) < 5 * sqrt(2048 / handoff),
 		      "%lld bytes estimated, %.0f allocated", (long long)v[PV_ALLOC_SPACE], handoff);
-	tt_site_values(e, "threads.c", tt_site_line("threads.c", "leak"), v);
+	tt_site_named(e, "threads.c", "leak", v);
 	ck_assert_msg(fabs(v[PV_INUSE_SPACE] / leaked - 1) < 5 * sqrt(2048 / leaked),
 		      "%lld bytes estimated, %.0f leaked", (long long)v[PV_INUSE_SPACE], leaked);
 	profile_free(e);
@@ -439,7 +439,7 @@ START_TEST(start_stop_under_running_threads)
 		ck_assert_int_eq(e->meta.lost_events, 0);
 		ck_assert_int_eq(e->meta.corrupt_records, 0);
 		int64_t v[PV_COUNT];
-		tt_site_values(e, "threads.c", tt_site_line("threads.c", "handoff"), v);
+		tt_site_named(e, "threads.c", "handoff", v);
 		ck_assert_msg(v[PV_ALLOC_OBJECTS] > 0, "nothing traced after the last start");
 		ck_assert_int_eq(v[PV_INUSE_OBJECTS], 0);
 		ck_assert_int_eq(v[PV_INUSE_SPACE], 0);

@@ -146,11 +146,11 @@ static void run_threads(int nthreads, long per_thread)
 	ck_assert_int_eq(e->meta.corrupt_records, 0);
 	ck_assert_int_eq(e->meta.unmatched_frees, 0);
 	int64_t v[PV_COUNT];
-	tt_site_values(e, "threads.c", tt_site_line("threads.c", "leak"), v);
+	tt_site_named(e, "threads.c", "leak", v);
 	ck_assert_int_eq(v[PV_INUSE_OBJECTS], blocks);
 	ck_assert_int_eq(v[PV_INUSE_SPACE], bytes);
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], blocks);
-	tt_site_values(e, "threads.c", tt_site_line("threads.c", "handoff"), v);
+	tt_site_named(e, "threads.c", "handoff", v);
 	ck_assert_int_eq(v[PV_INUSE_OBJECTS], 0);
 	ck_assert_int_eq(v[PV_INUSE_SPACE], 0);
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], nthreads * (per_thread / 2) - blocks);
@@ -216,7 +216,7 @@ START_TEST(fork_child_after_dlclose_charges_the_library_now_there)
 	profile_free(c);
 	profile_t *p = tt_snapshot(dir, traced_pid(&r), "exit", 10);
 	int64_t v[PV_COUNT];
-	tt_site_values(p, "plugin.c", tt_site_line("plugin.c", "plugin"), v);
+	tt_site_named(p, "plugin.c", "plugin", v);
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1);
 	ck_assert_int_eq(v[PV_ALLOC_SPACE], 321);
 	profile_free(p);
@@ -771,7 +771,7 @@ START_TEST(new_handler_throwing_inside_a_traced_new)
 	ck_assert_str_eq(r.out, "handled 1, caught 1\n");
 	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
 	int64_t v[PV_COUNT];
-	ck_assert(tt_site_values(e, "newhandler.cpp", tt_site_line("newhandler.cpp", "retried"), v));
+	ck_assert(tt_site_named(e, "newhandler.cpp", "retried", v));
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1);
 	ck_assert_int_eq(v[PV_ALLOC_SPACE], 48 << 20);
 	ck_assert_int_eq(v[PV_INUSE_OBJECTS], 0);
@@ -795,7 +795,7 @@ START_TEST(a_program_with_its_own_operator_new)
 	ck_assert_str_eq(r.out, "ok\n");
 	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
 	int64_t v[PV_COUNT];
-	ck_assert(tt_site_values(e, "ownnew.cpp", tt_site_line("ownnew.cpp", "own_malloc"), v));
+	ck_assert(tt_site_named(e, "ownnew.cpp", "own_malloc", v));
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 110);
 	ck_assert_int_eq(v[PV_ALLOC_SPACE], 100 * (40 + 16) + 10 * (40 + 16));
 	ck_assert_int_eq(v[PV_INUSE_OBJECTS], 10);
@@ -844,7 +844,7 @@ START_TEST(a_cxx_plugin_of_a_c_program)
 		ck_assert_str_eq(r.out, "misaligned 0 caught 1\n");
 		profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
 		int64_t v[PV_COUNT];
-		ck_assert(tt_site_values(e, "cxxplug.cpp", tt_site_line("cxxplug.cpp", "kept"), v));
+		ck_assert(tt_site_named(e, "cxxplug.cpp", "kept", v));
 		ck_assert_int_eq(v[PV_INUSE_OBJECTS], 8);
 		ck_assert_int_eq(v[PV_INUSE_SPACE], 8 * 64);
 		profile_free(e);
@@ -1887,7 +1887,7 @@ START_TEST(scribbled_shared_memory)
 	ck_assert_int_gt(e->meta.corrupt_records + e->meta.lost_events, 0);
 	/* Before the scribbling, everything was exact. */
 	int64_t v[PV_COUNT];
-	tt_site_values(e, "scribble.c", tt_site_line("scribble.c", "before"), v);
+	tt_site_named(e, "scribble.c", "before", v);
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 4096);
 	profile_free(e);
 	char heapsnap_dir[256];
@@ -1928,13 +1928,12 @@ START_TEST(claimed_stack_slots_are_passed)
 	};
 	for (size_t i = 0; i < 3; i++) {
 		int64_t v[PV_COUNT];
-		ck_assert_msg(tt_site_values(e, "scribble.c", tt_site_line("scribble.c", sites[i].site),
-					     v), "%s", sites[i].site);
+		ck_assert_msg(tt_site_named(e, "scribble.c", sites[i].site, v), "%s", sites[i].site);
 		ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1);
 		ck_assert_int_eq(v[PV_ALLOC_SPACE], sites[i].bytes);
 	}
 	int64_t v[PV_COUNT];
-	tt_site_values(e, "scribble.c", tt_site_line("scribble.c", "before"), v);
+	tt_site_named(e, "scribble.c", "before", v);
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 4096);
 	profile_free(e);
 }
@@ -2182,7 +2181,7 @@ START_TEST(libunwind_is_loaded_only_when_a_stack_needs_it)
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
 	profile_t *e = tt_snapshot(dir, p.pid, "exit", 10);
 	int64_t v[PV_COUNT];
-	ck_assert(tt_site_values(e, "waiter.c", tt_site_line("waiter.c", "before_snap"), v));
+	ck_assert(tt_site_named(e, "waiter.c", "before_snap", v));
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 64);
 	ck_assert_int_eq(v[PV_ALLOC_SPACE], 64 * 32);
 	profile_free(e);
@@ -2210,10 +2209,10 @@ START_TEST(constructor_stacks_end_in_the_loaders_start_code)
 	ck_assert_msg(slow == 0 && fast >= 2, "%s", said);
 	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
 	int64_t v[PV_COUNT];
-	ck_assert(tt_site_values(e, "ctorlib.c", tt_site_line("ctorlib.c", "in_constructor"), v));
+	ck_assert(tt_site_named(e, "ctorlib.c", "in_constructor", v));
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1);
 	ck_assert_int_eq(v[PV_INUSE_SPACE], 777);
-	ck_assert(tt_site_values(e, "ctormain.c", tt_site_line("ctormain.c", "in_main"), v));
+	ck_assert(tt_site_named(e, "ctormain.c", "in_main", v));
 	ck_assert_int_eq(v[PV_ALLOC_SPACE], 55);
 	ck_assert_int_eq(v[PV_INUSE_SPACE], 0);
 	profile_free(e);
@@ -2352,7 +2351,7 @@ START_TEST(threads_on_small_stacks)
 	tt_run_ok(dir, argv, NULL, "16 KiB: started\n32 KiB: started\n", &r);
 	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
 	int64_t v[PV_COUNT];
-	ck_assert(tt_site_values(e, "smallstack.c", tt_site_line("smallstack.c", "small_stack"), v));
+	ck_assert(tt_site_named(e, "smallstack.c", "small_stack", v));
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 2);
 	ck_assert_int_eq(v[PV_ALLOC_SPACE], 154);
 	ck_assert_int_eq(v[PV_INUSE_SPACE], 0);
@@ -2386,7 +2385,7 @@ START_TEST(options_outlive_an_overwritten_environment)
 	ck_assert_msg(child > 0, "no exit file of the child in %s: %s", dir, r.err);
 	profile_t *e = tt_snapshot(dir, child, "exit", 10);
 	int64_t v[PV_COUNT];
-	ck_assert(tt_site_values(e, "retitle.c", tt_site_line("retitle.c", "child_after_title"), v));
+	ck_assert(tt_site_named(e, "retitle.c", "child_after_title", v));
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1);
 	ck_assert_int_eq(v[PV_ALLOC_SPACE], 64);
 	profile_free(e);
@@ -2406,7 +2405,7 @@ START_TEST(messages_stay_out_of_a_reused_fd_2)
 	tt_run_ok(dir, argv, NULL, "the program's data\n", &r);
 	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
 	int64_t v[PV_COUNT];
-	ck_assert(tt_site_values(e, "fd2reuse.c", tt_site_line("fd2reuse.c", "before_reuse"), v));
+	ck_assert(tt_site_named(e, "fd2reuse.c", "before_reuse", v));
 	ck_assert_int_eq(v[PV_ALLOC_SPACE], 40);
 	profile_free(e);
 }
@@ -2427,7 +2426,7 @@ START_TEST(an_address_space_limit_leaves_the_program_its_room)
 	tt_run_ok(dir, argv, NULL, "allocated 150 MiB under a 200 MiB limit\n", &r);
 	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
 	int64_t v[PV_COUNT];
-	ck_assert(tt_site_values(e, "aslimit.c", tt_site_line("aslimit.c", "under_the_limit"), v));
+	ck_assert(tt_site_named(e, "aslimit.c", "under_the_limit", v));
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1);
 	ck_assert_int_eq(v[PV_ALLOC_SPACE], 150 << 20);
 	profile_free(e);
@@ -2447,8 +2446,7 @@ START_TEST(stack_attributes_as_a_first_allocation)
 	tt_run_ok(dir, argv, NULL, "main has its stack, thread has its stack\n", &r);
 	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
 	int64_t v[PV_COUNT];
-	ck_assert(tt_site_values(e, "stackattr.c", tt_site_line("stackattr.c", "after_attributes"),
-				 v));
+	ck_assert(tt_site_named(e, "stackattr.c", "after_attributes", v));
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 2);
 	ck_assert_int_eq(v[PV_ALLOC_SPACE], 200);
 	profile_free(e);
@@ -2476,8 +2474,8 @@ START_TEST(program_signal_masks_hold_while_the_shim_unwinds)
 		      r.err);
 	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
 	int64_t a[PV_COUNT], b[PV_COUNT];
-	int na = tt_site_values(e, "sigmask.c", tt_site_line("sigmask.c", "leaf_a"), a);
-	int nb = tt_site_values(e, "sigmask.c", tt_site_line("sigmask.c", "leaf_b"), b);
+	int na = tt_site_named(e, "sigmask.c", "leaf_a", a);
+	int nb = tt_site_named(e, "sigmask.c", "leaf_b", b);
 	ck_assert_int_gt(na, 0);
 	ck_assert_int_gt(nb, 0);
 	ck_assert_int_eq(a[PV_ALLOC_OBJECTS] + b[PV_ALLOC_OBJECTS], 4000);

@@ -958,7 +958,7 @@ START_TEST(snap_never_uses_the_program_signal)
 		profile_t *s = tt_snapshot(dir, p.pid, "1", 1);
 		ck_assert_str_eq(s->meta.trigger, "request 1");
 		int64_t v[PV_COUNT];
-		tt_site_values(s, "waiter.c", tt_site_line("waiter.c", "before_snap"), v);
+		tt_site_named(s, "waiter.c", "before_snap", v);
 		ck_assert_int_eq(v[PV_INUSE_OBJECTS], 64);
 		ck_assert_int_eq(v[PV_INUSE_SPACE], 64 * 32);
 		profile_free(s);
@@ -1022,7 +1022,7 @@ START_TEST(a_fifo_at_a_module_path_hangs_nothing)
 	pid_t pid = (pid_t)atoi(strstr(r.err, "(pid ") + 5);
 	profile_t *p = tt_snapshot(dir, pid, "exit", 1);
 	int64_t v[PV_COUNT];
-	tt_site_values(p, "awkward.c", tt_site_line("awkward.c", "after_dlclose"), v);
+	tt_site_named(p, "awkward.c", "after_dlclose", v);
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1);
 	ck_assert_int_eq(v[PV_ALLOC_SPACE], 9);
 	profile_free(p);

@@ -270,6 +270,11 @@ int tt_site_values(const profile_t *p, const char *file, int line, int64_t v[PV_
 	return matched;
 }
 
+int tt_site_named(const profile_t *p, const char *file, const char *site, int64_t v[PV_COUNT])
+{
+	return tt_site_values(p, file, tt_site_line(file, site), v);
+}
+
 void tt_start(const char *dir, const char *prog, char *const env[], struct tt_proc *p)
 {
 	tt_start_opts(dir, NULL, prog, env, p);

@@ -59,6 +59,9 @@ int tt_site_line(const char *file, const char *site);
  * basename) into v.  Returns the number of samples that matched. */
 int tt_site_values(const profile_t *p, const char *file, int line, int64_t v[PV_COUNT]);
 
+/* tt_site_values() at the line of "site:NAME" in file. */
+int tt_site_named(const profile_t *p, const char *file, const char *site, int64_t v[PV_COUNT]);
+
 /* The pid of the collector tracing pid, or 0 when there is none. */
 pid_t tt_collector_pid(pid_t pid);
 
