@@ -55,6 +55,22 @@ static pid_t traced_pid(const struct run_result *r)
 	return pid_from(r->err, "(pid ");
 }
 
+/* Runs PROGS/prog without arguments, traced and natively alike, checks its output
+ * (unless out is NULL) and returns its exit snapshot.  dir receives the directory of
+ * its files, *pid (when pid is not NULL) the traced run's pid. */
+static profile_t *exit_of(const char *prog, const char *out, char dir[256], pid_t *pid)
+{
+	tt_tempdir(dir, 256);
+	char *argv[] = { (char *)prog, NULL };
+	struct run_result r;
+	tt_run_alike(dir, argv, &r);
+	if (out)
+		ck_assert_str_eq(r.out, out);
+	if (pid)
+		*pid = traced_pid(&r);
+	return tt_snapshot(dir, traced_pid(&r), "exit", 10);
+}
+
 START_TEST(basic_sites_exact)
 {
 	char dir[256];
@@ -740,11 +756,7 @@ END_TEST
 START_TEST(cxx_operators_at_their_lines)
 {
 	char dir[256];
-	tt_tempdir(dir, sizeof(dir));
-	char *argv[] = { "cxx", NULL };
-	struct run_result traced;
-	tt_run_alike(dir, argv, &traced);
-	profile_t *e = tt_snapshot(dir, traced_pid(&traced), "exit", 10);
+	profile_t *e = exit_of("cxx", NULL, dir, NULL);
 	/* The traced peak comes after the deletes (the string, stdout's buffer).  The
 	 * bad_alloc unwinds through the wrapper, whose guard the shim's personality
 	 * routine resets: were it left set, the later deletes would go untraced. */
@@ -764,12 +776,7 @@ END_TEST
 START_TEST(new_handler_throwing_inside_a_traced_new)
 {
 	char dir[256];
-	tt_tempdir(dir, sizeof(dir));
-	char *argv[] = { "newhandler", NULL };
-	struct run_result r;
-	tt_run_alike(dir, argv, &r);
-	ck_assert_str_eq(r.out, "handled 1, caught 1\n");
-	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	profile_t *e = exit_of("newhandler", "handled 1, caught 1\n", dir, NULL);
 	int64_t v[PV_COUNT];
 	ck_assert(tt_site_named(e, "newhandler.cpp", "retried", v));
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 1);
@@ -788,12 +795,7 @@ END_TEST
 START_TEST(a_program_with_its_own_operator_new)
 {
 	char dir[256];
-	tt_tempdir(dir, sizeof(dir));
-	char *argv[] = { "ownnew", NULL };
-	struct run_result r;
-	tt_run_alike(dir, argv, &r);
-	ck_assert_str_eq(r.out, "ok\n");
-	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	profile_t *e = exit_of("ownnew", "ok\n", dir, NULL);
 	int64_t v[PV_COUNT];
 	ck_assert(tt_site_named(e, "ownnew.cpp", "own_malloc", v));
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 110);
@@ -868,6 +870,33 @@ static void top_site(const stats_t *s, const char *file, const char *site, int64
 	}
 }
 
+struct site_want {
+	const char *site;
+	int64_t blocks, bytes;
+};
+
+/* The exit snapshot e grouped by line, metric alloc; each site of want in file has
+ * exactly its blocks and bytes there.  Adds them up into sum[0] and sum[1]. */
+static stats_t *assert_sites(const profile_t *e, const char *prog, const char *file,
+			     const struct site_want *want, size_t n, int64_t sum[2])
+{
+	stats_t *s = NULL;
+	stats_options_t opt = { .metric = STATS_METRIC_ALLOC };
+	ck_assert_int_eq(stats_group(e, &opt, &s), 0);
+	sum[0] = sum[1] = 0;
+	for (size_t i = 0; i < n; i++) {
+		int64_t v[2];
+		top_site(s, file, want[i].site, v);
+		ck_assert_msg(v[0] == want[i].blocks && v[1] == want[i].bytes,
+			      "%s: site %s: %lld blocks, %lld bytes; expected %lld, %lld", prog,
+			      want[i].site, (long long)v[0], (long long)v[1],
+			      (long long)want[i].blocks, (long long)want[i].bytes);
+		sum[0] += v[0];
+		sum[1] += v[1];
+	}
+	return s;
+}
+
 /* The output of `heapsnap top -m alloc -n 0 ARGS FILE`. */
 static void top_text(const char *file, const char *args, char *out, size_t len)
 {
@@ -897,38 +926,19 @@ static void top_text(const char *file, const char *args, char *out, size_t len)
 static void check_cxxreal(const char *prog)
 {
 	char dir[256];
-	tt_tempdir(dir, sizeof(dir));
-	char *argv[] = { (char *)prog, NULL };
-	struct run_result traced;
-	tt_run_alike(dir, argv, &traced);
-	ck_assert_str_eq(traced.out, "cxxreal 500500 100 40 30 4\n");
-	pid_t pid = traced_pid(&traced);
-	profile_t *e = tt_snapshot(dir, pid, "exit", 10);
+	pid_t pid;
+	profile_t *e = exit_of(prog, "cxxreal 500500 100 40 30 4\n", dir, &pid);
 	ck_assert_int_eq(e->meta.lost_events, 0);
-	stats_t *s = NULL;
-	stats_options_t opt = { .metric = STATS_METRIC_ALLOC };
-	ck_assert_int_eq(stats_group(e, &opt, &s), 0);
-
-	static const struct {
-		const char *site;
-		int64_t blocks, bytes;
-	} want[] = {
+	static const struct site_want want[] = {
 		{ "push_back", 11, 4 * 2047 }, { "map_node", 100, 100 * 72 },
 		{ "map_string", 100, 100 * 34 }, { "reserve", 1, 10 * 16 },
 		{ "make_shared", 10, 10 * 80 }, { "strings", 2, 2 * 21 },
 		{ "concat", 2, 21 + 41 }, { "throw", 4, 2 * (144 + 56) },
 		{ "reserve_owned", 1, 20 * 8 }, { "make_unique", 20, 20 * 64 },
 	};
-	int64_t sum_bytes = 0, sum_blocks = 0, v[2];
-	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		top_site(s, "cxxreal.cpp", want[i].site, v);
-		ck_assert_msg(v[0] == want[i].blocks && v[1] == want[i].bytes,
-			      "%s: site %s: %lld blocks, %lld bytes; expected %lld, %lld", prog,
-			      want[i].site, (long long)v[0], (long long)v[1],
-			      (long long)want[i].blocks, (long long)want[i].bytes);
-		sum_blocks += v[0];
-		sum_bytes += v[1];
-	}
+	int64_t sum[2], v[2];
+	stats_t *s = assert_sites(e, prog, "cxxreal.cpp", want, sizeof(want) / sizeof(want[0]), sum);
+	int64_t sum_blocks = sum[0], sum_bytes = sum[1];
 	top_site(s, "cxxreal.cpp", "printf", v);
 	ck_assert_int_eq(v[0], 1);
 	ck_assert_int_gt(v[1], 0);
@@ -995,6 +1005,32 @@ END_TEST
 START_TEST(cxx_real_sites_static_libstdcxx)
 {
 	check_cxxreal("cxxreal-static");
+}
+END_TEST
+
+/* nsclang.cpp, built by clang at -O2: its function in a namespace has its inlined
+ * standard library calls found, so the strings are charged to their line in it, not
+ * to main's call of it. */
+START_TEST(clang_functions_in_a_namespace)
+{
+	char dir[256];
+	pid_t pid;
+	profile_t *e = exit_of("nsclang", "nsclang 10\n", dir, &pid);
+	static const struct site_want want[] = { { "ns_string", 10, 5 * 41 + 5 * 42 },
+						 { "ns_vector", 1, 24 },
+						 { "ns_reserve", 1, 16 * 32 },
+						 { "ns_call", 0, 0 } };
+	int64_t sum[2];
+	stats_free(assert_sites(e, "nsclang", "nsclang.cpp", want, sizeof(want) / sizeof(want[0]), sum));
+	/* The inlined frames between the line and the allocator are there, named. */
+	char path[512];
+	static char text[65536];
+	snprintf(path, sizeof(path), "%s/heapsnap.%d.exit.pb.gz", dir, (int)pid);
+	top_text(path, "-k traceback --keep-runtime", text, sizeof(text));
+	ck_assert_msg(strstr(text, "app::fill at ") &&
+			      strstr(text, "basic_string<\xe2\x80\xa6>::basic_string at /usr/include/"),
+		      "%s", text);
+	profile_free(e);
 }
 END_TEST
 
@@ -1830,13 +1866,9 @@ END_TEST
 /* heapsnap.h: a pool's objects in domain 7, apart from the heap's blocks. */
 START_TEST(track_api_domains)
 {
-	char dir[256];
-	tt_tempdir(dir, sizeof(dir));
-	char *argv[] = { "pool", NULL };
-	struct run_result r;
-	tt_run_alike(dir, argv, &r); /* untraced, the calls do nothing */
-	ck_assert_str_eq(r.out, "domain 0 refused: -1\npool done\n");
-	profile_t *e = tt_snapshot(dir, traced_pid(&r), "exit", 10);
+	char dir[256]; /* untraced, the calls do nothing */
+	pid_t pid;
+	profile_t *e = exit_of("pool", "domain 0 refused: -1\npool done\n", dir, &pid);
 	int64_t v[PV_COUNT];
 	domain_site(e, 7, "pool.c", "track", v);
 	ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 10);
@@ -1852,7 +1884,7 @@ START_TEST(track_api_domains)
 	/* top --domain 7 --skip pool_get charges the objects to pool_get's callers. */
 	char cmd[1024], got[4096];
 	snprintf(cmd, sizeof(cmd), "'%s' top --domain 7 --skip pool_get --json '%s/heapsnap.%d.exit.pb.gz'",
-		 getenv("HEAPSNAP"), dir, (int)traced_pid(&r));
+		 getenv("HEAPSNAP"), dir, (int)pid);
 	read_all_of(cmd, got, sizeof(got));
 	char want_a[128], want_b[128];
 	snprintf(want_a, sizeof(want_a), "\"line\":%d,\"function\":\"main\",\"module\":\"pool\","
@@ -2525,6 +2557,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, cxx_real_sites_O0);
 	tcase_add_test(tc, cxx_real_sites_O2);
 	tcase_add_test(tc, cxx_real_sites_static_libstdcxx);
+	tcase_add_test(tc, clang_functions_in_a_namespace);
 	tcase_add_test(tc, exec_traced_afresh);
 	tcase_add_test(tc, snap_prints_the_new_file);
 	tcase_add_test(tc, collector_killed_program_unharmed);

@@ -188,8 +188,13 @@ static int visit(struct unit *u, Dwarf_Die *die, int32_t parent, int depth)
 	while ((off = dwarf_ranges(die, off, &base, &start, &end)) > 0)
 		if (start < end && add_range(u, parent, start, end) < 0)
 			return -ENOMEM;
-	if (u->niv == before)
+	if (u->niv == before) {
+		/* A namespace has no addresses, but clang writes the functions defined in it
+		 * inside it (GCC at the unit's level): its children are the unit's. */
+		if (dwarf_tag(die) == DW_TAG_namespace && dwarf_haschildren(die) > 0)
+			return walk_children(u, die, parent, depth + 1);
 		return 0;
+	}
 	if (u->nnodes == u->nodes_cap) {
 		uint32_t cap = u->nodes_cap ? u->nodes_cap * 2 : 64;
 		struct snode *n = realloc(u->nodes, cap * sizeof(*n));
