@@ -1034,6 +1034,33 @@ START_TEST(clang_functions_in_a_namespace)
 }
 END_TEST
 
+/* lambdas.cpp, built by g++ at -O2: its two out-of-line lambdas are two functions,
+ * named as their symbols name them, and --skip takes either by that name. */
+START_TEST(gcc_lambdas_are_told_apart)
+{
+	char dir[256], path[512];
+	pid_t pid;
+	profile_free(exit_of("lambdas", "lambdas 4\n", dir, &pid));
+	snprintf(path, sizeof(path), "%s/heapsnap.%d.exit.pb.gz", dir, (int)pid);
+	static char text[65536];
+	char want[256];
+	top_text(path, "-k function", text, sizeof(text));
+	ck_assert_msg(strstr(text, ": two_lambdas(int)::{lambda(int)#1}::operator()(int) const") &&
+			      strstr(text, ": two_lambdas(int)::{lambda(int)#2}::operator()(int) const"),
+		      "%s", text);
+	ck_assert_msg(strstr(text, "size=35 B, count=2") && strstr(text, "size=39 B, count=2"),
+		      "%s", text);
+	top_text(path, "--skip 'two_lambdas(int)::{lambda(int)#1}::*'", text,
+		 sizeof(text));
+	snprintf(want, sizeof(want), "lambdas.cpp:%d: size=35 B, count=2",
+		 tt_site_line("lambdas.cpp", "call_a"));
+	ck_assert_msg(strstr(text, want), "%s", text);
+	snprintf(want, sizeof(want), "lambdas.cpp:%d: size=39 B, count=2",
+		 tt_site_line("lambdas.cpp", "lambda_b"));
+	ck_assert_msg(strstr(text, want), "%s", text);
+}
+END_TEST
+
 /* A function without line information, linked inside the span of an optimised C++
  * unit (holey.cpp), has no line: libdw names that unit for its address, whose line
  * table then gave it a libstdc++ header's line, and as runtime code it was passed
@@ -2558,6 +2585,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, cxx_real_sites_O2);
 	tcase_add_test(tc, cxx_real_sites_static_libstdcxx);
 	tcase_add_test(tc, clang_functions_in_a_namespace);
+	tcase_add_test(tc, gcc_lambdas_are_told_apart);
 	tcase_add_test(tc, exec_traced_afresh);
 	tcase_add_test(tc, snap_prints_the_new_file);
 	tcase_add_test(tc, collector_killed_program_unharmed);

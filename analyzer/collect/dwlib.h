@@ -25,6 +25,7 @@
 	X(dwarf_attr_integrate) \
 	X(dwarf_child) \
 	X(dwarf_dieoffset) \
+	X(dwarf_entrypc) \
 	X(dwarf_filesrc) \
 	X(dwarf_formref_die) \
 	X(dwarf_formstring) \
@@ -77,6 +78,7 @@ bool dwlib_load(void);
 #define dwarf_attr_integrate (*dwlib.dwarf_attr_integrate)
 #define dwarf_child (*dwlib.dwarf_child)
 #define dwarf_dieoffset (*dwlib.dwarf_dieoffset)
+#define dwarf_entrypc (*dwlib.dwarf_entrypc)
 #define dwarf_filesrc (*dwlib.dwarf_filesrc)
 #define dwarf_formref_die (*dwlib.dwarf_formref_die)
 #define dwarf_formstring (*dwlib.dwarf_formstring)

@@ -289,23 +289,42 @@ static const struct esym *sizeless_at(const elfsyms_t *t, uint64_t value, uint64
 	return best;
 }
 
-const char *elfsyms_lookup(const elfsyms_t *t, Dwarf_Addr addr)
+/* The symbol for addr, or NULL with *fallback when only libdwfl's own scan can tell. */
+static const struct esym *lookup(const elfsyms_t *t, Dwarf_Addr addr, bool *fallback)
 {
 	bool overflow = false;
+	*fallback = false;
 	const struct esym *s = sized_pick(t, addr, false, &overflow);
 	if (s)
-		return s->name;
+		return s;
 	/* libdwfl skips the locals when a global label sits exactly at addr. */
 	bool globals_only = !t->have_locals || sizeless_at(t, addr, addr, true);
 	if (!globals_only && (s = sized_pick(t, addr, true, &overflow)))
-		return s->name;
-	if (overflow)
-		return dwfl_module_addrname(t->mod, addr);
+		return s;
+	if (overflow) {
+		*fallback = true;
+		return NULL;
+	}
 	/* No sized symbol: a label counts only at the end of everything below addr. */
 	size_t upper = syms_below(t, addr, true);
 	if (upper == 0)
 		return NULL;
 	uint64_t min_label = globals_only ? t->maxend_global[upper - 1] : t->maxend_all[upper - 1];
-	s = sizeless_at(t, min_label, addr, globals_only);
+	return sizeless_at(t, min_label, addr, globals_only);
+}
+
+const char *elfsyms_lookup(const elfsyms_t *t, Dwarf_Addr addr)
+{
+	bool fallback;
+	const struct esym *s = lookup(t, addr, &fallback);
+	if (fallback)
+		return dwfl_module_addrname(t->mod, addr);
 	return s ? s->name : NULL;
+}
+
+const char *elfsyms_named_at(const elfsyms_t *t, Dwarf_Addr addr, Dwarf_Addr start)
+{
+	bool fallback;
+	const struct esym *s = lookup(t, addr, &fallback);
+	return s && s->value == start ? s->name : NULL;
 }

@@ -24,5 +24,8 @@ void elfsyms_free(elfsyms_t *t);
 /* The name of the symbol for addr (a Dwfl address of mod), or NULL. */
 const char *elfsyms_lookup(const elfsyms_t *t, Dwarf_Addr addr);
 
+/* The name of the symbol for addr when that symbol starts at start, else NULL. */
+const char *elfsyms_named_at(const elfsyms_t *t, Dwarf_Addr addr, Dwarf_Addr start);
+
 /* Bytes the table holds. */
 size_t elfsyms_memory(const elfsyms_t *t);

@@ -421,13 +421,15 @@ static char *demangle(const char *name)
 	return strdup(name);
 }
 
-static const char *die_function_name(Dwarf_Die *die)
+/* The function's name: its linkage name (*linkage set), else its plain name. */
+static const char *die_function_name(Dwarf_Die *die, bool *linkage)
 {
 	Dwarf_Attribute attr;
 	const char *name = NULL;
 	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
 	    dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
 		name = dwarf_formstring(&attr);
+	*linkage = name != NULL;
 	if (!name && dwarf_attr_integrate(die, DW_AT_name, &attr))
 		name = dwarf_formstring(&attr);
 	return name;
@@ -468,6 +470,24 @@ static const char *symbol_name(struct module *m, Dwarf_Addr addr)
 	return elfsyms_lookup(m->syms, addr);
 }
 
+/* GCC writes no linkage name for a lambda's operator(), whose plain name says nothing
+ * of which lambda it is; the symbol at the function's entry does
+ * (main::{lambda(int)#2}::operator()(int) const).  A malloc'd name for the function
+ * die, which holds addr (the unit's addresses are addr - cu_bias), or NULL. */
+static char *lambda_name(struct module *m, Dwarf_Die *die, Dwarf_Addr addr, Dwarf_Addr cu_bias)
+{
+	Dwarf_Addr entry;
+	if (dwarf_entrypc(die, &entry) != 0)
+		return NULL;
+	if (!m->syms && !(m->syms = elfsyms_new(m->dwmod)))
+		return NULL;
+	char *name = demangle(elfsyms_named_at(m->syms, addr, entry + cu_bias));
+	if (name && strstr(name, "{lambda("))
+		return name;
+	free(name);
+	return NULL;
+}
+
 /* Fills lines for the address: innermost inlined function first.  Returns the count
  * (0 when nothing is known), or -ENOMEM. */
 static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line **out)
@@ -504,7 +524,12 @@ static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line *
 		int tag = dwarf_tag(&scopes[i]);
 		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
 			continue;
-		lines[n].function = demangle(die_function_name(&scopes[i]));
+		bool linkage;
+		const char *name = die_function_name(&scopes[i], &linkage);
+		if (tag == DW_TAG_subprogram && !linkage)
+			lines[n].function = lambda_name(m, &scopes[i], addr, cu_bias);
+		if (!lines[n].function)
+			lines[n].function = demangle(name);
 		lines[n].file = source_path(comp_dir, file);
 		lines[n].line = line;
 		n++;

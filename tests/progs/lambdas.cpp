@@ -1,0 +1,25 @@
+// lambdas.cpp - two lambdas of one function, kept out of line, built by g++ at -O2
+// (tests/meson.build).  GCC's debug information names each operator() only
+// "operator()"; the symbol at its entry says which lambda it is.
+#include <cstdio>
+#include <cstdlib>
+
+void *kept[8]; // global: the compiler may not drop the allocations
+int nkept;
+
+__attribute__((noinline)) void two_lambdas(int n)
+{
+	auto a = [](int k) __attribute__((noinline)) { kept[nkept++] = malloc(17 + k); }; // site:lambda_a
+	auto b = [](int k) __attribute__((noinline)) { kept[nkept++] = malloc(19 + k); }; // site:lambda_b
+	for (int i = 0; i < n; i++) {
+		a(i); // site:call_a
+		b(i);
+	}
+}
+
+int main()
+{
+	two_lambdas(2);
+	std::printf("lambdas %d\n", nkept);
+	return 0;
+}
