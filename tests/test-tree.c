@@ -258,6 +258,7 @@ static int wait_job(pid_t run, const char *what)
 		usleep(10 * 1000);
 	}
 	killpg(run, SIGKILL);
+	kill(run, SIGKILL); /* not a job: not a group of its own */
 	waitpid(run, &st, 0);
 	ck_abort_msg("%s: run neither stopped nor ended", what);
 	return 0;
@@ -390,6 +391,19 @@ START_TEST(run_forwards_every_signal_and_stops_with_the_program)
 	ck_assert_int_eq(waitpid(run, &st, WNOHANG | WUNTRACED), 0);
 	ck_assert_int_eq(kill(program, SIGCONT), 0);
 	st = wait_job(run, "not a job");
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+
+	/* Nor does a script's SIGCONT to run go to waste: the SIGTSTP it sent run stopped
+	 * the program, and its SIGCONT to run continues it (the program stayed stopped,
+	 * and run waited for ever). */
+	char *sleeper2[] = { "/bin/sleep", "1", NULL };
+	run = run_started(dir, sleeper2, -1, false);
+	program_of(run, "sleep");
+	ck_assert_int_eq(kill(run, SIGTSTP), 0);
+	while (child_state(run, "sleep") != 'T')
+		usleep(10 * 1000);
+	ck_assert_int_eq(kill(run, SIGCONT), 0);
+	st = wait_job(run, "script's continue");
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
 }
 END_TEST

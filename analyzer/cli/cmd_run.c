@@ -410,6 +410,47 @@ static void on_forwarded(int sig, siginfo_t *info, void *ctx)
 	errno = saved;
 }
 
+/* Whether process pid is stopped ('T' in /proc/PID/stat), with async-signal-safe
+ * calls only. */
+static bool is_stopped(pid_t pid)
+{
+	char path[32] = "/proc/", digits[16], buf[256];
+	int n = 0;
+	for (unsigned v = (unsigned)pid; n == 0 || v; v /= 10)
+		digits[n++] = (char)('0' + v % 10);
+	size_t at = strlen(path);
+	while (n)
+		path[at++] = digits[--n];
+	memcpy(path + at, "/stat", 6);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return false;
+	buf[len] = '\0';
+	const char *paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] == 'T';
+}
+
+/* SIGCONT that someone sent run continues a program that stopped, when run is not a
+ * job (its process group is its parent's, runtree_mirror_stop()): a script that sent
+ * run SIGTSTP (forwarded) continues it with SIGCONT, and a program left stopped would
+ * keep run waiting for ever.  A job's run is continued by its shell's fg or bg with
+ * the whole process group, the program included. */
+static void on_continued(int sig, siginfo_t *info, void *ctx)
+{
+	(void)sig;
+	(void)ctx;
+	int saved = errno;
+	pid_t to = forward_to;
+	if (info->si_code <= 0 && to > 0 && info->si_pid != to && info->si_pid != getpid() &&
+	    getpgrp() == getpgid(getppid()) && is_stopped(to))
+		kill(to, SIGCONT);
+	errno = saved;
+}
+
 /* Every SIGCHLD may be the program's stop: one pending while another child's comes
  * carries only one of them, and runtree_mirror_stop() asks about the program alone. */
 static void on_child(int sig)
@@ -431,6 +472,8 @@ static void forward_signals(void)
 			continue;
 		sigaction(sig, &sa, NULL);
 	}
+	sa.sa_sigaction = on_continued;
+	sigaction(SIGCONT, &sa, NULL);
 }
 
 /* Once the program runs (it starts with SIGCHLD as run was given it, ignored
