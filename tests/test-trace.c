@@ -1,6 +1,7 @@
 /* test-trace.c - real programs under the real shim: exact bytes and counts at exact
  * file:line in signal and exit snapshots, the program's output and status unchanged. */
 #include <check.h>
+#include <ctype.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -2023,6 +2024,38 @@ static int files_in(const char *dir)
 	return n;
 }
 
+/* The segment is left out of the program's core dumps (VM_DONTDUMP, "dd" in smaps):
+ * a crash of a small program dumped its 146 MB with the program's 300 KB. */
+START_TEST(the_segment_stays_out_of_core_dumps)
+{
+	char dir[256], err[4096], path[64], line[512];
+	tt_tempdir(dir, sizeof(dir));
+	struct tt_proc p;
+	tt_start(dir, "waiter", NULL, &p);
+	ck_assert_int_gt(tt_collector_pid(p.pid), 0);
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)p.pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	int segments = 0, undumped = 0;
+	bool in_segment = false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strchr(line, '-') && strchr(line, ' ') && isxdigit((unsigned char)line[0]) &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in_segment = strstr(line, "memfd:heapsnap") != NULL;
+			segments += in_segment;
+		} else if (in_segment && !strncmp(line, "VmFlags:", 8)) {
+			undumped += strstr(line, " dd") != NULL;
+		}
+	}
+	fclose(f);
+	ck_assert_int_eq(segments, 1);
+	ck_assert_int_eq(undumped, 1);
+	kill(p.pid, SIGTERM);
+	int st = tt_finish(&p, err, sizeof(err));
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+END_TEST
+
 /* The snapshot directory vanishes, then the disk is "full" (a file size limit on the
  * collector): each failed snapshot says so on stderr and leaves no file; the program
  * goes on; the next snapshot is written. */
@@ -2586,6 +2619,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, cxx_real_sites_static_libstdcxx);
 	tcase_add_test(tc, clang_functions_in_a_namespace);
 	tcase_add_test(tc, gcc_lambdas_are_told_apart);
+	tcase_add_test(tc, the_segment_stays_out_of_core_dumps);
 	tcase_add_test(tc, exec_traced_afresh);
 	tcase_add_test(tc, snap_prints_the_new_file);
 	tcase_add_test(tc, collector_killed_program_unharmed);
