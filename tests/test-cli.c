@@ -620,6 +620,22 @@ START_TEST(run_usage)
 	ck_assert_str_eq(r.out, "script 1 a b\n");
 	ck_assert_str_eq(r.err, "");
 	result_free(&r);
+	/* An empty entry of PATH is the current directory, as for execvp: first, last,
+	 * between two colons, or PATH empty. */
+	char *path = strdup(getenv("PATH"));
+	static const char *const paths[] = { ":/usr/bin", "/usr/bin:", "/usr/bin::/bin", "" };
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		setenv("PATH", paths[i], 1);
+		r = run(cmd_run, "run", "-q", "notexec", "x", NULL);
+		ck_assert_msg(r.status == 0 && !strcmp(r.out, "script 1 x\n"), "PATH '%s': %d %s%s",
+			      paths[i], r.status, r.out, r.err);
+		result_free(&r);
+	}
+	setenv("PATH", "/usr/bin:/bin", 1);
+	assert_fails(run(cmd_run, "run", "-q", "notexec", NULL), 127,
+		     "heapsnap: run: 'notexec': no such program");
+	setenv("PATH", path, 1);
+	free(path);
 	unlink("notexec");
 	system("rm -f heapsnap.*.pb.gz");
 	leave_tmpdir();

@@ -90,16 +90,19 @@ static bool find_program(const char *name, char *out, size_t len, bool *denied)
 	const char *path = getenv("PATH");
 	if (!path)
 		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
+	/* An empty entry (PATH empty, or an entry before, between or after colons) is the
+	 * current directory, as for execvp. */
+	for (;;) {
 		size_t n = strcspn(path, ":");
-		snprintf(out, len, "%.*s/%s", (int)n, n ? path : ".", name);
+		snprintf(out, len, "%.*s/%s", n ? (int)n : 1, n ? path : ".", name);
 		struct stat st;
 		if (access(out, X_OK) == 0 && stat(out, &st) == 0 && S_ISREG(st.st_mode))
 			return true;
 		*denied |= errno == EACCES;
-		path += n + (path[n] == ':');
+		if (!path[n])
+			return false;
+		path += n + 1;
 	}
-	return false;
 }
 
 /* Says why LD_PRELOAD cannot trace the program, or returns NULL when it can.  An ELF
