@@ -209,6 +209,8 @@ void cfistore_learnt(uint64_t ip, const struct cfi_rule *rule) HIDDEN;
  * replay); then unwind_backtrace() (libunwind's unw_backtrace) answers, and now and
  * then unwind_slow(), libunwind's cursor walk, several times slower, answers and
  * teaches the cache the rules of every frame it passes. */
+/* fds.c: before each use of libunwind, its pipe is checked to be still its own. */
+void fds_check_unwinder_pipe(void) HIDDEN;
 void unwind_init(void) HIDDEN;
 int unwind_fast(uint64_t *out, unsigned max, bool *more) HIDDEN;
 int unwind_backtrace(uint64_t *out, unsigned max, bool *more) HIDDEN;

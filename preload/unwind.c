@@ -407,6 +407,7 @@ __attribute__((noinline)) int unwind_backtrace(uint64_t *out, unsigned max, bool
 	*more = false;
 	if (!libunwind_load())
 		return 0;
+	fds_check_unwinder_pipe();
 	in_libunwind = true;
 	int got = lu.backtrace(ips, want);
 	in_libunwind = false;
@@ -460,6 +461,7 @@ __attribute__((noinline)) int unwind_slow(uint64_t *out, unsigned max, bool *mor
 	*more = false;
 	if (!libunwind_load())
 		return 0;
+	fds_check_unwinder_pipe();
 	in_libunwind = true;
 	int n = lu.getcontext(&uc) != 0 || lu.init_local(&cur, &uc) != 0
 			? 0 : unwind_walk(&cur, out, max, more);

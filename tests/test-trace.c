@@ -2024,6 +2024,20 @@ static int files_in(const char *dir)
 	return n;
 }
 
+/* The program's own file on the fd numbers of libunwind's pipe (fdpipe.c): libunwind,
+ * unwinding a signal handler's allocation, read a byte from it and wrote one into it. */
+START_TEST(the_unwinders_pipe_never_touches_the_programs_fds)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "fdpipe", NULL };
+	struct run_result r;
+	tt_run_alike(dir, argv, &r);
+	ck_assert_str_eq(r.out, "read 10 '0123456789', offset 0\n");
+	profile_free(tt_snapshot(dir, traced_pid(&r), "exit", 10));
+}
+END_TEST
+
 /* The segment is left out of the program's core dumps (VM_DONTDUMP, "dd" in smaps):
  * a crash of a small program dumped its 146 MB with the program's 300 KB. */
 START_TEST(the_segment_stays_out_of_core_dumps)
@@ -2620,6 +2634,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, clang_functions_in_a_namespace);
 	tcase_add_test(tc, gcc_lambdas_are_told_apart);
 	tcase_add_test(tc, the_segment_stays_out_of_core_dumps);
+	tcase_add_test(tc, the_unwinders_pipe_never_touches_the_programs_fds);
 	tcase_add_test(tc, exec_traced_afresh);
 	tcase_add_test(tc, snap_prints_the_new_file);
 	tcase_add_test(tc, collector_killed_program_unharmed);
