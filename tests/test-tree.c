@@ -88,6 +88,19 @@ START_TEST(every_file_is_there_when_run_returns)
 			ck_assert_int_eq(v[PV_ALLOC_SPACE], 48000);
 			basics++;
 		}
+		/* The executable's mapping first, as profile.proto has it: pprof names
+		 * the file by it (it named libc, its first frame's).  An exec file is the
+		 * shell's forked child before it became the command. */
+		bool exec = strstr(names[i], ".exec.") != NULL;
+		const char *cmd = p->meta.command ? p->meta.command : "";
+		const char *exe = exec || !strncmp(cmd, "/bin/sh ", 8) ? "/dash"
+				  : !strncmp(cmd, "cat", 3)		 ? "/cat"
+									 : "/basic";
+		ck_assert_msg(p->nmappings > 0 && strlen(p->mappings[0].path) >= strlen(exe) &&
+				      !strcmp(p->mappings[0].path + strlen(p->mappings[0].path) -
+						      strlen(exe), exe),
+			      "%s: first mapping %s, not %s", names[i],
+			      p->nmappings ? p->mappings[0].path : "none", exe);
 		profile_free(p);
 	}
 	ck_assert_int_eq(basics, 3);

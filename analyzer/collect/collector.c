@@ -860,6 +860,8 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	int r = mapping_cache ? 0 : -ENOMEM;
 	for (uint32_t i = 0; mapping_cache && i <= nmod; i++)
 		mapping_cache[i] = PROFILE_NONE;
+	if (r == 0)
+		r = symbolizer_add_main_mapping(c->sym, p, mapping_cache);
 	size_t nsamples = HASH_COUNT(c->dstats);
 	for (uint64_t id = 0; id < c->nstats; id++)
 		nsamples += has_sample(c, id);

@@ -15,6 +15,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -106,6 +107,7 @@ struct symbolizer {
 	size_t cache_bytes;
 	symcache_t *disk;     /* NULL: no on-disk cache */
 	struct symbolizer_stats stats;
+	char *exe;            /* the process's executable when it started, or NULL */
 };
 
 symbolizer_t *symbolizer_new(pid_t pid)
@@ -114,6 +116,19 @@ symbolizer_t *symbolizer_new(pid_t pid)
 	if (s) {
 		s->pid = pid;
 		s->disk = symcache_open();
+		/* The path the shim gives the executable's module (readlink of its own
+		 * /proc/self/exe), read while the process lives. */
+		char path[64], exe[PATH_MAX];
+		snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+		ssize_t n = pid > 0 ? readlink(path, exe, sizeof(exe) - 1) : -1;
+		static const char deleted[] = " (deleted)";
+		size_t dl = sizeof(deleted) - 1;
+		if (n > 0) {
+			exe[n] = '\0';
+			if ((size_t)n > dl && !strcmp(exe + n - dl, deleted))
+				exe[n - dl] = '\0'; /* as the modules' paths are kept */
+			s->exe = strdup(exe);
+		}
 	}
 	return s;
 }
@@ -133,6 +148,7 @@ void symbolizer_free(symbolizer_t *s)
 		return;
 	symbolizer_flush(s);
 	symcache_close(s->disk);
+	free(s->exe);
 	struct sym_cache *c, *tmp;
 	HASH_ITER(hh, s->cache, c, tmp) {
 		HASH_DEL(s->cache, c);
@@ -675,6 +691,20 @@ done:
 	return c;
 }
 
+/* Adds module m's mapping to p unless it is there (mapping_cache[m]).  Returns 0 or
+ * -ENOMEM. */
+static int add_mapping(symbolizer_t *s, profile_t *p, uint32_t m, uint32_t *mapping_cache)
+{
+	if (mapping_cache[m] != PROFILE_NONE)
+		return 0;
+	struct module *mod = &s->modules[m];
+	profile_mapping_t pm = {
+		.start = mod->exec_start, .limit = mod->exec_end, .offset = mod->exec_offset,
+		.path = mod->path, .build_id = mod->build_id,
+	};
+	return profile_add_mapping(p, &pm, &mapping_cache[m]) < 0 ? -ENOMEM : 0;
+}
+
 int symbolizer_add_location(symbolizer_t *s, profile_t *p, uint32_t m, uint64_t ip,
 			    uint32_t *mapping_cache, uint32_t *index_out)
 {
@@ -707,19 +737,32 @@ int symbolizer_add_location(symbolizer_t *s, profile_t *p, uint32_t m, uint64_t 
 
 	uint32_t mapping = PROFILE_NONE;
 	if (m < s->nmodules) {
-		if (mapping_cache[m] == PROFILE_NONE) {
-			struct module *mod = &s->modules[m];
-			profile_mapping_t pm = {
-				.start = mod->exec_start, .limit = mod->exec_end,
-				.offset = mod->exec_offset, .path = mod->path,
-				.build_id = mod->build_id,
-			};
-			if (profile_add_mapping(p, &pm, &mapping_cache[m]) < 0)
-				return -ENOMEM;
-		}
+		if (add_mapping(s, p, m, mapping_cache) < 0)
+			return -ENOMEM;
 		mapping = mapping_cache[m];
 	}
 	return profile_add_location(p, ip, mapping, lines, n, index_out);
+}
+
+/* Whether a module's path names a shared object (libc.so.6, linux-vdso.so.1). */
+static bool is_shared_object(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	const char *so = strstr(base ? base + 1 : path, ".so");
+	return so && (so[3] == '\0' || so[3] == '.');
+}
+
+int symbolizer_add_main_mapping(symbolizer_t *s, profile_t *p, uint32_t *mapping_cache)
+{
+	for (uint32_t m = 0; s->exe && m < s->nmodules; m++)
+		if (s->modules[m].path && !strcmp(s->modules[m].path, s->exe))
+			return add_mapping(s, p, m, mapping_cache);
+	/* The process ended before its collector began: the first module the image
+	 * registered, which its first pass over the loaded objects makes the executable
+	 * (and a forked child inherits), unless it is a library. */
+	if (s->nmodules && s->modules[0].path && !is_shared_object(s->modules[0].path))
+		return add_mapping(s, p, 0, mapping_cache);
+	return 0;
 }
 
 /* Groups rules by module (struct module_rule); symcache_store_rules() orders each

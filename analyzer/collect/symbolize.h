@@ -48,6 +48,11 @@ int symbolizer_maps_inode(symbolizer_t *s, uint64_t dev, uint64_t inode);
 int symbolizer_add_location(symbolizer_t *s, profile_t *p, uint32_t m, uint64_t ip,
 			    uint32_t *mapping_cache, uint32_t *index_out);
 
+/* Adds the mapping of the process's executable to p before any other, as
+ * profile.proto has the main binary first (pprof names the profile's file by it).
+ * Nothing when no module is the executable.  Returns 0 or -ENOMEM. */
+int symbolizer_add_main_mapping(symbolizer_t *s, profile_t *p, uint32_t *mapping_cache);
+
 uint32_t symbolizer_modules(const symbolizer_t *s);
 
 /* Bytes of memory the symbolizer holds (caches, module list). */
