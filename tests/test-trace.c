@@ -1036,12 +1036,13 @@ START_TEST(clang_functions_in_a_namespace)
 END_TEST
 
 /* lambdas.cpp, built by g++ at -O2: its two out-of-line lambdas are two functions,
- * named as their symbols name them, and --skip takes either by that name. */
+ * named as their symbols name them, and --skip takes either by that name; inlined
+ * functions are named with their scopes (GCC gives them no linkage name). */
 START_TEST(gcc_lambdas_are_told_apart)
 {
 	char dir[256], path[512];
 	pid_t pid;
-	profile_free(exit_of("lambdas", "lambdas 4\n", dir, &pid));
+	profile_free(exit_of("lambdas", "lambdas 6\n", dir, &pid));
 	snprintf(path, sizeof(path), "%s/heapsnap.%d.exit.pb.gz", dir, (int)pid);
 	static char text[65536];
 	char want[256];
@@ -1050,6 +1051,12 @@ START_TEST(gcc_lambdas_are_told_apart)
 			      strstr(text, ": two_lambdas(int)::{lambda(int)#2}::operator()(int) const"),
 		      "%s", text);
 	ck_assert_msg(strstr(text, "size=35 B, count=2") && strstr(text, "size=39 B, count=2"),
+		      "%s", text);
+	/* Inlined: a namespace's function, and a lambda of main, by their scopes. */
+	ck_assert_msg(strstr(text, ": app::helper(int) at ") && strstr(text, "size=33 B, count=1"),
+		      "%s", text);
+	ck_assert_msg(strstr(text, ": main::{lambda}::operator() at ") &&
+			      strstr(text, "size=51 B, count=1"),
 		      "%s", text);
 	top_text(path, "--skip 'two_lambdas(int)::{lambda(int)#1}::*'", text,
 		 sizeof(text));

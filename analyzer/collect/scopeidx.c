@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <uthash.h>
 
 #include "dwlib.h"
@@ -25,8 +27,18 @@ struct snode {
 	int tag;
 };
 
+/* A declaration scope of a unit (namespace, class, function...), for qualifying the
+ * names of functions that have no linkage name. */
+struct decl {
+	Dwarf_Die die;
+	int32_t parent; /* index in decls, -1: the unit */
+};
+
 struct unit {
 	Dwarf_Off key;          /* the unit DIE's offset */
+	struct decl *decls;     /* in offset order; built on first need */
+	uint32_t ndecls, decls_cap;
+	bool decls_built;
 	struct snode *nodes;
 	uint32_t nnodes, nodes_cap;
 	struct interval *iv;    /* grouped by parent, each group sorted */
@@ -58,6 +70,7 @@ scopeidx_t *scopeidx_new(Dwfl_Module *mod)
 
 static void unit_free(struct unit *u)
 {
+	free(u->decls);
 	free(u->nodes);
 	free(u->iv);
 	free(u->group);
@@ -307,4 +320,154 @@ int scopeidx_functions(scopeidx_t *x, Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_Die
 			break;
 	}
 	return n;
+}
+
+/* ---- qualified names ---- */
+
+static bool is_decl_scope(int tag)
+{
+	return tag == DW_TAG_namespace || tag == DW_TAG_class_type ||
+	       tag == DW_TAG_structure_type || tag == DW_TAG_union_type ||
+	       tag == DW_TAG_subprogram || tag == DW_TAG_lexical_block;
+}
+
+/* Records die's declaration scopes under parent, in offset order (a preorder walk). */
+static int decls_walk(struct unit *u, Dwarf_Die *die, int32_t parent, int depth)
+{
+	Dwarf_Die child;
+	if (depth > MAX_DEPTH || dwarf_child(die, &child) != 0)
+		return 0;
+	do {
+		int tag = dwarf_tag(&child);
+		if (!is_decl_scope(tag))
+			continue;
+		if (u->ndecls == u->decls_cap) {
+			uint32_t cap = u->decls_cap ? u->decls_cap * 2 : 256;
+			struct decl *d = realloc(u->decls, cap * sizeof(*d));
+			if (!d)
+				return -ENOMEM;
+			u->decls = d;
+			u->decls_cap = cap;
+		}
+		int32_t self = (int32_t)u->ndecls++;
+		u->decls[self] = (struct decl){ .die = child, .parent = parent };
+		if (dwarf_haschildren(&child) > 0 && decls_walk(u, &child, self, depth + 1) < 0)
+			return -ENOMEM;
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return 0;
+}
+
+static int32_t decl_find(const struct unit *u, Dwarf_Off off)
+{
+	uint32_t lo = 0, hi = u->ndecls;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		Dwarf_Off at = dwarf_dieoffset((Dwarf_Die *)&u->decls[mid].die);
+		if (at == off)
+			return (int32_t)mid;
+		if (at < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static const char *die_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	return dwarf_formstring(dwarf_attr(die, DW_AT_name, &attr));
+}
+
+/* Whether class die, which has no name, is a lambda's closure type: GCC names it
+ * neither, but its call operator is its member. */
+static bool is_closure(Dwarf_Die *die)
+{
+	Dwarf_Die child;
+	if (dwarf_child(die, &child) != 0)
+		return false;
+	do {
+		const char *name = dwarf_tag(&child) == DW_TAG_subprogram ? die_name(&child) : NULL;
+		if (name && !strncmp(name, "operator()", 10))
+			return true;
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return false;
+}
+
+/* Appends the name of scope d (with its own scopes first) to out[*at..len); false when
+ * it does not fit. */
+static bool put_scope(const struct unit *u, int32_t d, char *out, size_t len, size_t *at,
+		      int depth)
+{
+	if (d < 0)
+		return true;
+	if (depth > MAX_DEPTH || !put_scope(u, u->decls[d].parent, out, len, at, depth + 1))
+		return false;
+	Dwarf_Die *die = (Dwarf_Die *)&u->decls[d].die;
+	int tag = dwarf_tag(die);
+	if (tag == DW_TAG_lexical_block)
+		return true;
+	const char *name = die_name(die);
+	int n;
+	if (tag == DW_TAG_namespace && !name)
+		n = snprintf(out + *at, len - *at, "(anonymous namespace)::");
+	else if (!name)
+		n = snprintf(out + *at, len - *at, "%s::",
+			     is_closure(die) ? "{lambda}" : "{unnamed type}");
+	else if (!strncmp(name, "<lambda", 7) && name[strlen(name) - 1] == '>')
+		n = snprintf(out + *at, len - *at, "{%.*s}::", (int)strlen(name) - 2, name + 1);
+	else
+		n = snprintf(out + *at, len - *at, "%s::", name);
+	if (n < 0 || (size_t)n >= len - *at)
+		return false;
+	*at += (size_t)n;
+	return true;
+}
+
+/* The DIE that names fn's scope: through its abstract origin, then its declaration. */
+static void declaration_of(Dwarf_Die *fn, Dwarf_Die *out)
+{
+	*out = *fn;
+	for (int i = 0; i < 4; i++) {
+		Dwarf_Attribute attr;
+		Dwarf_Die next;
+		if ((dwarf_attr(out, DW_AT_abstract_origin, &attr) ||
+		     dwarf_attr(out, DW_AT_specification, &attr)) &&
+		    dwarf_formref_die(&attr, &next))
+			*out = next;
+		else
+			return;
+	}
+}
+
+int scopeidx_qualified(scopeidx_t *x, Dwarf_Die *cudie, Dwarf_Die *fn, char *out, size_t len)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word lang;
+	if (dwarf_formudata(dwarf_attr(cudie, DW_AT_language, &attr), &lang) != 0 ||
+	    (lang != DW_LANG_C_plus_plus && lang != DW_LANG_C_plus_plus_03 &&
+	     lang != DW_LANG_C_plus_plus_11 && lang != DW_LANG_C_plus_plus_14))
+		return 0;
+	struct unit *u = unit_get(x, cudie);
+	if (!u)
+		return -ENOMEM;
+	if (!u->decls_built) {
+		u->decls_built = true;
+		if (decls_walk(u, cudie, -1, 0) < 0)
+			return -ENOMEM;
+		x->bytes += u->decls_cap * sizeof(*u->decls);
+	}
+	Dwarf_Die decl;
+	declaration_of(fn, &decl);
+	const char *name = die_name(&decl);
+	int32_t d = name ? decl_find(u, dwarf_dieoffset(&decl)) : -1;
+	/* Only a declaration of this unit, inside some scope (a unit-level name needs
+	 * nothing more). */
+	if (d < 0 || u->decls[d].parent < 0)
+		return 0;
+	size_t at = 0;
+	if (!put_scope(u, u->decls[d].parent, out, len, &at, 0))
+		return 0;
+	int n = snprintf(out + at, len - at, "%s", name);
+	return n >= 0 && (size_t)n < len - at ? 1 : 0;
 }

@@ -33,5 +33,13 @@ Dwarf_Die *scopeidx_cu(scopeidx_t *x, Dwarf_Addr addr, Dwarf_Addr *bias);
 int scopeidx_functions(scopeidx_t *x, Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_Die *out,
 		       int max);
 
+/* Writes to out the qualified name of function DIE fn (a subprogram or an inlined
+ * call, of cudie) that has no linkage name: its namespaces, classes and enclosing
+ * functions from its declaration's place in the unit, "::"-joined, GCC's
+ * "<lambda(int)>" written as the demangler's "{lambda(int)}" (without its number).
+ * Returns 1, 0 when there is nothing to add (not C++, no enclosing scope, declared
+ * in another unit, longer than len), or -ENOMEM. */
+int scopeidx_qualified(scopeidx_t *x, Dwarf_Die *cudie, Dwarf_Die *fn, char *out, size_t len);
+
 /* Bytes the index holds. */
 size_t scopeidx_memory(const scopeidx_t *x);

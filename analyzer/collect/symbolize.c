@@ -544,6 +544,18 @@ static int lines_from_dwarf(struct module *m, Dwarf_Addr addr, struct sym_line *
 		const char *name = die_function_name(&scopes[i], &linkage);
 		if (tag == DW_TAG_subprogram && !linkage)
 			lines[n].function = lambda_name(m, &scopes[i], addr, cu_bias);
+		if (!lines[n].function && !linkage) {
+			/* GCC names many functions, inlined ones above all, only by their
+			 * plain name: their scopes come from where they are declared. */
+			char q[1024];
+			int r = scopeidx_qualified(m->scopes, cudie, &scopes[i], q, sizeof(q));
+			if (r < 0) {
+				free_lines(lines, (uint32_t)n);
+				return r;
+			}
+			if (r > 0)
+				lines[n].function = strdup(q);
+		}
 		if (!lines[n].function)
 			lines[n].function = demangle(name);
 		lines[n].file = source_path(comp_dir, file);

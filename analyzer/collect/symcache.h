@@ -20,8 +20,9 @@
 /* 2: source file names lexically normalized when absolute too (clang's "..").
  * 3: an address outside the unit libdw gives it (scopeidx_cu()) has no line of it.
  * 4: clang's functions defined inside a namespace's entry have their inlined calls.
- * 5: GCC's out-of-line lambdas named by their symbols. */
-#define SYMCACHE_VERSION 5
+ * 5: GCC's out-of-line lambdas named by their symbols.
+ * 6: functions without a linkage name qualified by their scopes (scopeidx_qualified()). */
+#define SYMCACHE_VERSION 6
 /* An entry's file name is its build-id and this suffix, which holds the version: two
  * heapsnap builds of different versions on one machine each keep their entries, where
  * sharing one name made each replace the other's at every run (a traced cc1 took
