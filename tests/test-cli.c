@@ -727,8 +727,10 @@ START_TEST(flame_usage)
 	enter_tmpdir();
 	write_known("snap.pb.gz", 1);
 	assert_fails(run(cmd_flame, "flame", NULL), 2, "heapsnap: flame: missing FILE");
-	assert_fails(run(cmd_flame, "flame", "a", "b", NULL), 2,
-		     "heapsnap: flame: unexpected argument 'b'");
+	assert_fails(run(cmd_flame, "flame", "snap.pb.gz", "b", NULL), 1,
+		     "heapsnap: cannot read 'b'");
+	assert_fails(run(cmd_flame, "flame", ".", NULL), 1,
+		     "heapsnap: flame: no snapshots (heapsnap.*.pb.gz) in '.'");
 	assert_fails(run(cmd_flame, "flame", "-m", "max", "snap.pb.gz", NULL), 2,
 		     "heapsnap: flame: bad --metric 'max'");
 	assert_fails(run(cmd_flame, "flame", "--domain", "x", "snap.pb.gz", NULL), 2,
@@ -748,9 +750,25 @@ START_TEST(flame_usage)
 	ck_assert_str_eq(r.out, "main (prog.c:30);parse (parse.c:80) 20480\n"
 				"main (prog.c:30);0x1234 (libfoo.so.1) 10\n");
 	result_free(&r);
+	/* Several files, or a directory of them, are merged: each stack's values add up
+	 * (two processes' files here, the same stacks). */
+	ck_assert_int_eq(system("mkdir tree && cp snap.pb.gz tree/heapsnap.1.exit.pb.gz && "
+				"cp snap.pb.gz tree/heapsnap.2.exit.pb.gz"), 0);
+	const char *const merged = "main (prog.c:30);parse (parse.c:80);vec_push (vec.h:22) 40960\n"
+				   "main (prog.c:30);0x1234 (libfoo.so.1) 20\n";
+	r = run(cmd_flame, "flame", "tree", "-x", "prog.c", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, merged);
+	result_free(&r);
+	r = run(cmd_flame, "flame", "tree/heapsnap.1.exit.pb.gz", "tree/heapsnap.2.exit.pb.gz",
+		"-x", "prog.c", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, merged);
+	result_free(&r);
+	ck_assert_int_eq(system("rm -r tree"), 0);
 	r = run(cmd_flame, "flame", "--help", NULL);
 	ck_assert_int_eq(r.status, 0);
-	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap flame FILE"));
+	ck_assert_ptr_nonnull(strstr(r.out, "Usage: heapsnap flame FILE|DIR..."));
 	result_free(&r);
 	leave_tmpdir();
 }

@@ -1,4 +1,4 @@
-/* cmd_flame.c - heapsnap flame: a snapshot as folded stacks for flame graph tools.
+/* cmd_flame.c - heapsnap flame: snapshots as folded stacks for flame graph tools.
  *
  * help() / parse_argv() / run(): the stacks are grouped by flame_add() (stats_group()
  * by traceback, so runtime frames, filters and domains work as in `heapsnap top`) and
@@ -21,7 +21,8 @@
 enum { PARSE_RUN = 0, PARSE_HELP = 1 };
 
 struct flame_args {
-	const char *file;
+	const char *const *files; /* files or directories, merged */
+	size_t nfiles;
 	sampleopt_t sel;
 	bool count;
 };
@@ -38,12 +39,14 @@ static const struct option long_options[] = {
 
 static void help(FILE *out)
 {
-	fputs("Usage: heapsnap flame FILE [OPTIONS...]\n\n"
+	fputs("Usage: heapsnap flame FILE|DIR... [OPTIONS...]\n\n"
 	      "Print a snapshot's stacks folded, one line per stack, outermost frame first:\n"
 	      "  main (prog.c:48);remember (prog.c:45) 1120000\n"
 	      "the input of flamegraph.pl, inferno-flamegraph and speedscope.  A frame reads\n"
 	      "'FUNCTION (FILE:LINE)', 'FUNCTION (MODULE)' without line information, or\n"
-	      "'0xOFFSET (MODULE)' with no function either; ';' in names becomes '_'.\n\n"
+	      "'0xOFFSET (MODULE)' with no function either; ';' in names becomes '_'.\n"
+	      "Several files, or a directory (its final snapshot of each process, as for\n"
+	      "'heapsnap top'), are merged: one picture of a whole process tree.\n\n"
 	      "Options:\n"
 	      "  -m, --metric METRIC     inuse (live now, default), peak (live at the traced\n"
 	      "                          peak), alloc (allocated since the start) or\n"
@@ -99,26 +102,31 @@ static int parse_argv(int argc, char **argv, struct flame_args *a)
 				 parse_option, a);
 	if (r)
 		return r;
-	return sampleopt_finish(&a->sel, "flame", argc, argv, &a->file);
+	return sampleopt_finish_files(&a->sel, "flame", argc, argv, &a->files, &a->nfiles);
 }
 
 static int run(const struct flame_args *a)
 {
-	profile_t *p = snapread(a->file);
-	if (!p)
+	snapset_t set = { 0 };
+	if (snapread_set(&set, "flame", a->files, a->nfiles, false)) {
+		snapset_free(&set);
 		return 1;
+	}
 	flame_t *f = flame_new(1);
-	int r = f ? flame_add(f, p, 0, &a->sel.opt) : -ENOMEM;
+	int r = f ? 0 : -ENOMEM;
+	size_t i = 0;
+	for (; r == 0 && i < set.n; i++)
+		r = flame_add(f, set.profiles[i], 0, &a->sel.opt);
 	if (!r)
 		r = print_flame_folded(stdout, f, a->sel.opt.metric, a->count);
 	if (r == -ENODATA) {
 		char why[96];
 		stats_metric_missing(a->sel.opt.metric, why, sizeof(why));
-		snapread_say_path("cannot use", a->file, why);
+		snapread_say_path("cannot use", set.paths[i - 1], why);
 	} else if (r)
 		fprintf(stderr, "heapsnap: flame: %s\n", strerror(-r));
 	flame_free(f);
-	profile_free(p);
+	snapset_free(&set);
 	return r ? 1 : cliopt_finish_output();
 }
 

@@ -394,21 +394,6 @@ static bool use_color(enum color_mode m)
 	return isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb"));
 }
 
-/* Says on stderr when a snapshot misses events, since its statistics are then short. */
-static void warn_incomplete(const char *path, const profile_t *p)
-{
-	const profile_meta_t *m = &p->meta;
-	int64_t lost = (m->lost_events > 0 ? m->lost_events : 0) +
-		       (m->untracked_events > 0 ? m->untracked_events : 0) +
-		       (m->corrupt_records > 0 ? m->corrupt_records : 0) +
-		       (m->dropped_stacks > 0 ? m->dropped_stacks : 0);
-	if (lost) {
-		char why[160];
-		snprintf(why, sizeof(why), "%" PRId64 " events are missing (lost, untracked, "
-			 "corrupt or dropped); see 'heapsnap info'", lost);
-		snapread_say_path("warning:", path, why);
-	}
-}
 
 /* Reports a stats_merge()/stats_compare_many() failure: for a missing metric, names the
  * first file of the sets that lacks it. */
@@ -434,39 +419,6 @@ static int stats_error(const struct read_args *a, const snapset_t *sets, size_t 
 	return 1;
 }
 
-/* Expands paths (directories, see snapset.h) into set and reads every file.  Reports
- * the first problem and returns 1, or returns 0 (with a warning per incomplete file). */
-static int load_files(const struct read_args *a, const char *const *paths, size_t n,
-		      snapset_t *set)
-{
-	for (size_t i = 0; i < n; i++) {
-		int r = snapset_add(set, paths[i], a->all);
-		if (r < 0) {
-			fprintf(stderr, "heapsnap: %s: cannot list '%s': %s\n", a->cmd, paths[i],
-				strerror(-r));
-			return 1;
-		}
-		if (r == 0) {
-			fprintf(stderr, "heapsnap: %s: no snapshots (heapsnap.*.pb.gz) in '%s'\n",
-				a->cmd, paths[i]);
-			return 1;
-		}
-	}
-	int failed = snapset_read(set);
-	if (failed < 0) {
-		fprintf(stderr, "heapsnap: %s: %s\n", a->cmd, strerror(-failed));
-		return 1;
-	}
-	for (size_t i = 0; i < set->n; i++) {
-		if (set->errors[i]) {
-			snapread_say_path("cannot read", set->paths[i], set->errors[i]);
-			return 1;
-		}
-	}
-	for (size_t i = 0; i < set->n; i++)
-		warn_incomplete(set->paths[i], set->profiles[i]);
-	return 0;
-}
 
 /* For --max: names the first file without max_size and returns 1, or returns 0. */
 static int max_missing(const struct read_args *a, const snapset_t *set)
@@ -504,7 +456,7 @@ static int run_top(const struct read_args *a)
 {
 	snapset_t set = { 0 };
 	stats_t *s = NULL;
-	int r = load_files(a, a->files, a->nfiles, &set);
+	int r = snapread_set(&set, a->cmd, a->files, a->nfiles, a->all);
 	if (!r)
 		r = max_missing(a, &set);
 	if (!r && (r = stats_merge((const profile_t *const *)set.profiles, set.n, &a->opt, &s)))
@@ -536,9 +488,9 @@ static int run_diff(const struct read_args *a)
 {
 	snapset_t sets[2] = { { 0 }, { 0 } };
 	stats_t *s = NULL;
-	int r = load_files(a, a->old_files, a->nold, &sets[0]);
+	int r = snapread_set(&sets[0], a->cmd, a->old_files, a->nold, a->all);
 	if (!r)
-		r = load_files(a, a->new_files, a->nnew, &sets[1]);
+		r = snapread_set(&sets[1], a->cmd, a->new_files, a->nnew, a->all);
 	if (!r)
 		r = max_missing(a, &sets[1]);
 	if (!r && (r = stats_compare_many((const profile_t *const *)sets[0].profiles, sets[0].n,

@@ -86,16 +86,29 @@ int sampleopt_getopt(sampleopt_t *s, const char *cmd, int argc, char **argv,
 	return r;
 }
 
-int sampleopt_finish(sampleopt_t *s, const char *cmd, int argc, char **argv,
-		     const char **file)
+int sampleopt_finish_files(sampleopt_t *s, const char *cmd, int argc, char **argv,
+			   const char *const **files, size_t *n)
 {
 	for (size_t i = 0; i < s->opt.nfilters; i++)
 		s->filters[i].all_frames = s->all_frames;
 	if (optind >= argc)
 		return sampleopt_usage(cmd, "missing %s", "FILE");
-	if (argc - optind > 1)
-		return sampleopt_usage(cmd, "unexpected argument '%s'", argv[optind + 1]);
-	*file = argv[optind];
+	*files = (const char *const *)argv + optind;
+	*n = (size_t)(argc - optind);
+	return 0;
+}
+
+int sampleopt_finish(sampleopt_t *s, const char *cmd, int argc, char **argv,
+		     const char **file)
+{
+	const char *const *files;
+	size_t n;
+	int r = sampleopt_finish_files(s, cmd, argc, argv, &files, &n);
+	if (r)
+		return r;
+	if (n > 1)
+		return sampleopt_usage(cmd, "unexpected argument '%s'", files[1]);
+	*file = files[0];
 	return 0;
 }
 

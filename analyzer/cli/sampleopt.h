@@ -77,4 +77,9 @@ int sampleopt_getopt(sampleopt_t *s, const char *cmd, int argc, char **argv,
 int sampleopt_finish(sampleopt_t *s, const char *cmd, int argc, char **argv,
 		     const char **file);
 
+/* The same for one or more FILE operands (files or directories): *files points into
+ * argv. */
+int sampleopt_finish_files(sampleopt_t *s, const char *cmd, int argc, char **argv,
+			   const char *const **files, size_t *n);
+
 void sampleopt_free(sampleopt_t *s);

@@ -2,12 +2,14 @@
 #include "snapread.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "format.h"
 #include "pprof.h"
+#include "snapset.h"
 
 void snapread_say_path(const char *what, const char *path, const char *why)
 {
@@ -61,5 +63,52 @@ int snapread_filter(const char *arg, bool inclusive, stats_filter_t *out)
 	if (!pattern)
 		return -ENOMEM;
 	*out = (stats_filter_t){ .inclusive = inclusive, .pattern = pattern, .lineno = line };
+	return 0;
+}
+
+/* Says on stderr when a snapshot misses events, since its statistics are then short. */
+static void warn_incomplete(const char *path, const profile_t *p)
+{
+	const profile_meta_t *m = &p->meta;
+	int64_t lost = (m->lost_events > 0 ? m->lost_events : 0) +
+		       (m->untracked_events > 0 ? m->untracked_events : 0) +
+		       (m->corrupt_records > 0 ? m->corrupt_records : 0) +
+		       (m->dropped_stacks > 0 ? m->dropped_stacks : 0);
+	if (lost) {
+		char why[160];
+		snprintf(why, sizeof(why), "%" PRId64 " events are missing (lost, untracked, "
+			 "corrupt or dropped); see 'heapsnap info'", lost);
+		snapread_say_path("warning:", path, why);
+	}
+}
+
+int snapread_set(snapset_t *set, const char *cmd, const char *const *paths, size_t n, bool all)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = snapset_add(set, paths[i], all);
+		if (r < 0) {
+			fprintf(stderr, "heapsnap: %s: cannot list '%s': %s\n", cmd, paths[i],
+				strerror(-r));
+			return 1;
+		}
+		if (r == 0) {
+			fprintf(stderr, "heapsnap: %s: no snapshots (heapsnap.*.pb.gz) in '%s'\n",
+				cmd, paths[i]);
+			return 1;
+		}
+	}
+	int failed = snapset_read(set);
+	if (failed < 0) {
+		fprintf(stderr, "heapsnap: %s: %s\n", cmd, strerror(-failed));
+		return 1;
+	}
+	for (size_t i = 0; i < set->n; i++) {
+		if (set->errors[i]) {
+			snapread_say_path("cannot read", set->paths[i], set->errors[i]);
+			return 1;
+		}
+	}
+	for (size_t i = 0; i < set->n; i++)
+		warn_incomplete(set->paths[i], set->profiles[i]);
 	return 0;
 }

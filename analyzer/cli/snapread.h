@@ -5,11 +5,17 @@
 #include <stdint.h>
 
 #include "profile.h"
+#include "snapset.h"
 #include "stats.h"
 
 /* Reads the snapshot at path.  On failure prints "heapsnap: cannot read 'PATH': WHY"
  * on stderr and returns NULL. */
 profile_t *snapread(const char *path);
+
+/* Adds each of paths (files, or directories: snapset_add() with all) to set and reads
+ * them all, warning on stderr of any file that misses events.  Returns 0, or 1 after
+ * saying on stderr what could not be listed or read (cmd names the command). */
+int snapread_set(snapset_t *set, const char *cmd, const char *const *paths, size_t n, bool all);
 
 /* Says "heapsnap: WHAT 'PATH': WHY" on stderr, PATH with control characters escaped. */
 void snapread_say_path(const char *what, const char *path, const char *why);
