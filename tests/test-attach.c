@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "running.h"
+#include "prim.h"
 #include "tracetest.h"
 #include "checkmain.h"
 
@@ -813,6 +814,46 @@ START_TEST(refuses_a_static_program)
 }
 END_TEST
 
+/* The state of pid in /proc/PID/stat, or '?'. */
+static char state_of(pid_t pid)
+{
+	struct proc_stat st;
+	return prim_proc_stat(pid, &st) == 0 ? st.state : '?';
+}
+
+/* A zombie, and a live process whose main thread has exited, show no memory map;
+ * both were said to be statically linked. */
+START_TEST(refuses_a_zombie_and_a_process_without_its_main_thread)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	pid_t z = fork();
+	ck_assert_int_ge(z, 0);
+	if (z == 0)
+		_exit(0);
+	while (state_of(z) != 'Z')
+		usleep(1000);
+	refused("attach", z, dir, "has ended: it is a zombie, not yet reaped by its parent");
+	refused("detach", z, dir, "has ended: it is a zombie, not yet reaped by its parent");
+	int st;
+	ck_assert_int_eq(waitpid(z, &st, 0), z);
+
+	char prog[PATH_MAX];
+	snprintf(prog, sizeof(prog), "%s/leaderless", getenv("PROGS"));
+	pid_t p = fork();
+	ck_assert_int_ge(p, 0);
+	if (p == 0) {
+		execl(prog, prog, (char *)NULL);
+		_exit(127);
+	}
+	while (state_of(p) != 'Z') /* the leader is a zombie; its other thread lives */
+		usleep(1000);
+	refused("attach", p, dir, "shows no memory map: its main thread has exited");
+	kill(p, SIGKILL);
+	ck_assert_int_eq(waitpid(p, &st, 0), p);
+}
+END_TEST
+
 /* A snapshot directory that is a file (an executable one passes an access check) is
  * refused before the process is touched; before, attach said the snapshots went
  * there, and each then failed with "Not a directory". */
@@ -1132,6 +1173,7 @@ int main(void)
 	tcase_add_test(tc, refuses_an_unwritable_directory_without_touching_the_process);
 	tcase_add_test(tc, refuses_a_setuid_program);
 	tcase_add_test(tc, refuses_a_static_program);
+	tcase_add_test(tc, refuses_a_zombie_and_a_process_without_its_main_thread);
 	tcase_add_test(tc, refuses_a_directory_that_is_a_file);
 	tcase_add_test(tc, refuses_a_collector_the_process_cannot_run);
 	tcase_add_test(tc, refuses_bad_usage);

@@ -332,12 +332,28 @@ static const char *answer(int r)
 		       : "gave an unexpected answer";
 }
 
+/* The number of threads of pid (/proc/PID/stat's field 20), or 0 when unknown. */
+static long threads_of(pid_t pid)
+{
+	char buf[1024];
+	int err;
+	const char *paren = prim_proc_stat_text(pid, buf, sizeof(buf), &err);
+	const char *f = paren ? prim_stat_field(paren, 20) : NULL;
+	return f ? strtol(f, NULL, 10) : 0;
+}
+
 /* Checks what the process has loaded.  Returns 0, or 1 after reporting. */
 static int check_maps(const struct attach_args *a, const struct inject_maps *m, bool detach)
 {
 	pid_t pid = a->pid;
 	const char *why = NULL;
-	if (!detach && secure_execution(pid))
+	/* A process without a memory map to read: ended and not reaped yet, or alive with
+	 * its main thread gone (a zombie leader, whose map /proc no longer shows). */
+	if (m->n == 0)
+		why = threads_of(pid) > 1 ? "shows no memory map: its main thread has exited "
+					    "(heapsnap attach needs it)"
+					  : "has ended: it is a zombie, not yet reaped by its parent";
+	else if (!detach && secure_execution(pid))
 		why = "runs setuid or setgid (secure execution), which heapsnap never traces";
 	else if (!inject_maps_find(m, "libc.so.6"))
 		why = inject_maps_find(m, "ld-linux") ? "does not use glibc's libc.so.6"
