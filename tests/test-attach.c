@@ -854,6 +854,80 @@ START_TEST(refuses_a_zombie_and_a_process_without_its_main_thread)
 }
 END_TEST
 
+/* The host pid of the only child of pid, waiting up to 5 s for it; 0 when none. */
+static pid_t only_child_of(pid_t pid)
+{
+	char path[64], buf[64];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	for (int tries = 0; tries < 500; tries++) {
+		FILE *f = fopen(path, "r");
+		long child = 0;
+		if (f && fgets(buf, sizeof(buf), f))
+			child = strtol(buf, NULL, 10);
+		if (f)
+			fclose(f);
+		if (child > 0)
+			return (pid_t)child;
+		usleep(10 * 1000);
+	}
+	return 0;
+}
+
+/* A process in a PID namespace of its own (a container), attached from outside by the
+ * pid seen here: its collector, started inside, knows it by its pid there.  snap found
+ * no collector, and detach waited for a pid of the namespace as if it were one of
+ * here (a minute), then looked for a file named by the outside pid. */
+START_TEST(attach_into_a_pid_namespace)
+{
+	char dir[256], prog[PATH_MAX], script[PATH_MAX + 16];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(prog, sizeof(prog), "%s/waiter", getenv("PROGS"));
+	snprintf(script, sizeof(script), "'%s'; :", prog); /* sh is pid 1, waiter pid 2 */
+	char *as_root[] = { "/usr/bin/unshare", "--pid", "--fork", "/bin/sh", "-c", script, NULL };
+	char *as_user[] = { "/usr/bin/unshare", "--user", "--map-root-user", "--pid", "--fork",
+			    "/bin/sh", "-c", script, NULL };
+	char **argv = geteuid() == 0 ? as_root : as_user;
+	int out[2];
+	ck_assert_int_eq(pipe(out), 0);
+	pid_t u = fork();
+	ck_assert_int_ge(u, 0);
+	if (u == 0) {
+		dup2(out[1], 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(out[1]);
+	char line[64] = "";
+	ck_assert_int_gt(read(out[0], line, sizeof(line) - 1), 0);
+	ck_assert_str_eq(line, "ready 2\n");
+	pid_t sh = only_child_of(u), w = sh ? only_child_of(sh) : 0;
+	ck_assert_int_gt(w, 0);
+
+	static struct run_result r;
+	run_cmd("attach", w, dir, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	char pid_arg[16], want[PATH_MAX + 64];
+	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)w);
+	char *snap[] = { "snap", pid_arg, NULL };
+	tt_heapsnap(snap, &r);
+	snprintf(want, sizeof(want), "%s/heapsnap.2.1.pb.gz\n", dir);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && !strcmp(r.out, want),
+		      "snap: %s%s", r.out, r.err);
+	uint64_t t0 = prim_now_ns(CLOCK_MONOTONIC);
+	run_cmd("detach", w, NULL, &r);
+	double s = (double)(prim_now_ns(CLOCK_MONOTONIC) - t0) / 1e9;
+	snprintf(want, sizeof(want), "%s/heapsnap.2.exit.pb.gz\n", dir);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && !strcmp(r.out, want),
+		      "detach: %s%s", r.out, r.err);
+	ck_assert_msg(s < 10, "detach took %.1f s", s);
+	kill(w, SIGTERM);
+	int st;
+	ck_assert_int_eq(waitpid(u, &st, 0), u);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	close(out[0]);
+}
+END_TEST
+
 /* A snapshot directory that is a file (an executable one passes an access check) is
  * refused before the process is touched; before, attach said the snapshots went
  * there, and each then failed with "Not a directory". */
@@ -1174,6 +1248,7 @@ int main(void)
 	tcase_add_test(tc, refuses_a_setuid_program);
 	tcase_add_test(tc, refuses_a_static_program);
 	tcase_add_test(tc, refuses_a_zombie_and_a_process_without_its_main_thread);
+	tcase_add_test(tc, attach_into_a_pid_namespace);
 	tcase_add_test(tc, refuses_a_directory_that_is_a_file);
 	tcase_add_test(tc, refuses_a_collector_the_process_cannot_run);
 	tcase_add_test(tc, refuses_bad_usage);

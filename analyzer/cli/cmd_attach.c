@@ -572,7 +572,8 @@ static int wait_last_file(pid_t pid, pid_t collector, const struct running_colle
 	for (int tries = 0; tries < 6000 && collector > 0 && kill(collector, 0) == 0; tries++)
 		nanosleep(&pause, NULL);
 	char path[PATH_MAX + 64];
-	snprintf(path, sizeof(path), "%s/heapsnap.%d.exit.pb.gz", rc ? rc->dir : ".", (int)pid);
+	snprintf(path, sizeof(path), "%s/heapsnap.%d.exit.pb.gz", rc ? rc->dir : ".",
+		 (int)(rc ? rc->traced : pid));
 	if (rc && access(path, R_OK) == 0) {
 		printf("%s\n", path);
 		return 0;
@@ -614,7 +615,9 @@ static int do_detach(const struct attach_args *a)
 	bool failed = inject_call(&j, stop_fn, 0, 0, &ret, CALL_TIMEOUT, why, sizeof(why)) < 0;
 	if (resume_and_report(a, &j, failed, (int)ret, why, sizeof(why)))
 		return 1;
-	return wait_last_file(pid, (pid_t)ret, have_rc ? &rc : NULL);
+	/* The shim answers with its collector's pid as the process sees it: inside a PID
+	 * namespace, not the one here.  The collector found here is the one to wait for. */
+	return wait_last_file(pid, have_rc ? rc.pid : (pid_t)ret, have_rc ? &rc : NULL);
 }
 
 int cmd_attach(int argc, char **argv)

@@ -161,7 +161,7 @@ static int ask_collector(const struct snap_args *a, const struct running_collect
 	 * before its socket does. */
 	uint64_t deadline = prim_now_ns(CLOCK_MONOTONIC) + prim_seconds_to_ns(a->timeout);
 	int fd;
-	while ((fd = control_connect(rc->pid)) == -ECONNREFUSED && kill(rc->pid, 0) == 0 &&
+	while ((fd = control_connect(rc->control)) == -ECONNREFUSED && kill(rc->pid, 0) == 0 &&
 	       prim_now_ns(CLOCK_MONOTONIC) < deadline)
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	if (fd < 0) {

@@ -73,10 +73,49 @@ static long owner_of(const char *name)
 	return stat(path, &st) == 0 ? (long)st.st_uid : -1;
 }
 
+/* Process NAME's PID namespace (the link's text) into ns, and its pid in that
+ * namespace (the last NSpid of its status) into *inner.  Returns false when unknown. */
+static bool pid_namespace(const char *name, char *ns, size_t len, long *inner)
+{
+	char path[300], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%s/ns/pid", name);
+	ssize_t n = readlink(path, ns, len - 1);
+	if (n <= 0)
+		return false;
+	ns[n] = '\0';
+	snprintf(path, sizeof(path), "/proc/%s/status", name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t m = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (m <= 0)
+		return false;
+	buf[m] = '\0';
+	const char *line = strstr(buf, "\nNSpid:");
+	if (!line)
+		return false;
+	line += 8;
+	const char *end = strchr(line, '\n');
+	const char *last = NULL;
+	for (const char *p = line; *p && (!end || p < end); p++)
+		if ((*p >= '0' && *p <= '9') && (p == line || p[-1] == ' ' || p[-1] == '\t'))
+			last = p;
+	if (!last)
+		return false;
+	*inner = strtol(last, NULL, 10);
+	return *inner > 0;
+}
+
 bool running_collector_find(pid_t pid, struct running_collector *out)
 {
-	char want[32];
+	char want[32], inner[32] = "", ns[128] = "";
 	snprintf(want, sizeof(want), "%d", (int)pid);
+	/* A process in a PID namespace of its own, seen from outside: its shim started its
+	 * collector inside, with --pid its pid there. */
+	long in_ns = 0;
+	if (pid_namespace(want, ns, sizeof(ns), &in_ns) && in_ns != (long)pid)
+		snprintf(inner, sizeof(inner), "%ld", in_ns);
 	/* Only a collector of the traced process's own user is believed: any process can
 	 * name itself 'heapsnap collect --pid PID --signal 9'. */
 	long owner = owner_of(want);
@@ -100,7 +139,8 @@ bool running_collector_find(pid_t pid, struct running_collector *out)
 		    owner_of(e->d_name) == owner) {
 			pid_t tid = host_thread_of(e->d_name, want);
 			if (tid > 0) {
-				*out = (struct running_collector){ .pid = tid };
+				*out = (struct running_collector){ .pid = tid, .control = tid,
+								   .traced = pid };
 				found = true;
 			}
 			continue;
@@ -118,9 +158,18 @@ bool running_collector_find(pid_t pid, struct running_collector *out)
 		}
 		char *end;
 		long sig = asig ? strtol(asig, &end, 10) : -1;
-		if (apid && adir && asig && !strcmp(apid, want) && !*end &&
-		    (sig == 0 || prim_signal_usable((int)sig)) && owner_of(e->d_name) == owner) {
+		if (!apid || !adir || !asig || *end || !(sig == 0 || prim_signal_usable((int)sig)) ||
+		    owner_of(e->d_name) != owner)
+			continue;
+		char cns[128];
+		long cinner = 0;
+		bool here = !strcmp(apid, want);
+		bool inside = !here && inner[0] && !strcmp(apid, inner) &&
+			      pid_namespace(e->d_name, cns, sizeof(cns), &cinner) && !strcmp(cns, ns);
+		if (here || inside) {
 			out->pid = (pid_t)atoi(e->d_name);
+			out->control = inside ? (pid_t)cinner : out->pid;
+			out->traced = inside ? (pid_t)in_ns : pid;
 			snprintf(out->dir, sizeof(out->dir), "%s", adir);
 			out->signal = (int)sig;
 			found = true;
