@@ -109,23 +109,29 @@ const char *prim_stat_field(const char *after_comm, int n)
 	return p;
 }
 
+ssize_t prim_read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, len - 1);
+	int e = errno;
+	close(fd);
+	if (n < 0)
+		return -e;
+	buf[n] = '\0';
+	return n;
+}
+
 const char *prim_proc_stat_text(pid_t pid, char *buf, size_t len, int *err)
 {
 	char path[48];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		*err = errno == ENOENT ? -ESRCH : -errno;
-		return NULL;
-	}
-	ssize_t n = read(fd, buf, len - 1);
-	int e = errno;
-	close(fd);
+	ssize_t n = prim_read_text(path, buf, len);
 	if (n < 0) {
-		*err = e == ESRCH ? -ESRCH : -e;
+		*err = n == -ENOENT ? -ESRCH : (int)n;
 		return NULL;
 	}
-	buf[n] = '\0';
 	/* The command name may hold spaces and parentheses: the last ')' ends it. */
 	const char *paren = strrchr(buf, ')');
 	if (!paren || paren[1] != ' ' || !paren[2]) {

@@ -86,6 +86,11 @@ struct proc_stat {
  * the process does not exist, -EINVAL when the file does not parse). */
 int prim_proc_stat(pid_t pid, struct proc_stat *out);
 
+/* Reads at most len - 1 bytes of the file at path into buf, NUL-terminated, with
+ * open, read and close only (safe in a signal handler).  Returns the length, or a
+ * negative errno. */
+ssize_t prim_read_text(const char *path, char *buf, size_t len);
+
 /* Reads /proc/PID/stat into buf (len bytes, NUL-terminated) and returns the ')' that
  * ends the command name, or NULL with a negative errno in *err, as prim_proc_stat(). */
 const char *prim_proc_stat_text(pid_t pid, char *buf, size_t len, int *err);

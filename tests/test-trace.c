@@ -2036,12 +2036,7 @@ static int files_in(const char *dir)
 START_TEST(the_unwinders_pipe_never_touches_the_programs_fds)
 {
 	char dir[256];
-	tt_tempdir(dir, sizeof(dir));
-	char *argv[] = { "fdpipe", NULL };
-	struct run_result r;
-	tt_run_alike(dir, argv, &r);
-	ck_assert_str_eq(r.out, "read 10 '0123456789', offset 0\n");
-	profile_free(tt_snapshot(dir, traced_pid(&r), "exit", 10));
+	profile_free(exit_of("fdpipe", "read 10 '0123456789', offset 0\n", dir, NULL));
 }
 END_TEST
 

@@ -33,6 +33,7 @@
 #include "commands.h"
 #include "config.h"
 #include "format.h"
+#include "prim.h"
 #include "runtree.h"
 #include "sample.h"
 #include "shmlayout.h"
@@ -413,28 +414,11 @@ static void on_forwarded(int sig, siginfo_t *info, void *ctx)
 	errno = saved;
 }
 
-/* Whether process pid is stopped ('T' in /proc/PID/stat), with async-signal-safe
- * calls only. */
+/* Whether process pid is stopped ('T' in /proc/PID/stat); safe in a signal handler. */
 static bool is_stopped(pid_t pid)
 {
-	char path[32] = "/proc/", digits[16], buf[256];
-	int n = 0;
-	for (unsigned v = (unsigned)pid; n == 0 || v; v /= 10)
-		digits[n++] = (char)('0' + v % 10);
-	size_t at = strlen(path);
-	while (n)
-		path[at++] = digits[--n];
-	memcpy(path + at, "/stat", 6);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return false;
-	buf[len] = '\0';
-	const char *paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && paren[2] == 'T';
+	struct proc_stat st;
+	return prim_proc_stat(pid, &st) == 0 && st.state == 'T';
 }
 
 /* SIGCONT that someone sent run continues a program that stopped, when run is not a

@@ -23,15 +23,8 @@ static size_t read_cmdline(const char *name, char *buf, size_t len)
 {
 	char path[300];
 	snprintf(path, sizeof(path), "/proc/%s/cmdline", name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return (size_t)n;
+	ssize_t n = prim_read_text(path, buf, len);
+	return n > 0 ? (size_t)n : 0;
 }
 
 /* The thread of host process NAME named "hs PID" (hosted.h), or 0. */
@@ -84,14 +77,8 @@ static bool pid_namespace(const char *name, char *ns, size_t len, long *inner)
 		return false;
 	ns[n] = '\0';
 	snprintf(path, sizeof(path), "/proc/%s/status", name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (prim_read_text(path, buf, sizeof(buf)) <= 0)
 		return false;
-	ssize_t m = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (m <= 0)
-		return false;
-	buf[m] = '\0';
 	const char *line = strstr(buf, "\nNSpid:");
 	if (!line)
 		return false;
