@@ -137,6 +137,7 @@ START_TEST(start_snap_reset_peak_stop_start)
 		profile_t *s = snap(p.pid);
 		ck_assert_uint_eq(s->nsamples, 0);
 		ck_assert_int_eq(s->meta.current_bytes, 0);
+		ck_assert_int_eq(s->meta.tracing_off, 1); /* the file says so */
 		profile_free(s);
 
 		cli("start", p.pid, out, sizeof(out));
@@ -148,6 +149,7 @@ START_TEST(start_snap_reset_peak_stop_start)
 		expect(s, "step_b", (struct want){ 5, 5000, 5, 5000, 5, 5000 });
 		ck_assert_int_eq(s->meta.current_bytes, 5300);
 		ck_assert_int_eq(s->meta.unmatched_frees, 0);
+		ck_assert_int_eq(s->meta.tracing_off, -1); /* on: the fact is not written */
 		profile_free(s);
 
 		/* Frees the 3 blocks it knows and the 10 from before the start. */
@@ -170,6 +172,7 @@ START_TEST(start_snap_reset_peak_stop_start)
 		ck_assert_uint_eq(s->nsamples, 0); /* every trace forgotten */
 		ck_assert_int_eq(s->meta.current_bytes, 0);
 		ck_assert_int_eq(s->meta.peak_bytes, 0);
+		ck_assert_int_eq(s->meta.tracing_off, 1);
 		profile_free(s);
 		step(&p, "fa"); /* while stopped: nothing recorded, nothing counted */
 

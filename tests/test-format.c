@@ -465,6 +465,18 @@ START_TEST(info_text_warnings)
 			 "\"comments\":[\"hello\"],\"warnings\":[\"3 corrupt records were rejected "
 			 "by the collector\"]}\n");
 	free(text);
+
+	/* A snapshot taken while tracing was stopped says so: its zeros are not a heap. */
+	p->meta.tracing_off = 1;
+	CAPTURE(text, print_info_text(out, p, &o));
+	ck_assert_msg(strstr(text, "corrupt records:  3\n"
+				   "tracing:          off at this snapshot (heapsnap stop, or --off "
+				   "before heapsnap start): it counts nothing\n"),
+		      "%s", text);
+	free(text);
+	CAPTURE(text, print_info_json(out, p, &o));
+	ck_assert_msg(strstr(text, ",\"corrupt_records\":3,\"tracing_off\":1,"), "%s", text);
+	free(text);
 	profile_free(p);
 }
 END_TEST

@@ -80,6 +80,9 @@ static void warn_incomplete(const char *path, const profile_t *p)
 			 "corrupt or dropped); see 'heapsnap info'", lost);
 		snapread_say_path("warning:", path, why);
 	}
+	if (m->tracing_off == 1)
+		snapread_say_path("warning:", path, "tracing was off at this snapshot (heapsnap "
+				  "stop, or --off before heapsnap start): it counts nothing");
 }
 
 int snapread_set(snapset_t *set, const char *cmd, const char *const *paths, size_t n, bool all)

@@ -843,6 +843,8 @@ int collector_profile(collector_t *c, const char *trigger, uint64_t merged, prof
 	p->meta.dropped_stacks = (int64_t)atomic_load(&ctl->dropped_stacks);
 	p->meta.merged_requests = (int64_t)merged;
 	p->meta.overhead_bytes = (int64_t)(collector_memory(c) + shm_memory(c));
+	if (!c->active)
+		p->meta.tracing_off = 1; /* the fact is written only then */
 	for (int v = 0; v < PV_COUNT; v++)
 		p->has_value[v] = true;
 	p->has_max_size = p->has_sizes = true;

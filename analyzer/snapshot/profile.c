@@ -68,7 +68,7 @@ profile_t *profile_new(void)
 		&p->meta.peak_bytes, &p->meta.lost_events, &p->meta.untracked_events,
 		&p->meta.corrupt_records, &p->meta.unmatched_frees, &p->meta.missed_frees,
 		&p->meta.dropped_stacks,
-		&p->meta.merged_requests, &p->meta.overhead_bytes,
+		&p->meta.merged_requests, &p->meta.overhead_bytes, &p->meta.tracing_off,
 	};
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
 		*nums[i] = -1;

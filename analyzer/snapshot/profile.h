@@ -103,6 +103,7 @@ typedef struct profile_meta {
 	int64_t dropped_stacks;   /* events whose stack did not fit the stack table */
 	int64_t merged_requests;  /* snapshot requests folded into this one */
 	int64_t overhead_bytes;   /* the tracer's own memory */
+	int64_t tracing_off;      /* 1: tracing was stopped (heapsnap stop, --off) */
 } profile_meta_t;
 
 /* Memory over time (a heapsnap extension; docs/format.md): the traced total over the

@@ -27,6 +27,7 @@ enum meta_show {
 	SHOW_PERIOD,  /* a number; 0 means every allocation */
 	SHOW_TIME,    /* Unix nanoseconds, as a UTC date */
 	SHOW_SECONDS, /* nanoseconds, as seconds */
+	SHOW_OFF,     /* 1: tracing was off */
 };
 
 static const struct meta_key {
@@ -65,6 +66,8 @@ static const struct meta_key {
 	  SHOW_NUM, "merged requests:", 16 },
 	{ "heapsnap.overhead_bytes", META_NUM, offsetof(profile_meta_t, overhead_bytes),
 	  SHOW_BYTES, "tracer overhead:", 9 },
+	{ "heapsnap.tracing_off", META_NUM, offsetof(profile_meta_t, tracing_off), SHOW_OFF,
+	  "tracing:", 17 },
 	{ "heapsnap.time_nanos", META_FIELD, offsetof(profile_meta_t, time_nanos), SHOW_TIME,
 	  "time:", 3 },
 	{ "heapsnap.duration_nanos", META_FIELD, offsetof(profile_meta_t, duration_nanos),

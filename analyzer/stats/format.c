@@ -537,6 +537,11 @@ static void info_fact_text(FILE *out, const profile_meta_t *m, const struct meta
 	case SHOW_SECONDS:
 		fprintf(out, "%-17s %.3f s\n", k->label, v / 1e9);
 		break;
+	case SHOW_OFF:
+		if (v == 1)
+			fprintf(out, "%-17s off at this snapshot (heapsnap stop, or --off before "
+				"heapsnap start): it counts nothing\n", k->label);
+		break;
 	case SHOW_PERIOD:
 		if (v == 0)
 			fprintf(out, "%-17s 0 (every allocation is traced)\n", k->label);
