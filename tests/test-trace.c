@@ -2072,6 +2072,34 @@ START_TEST(the_segment_stays_out_of_core_dumps)
 }
 END_TEST
 
+/* The program's file replaced while it runs (a new version installed): its frames
+ * are read from its own file through /proc/PID/exe, not from the new one at its path,
+ * which gave bare addresses (or another build's names). */
+START_TEST(a_replaced_executable_keeps_its_lines)
+{
+	char dir[256], exe[300], cmd[1024], out[512], err[4096];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(exe, sizeof(exe), "%s/w", dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s/waiter' '%s'", getenv("PROGS"), exe);
+	ck_assert_int_eq(system(cmd), 0);
+	struct tt_proc p;
+	tt_start(dir, exe, NULL, &p);
+	ck_assert_int_eq(unlink(exe), 0);
+	snprintf(cmd, sizeof(cmd), "cp /bin/true '%s'", exe);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(snap(p.pid, "10", out, sizeof(out)), 0);
+	profile_t *s = tt_snapshot(dir, p.pid, "1", 10);
+	int64_t v[PV_COUNT];
+	ck_assert(tt_site_named(s, "waiter.c", "before_snap", v));
+	ck_assert_int_eq(v[PV_INUSE_OBJECTS], 64);
+	profile_free(s);
+	kill(p.pid, SIGTERM);
+	int st = tt_finish(&p, err, sizeof(err));
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	unlink(exe);
+}
+END_TEST
+
 /* The snapshot directory vanishes, then the disk is "full" (a file size limit on the
  * collector): each failed snapshot says so on stderr and leaves no file; the program
  * goes on; the next snapshot is written. */
@@ -2637,6 +2665,7 @@ static Suite *trace_suite(void)
 	tcase_add_test(tc, gcc_lambdas_are_told_apart);
 	tcase_add_test(tc, the_segment_stays_out_of_core_dumps);
 	tcase_add_test(tc, the_unwinders_pipe_never_touches_the_programs_fds);
+	tcase_add_test(tc, a_replaced_executable_keeps_its_lines);
 	tcase_add_test(tc, exec_traced_afresh);
 	tcase_add_test(tc, snap_prints_the_new_file);
 	tcase_add_test(tc, collector_killed_program_unharmed);

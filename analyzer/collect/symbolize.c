@@ -75,6 +75,8 @@ struct module {
 	scopeidx_t *scopes;
 	symcache_table_t *stored; /* its on-disk cache entry, when there is one */
 	uint32_t fresh;       /* addresses symbolized here, not yet stored */
+	bool via_proc;        /* the executable, deleted or replaced since: read through
+			       * /proc/PID/exe, not its path */
 };
 
 /* Inlined functions kept per address; a profile keeps 64 lines a location. */
@@ -108,6 +110,8 @@ struct symbolizer {
 	symcache_t *disk;     /* NULL: no on-disk cache */
 	struct symbolizer_stats stats;
 	char *exe;            /* the process's executable when it started, or NULL */
+	struct stat exe_st;   /* that executable's file (through /proc/PID/exe) */
+	bool exe_st_known;
 };
 
 symbolizer_t *symbolizer_new(pid_t pid)
@@ -128,6 +132,7 @@ symbolizer_t *symbolizer_new(pid_t pid)
 			if ((size_t)n > dl && !strcmp(exe + n - dl, deleted))
 				exe[n - dl] = '\0'; /* as the modules' paths are kept */
 			s->exe = strdup(exe);
+			s->exe_st_known = stat(path, &s->exe_st) == 0;
 		}
 	}
 	return s;
@@ -290,9 +295,11 @@ int symbolizer_maps_inode(symbolizer_t *s, uint64_t dev, uint64_t inode)
 /* Opens module m's file: a regular file only, without blocking (a FIFO or device
  * planted at a module's path must not hang the collector, and with it heapsnap run).
  * Returns the fd or -1. */
-static int module_fd(const struct module *m, struct stat *st)
+static int module_fd(const symbolizer_t *s, const struct module *m, struct stat *st)
 {
-	int fd = open(m->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/%d/exe", (int)s->pid);
+	int fd = open(m->via_proc ? proc : m->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))) {
 		close(fd);
 		fd = -1;
@@ -369,17 +376,26 @@ static bool module_identify(symbolizer_t *s, struct module *m)
 	char hex[2 * 64 + 1];
 	bool has_id;
 	struct stat st;
-	if (stat(m->path, &st) == 0 && S_ISREG(st.st_mode) &&
+	/* A program's file deleted, or replaced by another (a new version installed while
+	 * it runs), since it started: its path names no file, or the wrong one, and would
+	 * give its frames no names, or another build's.  Its own is read through /proc
+	 * while it lives (libraries are read by path). */
+	bool at_path = stat(m->path, &st) == 0;
+	if (s->exe && s->exe_st_known && !strcmp(m->path, s->exe) &&
+	    (!at_path || st.st_dev != s->exe_st.st_dev || st.st_ino != s->exe_st.st_ino))
+		m->via_proc = true;
+	if (!m->via_proc && at_path && S_ISREG(st.st_mode) &&
 	    idmemo_find(m->path, &st, &has_id, hex, sizeof(hex))) {
 		m->build_id = has_id ? strdup(hex) : NULL;
 	} else {
-		int fd = module_fd(m, &st);
+		int fd = module_fd(s, m, &st);
 		if (fd < 0)
 			return false;
 		has_id = buildid_read(fd, hex, sizeof(hex)) == 0;
 		close(fd);
 		m->build_id = has_id ? strdup(hex) : NULL;
-		idmemo_put(m->path, &st, has_id ? hex : NULL);
+		if (!m->via_proc)
+			idmemo_put(m->path, &st, has_id ? hex : NULL);
 	}
 	m->readable = true;
 	module_load_stored(s, m);
@@ -396,7 +412,7 @@ static bool module_open(symbolizer_t *s, struct module *m)
 	if (!dwlib_load())
 		return false;
 	struct stat st;
-	int fd = module_fd(m, &st);
+	int fd = module_fd(s, m, &st);
 	if (fd < 0)
 		return false;
 	m->dwfl = dwfl_begin(&dwlib.offline);
