@@ -1099,6 +1099,18 @@ START_TEST(ls_lists_and_reports)
 	unlink("out");
 	unlink("err");
 	ck_assert_int_eq(chdir(".."), 0);
+	/* A directory with a newline in its name: the path is escaped, one line a row. */
+	ck_assert_int_eq(mkdir("n\nl", 0700), 0);
+	write_known_as("n\nl/heapsnap.40.exit.pb.gz", 1, 40, 1700000500);
+	r = run(cmd_ls, "ls", "n\nl", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "PID  COMMAND        TRIGGER  TIME                             PEAK  PATH\n"
+			 " 40  ./prog --fast  exit     2023-11-14 22:21:40.000 UTC  48.8 KiB  "
+			 "n\\nl/heapsnap.40.exit.pb.gz\n");
+	result_free(&r);
+	unlink("n\nl/heapsnap.40.exit.pb.gz");
+	rmdir("n\nl");
 	leave_tmpdir();
 }
 END_TEST

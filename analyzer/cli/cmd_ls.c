@@ -173,10 +173,14 @@ static void print_ls_text(FILE *out, const struct ls_row *rows, size_t n)
 			"TRIGGER", w[3], "TIME", w[4], "PEAK", "PATH");
 	for (size_t i = 0; i < n; i++) {
 		ls_cells(&rows[i], &c);
-		fprintf(out, "%*s  %-*s  %-*s  %-*s  %*s  %s", w[0], c.pid, w[1], c.command, w[2],
-			c.trigger, w[3], c.time, w[4], c.peak, rows[i].path);
-		if (rows[i].error)
-			fprintf(out, ": %s", rows[i].error);
+		fprintf(out, "%*s  %-*s  %-*s  %-*s  %*s  ", w[0], c.pid, w[1], c.command, w[2],
+			c.trigger, w[3], c.time, w[4], c.peak);
+		/* Escaped as every other text output escapes it: a row stays one line. */
+		format_text_string(out, rows[i].path);
+		if (rows[i].error) {
+			fputs(": ", out);
+			format_text_string(out, rows[i].error);
+		}
 		fputc('\n', out);
 	}
 }
