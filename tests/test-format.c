@@ -269,6 +269,26 @@ START_TEST(top_text)
 			 "6 size=95 B, count=1; 7 size=94 B, count=1; 8 size=93 B, count=1; "
 			 "and 2 more (see --domain)\n");
 	free(text);
+
+	/* A diff's other domains say how each changed. */
+	s.is_diff = true;
+	o.old_file = "a.pb.gz";
+	o.new_file = "b.pb.gz";
+	o.nothers = 1;
+	o.limit = 0;
+	o.domain = "7";
+	others[0] = (stats_domain_sum_t){ .domain = 65536, .size = 3072, .count = 3,
+					  .size_diff = 2048, .count_diff = 2 };
+	stats_t one = s;
+	one.nentries = 0;
+	one.total_size = one.total_count = 0;
+	CAPTURE(text, print_diff_text(out, &one, &o));
+	ck_assert_str_eq(text,
+			 "All differences from 'a.pb.gz' to 'b.pb.gz' by lineno, metric inuse, "
+			 "domain 7\n"
+			 "Total: size=0 B (+0 B), count=0 (+0)\n"
+			 "Other domains: mmap size=3072 B (+2048 B), count=3 (+2) (see --domain)\n");
+	free(text);
 }
 END_TEST
 

@@ -969,6 +969,65 @@ START_TEST(names)
 }
 END_TEST
 
+/* A profile with one heap sample and one sample in each domain of doms, each with
+ * sizes[i] bytes in counts[i] blocks (inuse). */
+static profile_t *domain_profile(const int64_t *doms, const int64_t *sizes,
+				 const int64_t *counts, size_t n)
+{
+	profile_t *p = profile_new();
+	ck_assert_ptr_nonnull(p);
+	p->has_value[PV_INUSE_SPACE] = p->has_value[PV_INUSE_OBJECTS] = true;
+	int64_t heap[PV_COUNT] = { [PV_INUSE_SPACE] = 1000, [PV_INUSE_OBJECTS] = 1 };
+	ck_assert_int_eq(profile_add_sample(p, NULL, 0, heap, 0, false), 0);
+	for (size_t i = 0; i < n; i++) {
+		int64_t v[PV_COUNT] = { [PV_INUSE_SPACE] = sizes[i], [PV_INUSE_OBJECTS] = counts[i] };
+		ck_assert_int_eq(profile_add_sample(p, NULL, 0, v, doms[i], false), 0);
+	}
+	return p;
+}
+
+/* diff's other domains: each domain on either side, in domain order, its new sums and
+ * what they grew by; one only in the old file has nothing now and shrank by all. */
+START_TEST(other_domains_of_a_diff)
+{
+	profile_t *o = domain_profile((const int64_t[]){ 7, PROFILE_DOMAIN_MMAP },
+				      (const int64_t[]){ 50, 100 }, (const int64_t[]){ 1, 1 }, 2);
+	profile_t *n = domain_profile((const int64_t[]){ 9, PROFILE_DOMAIN_MMAP },
+				      (const int64_t[]){ 20, 300 }, (const int64_t[]){ 2, 3 }, 2);
+	stats_options_t opt = { .has_domain = true, .domain = 0 };
+	stats_domain_sum_t *d = NULL;
+	size_t nd = 0;
+	ck_assert_int_eq(stats_other_domains_diff((const profile_t *const[]){ o }, 1,
+						  (const profile_t *const[]){ n }, 1, &opt, &d, &nd),
+			 0);
+	ck_assert_uint_eq(nd, 3);
+	const stats_domain_sum_t want[] = {
+		{ .domain = 7, .size = 0, .count = 0, .size_diff = -50, .count_diff = -1 },
+		{ .domain = 9, .size = 20, .count = 2, .size_diff = 20, .count_diff = 2 },
+		{ .domain = PROFILE_DOMAIN_MMAP, .size = 300, .count = 3, .size_diff = 200,
+		  .count_diff = 2 },
+	};
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_msg(d[i].domain == want[i].domain && d[i].size == want[i].size &&
+				      d[i].count == want[i].count &&
+				      d[i].size_diff == want[i].size_diff &&
+				      d[i].count_diff == want[i].count_diff,
+			      "%zu: domain %lld size %lld (%+lld) count %lld (%+lld)", i,
+			      (long long)d[i].domain, (long long)d[i].size, (long long)d[i].size_diff,
+			      (long long)d[i].count, (long long)d[i].count_diff);
+	free(d);
+	/* Every domain shown: nothing is other. */
+	opt.has_domain = false;
+	ck_assert_int_eq(stats_other_domains_diff((const profile_t *const[]){ o }, 1,
+						  (const profile_t *const[]){ n }, 1, &opt, &d, &nd),
+			 0);
+	ck_assert_uint_eq(nd, 0);
+	ck_assert_ptr_null(d);
+	profile_free(o);
+	profile_free(n);
+}
+END_TEST
+
 static Suite *stats_suite(void)
 {
 	Suite *s = suite_create("stats");
@@ -998,6 +1057,7 @@ static Suite *stats_suite(void)
 	tcase_add_test(tc, unknown_frames);
 	tcase_add_test(tc, rest_sums);
 	tcase_add_test(tc, names);
+	tcase_add_test(tc, other_domains_of_a_diff);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -202,26 +202,9 @@ static void print_diff_size(FILE *out, int64_t diff, bool color)
 	fprintf(out, "%s%s%s", c ? c : "", format_size(b, diff, true), c ? ANSI_RESET : "");
 }
 
-void format_statistic(FILE *out, const stats_t *s, const stats_entry_t *e, bool color)
-{
-	char b[FORMAT_SIZE_MAX];
-	format_site(out, s->key, &e->site);
-	fprintf(out, ": size=%s", format_size(b, e->size, false));
-	if (s->is_diff) {
-		fputs(" (", out);
-		print_diff_size(out, e->size_diff, color);
-		fputc(')', out);
-	}
-	fprintf(out, ", count=%" PRId64, e->count);
-	if (s->is_diff)
-		fprintf(out, " (%+" PRId64 ")", e->count_diff);
-	if (e->count)
-		fprintf(out, ", average=%s", format_size_f(b, (double)e->size / e->count, false));
-}
-
-/* "size=..., count=..." (with diffs for a comparison) of a sum of entries. */
-static void print_sum(FILE *out, const stats_t *s, int64_t size, int64_t count,
-		      int64_t size_diff, int64_t count_diff, bool color)
+/* "size=..., count=..." (with diffs for a comparison). */
+static void print_size_count(FILE *out, const stats_t *s, int64_t size, int64_t count,
+			     int64_t size_diff, int64_t count_diff, bool color)
 {
 	char b[FORMAT_SIZE_MAX];
 	fprintf(out, "size=%s", format_size(b, size, false));
@@ -233,6 +216,23 @@ static void print_sum(FILE *out, const stats_t *s, int64_t size, int64_t count,
 	fprintf(out, ", count=%" PRId64, count);
 	if (s->is_diff)
 		fprintf(out, " (%+" PRId64 ")", count_diff);
+}
+
+void format_statistic(FILE *out, const stats_t *s, const stats_entry_t *e, bool color)
+{
+	char b[FORMAT_SIZE_MAX];
+	format_site(out, s->key, &e->site);
+	fputs(": ", out);
+	print_size_count(out, s, e->size, e->count, e->size_diff, e->count_diff, color);
+	if (e->count)
+		fprintf(out, ", average=%s", format_size_f(b, (double)e->size / e->count, false));
+}
+
+/* print_size_count() of a sum of entries, and the line's end. */
+static void print_sum(FILE *out, const stats_t *s, int64_t size, int64_t count,
+		      int64_t size_diff, int64_t count_diff, bool color)
+{
+	print_size_count(out, s, size, count, size_diff, count_diff, color);
 	fputc('\n', out);
 }
 
@@ -322,9 +322,9 @@ static void print_text(FILE *out, const stats_t *s, const format_opts_t *o)
 	size_t shown = o->nothers < OTHER_DOMAINS_SHOWN ? o->nothers : OTHER_DOMAINS_SHOWN;
 	for (size_t i = 0; i < shown; i++) {
 		const stats_domain_sum_t *d = &o->others[i];
-		char b[FORMAT_SIZE_MAX], nb[24];
-		fprintf(out, "%s%s size=%s, count=%" PRId64, i ? "; " : "Other domains: ",
-			stats_domain_name(d->domain, nb), format_size(b, d->size, false), d->count);
+		char nb[24];
+		fprintf(out, "%s%s ", i ? "; " : "Other domains: ", stats_domain_name(d->domain, nb));
+		print_size_count(out, s, d->size, d->count, d->size_diff, d->count_diff, c);
 	}
 	if (o->nothers > shown)
 		fprintf(out, "; and %zu more", o->nothers - shown);
@@ -449,8 +449,10 @@ static void print_json(FILE *out, const stats_t *s, const format_opts_t *o)
 			char nb[24];
 			fputs(i ? ",{\"domain\":" : "{\"domain\":", out);
 			format_json_string(out, stats_domain_name(o->others[i].domain, nb));
-			fprintf(out, ",\"size\":%" PRId64 ",\"count\":%" PRId64 "}",
-				o->others[i].size, o->others[i].count);
+			fputc(',', out);
+			json_sum(out, s, o->others[i].size, o->others[i].count,
+				 o->others[i].size_diff, o->others[i].count_diff);
+			fputc('}', out);
 		}
 		fputc(']', out);
 	}

@@ -895,3 +895,54 @@ int stats_other_domains(const profile_t *const *ps, size_t n, const stats_option
 	*n_out = kept;
 	return 0;
 }
+
+int stats_other_domains_diff(const profile_t *const *old_ps, size_t nold,
+			     const profile_t *const *new_ps, size_t nnew,
+			     const stats_options_t *opt, stats_domain_sum_t **out, size_t *n_out)
+{
+	stats_domain_sum_t *olds, *news;
+	size_t no, nn;
+	*out = NULL;
+	*n_out = 0;
+	if (stats_other_domains(old_ps, nold, opt, &olds, &no))
+		return -ENOMEM;
+	if (stats_other_domains(new_ps, nnew, opt, &news, &nn)) {
+		free(olds);
+		return -ENOMEM;
+	}
+	/* Both in increasing domain order: merged in one pass. */
+	stats_domain_sum_t *m = malloc((no + nn + 1) * sizeof(*m));
+	if (!m) {
+		free(olds);
+		free(news);
+		return -ENOMEM;
+	}
+	size_t k = 0, a = 0, b = 0;
+	while (a < no || b < nn) {
+		const stats_domain_sum_t *o = a < no ? &olds[a] : NULL, *w = b < nn ? &news[b] : NULL;
+		if (o && (!w || o->domain < w->domain))
+			m[k] = (stats_domain_sum_t){ .domain = o->domain };
+		else
+			m[k] = *w;
+		if (o && (!w || o->domain <= w->domain)) {
+			m[k].size_diff = m[k].size - o->size;
+			m[k].count_diff = m[k].count - o->count;
+			a++;
+		} else {
+			m[k].size_diff = m[k].size;
+			m[k].count_diff = m[k].count;
+		}
+		if (w && (!o || w->domain <= o->domain))
+			b++;
+		k++;
+	}
+	free(olds);
+	free(news);
+	if (!k) {
+		free(m);
+		m = NULL;
+	}
+	*out = m;
+	*n_out = k;
+	return 0;
+}

@@ -198,6 +198,7 @@ const char *stats_domain_name(int64_t domain, char buf[24]);
 typedef struct stats_domain_sum {
 	int64_t domain;
 	int64_t size, count;
+	int64_t size_diff, count_diff; /* stats_other_domains_diff(): new less old */
 } stats_domain_sum_t;
 
 /* Sums, per domain other than opt->domain, the metric's values of every sample of the
@@ -206,6 +207,12 @@ typedef struct stats_domain_sum {
  * are empty when opt shows every domain.  Returns 0 or -ENOMEM. */
 int stats_other_domains(const profile_t *const *ps, size_t n, const stats_options_t *opt,
 			stats_domain_sum_t **out, size_t *n_out);
+
+/* The same for a comparison: each domain's sums in the new profiles, with what they
+ * grew by since the old ones; domains that hold nothing on either side are left out. */
+int stats_other_domains_diff(const profile_t *const *old_ps, size_t nold,
+			     const profile_t *const *new_ps, size_t nnew,
+			     const stats_options_t *opt, stats_domain_sum_t **out, size_t *n_out);
 
 /* Whether a module (mapping path basename) belongs to the allocator runtime: the shim,
  * libc, libstdc++, libgcc_s, the dynamic loader, jemalloc, tcmalloc. */
