@@ -1118,6 +1118,41 @@ END_TEST
 /* report's output: never over an input file nor over what is not a file, through a
  * symbolic link to a file, and a write that fails (a file size limit: EFBIG, not
  * SIGXFSZ) leaves neither the page nor its temporary file. */
+/* The page's data says what the domains it does not show hold: the header names them
+ * (a pymalloc Python's page said 31.7 MiB current and showed 2.7 MiB, the rest unsaid). */
+START_TEST(report_names_the_other_domains)
+{
+	enter_tmpdir();
+	profile_t *p = known_profile(1);
+	int64_t v[PV_COUNT] = { [PV_INUSE_SPACE] = 8192, [PV_INUSE_OBJECTS] = 2,
+				[PV_ALLOC_SPACE] = 8192, [PV_ALLOC_OBJECTS] = 2 };
+	ck_assert_int_eq(profile_add_sample(p, NULL, 0, v, PROFILE_DOMAIN_MMAP, false), 0);
+	write_profile(p, "in.pb.gz");
+	profile_free(p);
+	struct result r = run(cmd_report, "report", "in.pb.gz", "-o", "in.html", NULL);
+	ck_assert_int_eq(r.status, 0);
+	result_free(&r);
+	char *page = slurp("in.html");
+	ck_assert_ptr_nonnull(page);
+	ck_assert_msg(strstr(page, "\"other_domains\":[[{\"domain\":\"mmap\",\"size\":8192,"
+				   "\"count\":2}]]"),
+		      "no other_domains in the page's data");
+	free(page);
+	/* The page of the mmap domain names the heap as the other. */
+	r = run(cmd_report, "report", "in.pb.gz", "--domain", "mmap", "-o", "mmap.html", NULL);
+	ck_assert_int_eq(r.status, 0);
+	result_free(&r);
+	page = slurp("mmap.html");
+	ck_assert_ptr_nonnull(page);
+	ck_assert_ptr_nonnull(strstr(page, "\"other_domains\":[[{\"domain\":\"heap\",\"size\":24686,"));
+	free(page);
+	unlink("in.pb.gz");
+	unlink("in.html");
+	unlink("mmap.html");
+	leave_tmpdir();
+}
+END_TEST
+
 START_TEST(report_output_errors)
 {
 	enter_tmpdir();
@@ -1199,6 +1234,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, top_merged);
 	tcase_add_test(tc, ls_lists_and_reports);
 	tcase_add_test(tc, report_output_errors);
+	tcase_add_test(tc, report_names_the_other_domains);
 	suite_add_tcase(s, tc);
 	return s;
 }

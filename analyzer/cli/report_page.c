@@ -10,6 +10,8 @@
  *   diff       false, or true for OLD NEW
  *   files      the snapshot file names
  *   headers    per file, `heapsnap info --json`'s object
+ *   other_domains  per file, what the domains the page does not show hold (live):
+ *              [{"domain": "mmap"|"heap"|N, "size", "count"}...], [] for none
  *   metrics    the metrics every file has, of "inuse", "peak", "alloc", "temporary"
  *   frames     [name, file, line, module, flags] per frame: name is the function or the
  *              module offset "0x1a2b"; flags 1 runtime (a runtime module, a system
@@ -248,6 +250,27 @@ static int write_data(FILE *out, const report_t *r)
 		format_opts_t o = { .file = r->files[i] };
 		fputs(i ? "," : "", out);
 		print_info_json(out, r->profiles[i], &o);
+	}
+	fputs("],\"other_domains\":[", out);
+	for (size_t i = 0; i < r->nfiles; i++) {
+		stats_options_t opt = { .metric = STATS_METRIC_INUSE, .has_domain = r->has_domain,
+					.domain = r->domain };
+		stats_domain_sum_t *d = NULL;
+		size_t nd = 0;
+		if (stats_other_domains(&r->profiles[i], 1, &opt, &d, &nd) < 0) {
+			free(map);
+			return -ENOMEM;
+		}
+		fputs(i ? ",[" : "[", out);
+		for (size_t k = 0; k < nd; k++) {
+			char nb[24];
+			fputs(k ? ",{\"domain\":" : "{\"domain\":", out);
+			format_json_string(out, stats_domain_name(d[k].domain, nb));
+			fprintf(out, ",\"size\":%" PRId64 ",\"count\":%" PRId64 "}", d[k].size,
+				d[k].count);
+		}
+		fputc(']', out);
+		free(d);
 	}
 	fputs("],\"metrics\":[", out);
 	bool first = true;

@@ -122,6 +122,15 @@ test('diff: weight is the larger side, colours by growth', () => {
   assert.ok(half[0] > half[1] && half[1] < 224 && half[1] > 39);
 });
 
+test('the other domains, for the header', () => {
+  assert.equal(R.otherDomains([{ domain: 'mmap', size: 30425088, count: 30 },
+                                { domain: '7', size: 48, count: 1 },
+                                { domain: '9', size: 0, count: 0 }]),
+               'mmap 29.0 MiB in 30 blocks; 7 48 B in 1 block');
+  assert.equal(R.otherDomains([]), '');
+  assert.equal(R.otherDomains(undefined), '');
+});
+
 test('sizes as tracemalloc formats them', () => {
   assert.equal(R.formatSize(1120000), '1094 KiB');
   assert.equal(R.formatSize(12288), '12.0 KiB');

@@ -252,6 +252,15 @@ var HeapsnapReport = (function () {
     }
   }
 
+  /* What the domains a page does not show hold: 'mmap 29.0 MiB in 30 blocks; 7 ...',
+   * from [{domain, size, count}...]; '' for none. */
+  function otherDomains(list) {
+    return (list || []).filter(function (d) { return d.size || d.count; }).map(function (d) {
+      return d.domain + ' ' + formatSize(d.size) + ' in ' + d.count +
+             (d.count === 1 ? ' block' : ' blocks');
+    }).join('; ');
+  }
+
   /* A table row's label, as `heapsnap top` prints the key. */
   function siteLabel(key, e) {
     if (key === 'function' && e.function !== null)
@@ -340,7 +349,8 @@ var HeapsnapReport = (function () {
     nodeLabel: nodeLabel, hiddenNodes: hiddenNodes, buildView: buildView, pathTo: pathTo,
     layout: layout, searchMatcher: searchMatcher, searchFrames: searchFrames,
     markedShare: markedShare, diffColor: diffColor, frameColor: frameColor,
-    formatSize: formatSize, siteLabel: siteLabel, tableRows: tableRows, sortRows: sortRows,
+    formatSize: formatSize, otherDomains: otherDomains, siteLabel: siteLabel,
+    tableRows: tableRows, sortRows: sortRows,
     rowFrames: rowFrames, timelineChart: timelineChart
   };
 })();

@@ -46,6 +46,9 @@
         fact(pre + 'traced current', R.formatSize(hd.current_bytes) + ' (' + hd.current_bytes + ' B)');
       if (hd.peak_bytes !== undefined)
         fact(pre + 'traced peak', R.formatSize(hd.peak_bytes) + ' (' + hd.peak_bytes + ' B)');
+      var others = R.otherDomains((data.other_domains || [])[i]);
+      if (others)
+        fact(pre + 'other domains', others + ' live, not on this page (heapsnap report --domain)');
       if (hd.lost_events !== undefined)
         fact(pre + 'lost events', String(hd.lost_events));
       if (hd.sampling_period > 0)
