@@ -486,6 +486,15 @@ START_TEST(info_text_warnings)
 			 "by the collector\"]}\n");
 	free(text);
 
+	/* With a sample in another domain, the totals say they add every domain up. */
+	int64_t mv[PV_COUNT] = { [PV_INUSE_SPACE] = 4096, [PV_INUSE_OBJECTS] = 1 };
+	ck_assert_int_eq(profile_add_sample(p, NULL, 0, mv, PROFILE_DOMAIN_MMAP, false), 0);
+	CAPTURE(text, print_info_text(out, p, &o));
+	ck_assert_msg(strstr(text, "total inuse:      size=6144 B, count=3 (every domain: heap, "
+				   "mmap...)\n"),
+		      "%s", text);
+	free(text);
+
 	/* A snapshot taken while tracing was stopped says so: its zeros are not a heap. */
 	p->meta.tracing_off = 1;
 	CAPTURE(text, print_info_text(out, p, &o));

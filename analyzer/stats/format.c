@@ -647,14 +647,20 @@ void print_info_text(FILE *out, const profile_t *p, const format_opts_t *o)
 		p->nsamples, "locations:", p->nlocations, "mappings:", p->nmappings);
 	int64_t totals[PV_COUNT];
 	stats_totals(p, totals);
+	/* The totals add every domain up, where top shows the heap alone: said when the
+	 * file has another. */
+	bool domains = false;
+	for (size_t i = 0; i < p->nsamples && !domains; i++)
+		domains = p->samples[i].domain != 0;
 	for (enum stats_metric mt = STATS_METRIC_INUSE; mt < STATS_METRIC_COUNT; mt++) {
 		enum profile_value vs = stats_metric_space(mt), vo = stats_metric_objects(mt);
 		if (!p->has_value[vs] && !p->has_value[vo])
 			continue;
 		char label[32];
 		snprintf(label, sizeof(label), "total %s:", stats_metric_name(mt));
-		fprintf(out, "%-17s size=%s, count=%" PRId64 "\n", label,
-			format_size(b, totals[vs], false), totals[vo]);
+		fprintf(out, "%-17s size=%s, count=%" PRId64 "%s\n", label,
+			format_size(b, totals[vs], false), totals[vo],
+			domains ? " (every domain: heap, mmap...)" : "");
 	}
 	info_timeline_text(out, &p->timeline);
 	for (uint32_t i = 0; i < p->ncomments; i++) {
