@@ -731,6 +731,10 @@ START_TEST(flame_usage)
 		     "heapsnap: cannot read 'b'");
 	assert_fails(run(cmd_flame, "flame", ".", NULL), 1,
 		     "heapsnap: flame: no snapshots (heapsnap.*.pb.gz) in '.'");
+	/* hist reads one file: a directory is said to be one. */
+	assert_fails(run(cmd_hist, "hist", ".", NULL), 1,
+		     "heapsnap: cannot read '.': a directory; this command reads one file (top, "
+		     "diff, flame and ls read directories)");
 	assert_fails(run(cmd_flame, "flame", "-m", "max", "snap.pb.gz", NULL), 2,
 		     "heapsnap: flame: bad --metric 'max'");
 	assert_fails(run(cmd_flame, "flame", "--domain", "x", "snap.pb.gz", NULL), 2,

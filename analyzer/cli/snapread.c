@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "format.h"
 #include "pprof.h"
@@ -23,6 +24,12 @@ profile_t *snapread(const char *path)
 	profile_t *p = NULL;
 	pprof_error_t err = { .why = "" };
 	int r = pprof_read_file(path, &p, &err);
+	struct stat st;
+	if ((r < 0 || !p) && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snapread_say_path("cannot read", path, "a directory; this command reads one file "
+				  "(top, diff, flame and ls read directories)");
+		return NULL;
+	}
 	if (r < 0 || !p) {
 		snapread_say_path("cannot read", path, err.why[0] ? err.why : strerror(r < 0 ? -r : EIO));
 		return NULL;
