@@ -854,6 +854,31 @@ START_TEST(refuses_a_zombie_and_a_process_without_its_main_thread)
 }
 END_TEST
 
+/* A process stopped by a signal is left stopped: a shell stopped in its own kill() was
+ * continued while attach looked for a thread outside libc, and ran on to its end. */
+START_TEST(refuses_a_stopped_process_and_leaves_it_stopped)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	pid_t p = fork();
+	ck_assert_int_ge(p, 0);
+	if (p == 0) {
+		execl("/bin/sh", "sh", "-c", "kill -STOP $$; exit 3", (char *)NULL);
+		_exit(127);
+	}
+	while (state_of(p) != 'T')
+		usleep(1000);
+	refused("attach", p, dir, "is stopped (SIGSTOP or SIGTSTP), and stays so: continue it "
+				  "first (kill -CONT");
+	usleep(100 * 1000);
+	ck_assert_int_eq(state_of(p), 'T');
+	kill(p, SIGCONT);
+	int st;
+	ck_assert_int_eq(waitpid(p, &st, 0), p);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 3, "status %#x", st);
+}
+END_TEST
+
 /* The host pid of the only child of pid, waiting up to 5 s for it; 0 when none. */
 static pid_t only_child_of(pid_t pid)
 {
@@ -1249,6 +1274,7 @@ int main(void)
 	tcase_add_test(tc, refuses_a_static_program);
 	tcase_add_test(tc, refuses_a_zombie_and_a_process_without_its_main_thread);
 	tcase_add_test(tc, attach_into_a_pid_namespace);
+	tcase_add_test(tc, refuses_a_stopped_process_and_leaves_it_stopped);
 	tcase_add_test(tc, refuses_a_directory_that_is_a_file);
 	tcase_add_test(tc, refuses_a_collector_the_process_cannot_run);
 	tcase_add_test(tc, refuses_bad_usage);

@@ -368,6 +368,13 @@ static int check_maps(const struct attach_args *a, const struct inject_maps *m, 
 	struct running_collector rc;
 	if (!why && !detach && inject_maps_find(m, SHIM_ATTACH) && running_collector_find(pid, &rc))
 		why = answers[-ATTACH_ALREADY];
+	/* Stopped by a signal: finding a thread where it holds none of libc's locks lets
+	 * threads run, which continued it (a shell stopped in its own kill() ran on to its
+	 * end).  It stays as the user left it. */
+	struct proc_stat st;
+	if (!why && prim_proc_stat(pid, &st) == 0 && st.state == 'T')
+		why = "is stopped (SIGSTOP or SIGTSTP), and stays so: continue it first "
+		      "(kill -CONT %d)";
 	if (!why)
 		return 0;
 	fprintf(stderr, "heapsnap: %s: process %d ", a->cmd, (int)pid);
