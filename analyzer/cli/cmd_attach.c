@@ -575,8 +575,13 @@ static int do_attach(const struct attach_args *a)
  * or 1 after saying that no file was found. */
 static int wait_last_file(pid_t pid, pid_t collector, const struct running_collector *rc)
 {
+	/* Ended is enough: the collector is the process's child, a zombie until the shim
+	 * reaps it, which took detach 1.2 s more. */
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
-	for (int tries = 0; tries < 6000 && collector > 0 && kill(collector, 0) == 0; tries++)
+	struct proc_stat st;
+	for (int tries = 0; tries < 6000 && collector > 0 && kill(collector, 0) == 0 &&
+			    !(prim_proc_stat(collector, &st) == 0 && st.state == 'Z');
+	     tries++)
 		nanosleep(&pause, NULL);
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof(path), "%s/heapsnap.%d.exit.pb.gz", rc ? rc->dir : ".",
