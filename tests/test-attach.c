@@ -854,6 +854,21 @@ START_TEST(refuses_a_zombie_and_a_process_without_its_main_thread)
 }
 END_TEST
 
+/* heapsnap's own processes are never attached: a collector (here, a traced waiter's). */
+START_TEST(refuses_heapsnap_itself)
+{
+	char dir[256], err[4096];
+	struct tt_proc p;
+	pid_t c = tt_start_collected(dir, sizeof(dir), "waiter", &p);
+	ck_assert_int_gt(c, 0);
+	refused("attach", c, dir, "is heapsnap itself (a collector, or heapsnap run's host of "
+				  "collectors), which is never traced");
+	kill(p.pid, SIGTERM);
+	int st = tt_finish(&p, err, sizeof(err));
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+END_TEST
+
 /* A process stopped by a signal is left stopped: a shell stopped in its own kill() was
  * continued while attach looked for a thread outside libc, and ran on to its end. */
 START_TEST(refuses_a_stopped_process_and_leaves_it_stopped)
@@ -1275,6 +1290,7 @@ int main(void)
 	tcase_add_test(tc, refuses_a_zombie_and_a_process_without_its_main_thread);
 	tcase_add_test(tc, attach_into_a_pid_namespace);
 	tcase_add_test(tc, refuses_a_stopped_process_and_leaves_it_stopped);
+	tcase_add_test(tc, refuses_heapsnap_itself);
 	tcase_add_test(tc, refuses_a_directory_that_is_a_file);
 	tcase_add_test(tc, refuses_a_collector_the_process_cannot_run);
 	tcase_add_test(tc, refuses_bad_usage);

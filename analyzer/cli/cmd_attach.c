@@ -136,6 +136,17 @@ static int parse_argv(int argc, char **argv, struct attach_args *a, bool detach)
 	return 0;
 }
 
+/* Whether pid runs this very program (its /proc/PID/exe is ours): a collector, or run's
+ * host of collectors, into which attach would load the shim. */
+static bool is_heapsnap(pid_t pid)
+{
+	char path[64];
+	struct stat a, b;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
 /* `heapsnap run`'s own pid stands for the program it runs, as for snap; a run whose
  * program has ended is never traced itself.  Returns 0, or 1 after saying why not. */
 static int run_stands_for_program(struct attach_args *a)
@@ -147,6 +158,11 @@ static int run_stands_for_program(struct attach_args *a)
 	} else if (running_is_run(a->pid)) {
 		fprintf(stderr, "heapsnap: %s: process %d is heapsnap run, whose program has "
 			"ended\n", a->cmd, (int)a->pid);
+		return 1;
+	} else if (is_heapsnap(a->pid)) {
+		fprintf(stderr, "heapsnap: %s: process %d is heapsnap itself (a collector, or "
+			"heapsnap run's host of collectors), which is never traced\n", a->cmd,
+			(int)a->pid);
 		return 1;
 	}
 	return 0;
