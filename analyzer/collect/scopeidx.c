@@ -18,6 +18,7 @@
 
 #include "dwlib.h"
 #include "intervals.h"
+#include "vec.h"
 
 #define MAX_DEPTH 128
 
@@ -37,10 +38,12 @@ struct decl {
 struct unit {
 	Dwarf_Off key;          /* the unit DIE's offset */
 	struct decl *decls;     /* in offset order; built on first need */
-	uint32_t ndecls, decls_cap;
+	uint32_t ndecls;
+	size_t decls_cap;
 	bool decls_built;
 	struct snode *nodes;
-	uint32_t nnodes, nodes_cap;
+	uint32_t nnodes;
+	size_t nodes_cap;
 	struct interval *iv;    /* grouped by parent, each group sorted */
 	uint32_t *group;        /* while building: iv[i]'s parent + 1 */
 	size_t niv, iv_cap;
@@ -208,14 +211,9 @@ static int visit(struct unit *u, Dwarf_Die *die, int32_t parent, int depth)
 			return walk_children(u, die, parent, depth + 1);
 		return 0;
 	}
-	if (u->nnodes == u->nodes_cap) {
-		uint32_t cap = u->nodes_cap ? u->nodes_cap * 2 : 64;
-		struct snode *n = realloc(u->nodes, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		u->nodes = n;
-		u->nodes_cap = cap;
-	}
+	if (vec_reserve((void **)&u->nodes, &u->nodes_cap, (size_t)u->nnodes + 1,
+			sizeof(*u->nodes)))
+		return -ENOMEM;
 	int32_t self = (int32_t)u->nnodes++;
 	int tag = dwarf_tag(die);
 	u->nodes[self] = (struct snode){ .die = *die, .parent = parent, .tag = tag };
@@ -341,14 +339,9 @@ static int decls_walk(struct unit *u, Dwarf_Die *die, int32_t parent, int depth)
 		int tag = dwarf_tag(&child);
 		if (!is_decl_scope(tag))
 			continue;
-		if (u->ndecls == u->decls_cap) {
-			uint32_t cap = u->decls_cap ? u->decls_cap * 2 : 256;
-			struct decl *d = realloc(u->decls, cap * sizeof(*d));
-			if (!d)
-				return -ENOMEM;
-			u->decls = d;
-			u->decls_cap = cap;
-		}
+		if (vec_reserve((void **)&u->decls, &u->decls_cap, (size_t)u->ndecls + 1,
+				sizeof(*u->decls)))
+			return -ENOMEM;
 		int32_t self = (int32_t)u->ndecls++;
 		u->decls[self] = (struct decl){ .die = child, .parent = parent };
 		if (dwarf_haschildren(&child) > 0 && decls_walk(u, &child, self, depth + 1) < 0)
