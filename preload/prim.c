@@ -159,6 +159,12 @@ int prim_proc_stat(pid_t pid, struct proc_stat *out)
 	return 0;
 }
 
+char prim_proc_state(pid_t pid)
+{
+	struct proc_stat st;
+	return prim_proc_stat(pid, &st) == 0 ? st.state : '?';
+}
+
 bool prim_signal_usable(int sig)
 {
 	static const int never[] = { SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE,

@@ -86,6 +86,10 @@ struct proc_stat {
  * the process does not exist, -EINVAL when the file does not parse). */
 int prim_proc_stat(pid_t pid, struct proc_stat *out);
 
+/* pid's state letter in /proc/PID/stat ('T' stopped, 'Z' zombie...), or '?' when it
+ * cannot be read.  Safe in a signal handler, as prim_proc_stat(). */
+char prim_proc_state(pid_t pid);
+
 /* Reads at most len - 1 bytes of the file at path into buf, NUL-terminated, with
  * open, read and close only (safe in a signal handler).  Returns the length, or a
  * negative errno. */

@@ -814,13 +814,6 @@ START_TEST(refuses_a_static_program)
 }
 END_TEST
 
-/* The state of pid in /proc/PID/stat, or '?'. */
-static char state_of(pid_t pid)
-{
-	struct proc_stat st;
-	return prim_proc_stat(pid, &st) == 0 ? st.state : '?';
-}
-
 /* A zombie, and a live process whose main thread has exited, show no memory map;
  * both were said to be statically linked. */
 START_TEST(refuses_a_zombie_and_a_process_without_its_main_thread)
@@ -831,7 +824,7 @@ START_TEST(refuses_a_zombie_and_a_process_without_its_main_thread)
 	ck_assert_int_ge(z, 0);
 	if (z == 0)
 		_exit(0);
-	while (state_of(z) != 'Z')
+	while (prim_proc_state(z) != 'Z')
 		usleep(1000);
 	refused("attach", z, dir, "has ended: it is a zombie, not yet reaped by its parent");
 	refused("detach", z, dir, "has ended: it is a zombie, not yet reaped by its parent");
@@ -846,7 +839,7 @@ START_TEST(refuses_a_zombie_and_a_process_without_its_main_thread)
 		execl(prog, prog, (char *)NULL);
 		_exit(127);
 	}
-	while (state_of(p) != 'Z') /* the leader is a zombie; its other thread lives */
+	while (prim_proc_state(p) != 'Z') /* the leader is a zombie; its other thread lives */
 		usleep(1000);
 	refused("attach", p, dir, "shows no memory map: its main thread has exited");
 	kill(p, SIGKILL);
@@ -881,12 +874,12 @@ START_TEST(refuses_a_stopped_process_and_leaves_it_stopped)
 		execl("/bin/sh", "sh", "-c", "kill -STOP $$; exit 3", (char *)NULL);
 		_exit(127);
 	}
-	while (state_of(p) != 'T')
+	while (prim_proc_state(p) != 'T')
 		usleep(1000);
 	refused("attach", p, dir, "is stopped (SIGSTOP or SIGTSTP), and stays so: continue it "
 				  "first (kill -CONT");
 	usleep(100 * 1000);
-	ck_assert_int_eq(state_of(p), 'T');
+	ck_assert_int_eq(prim_proc_state(p), 'T');
 	kill(p, SIGCONT);
 	int st;
 	ck_assert_int_eq(waitpid(p, &st, 0), p);

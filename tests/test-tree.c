@@ -329,9 +329,8 @@ static pid_t program_of(pid_t run, const char *comm)
 /* The state letter (/proc/PID/stat: 'T' stopped) of run's child comm, or '?'. */
 static char child_state(pid_t run, const char *comm)
 {
-	struct proc_stat st;
 	pid_t pid = child_named(run, comm);
-	return pid && prim_proc_stat(pid, &st) == 0 ? st.state : '?';
+	return pid ? prim_proc_state(pid) : '?';
 }
 
 /* Every signal a process can catch reaches the program through run, not only the

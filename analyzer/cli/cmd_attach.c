@@ -387,8 +387,7 @@ static int check_maps(const struct attach_args *a, const struct inject_maps *m, 
 	/* Stopped by a signal: finding a thread where it holds none of libc's locks lets
 	 * threads run, which continued it (a shell stopped in its own kill() ran on to its
 	 * end).  It stays as the user left it. */
-	struct proc_stat st;
-	if (!why && prim_proc_stat(pid, &st) == 0 && st.state == 'T')
+	if (!why && prim_proc_state(pid) == 'T')
 		why = "is stopped (SIGSTOP or SIGTSTP), and stays so: continue it first "
 		      "(kill -CONT %d)";
 	if (!why)
@@ -594,9 +593,8 @@ static int wait_last_file(pid_t pid, pid_t collector, const struct running_colle
 	/* Ended is enough: the collector is the process's child, a zombie until the shim
 	 * reaps it, which took detach 1.2 s more. */
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
-	struct proc_stat st;
 	for (int tries = 0; tries < 6000 && collector > 0 && kill(collector, 0) == 0 &&
-			    !(prim_proc_stat(collector, &st) == 0 && st.state == 'Z');
+			    prim_proc_state(collector) != 'Z';
 	     tries++)
 		nanosleep(&pause, NULL);
 	char path[PATH_MAX + 64];

@@ -414,13 +414,6 @@ static void on_forwarded(int sig, siginfo_t *info, void *ctx)
 	errno = saved;
 }
 
-/* Whether process pid is stopped ('T' in /proc/PID/stat); safe in a signal handler. */
-static bool is_stopped(pid_t pid)
-{
-	struct proc_stat st;
-	return prim_proc_stat(pid, &st) == 0 && st.state == 'T';
-}
-
 /* SIGCONT that someone sent run continues a program that stopped, when run is not a
  * job (its process group is its parent's, runtree_mirror_stop()): a script that sent
  * run SIGTSTP (forwarded) continues it with SIGCONT, and a program left stopped would
@@ -433,7 +426,7 @@ static void on_continued(int sig, siginfo_t *info, void *ctx)
 	int saved = errno;
 	pid_t to = forward_to;
 	if (info->si_code <= 0 && to > 0 && info->si_pid != to && info->si_pid != getpid() &&
-	    getpgrp() == getpgid(getppid()) && is_stopped(to))
+	    getpgrp() == getpgid(getppid()) && prim_proc_state(to) == 'T')
 		kill(to, SIGCONT);
 	errno = saved;
 }
