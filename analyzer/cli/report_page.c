@@ -261,15 +261,8 @@ static int write_data(FILE *out, const report_t *r)
 			free(map);
 			return -ENOMEM;
 		}
-		fputs(i ? ",[" : "[", out);
-		for (size_t k = 0; k < nd; k++) {
-			char nb[24];
-			fputs(k ? ",{\"domain\":" : "{\"domain\":", out);
-			format_json_string(out, stats_domain_name(d[k].domain, nb));
-			fprintf(out, ",\"size\":%" PRId64 ",\"count\":%" PRId64 "}", d[k].size,
-				d[k].count);
-		}
-		fputc(']', out);
+		fputs(i ? "," : "", out);
+		format_json_domains(out, d, nd, false);
 		free(d);
 	}
 	fputs("],\"metrics\":[", out);

@@ -444,19 +444,26 @@ static void print_json(FILE *out, const stats_t *s, const format_opts_t *o)
 		format_json_string(out, o->domain);
 	}
 	if (o->nothers) {
-		fputs(",\n\"other_domains\":[", out);
-		for (size_t i = 0; i < o->nothers; i++) {
-			char nb[24];
-			fputs(i ? ",{\"domain\":" : "{\"domain\":", out);
-			format_json_string(out, stats_domain_name(o->others[i].domain, nb));
-			fputc(',', out);
-			json_sum(out, s, o->others[i].size, o->others[i].count,
-				 o->others[i].size_diff, o->others[i].count_diff);
-			fputc('}', out);
-		}
-		fputc(']', out);
+		fputs(",\n\"other_domains\":", out);
+		format_json_domains(out, o->others, o->nothers, s->is_diff);
 	}
 	fputs("}\n", out);
+}
+
+void format_json_domains(FILE *out, const stats_domain_sum_t *d, size_t n, bool diff)
+{
+	fputc('[', out);
+	for (size_t i = 0; i < n; i++) {
+		char nb[24];
+		fputs(i ? ",{\"domain\":" : "{\"domain\":", out);
+		format_json_string(out, stats_domain_name(d[i].domain, nb));
+		fprintf(out, ",\"size\":%" PRId64 ",\"count\":%" PRId64, d[i].size, d[i].count);
+		if (diff)
+			fprintf(out, ",\"size_diff\":%" PRId64 ",\"count_diff\":%" PRId64,
+				d[i].size_diff, d[i].count_diff);
+		fputc('}', out);
+	}
+	fputc(']', out);
 }
 
 void print_top_json(FILE *out, const stats_t *s, const format_opts_t *o)

@@ -27,6 +27,10 @@ const char *format_size_f(char buf[FORMAT_SIZE_MAX], double size, bool sign);
  * byte's value), so file names that are not UTF-8 survive. */
 void format_json_string(FILE *out, const char *s);
 
+/* Writes what other domains hold as a JSON array of {"domain", "size", "count"}, with
+ * "size_diff" and "count_diff" for a comparison. */
+void format_json_domains(FILE *out, const stats_domain_sum_t *d, size_t n, bool diff);
+
 /* Writes s for text output: newline, tab and carriage return as \n, \t and \r, other
  * control bytes (C0, DEL, and the C1 controls U+0080..U+009F) and bytes that are not
  * valid UTF-8 as \xNN; everything else, backslashes included, as it is. */
