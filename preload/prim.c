@@ -177,6 +177,33 @@ bool prim_signal_usable(int sig)
 	return true;
 }
 
+bool prim_put_int(char *buf, size_t size, size_t *n, long v)
+{
+	char d[24];
+	size_t k = 0;
+	unsigned long u = v < 0 ? -(unsigned long)v : (unsigned long)v;
+	do
+		d[k++] = (char)('0' + u % 10);
+	while ((u /= 10));
+	if (v < 0)
+		d[k++] = '-';
+	if (k > size - *n)
+		return false;
+	while (k)
+		buf[(*n)++] = d[--k];
+	return true;
+}
+
+bool prim_put_str(char *buf, size_t size, size_t *n, const char *s)
+{
+	size_t len = strlen(s);
+	if (len > size - *n)
+		return false;
+	memcpy(buf + *n, s, len);
+	*n += len;
+	return true;
+}
+
 char **prim_env_without_preload(char **envp, size_t nslots)
 {
 	extern char **environ;

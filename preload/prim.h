@@ -101,6 +101,13 @@ const char *prim_proc_stat_text(pid_t pid, char *buf, size_t len, int *err);
 /* Field n (1-based, as proc(5) counts, 3 or more) after the command name, or NULL. */
 const char *prim_stat_field(const char *after_comm, int n);
 
+/* Append a decimal number, or a string, to buf (size bytes) at *n, advancing *n;
+ * false, with nothing written, when it does not fit.  No NUL is written.  Not
+ * snprintf: in a forked child each code page run for the first time costs a page
+ * fault, and stdio's formatting is several. */
+bool prim_put_int(char *buf, size_t size, size_t *n, long v);
+bool prim_put_str(char *buf, size_t size, size_t *n, const char *s);
+
 /* The environment less LD_PRELOAD, in envp (room for nslots pointers, the last one
  * NULL): a collector's, which must not load what the program (or run) preloads. */
 char **prim_env_without_preload(char **envp, size_t nslots);

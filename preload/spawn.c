@@ -139,36 +139,6 @@ static int spawn_connect_run(void)
 	return fd;
 }
 
-/* Appends a decimal number to buf (size bytes) at *n; false when it does not fit.  Not
- * snprintf: in a forked child each code page run for the first time costs a page fault,
- * and stdio's formatting is several. */
-static bool put_int(char *buf, size_t size, size_t *n, long v)
-{
-	char d[24];
-	size_t k = 0;
-	unsigned long u = v < 0 ? -(unsigned long)v : (unsigned long)v;
-	do
-		d[k++] = (char)('0' + u % 10);
-	while ((u /= 10));
-	if (v < 0)
-		d[k++] = '-';
-	if (k > size - *n)
-		return false;
-	while (k)
-		buf[(*n)++] = d[--k];
-	return true;
-}
-
-static bool put_str(char *buf, size_t size, size_t *n, const char *s)
-{
-	size_t len = strlen(s);
-	if (len > size - *n)
-		return false;
-	memcpy(buf + *n, s, len);
-	*n += len;
-	return true;
-}
-
 /* Introduces this image to run, which knows whose file is missing if its collector
  * dies before saying anything: "hello PID COMMAND" when the collector is started here,
  * or "host PID SIGNAL DIR COMMAND" with the memfd and the connection itself attached
@@ -179,14 +149,14 @@ static int spawn_introduce(int runfd, const struct hs_ctl *c, int memfd, const c
 {
 	char head[64], msg[HS_COMMAND_MAX];
 	size_t h = 0, n = 0;
-	bool fit = memfd >= 0 ? put_str(head, sizeof(head), &h, "host\t") &&
-					put_int(head, sizeof(head), &h, getpid()) &&
-					put_str(head, sizeof(head), &h, "\t") &&
-					put_int(head, sizeof(head), &h, shim_opt.signal) &&
-					put_str(head, sizeof(head), &h, "\t")
-			      : put_str(head, sizeof(head), &h, "hello\t") &&
-					put_int(head, sizeof(head), &h, getpid()) &&
-					put_str(head, sizeof(head), &h, "\t");
+	bool fit = memfd >= 0 ? prim_put_str(head, sizeof(head), &h, "host\t") &&
+					prim_put_int(head, sizeof(head), &h, getpid()) &&
+					prim_put_str(head, sizeof(head), &h, "\t") &&
+					prim_put_int(head, sizeof(head), &h, shim_opt.signal) &&
+					prim_put_str(head, sizeof(head), &h, "\t")
+			      : prim_put_str(head, sizeof(head), &h, "hello\t") &&
+					prim_put_int(head, sizeof(head), &h, getpid()) &&
+					prim_put_str(head, sizeof(head), &h, "\t");
 	if (!fit)
 		return -1;
 	uint32_t len = c->command_len < HS_COMMAND_MAX ? c->command_len : HS_COMMAND_MAX;
