@@ -8,9 +8,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -93,6 +95,82 @@ static struct hs_ctl *segment_map(int fd, uint64_t size, struct segment *parent)
 	return at;
 }
 
+/* A segment heapsnap run's host kept from an ended image (HS_POOL_MAGIC in
+ * shmlayout.h), claimed from run's directory: its fd, when it has size bytes and the
+ * seals of ours, else -1.  Its magic is checked once it is mapped. */
+static int segment_claim(uint64_t size)
+{
+	const char *sock = shim_opt.run_socket;
+	const char *slash = sock ? strrchr(sock, '/') : NULL;
+	char from[160], to[160];
+	size_t dir = slash ? (size_t)(slash - sock) + 1 : 0, fn = dir, tn = dir;
+	if (!slash || dir >= sizeof(from))
+		return -1;
+	memcpy(from, sock, dir);
+	memcpy(to, sock, dir);
+	if (!prim_put_str(from, sizeof(from) - 1, &fn, "pool.") ||
+	    !prim_put_str(to, sizeof(to) - 1, &tn, "claim.") ||
+	    !prim_put_int(to, sizeof(to) - 1, &tn, getpid()))
+		return -1;
+	to[tn] = '\0';
+	/* The host fills the lowest free slot first. */
+	for (unsigned k = 0; k < HS_POOL_SLOTS; k++) {
+		size_t n = fn;
+		if (!prim_put_int(from, sizeof(from) - 1, &n, k))
+			return -1;
+		from[n] = '\0';
+		if (rename(from, to) < 0) /* an empty slot, or another image's claim */
+			continue;
+		int fd = open(to, O_RDWR | O_CLOEXEC);
+		unlink(to);
+		struct stat st;
+		if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size == size &&
+		    fcntl(fd, F_GET_SEALS) == (F_SEAL_SHRINK | F_SEAL_SEAL))
+			return fd;
+		if (fd >= 0)
+			close(fd);
+	}
+	return -1;
+}
+
+/* Takes a claimed segment mapped at c: true when it was a kept one, now ours. */
+static bool segment_take_kept(struct hs_ctl *c)
+{
+	uint64_t want = HS_POOL_MAGIC;
+	return __atomic_compare_exchange_n(&c->magic, &want, 0, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE);
+}
+
+/* A new segment's memfd and mapping, from the host's kept ones when there is one.
+ * Returns the fd, or a negative errno. */
+static int segment_open(uint64_t size, struct segment *parent, struct hs_ctl **out)
+{
+	int fd = segment_claim(size);
+	if (fd >= 0) {
+		struct hs_ctl *c = segment_map(fd, size, parent);
+		if (c != MAP_FAILED && segment_take_kept(c)) {
+			*out = c;
+			return fd;
+		}
+		if (c != MAP_FAILED)
+			shim_real_munmap(c, size);
+		close(fd);
+	}
+	fd = memfd_create("heapsnap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	/* Sealed against shrinking: the collector's reads can never fault (SIGBUS) on a
+	 * segment someone truncated through /proc/PID/map_files. */
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0 ||
+	    (*out = segment_map(fd, size, parent)) == MAP_FAILED) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
 int segment_create(struct segment *s, const struct shim_options *o,
 		   struct segment *parent)
 {
@@ -101,19 +179,10 @@ int segment_create(struct segment *s, const struct shim_options *o,
 	int r = hs_layout_compute(o->ring_records, stacks_capacity(o), &l);
 	if (r < 0)
 		return r;
-	int fd = memfd_create("heapsnap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	struct hs_ctl *c;
+	int fd = segment_open(l.total, parent, &c);
 	if (fd < 0)
-		return -errno;
-	/* Sealed against shrinking: the collector's reads can never fault (SIGBUS) on a
-	 * segment someone truncated through /proc/PID/map_files. */
-	struct hs_ctl *c = MAP_FAILED;
-	if (ftruncate(fd, (off_t)l.total) < 0 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0 ||
-	    (c = segment_map(fd, l.total, parent)) == MAP_FAILED) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
+		return fd;
 	/* The program's core files are the program's: without this, a crash of a small
 	 * program dumped 146 MB of segment with its 300 KB. */
 	madvise(c, l.total, MADV_DONTDUMP);

@@ -174,7 +174,7 @@ START_TEST(drain_stops_for_a_request_it_does_not_know)
 	struct ring w;
 	ring_init(&w, ctl, &g);
 	static collector_t c;
-	ck_assert_int_eq(collector_attach(&c, fd, getpid()), 0);
+	ck_assert_int_eq(collector_attach(&c, fd, getpid(), NULL), 0);
 	uint64_t tail = 0;
 	publish_noops(&w, &tail, 10);
 	ck_assert_uint_eq(collector_drain(&c, UINT64_MAX, 100, false), 10);

@@ -1141,6 +1141,77 @@ END_TEST
 
 /* run's socket directory is in $TMPDIR when that is set, else on a tmpfs (/dev/shm
  * here, with no XDG_RUNTIME_DIR), and gone when run returns. */
+/* The exact counts of keptseg's site in the files of dir: how many files have it. */
+static int keptseg_files_exact(const char *dir)
+{
+	static char names[64][300];
+	int n = final_files(dir, names, 64), exact = 0, line = tt_site_line("keptseg.c", "kept300");
+	for (int i = 0; i < n; i++) {
+		profile_t *p = read_file(dir, names[i]);
+		int64_t v[PV_COUNT];
+		if (tt_site_values(p, "keptseg.c", line, v)) {
+			ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 100);
+			ck_assert_int_eq(v[PV_ALLOC_SPACE], 30000);
+			ck_assert_int_eq(v[PV_INUSE_OBJECTS], 50);
+			ck_assert_int_eq(v[PV_INUSE_SPACE], 15000);
+			exact++;
+		}
+		profile_free(p);
+	}
+	return exact;
+}
+
+/* The host keeps an ended image's segment for the next one (segpool.h): the second
+ * keptseg gets the first one's, zeroed, and counts as exactly; run's directory goes
+ * with the kept segments' links. */
+START_TEST(a_kept_segment_serves_the_next_image)
+{
+	char dir[256], script[2048];
+	tt_tempdir(dir, sizeof(dir));
+	const char *b = getenv("PROGS");
+	/* Shell builtins only between the two: no other image ends, to be kept. */
+	snprintf(script, sizeof(script),
+		 "D=${HEAPSNAP_RUN_SOCKET%%/*}; %s/keptseg; i=0; "
+		 "while [ ! -L \"$D/pool.0\" ] && [ $i -lt 3000000 ]; do i=$((i + 1)); done; "
+		 "%s/keptseg; echo \"$D\"",
+		 b, b);
+	char *argv[] = { "/bin/sh", "-c", script, NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	unsigned long first, second;
+	char rundir[256];
+	ck_assert_msg(sscanf(r.out, "%lu %lu %255s", &first, &second, rundir) == 3, "%s", r.out);
+	ck_assert_msg(first == second, "the second image's segment is %lu, not the first's %lu",
+		      second, first);
+	ck_assert_int_eq(keptseg_files_exact(dir), 2);
+	struct stat st;
+	ck_assert_msg(stat(rundir, &st) < 0 && errno == ENOENT, "%s is left", rundir);
+}
+END_TEST
+
+/* A link in run's pool to a segment that was not kept (the right size and seals, not
+ * the kept magic) is claimed, and refused without a write: the image makes its own. */
+START_TEST(a_forged_kept_segment_is_refused)
+{
+	char dir[256], script[1024];
+	tt_tempdir(dir, sizeof(dir));
+	const char *b = getenv("PROGS");
+	snprintf(script, sizeof(script), "%s/keptseg fake %s/keptseg", b, b);
+	char *argv[] = { "/bin/sh", "-c", script, NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	unsigned long inode;
+	int claimed = 0;
+	char state[16];
+	ck_assert_msg(sscanf(r.out, "%lu %15s %d", &inode, state, &claimed) == 3, "%s", r.out);
+	ck_assert_str_eq(state, "intact");
+	ck_assert_int_ge(claimed, 1);
+	ck_assert_int_eq(keptseg_files_exact(dir), 1);
+}
+END_TEST
+
 START_TEST(run_socket_goes_to_tmpdir_else_a_tmpfs)
 {
 	char dir[256], tmp[] = "/tmp/hs-tmpdir.XXXXXX", want[320];
@@ -1198,6 +1269,8 @@ int main(void)
 	tcase_add_test(tc, exit_file_carries_a_timeline);
 	tcase_add_test(tc, a_fifo_at_a_module_path_hangs_nothing);
 	tcase_add_test(tc, waiting_for_the_tree_is_bounded);
+	tcase_add_test(tc, a_kept_segment_serves_the_next_image);
+	tcase_add_test(tc, a_forged_kept_segment_is_refused);
 	tcase_add_test(tc, run_waits_for_a_child_that_outlives_the_program);
 	tcase_add_test(tc, run_socket_goes_to_tmpdir_else_a_tmpfs);
 	suite_add_tcase(s, tc);

@@ -7,6 +7,7 @@
  */
 #include "runtree.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -181,7 +182,7 @@ int runtree_start_host(struct runtree *t)
 	pid_t host = fork();
 	if (host == 0) {
 		close(sv[0]);
-		collect_host_start(sv[1]);
+		collect_host_start(sv[1], t->dir);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);
@@ -740,6 +741,20 @@ static void runtree_wait_host(struct runtree *t, int pidfd)
 	runtree_reap_host(t);
 }
 
+/* Removes the kept segments' links ("pool.N") and claims ("claim.PID") left in run's
+ * directory. */
+static void runtree_empty_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "pool.", 5) || !strncmp(e->d_name, "claim.", 6))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
+
 void runtree_close(struct runtree *t)
 {
 	/* The host's exit (its memory freed) and run's own clean-up overlap. */
@@ -750,8 +765,14 @@ void runtree_close(struct runtree *t)
 		close(t->listen_fd);
 	if (t->sock[0])
 		unlink(t->sock);
-	if (t->dir[0])
+	if (t->dir[0] && rmdir(t->dir) < 0) {
+		/* The host's kept segments (segpool.h) go with it: wait for it, then remove
+		 * what is left, a link an image claimed and did not unlink included. */
+		runtree_wait_host(t, host);
+		host = -1;
+		runtree_empty_dir(t->dir);
 		rmdir(t->dir);
+	}
 	runtree_wait_host(t, host);
 	for (size_t i = 0; i < t->nprocs; i++) {
 		free(t->procs[i].command);

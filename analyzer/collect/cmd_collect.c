@@ -30,6 +30,7 @@
 #include "commands.h"
 #include "hosted.h"
 #include "runlink.h"
+#include "segpool.h"
 #include "snapfile.h"
 
 #define IDLE_SLEEP_NS (5 * 1000 * 1000)
@@ -65,6 +66,7 @@ struct session {
 	char command[4096];
 	int pidfd;
 	uint64_t memfd_inode;
+	bool owner_gone;        /* nothing writes to the segment: it can be kept */
 	uint64_t handled;       /* requests answered or merged so far */
 	uint64_t snapshots;     /* files written */
 	uint64_t last_exec_check;
@@ -474,6 +476,10 @@ static int run(struct session *s)
 		ring_sleep(&s->c.ring, s->c.pos, s->handled,
 			   s->c.active ? IDLE_SLEEP_NS : DORMANT_SLEEP_NS);
 	}
+	/* Nothing writes to the segment any more: the process exec'd, or ended through
+	 * its exit hook.  One killed may have been a vfork parent, whose child, alive,
+	 * still shares its memory and its segment. */
+	s->owner_gone = execd || (!detached && atomic_load(&s->c.ctl->exit_pos));
 	tell_signal_taken(s);
 	uint64_t n, pos, wait_pos;
 	control_poll_now(&s->control);
@@ -533,11 +539,20 @@ int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd, bool hoste
 	runlink_open(&s->link, s->a.run_fd, s->a.dir, s->a.pid);
 	struct stat st;
 	bool stat_ok = fstat(shm_fd, &st) == 0;
-	int r = stat_ok ? collector_attach(&s->c, shm_fd, pid) : -errno;
-	close(shm_fd);
+	/* A host keeps an fd of the segment, for the next image (segpool.h). */
+	int kept_fd = -1;
+	void *mapped = hosted && stat_ok ? segpool_take(shm_fd, (uint64_t)st.st_size, &kept_fd)
+					 : NULL;
+	int r = stat_ok ? collector_attach(&s->c, shm_fd, pid, mapped) : -errno;
+	if (hosted && !mapped && r == 0)
+		kept_fd = shm_fd;
+	else
+		close(shm_fd);
 	if (r < 0) {
 		runlink_say(&s->link, "collect: fd %d: %s", shm_fd,
 			    stat_ok && r == -EINVAL ? "not a heapsnap ring" : strerror(-r));
+		if (kept_fd >= 0)
+			close(kept_fd);
 		r = 1;
 		goto out;
 	}
@@ -564,7 +579,15 @@ int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd, bool hoste
 	/* A collector that is a thread of a host outlives its hold on the lock: let go of
 	 * it while the segment is still mapped (a process's exit would do it anyway). */
 	ring_liveness_release(s->c.ctl);
-	collector_detach(&s->c);
+	if (hosted) {
+		void *map = s->c.ctl;
+		uint64_t size = s->c.shm_size;
+		s->c.ctl = NULL;
+		collector_detach(&s->c);
+		segpool_give(map, size, kept_fd, s->owner_gone);
+	} else {
+		collector_detach(&s->c);
+	}
 out:
 	runlink_close(&s->link);
 	if (s->pidfd >= 0)

@@ -47,7 +47,7 @@ struct domain_stats {
 	UT_hash_handle hh;
 };
 
-int collector_attach(collector_t *c, int fd, pid_t pid)
+int collector_attach(collector_t *c, int fd, pid_t pid, void *mapped)
 {
 	memset(c, 0, sizeof(*c));
 	struct stat st;
@@ -56,7 +56,7 @@ int collector_attach(collector_t *c, int fd, pid_t pid)
 	uint64_t total = (uint64_t)st.st_size;
 	if (total < sizeof(struct hs_ctl))
 		return -EINVAL;
-	struct hs_ctl *ctl = prim_map_aligned(fd, total, HS_REGION);
+	struct hs_ctl *ctl = mapped ? mapped : prim_map_aligned(fd, total, HS_REGION);
 	if (ctl == MAP_FAILED)
 		return -errno;
 	struct hs_layout l;

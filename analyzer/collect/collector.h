@@ -96,9 +96,10 @@ typedef struct collector {
 	int64_t block_unit;         /* blocks are counted in 1/block_unit: 1 when exact */
 } collector_t;
 
-/* Maps the segment in fd and checks its header.  Returns 0, -EINVAL (not a heapsnap
- * segment, or sizes that do not fit the file) or -errno. */
-int collector_attach(collector_t *c, int fd, pid_t pid);
+/* Maps the segment in fd, unless mapped is its mapping already (then taken: unmapped
+ * on failure, or by collector_detach()), and checks its header.  Returns 0, -EINVAL
+ * (not a heapsnap segment, or sizes that do not fit the file) or -errno. */
+int collector_attach(collector_t *c, int fd, pid_t pid, void *mapped);
 void collector_detach(collector_t *c);
 
 /* Consumes published records at positions below limit, at most max of them.  With

@@ -23,6 +23,7 @@
 #include "commands.h"
 #include "prim.h"
 #include "runlink.h"
+#include "segpool.h"
 #include "shmlayout.h"
 #include "symcache.h"
 
@@ -88,7 +89,7 @@ static void place(int fd, int target)
 	close(high);
 }
 
-_Noreturn void collect_host_start(int sock)
+_Noreturn void collect_host_start(int sock, const char *run_dir)
 {
 	/* Run's handlers forward signals to the program: none of them may run here. */
 	for (int s = 1; s < NSIG; s++)
@@ -112,6 +113,8 @@ _Noreturn void collect_host_start(int sock)
 	 * a host is exec'd, without LD_PRELOAD. */
 	const char *preload = getenv("LD_PRELOAD");
 	if ((preload && *preload) || set_cmdline(argv) < 0) {
+		/* An exec'd host keeps no segments: its command line is the one
+		 * running.c knows, with no room for run's directory. */
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
@@ -125,6 +128,7 @@ _Noreturn void collect_host_start(int sock)
 		execve(self, argv, prim_env_without_preload(envp, nenv + 1));
 		_exit(127);
 	}
+	segpool_init(run_dir);
 	collect_host(3);
 }
 
@@ -334,11 +338,12 @@ _Noreturn void collect_host(int sock)
 		}
 	}
 	/* Run has let go: every image it passed on is here; the host ends with its last,
-	 * and idle threads go at once. */
+	 * and idle threads go at once.  No segment is kept for an image to come. */
 	pthread_mutex_lock(&pool_lock);
 	while (queue_head || busy)
 		pthread_cond_wait(&pool_done, &pool_lock);
 	pthread_mutex_unlock(&pool_lock);
+	segpool_close();
 	_exit(0);
 }
 

@@ -24,8 +24,9 @@
 #include <sys/types.h>
 
 /* In a grandchild of heapsnap run, with every signal blocked: becomes the host, fed on
- * sock, and never returns. */
-_Noreturn void collect_host_start(int sock);
+ * sock, keeping ended images' segments for the next ones in run_dir (segpool.h), and
+ * never returns. */
+_Noreturn void collect_host_start(int sock, const char *run_dir);
 
 /* The host's loop (`heapsnap collect --host-fd FD`); never returns. */
 _Noreturn void collect_host(int sock);
