@@ -122,11 +122,17 @@ static int segment_claim(uint64_t size)
 		if (rename(from, to) < 0) /* an empty slot, or another image's claim */
 			continue;
 		int fd = open(to, O_RDWR | O_CLOEXEC);
-		unlink(to);
 		struct stat st;
-		if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size == size &&
-		    fcntl(fd, F_GET_SEALS) == (F_SEAL_SHRINK | F_SEAL_SEAL))
+		bool sized = fd >= 0 && fstat(fd, &st) == 0;
+		if (sized && (uint64_t)st.st_size == size &&
+		    fcntl(fd, F_GET_SEALS) == (F_SEAL_SHRINK | F_SEAL_SEAL)) {
+			unlink(to);
 			return fd;
+		}
+		/* A segment of another size (kept from an image with other options or
+		 * limits) goes back, for the images that want it. */
+		if (!sized || (uint64_t)st.st_size == size || rename(to, from) < 0)
+			unlink(to);
 		if (fd >= 0)
 			close(fd);
 	}

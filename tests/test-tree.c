@@ -1161,9 +1161,10 @@ static int keptseg_files_exact(const char *dir)
 	return exact;
 }
 
-/* The host keeps an ended image's segment for the next one (segpool.h): the second
- * keptseg gets the first one's, zeroed, and counts as exactly; run's directory goes
- * with the kept segments' links. */
+/* The host keeps an ended image's segment for the next one (segpool.h): the third
+ * keptseg gets the first one's, zeroed, and counts as exactly.  The second, with a
+ * smaller stack table, wants another size: it leaves the first's where it was, and
+ * makes its own.  Run's directory goes with the kept segments' links. */
 START_TEST(a_kept_segment_serves_the_next_image)
 {
 	char dir[256], script[2048];
@@ -1173,18 +1174,20 @@ START_TEST(a_kept_segment_serves_the_next_image)
 	snprintf(script, sizeof(script),
 		 "D=${HEAPSNAP_RUN_SOCKET%%/*}; %s/keptseg; i=0; "
 		 "while [ ! -L \"$D/pool.0\" ] && [ $i -lt 3000000 ]; do i=$((i + 1)); done; "
-		 "%s/keptseg; echo \"$D\"",
-		 b, b);
+		 "HEAPSNAP_STACKS=4096 %s/keptseg; %s/keptseg; echo \"$D\"",
+		 b, b, b);
 	char *argv[] = { "/bin/sh", "-c", script, NULL };
 	struct run_result r;
 	tt_run(dir, argv, NULL, &r);
 	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
-	unsigned long first, second;
+	unsigned long first, other, third;
 	char rundir[256];
-	ck_assert_msg(sscanf(r.out, "%lu %lu %255s", &first, &second, rundir) == 3, "%s", r.out);
-	ck_assert_msg(first == second, "the second image's segment is %lu, not the first's %lu",
-		      second, first);
-	ck_assert_int_eq(keptseg_files_exact(dir), 2);
+	ck_assert_msg(sscanf(r.out, "%lu %lu %lu %255s", &first, &other, &third, rundir) == 4,
+		      "%s", r.out);
+	ck_assert_msg(other != first, "a segment of another size was taken");
+	ck_assert_msg(third == first, "the third image's segment is %lu, not the first's %lu",
+		      third, first);
+	ck_assert_int_eq(keptseg_files_exact(dir), 3);
 	struct stat st;
 	ck_assert_msg(stat(rundir, &st) < 0 && errno == ENOENT, "%s is left", rundir);
 }
