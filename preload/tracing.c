@@ -138,9 +138,30 @@ static void tracing_fork_child(void)
 	stack_forget_thread_cache();
 }
 
+static pid_t (*real_fork_raw)(void);
+
+/* _Fork (glibc 2.34) forks without the atfork handlers: its child went on tracing into
+ * its parent's segment, as its parent, and the host could keep that segment for the
+ * next image once the parent had exited, the child still writing to it. */
+EXPORT pid_t _Fork(void)
+{
+	if (!real_fork_raw)
+		real_fork_raw = (pid_t(*)(void))shim_next_symbol("_Fork");
+	if (!real_fork_raw) {
+		errno = ENOSYS;
+		return -1;
+	}
+	pid_t pid = real_fork_raw();
+	if (pid == 0)
+		tracing_fork_child();
+	return pid;
+}
+
 /* Reads the options once per process image; false when tracing is off for good. */
 static bool tracing_first_setup(void)
 {
+	/* Here, not at the first call: _Fork may be called in a signal handler. */
+	real_fork_raw = (pid_t(*)(void))shim_next_symbol("_Fork");
 	map_own_pages();
 	modules_image_start();
 	report_init();

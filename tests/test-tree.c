@@ -1215,6 +1215,45 @@ START_TEST(a_forged_kept_segment_is_refused)
 }
 END_TEST
 
+/* A child made by _Fork runs no atfork handler: its blocks are its own, in a file of
+ * its own, and none is its parent's. */
+START_TEST(a_fork_without_atfork_handlers_is_traced_apart)
+{
+	char dir[256], prog[PATH_MAX];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(prog, sizeof(prog), "%s/rawfork", getenv("PROGS"));
+	char *argv[] = { prog, NULL };
+	struct run_result r;
+	tt_run(dir, argv, NULL, &r);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	static char names[8][300];
+	int n = final_files(dir, names, 8);
+	ck_assert_int_eq(n, 2);
+	int parent = tt_site_line("rawfork.c", "parent100");
+	int child = tt_site_line("rawfork.c", "child700");
+	int parents = 0, children = 0;
+	for (int i = 0; i < n; i++) {
+		profile_t *p = read_file(dir, names[i]);
+		int64_t v[PV_COUNT];
+		bool has_parent = tt_site_values(p, "rawfork.c", parent, v);
+		if (has_parent) {
+			ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 10);
+			ck_assert_int_eq(v[PV_ALLOC_SPACE], 1000);
+			parents++;
+		}
+		if (tt_site_values(p, "rawfork.c", child, v)) {
+			ck_assert_msg(!has_parent, "%s: the child's blocks with the parent's", names[i]);
+			ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 64);
+			ck_assert_int_eq(v[PV_ALLOC_SPACE], 44800);
+			children++;
+		}
+		profile_free(p);
+	}
+	ck_assert_int_eq(parents, 1);
+	ck_assert_int_eq(children, 1);
+}
+END_TEST
+
 START_TEST(run_socket_goes_to_tmpdir_else_a_tmpfs)
 {
 	char dir[256], tmp[] = "/tmp/hs-tmpdir.XXXXXX", want[320];
@@ -1274,6 +1313,7 @@ int main(void)
 	tcase_add_test(tc, waiting_for_the_tree_is_bounded);
 	tcase_add_test(tc, a_kept_segment_serves_the_next_image);
 	tcase_add_test(tc, a_forged_kept_segment_is_refused);
+	tcase_add_test(tc, a_fork_without_atfork_handlers_is_traced_apart);
 	tcase_add_test(tc, run_waits_for_a_child_that_outlives_the_program);
 	tcase_add_test(tc, run_socket_goes_to_tmpdir_else_a_tmpfs);
 	suite_add_tcase(s, tc);
