@@ -1219,10 +1219,9 @@ END_TEST
  * its own, and none is its parent's. */
 START_TEST(a_fork_without_atfork_handlers_is_traced_apart)
 {
-	char dir[256], prog[PATH_MAX];
+	char dir[256];
 	tt_tempdir(dir, sizeof(dir));
-	snprintf(prog, sizeof(prog), "%s/rawfork", getenv("PROGS"));
-	char *argv[] = { prog, NULL };
+	char *argv[] = { "rawfork", NULL };
 	struct run_result r;
 	tt_run(dir, argv, NULL, &r);
 	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
