@@ -184,11 +184,10 @@ static bool zero_written(int fd, char *map, uint64_t size)
 	}
 }
 
-/* A free slot whose link can be made (under the lock), freeing kept segments whose
- * claim never came; HS_POOL_SLOTS when none. */
-static unsigned free_slot(void)
+/* Marks the slots of kept segments in used (under the lock), freeing those whose claim
+ * never came. */
+static void slots_used(bool used[HS_POOL_SLOTS])
 {
-	bool used[HS_POOL_SLOTS] = { false };
 	uint64_t now = prim_now_ns(CLOCK_MONOTONIC);
 	char path[PATH_MAX + 16];
 	for (unsigned i = 0; i < nkept;) {
@@ -202,10 +201,6 @@ static unsigned free_slot(void)
 		used[kept[i].slot] = true;
 		i++;
 	}
-	for (unsigned s = 0; s < HS_POOL_SLOTS; s++)
-		if (!used[s])
-			return s;
-	return HS_POOL_SLOTS;
 }
 
 void segpool_give(void *map, uint64_t size, int fd, bool reusable)
@@ -220,11 +215,17 @@ void segpool_give(void *map, uint64_t size, int fd, bool reusable)
 	char target[64], path[PATH_MAX + 16];
 	snprintf(target, sizeof(target), "/proc/%d/fd/%d", (int)getpid(), fd);
 	pthread_mutex_lock(&lock);
-	unsigned slot = closing ? HS_POOL_SLOTS : free_slot();
-	if (slot < HS_POOL_SLOTS) {
-		slot_path(slot, path, sizeof(path));
-		if (symlink(target, path) < 0)
-			slot = HS_POOL_SLOTS;
+	bool used[HS_POOL_SLOTS] = { false };
+	slots_used(used);
+	/* The lowest free slot, which new images try first; one whose name is taken
+	 * (by a link that is not ours) is passed over. */
+	unsigned slot = HS_POOL_SLOTS;
+	for (unsigned i = 0; !closing && i < HS_POOL_SLOTS; i++) {
+		slot_path(i, path, sizeof(path));
+		if (!used[i] && symlink(target, path) == 0) {
+			slot = i;
+			break;
+		}
 	}
 	if (slot < HS_POOL_SLOTS)
 		kept[nkept++] = (struct kept){ .fd = fd, .dev = st.st_dev, .ino = st.st_ino,
