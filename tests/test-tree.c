@@ -41,6 +41,17 @@ static int final_files(const char *dir, char names[][300], int max)
 	return n;
 }
 
+/* Runs argv under heapsnap run with its files into dir, and checks that it exited 0;
+ * the names of its exit and exec files go to names (max of them), their count is
+ * returned. */
+static int run_for_files(const char *dir, char **argv, struct run_result *r,
+			 char names[][300], int max)
+{
+	tt_run(dir, argv, NULL, r);
+	ck_assert_msg(WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0, "%s", r->err);
+	return final_files(dir, names, max);
+}
+
 static profile_t *read_file(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
@@ -1109,10 +1120,8 @@ START_TEST(run_waits_for_a_child_that_outlives_the_program)
 	tt_tempdir(dir, sizeof(dir));
 	char *argv[] = { "forker", "orphan", "300", NULL };
 	struct run_result r;
-	tt_run(dir, argv, NULL, &r);
-	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
 	static char names[256][300];
-	int n = final_files(dir, names, 256);
+	int n = run_for_files(dir, argv, &r, names, 256);
 	ck_assert_int_eq(n, 2);
 	ck_assert_int_eq(summary_count(r.err), 2);
 	int line = tt_site_line("forker.c", "orphan"), late = 0;
@@ -1222,10 +1231,8 @@ START_TEST(a_fork_without_atfork_handlers_is_traced_apart)
 	tt_tempdir(dir, sizeof(dir));
 	char *argv[] = { "rawfork", NULL };
 	struct run_result r;
-	tt_run(dir, argv, NULL, &r);
-	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
 	static char names[8][300];
-	int n = final_files(dir, names, 8);
+	int n = run_for_files(dir, argv, &r, names, 8);
 	ck_assert_int_eq(n, 2);
 	int parent = tt_site_line("rawfork.c", "parent100");
 	int child = tt_site_line("rawfork.c", "child700");
@@ -1249,6 +1256,41 @@ START_TEST(a_fork_without_atfork_handlers_is_traced_apart)
 	}
 	ck_assert_int_eq(parents, 1);
 	ck_assert_int_eq(children, 1);
+}
+END_TEST
+
+/* A bash subshell that execs: its exec file names bash's functions.  The collector
+ * begins as the process may be exec'ing; it read the executable's name before the
+ * exec and its file after, took the old program for one replaced while it ran, and
+ * read it through /proc/PID/exe, the new program's: every bash frame was unnamed in
+ * about one exec file in 200. */
+START_TEST(an_exec_file_names_the_program_it_was)
+{
+	char dir[256];
+	tt_tempdir(dir, sizeof(dir));
+	char *argv[] = { "/bin/bash", "-c", "for i in $(seq 400); do x=$(/bin/true); done", NULL };
+	struct run_result r;
+	static char names[512][300];
+	int n = run_for_files(dir, argv, &r, names, 512), checked = 0;
+	ck_assert_int_ge(n, 400);
+	for (int i = 0; i < n; i++) {
+		profile_t *p = read_file(dir, names[i]);
+		uint32_t in_bash = 0, named = 0;
+		for (uint32_t l = 0; l < p->nlocations; l++) {
+			const profile_location_t *loc = &p->locations[l];
+			const char *path = loc->mapping < p->nmappings ? p->mappings[loc->mapping].path
+								       : NULL;
+			if (!path || strlen(path) < 5 || strcmp(path + strlen(path) - 5, "/bash"))
+				continue;
+			in_bash++;
+			named += loc->nlines && loc->lines[loc->nlines - 1].function;
+		}
+		ck_assert_msg(!in_bash || named, "%s: none of %u bash frames named", names[i],
+			      in_bash);
+		checked += in_bash > 0;
+		profile_free(p);
+	}
+	ck_assert_int_ge(checked, 100); /* the subshells that allocated before the exec */
 }
 END_TEST
 
@@ -1312,6 +1354,7 @@ int main(void)
 	tcase_add_test(tc, a_kept_segment_serves_the_next_image);
 	tcase_add_test(tc, a_forged_kept_segment_is_refused);
 	tcase_add_test(tc, a_fork_without_atfork_handlers_is_traced_apart);
+	tcase_add_test(tc, an_exec_file_names_the_program_it_was);
 	tcase_add_test(tc, run_waits_for_a_child_that_outlives_the_program);
 	tcase_add_test(tc, run_socket_goes_to_tmpdir_else_a_tmpfs);
 	suite_add_tcase(s, tc);

@@ -122,17 +122,28 @@ symbolizer_t *symbolizer_new(pid_t pid)
 		s->disk = symcache_open();
 		/* The path the shim gives the executable's module (readlink of its own
 		 * /proc/self/exe), read while the process lives. */
-		char path[64], exe[PATH_MAX];
+		char path[64], exe[PATH_MAX], again[PATH_MAX];
 		snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-		ssize_t n = pid > 0 ? readlink(path, exe, sizeof(exe) - 1) : -1;
 		static const char deleted[] = " (deleted)";
 		size_t dl = sizeof(deleted) - 1;
-		if (n > 0) {
+		/* The name and the file of one executable: an exec between the two reads
+		 * paired the old program's name with the new one's file, and the old
+		 * program was then read through /proc as if replaced, from the new one's
+		 * file (a bash subshell's exec file, its every frame unnamed). */
+		for (int tries = 0; pid > 0 && tries < 3; tries++) {
+			ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+			if (n <= 0)
+				break;
+			bool known = stat(path, &s->exe_st) == 0;
+			ssize_t m = readlink(path, again, sizeof(again) - 1);
+			if (m != n || memcmp(exe, again, (size_t)n))
+				continue;
 			exe[n] = '\0';
 			if ((size_t)n > dl && !strcmp(exe + n - dl, deleted))
 				exe[n - dl] = '\0'; /* as the modules' paths are kept */
 			s->exe = strdup(exe);
-			s->exe_st_known = stat(path, &s->exe_st) == 0;
+			s->exe_st_known = known;
+			break;
 		}
 	}
 	return s;
@@ -291,16 +302,18 @@ int symbolizer_maps_inode(symbolizer_t *s, uint64_t dev, uint64_t inode)
 	return found ? 1 : lines ? 0 : -ESRCH;
 }
 
-/* Opens module m in a libdwfl session of its own; false when its file is unusable. */
 /* Opens module m's file: a regular file only, without blocking (a FIFO or device
  * planted at a module's path must not hang the collector, and with it heapsnap run).
- * Returns the fd or -1. */
+ * Through /proc, only the file the process ran when the collector began: once it has
+ * exec'd, /proc/PID/exe is another program's.  Returns the fd or -1. */
 static int module_fd(const symbolizer_t *s, const struct module *m, struct stat *st)
 {
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/%d/exe", (int)s->pid);
 	int fd = open(m->via_proc ? proc : m->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))) {
+	if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) ||
+			(m->via_proc && (st->st_dev != s->exe_st.st_dev ||
+					 st->st_ino != s->exe_st.st_ino)))) {
 		close(fd);
 		fd = -1;
 	}
