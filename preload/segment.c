@@ -121,7 +121,7 @@ static int segment_claim(uint64_t size)
 		from[n] = '\0';
 		if (rename(from, to) < 0) /* an empty slot, or another image's claim */
 			continue;
-		int fd = open(to, O_RDWR | O_CLOEXEC);
+		int fd = open(to, O_RDWR | O_NONBLOCK | O_CLOEXEC); /* a planted device must not block */
 		struct stat st;
 		bool sized = fd >= 0 && fstat(fd, &st) == 0;
 		if (sized && (uint64_t)st.st_size == size &&
