@@ -12,6 +12,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,11 +158,53 @@ EXPORT pid_t _Fork(void)
 	return pid;
 }
 
+typedef int (*clone_fn_t)(void *);
+static int (*real_clone)(clone_fn_t, void *, int, void *, ...);
+
+struct clone_call {
+	clone_fn_t fn;
+	void *arg;
+};
+
+/* The child of a clone(2) that shares no memory: first what a fork child does. */
+static int clone_child(void *p)
+{
+	struct clone_call *c = p; /* the parent's, copied with the rest of its memory */
+	tracing_fork_child();
+	return c->fn(c->arg);
+}
+
+/* glibc's clone without CLONE_VM makes a process, as fork does, but runs no atfork
+ * handler: its child traced into its parent's segment as its parent (a daemon made
+ * with clone(fn, stack, SIGCHLD, arg) went on allocating into it after its parent had
+ * exited, and with kept segments, into the next image's).  With CLONE_VM it is a
+ * thread or a vfork, which shares the segment by design. */
+EXPORT int clone(clone_fn_t fn, void *stack, int flags, void *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	pid_t *parent_tid = va_arg(ap, pid_t *);
+	void *tls = va_arg(ap, void *);
+	pid_t *child_tid = va_arg(ap, pid_t *);
+	va_end(ap);
+	if (!real_clone)
+		real_clone = (int (*)(clone_fn_t, void *, int, void *, ...))shim_next_symbol("clone");
+	if (!real_clone) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (flags & CLONE_VM)
+		return real_clone(fn, stack, flags, arg, parent_tid, tls, child_tid);
+	struct clone_call c = { fn, arg };
+	return real_clone(clone_child, stack, flags, &c, parent_tid, tls, child_tid);
+}
+
 /* Reads the options once per process image; false when tracing is off for good. */
 static bool tracing_first_setup(void)
 {
 	/* Here, not at the first call: _Fork may be called in a signal handler. */
 	real_fork_raw = (pid_t(*)(void))shim_next_symbol("_Fork");
+	real_clone = (int (*)(clone_fn_t, void *, int, void *, ...))shim_next_symbol("clone");
 	map_own_pages();
 	modules_image_start();
 	report_init();

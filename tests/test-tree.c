@@ -1223,39 +1223,42 @@ START_TEST(a_forged_kept_segment_is_refused)
 }
 END_TEST
 
-/* A child made by _Fork runs no atfork handler: its blocks are its own, in a file of
- * its own, and none is its parent's. */
+/* A child made by _Fork, or by clone without CLONE_VM, runs no atfork handler: its
+ * blocks are its own, in a file of its own, and none is its parent's. */
 START_TEST(a_fork_without_atfork_handlers_is_traced_apart)
 {
-	char dir[256];
-	tt_tempdir(dir, sizeof(dir));
-	char *argv[] = { "rawfork", NULL };
-	struct run_result r;
-	static char names[8][300];
-	int n = run_for_files(dir, argv, &r, names, 8);
-	ck_assert_int_eq(n, 2);
-	int parent = tt_site_line("rawfork.c", "parent100");
-	int child = tt_site_line("rawfork.c", "child700");
-	int parents = 0, children = 0;
-	for (int i = 0; i < n; i++) {
-		profile_t *p = read_file(dir, names[i]);
-		int64_t v[PV_COUNT];
-		bool has_parent = tt_site_values(p, "rawfork.c", parent, v);
-		if (has_parent) {
-			ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 10);
-			ck_assert_int_eq(v[PV_ALLOC_SPACE], 1000);
-			parents++;
+	for (int k = 0; k < 2; k++) {
+		char dir[256];
+		tt_tempdir(dir, sizeof(dir));
+		char *argv[] = { "rawfork", k ? "clone" : NULL, NULL };
+		struct run_result r;
+		static char names[8][300];
+		int n = run_for_files(dir, argv, &r, names, 8);
+		ck_assert_int_eq(n, 2);
+		int parent = tt_site_line("rawfork.c", "parent100");
+		int child = tt_site_line("rawfork.c", "child700");
+		int parents = 0, children = 0;
+		for (int i = 0; i < n; i++) {
+			profile_t *p = read_file(dir, names[i]);
+			int64_t v[PV_COUNT];
+			bool has_parent = tt_site_values(p, "rawfork.c", parent, v);
+			if (has_parent) {
+				ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 10);
+				ck_assert_int_eq(v[PV_ALLOC_SPACE], 1000);
+				parents++;
+			}
+			if (tt_site_values(p, "rawfork.c", child, v)) {
+				ck_assert_msg(!has_parent, "%s: the child's blocks with the parent's",
+					      names[i]);
+				ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 64);
+				ck_assert_int_eq(v[PV_ALLOC_SPACE], 44800);
+				children++;
+			}
+			profile_free(p);
 		}
-		if (tt_site_values(p, "rawfork.c", child, v)) {
-			ck_assert_msg(!has_parent, "%s: the child's blocks with the parent's", names[i]);
-			ck_assert_int_eq(v[PV_ALLOC_OBJECTS], 64);
-			ck_assert_int_eq(v[PV_ALLOC_SPACE], 44800);
-			children++;
-		}
-		profile_free(p);
+		ck_assert_int_eq(parents, 1);
+		ck_assert_int_eq(children, 1);
 	}
-	ck_assert_int_eq(parents, 1);
-	ck_assert_int_eq(children, 1);
 }
 END_TEST
 
