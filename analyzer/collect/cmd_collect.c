@@ -581,10 +581,14 @@ int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd, bool hoste
 	ring_liveness_release(s->c.ctl);
 	if (hosted) {
 		void *map = s->c.ctl;
-		uint64_t size = s->c.shm_size;
+		uint64_t size = s->c.shm_size, consumed = s->c.pos;
 		s->c.ctl = NULL;
 		collector_detach(&s->c);
-		segpool_give(map, size, kept_fd, s->owner_gone);
+		/* Reserved since the last record was drained, with the process gone: a
+		 * writer that is not the process (a child of a raw clone system call, which
+		 * runs none of the shim's fork handling) still traces into the segment. */
+		bool idle = atomic_load(&((struct hs_ctl *)map)->head) == consumed;
+		segpool_give(map, size, kept_fd, s->owner_gone && idle);
 	} else {
 		collector_detach(&s->c);
 	}
