@@ -541,8 +541,7 @@ int collect_image(int shm_fd, pid_t pid, const char *dir, int run_fd, bool hoste
 	bool stat_ok = fstat(shm_fd, &st) == 0;
 	/* A host keeps an fd of the segment, for the next image (segpool.h). */
 	int kept_fd = -1;
-	void *mapped = hosted && stat_ok ? segpool_take(shm_fd, (uint64_t)st.st_size, &kept_fd)
-					 : NULL;
+	void *mapped = hosted && stat_ok ? segpool_take(&st, &kept_fd) : NULL;
 	int r = stat_ok ? collector_attach(&s->c, shm_fd, pid, mapped) : -errno;
 	if (hosted && !mapped && r == 0)
 		kept_fd = shm_fd;

@@ -84,15 +84,13 @@ static struct kept take_at(unsigned i)
 	return k;
 }
 
-void *segpool_take(int fd, uint64_t size, int *kept_fd)
+void *segpool_take(const struct stat *st, int *kept_fd)
 {
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return NULL;
+	uint64_t size = (uint64_t)st->st_size;
 	void *map = NULL;
 	pthread_mutex_lock(&lock);
 	for (unsigned i = 0; i < nkept; i++)
-		if (kept[i].dev == st.st_dev && kept[i].ino == st.st_ino && kept[i].size == size) {
+		if (kept[i].dev == st->st_dev && kept[i].ino == st->st_ino && kept[i].size == size) {
 			struct kept k = take_at(i);
 			map = k.map;
 			*kept_fd = k.fd;

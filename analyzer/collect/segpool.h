@@ -4,14 +4,15 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 /* Offers kept segments in run_dir, run's private directory; without a call, or with
  * NULL, nothing is kept. */
 void segpool_init(const char *run_dir);
 
-/* The host's mapping of the size-byte segment behind fd, when it is one it kept and an
- * image has claimed, with the host's own fd of it in *kept_fd; else NULL. */
-void *segpool_take(int fd, uint64_t size, int *kept_fd);
+/* The host's mapping of the segment whose memfd has status st, when it is one it kept
+ * and an image has claimed, with the host's own fd of it in *kept_fd; else NULL. */
+void *segpool_take(const struct stat *st, int *kept_fd);
 
 /* Done with a segment, mapped at map, whose memfd is fd (both are taken): kept for the
  * next image when reusable (its process has ended or exec'd, so nothing writes to it
