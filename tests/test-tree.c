@@ -1297,6 +1297,36 @@ START_TEST(an_exec_file_names_the_program_it_was)
 }
 END_TEST
 
+/* A program whose exit falls inside the collector's read of its maps (which takes
+ * about 20 ms here): the kernel ends the listing short once the memory has no users
+ * left, and the collector, not finding its segment in what it read, took the exit for
+ * an exec.  About one run in six ended in an exec file that said so. */
+START_TEST(an_exit_during_the_exec_check_is_an_exit)
+{
+	char dir[256], prog[PATH_MAX], delay[16];
+	tt_tempdir(dir, sizeof(dir));
+	snprintf(prog, sizeof(prog), "%s/manymaps", getenv("PROGS"));
+	static char names[64][300];
+	const int runs = 30;
+	for (int i = 0; i < runs; i++) {
+		/* Spread over two of the collector's 250 ms checks. */
+		snprintf(delay, sizeof(delay), "%d", i * 499 / runs);
+		char *argv[] = { prog, "20000", delay, NULL };
+		struct run_result r;
+		ck_assert_int_eq(run_for_files(dir, argv, &r, names, 64), i + 1);
+	}
+	for (int i = 0; i < runs; i++) {
+		ck_assert_msg(strstr(names[i], ".exit.pb.gz"), "%s", names[i]);
+		profile_t *p = read_file(dir, names[i]);
+		ck_assert_str_eq(p->meta.trigger, "exit 0");
+		int64_t v[PV_COUNT];
+		ck_assert(tt_site_values(p, "manymaps.c", tt_site_line("manymaps.c", "keep"), v));
+		ck_assert_int_eq(v[PV_INUSE_SPACE], 100);
+		profile_free(p);
+	}
+}
+END_TEST
+
 START_TEST(run_socket_goes_to_tmpdir_else_a_tmpfs)
 {
 	char dir[256], tmp[] = "/tmp/hs-tmpdir.XXXXXX", want[320];
@@ -1358,6 +1388,7 @@ int main(void)
 	tcase_add_test(tc, a_forged_kept_segment_is_refused);
 	tcase_add_test(tc, a_fork_without_atfork_handlers_is_traced_apart);
 	tcase_add_test(tc, an_exec_file_names_the_program_it_was);
+	tcase_add_test(tc, an_exit_during_the_exec_check_is_an_exit);
 	tcase_add_test(tc, run_waits_for_a_child_that_outlives_the_program);
 	tcase_add_test(tc, run_socket_goes_to_tmpdir_else_a_tmpfs);
 	suite_add_tcase(s, tc);

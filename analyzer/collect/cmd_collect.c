@@ -349,7 +349,10 @@ static bool process_gone(struct session *s, int wait_ms)
 }
 
 /* True when the process no longer maps our segment but maps others: it has exec'd.
- * A process whose exit hook ran is exiting, never exec'ing. */
+ * A process whose exit hook ran is exiting, never exec'ing.  A read of its maps that
+ * its exit cut short lists some mappings and not ours (the kernel stops the listing
+ * once the memory has no users left, mid-read): a second read, which then lists
+ * nothing, tells the two apart. */
 static bool process_execd(struct session *s)
 {
 	uint64_t now = prim_now_ns(CLOCK_MONOTONIC);
@@ -358,7 +361,10 @@ static bool process_execd(struct session *s)
 	    atomic_load(&s->c.ctl->exit_pos))
 		return false;
 	s->last_exec_check = now;
-	return symbolizer_maps_inode(s->c.sym, 0, s->memfd_inode) == 0;
+	for (int read = 0; read < 2; read++)
+		if (symbolizer_maps_inode(s->c.sym, 0, s->memfd_inode) != 0)
+			return false;
+	return true;
 }
 
 /* Once the shim has given up, positions it reserved and abandoned will never be
