@@ -646,9 +646,10 @@ START_TEST(refuses_a_run_whose_program_has_ended)
 	char dir[PATH_MAX];
 	tt_tempdir(dir, sizeof(dir));
 	char *args[] = { "heapsnap", "run", "-q", "--wait", "30", "--dir", dir, "--",
-			 "/bin/sleep", "1", NULL };
+			 "/bin/sleep", "3", NULL };
 	pid_t run = tt_heapsnap_quietly(args);
-	/* Its host stopped before the program ends: run then waits, with no program. */
+	/* Its host stopped before the program ends (long enough for a loaded machine to
+	 * find it and its host): run then waits, with no program. */
 	pid_t program = 0;
 	for (int tries = 0; tries < 300 && program <= 0; tries++) {
 		usleep(2000);

@@ -1089,7 +1089,19 @@ START_TEST(waiting_for_the_tree_is_bounded)
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (!k) {
-			usleep(1500 * 1000); /* the shell has ended; run waits for sleep's collector */
+			/* Once the shell's file is there, the shell has ended, and run waits for
+			 * sleep's collector: the signal then ends the wait, where before it
+			 * would go to the shell. */
+			bool ended = false;
+			for (int tries = 0; tries < 3000 && !ended; tries++) {
+				char names[4][300];
+				int n = final_files(dir, names, 4);
+				for (int i = 0; i < n; i++)
+					ended |= strstr(names[i], ".exit.pb.gz") != NULL;
+				if (!ended)
+					usleep(10 * 1000);
+			}
+			ck_assert(ended);
 			kill(run, SIGTERM);
 		}
 		int st;
