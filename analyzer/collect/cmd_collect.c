@@ -361,7 +361,7 @@ static bool process_execd(struct session *s)
 	    atomic_load(&s->c.ctl->exit_pos))
 		return false;
 	s->last_exec_check = now;
-	for (int read = 0; read < 2; read++)
+	for (int pass = 0; pass < 2; pass++)
 		if (symbolizer_maps_inode(s->c.sym, 0, s->memfd_inode) != 0)
 			return false;
 	return true;
