@@ -1089,9 +1089,10 @@ START_TEST(waiting_for_the_tree_is_bounded)
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (!k) {
-			/* Once the shell's file is there, the shell has ended, and run waits for
-			 * sleep's collector: the signal then ends the wait, where before it
-			 * would go to the shell. */
+			/* Once the shell's file is there, the shell has ended; a moment later
+			 * run has heard of it and of the exec file of the shell's child, and
+			 * waits for sleep's collector alone: the signal then ends the wait,
+			 * where before it would go to the shell. */
 			bool ended = false;
 			for (int tries = 0; tries < 3000 && !ended; tries++) {
 				char names[4][300];
@@ -1102,6 +1103,7 @@ START_TEST(waiting_for_the_tree_is_bounded)
 					usleep(10 * 1000);
 			}
 			ck_assert(ended);
+			usleep(500 * 1000);
 			kill(run, SIGTERM);
 		}
 		int st;
