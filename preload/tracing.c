@@ -159,7 +159,8 @@ EXPORT pid_t _Fork(void)
 }
 
 typedef int (*clone_fn_t)(void *);
-static int (*real_clone)(clone_fn_t, void *, int, void *, ...);
+typedef int (*clone_real_t)(clone_fn_t, void *, int, void *, ...);
+static clone_real_t real_clone;
 
 struct clone_call {
 	clone_fn_t fn;
@@ -188,7 +189,7 @@ EXPORT int clone(clone_fn_t fn, void *stack, int flags, void *arg, ...)
 	pid_t *child_tid = va_arg(ap, pid_t *);
 	va_end(ap);
 	if (!real_clone)
-		real_clone = (int (*)(clone_fn_t, void *, int, void *, ...))shim_next_symbol("clone");
+		real_clone = (clone_real_t)shim_next_symbol("clone");
 	if (!real_clone) {
 		errno = ENOSYS;
 		return -1;
@@ -204,7 +205,7 @@ static bool tracing_first_setup(void)
 {
 	/* Here, not at the first call: _Fork may be called in a signal handler. */
 	real_fork_raw = (pid_t(*)(void))shim_next_symbol("_Fork");
-	real_clone = (int (*)(clone_fn_t, void *, int, void *, ...))shim_next_symbol("clone");
+	real_clone = (clone_real_t)shim_next_symbol("clone");
 	map_own_pages();
 	modules_image_start();
 	report_init();

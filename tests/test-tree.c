@@ -1321,7 +1321,7 @@ START_TEST(an_exit_during_the_exec_check_is_an_exit)
 	tt_tempdir(dir, sizeof(dir));
 	snprintf(prog, sizeof(prog), "%s/manymaps", getenv("PROGS"));
 	static char names[64][300];
-	const int runs = 30;
+	const int runs = 30, keep = tt_site_line("manymaps.c", "keep");
 	for (int i = 0; i < runs; i++) {
 		/* Spread over two of the collector's 250 ms checks. */
 		snprintf(delay, sizeof(delay), "%d", i * 499 / runs);
@@ -1334,7 +1334,7 @@ START_TEST(an_exit_during_the_exec_check_is_an_exit)
 		profile_t *p = read_file(dir, names[i]);
 		ck_assert_str_eq(p->meta.trigger, "exit 0");
 		int64_t v[PV_COUNT];
-		ck_assert(tt_site_values(p, "manymaps.c", tt_site_line("manymaps.c", "keep"), v));
+		ck_assert(tt_site_values(p, "manymaps.c", keep, v));
 		ck_assert_int_eq(v[PV_INUSE_SPACE], 100);
 		profile_free(p);
 	}
