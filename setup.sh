@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 # To build, then for the test suite: go, jemalloc, tcmalloc, the corpus programs, clang,
 # node and chromium (heapsnap report's page: its script's tests and the browser test).
 packages=(build-essential g++ meson ninja-build pkg-config libunwind-dev libdw-dev
-          libelf-dev zlib1g-dev libdeflate-dev check uthash-dev golang-go libjemalloc2
+          libelf-dev zlib1g-dev libdeflate-dev libisal-dev check uthash-dev golang-go libjemalloc2
           libtcmalloc-minimal4 git python3 jq sqlite3 cppcheck xz-utils make clang
           libclang-rt-14-dev llvm-14 nodejs chromium)
 missing=()

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "gzwrite.h"
 #include "pbwire.h"
 #include "pprof.h"
 #include "pprof_format.h"
@@ -847,14 +848,21 @@ START_TEST(test_file_round_trip_members)
 {
 	char *path = temp_path();
 	profile_t *p = make_summable_profile();
-	/* Ten functions with names of a million bytes: 10 MB of protobuf. */
+	/* Ten functions with names of a million bytes: 10 MB of protobuf.  The names are
+	 * random strings of two letters, which compress about 7 times: a regular pattern
+	 * compressed more than the reader allows (INFLATE_RATIO). */
 	enum { NAMES = 10, NAME_LEN = 1000000 };
 	char *name = malloc(NAME_LEN + 1);
 	ck_assert_ptr_nonnull(name);
 	uint32_t locs[NAMES];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
 	for (int i = 0; i < NAMES; i++) {
-		for (int k = 0; k < NAME_LEN; k++)
-			name[k] = (char)('a' + (k * 7 + k / 26 + i) % 26);
+		for (int k = 0; k < NAME_LEN; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			name[k] = (char)('a' + (x & 1));
+		}
 		name[NAME_LEN] = '\0';
 		const profile_line_t l = { profile_intern(p, name), "/src/big.c", 100 + i };
 		ck_assert_int_eq(profile_add_location(p, 0x402000 + 16u * (unsigned)i, 0, &l, 1,
@@ -894,6 +902,56 @@ START_TEST(test_file_round_trip_members)
 	assert_file_holds(path, p);
 	profile_free(p);
 	unlink(path);
+}
+END_TEST
+
+/* Bytes of every kind through gzip_write_fd() and back: random ones, which do not
+ * compress (the compressor falls back to stored blocks, which must fit the room the
+ * writer gives it), and random ones of two letters, which do; at the sizes where the
+ * writer changes its way: the stored member's limit, a stored block's 65,535 bytes,
+ * the member's size. */
+START_TEST(test_gzip_write_sizes)
+{
+	const size_t sizes[] = { 0, 1, GZIP_STORED_MAX, GZIP_STORED_MAX + 1, 65535, 65536,
+				 300000, GZIP_MEMBER + 1 };
+	uint8_t *in = malloc(GZIP_MEMBER + 1);
+	ck_assert_ptr_nonnull(in);
+	char *path = temp_path();
+	for (int letters = 0; letters <= 1; letters++) {
+		uint64_t x = 0x2545f4914f6cdd1dull;
+		for (size_t k = 0; k < GZIP_MEMBER + 1; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			in[k] = letters ? (uint8_t)('a' + (x & 1)) : (uint8_t)(x >> 24);
+		}
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
+			int fd = open(path, O_WRONLY | O_TRUNC);
+			ck_assert_int_ge(fd, 0);
+			ck_assert_int_eq(gzip_write_fd(in, sizes[i], fd), 0);
+			close(fd);
+			FILE *f = fopen(path, "rb");
+			ck_assert_ptr_nonnull(f);
+			uint8_t *gz = malloc(2 * GZIP_MEMBER);
+			ck_assert_ptr_nonnull(gz);
+			size_t gzlen = fread(gz, 1, 2 * GZIP_MEMBER, f);
+			fclose(f);
+			ck_assert_uint_lt(gzlen, 2 * GZIP_MEMBER);
+			if (!letters && sizes[i] > 0)
+				ck_assert_uint_gt(gzlen, sizes[i]); /* stored: nothing to gain */
+			uint8_t *out = NULL;
+			size_t out_len = 0;
+			pprof_error_t err;
+			ck_assert_msg(pprof_gunzip(gz, gzlen, SIZE_MAX, &out, &out_len, &err) == 0,
+				      "%zu bytes: %s", sizes[i], err.why);
+			ck_assert_uint_eq(out_len, sizes[i]);
+			ck_assert(!memcmp(out, in, sizes[i]));
+			free(out);
+			free(gz);
+		}
+	}
+	unlink(path);
+	free(in);
 }
 END_TEST
 
@@ -1285,6 +1343,7 @@ static Suite *pprof_suite(void)
 	tcase_add_test(tc, test_file_round_trip);
 	tcase_add_test(tc, test_file_round_trip_members);
 	tcase_add_test(tc, test_file_small_stored);
+	tcase_add_test(tc, test_gzip_write_sizes);
 	tcase_add_test(tc, test_file_errors);
 	tcase_add_test(tc, test_gunzip);
 	tcase_add_test(tc, test_write_enospc);

@@ -3,25 +3,20 @@
  * The encoder first gives every string a string-table index and every distinct
  * (function, file) pair a Function id, keyed on the profile's interned pointers with
  * uthash over two preallocated pools, then writes the Profile message in field order
- * into one growable buffer, which pprof_write_fd gzips to the file.
+ * into one growable buffer, which pprof_write_fd gzips to the file (gzwrite.c).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <pthread.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <libdeflate.h>
 
 #define HASH_NONFATAL_OOM 1
 #define uthash_nonfatal_oom(elt) ((elt)->oom = true)
 #include <uthash.h>
 
-#include "mem.h"
+#include "gzwrite.h"
 #include "pbwire.h"
 #include "pprof.h"
 #include "pprof_format.h"
@@ -512,137 +507,6 @@ int pprof_encode(const profile_t *p, uint8_t **buf, size_t *len)
 	free(e.mflags);
 	free(e.msg.data);
 	free(e.out.data);
-	return r;
-}
-
-/* Writes all of buf to fd; returns 0 or a negative errno. */
-
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Gzips buf to fd, a member for each GZIP_MEMBER bytes; returns 0 or a negative errno.
- * libdeflate compresses whole buffers: on a compiler's 280 KB exit profile, 0.96 ms
- * to zlib's 2.32 ms at level 1, and 7% smaller. */
-static void *deflate_malloc(size_t n)
-{
-	void *p = malloc(n);
-	if (p)
-		mem_populate(p, n); /* its tables are cleared at each compression */
-	return p;
-}
-
-static void deflate_setup(void)
-{
-	libdeflate_set_memory_allocator(deflate_malloc, free);
-}
-
-/* Compressors kept for the next file, each with its output buffer.  A collector host
- * writes a file an image, and a new compressor's tables (about 200 KB at level 1) are
- * fresh pages every time, at 5-10 us a page on the machines we measure on; a kept
- * one's are warm. */
-#define DEFLATERS_KEPT 4
-struct deflater {
-	struct libdeflate_compressor *z;
-	uint8_t *out;
-	size_t cap;
-};
-static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct deflater kept[DEFLATERS_KEPT];
-static unsigned nkept;
-
-/* A kept deflater, or a new one (z NULL when out of memory). */
-static struct deflater deflater_take(void)
-{
-	struct deflater d = { 0 };
-	pthread_mutex_lock(&kept_lock);
-	if (nkept)
-		d = kept[--nkept];
-	pthread_mutex_unlock(&kept_lock);
-	if (!d.z)
-		d.z = libdeflate_alloc_compressor(GZIP_LEVEL);
-	return d;
-}
-
-/* A buffer above this is not kept: a big profile's would stay for good. */
-#define DEFLATE_OUT_KEPT (1u << 20)
-
-static void deflater_give(struct deflater d)
-{
-	if (d.cap > DEFLATE_OUT_KEPT) {
-		free(d.out);
-		d.out = NULL;
-		d.cap = 0;
-	}
-	pthread_mutex_lock(&kept_lock);
-	bool keep = d.z && nkept < DEFLATERS_KEPT;
-	if (keep)
-		kept[nkept++] = d;
-	pthread_mutex_unlock(&kept_lock);
-	if (!keep) {
-		free(d.out);
-		libdeflate_free_compressor(d.z);
-	}
-}
-
-/* Writes buf as one stored (uncompressed) gzip member: see GZIP_STORED_MAX.  Returns 0,
- * a negative errno, or -ENOTSUP when libdeflate has no level 0 (before 1.7). */
-static int gzip_write_stored(const uint8_t *buf, size_t len, int fd)
-{
-	struct libdeflate_compressor *z = libdeflate_alloc_compressor(0);
-	if (!z)
-		return -ENOTSUP;
-	uint8_t out[GZIP_STORED_MAX + 64];
-	size_t got = libdeflate_gzip_compress(z, buf, len, out, sizeof(out));
-	libdeflate_free_compressor(z);
-	return got ? write_all(fd, out, got) : -EIO;
-}
-
-static int gzip_write_fd(const uint8_t *buf, size_t len, int fd)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, deflate_setup);
-	if (len <= GZIP_STORED_MAX) {
-		int r = gzip_write_stored(buf, len, fd);
-		if (r != -ENOTSUP)
-			return r;
-	}
-	struct deflater d = deflater_take();
-	if (!d.z)
-		return -ENOMEM;
-	size_t piece = len < GZIP_MEMBER ? len : GZIP_MEMBER;
-	size_t cap = libdeflate_gzip_compress_bound(d.z, piece);
-	int r = 0;
-	if (d.cap < cap) {
-		free(d.out);
-		d.out = malloc(cap);
-		d.cap = d.out ? cap : 0;
-		r = d.out ? 0 : -ENOMEM;
-	}
-	size_t at = 0;
-	do {
-		size_t n = len - at < piece ? len - at : piece;
-		size_t got = r ? 0 : libdeflate_gzip_compress(d.z, buf + at, n, d.out, cap);
-		if (!r && !got)
-			r = -EIO; /* the bound is exact: cannot happen */
-		if (!r)
-			r = write_all(fd, d.out, got);
-		at += n;
-	} while (!r && at < len);
-	deflater_give(d);
 	return r;
 }
 

@@ -60,7 +60,8 @@ enum { FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_SYSTEM_NAME = 3, FUNCTION_FI
        FUNCTION_START_LINE = 5 };
 
 #define META_VERSION_VALUE 1
-/* Level 1: on 100k-sample profiles it compresses 2.6x faster than 6 for 3% more bytes. */
+/* ISA-L's level 1 (of 0-3): its fastest with a real match search, 2.6x libdeflate's
+ * level 1 on a compiler's exit profile, for 6% more bytes. */
 #define GZIP_LEVEL 1
 /* A protobuf this small is stored in the gzip file, not compressed: stored (18 bytes of
  * gzip header and trailer, 5 of block header) it still fits the one 4 KiB block any
