@@ -266,6 +266,49 @@ START_TEST(bad_offset_rebuilt)
 }
 END_TEST
 
+/* Every address of tables of 1 to 40 records and of 1,000 is found at its record, and
+ * every address between, before and after them is not. */
+START_TEST(find_every_record)
+{
+	static const char id[] = "ffeeddccbbaa99887766554433221100ffeeddcc";
+	const uint32_t counts[] = { 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 1000 };
+	for (size_t k = 0; k < sizeof(counts) / sizeof(*counts); k++) {
+		uint32_t n = counts[k];
+		struct symcache_frame *fr = calloc(n, sizeof(*fr));
+		struct symcache_record *r = calloc(n, sizeof(*r));
+		ck_assert(fr && r);
+		for (uint32_t i = 0; i < n; i++) {
+			fr[i] = (struct symcache_frame){ "f", "/src/f.c", (int64_t)i + 1 };
+			r[i] = (struct symcache_record){ 0x1000 + 0x10 * (uint64_t)i, 1, &fr[i] };
+		}
+		symcache_t *c = symcache_open();
+		ck_assert_ptr_nonnull(c);
+		ck_assert_int_eq(symcache_store(c, id, r, n), 0);
+		symcache_table_t *t = NULL;
+		ck_assert_int_eq(symcache_load(c, id, &t), 0);
+		struct symcache_frame f[2];
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t a = 0x1000 + 0x10 * (uint64_t)i;
+			ck_assert_int_eq(symcache_table_find(t, a, f, 2), 1);
+			ck_assert_int_eq(f[0].line, (int64_t)i + 1);
+			ck_assert_int_eq(symcache_table_find(t, a + 8, f, 2), -1);
+		}
+		ck_assert_int_eq(symcache_table_find(t, 0xff8, f, 2), -1);
+		ck_assert_int_eq(symcache_table_find(t, 0, f, 2), -1);
+		ck_assert_int_eq(symcache_table_find(t, UINT64_MAX, f, 2), -1);
+		symcache_table_free(t);
+		symcache_close(c);
+		/* The next count replaces the entry: the writer merges only what a table had,
+		 * and these records start where the old ones did. */
+		char path[512];
+		snprintf(path, sizeof(path), "rm -f %s/%s.*", cache_dir, id);
+		ck_assert_int_eq(system(path), 0);
+		free(fr);
+		free(r);
+	}
+}
+END_TEST
+
 /* Writers in two processes storing one entry over and over leave a valid entry that
  * holds one of their record sets, and no temporary file. */
 START_TEST(concurrent_writers)
@@ -890,6 +933,7 @@ static Suite *symcache_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, cache_created_private);
 	tcase_add_test(tc, entry_reused);
+	tcase_add_test(tc, find_every_record);
 	tcase_add_test(tc, corrupt_entry_rebuilt);
 	tcase_add_test(tc, truncated_entry_rebuilt);
 	tcase_add_test(tc, truncated_header_rebuilt);
