@@ -5,12 +5,13 @@
  * page for madvise(MADV_POPULATE_WRITE) over the whole range: a collector that built
  * a cc1's tables and profile took 834 faults, about 10 ms of its 24 ms.  So the
  * analyzer's growing arrays and tables map a block of MEM_POPULATE_MIN or more before
- * writing it.  Pages already mapped (memory malloc reuses) cost a page-table walk.
+ * writing it, unless it is memory malloc reuses, already mapped (mem_populate()).
  * A kernel without MADV_POPULATE_WRITE (before 5.14) leaves them to fault as before.
  */
 #pragma once
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +41,24 @@ static inline void mem_advise(const void *p, size_t n, int advice)
 	errno = saved;
 }
 
-/* Maps the pages of [p, p + n) writable now, when n is at least MEM_POPULATE_MIN. */
+/* Maps the pages of [p, p + n) writable now, when n is at least MEM_POPULATE_MIN and
+ * its middle page is not mapped yet.  A block whose middle page is mapped is memory
+ * malloc reuses (a collector host's arena keeps what each image's collector gave back,
+ * and the next reuses it): populating it costs a walk of pages already there, about
+ * 0.4 us a page, and in a make of 30 files the host walked 34,000 of them this way, 6%
+ * of its CPU.  One mincore() call tells.  Not the first or last page: malloc writes a
+ * chunk header into those of a fresh block too. */
 static inline void mem_populate(void *p, size_t n)
 {
-	if (n >= MEM_POPULATE_MIN)
+	if (n < MEM_POPULATE_MIN)
+		return;
+	uintptr_t page = (uintptr_t)getpagesize();
+	uintptr_t middle = ((uintptr_t)p + n / 2) & ~(page - 1);
+	unsigned char in_core = 0;
+	int saved = errno;
+	bool mapped = mincore((void *)middle, page, &in_core) == 0 && (in_core & 1);
+	errno = saved;
+	if (!mapped)
 		mem_advise(p, n, MADV_POPULATE_WRITE);
 }
 
