@@ -844,6 +844,15 @@ END_TEST
 
 /* A profile over GZIP_MEMBER bytes of protobuf is written as several gzip members
  * (the writer's bounded buffer), and reads back whole. */
+/* The next of a fixed sequence of pseudo-random numbers (xorshift64) from *x. */
+static uint64_t next_random(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
 START_TEST(test_file_round_trip_members)
 {
 	char *path = temp_path();
@@ -857,12 +866,8 @@ START_TEST(test_file_round_trip_members)
 	uint32_t locs[NAMES];
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 	for (int i = 0; i < NAMES; i++) {
-		for (int k = 0; k < NAME_LEN; k++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			name[k] = (char)('a' + (x & 1));
-		}
+		for (int k = 0; k < NAME_LEN; k++)
+			name[k] = (char)('a' + (next_random(&x) & 1));
 		name[NAME_LEN] = '\0';
 		const profile_line_t l = { profile_intern(p, name), "/src/big.c", 100 + i };
 		ck_assert_int_eq(profile_add_location(p, 0x402000 + 16u * (unsigned)i, 0, &l, 1,
@@ -914,16 +919,14 @@ START_TEST(test_gzip_write_sizes)
 {
 	const size_t sizes[] = { 0, 1, GZIP_STORED_MAX, GZIP_STORED_MAX + 1, 65535, 65536,
 				 300000, GZIP_MEMBER + 1 };
-	uint8_t *in = malloc(GZIP_MEMBER + 1);
-	ck_assert_ptr_nonnull(in);
+	uint8_t *in = malloc(GZIP_MEMBER + 1), *gz = malloc(2 * GZIP_MEMBER);
+	ck_assert(in && gz);
 	char *path = temp_path();
 	for (int letters = 0; letters <= 1; letters++) {
 		uint64_t x = 0x2545f4914f6cdd1dull;
 		for (size_t k = 0; k < GZIP_MEMBER + 1; k++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			in[k] = letters ? (uint8_t)('a' + (x & 1)) : (uint8_t)(x >> 24);
+			uint64_t v = next_random(&x);
+			in[k] = letters ? (uint8_t)('a' + (v & 1)) : (uint8_t)(v >> 24);
 		}
 		for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
 			int fd = open(path, O_WRONLY | O_TRUNC);
@@ -932,8 +935,6 @@ START_TEST(test_gzip_write_sizes)
 			close(fd);
 			FILE *f = fopen(path, "rb");
 			ck_assert_ptr_nonnull(f);
-			uint8_t *gz = malloc(2 * GZIP_MEMBER);
-			ck_assert_ptr_nonnull(gz);
 			size_t gzlen = fread(gz, 1, 2 * GZIP_MEMBER, f);
 			fclose(f);
 			ck_assert_uint_lt(gzlen, 2 * GZIP_MEMBER);
@@ -947,10 +948,10 @@ START_TEST(test_gzip_write_sizes)
 			ck_assert_uint_eq(out_len, sizes[i]);
 			ck_assert(!memcmp(out, in, sizes[i]));
 			free(out);
-			free(gz);
 		}
 	}
 	unlink(path);
+	free(gz);
 	free(in);
 }
 END_TEST
